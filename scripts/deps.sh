@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# deps.sh - install, with apt, what pvnet needs and a fresh Debian machine
+# lacks.  Quiet and quick when everything is already there.
+set -eu
+pkgs=(
+	build-essential   # cc, make
+	clang             # make asan, fuzzers
+	libxen-dev        # Xen's public ABI headers: ring.h, netif.h, grant_table.h, xs_wire.h
+	xenstore-utils    # xenstore-ls & co, the interop tests' real clients
+	iproute2          # ip netns, veth
+	iperf3            # integration tests and benchmarks
+	iputils-ping
+	tcpdump
+	procps            # pgrep, ps
+	psmisc
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages: ${missing[*]} (run as root, or install them)" >&2
+	exit 1
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

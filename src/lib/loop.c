@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loop.c - epoll event loop with deferred deletion.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+struct pv_watch {
+	int fd;
+	int dead;
+	int is_timer;
+	pv_loop_cb cb;
+	void *arg;
+	struct pv_watch *next_dead;
+};
+
+struct pv_loop {
+	int epfd;
+	int stop;
+	int dispatching;
+	struct pv_watch *dead;
+};
+
+struct pv_loop *pv_loop_new(void)
+{
+	struct pv_loop *loop = calloc(1, sizeof(*loop));
+
+	if (!loop)
+		return NULL;
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epfd < 0) {
+		free(loop);
+		return NULL;
+	}
+	return loop;
+}
+
+static void loop_reap(struct pv_loop *loop)
+{
+	while (loop->dead) {
+		struct pv_watch *w = loop->dead;
+
+		loop->dead = w->next_dead;
+		if (w->is_timer)
+			close(w->fd);
+		free(w);
+	}
+}
+
+void pv_loop_free(struct pv_loop *loop)
+{
+	if (!loop)
+		return;
+	loop_reap(loop);
+	close(loop->epfd);
+	free(loop);
+}
+
+struct pv_watch *pv_loop_add(struct pv_loop *loop, int fd, uint32_t events,
+			     pv_loop_cb cb, void *arg)
+{
+	struct pv_watch *w = calloc(1, sizeof(*w));
+	struct epoll_event ev = { .events = events };
+
+	if (!w)
+		return NULL;
+	w->fd = fd;
+	w->cb = cb;
+	w->arg = arg;
+	ev.data.ptr = w;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+int pv_loop_mod(struct pv_loop *loop, struct pv_watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+void pv_loop_del(struct pv_loop *loop, struct pv_watch *w)
+{
+	if (!w || w->dead)
+		return;
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	w->dead = 1;
+	w->next_dead = loop->dead;
+	loop->dead = w;
+	if (!loop->dispatching)
+		loop_reap(loop);
+}
+
+static void timer_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct pv_watch *w = arg;
+	uint64_t n;
+
+	(void)events;
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	w->cb(loop, fd, EPOLLIN, w->arg);
+}
+
+struct pv_watch *pv_loop_timer(struct pv_loop *loop, unsigned int first_ms,
+			       unsigned int period_ms, pv_loop_cb cb, void *arg)
+{
+	struct itimerspec its = {
+		.it_value = { first_ms / 1000, (long)(first_ms % 1000) * 1000000 },
+		.it_interval = { period_ms / 1000, (long)(period_ms % 1000) * 1000000 },
+	};
+	struct pv_watch *w;
+	int fd;
+
+	if (!first_ms)
+		its.it_value.tv_nsec = 1;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		close(fd);
+		return NULL;
+	}
+	if (timerfd_settime(fd, 0, &its, NULL) < 0)
+		goto fail;
+	w->fd = fd;
+	w->is_timer = 1;
+	w->cb = cb;
+	w->arg = arg;
+	{
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+
+		if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			goto fail;
+	}
+	return w;
+fail:
+	close(fd);
+	free(w);
+	return NULL;
+}
+
+void pv_loop_timer_del(struct pv_loop *loop, struct pv_watch *w)
+{
+	pv_loop_del(loop, w);
+}
+
+int pv_loop_once(struct pv_loop *loop, int timeout_ms)
+{
+	struct epoll_event evs[64];
+	int n;
+
+	n = epoll_wait(loop->epfd, evs, 64, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	loop->dispatching = 1;
+	for (int i = 0; i < n; i++) {
+		struct pv_watch *w = evs[i].data.ptr;
+
+		if (w->dead)
+			continue;
+		if (w->is_timer)
+			timer_cb(loop, w->fd, evs[i].events, w);
+		else
+			w->cb(loop, w->fd, evs[i].events, w->arg);
+	}
+	loop->dispatching = 0;
+	loop_reap(loop);
+	return n;
+}
+
+int pv_loop_run(struct pv_loop *loop)
+{
+	loop->stop = 0;
+	while (!loop->stop) {
+		int r = pv_loop_once(loop, -1);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void pv_loop_stop(struct pv_loop *loop)
+{
+	loop->stop = 1;
+}
