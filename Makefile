@@ -58,7 +58,7 @@ $(LIBHV): $(call obj,$(HV_SRCS))
 	$(AR) rcs $@ $^
 $(LIBGUEST): $(call obj,$(GUEST_SRCS))
 	$(AR) rcs $@ $^
-$(LIBBACK): $(call obj,$(BACK_SRCS)) $(call obj,src/lib/log.c)
+$(LIBBACK): $(call obj,$(BACK_SRCS))
 	$(AR) rcs $@ $^
 
 ALL_LIBS := $(LIBBACK) $(LIBHV) $(LIBGUEST) $(LIBPV)
@@ -77,15 +77,20 @@ $(BUILD)/tests/helpers/%: $(call obj,tests/helpers/%.c) $(ALL_LIBS)
 check: all
 	PVNET_BUILD=$(BUILD) tests/run.sh
 
+ASAN_VARS = BUILD=build-asan CC=clang \
+	CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE" \
+	LDFLAGS="-fsanitize=address,undefined"
+
 asan:
-	$(MAKE) BUILD=build-asan CC=clang \
-		CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE" \
-		LDFLAGS="-fsanitize=address,undefined" check
+	$(MAKE) $(ASAN_VARS) check
+
+asan-build:
+	$(MAKE) $(ASAN_VARS) all
 
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps check asan clean
+.PHONY: all deps check asan asan-build clean
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

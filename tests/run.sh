@@ -15,7 +15,7 @@ logdir=build/test-logs
 mkdir -p "$logdir"
 
 if [ $# -eq 0 ]; then
-	set -- build/tests/unit/test_* tests/integration/*.sh
+	set -- "${PVNET_BUILD:-build}"/tests/unit/test_* tests/integration/*.sh
 fi
 
 passed=0 failed=0 skipped=0

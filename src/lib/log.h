@@ -17,7 +17,7 @@ void pv_log_set_level(int level);
 int pv_log_level_parse(const char *s);	/* "err", "warn", "info", "debug" or a number; -1 if bad */
 int pv_log_enabled(int level);
 void pv_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void pv_vlog(int level, const char *fmt, va_list ap);
+void pv_vlog(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define pv_err(...)   pv_log(PV_LOG_ERR, __VA_ARGS__)
 #define pv_warn(...)  pv_log(PV_LOG_WARN, __VA_ARGS__)

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvnetd - pvnet's host daemon: domain 0.
+ *
+ * It provides the hypervisor services (domains, memory, grant tables, event
+ * channels) on <run-dir>/hv.sock and a xenstore server on
+ * <run-dir>/xenstored.sock.  One run directory is one host: several pvnetd
+ * can run side by side with different run directories.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hv/hv.h"
+#include "hv/xs.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+
+struct pvnetd {
+	const char *run_dir;
+	char hv_path[PATH_MAX];
+	char xs_path[PATH_MAX];
+	char pid_path[PATH_MAX];
+	int pid_fd;
+	struct pv_loop *loop;
+	struct xs_server *xs;
+	struct pv_hv *hv;
+	int sig_fd;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pvnetd --run-dir DIR [options]\n"
+		"\n"
+		"pvnet's host daemon: hypervisor services, xenstore, netback and bridge.\n"
+		"\n"
+		"  -r, --run-dir DIR      sockets and pid file go here (created if missing)\n"
+		"  -d, --daemon           detach and run in the background\n"
+		"  -l, --log-level LEVEL  err, warn, info (default) or debug\n"
+		"  -s, --syslog           log to syslog instead of stderr\n"
+		"  -u, --allow-uid UID    also accept guests running as UID (root and our\n"
+		"                         own user always are)\n"
+		"  -h, --help             this text\n"
+		"\n"
+		"Sockets: DIR/hv.sock (guests register here), DIR/xenstored.sock\n"
+		"(xenstore, for dom0 tools: XENSTORED_PATH=DIR/xenstored.sock xenstore-ls).\n");
+}
+
+/* The pid file doubles as a lock: one pvnetd per run directory. */
+static int pidfile_take(struct pvnetd *d)
+{
+	char buf[32];
+	int n;
+
+	d->pid_fd = open(d->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (d->pid_fd < 0) {
+		pv_err("%s: %s", d->pid_path, strerror(errno));
+		return -1;
+	}
+	if (flock(d->pid_fd, LOCK_EX | LOCK_NB) < 0) {
+		pv_err("another pvnetd runs in %s", d->run_dir);
+		close(d->pid_fd);
+		d->pid_fd = -1;
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(d->pid_fd, 0) < 0 || pwrite(d->pid_fd, buf, (size_t)n, 0) != n)
+		pv_warn("%s: cannot write pid", d->pid_path);
+	return 0;
+}
+
+static void signal_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	pv_info("signal %u: stopping", si.ssi_signo);
+	pv_loop_stop(loop);
+}
+
+static int signals_setup(struct pvnetd *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	d->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sig_fd < 0 || !pv_loop_add(d->loop, d->sig_fd, EPOLLIN, signal_cb, d))
+		return -1;
+	return 0;
+}
+
+static int paths_setup(struct pvnetd *d)
+{
+	if (mkdir(d->run_dir, 0755) < 0 && errno != EEXIST) {
+		pv_err("%s: %s", d->run_dir, strerror(errno));
+		return -1;
+	}
+	if (snprintf(d->hv_path, sizeof(d->hv_path), "%s/%s", d->run_dir, PV_HV_SOCK_NAME) >= (int)sizeof(d->hv_path) ||
+	    snprintf(d->xs_path, sizeof(d->xs_path), "%s/%s", d->run_dir, PV_XS_SOCK_NAME) >= (int)sizeof(d->xs_path) ||
+	    snprintf(d->pid_path, sizeof(d->pid_path), "%s/pvnetd.pid", d->run_dir) >= (int)sizeof(d->pid_path)) {
+		pv_err("run directory path too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int services_start(struct pvnetd *d)
+{
+	struct xs_quota q;
+	int err;
+
+	d->loop = pv_loop_new();
+	if (!d->loop || signals_setup(d) < 0) {
+		pv_err("event loop: %s", strerror(errno));
+		return -1;
+	}
+	xs_quota_default(&q);
+	d->xs = xs_server_new(d->loop, d->xs_path, &q);
+	if (!d->xs) {
+		pv_err("xenstore on %s: %s", d->xs_path, strerror(errno));
+		return -1;
+	}
+	d->hv = pv_hv_new(d->loop, d->xs);
+	if (!d->hv)
+		return -1;
+	err = pv_hvsock_listen(d->hv, d->hv_path);
+	if (err) {
+		pv_err("%s: %s", d->hv_path, strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+static void services_stop(struct pvnetd *d)
+{
+	pv_hv_free(d->hv);
+	xs_server_free(d->xs);
+	if (d->sig_fd >= 0)
+		close(d->sig_fd);
+	pv_loop_free(d->loop);
+	if (d->pid_fd >= 0) {
+		unlink(d->pid_path);
+		close(d->pid_fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "syslog", no_argument, NULL, 's' },
+		{ "allow-uid", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pvnetd d = { .pid_fd = -1, .sig_fd = -1 };
+	int level = PV_LOG_INFO, use_syslog = 0, daemonize = 0, c, rc;
+	long allow_uid = -1;
+
+	while ((c = getopt_long(argc, argv, "r:dl:su:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': d.run_dir = optarg; break;
+		case 'd': daemonize = 1; break;
+		case 's': use_syslog = 1; break;
+		case 'l':
+			level = pv_log_level_parse(optarg);
+			if (level < 0) {
+				fprintf(stderr, "pvnetd: bad log level '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'u': allow_uid = strtol(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!d.run_dir || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	pv_log_init("pvnetd", level, use_syslog);
+	if (paths_setup(&d) < 0)
+		return 1;
+	if (daemonize && daemon(1, use_syslog ? 0 : 1) < 0) {
+		pv_err("daemon: %s", strerror(errno));
+		return 1;
+	}
+	if (pidfile_take(&d) < 0)
+		return 1;
+	rc = services_start(&d);
+	if (rc == 0) {
+		if (allow_uid >= 0)
+			d.hv->allow_uid = (uid_t)allow_uid;
+		pv_info("serving in %s (hv.sock, xenstored.sock)", d.run_dir);
+		rc = pv_loop_run(d.loop);
+		if (rc < 0)
+			pv_err("event loop: %s", strerror(-rc));
+	}
+	services_stop(&d);
+	pv_info("stopped");
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * host.h - run pvnetd's hypervisor services and xenstore in a thread of
+ * the test process, on a fresh run directory.
+ *
+ * The host thread owns the loop, hv and xs exclusively while it runs; the
+ * test's main thread talks to it only through the sockets, as a guest does.
+ * host_sync() runs a function on the host thread, for looking at hv state.
+ */
+#ifndef PVNET_TEST_HOST_H
+#define PVNET_TEST_HOST_H
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "hv/hv.h"
+#include "hv/xs.h"
+#include "lib/log.h"
+
+struct test_host {
+	char dir[64];
+	char hv_path[128];
+	char xs_path[128];
+	struct pv_loop *loop;
+	struct pv_hv *hv;
+	struct xs_server *xs;
+	pthread_t thread;
+	int ctl_fd;			/* eventfd: a sync request is waiting */
+	int done_fd;			/* eventfd: it is done */
+	void (*fn)(struct test_host *h, void *arg);
+	void *arg;
+	int stop;
+};
+
+static void host_ctl_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct test_host *h = arg;
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return;
+	if (h->fn)
+		h->fn(h, h->arg);
+	if (h->stop)
+		pv_loop_stop(loop);
+	v = 1;
+	if (write(h->done_fd, &v, sizeof(v)) != sizeof(v))
+		abort();
+}
+
+static void *host_main(void *arg)
+{
+	struct test_host *h = arg;
+
+	pv_loop_run(h->loop);
+	return NULL;
+}
+
+static struct test_host *host_start(void)
+{
+	struct test_host *h = calloc(1, sizeof(*h));
+	struct xs_quota q;
+
+	snprintf(h->dir, sizeof(h->dir), "/tmp/pvnet-test.XXXXXX");
+	if (!mkdtemp(h->dir))
+		abort();
+	snprintf(h->hv_path, sizeof(h->hv_path), "%s/hv.sock", h->dir);
+	snprintf(h->xs_path, sizeof(h->xs_path), "%s/xenstored.sock", h->dir);
+	pv_log_init("test-host", getenv("PVNET_TEST_DEBUG") ? PV_LOG_DEBUG : PV_LOG_ERR, 0);
+	h->loop = pv_loop_new();
+	xs_quota_default(&q);
+	h->xs = xs_server_new(h->loop, h->xs_path, &q);
+	h->hv = pv_hv_new(h->loop, h->xs);
+	if (!h->loop || !h->xs || !h->hv || pv_hvsock_listen(h->hv, h->hv_path) < 0)
+		abort();
+	h->ctl_fd = eventfd(0, EFD_CLOEXEC);
+	h->done_fd = eventfd(0, EFD_CLOEXEC);
+	pv_loop_add(h->loop, h->ctl_fd, EPOLLIN, host_ctl_cb, h);
+	pthread_create(&h->thread, NULL, host_main, h);
+	return h;
+}
+
+/* Run @fn on the host thread and wait for it. */
+static void host_sync(struct test_host *h, void (*fn)(struct test_host *, void *), void *arg)
+{
+	uint64_t v = 1;
+
+	h->fn = fn;
+	h->arg = arg;
+	if (write(h->ctl_fd, &v, sizeof(v)) != sizeof(v) ||
+	    read(h->done_fd, &v, sizeof(v)) != sizeof(v))
+		abort();
+	h->fn = NULL;
+}
+
+static void host_stop(struct test_host *h)
+{
+	char cmd[128];
+
+	h->stop = 1;
+	host_sync(h, NULL, NULL);
+	pthread_join(h->thread, NULL);
+	pv_hv_free(h->hv);
+	xs_server_free(h->xs);
+	pv_loop_free(h->loop);
+	close(h->ctl_fd);
+	close(h->done_fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", h->dir);
+	free(h);
+}
+
+/* Open descriptors of this process. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the DIR's own */
+}
+
+/* Resident set of this process, in KiB. */
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, rss = 0;
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+#endif
