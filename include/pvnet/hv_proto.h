@@ -57,6 +57,7 @@ enum pv_hv_type {
 	PV_HV_EVTCHN_BIND_INTERDOMAIN,
 	PV_HV_EVTCHN_CLOSE,
 	PV_HV_XS_CONNECT,	/* another xenstore connection for this domain */
+	PV_HV_VIF_REQUEST,	/* ask the toolstack for a vif (devid, MAC) */
 	PV_HV_TYPE_MAX,
 };
 
@@ -110,5 +111,28 @@ struct pv_hv_evtchn_close {
 };
 
 /* PV_HV_XS_CONNECT: empty body; reply fds: [0] xenstore connection */
+
+/*
+ * PV_HV_VIF_REQUEST: the guest asks pvnetd's toolstack for vif @devid, as
+ * if an operator had run "pvnetctl vif-create".  The toolstack writes the
+ * frontend and backend directories (docs/xenbus.md) and the reply comes
+ * once they exist; the guest then runs the xenbus handshake.  An all-zero
+ * @mac asks the toolstack to choose one (00:16:3e:xx:xx:xx, Xen's OUI).
+ * Refused with -EEXIST if the vif exists, -EPERM if pvnetd was started
+ * with guest vif requests disabled.
+ */
+struct pv_hv_vif_request {
+	uint32_t devid;
+	uint8_t mac[6];
+	uint16_t reserved;	/* 0 */
+	uint32_t mtu;		/* 0: default (1500) */
+};
+_Static_assert(sizeof(struct pv_hv_vif_request) == 16, "pv_hv_vif_request is 16 bytes");
+
+/* reply: the MAC the vif got */
+struct pv_hv_vif_reply {
+	uint8_t mac[6];
+	uint16_t reserved;
+};
 
 #endif
