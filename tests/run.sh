@@ -22,6 +22,11 @@ passed=0 failed=0 skipped=0
 for t in "$@"; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t")
+	case $t in
+	*.sh) ;;
+	*.*) continue ;;	# objects and dependency files beside the binaries
+	*) [ -x "$t" ] || continue ;;
+	esac
 	log="$logdir/$name.log"
 	start=$(date +%s)
 	if [ "${t%.sh}" != "$t" ]; then

@@ -96,6 +96,11 @@ struct pv_hv {
 	char *sock_path;
 	struct hvsock_conn *conns;	/* every open connection, registered or not */
 	uid_t allow_uid;	/* besides root and our own euid; (uid_t)-1 = none */
+	/* PV_HV_VIF_REQUEST goes to the toolstack; NULL refuses with -EPERM. */
+	int (*vif_request)(struct pv_hv *hv, struct pv_domain *d,
+			   const struct pv_hv_vif_request *req,
+			   struct pv_hv_vif_reply *rep, void *arg);
+	void *vif_request_arg;
 	/* destroy hooks */
 	struct { pv_domain_cb cb; void *arg; } hooks[8];
 	unsigned int nr_hooks;

@@ -152,6 +152,7 @@ static const struct { uint32_t len; unsigned int nfds; } hvsock_shape[PV_HV_TYPE
 	[PV_HV_EVTCHN_BIND_INTERDOMAIN] = { sizeof(struct pv_hv_evtchn_bind), 0 },
 	[PV_HV_EVTCHN_CLOSE]          = { sizeof(struct pv_hv_evtchn_close), 0 },
 	[PV_HV_XS_CONNECT]            = { 0, 0 },
+	[PV_HV_VIF_REQUEST]           = { sizeof(struct pv_hv_vif_request), 0 },
 };
 
 static int name_ok(const char *name)
@@ -277,6 +278,21 @@ static void hvsock_dispatch(struct hvsock_conn *c, struct hvsock_req *r)
 		memcpy(&cl, r->body, sizeof(cl));
 		ret = pv_evtchn_close(hv, c->dom->domid, cl.port);
 		hvsock_reply(c, &r->hdr, ret, NULL, 0, NULL, 0);
+		return;
+	}
+	case PV_HV_VIF_REQUEST: {
+		struct pv_hv_vif_request vr;
+		struct pv_hv_vif_reply rep;
+
+		memset(&rep, 0, sizeof(rep));
+
+		memcpy(&vr, r->body, sizeof(vr));
+		ret = -EPERM;
+		if (vr.reserved)
+			ret = -EINVAL;
+		else if (hv->vif_request)
+			ret = hv->vif_request(hv, c->dom, &vr, &rep, hv->vif_request_arg);
+		hvsock_reply(c, &r->hdr, ret, ret ? NULL : &rep, ret ? 0 : sizeof(rep), NULL, 0);
 		return;
 	}
 	case PV_HV_XS_CONNECT:

@@ -36,7 +36,7 @@ struct test_host {
 	int stop;
 };
 
-static void host_ctl_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+static inline void host_ctl_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct test_host *h = arg;
 	uint64_t v;
@@ -53,7 +53,7 @@ static void host_ctl_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg
 		abort();
 }
 
-static void *host_main(void *arg)
+static inline void *host_main(void *arg)
 {
 	struct test_host *h = arg;
 
@@ -61,7 +61,7 @@ static void *host_main(void *arg)
 	return NULL;
 }
 
-static struct test_host *host_start(void)
+static inline struct test_host *host_start(void)
 {
 	struct test_host *h = calloc(1, sizeof(*h));
 	struct xs_quota q;
@@ -86,7 +86,7 @@ static struct test_host *host_start(void)
 }
 
 /* Run @fn on the host thread and wait for it. */
-static void host_sync(struct test_host *h, void (*fn)(struct test_host *, void *), void *arg)
+static inline void host_sync(struct test_host *h, void (*fn)(struct test_host *, void *), void *arg)
 {
 	uint64_t v = 1;
 
@@ -98,7 +98,7 @@ static void host_sync(struct test_host *h, void (*fn)(struct test_host *, void *
 	h->fn = NULL;
 }
 
-static void host_stop(struct test_host *h)
+static inline void host_stop(struct test_host *h)
 {
 	char cmd[128];
 
@@ -117,7 +117,7 @@ static void host_stop(struct test_host *h)
 }
 
 /* Open descriptors of this process. */
-static int count_fds(void)
+static inline int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
@@ -130,7 +130,7 @@ static int count_fds(void)
 }
 
 /* Resident set of this process, in KiB. */
-static long rss_kib(void)
+static inline long rss_kib(void)
 {
 	FILE *f = fopen("/proc/self/statm", "r");
 	long pages = 0, rss = 0;

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * toolstack.c - vif creation and removal in the store, as libxl does it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "toolstack.h"
+#include "hv/xs.h"
+#include "lib/log.h"
+
+int pv_mac_parse(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6 || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+void pv_mac_format(const uint8_t mac[6], char out[18])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x",
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+static int mac_usable(const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+
+	/* A vif's MAC must be a unicast station address. */
+	return memcmp(mac, zero, 6) && !(mac[0] & 1);
+}
+
+static void mac_random(uint8_t mac[6])
+{
+	mac[0] = 0x00;
+	mac[1] = 0x16;
+	mac[2] = 0x3e;	/* Xen's OUI, as libxl uses */
+	if (getrandom(mac + 3, 3, 0) != 3)
+		mac[5] ^= (uint8_t)(uintptr_t)mac;
+	mac[3] &= 0x7f;
+}
+
+/* Write "dir/key" = value, formatted. */
+static int ts_key(struct xs_server *xs, const char *dir, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int ts_key(struct xs_server *xs, const char *dir, const char *key, const char *fmt, ...)
+{
+	char path[256], val[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	return xs_server_write(xs, path, val, strlen(val));
+}
+
+static int ts_write_dir(struct xs_server *xs, const char *dir, const char *peer_key,
+			const char *peer, const char *peer_id_key, unsigned int peer_id,
+			const struct pv_vif_params *p, const char *mac)
+{
+	int err = 0;
+
+	err |= ts_key(xs, dir, peer_key, "%s", peer);
+	err |= ts_key(xs, dir, peer_id_key, "%u", peer_id);
+	err |= ts_key(xs, dir, "handle", "%u", p->devid);
+	err |= ts_key(xs, dir, "mac", "%s", mac);
+	err |= ts_key(xs, dir, "mtu", "%u", p->mtu);
+	return err ? -EIO : 0;
+}
+
+/**
+ * pv_ts_vif_create() - write a vif's frontend and backend directories
+ *
+ * The backend's "state" is written last: netback watches the backend
+ * tree and starts on a complete directory.
+ */
+int pv_ts_vif_create(struct xs_server *xs, struct pv_vif_params *p)
+{
+	char fe[128], be[128], mac[18], perms[32], buf[16];
+	int n;
+
+	if (p->devid > PV_TS_MAX_DEVID || p->domid == 0)
+		return -EINVAL;
+	if (!p->mtu)
+		p->mtu = PV_TS_DEFAULT_MTU;
+	if (p->mtu < 68 || p->mtu > PV_TS_MAX_MTU)
+		return -EINVAL;
+	if (!p->bridge[0])
+		strcpy(p->bridge, "br0");
+	if (!mac_usable(p->mac))
+		mac_random(p->mac);
+	pv_mac_format(p->mac, mac);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u", p->domid, p->devid);
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", p->domid, p->devid);
+	if (xs_server_read(xs, be, buf, sizeof(buf)) >= 0 || xs_server_read(xs, fe, buf, sizeof(buf)) >= 0)
+		return -EEXIST;
+
+	/* Frontend: owned by the guest, dom0 full access anyway. */
+	if (xs_server_mkdir(xs, fe) < 0)
+		return -EIO;
+	n = snprintf(perms, sizeof(perms), "n%u", p->domid) + 1;
+	xs_server_set_perms(xs, fe, perms, (size_t)n);
+	if (ts_write_dir(xs, fe, "backend", be, "backend-id", 0, p, mac) < 0 ||
+	    ts_key(xs, fe, "state", "%d", XenbusStateInitialising) < 0)
+		goto fail;
+
+	/* Backend: owned by dom0, readable by the guest. */
+	if (xs_server_mkdir(xs, be) < 0)
+		goto fail;
+	n = snprintf(perms, sizeof(perms), "n0%cr%u", 0, p->domid) + 1;
+	xs_server_set_perms(xs, be, perms, (size_t)n);
+	if (ts_write_dir(xs, be, "frontend", fe, "frontend-id", p->domid, p, mac) < 0 ||
+	    ts_key(xs, be, "bridge", "%s", p->bridge) < 0 ||
+	    (p->rate_bps && ts_key(xs, be, "rate", "%llu,1000000",
+				   (unsigned long long)(p->rate_bps / 8)) < 0) ||
+	    ts_key(xs, be, "online", "1") < 0 ||
+	    ts_key(xs, be, "state", "%d", XenbusStateInitialising) < 0)
+		goto fail;
+	pv_info("vif %u.%u created: mac %s mtu %u bridge %s", p->domid, p->devid, mac, p->mtu,
+		p->bridge);
+	return 0;
+fail:
+	xs_server_rm(xs, be);
+	xs_server_rm(xs, fe);
+	return -EIO;
+}
+
+int pv_ts_vif_destroy(struct xs_server *xs, unsigned int domid, unsigned int devid)
+{
+	char fe[128], be[128];
+	int e1, e2;
+
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u", domid, devid);
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", domid, devid);
+	e1 = xs_server_rm(xs, be);
+	e2 = xs_server_rm(xs, fe);
+	if (e1 < 0 && e2 < 0)
+		return -ENOENT;
+	pv_info("vif %u.%u destroyed", domid, devid);
+	return 0;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * toolstack.h - what Xen's toolstack (libxl) does for a vif: write the
+ * frontend and backend directories (docs/xenbus.md) and remove them.
+ * netback and netfront take it from there.
+ */
+#ifndef PVNET_TOOLSTACK_H
+#define PVNET_TOOLSTACK_H
+
+#include <stdint.h>
+
+#include "pvnet/xen.h"
+
+struct xs_server;
+
+#define PV_TS_DEFAULT_MTU 1500
+#define PV_TS_MAX_MTU     9000
+#define PV_TS_MAX_DEVID   255
+
+struct pv_vif_params {
+	unsigned int domid;
+	unsigned int devid;
+	uint8_t mac[6];		/* all zero: choose 00:16:3e:xx:xx:xx */
+	unsigned int mtu;	/* 0: PV_TS_DEFAULT_MTU */
+	char bridge[16];	/* "" : "br0" */
+	uint64_t rate_bps;	/* 0: unlimited; written as "rate" in bytes/s,us as Xen's */
+};
+
+/* Create both directories; @p->mac is set to the MAC used.  0 or -errno (-EEXIST). */
+int pv_ts_vif_create(struct xs_server *xs, struct pv_vif_params *p);
+/* Remove both directories (netback notices and frees the vif). */
+int pv_ts_vif_destroy(struct xs_server *xs, unsigned int domid, unsigned int devid);
+/* "00:16:3e:12:34:56" -> bytes; 0 or -EINVAL. */
+int pv_mac_parse(const char *s, uint8_t mac[6]);
+void pv_mac_format(const uint8_t mac[6], char out[18]);
+
+#endif
