@@ -21,6 +21,18 @@
 #include "hv/xs.h"
 #include "lib/log.h"
 
+/* Under AddressSanitizer freed memory sits in quarantine: RSS says nothing. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifndef TEST_ASAN
+#define TEST_ASAN 0
+#endif
+
 struct test_host {
 	char dir[64];
 	char hv_path[128];
@@ -30,6 +42,7 @@ struct test_host {
 	struct xs_server *xs;
 	pthread_t thread;
 	int ctl_fd;			/* eventfd: a sync request is waiting */
+	struct pv_watch *ctl_w;
 	int done_fd;			/* eventfd: it is done */
 	void (*fn)(struct test_host *h, void *arg);
 	void *arg;
@@ -80,7 +93,7 @@ static inline struct test_host *host_start(void)
 		abort();
 	h->ctl_fd = eventfd(0, EFD_CLOEXEC);
 	h->done_fd = eventfd(0, EFD_CLOEXEC);
-	pv_loop_add(h->loop, h->ctl_fd, EPOLLIN, host_ctl_cb, h);
+	h->ctl_w = pv_loop_add(h->loop, h->ctl_fd, EPOLLIN, host_ctl_cb, h);
 	pthread_create(&h->thread, NULL, host_main, h);
 	return h;
 }
@@ -105,6 +118,7 @@ static inline void host_stop(struct test_host *h)
 	h->stop = 1;
 	host_sync(h, NULL, NULL);
 	pthread_join(h->thread, NULL);
+	pv_loop_del(h->loop, h->ctl_w);
 	pv_hv_free(h->hv);
 	xs_server_free(h->xs);
 	pv_loop_free(h->loop);

@@ -69,7 +69,8 @@ static int hdr_msg(int fd, uint16_t type, uint32_t len_field, const void *body, 
 	struct pv_hv_hdr h = { .type = type, .seq = 7, .len = len_field };
 
 	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), body, blen);
+	if (blen)
+		memcpy(buf + sizeof(h), body, blen);
 	return raw(fd, buf, sizeof(h) + blen, fds, nfds);
 }
 
