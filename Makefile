@@ -31,7 +31,7 @@ LIBHV    := $(BUILD)/libpvnet-hv.a
 LIBGUEST := $(BUILD)/libpvnet-guest.a
 LIBBACK  := $(BUILD)/libpvnet-back.a
 
-BINS := $(BUILD)/pvnetd
+BINS := $(BUILD)/pvnetd $(BUILD)/pvnetctl
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(wildcard tests/helpers/*.c))
 
@@ -64,6 +64,9 @@ $(LIBBACK): $(call obj,$(BACK_SRCS))
 ALL_LIBS := $(LIBBACK) $(LIBHV) $(LIBGUEST) $(LIBPV)
 
 $(BUILD)/pvnetd: $(call obj,src/back/pvnetd.c) $(ALL_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/pvnetctl: $(call obj,src/tools/pvnetctl.c) $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)

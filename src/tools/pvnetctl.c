@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvnetctl - pvnet's toolstack and operator CLI.
+ *
+ * Most commands go to pvnetd's control socket (<run-dir>/ctl.sock); the
+ * store commands speak xenstore directly on <run-dir>/xenstored.sock.
+ * One table drives dispatch, argument checks and the help text.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "back/ctl.h"
+#include "guest/xsc.h"
+#include "lib/out.h"
+#include "pvnet/hv_proto.h"
+#include "pvnet/xen.h"
+
+struct opts {
+	const char *run_dir;
+	int json;
+};
+
+typedef int (*cmd_fn)(const struct opts *o, int argc, char **argv);
+
+static int cmd_remote(const struct opts *o, int argc, char **argv);
+static int cmd_store_dump(const struct opts *o, int argc, char **argv);
+
+static const struct cmd {
+	const char *name;
+	const char *args;
+	int min_args, max_args;
+	cmd_fn fn;
+	const char *help;
+} cmds[] = {
+	{ "status", "", 0, 0, cmd_remote, "pvnetd's counters: domains, grants, store, bridge" },
+	{ "domain-list", "", 0, 0, cmd_remote, "registered domains" },
+	{ "vif-list", "", 0, 0, cmd_remote, "vifs with their xenbus states and counters" },
+	{ "vif-stats", "DOMID DEVID", 2, 2, cmd_remote, "every counter of one vif, drops by reason" },
+	{ "vif-create", "DOMID [devid=N] [mac=M] [mtu=N] [bridge=B] [rate=BPS]", 1, 6, cmd_remote,
+	  "create a vif for a domain (what a guest's own request does)" },
+	{ "vif-destroy", "DOMID DEVID", 2, 2, cmd_remote, "remove a vif" },
+	{ "mac-table", "", 0, 0, cmd_remote, "the bridge's MAC table" },
+	{ "store-dump", "[PATH]", 0, 1, cmd_store_dump, "the xenstore tree (default /)" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pvnetctl [--run-dir DIR] [--json] COMMAND [ARGS]\n\n"
+		   "  -r, --run-dir DIR  pvnetd's run directory (default $PVNET_RUN_DIR or /run/pvnet)\n"
+		   "  -j, --json         machine-readable output\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-12s %-52s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+}
+
+static int connect_unix(const char *dir, const char *name)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int cmd_remote(const struct opts *o, int argc, char **argv)
+{
+	char line[PV_CTL_LINE_MAX], buf[65536];
+	struct pv_buf ans = { 0 };
+	size_t len;
+	ssize_t n;
+	int fd, rc;
+
+	len = (size_t)snprintf(line, sizeof(line), "%s", o->json ? "J" : "T");
+	for (int i = 0; i < argc; i++) {
+		if (strchr(argv[i], '\n') || len + strlen(argv[i]) + 2 >= sizeof(line)) {
+			fprintf(stderr, "pvnetctl: argument too long or with a newline\n");
+			return 2;
+		}
+		len += (size_t)snprintf(line + len, sizeof(line) - len, " %s", argv[i]);
+	}
+	line[len++] = '\n';
+	fd = connect_unix(o->run_dir, PV_CTL_SOCK_NAME);
+	if (fd < 0) {
+		fprintf(stderr, "pvnetctl: %s/%s: %s (is pvnetd running?)\n", o->run_dir,
+			PV_CTL_SOCK_NAME, strerror(-fd));
+		return 1;
+	}
+	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		fprintf(stderr, "pvnetctl: send: %s\n", strerror(errno));
+		close(fd);
+		return 1;
+	}
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		pv_buf_put(&ans, buf, (size_t)n);
+	close(fd);
+	if (!ans.p || strncmp(ans.p, "ok\n", 3)) {
+		fprintf(stderr, "pvnetctl: %s: %s", argv[0], ans.p ? ans.p : "no answer\n");
+		rc = 1;
+	} else {
+		fputs(ans.p + 3, stdout);
+		rc = 0;
+	}
+	pv_buf_free(&ans);
+	return rc;
+}
+
+/* Walk the store as xenstore-ls does, one "path = value" line per node, or JSON. */
+static void dump_node(struct xsc *x, const char *path, int depth, const struct opts *o, int *first)
+{
+	char val[XENSTORE_PAYLOAD_MAX + 1], kids[XENSTORE_PAYLOAD_MAX + 1];
+	int n = xsc_read(x, 0, path, val, sizeof(val)), k;
+
+	if (n < 0)
+		val[0] = '\0';
+	if (o->json) {
+		struct pv_buf b = { 0 };
+
+		pv_buf_printf(&b, "%s\n {\"path\": ", *first ? "" : ",");
+		pv_json_str(&b, path);
+		pv_buf_printf(&b, ", \"value\": ");
+		pv_json_str(&b, val);
+		pv_buf_printf(&b, "}");
+		fputs(b.p, stdout);
+		pv_buf_free(&b);
+		*first = 0;
+	} else {
+		const char *base = strrchr(path, '/');
+
+		printf("%*s%s = \"%s\"\n", depth, "", depth ? base + 1 : path, val);
+	}
+	k = xsc_directory(x, 0, path, kids, sizeof(kids));
+	for (int i = 0, off = 0; i < k && depth < 32; i++) {
+		char child[XENSTORE_ABS_PATH_MAX + 1];
+
+		snprintf(child, sizeof(child), "%s/%s", strcmp(path, "/") ? path : "", kids + off);
+		off += (int)strlen(kids + off) + 1;
+		dump_node(x, child, depth + 1, o, first);
+	}
+}
+
+static int cmd_store_dump(const struct opts *o, int argc, char **argv)
+{
+	const char *root = argc > 1 ? argv[1] : "/";
+	int fd = connect_unix(o->run_dir, PV_XS_SOCK_NAME), first = 1;
+	struct xsc *x;
+
+	if (fd < 0) {
+		fprintf(stderr, "pvnetctl: %s/%s: %s\n", o->run_dir, PV_XS_SOCK_NAME, strerror(-fd));
+		return 1;
+	}
+	x = xsc_open_fd(fd);
+	if (!x)
+		return 1;
+	if (o->json)
+		fputs("[", stdout);
+	dump_node(x, root, 0, o, &first);
+	if (o->json)
+		fputs("\n]\n", stdout);
+	xsc_close(x);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .run_dir = getenv("PVNET_RUN_DIR") };
+	int c;
+
+	if (!o.run_dir)
+		o.run_dir = "/run/pvnet";
+	while ((c = getopt_long(argc, argv, "+r:jh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': o.run_dir = optarg; break;
+		case 'j': o.json = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		int nargs = argc - optind - 1;
+
+		if (strcmp(cmds[i].name, argv[optind]))
+			continue;
+		if (nargs < cmds[i].min_args || nargs > cmds[i].max_args) {
+			fprintf(stderr, "usage: pvnetctl %s %s\n", cmds[i].name, cmds[i].args);
+			return 2;
+		}
+		return cmds[i].fn(&o, argc - optind, argv + optind);
+	}
+	fprintf(stderr, "pvnetctl: unknown command '%s'\n", argv[optind]);
+	usage(stderr);
+	return 2;
+}
