@@ -83,4 +83,19 @@ int xs_server_unwatch(struct xs_server *xs, const char *path, const char *token)
 
 void xs_server_stats(struct xs_server *xs, struct xs_stats *st);
 
+/*
+ * Timeouts and output bounds for socket clients; xs_server_new sets the
+ * defaults (partial message 10 s, stalled output 30 s, output queue
+ * 1 MiB).  A client with max_requests replies unread is no longer read
+ * from (backpressure); one whose queue passes @outq_max, or whose queue
+ * does not move for @stall_ms, or whose half-sent message does not
+ * complete within @partial_ms, is disconnected.
+ */
+struct xs_tuning {
+	unsigned int partial_ms;
+	unsigned int stall_ms;
+	size_t outq_max;
+};
+void xs_server_tune(struct xs_server *xs, const struct xs_tuning *t);
+
 #endif

@@ -41,3 +41,60 @@ stop_pvnetd() {
 	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 	kill -KILL "$pid" 2>/dev/null
 }
+
+# ---- network namespaces -------------------------------------------------
+# Names are unique per run ($RUNID) and recorded so that ns_cleanup, run
+# from a trap, removes them whatever happened.
+RUNID=${RUNID:-$(printf '%04x' $(( (RANDOM << 1 ^ $$) & 0xffff )))}
+_ns_list=()
+_pids=()
+
+# mk_ns SUFFIX: create namespace pv$RUNID-SUFFIX with lo up; prints its name.
+mk_ns() {
+	local n="pv$RUNID-$1"
+	ip netns add "$n" || return 1
+	_ns_list+=("$n")
+	ip -n "$n" link set lo up
+	echo "$n"
+}
+
+# bg PIDFILE-less background tracking: remember a pid to kill at cleanup.
+track_pid() { _pids+=("$1"); }
+
+ns_cleanup() {
+	local p n
+	for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${_pids[@]}"; do
+		for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	for n in "${_ns_list[@]}"; do
+		ip netns pids "$n" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+		ip netns del "$n" 2>/dev/null
+	done
+}
+
+# veth_pair NS_A IF_A NS_B IF_B: a veth with one end in each namespace.
+veth_pair() {
+	ip link add "pv$RUNID$2" type veth peer name "pv$RUNID$4" || return 1
+	ip link set "pv$RUNID$2" netns "$1" name "$2" &&
+	ip link set "pv$RUNID$4" netns "$3" name "$4" &&
+	ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
+}
+
+# wait_for SECONDS CONDITION: poll a shell condition every 0.1 s.
+wait_for() {
+	local t=$(( $1 * 10 )); shift
+	while [ $t -gt 0 ]; do
+		eval "$1" && return 0
+		sleep 0.1; t=$((t - 1))
+	done
+	return 1
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || { skip "$(basename "$0"): needs root"; exit 0; }
+	ip netns add "pv$RUNID-probe" 2>/dev/null || { skip "$(basename "$0"): no network namespaces"; exit 0; }
+	ip netns del "pv$RUNID-probe"
+	[ -c /dev/net/tun ] || { skip "$(basename "$0"): no /dev/net/tun"; exit 0; }
+}

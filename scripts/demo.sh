@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# demo.sh - pvnet's main job: a host (pvnetd) with two guests and an
+# external host, traffic on the slow path, a short report, teardown.
+#
+#  guest g1 (netns)           host (netns)                       external (netns)
+#  +----------------+  rings  +------------------------------+    +----------------+
+#  | eth0 198.18.0.1|<=======>| pvnetd: netback vif1.0       |    |                |
+#  | pvnet-front    |         |         netback vif2.0       |    |                |
+#  +----------------+         |         bridge               |    | eth0           |
+#  +----------------+  rings  |         uplink up0 ==========|====| 198.18.0.100   |
+#  | eth0 198.18.0.2|<=======>|   (AF_PACKET on a veth)      |veth| iperf3, ping   |
+#  | pvnet-front    |         +------------------------------+    +----------------+
+#  +----------------+
+#  (198.18.0.0/15 is the range set aside for benchmarking network devices.)
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. tests/lib/common.sh
+BUILD=$top/${PVNET_BUILD:-build}
+SECS=${DEMO_SECS:-5}
+
+[ "$(id -u)" -eq 0 ] || { echo "make demo needs root (network namespaces, TAP devices)"; exit 1; }
+run=$(mktemp -d /tmp/pvnet-demo.XXXXXX)
+report=$run/report.txt
+cleanup() {
+	[ -n "${hostns:-}" ] && ip netns exec "$hostns" true 2>/dev/null && stop_pvnetd "$run"
+	ns_cleanup
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'echo; echo "interrupted: tearing down"; exit 130' INT TERM
+
+say() { printf '%s\n' "$*" | tee -a "$report"; }
+die() { echo "demo: $*" >&2; for f in "$run"/*.log; do echo "--- $f"; tail -n 20 "$f"; done >&2; exit 1; }
+
+hostns=$(mk_ns host) && g1=$(mk_ns g1) && g2=$(mk_ns g2) && ext=$(mk_ns ext) || die "cannot create namespaces"
+veth_pair "$hostns" up0 "$ext" eth0 || die "cannot create the uplink veth"
+ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+ip -n "$ext" addr add 2001:db8::100/64 dev eth0 nodad
+
+ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --uplink up0 2>"$run/pvnetd.log" &
+wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
+track_pid "$(cat "$run/pvnetd.pid")"
+
+start_guest() { # NS NAME IP4 IP6
+	ip netns exec "$1" "$BUILD"/pvnet-front --run-dir "$run" --name "$2" --ifname eth0 \
+		2>"$run/$2.log" &
+	track_pid $!
+	wait_for 10 "ip -n '$1' link show eth0 >/dev/null 2>&1" || die "$2: no eth0"
+	ip -n "$1" addr add "$3/24" dev eth0
+	ip -n "$1" addr add "$4/64" dev eth0 nodad
+	ip -n "$1" link set eth0 up
+}
+start_guest "$g1" g1 198.18.0.1 2001:db8::1
+start_guest "$g2" g2 198.18.0.2 2001:db8::2
+wait_for 10 "ip netns exec '$g1' ping -c1 -W1 198.18.0.2 >/dev/null 2>&1" || die "g1 cannot reach g2"
+
+: >"$report"
+say "pvnet demo, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, kernel $(uname -r)"
+say ""
+rtt() { # NS DST: prints "avg/p99-ish" from 20 pings
+	ip netns exec "$1" ping -c 20 -i 0.05 -q "$2" 2>/dev/null | awk -F'/' '/^rtt/ {printf "%s ms avg, %s ms max", $5, $6}'
+}
+tput_tcp() { # CLIENT_NS SERVER_NS SERVER_IP -> Gbit/s
+	ip netns exec "$2" iperf3 -s -1 -D -I "$run/iperf.pid" >/dev/null 2>&1
+	sleep 0.3
+	ip netns exec "$1" iperf3 -c "$3" -t "$SECS" -J 2>/dev/null |
+		awk '/"sum_received"/ {r=1} r && /"bits_per_second"/ {gsub(/[,]/,""); printf "%.2f", $2/1e9; exit}'
+	kill "$(cat "$run/iperf.pid" 2>/dev/null)" 2>/dev/null
+}
+
+say "ping g1 -> g2 (guest to guest, through pvnetd):   $(rtt "$g1" 198.18.0.2)"
+say "ping g1 -> external (through the uplink):        $(rtt "$g1" 198.18.0.100)"
+say "ping6 g2 -> external (IPv6, neighbour discovery): $(rtt "$g2" 2001:db8::100)"
+say "TCP g1 -> g2 (iperf3, ${SECS}s):                     $(tput_tcp "$g1" "$g2" 198.18.0.2) Gbit/s"
+say "TCP g1 -> external (iperf3, ${SECS}s):               $(tput_tcp "$g1" "$ext" 198.18.0.100) Gbit/s"
+say "TCP external -> g2 (iperf3, ${SECS}s):               $(tput_tcp "$ext" "$g2" 198.18.0.2) Gbit/s"
+say ""
+say "pvnetctl vif-list:"
+"$BUILD"/pvnetctl -r "$run" vif-list | tee -a "$report"
+say ""
+say "pvnetctl mac-table:"
+"$BUILD"/pvnetctl -r "$run" mac-table | tee -a "$report"
+say ""
+say "pvnetd CPU time: $(ps -o times= -p "$(cat "$run/pvnetd.pid")" | tr -d ' ') s"
+echo
+echo "demo finished; tearing down"
