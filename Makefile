@@ -2,6 +2,8 @@
 #
 #   make            build everything (installs missing dependencies first)
 #   make check      run all tests; ends with "N passed, N failed, N skipped"
+#   make demo       a host, two guests and an external host, traffic, a report
+#   make bench      benchmarks beside their baselines (figures, not asserted)
 #   make asan       build and run the tests under AddressSanitizer + UBSan
 #   make clean
 #
@@ -80,6 +82,12 @@ $(BUILD)/tests/helpers/%: $(call obj,tests/helpers/%.c) $(ALL_LIBS)
 check: all
 	PVNET_BUILD=$(BUILD) tests/run.sh
 
+demo: all
+	PVNET_BUILD=$(BUILD) scripts/demo.sh
+
+bench: all
+	PVNET_BUILD=$(BUILD) bench/run.sh
+
 ASAN_VARS = BUILD=build-asan CC=clang \
 	CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE" \
 	LDFLAGS="-fsanitize=address,undefined"
@@ -93,7 +101,21 @@ asan-build:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps check asan asan-build clean
+.PHONY: all deps check demo bench asan asan-build clean
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# libFuzzer harnesses (clang): `make fuzz` builds build-fuzz/<name> from each
+# tests/fuzz/<name>.c; how to run them is in tests/fuzz/README.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -Iinclude -Isrc
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*.c))
+fuzz: $(FUZZ_BINS)
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) -pthread
+clean-fuzz:
+	rm -rf build-fuzz
+clean: clean-fuzz
+.PHONY: fuzz clean-fuzz

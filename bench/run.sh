@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# bench/run.sh - pvnet's benchmarks, each side by side with its baseline,
+# measured in the same run.  Figures are printed, not asserted.
+#
+#   native:  g1 --veth-- [linux bridge in ns "br"] --veth-- g2
+#   pvnet:   g1 (pvnet-front) ==rings== pvnetd (netback, bridge) ==rings== g2 (pvnet-front)
+#
+# usage: bench/run.sh [-r REPS] [-t SECONDS]     (as root)
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. tests/lib/common.sh
+BUILD=$top/${PVNET_BUILD:-build}
+REPS=3 SECS=5
+while getopts "r:t:" o; do
+	case $o in r) REPS=$OPTARG ;; t) SECS=$OPTARG ;; *) exit 2 ;; esac
+done
+[ "$(id -u)" -eq 0 ] || { echo "bench needs root"; exit 1; }
+run=$(mktemp -d /tmp/pvnet-bench.XXXXXX)
+out=$run/results
+cleanup() { stop_pvnetd "$run"; ns_cleanup; rm -rf "$run"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# stats VALUES...: "median (min-max)"
+stats() {
+	printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {
+		if (NR == 0) { print "n/a"; exit }
+		m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
+		printf "%.2f (%.2f-%.2f)", m, v[1], v[NR] }'
+}
+iperf_gbps() { # CLIENT_NS SERVER_NS SERVER_IP
+	ip netns exec "$2" iperf3 -s -1 -D -I "$run/iperf.pid" >/dev/null 2>&1
+	sleep 0.3
+	ip netns exec "$1" timeout $((SECS + 10)) iperf3 -c "$3" -t "$SECS" -J 2>/dev/null |
+		awk '/"sum_received"/ {r=1} r && /"bits_per_second"/ {gsub(/,/,""); printf "%.3f\n", $2/1e9; exit}'
+	kill "$(cat "$run/iperf.pid" 2>/dev/null)" 2>/dev/null
+	sleep 0.2
+}
+ping_pct() { # NS DST -> "p50 p99" in microseconds over 500 pings
+	ip netns exec "$1" ping -c 500 -i 0.002 "$2" 2>/dev/null |
+		sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g |
+		awk '{v[NR]=$1*1000} END { if (!NR) {print "n/a n/a"; exit}
+			printf "%.0f %.0f\n", v[int(NR*0.5)+1], v[int(NR*0.99)] }'
+}
+measure() { # LABEL CLIENT_NS SERVER_NS SERVER_IP
+	local t=() i p
+	for i in $(seq "$REPS"); do t+=("$(iperf_gbps "$2" "$3" "$4")"); done
+	p=$(ping_pct "$2" "$4")
+	echo "$1|$(stats "${t[@]}")|${p% *}|${p#* }" >>"$out"
+}
+
+# --- native baseline: veth + Linux bridge -------------------------------
+nbr=$(mk_ns nbr); n1=$(mk_ns n1); n2=$(mk_ns n2)
+ip -n "$nbr" link add br0 type bridge && ip -n "$nbr" link set br0 up
+veth_pair "$n1" eth0 "$nbr" p1 && veth_pair "$n2" eth0 "$nbr" p2
+ip -n "$nbr" link set p1 master br0 && ip -n "$nbr" link set p2 master br0
+ip -n "$n1" addr add 198.18.1.1/24 dev eth0; ip -n "$n2" addr add 198.18.1.2/24 dev eth0
+wait_for 5 "ip netns exec '$n1' ping -c1 -W1 198.18.1.2 >/dev/null 2>&1"
+measure "native veth + bridge" "$n1" "$n2" 198.18.1.2
+
+# --- pvnet slow path ------------------------------------------------------
+hostns=$(mk_ns host); g1=$(mk_ns g1); g2=$(mk_ns g2)
+ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" 2>"$run/pvnetd.log" &
+wait_for 5 "[ -S '$run/ctl.sock' ]" || { echo "pvnetd did not start"; cat "$run/pvnetd.log"; exit 1; }
+for g in 1 2; do
+	ns=$g1; [ $g = 2 ] && ns=$g2
+	ip netns exec "$ns" "$BUILD"/pvnet-front --run-dir "$run" --name "g$g" 2>"$run/g$g.log" &
+	track_pid $!
+	wait_for 10 "ip -n '$ns' link show eth0 >/dev/null 2>&1"
+	ip -n "$ns" addr add "198.18.2.$g/24" dev eth0; ip -n "$ns" link set eth0 up
+done
+wait_for 10 "ip netns exec '$g1' ping -c1 -W1 198.18.2.2 >/dev/null 2>&1"
+cpu0=$(awk '{print $14 + $15}' "/proc/$(cat "$run/pvnetd.pid")/stat")
+measure "pvnet slow path" "$g1" "$g2" 198.18.2.2
+cpu1=$(awk '{print $14 + $15}' "/proc/$(cat "$run/pvnetd.pid")/stat")
+
+echo
+echo "pvnet benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), ${REPS}x${SECS}s iperf3"
+printf '%-24s %-26s %10s %10s\n' "guest to guest" "TCP Gbit/s median (range)" "RTT p50 us" "RTT p99 us"
+while IFS='|' read -r l t p50 p99; do
+	printf '%-24s %-26s %10s %10s\n' "$l" "$t" "$p50" "$p99"
+done <"$out"
+echo "pvnetd CPU during the pvnet runs: $(( (cpu1 - cpu0) / $(getconf CLK_TCK) )) s"
