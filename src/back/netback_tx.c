@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netback_tx.c - a guest's transmit ring: netif TX requests -> pv_frame ->
+ * pv_switch_input().
+ *
+ * Theory of Operation
+ * ===================
+ *
+ * A pass (nb_tx_poll) reads the shared req_prod once, atomically, and
+ * checks it against our private indices before anything else: a guest
+ * claiming more outstanding requests than the ring holds, or moving
+ * req_prod backwards, is lying (XSA-39) and the vif is disabled.  Frames
+ * are then taken up to that index, at most cfg.tx_budget of them.
+ *
+ * Each frame goes through copy -> validate -> map -> build -> use:
+ *
+ *  copy      nb_tx_parse(): every slot of the frame (first slot, extra-info
+ *            slots, more_data slots) is copied once with RING_COPY_REQUEST
+ *            into vif->txs[] / vif->extras[].  Nothing below reads the
+ *            shared ring again (XSA-155): a request rewritten after we
+ *            copied it changes nothing.
+ *  validate  structural lies are fatal (bad extra type, > 18 data slots,
+ *            data crossing a page); shape problems of a possible frame are
+ *            drops (runt, too long, fragment larger than what remains,
+ *            bad GSO).  A chain that is not yet complete (its next slot is
+ *            beyond req_prod) is not consumed: we wait for the guest to
+ *            publish the rest, arming req_event just past req_prod.
+ *  map       each non-empty slot's grant, read-only, through pv_gnt_map().
+ *  build     the first min(len, PV_FRAME_HDR_MAX) bytes are copied into the
+ *            frame's private header, the rest are segments in the mapped
+ *            pages.  Source MAC, checksum and GSO checks use only private
+ *            bytes: the header copy, or, when offloads need the L4 header
+ *            found, a private linear copy of the whole frame (tx_lin),
+ *            which then also backs the segments.
+ *  use       pv_switch_input(); then unmap and respond.
+ *
+ * Responses are built privately and copied into the ring in request
+ * order: the frame's status for each data slot, NETIF_RSP_NULL for each
+ * extra-info slot (as Linux).  One RING_PUSH_RESPONSES_AND_CHECK_NOTIFY
+ * and at most one notification per pass; pv_switch_flush() once per pass.
+ *
+ * Grant failures: a ref beyond the guest's table or a frame beyond its
+ * memory cannot come from an honest frontend (fatal); a ref not granted,
+ * granted to another domain or revoked may be a frontend racing its own
+ * revocation (drop, error response, tx_bad_grant).  Zero-length slots are
+ * not mapped at all.  Request ids are echoed, never used as an index.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "netback_priv.h"
+#include "lib/pkt.h"
+
+enum nb_tx_verdict { NB_TX_OK, NB_TX_DROP, NB_TX_WAIT, NB_TX_FATAL };
+
+/* A drop: count it under its reason, once, and log (rate-limited). */
+static int nb_tx_drop(struct nb_vif *vif, uint64_t *counter, const char *why)
+{
+	(*counter)++;
+	vif->port.st.rx_dropped++;
+	pv_log_rl(&vif->rl, PV_LOG_WARN, "%s: tx frame dropped: %s", vif->port.name, why);
+	return NB_TX_DROP;
+}
+
+/* Extra-info slots after the first slot: copy each once, type checked. */
+static int nb_tx_extras(struct nb_vif *vif, RING_IDX cons, unsigned int avail,
+			unsigned int *i, unsigned int *nextra)
+{
+	netif_extra_info_t ex;
+
+	do {
+		/* Published without its extra slot (yet): wait for the rest. */
+		if (*i >= avail)
+			return NB_TX_WAIT;
+		/* Lie caught: an endless chain of extra-info slots. */
+		if (*nextra >= NB_MAX_EXTRAS) {
+			nb_vif_fatal(vif, "tx: more than %d extra-info slots", NB_MAX_EXTRAS);
+			return NB_TX_FATAL;
+		}
+		RING_COPY_REQUEST(&vif->tx, cons + *i, &ex);
+		(*i)++;
+		(*nextra)++;
+		/* Lie caught: extra type NONE (0) or beyond netif.h's types (Linux: fatal). */
+		if (ex.type == XEN_NETIF_EXTRA_TYPE_NONE || ex.type >= XEN_NETIF_EXTRA_TYPE_MAX) {
+			nb_vif_fatal(vif, "tx: invalid extra-info type %u", ex.type);
+			return NB_TX_FATAL;
+		}
+		vif->extras[ex.type - 1] = ex;
+		vif->extra_mask |= 1u << (ex.type - 1);
+	} while (ex.flags & XEN_NETIF_EXTRA_FLAG_MORE);
+	return NB_TX_OK;
+}
+
+/**
+ * nb_tx_parse() - copy one frame's slots out of the ring and check its structure
+ * @avail: requests published beyond req_cons
+ * @nslots: out: ring slots the frame occupies
+ * @ndata: out: data slots (vif->txs[0 .. ndata-1])
+ * @nextra: out: extra-info slots
+ * @drop: out: a drop counter if the frame is malformed but possible
+ *
+ * Return: NB_TX_OK, NB_TX_WAIT (incomplete), NB_TX_FATAL (vif disabled).
+ */
+static int nb_tx_parse(struct nb_vif *vif, unsigned int avail, unsigned int *nslots,
+		       unsigned int *ndata, unsigned int *nextra, uint64_t **drop)
+{
+	RING_IDX cons = vif->tx.req_cons;
+	netif_tx_request_t *first = &vif->txs[0];
+	unsigned int i = 1, n = 1;
+	uint32_t remaining;
+	int more, r;
+
+	*nextra = 0;
+	vif->extra_mask = 0;
+	RING_COPY_REQUEST(&vif->tx, cons, first);
+	if (first->flags & NETTXF_extra_info) {
+		r = nb_tx_extras(vif, cons, avail, &i, nextra);
+		if (r != NB_TX_OK)
+			return r;
+	}
+	remaining = first->size;
+	more = first->flags & NETTXF_more_data;
+	while (more) {
+		netif_tx_request_t *t = &vif->txs[n];
+
+		/* Lie caught: more data slots than netif.h allows (XSA-423, XSA-432). */
+		if (n >= XEN_NETIF_NR_SLOTS_MIN) {
+			nb_vif_fatal(vif, "tx: more than %d slots in a frame", XEN_NETIF_NR_SLOTS_MIN);
+			return NB_TX_FATAL;
+		}
+		/* The chain goes on beyond req_prod: not published yet, wait. */
+		if (i >= avail)
+			return NB_TX_WAIT;
+		RING_COPY_REQUEST(&vif->tx, cons + i, t);
+		i++;
+		n++;
+		/* Lie caught: a slot's data running off its page. */
+		if ((uint32_t)t->offset + t->size > PV_PAGE_SIZE) {
+			nb_vif_fatal(vif, "tx: slot offset %u + size %u crosses the page",
+				     t->offset, t->size);
+			return NB_TX_FATAL;
+		}
+		/* Lie caught: a fragment larger than what remains of the frame (drop, as Linux). */
+		if (t->size > remaining) {
+			if (!*drop)
+				*drop = &vif->st.tx_frag_overrun;
+		} else {
+			remaining -= t->size;
+		}
+		more = t->flags & NETTXF_more_data;
+	}
+	*nslots = i;
+	*ndata = n;
+	vif->first_len = *drop ? 0 : remaining;
+	/* Lie caught: the first slot's own data running off its page. */
+	if (!*drop && (uint32_t)first->offset + remaining > PV_PAGE_SIZE) {
+		nb_vif_fatal(vif, "tx: first slot offset %u + size %u crosses the page",
+			     first->offset, remaining);
+		return NB_TX_FATAL;
+	}
+	return NB_TX_OK;
+}
+
+/* Frame-level shape checks on the private copies: which counter, if any. */
+static uint64_t *nb_tx_check_shape(struct nb_vif *vif, const char **why)
+{
+	uint32_t len = vif->txs[0].size;
+
+	if (len < NB_ETH_HLEN) {
+		*why = "shorter than an Ethernet header";
+		return &vif->st.tx_runt;
+	}
+	if (vif->extra_mask & (1u << (XEN_NETIF_EXTRA_TYPE_GSO - 1))) {
+		const netif_extra_info_t *g = &vif->extras[XEN_NETIF_EXTRA_TYPE_GSO - 1];
+
+		if (g->u.gso.size == 0) {
+			*why = "GSO size 0";
+			return &vif->st.tx_gso_bad;
+		}
+		if (g->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
+		    g->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6) {
+			*why = "unknown GSO type";
+			return &vif->st.tx_gso_bad;
+		}
+		if (!(vif->txs[0].flags & NETTXF_csum_blank)) {
+			*why = "GSO without csum_blank";
+			return &vif->st.tx_gso_bad;
+		}
+		return NULL;
+	}
+	if (len > vif->mtu + NB_ETH_HLEN + NB_VLAN_HLEN) {
+		*why = "longer than the MTU";
+		return &vif->st.tx_too_long;
+	}
+	return NULL;
+}
+
+static void nb_tx_unmap(struct nb_vif *vif, unsigned int ndata)
+{
+	for (unsigned int s = 0; s < ndata; s++)
+		pv_gnt_unmap(vif->nb->hv, &vif->txm[s]);
+}
+
+/* Bytes of data slot @s (the first slot carries what the others do not). */
+static uint32_t nb_tx_slot_len(const struct nb_vif *vif, unsigned int s)
+{
+	return s ? vif->txs[s].size : vif->first_len;
+}
+
+/* Map every non-empty data slot read-only. */
+static int nb_tx_map(struct nb_vif *vif, unsigned int ndata)
+{
+	struct pv_hv *hv = vif->nb->hv;
+
+	for (unsigned int s = 0; s < ndata; s++) {
+		int err;
+
+		vif->txm[s].dom = NULL;
+		if (!nb_tx_slot_len(vif, s))
+			continue;	/* zero-length slot: nothing to read */
+		err = pv_gnt_map(hv, vif->domid, vif->txs[s].gref, 0, 1, &vif->txm[s]);
+		if (!err)
+			continue;
+		nb_tx_unmap(vif, s);
+		/* Lie caught: a ref beyond the table or a frame beyond memory. */
+		if (err == -ERANGE || err == -EFAULT) {
+			nb_vif_fatal(vif, "tx: gref %u unusable: %s", vif->txs[s].gref,
+				     strerror(-err));
+			return NB_TX_FATAL;
+		}
+		return nb_tx_drop(vif, &vif->st.tx_bad_grant, "grant not mappable");
+	}
+	return NB_TX_OK;
+}
+
+/* Header copy and segments from the mapped slots. */
+static void nb_tx_build(struct nb_vif *vif, unsigned int ndata)
+{
+	struct pv_frame *f = &vif->frame;
+	uint32_t want;
+
+	memset(f, 0, offsetof(struct pv_frame, hdr));
+	f->nseg = 0;
+	f->flags = 0;
+	f->csum_start = f->csum_offset = 0;
+	f->gso_type = PV_GSO_NONE;
+	f->gso_size = 0;
+	f->len = vif->txs[0].size;
+	want = f->len < PV_FRAME_HDR_MAX ? f->len : PV_FRAME_HDR_MAX;
+	for (unsigned int s = 0; s < ndata; s++) {
+		uint32_t l = nb_tx_slot_len(vif, s), h;
+		const uint8_t *p;
+
+		if (!l)
+			continue;
+		p = (const uint8_t *)vif->txm[s].page + vif->txs[s].offset;
+		h = want - f->hdr_len < l ? want - f->hdr_len : l;
+		memcpy(f->hdr + f->hdr_len, p, h);
+		f->hdr_len += h;
+		if (l > h) {
+			f->seg[f->nseg].p = p + h;
+			f->seg[f->nseg].len = l - h;
+			f->nseg++;
+		}
+	}
+}
+
+/*
+ * The frame's bytes, all private: the header copy suffices when it holds
+ * the whole frame; otherwise copy once into tx_lin and let the frame's
+ * segment point there (the guest can no longer change what we checked).
+ */
+static const uint8_t *nb_tx_linear(struct nb_vif *vif)
+{
+	struct pv_frame *f = &vif->frame;
+
+	if (f->hdr_len == f->len)
+		return f->hdr;
+	pv_frame_copy(f, 0, vif->tx_lin, f->len);
+	f->seg[0].p = vif->tx_lin + f->hdr_len;
+	f->seg[0].len = f->len - f->hdr_len;
+	f->nseg = 1;
+	return vif->tx_lin;
+}
+
+/* Source MAC, checksum and GSO offloads; on the private bytes only. */
+static int nb_tx_offloads(struct nb_vif *vif)
+{
+	struct pv_frame *f = &vif->frame;
+	uint16_t txflags = vif->txs[0].flags;
+	const uint8_t *lin;
+
+	/* Lie caught: a vif sending as someone else (spoofed source MAC). */
+	if (memcmp(f->hdr + 6, vif->mac, 6))
+		return nb_tx_drop(vif, &vif->st.tx_spoofed, "source MAC is not the vif's");
+	if (txflags & NETTXF_csum_blank) {
+		lin = nb_tx_linear(vif);
+		if (pv_pkt_csum_setup(lin, f->len, &f->csum_start, &f->csum_offset) < 0)
+			return nb_tx_drop(vif, &vif->st.tx_csum, "csum_blank on a non-TCP/UDP frame");
+		f->flags |= PV_FRAME_CSUM_PARTIAL;
+		if (vif->extra_mask & (1u << (XEN_NETIF_EXTRA_TYPE_GSO - 1))) {
+			const netif_extra_info_t *g = &vif->extras[XEN_NETIF_EXTRA_TYPE_GSO - 1];
+			int type = g->u.gso.type == XEN_NETIF_GSO_TYPE_TCPV4 ? PV_GSO_TCPV4
+									    : PV_GSO_TCPV6;
+
+			/* Lie caught: GSO on a frame that is not TCP of that IP version. */
+			if (!pv_pkt_is_tcp_gso_ok(lin, f->len, type))
+				return nb_tx_drop(vif, &vif->st.tx_gso_bad, "GSO on a non-TCP frame");
+			f->gso_type = (uint8_t)type;
+			f->gso_size = g->u.gso.size;
+		}
+	} else if (txflags & NETTXF_data_validated) {
+		f->flags |= PV_FRAME_CSUM_VALID;
+	}
+	return NB_TX_OK;
+}
+
+/* Responses for one frame, in request order: data slots get @status, extras NULL. */
+static void nb_tx_respond(struct nb_vif *vif, unsigned int ndata, unsigned int nextra,
+			  int16_t status)
+{
+	netif_tx_response_t rsp;
+
+	for (unsigned int s = 0; s < ndata; s++) {
+		rsp.id = vif->txs[s].id;
+		rsp.status = status;
+		memcpy(RING_GET_RESPONSE(&vif->tx, vif->tx.rsp_prod_pvt), &rsp, sizeof(rsp));
+		vif->tx.rsp_prod_pvt++;
+		for (; s == 0 && nextra; nextra--) {
+			rsp.id = 0;
+			rsp.status = NETIF_RSP_NULL;
+			memcpy(RING_GET_RESPONSE(&vif->tx, vif->tx.rsp_prod_pvt), &rsp, sizeof(rsp));
+			vif->tx.rsp_prod_pvt++;
+		}
+	}
+}
+
+/**
+ * nb_tx_frame() - take one frame from the ring, forward it, respond
+ * @prod: the req_prod this pass read (checked sane)
+ */
+static int nb_tx_frame(struct nb_vif *vif, RING_IDX prod)
+{
+	unsigned int nslots = 0, ndata = 0, nextra = 0;
+	uint64_t *drop = NULL;
+	const char *why = "fragment larger than the frame";
+	int r;
+
+	r = nb_tx_parse(vif, prod - vif->tx.req_cons, &nslots, &ndata, &nextra, &drop);
+	if (r != NB_TX_OK)
+		return r;
+	if (!drop)
+		drop = nb_tx_check_shape(vif, &why);
+	if (drop) {
+		r = nb_tx_drop(vif, drop, why);
+	} else if ((r = nb_tx_map(vif, ndata)) == NB_TX_OK) {
+		nb_tx_build(vif, ndata);
+		r = nb_tx_offloads(vif);
+		if (r == NB_TX_OK) {
+			pv_switch_input(vif->nb->sw, &vif->port, &vif->frame);
+			vif->st.tx_packets++;
+			vif->st.tx_bytes += vif->frame.len;
+		}
+		nb_tx_unmap(vif, ndata);
+	}
+	if (r == NB_TX_FATAL)
+		return r;
+	nb_tx_respond(vif, ndata, nextra, r == NB_TX_OK ? NETIF_RSP_OKAY : NETIF_RSP_ERROR);
+	vif->tx.req_cons += nslots;
+	return r;
+}
+
+/* Read req_prod once and check it: 1 if sane, 0 if the vif was disabled. */
+static int nb_tx_read_prod(struct nb_vif *vif, RING_IDX *prod)
+{
+	RING_IDX p = __atomic_load_n(&vif->tx.sring->req_prod, __ATOMIC_ACQUIRE);
+
+	/*
+	 * Lie caught: more requests outstanding than the ring holds, also
+	 * across the 2^32 wrap (XSA-39), or req_prod moved backwards.
+	 */
+	if (!pv_ring_idx_sane(p, vif->tx.rsp_prod_pvt, NB_TX_RING_SIZE) ||
+	    !pv_ring_idx_sane(p, vif->tx.req_cons, NB_TX_RING_SIZE)) {
+		nb_vif_fatal(vif, "tx: impossible req_prod %u (req_cons %u)", p, vif->tx.req_cons);
+		return 0;
+	}
+	*prod = p;
+	return 1;
+}
+
+/**
+ * nb_tx_poll() - one pass over a vif's TX ring
+ * @budget: frames at most
+ *
+ * Return: 1 if requests remain (the caller reschedules), else 0.
+ */
+int nb_tx_poll(struct nb_vif *vif, unsigned int budget)
+{
+	unsigned int done = 0, rounds = 0;
+	int more = 0, r = NB_TX_OK, work, notify;
+	RING_IDX prod;
+
+	while (vif->connected && nb_tx_read_prod(vif, &prod)) {
+		/* A guest wiggling req_prod under an incomplete chain gets no more than this. */
+		if (++rounds > budget) {
+			more = 1;
+			break;
+		}
+		while (vif->tx.req_cons != prod && done < budget) {
+			r = nb_tx_frame(vif, prod);
+			if (r == NB_TX_FATAL || r == NB_TX_WAIT)
+				break;
+			done++;
+		}
+		if (r == NB_TX_FATAL)
+			break;
+		if (r == NB_TX_WAIT) {
+			/* Ask for an event once anything beyond prod is published. */
+			vif->tx.sring->req_event = prod + 1;
+			xen_mb();
+			if (__atomic_load_n(&vif->tx.sring->req_prod, __ATOMIC_ACQUIRE) == prod)
+				break;
+			r = NB_TX_OK;
+			continue;
+		}
+		if (done >= budget) {
+			more = vif->tx.req_cons != prod;
+			break;
+		}
+		RING_FINAL_CHECK_FOR_REQUESTS(&vif->tx, work);
+		if (!work)
+			break;
+	}
+	if (vif->connected) {
+		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&vif->tx, notify);
+		if (notify)
+			nb_notify(vif, vif->evtchn_tx);
+	}
+	pv_switch_flush(vif->nb->sw);
+	return more && vif->connected;
+}
