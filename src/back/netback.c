@@ -223,21 +223,6 @@ fail:
 	return NULL;
 }
 
-/* hv.h has no unhook: take our entry out of the table ourselves. */
-static void nb_unhook(struct pv_netback *nb)
-{
-	struct pv_hv *hv = nb->hv;
-
-	for (unsigned int i = 0; i < hv->nr_hooks; i++) {
-		if (hv->hooks[i].cb != nb_domain_hook || hv->hooks[i].arg != nb)
-			continue;
-		memmove(&hv->hooks[i], &hv->hooks[i + 1],
-			(hv->nr_hooks - i - 1) * sizeof(hv->hooks[0]));
-		hv->nr_hooks--;
-		return;
-	}
-}
-
 void pv_netback_free(struct pv_netback *nb)
 {
 	if (!nb)
@@ -246,7 +231,7 @@ void pv_netback_free(struct pv_netback *nb)
 		xs_server_unwatch(nb->xs, PV_NETBACK_BASE, "netback");
 	while (nb->vifs)
 		nb_vif_free(nb->vifs);
-	nb_unhook(nb);
+	pv_domain_unhook(nb->hv, nb_domain_hook, nb);
 	if (nb->kick_w)
 		pv_loop_del(nb->loop, nb->kick_w);
 	if (nb->kick_fd >= 0)

@@ -86,6 +86,18 @@ int pv_domain_hook(struct pv_hv *hv, pv_domain_cb cb, void *arg)
 	return 0;
 }
 
+void pv_domain_unhook(struct pv_hv *hv, pv_domain_cb cb, void *arg)
+{
+	for (unsigned int i = 0; i < hv->nr_hooks; i++) {
+		if (hv->hooks[i].cb != cb || hv->hooks[i].arg != arg)
+			continue;
+		memmove(&hv->hooks[i], &hv->hooks[i + 1],
+			(hv->nr_hooks - i - 1) * sizeof(hv->hooks[0]));
+		hv->nr_hooks--;
+		return;
+	}
+}
+
 unsigned int pv_domain_count(struct pv_hv *hv)
 {
 	unsigned int n = 0;

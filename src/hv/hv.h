@@ -111,6 +111,7 @@ struct pv_hv *pv_hv_new(struct pv_loop *loop, struct xs_server *xs);
 void pv_hv_free(struct pv_hv *hv);
 struct pv_domain *pv_domain_get(struct pv_hv *hv, unsigned int domid);
 int pv_domain_hook(struct pv_hv *hv, pv_domain_cb cb, void *arg);
+void pv_domain_unhook(struct pv_hv *hv, pv_domain_cb cb, void *arg);
 /* Create a guest domain from its memory and grant table memfds (takes the fds). */
 struct pv_domain *pv_domain_create(struct pv_hv *hv, const char *name,
 				   int mem_fd, uint32_t nr_pages,

@@ -797,6 +797,35 @@ int xs_server_read(struct xs_server *xs, const char *path, char *buf, size_t siz
 }
 
 /**
+ * xs_server_directory() - list @path's children, as dom0
+ */
+int xs_server_directory(struct xs_server *xs, const char *path, char *buf, size_t size)
+{
+	struct xs_op op = { .xs = xs };
+	struct xs_node *n;
+	size_t off = 0;
+	char *p;
+	int err;
+
+	if ((err = xs_path_canon(0, path, 0, &p)))
+		return err;
+	err = xs_op_get(&op, p, XS_PERM_READ, &n);
+	free(p);
+	if (err)
+		return xs_api_end(xs, err);
+	for (unsigned int i = 0; i < n->nkids; i++) {
+		size_t l = strlen(n->kids[i]->name) + 1;
+
+		if (off + l > size)
+			return xs_api_end(xs, -E2BIG);
+		memcpy(buf + off, n->kids[i]->name, l);
+		off += l;
+	}
+	xs_api_end(xs, 0);
+	return (int)n->nkids;
+}
+
+/**
  * xs_server_mkdir() - create @path (and parents) empty, as dom0
  */
 int xs_server_mkdir(struct xs_server *xs, const char *path)

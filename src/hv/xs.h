@@ -71,6 +71,8 @@ int xs_server_printf(struct xs_server *xs, const char *path, const char *fmt, ..
 /* Reads into @buf (NUL-terminated, truncated to @size - 1); returns the length. */
 int xs_server_read(struct xs_server *xs, const char *path, char *buf, size_t size);
 int xs_server_mkdir(struct xs_server *xs, const char *path);
+/* Children of @path as NUL-separated names in @buf; returns how many (-E2BIG if they do not fit). */
+int xs_server_directory(struct xs_server *xs, const char *path, char *buf, size_t size);
 int xs_server_rm(struct xs_server *xs, const char *path);
 /* @perms in the wire form, e.g. "n0\0r5\0" with @len bytes. */
 int xs_server_set_perms(struct xs_server *xs, const char *path, const char *perms, size_t len);
