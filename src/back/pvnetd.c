@@ -21,6 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "back/ctl.h"
+#include "back/netback.h"
+#include "back/port.h"
+#include "back/toolstack.h"
+#include "back/uplink.h"
 #include "hv/hv.h"
 #include "hv/xs.h"
 #include "lib/log.h"
@@ -31,10 +36,21 @@ struct pvnetd {
 	char hv_path[PATH_MAX];
 	char xs_path[PATH_MAX];
 	char pid_path[PATH_MAX];
+	char ctl_path[PATH_MAX];
 	int pid_fd;
 	struct pv_loop *loop;
 	struct xs_server *xs;
 	struct pv_hv *hv;
+	struct pv_switch *sw;
+	struct pv_netback *nb;
+	struct pv_ctl *ctl;
+	struct pv_watch *age_timer;
+	const char *uplinks[8];
+	unsigned int nr_uplinks;
+	struct pv_uplink *up[8];
+	const char *host_port;
+	struct pv_hostport *hp;
+	int no_guest_vifs;
 	int sig_fd;
 };
 
@@ -51,10 +67,16 @@ static void usage(FILE *f)
 		"  -s, --syslog           log to syslog instead of stderr\n"
 		"  -u, --allow-uid UID    also accept guests running as UID (root and our\n"
 		"                         own user always are)\n"
+		"  -U, --uplink IFNAME    join the bridge to this host interface (AF_PACKET);\n"
+		"                         may be given up to 8 times\n"
+		"  -H, --host-port NAME   a TAP device in pvnetd's namespace on the bridge, so\n"
+		"                         the host's own stack can join\n"
+		"  -n, --no-guest-vifs    refuse guests' own vif requests (pvnetctl only)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Sockets: DIR/hv.sock (guests register here), DIR/xenstored.sock\n"
-		"(xenstore, for dom0 tools: XENSTORED_PATH=DIR/xenstored.sock xenstore-ls).\n");
+		"(xenstore, for dom0 tools: XENSTORED_PATH=DIR/xenstored.sock xenstore-ls),\n"
+		"DIR/ctl.sock (pvnetctl).\n");
 }
 
 /* The pid file doubles as a lock: one pvnetd per run directory. */
@@ -115,15 +137,68 @@ static int paths_setup(struct pvnetd *d)
 	}
 	if (snprintf(d->hv_path, sizeof(d->hv_path), "%s/%s", d->run_dir, PV_HV_SOCK_NAME) >= (int)sizeof(d->hv_path) ||
 	    snprintf(d->xs_path, sizeof(d->xs_path), "%s/%s", d->run_dir, PV_XS_SOCK_NAME) >= (int)sizeof(d->xs_path) ||
-	    snprintf(d->pid_path, sizeof(d->pid_path), "%s/pvnetd.pid", d->run_dir) >= (int)sizeof(d->pid_path)) {
+	    snprintf(d->pid_path, sizeof(d->pid_path), "%s/pvnetd.pid", d->run_dir) >= (int)sizeof(d->pid_path) ||
+	    snprintf(d->ctl_path, sizeof(d->ctl_path), "%s/%s", d->run_dir, PV_CTL_SOCK_NAME) >= (int)sizeof(d->ctl_path)) {
 		pv_err("run directory path too long");
 		return -1;
 	}
 	return 0;
 }
 
+/* A guest asked for its vif (PV_HV_VIF_REQUEST): the toolstack's job. */
+static int vif_request(struct pv_hv *hv, struct pv_domain *dom,
+		       const struct pv_hv_vif_request *req, struct pv_hv_vif_reply *rep, void *arg)
+{
+	struct pvnetd *d = arg;
+	struct pv_vif_params p;
+	int err;
+
+	if (d->no_guest_vifs)
+		return -EPERM;
+	memset(&p, 0, sizeof(p));
+	p.domid = dom->domid;
+	p.devid = req->devid;
+	memcpy(p.mac, req->mac, 6);
+	p.mtu = req->mtu;
+	err = pv_ts_vif_create(d->xs, &p);
+	if (!err)
+		memcpy(rep->mac, p.mac, 6);
+	return err;
+}
+
+static void age_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct pvnetd *d = arg;
+
+	pv_switch_age(d->sw);
+}
+
+static int ports_start(struct pvnetd *d)
+{
+	int err;
+
+	for (unsigned int i = 0; i < d->nr_uplinks; i++) {
+		d->up[i] = pv_uplink_open(d->loop, d->sw, d->uplinks[i], &err);
+		if (!d->up[i]) {
+			pv_err("uplink %s: %s", d->uplinks[i], strerror(-err));
+			return -1;
+		}
+		pv_info("uplink on %s", d->uplinks[i]);
+	}
+	if (d->host_port) {
+		d->hp = pv_hostport_open(d->loop, d->sw, d->host_port, NULL, 0, &err);
+		if (!d->hp) {
+			pv_err("host port %s: %s", d->host_port, strerror(-err));
+			return -1;
+		}
+		pv_info("host port %s", d->host_port);
+	}
+	return 0;
+}
+
 static int services_start(struct pvnetd *d)
 {
+	struct pv_ctl_ctx cctx;
 	struct xs_quota q;
 	int err;
 
@@ -139,8 +214,22 @@ static int services_start(struct pvnetd *d)
 		return -1;
 	}
 	d->hv = pv_hv_new(d->loop, d->xs);
-	if (!d->hv)
+	d->sw = pv_switch_new();
+	if (!d->hv || !d->sw)
 		return -1;
+	d->hv->vif_request = vif_request;
+	d->hv->vif_request_arg = d;
+	d->nb = pv_netback_new(d->hv, d->xs, d->sw, d->loop, NULL);
+	if (!d->nb || ports_start(d) < 0)
+		return -1;
+	d->age_timer = pv_loop_timer(d->loop, 10000, 10000, age_cb, d);
+	cctx = (struct pv_ctl_ctx){ .loop = d->loop, .hv = d->hv, .xs = d->xs, .sw = d->sw,
+				    .nb = d->nb, .started = time(NULL) };
+	d->ctl = pv_ctl_listen(&cctx, d->ctl_path, &err);
+	if (!d->ctl) {
+		pv_err("%s: %s", d->ctl_path, strerror(-err));
+		return -1;
+	}
 	err = pv_hvsock_listen(d->hv, d->hv_path);
 	if (err) {
 		pv_err("%s: %s", d->hv_path, strerror(-err));
@@ -151,7 +240,20 @@ static int services_start(struct pvnetd *d)
 
 static void services_stop(struct pvnetd *d)
 {
+	/* Guests first (their vifs go through netback's hook), then the rest. */
+	if (d->hv)
+		pv_hvsock_close(d->hv);
+	pv_ctl_close(d->ctl);
+	pv_netback_free(d->nb);
+	for (unsigned int i = 0; i < d->nr_uplinks; i++)
+		if (d->up[i])
+			pv_uplink_close(d->up[i]);
+	if (d->hp)
+		pv_hostport_close(d->hp);
+	if (d->age_timer)
+		pv_loop_timer_del(d->loop, d->age_timer);
 	pv_hv_free(d->hv);
+	pv_switch_free(d->sw);
 	xs_server_free(d->xs);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
@@ -170,6 +272,9 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "syslog", no_argument, NULL, 's' },
 		{ "allow-uid", required_argument, NULL, 'u' },
+		{ "uplink", required_argument, NULL, 'U' },
+		{ "host-port", required_argument, NULL, 'H' },
+		{ "no-guest-vifs", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -177,7 +282,7 @@ int main(int argc, char **argv)
 	int level = PV_LOG_INFO, use_syslog = 0, daemonize = 0, c, rc;
 	long allow_uid = -1;
 
-	while ((c = getopt_long(argc, argv, "r:dl:su:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:dl:su:U:H:nh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': d.run_dir = optarg; break;
 		case 'd': daemonize = 1; break;
@@ -190,6 +295,15 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'u': allow_uid = strtol(optarg, NULL, 10); break;
+		case 'U':
+			if (d.nr_uplinks == 8) {
+				fprintf(stderr, "pvnetd: at most 8 uplinks\n");
+				return 2;
+			}
+			d.uplinks[d.nr_uplinks++] = optarg;
+			break;
+		case 'H': d.host_port = optarg; break;
+		case 'n': d.no_guest_vifs = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -211,7 +325,7 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		if (allow_uid >= 0)
 			d.hv->allow_uid = (uid_t)allow_uid;
-		pv_info("serving in %s (hv.sock, xenstored.sock)", d.run_dir);
+		pv_info("serving in %s (hv.sock, xenstored.sock, ctl.sock)", d.run_dir);
 		rc = pv_loop_run(d.loop);
 		if (rc < 0)
 			pv_err("event loop: %s", strerror(-rc));

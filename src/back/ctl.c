@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl.c - pvnetd's control socket: the operator's and the toolstack's
+ * window into the daemon (protocol in ctl.h).
+ *
+ * Commands are a table: name, minimum arguments, handler.  Each handler
+ * renders into a pv_buf, as text or JSON; the connection writes it out
+ * without blocking the loop, then closes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "bridge.h"
+#include "netback.h"
+#include "port.h"
+#include "toolstack.h"
+#include "hv/hv.h"
+#include "hv/xs.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+#include "lib/out.h"
+
+#define CTL_MAX_ARGS 16
+#define CTL_MAX_CONNS 16
+
+struct pv_ctl {
+	struct pv_ctl_ctx ctx;
+	int fd;
+	struct pv_watch *w;
+	char *path;
+	unsigned int nconns;
+};
+
+struct ctl_conn {
+	struct pv_ctl *ctl;
+	int fd;
+	struct pv_watch *w;
+	char line[PV_CTL_LINE_MAX];
+	size_t have;
+	struct pv_buf out;
+	size_t sent;
+};
+
+struct ctl_req {
+	struct pv_ctl *ctl;
+	int json;
+	int argc;
+	char *argv[CTL_MAX_ARGS];
+	struct pv_buf *out;
+};
+
+/* Return 0 or -errno; on error, out holds the message. */
+typedef int (*ctl_fn)(struct ctl_req *r);
+
+/* "key=value" argument lookup. */
+static const char *ctl_opt(const struct ctl_req *r, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (int i = 1; i < r->argc; i++)
+		if (!strncmp(r->argv[i], key, kl) && r->argv[i][kl] == '=')
+			return r->argv[i] + kl + 1;
+	return NULL;
+}
+
+static int ctl_uint(const char *s, unsigned long max, unsigned long *v)
+{
+	char *end;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	return errno || *end || *v > max ? -EINVAL : 0;
+}
+
+static int ctl_fail(struct ctl_req *r, int err, const char *msg)
+{
+	pv_buf_printf(r->out, "%s", msg);
+	return err;
+}
+
+static int cmd_status(struct ctl_req *r)
+{
+	struct pv_hv *hv = r->ctl->ctx.hv;
+	struct pv_bridge_stats bs;
+	struct xs_stats xs;
+	struct pv_kv kv;
+
+	pv_bridge_stats(pv_switch_bridge(r->ctl->ctx.sw), &bs);
+	xs_server_stats(r->ctl->ctx.xs, &xs);
+	pv_kv_begin(&kv, r->out, r->json);
+	pv_kv_u64(&kv, "pid", (uint64_t)getpid());
+	pv_kv_u64(&kv, "uptime_s", (uint64_t)(time(NULL) - r->ctl->ctx.started));
+	pv_kv_u64(&kv, "domains", pv_domain_count(hv));
+	pv_kv_u64(&kv, "domains_registered", hv->st.registered);
+	pv_kv_u64(&kv, "domains_destroyed", hv->st.destroyed);
+	pv_kv_u64(&kv, "hv_bad_requests", hv->st.bad_msgs);
+	pv_kv_u64(&kv, "hv_rejected_peers", hv->st.rejected_peers);
+	pv_kv_u64(&kv, "grant_maps", hv->st.gnt.maps);
+	pv_kv_u64(&kv, "grant_copies", hv->st.gnt.copies);
+	pv_kv_u64(&kv, "grant_refusals", hv->st.gnt.bad_ref + hv->st.gnt.not_granted +
+		  hv->st.gnt.wrong_domid + hv->st.gnt.readonly_write + hv->st.gnt.bad_frame +
+		  hv->st.gnt.bad_range + hv->st.gnt.busy);
+	pv_kv_u64(&kv, "xs_requests", xs.requests);
+	pv_kv_u64(&kv, "xs_errors", xs.errors);
+	pv_kv_u64(&kv, "xs_bad_messages", xs.bad_msgs);
+	pv_kv_u64(&kv, "xs_quota_hits", xs.quota_hits);
+	pv_kv_u64(&kv, "xs_nodes", xs.nodes);
+	pv_kv_u64(&kv, "bridge_entries", bs.entries);
+	pv_kv_u64(&kv, "bridge_ports", bs.ports);
+	pv_kv_u64(&kv, "bridge_floods", bs.floods);
+	pv_kv_u64(&kv, "bridge_forwards", bs.forwards);
+	pv_kv_u64(&kv, "bridge_table_full", bs.table_full);
+	pv_kv_end(&kv);
+	return 0;
+}
+
+static int cmd_domain_list(struct ctl_req *r)
+{
+	static const struct pv_col cols[] = {
+		{ "domid", 1 }, { "name", 0 }, { "pid", 1 }, { "pages", 1 },
+		{ "grants", 1 }, { "maps", 1 }, { "evtchns", 1 },
+	};
+	struct pv_hv *hv = r->ctl->ctx.hv;
+	struct pv_table t;
+
+	pv_table_init(&t, cols, 7);
+	for (unsigned int i = 0; i < PV_MAX_DOMAINS; i++) {
+		struct pv_domain *d = pv_domain_get(hv, i);
+		char c[7][40];
+		const char *cells[7];
+
+		if (!d)
+			continue;
+		snprintf(c[0], 40, "%u", d->domid);
+		snprintf(c[1], 40, "%s", d->name);
+		snprintf(c[2], 40, "%d", (int)d->pid);
+		snprintf(c[3], 40, "%u", d->nr_pages);
+		snprintf(c[4], 40, "%u", d->nr_grants);
+		snprintf(c[5], 40, "%u", d->live_maps);
+		snprintf(c[6], 40, "%u", d->nr_bound);
+		for (int k = 0; k < 7; k++)
+			cells[k] = c[k];
+		pv_table_row(&t, cells);
+	}
+	pv_table_render(&t, r->json, r->out);
+	pv_table_free(&t);
+	return 0;
+}
+
+static int cmd_vif_create(struct ctl_req *r)
+{
+	struct pv_vif_params p;
+	unsigned long v;
+	const char *s;
+	char mac[18];
+	int err;
+
+	memset(&p, 0, sizeof(p));
+	if (ctl_uint(r->argv[1], PV_MAX_DOMAINS - 1, &v) < 0 || v == 0)
+		return ctl_fail(r, -EINVAL, "bad domid");
+	p.domid = (unsigned int)v;
+	if (!pv_domain_get(r->ctl->ctx.hv, p.domid))
+		return ctl_fail(r, -ESRCH, "no such domain");
+	if ((s = ctl_opt(r, "devid")) && (ctl_uint(s, PV_TS_MAX_DEVID, &v) < 0 || !(p.devid = (unsigned int)v, 1)))
+		return ctl_fail(r, -EINVAL, "bad devid");
+	if ((s = ctl_opt(r, "mac")) && pv_mac_parse(s, p.mac) < 0)
+		return ctl_fail(r, -EINVAL, "bad mac (want xx:xx:xx:xx:xx:xx)");
+	if ((s = ctl_opt(r, "mtu"))) {
+		if (ctl_uint(s, PV_TS_MAX_MTU, &v) < 0)
+			return ctl_fail(r, -EINVAL, "bad mtu");
+		p.mtu = (unsigned int)v;
+	}
+	if ((s = ctl_opt(r, "bridge")))
+		snprintf(p.bridge, sizeof(p.bridge), "%s", s);
+	if ((s = ctl_opt(r, "rate"))) {
+		if (ctl_uint(s, ~0ul, &v) < 0)
+			return ctl_fail(r, -EINVAL, "bad rate (bits per second)");
+		p.rate_bps = v;
+	}
+	err = pv_ts_vif_create(r->ctl->ctx.xs, &p);
+	if (err == -EEXIST)
+		return ctl_fail(r, err, "vif exists");
+	if (err)
+		return ctl_fail(r, err, "cannot create vif (bad mtu?)");
+	pv_mac_format(p.mac, mac);
+	if (r->json)
+		pv_buf_printf(r->out, "{\"domid\": %u, \"devid\": %u, \"mac\": \"%s\", \"mtu\": %u}\n",
+			      p.domid, p.devid, mac, p.mtu);
+	else
+		pv_buf_printf(r->out, "vif%u.%u mac %s mtu %u\n", p.domid, p.devid, mac, p.mtu);
+	return 0;
+}
+
+static int cmd_vif_destroy(struct ctl_req *r)
+{
+	unsigned long dom, dev;
+
+	if (ctl_uint(r->argv[1], PV_MAX_DOMAINS - 1, &dom) < 0 ||
+	    ctl_uint(r->argv[2], PV_TS_MAX_DEVID, &dev) < 0)
+		return ctl_fail(r, -EINVAL, "usage: vif-destroy DOMID DEVID");
+	if (pv_ts_vif_destroy(r->ctl->ctx.xs, (unsigned int)dom, (unsigned int)dev) < 0)
+		return ctl_fail(r, -ENOENT, "no such vif");
+	return 0;
+}
+
+struct mac_dump {
+	struct pv_table *t;
+	struct pv_switch *sw;
+};
+
+static int mac_row(const struct pv_bridge_entry_info *e, void *arg)
+{
+	struct mac_dump *d = arg;
+	struct pv_port *p = pv_switch_port(d->sw, e->port);
+	char mac[18], age[24];
+	const char *cells[4];
+
+	pv_mac_format(e->mac, mac);
+	snprintf(age, sizeof(age), "%llu", (unsigned long long)e->age_ms);
+	cells[0] = mac;
+	cells[1] = p ? p->name : "?";
+	cells[2] = e->is_static ? "static" : "learned";
+	cells[3] = age;
+	pv_table_row(d->t, cells);
+	return 0;
+}
+
+static int cmd_mac_table(struct ctl_req *r)
+{
+	static const struct pv_col cols[] = {
+		{ "mac", 0 }, { "port", 0 }, { "type", 0 }, { "age_ms", 1 },
+	};
+	struct pv_table t;
+	struct mac_dump d = { &t, r->ctl->ctx.sw };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pv_table_init(&t, cols, 4);
+	pv_bridge_foreach_entry(pv_switch_bridge(r->ctl->ctx.sw),
+				(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, mac_row, &d);
+	pv_table_render(&t, r->json, r->out);
+	pv_table_free(&t);
+	return 0;
+}
+
+static const char *xb_state(int s)
+{
+	static const char *names[] = { "Unknown", "Initialising", "InitWait", "Initialised",
+				       "Connected", "Closing", "Closed", "Reconfiguring",
+				       "Reconfigured" };
+
+	return s >= 0 && s < (int)(sizeof(names) / sizeof(names[0])) ? names[s] : "?";
+}
+
+static uint64_t vif_drops(const struct pv_vif_stats *st)
+{
+	return st->tx_runt + st->tx_too_long + st->tx_frag_overrun + st->tx_bad_grant +
+	       st->tx_csum + st->tx_gso_bad + st->tx_spoofed + st->rx_not_connected +
+	       st->rx_too_big + st->rx_queue_full + st->rx_bad_grant;
+}
+
+static int vif_row(const struct pv_vif_info *vi, void *arg)
+{
+	struct pv_table *t = arg;
+	char c[10][32];
+	const char *cells[11];
+
+	snprintf(c[0], 32, "%s", vi->name);
+	pv_mac_format(vi->mac, c[1]);
+	snprintf(c[2], 32, "%u", vi->mtu);
+	snprintf(c[3], 32, "%s", xb_state(vi->be_state));
+	snprintf(c[4], 32, "%s", xb_state(vi->fe_state));
+	snprintf(c[5], 32, "%llu", (unsigned long long)vi->st.tx_packets);
+	snprintf(c[6], 32, "%llu", (unsigned long long)vi->st.rx_packets);
+	snprintf(c[7], 32, "%llu", (unsigned long long)vi->st.tx_bytes);
+	snprintf(c[8], 32, "%llu", (unsigned long long)vi->st.rx_bytes);
+	snprintf(c[9], 32, "%llu", (unsigned long long)vif_drops(&vi->st));
+	for (int i = 0; i < 10; i++)
+		cells[i] = c[i];
+	cells[10] = vi->disabled ? vi->reason : "";
+	pv_table_row(t, cells);
+	return 0;
+}
+
+static int cmd_vif_list(struct ctl_req *r)
+{
+	static const struct pv_col cols[] = {
+		{ "vif", 0 }, { "mac", 0 }, { "mtu", 1 }, { "backend", 0 }, { "frontend", 0 },
+		{ "tx_pkts", 1 }, { "rx_pkts", 1 }, { "tx_bytes", 1 }, { "rx_bytes", 1 },
+		{ "drops", 1 }, { "disabled", 0 },
+	};
+	struct pv_table t;
+
+	pv_table_init(&t, cols, 11);
+	pv_netback_foreach_vif(r->ctl->ctx.nb, vif_row, &t);
+	pv_table_render(&t, r->json, r->out);
+	pv_table_free(&t);
+	return 0;
+}
+
+static int cmd_vif_stats(struct ctl_req *r)
+{
+	struct pv_vif_info vi;
+	unsigned long dom, dev;
+	struct pv_kv kv;
+	char mac[18];
+
+	if (ctl_uint(r->argv[1], PV_MAX_DOMAINS - 1, &dom) < 0 ||
+	    ctl_uint(r->argv[2], PV_TS_MAX_DEVID, &dev) < 0)
+		return ctl_fail(r, -EINVAL, "usage: vif-stats DOMID DEVID");
+	if (pv_netback_vif_info(r->ctl->ctx.nb, (unsigned int)dom, (unsigned int)dev, &vi) < 0)
+		return ctl_fail(r, -ENOENT, "no such vif");
+	pv_mac_format(vi.mac, mac);
+	pv_kv_begin(&kv, r->out, r->json);
+	pv_kv_str(&kv, "vif", vi.name);
+	pv_kv_str(&kv, "mac", mac);
+	pv_kv_u64(&kv, "mtu", vi.mtu);
+	pv_kv_str(&kv, "backend_state", xb_state(vi.be_state));
+	pv_kv_str(&kv, "frontend_state", xb_state(vi.fe_state));
+	pv_kv_u64(&kv, "connected", (uint64_t)vi.connected);
+	pv_kv_str(&kv, "disabled_reason", vi.disabled ? vi.reason : "");
+	pv_kv_u64(&kv, "features", vi.features);
+#define KV(f) pv_kv_u64(&kv, #f, vi.st.f)
+	KV(tx_packets); KV(tx_bytes); KV(rx_packets); KV(rx_bytes);
+	KV(tx_runt); KV(tx_too_long); KV(tx_frag_overrun); KV(tx_bad_grant);
+	KV(tx_csum); KV(tx_gso_bad); KV(tx_spoofed);
+	KV(rx_not_connected); KV(rx_too_big); KV(rx_queue_full); KV(rx_bad_grant);
+	KV(rx_queued); KV(rx_queued_max); KV(fatal); KV(evt_in); KV(evt_out);
+#undef KV
+	pv_kv_end(&kv);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int min_args;
+	ctl_fn fn;
+} ctl_cmds[] = {
+	{ "status", 0, cmd_status },
+	{ "domain-list", 0, cmd_domain_list },
+	{ "vif-create", 1, cmd_vif_create },
+	{ "vif-destroy", 2, cmd_vif_destroy },
+	{ "vif-list", 0, cmd_vif_list },
+	{ "vif-stats", 2, cmd_vif_stats },
+	{ "mac-table", 0, cmd_mac_table },
+};
+
+static void ctl_execute(struct ctl_conn *c)
+{
+	struct pv_buf body = { 0 };
+	struct ctl_req r = { .ctl = c->ctl, .out = &body };
+	char *save = NULL, *tok;
+	int err = -ENOSYS;
+
+	tok = strtok_r(c->line, " \t\r\n", &save);
+	r.json = tok && !strcmp(tok, "J");
+	while ((tok = strtok_r(NULL, " \t\r\n", &save)) && r.argc < CTL_MAX_ARGS)
+		r.argv[r.argc++] = tok;
+	if (!r.argc) {
+		err = -EINVAL;
+		pv_buf_printf(&body, "empty request");
+	} else {
+		pv_buf_printf(&body, "unknown command '%s'", r.argv[0]);
+		for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
+			if (strcmp(ctl_cmds[i].name, r.argv[0]))
+				continue;
+			body.len = 0;
+			if (r.argc - 1 < ctl_cmds[i].min_args) {
+				err = -EINVAL;
+				pv_buf_printf(&body, "%s needs %d argument(s)", ctl_cmds[i].name,
+					      ctl_cmds[i].min_args);
+			} else {
+				err = ctl_cmds[i].fn(&r);
+			}
+			break;
+		}
+	}
+	if (err)
+		pv_buf_printf(&c->out, "error %d %s\n", -err, body.p ? body.p : "");
+	else
+		pv_buf_printf(&c->out, "ok\n%s", body.p ? body.p : "");
+	pv_buf_free(&body);
+}
+
+static void ctl_conn_free(struct ctl_conn *c)
+{
+	pv_loop_del(c->ctl->ctx.loop, c->w);
+	close(c->fd);
+	pv_buf_free(&c->out);
+	c->ctl->nconns--;
+	free(c);
+}
+
+static void ctl_conn_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ctl_conn *c = arg;
+	ssize_t n;
+
+	if (c->out.len || c->out.oom) {
+		if (c->out.oom) {
+			ctl_conn_free(c);
+			return;
+		}
+		n = send(fd, c->out.p + c->sent, c->out.len - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			c->sent += (size_t)n;
+		if ((n < 0 && errno != EAGAIN) || c->sent == c->out.len)
+			ctl_conn_free(c);
+		return;
+	}
+	n = recv(fd, c->line + c->have, sizeof(c->line) - 1 - c->have, MSG_DONTWAIT);
+	if (n <= 0) {
+		if (n == 0 || errno != EAGAIN)
+			ctl_conn_free(c);
+		return;
+	}
+	c->have += (size_t)n;
+	c->line[c->have] = '\0';
+	if (!memchr(c->line, '\n', c->have)) {
+		if (c->have == sizeof(c->line) - 1)
+			ctl_conn_free(c);	/* no newline in a whole line's worth */
+		return;
+	}
+	ctl_execute(c);
+	pv_loop_mod(loop, c->w, EPOLLOUT);
+}
+
+static void ctl_accept_cb(struct pv_loop *loop, int lfd, uint32_t events, void *arg)
+{
+	struct pv_ctl *ctl = arg;
+	struct ctl_conn *c;
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (ctl->nconns >= CTL_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		close(fd);
+		return;
+	}
+	c->ctl = ctl;
+	c->fd = fd;
+	c->w = pv_loop_add(loop, fd, EPOLLIN, ctl_conn_cb, c);
+	if (!c->w) {
+		close(fd);
+		free(c);
+		return;
+	}
+	ctl->nconns++;
+}
+
+struct pv_ctl *pv_ctl_listen(const struct pv_ctl_ctx *ctx, const char *path, int *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pv_ctl *ctl;
+
+	*err = -ENAMETOOLONG;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return NULL;
+	strcpy(sa.sun_path, path);
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	ctl->ctx = *ctx;
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	unlink(path);
+	if (ctl->fd < 0 || bind(ctl->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0600) < 0 || listen(ctl->fd, 16) < 0 ||
+	    !(ctl->w = pv_loop_add(ctx->loop, ctl->fd, EPOLLIN, ctl_accept_cb, ctl))) {
+		*err = -errno;
+		if (ctl->fd >= 0)
+			close(ctl->fd);
+		free(ctl);
+		return NULL;
+	}
+	ctl->path = strdup(path);
+	*err = 0;
+	return ctl;
+}
+
+void pv_ctl_close(struct pv_ctl *ctl)
+{
+	if (!ctl)
+		return;
+	pv_loop_del(ctl->ctx.loop, ctl->w);
+	close(ctl->fd);
+	if (ctl->path)
+		unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+}
