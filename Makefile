@@ -25,6 +25,7 @@ LIB_SRCS   := $(wildcard src/lib/*.c)
 HV_SRCS    := $(wildcard src/hv/*.c)
 GUEST_SRCS := $(wildcard src/guest/*.c)
 BACK_SRCS  := $(filter-out src/back/pvnetd.c,$(wildcard src/back/*.c))
+FRONT_SRCS := $(filter-out src/front/pvnet-front.c,$(wildcard src/front/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -32,8 +33,10 @@ LIBPV    := $(BUILD)/libpvnet-common.a
 LIBHV    := $(BUILD)/libpvnet-hv.a
 LIBGUEST := $(BUILD)/libpvnet-guest.a
 LIBBACK  := $(BUILD)/libpvnet-back.a
+LIBFRONT := $(BUILD)/libpvnet-front.a
 
 BINS := $(BUILD)/pvnetd $(BUILD)/pvnetctl
+BINS += $(BUILD)/pvnet-front
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(wildcard tests/helpers/*.c))
 
@@ -62,10 +65,14 @@ $(LIBGUEST): $(call obj,$(GUEST_SRCS))
 	$(AR) rcs $@ $^
 $(LIBBACK): $(call obj,$(BACK_SRCS))
 	$(AR) rcs $@ $^
+$(LIBFRONT): $(call obj,$(FRONT_SRCS))
+	$(AR) rcs $@ $^
 
-ALL_LIBS := $(LIBBACK) $(LIBHV) $(LIBGUEST) $(LIBPV)
+ALL_LIBS := $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBPV)
 
 $(BUILD)/pvnetd: $(call obj,src/back/pvnetd.c) $(ALL_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/pvnet-front: $(call obj,src/front/pvnet-front.c) $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/pvnetctl: $(call obj,src/tools/pvnetctl.c) $(ALL_LIBS)

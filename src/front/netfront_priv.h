@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netfront_priv.h - what netfront.c (the data path) and netfront_xenbus.c
+ * (registration, xenbus state machine, reconnection) share.  Not a contract.
+ */
+#ifndef PVNET_NETFRONT_PRIV_H
+#define PVNET_NETFRONT_PRIV_H
+
+#include <limits.h>
+
+#include "front/netfront.h"
+#include "guest/guest.h"
+#include "guest/xsc.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+
+/* The domain's frames: two ring pages, then the TX pages, then the RX pages. */
+#define NF_TX_RING_FRAME 0u
+#define NF_RX_RING_FRAME 1u
+#define NF_TX_FRAME(i)   (2u + (uint32_t)(i))
+#define NF_RX_FRAME(i)   (2u + PV_NF_NR_TX + (uint32_t)(i))
+
+#define NF_PATH_MAX 128
+
+struct pv_netfront {
+	/* What the caller gave us. */
+	struct pv_loop *loop;
+	struct pv_netfront_upper_ops ops;
+	void *arg;
+	char hv_path[PATH_MAX];
+	char name[32];
+	unsigned int devid;
+	uint8_t want_mac[6];		/* requested; after the first vif, its MAC */
+	unsigned int want_mtu;
+
+	/* The domain: NULL while pvnetd is away. */
+	struct pv_guest *g;
+	struct xsc *xs;
+	struct pv_watch *hv_w, *xs_w, *ev_w, *retry_w, *fail_w;
+	unsigned int retry_ms;
+	int ever_registered;
+
+	/* xenbus */
+	char fe_path[NF_PATH_MAX];
+	char be_path[NF_PATH_MAX];
+	int be_watched;
+	int fe_state, be_state;		/* XenbusState* as last written / read */
+	int shutting_down, closed;
+	uint8_t mac[6];
+	unsigned int mtu;
+	unsigned int features;		/* PV_NF_BE_* */
+
+	/* The data path: valid while rings_up. */
+	int rings_up;
+	int carrier;
+	netif_tx_front_ring_t tx;
+	netif_rx_front_ring_t rx;
+	int tx_ring_ref, rx_ring_ref;
+	uint32_t port;
+	int buffers_granted;
+	grant_ref_t tx_gref[PV_NF_NR_TX];
+	grant_ref_t rx_gref[PV_NF_NR_RX];
+	uint16_t tx_free[PV_NF_NR_TX];	/* stack of free TX page ids */
+	unsigned int tx_nfree;
+	uint8_t tx_busy[PV_NF_NR_TX];	/* id is on the ring, awaiting its response */
+	int tx_blocked;			/* told the upper edge -EBUSY; owe it tx_ready */
+	int tx_unpushed, rx_unpushed;
+	uint8_t *rx_lin;		/* private linear copy, for locating L4 headers */
+	struct pv_watch *kick_w;	/* re-poll after an exhausted RX budget */
+
+	struct pv_netfront_stats st;
+	struct pv_ratelimit rl;
+};
+
+/* netfront.c */
+int nf_buffers_grant(struct pv_netfront *nf);
+int nf_rings_setup(struct pv_netfront *nf);
+void nf_rings_stop(struct pv_netfront *nf);
+int nf_rings_release(struct pv_netfront *nf);
+void nf_rings_forget(struct pv_netfront *nf);
+int nf_kick(struct pv_netfront *nf);
+
+/* netfront_xenbus.c */
+/* Drop the connection to pvnetd now (from loop callbacks only) ... */
+void nf_lose(struct pv_netfront *nf, const char *why);
+/* ... or soon: safe anywhere, the data path stops at once. */
+void nf_fail(struct pv_netfront *nf, const char *why);
+void nf_set_carrier(struct pv_netfront *nf, int up);
+
+#endif

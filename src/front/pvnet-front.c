@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvnet-front - a guest's network driver: netfront with a TAP device as its
+ * upper edge, run inside the guest's network namespace.
+ *
+ *   guest netns                                             host
+ *   apps -> TCP/IP -> eth0 (TAP) <-> pvnet-front (netfront) <== rings ==> pvnetd (netback)
+ *                                        \-- <run-dir>/hv.sock (a path: works across netns)
+ *
+ * With --direct-test there is no TAP: netfront's frame API is driven by a
+ * tiny built-in responder (ARP and ICMP echo for --ip), a smoke test of
+ * the direct API and of the path through netback and the bridge.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <linux/if_tun.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "front/netfront.h"
+#include "front/tap.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+#include "lib/pkt.h"
+
+#define FR_TX_BUDGET     64	/* TAP frames per wake-up, then one push */
+#define FR_CLOSE_WAIT_MS 2000	/* bound on the xenbus close handshake */
+#define FR_BUF_SIZE      (PV_NF_MAX_FRAME + 1024)
+
+struct front {
+	struct pv_loop *loop;
+	struct pv_netfront *nf;
+	struct pv_tap tap;
+	struct pv_watch *tap_w, *sig_w;
+	int tap_reading;
+	int direct;
+	uint8_t mac[6];
+	int have_mac;
+	uint32_t ip;			/* direct test: network order, 0 = none */
+	uint8_t *buf;			/* a TAP frame on its way to netfront */
+	struct pv_ratelimit rl;
+	uint64_t direct_rx, direct_arp, direct_ping;
+};
+
+/* ---- options: one table drives parsing and the usage text ---- */
+
+enum { OPT_RUN_DIR = 'r', OPT_IFNAME = 'i', OPT_MAC = 'm', OPT_DEVID = 'd', OPT_MTU = 'M',
+       OPT_NAME = 'n', OPT_LOG = 'l', OPT_SYSLOG = 's', OPT_DIRECT = 'D', OPT_IP = 'a',
+       OPT_HELP = 'h' };
+
+static const struct fr_opt {
+	struct option o;
+	const char *arg, *help;
+} fr_opts[] = {
+	{ { "run-dir", required_argument, NULL, OPT_RUN_DIR }, "DIR", "pvnetd's run directory (DIR/hv.sock); required" },
+	{ { "ifname", required_argument, NULL, OPT_IFNAME }, "NAME", "TAP device name (default eth0)" },
+	{ { "mac", required_argument, NULL, OPT_MAC }, "MAC", "ask for this MAC (default: the toolstack chooses)" },
+	{ { "devid", required_argument, NULL, OPT_DEVID }, "N", "vif device id (default 0)" },
+	{ { "mtu", required_argument, NULL, OPT_MTU }, "N", "ask for this MTU (default: the toolstack's, 1500)" },
+	{ { "name", required_argument, NULL, OPT_NAME }, "NAME", "domain name (default pvnet-front)" },
+	{ { "log-level", required_argument, NULL, OPT_LOG }, "LEVEL", "err, warn, info (default) or debug" },
+	{ { "syslog", no_argument, NULL, OPT_SYSLOG }, NULL, "log to syslog instead of stderr" },
+	{ { "direct-test", no_argument, NULL, OPT_DIRECT }, NULL, "no TAP: answer ARP and ping for --ip via the frame API" },
+	{ { "ip", required_argument, NULL, OPT_IP }, "ADDR", "with --direct-test: the IPv4 address to answer for" },
+	{ { "help", no_argument, NULL, OPT_HELP }, NULL, "this text" },
+};
+#define FR_NOPTS (sizeof(fr_opts) / sizeof(fr_opts[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pvnet-front --run-dir DIR [options]\n\n"
+		   "A guest's netfront: a TAP device backed by pvnetd's netback.\n"
+		   "Run it inside the guest's network namespace.\n\n");
+	for (size_t i = 0; i < FR_NOPTS; i++) {
+		char left[40];
+
+		snprintf(left, sizeof(left), "-%c, --%s%s%s", fr_opts[i].o.val, fr_opts[i].o.name,
+			 fr_opts[i].arg ? " " : "", fr_opts[i].arg ? fr_opts[i].arg : "");
+		fprintf(f, "  %-26s %s\n", left, fr_opts[i].help);
+	}
+}
+
+struct fr_args {
+	const char *ifname;
+	int log_level;
+	int use_syslog;
+	struct pv_netfront_config cfg;
+};
+
+static int fr_uint(const char *s, unsigned long max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || v > max)
+		return -1;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int fr_parse(int argc, char **argv, struct fr_args *a, struct front *fr)
+{
+	struct option longs[FR_NOPTS + 1];
+	char shorts[3 * FR_NOPTS + 1], *p = shorts;
+	struct in_addr in;
+	int c;
+
+	for (size_t i = 0; i < FR_NOPTS; i++) {
+		longs[i] = fr_opts[i].o;
+		*p++ = (char)fr_opts[i].o.val;
+		if (fr_opts[i].o.has_arg)
+			*p++ = ':';
+	}
+	*p = '\0';
+	memset(&longs[FR_NOPTS], 0, sizeof(longs[0]));
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		switch (c) {
+		case OPT_RUN_DIR: a->cfg.run_dir = optarg; break;
+		case OPT_IFNAME: a->ifname = optarg; break;
+		case OPT_NAME: a->cfg.name = optarg; break;
+		case OPT_SYSLOG: a->use_syslog = 1; break;
+		case OPT_DIRECT: fr->direct = 1; break;
+		case OPT_HELP: usage(stdout); exit(0);
+		case OPT_MAC:
+			if (pv_netfront_mac_parse(optarg, a->cfg.mac) || (a->cfg.mac[0] & 1)) {
+				fprintf(stderr, "pvnet-front: bad unicast MAC: %s\n", optarg);
+				return -1;
+			}
+			break;
+		case OPT_DEVID:
+			if (fr_uint(optarg, 255, &a->cfg.devid))
+				goto bad;
+			break;
+		case OPT_MTU:
+			if (fr_uint(optarg, 65521, &a->cfg.mtu) || a->cfg.mtu < 68)
+				goto bad;
+			break;
+		case OPT_LOG:
+			a->log_level = pv_log_level_parse(optarg);
+			if (a->log_level < 0)
+				goto bad;
+			break;
+		case OPT_IP:
+			if (inet_pton(AF_INET, optarg, &in) != 1)
+				goto bad;
+			fr->ip = in.s_addr;
+			break;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc || !a->cfg.run_dir) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "pvnet-front: bad value for option -%c: %s\n", c, optarg);
+	return -1;
+}
+
+/* ---- the TAP upper edge ---- */
+
+static void fr_tap_reading(struct front *fr, int on)
+{
+	if (fr->tap_reading == on || !fr->tap_w)
+		return;
+	fr->tap_reading = on;
+	pv_loop_mod(fr->loop, fr->tap_w, on ? EPOLLIN : 0);
+}
+
+/* The guest's stack sent frames: into netfront while it has room. */
+static void fr_tap_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct front *fr = arg;
+	struct virtio_net_hdr vh;
+
+	for (int i = 0; i < FR_TX_BUDGET; i++) {
+		ssize_t n;
+
+		/* Backpressure: leave frames in the TAP's queue until tx_ready. */
+		if (!pv_netfront_tx_room(fr->nf, PV_NF_MAX_FRAME)) {
+			fr_tap_reading(fr, 0);
+			break;
+		}
+		n = tap_read(&fr->tap, &vh, fr->buf, FR_BUF_SIZE);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0) {
+			pv_log_rl(&fr->rl, PV_LOG_WARN, "%s: read: %s", fr->tap.ifname, strerror((int)-n));
+			break;
+		}
+		pv_netfront_xmit(fr->nf, &vh, fr->buf, (uint32_t)n);	/* refusals are counted */
+	}
+	pv_netfront_flush(fr->nf);
+}
+
+static int fr_tap_deliver(void *arg, const struct virtio_net_hdr *vh, const struct iovec *iov,
+			  int iovcnt, uint32_t len)
+{
+	struct front *fr = arg;
+
+	return tap_write(&fr->tap, vh, iov, iovcnt);
+}
+
+static void fr_tap_config(void *arg, const uint8_t mac[6], unsigned int mtu)
+{
+	struct front *fr = arg;
+	uint8_t cur[6];
+	int e;
+
+	if (tap_get_mac(&fr->tap, cur) || memcmp(cur, mac, 6)) {
+		e = tap_set_mac(&fr->tap, mac);
+		if (e)
+			pv_warn("%s: cannot set MAC: %s", fr->tap.ifname, strerror(-e));
+	}
+	e = tap_set_mtu(&fr->tap, mtu);
+	if (e)
+		pv_warn("%s: cannot set MTU %u: %s", fr->tap.ifname, mtu, strerror(-e));
+	e = tap_set_up(&fr->tap, 1);
+	if (e)
+		pv_warn("%s: cannot bring it up: %s", fr->tap.ifname, strerror(-e));
+}
+
+static void fr_tap_carrier(void *arg, int up)
+{
+	struct front *fr = arg;
+	int e;
+
+	if (up) {
+		e = tap_set_offload(&fr->tap, tap_offload_for(pv_netfront_features(fr->nf)));
+		if (e)
+			pv_warn("%s: offloads: %s", fr->tap.ifname, strerror(-e));
+	}
+	e = tap_set_carrier(&fr->tap, up);
+	if (e)
+		pv_debug("%s: carrier: %s", fr->tap.ifname, strerror(-e));
+}
+
+static void fr_tap_ready(void *arg)
+{
+	fr_tap_reading(arg, 1);
+}
+
+static const struct pv_netfront_upper_ops fr_tap_ops = {
+	.deliver = fr_tap_deliver,
+	.carrier = fr_tap_carrier,
+	.tx_ready = fr_tap_ready,
+	.config = fr_tap_config,
+};
+
+/* ---- the direct-test upper edge: an ARP and ping responder ---- */
+
+static uint16_t fr_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+/* An ARP request for our address: turn it into the reply, in place. */
+static int fr_arp_reply(struct front *fr, uint8_t *f, uint32_t len)
+{
+	uint8_t *a = f + 14;
+
+	if (len < 42 || fr_rd16(a) != 1 || fr_rd16(a + 2) != 0x0800 || fr_rd16(a + 6) != 1 ||
+	    memcmp(a + 24, &fr->ip, 4))
+		return 0;
+	memcpy(f, f + 6, 6);
+	memcpy(f + 6, fr->mac, 6);
+	a[7] = 2;				/* reply */
+	memcpy(a + 18, a + 8, 10);		/* target = the asker */
+	memcpy(a + 8, fr->mac, 6);
+	memcpy(a + 14, &fr->ip, 4);
+	fr->direct_arp++;
+	return 1;
+}
+
+/* An ICMP echo request to our address: turn it into the reply, in place. */
+static int fr_ping_reply(struct front *fr, uint8_t *f, uint32_t len)
+{
+	struct pv_pkt_info pi;
+	uint8_t tmp[4], *icmp;
+	uint32_t ilen;
+
+	if (pv_pkt_parse(f, len, &pi) || pi.ip_version != 4 || pi.l4_proto != 1 ||
+	    (pi.flags & PV_PKT_F_FRAG) || memcmp(pi.dst_ip, &fr->ip, 4))
+		return 0;
+	icmp = f + pi.l4_off;
+	ilen = pi.l3_end - pi.l4_off;
+	if (ilen < 8 || icmp[0] != 8)
+		return 0;
+	memcpy(f, f + 6, 6);
+	memcpy(f + 6, fr->mac, 6);
+	memcpy(tmp, f + pi.l3_off + 12, 4);	/* swap addresses: the IP checksum holds */
+	memcpy(f + pi.l3_off + 12, f + pi.l3_off + 16, 4);
+	memcpy(f + pi.l3_off + 16, tmp, 4);
+	icmp[0] = 0;
+	icmp[2] = icmp[3] = 0;
+	{
+		uint16_t c = pv_pkt_csum_fold(pv_pkt_csum_add(0, icmp, ilen));
+
+		icmp[2] = (uint8_t)(c >> 8);	/* the sum is of big-endian words */
+		icmp[3] = (uint8_t)c;
+	}
+	fr->direct_ping++;
+	return 1;
+}
+
+static int fr_direct_deliver(void *arg, const struct virtio_net_hdr *vh, const struct iovec *iov,
+			     int iovcnt, uint32_t len)
+{
+	struct front *fr = arg;
+	uint32_t got = 0;
+	int answer = 0;
+
+	fr->direct_rx++;
+	if (!fr->ip || len > 2048)
+		return 0;
+	for (int k = 0; k < iovcnt; k++) {
+		memcpy(fr->buf + got, iov[k].iov_base, iov[k].iov_len);
+		got += (uint32_t)iov[k].iov_len;
+	}
+	if (fr_rd16(fr->buf + 12) == 0x0806)
+		answer = fr_arp_reply(fr, fr->buf, got);
+	else if (fr_rd16(fr->buf + 12) == 0x0800)
+		answer = fr_ping_reply(fr, fr->buf, got);
+	if (answer && pv_netfront_xmit(fr->nf, NULL, fr->buf, got) == 0)
+		pv_netfront_flush(fr->nf);
+	return 0;
+}
+
+static void fr_direct_config(void *arg, const uint8_t mac[6], unsigned int mtu)
+{
+	struct front *fr = arg;
+
+	memcpy(fr->mac, mac, 6);
+}
+
+static void fr_direct_carrier(void *arg, int up)
+{
+}
+
+static const struct pv_netfront_upper_ops fr_direct_ops = {
+	.deliver = fr_direct_deliver,
+	.carrier = fr_direct_carrier,
+	.config = fr_direct_config,
+};
+
+/* ---- main ---- */
+
+static int fr_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void fr_sig_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct front *fr = arg;
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		pv_info("signal %u: closing", si.ssi_signo);
+		pv_netfront_shutdown(fr->nf);
+	}
+	pv_loop_stop(loop);
+}
+
+static uint64_t fr_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Shutting down: let the xenbus close handshake run, for FR_CLOSE_WAIT_MS at most. */
+static void fr_close_wait(struct front *fr)
+{
+	uint64_t deadline = fr_now_ms() + FR_CLOSE_WAIT_MS;
+
+	while (!pv_netfront_closed(fr->nf) && fr_now_ms() < deadline)
+		if (pv_loop_once(fr->loop, 100) < 0)
+			break;
+	if (!pv_netfront_closed(fr->nf))
+		pv_warn("backend did not close within %u ms", FR_CLOSE_WAIT_MS);
+}
+
+static void fr_report(struct front *fr)
+{
+	struct pv_netfront_stats st;
+
+	pv_netfront_get_stats(fr->nf, &st);
+	pv_info("tx %llu packets %llu bytes, %llu dropped, %llu busy, %llu errors; "
+		"rx %llu packets %llu bytes, %llu dropped, %llu errors; %llu reconnects",
+		(unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
+		(unsigned long long)st.tx_dropped, (unsigned long long)st.tx_busy,
+		(unsigned long long)st.tx_errors, (unsigned long long)st.rx_packets,
+		(unsigned long long)st.rx_bytes, (unsigned long long)st.rx_dropped,
+		(unsigned long long)st.rx_errors, (unsigned long long)st.reconnects);
+	if (fr->direct)
+		pv_info("direct test: %llu frames received, %llu ARP and %llu ping answered",
+			(unsigned long long)fr->direct_rx, (unsigned long long)fr->direct_arp,
+			(unsigned long long)fr->direct_ping);
+}
+
+static int fr_open_tap(struct front *fr, const char *ifname)
+{
+	int e = tap_open(&fr->tap, ifname);
+
+	if (e) {
+		pv_err("%s: cannot create the TAP device: %s", ifname, strerror(-e));
+		return e;
+	}
+	fr->tap_w = pv_loop_add(fr->loop, fr->tap.fd, 0, fr_tap_cb, fr);
+	return fr->tap_w ? 0 : -ENOMEM;
+}
+
+int main(int argc, char **argv)
+{
+	struct fr_args a = { .ifname = "eth0", .log_level = PV_LOG_INFO };
+	struct front fr = { .tap = { .fd = -1 }, .rl = PV_RATELIMIT_INIT };
+	int sig_fd, e, rc = 1;
+
+	if (fr_parse(argc, argv, &a, &fr))
+		return 2;
+	pv_log_init("pvnet-front", a.log_level, a.use_syslog);
+	fr.loop = pv_loop_new();
+	fr.buf = malloc(FR_BUF_SIZE);
+	sig_fd = fr_signals();
+	if (fr.loop && sig_fd >= 0)
+		fr.sig_w = pv_loop_add(fr.loop, sig_fd, EPOLLIN, fr_sig_cb, &fr);
+	if (!fr.buf || !fr.sig_w) {
+		pv_err("setup: %s", strerror(errno));
+		return 1;
+	}
+	if (!fr.direct && fr_open_tap(&fr, a.ifname))
+		goto out;
+	fr.nf = pv_netfront_new(fr.loop, &a.cfg, fr.direct ? &fr_direct_ops : &fr_tap_ops, &fr, &e);
+	if (!fr.nf) {
+		pv_err("netfront: %s", strerror(-e));
+		goto out;
+	}
+	pv_info("%s%s, pvnetd at %s", fr.direct ? "direct test" : "TAP ",
+		fr.direct ? "" : fr.tap.ifname, a.cfg.run_dir);
+	if (pv_loop_run(fr.loop) == 0) {
+		fr_close_wait(&fr);
+		rc = 0;
+	}
+	fr_report(&fr);
+out:
+	pv_netfront_free(fr.nf);
+	pv_loop_del(fr.loop, fr.tap_w);
+	pv_loop_del(fr.loop, fr.sig_w);
+	tap_close(&fr.tap);		/* removes the interface */
+	pv_loop_free(fr.loop);
+	free(fr.buf);
+	close(sig_fd);
+	return rc;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tap.c - the TAP device: open, configure (vnet header, offloads, MTU,
+ * MAC, link and carrier), read and write frames.
+ *
+ * The virtio-net header is the legacy 10-byte struct virtio_net_hdr in
+ * host byte order (no TUNSETVNETLE: we never cross endianness).  Interface
+ * settings go through the classic ioctls on a throw-away datagram socket,
+ * which act in the caller's network namespace: the one the TAP lives in.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "front/netfront.h"
+#include "front/tap.h"
+
+static int tap_ifreq(struct pv_tap *t, unsigned long req, struct ifreq *ifr)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), e = 0;
+
+	if (s < 0)
+		return -errno;
+	snprintf(ifr->ifr_name, IFNAMSIZ, "%s", t->ifname);
+	if (ioctl(s, req, ifr) < 0)
+		e = -errno;
+	close(s);
+	return e;
+}
+
+/**
+ * tap_open() - create TAP @name with a virtio-net header on every frame
+ *
+ * The device starts down, with no offloads (tap_set_offload adds them).
+ */
+int tap_open(struct pv_tap *t, const char *name)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	int hdr = (int)sizeof(struct virtio_net_hdr), e;
+
+	memset(t, 0, sizeof(*t));
+	if (strlen(name) >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0 || ioctl(t->fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
+	    ioctl(t->fd, TUNSETOFFLOAD, 0UL) < 0) {
+		e = -errno;
+		close(t->fd);
+		t->fd = -1;
+		return e;
+	}
+	snprintf(t->ifname, sizeof(t->ifname), "%s", ifr.ifr_name);
+	return 0;
+}
+
+void tap_close(struct pv_tap *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+}
+
+int tap_set_offload(struct pv_tap *t, unsigned int tun_f)
+{
+	if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)tun_f) < 0)
+		return -errno;
+	t->offload = tun_f;
+	return 0;
+}
+
+int tap_set_mtu(struct pv_tap *t, unsigned int mtu)
+{
+	struct ifreq ifr = { .ifr_mtu = (int)mtu };
+
+	return tap_ifreq(t, SIOCSIFMTU, &ifr);
+}
+
+int tap_get_mtu(struct pv_tap *t, unsigned int *mtu)
+{
+	struct ifreq ifr = { 0 };
+	int e = tap_ifreq(t, SIOCGIFMTU, &ifr);
+
+	if (!e)
+		*mtu = (unsigned int)ifr.ifr_mtu;
+	return e;
+}
+
+int tap_set_mac(struct pv_tap *t, const uint8_t mac[6])
+{
+	struct ifreq ifr = { 0 };
+
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+	return tap_ifreq(t, SIOCSIFHWADDR, &ifr);
+}
+
+int tap_get_mac(struct pv_tap *t, uint8_t mac[6])
+{
+	struct ifreq ifr = { 0 };
+	int e = tap_ifreq(t, SIOCGIFHWADDR, &ifr);
+
+	if (!e)
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return e;
+}
+
+int tap_set_up(struct pv_tap *t, int up)
+{
+	struct ifreq ifr = { 0 };
+	int e = tap_ifreq(t, SIOCGIFFLAGS, &ifr);
+
+	if (e)
+		return e;
+	if (up)
+		ifr.ifr_flags |= IFF_UP;
+	else
+		ifr.ifr_flags &= ~IFF_UP;
+	return tap_ifreq(t, SIOCSIFFLAGS, &ifr);
+}
+
+/* The link's carrier (Linux >= 5.0): the guest's stack sees the cable. */
+int tap_set_carrier(struct pv_tap *t, int on)
+{
+	int v = !!on;
+
+	return ioctl(t->fd, TUNSETCARRIER, &v) < 0 ? -errno : 0;
+}
+
+ssize_t tap_read(struct pv_tap *t, struct virtio_net_hdr *vh, void *buf, size_t size)
+{
+	struct iovec iov[2] = { { vh, sizeof(*vh) }, { buf, size } };
+	ssize_t n;
+
+	do
+		n = readv(t->fd, iov, 2);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < sizeof(*vh))
+		return -EIO;
+	return n - (ssize_t)sizeof(*vh);
+}
+
+int tap_write(struct pv_tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
+	      int iovcnt)
+{
+	struct iovec v[1 + PV_NF_MAX_RX_SLOTS];
+	ssize_t n;
+
+	if (iovcnt < 0 || iovcnt > PV_NF_MAX_RX_SLOTS)
+		return -EINVAL;
+	v[0].iov_base = (void *)vh;
+	v[0].iov_len = sizeof(*vh);
+	memcpy(&v[1], iov, sizeof(*iov) * (size_t)iovcnt);
+	do
+		n = writev(t->fd, v, 1 + iovcnt);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
+unsigned int tap_offload_for(unsigned int be_features)
+{
+	unsigned int f = TUN_F_CSUM;
+
+	/* A TSO frame is many pages: without scatter-gather netback takes one. */
+	if (be_features & PV_NF_BE_SG) {
+		if (be_features & PV_NF_BE_GSO_TCPV4)
+			f |= TUN_F_TSO4;
+		if (be_features & PV_NF_BE_GSO_TCPV6)
+			f |= TUN_F_TSO6;
+	}
+	return f;
+}
