@@ -295,8 +295,19 @@ static int nb_tx_offloads(struct nb_vif *vif)
 	if (memcmp(f->hdr + 6, vif->mac, 6))
 		return nb_tx_drop(vif, &vif->st.tx_spoofed, "source MAC is not the vif's");
 	if (txflags & NETTXF_csum_blank) {
-		lin = nb_tx_linear(vif);
-		if (pv_pkt_csum_setup(lin, f->len, &f->csum_start, &f->csum_offset) < 0)
+		/*
+		 * Headers are parsed from the private copy; only frames whose
+		 * headers do not fit in it are linearised (copied) first.
+		 */
+		int rc = pv_pkt_csum_setup_hdr(f->hdr, f->hdr_len, f->len, &f->csum_start,
+					       &f->csum_offset);
+
+		lin = f->hdr;
+		if (rc == -EMSGSIZE && f->hdr_len < f->len) {
+			lin = nb_tx_linear(vif);
+			rc = pv_pkt_csum_setup(lin, f->len, &f->csum_start, &f->csum_offset);
+		}
+		if (rc < 0)
 			return nb_tx_drop(vif, &vif->st.tx_csum, "csum_blank on a non-TCP/UDP frame");
 		f->flags |= PV_FRAME_CSUM_PARTIAL;
 		if (vif->extra_mask & (1u << (XEN_NETIF_EXTRA_TYPE_GSO - 1))) {
@@ -305,7 +316,8 @@ static int nb_tx_offloads(struct nb_vif *vif)
 									    : PV_GSO_TCPV6;
 
 			/* Lie caught: GSO on a frame that is not TCP of that IP version. */
-			if (!pv_pkt_is_tcp_gso_ok(lin, f->len, type))
+			if (!pv_pkt_is_tcp_gso_ok_hdr(lin, lin == f->hdr ? f->hdr_len : f->len,
+						      f->len, type))
 				return nb_tx_drop(vif, &vif->st.tx_gso_bad, "GSO on a non-TCP frame");
 			f->gso_type = (uint8_t)type;
 			f->gso_size = g->u.gso.size;

@@ -70,6 +70,17 @@ static const uint8_t *pkt_get_(const uint8_t *buf, uint32_t len, uint64_t off,
 	return buf + off;
 }
 
+/* A length check only: does [off, off + size) fit in @len?  Nothing is read. */
+static inline bool pkt_fits(uint32_t len, uint64_t off, uint64_t size)
+{
+	return off + size <= len;
+}
+
+static inline uint32_t pkt_min(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
 #define pkt_get(buf, len, off, size) \
 	pkt_get_((buf), (len), (off), (size), __func__, __LINE__)
 /* The same for buffers the caller may write (checksum completion). */
@@ -147,9 +158,9 @@ uint16_t pv_pkt_csum_fold(uint32_t sum)
  *
  * Return: 0, or -EMSGSIZE if the frame is shorter than its L2 header.
  */
-static int pkt_parse_eth(const uint8_t *frame, uint32_t len, struct pv_pkt_info *pi)
+static int pkt_parse_eth(const uint8_t *frame, uint32_t avail, struct pv_pkt_info *pi)
 {
-	const uint8_t *eh = pkt_get(frame, len, 0, PV_PKT_ETH_HLEN);
+	const uint8_t *eh = pkt_get(frame, avail, 0, PV_PKT_ETH_HLEN);
 	const uint8_t *tag;
 
 	if (!eh)
@@ -158,7 +169,7 @@ static int pkt_parse_eth(const uint8_t *frame, uint32_t len, struct pv_pkt_info 
 	pi->l3_off = PV_PKT_ETH_HLEN;
 	if (pi->ethertype != PV_PKT_ETH_P_8021Q)
 		return 0;
-	tag = pkt_get(frame, len, PV_PKT_ETH_HLEN, PV_PKT_VLAN_HLEN);
+	tag = pkt_get(frame, avail, PV_PKT_ETH_HLEN, PV_PKT_VLAN_HLEN);
 	if (!tag)
 		return -EMSGSIZE;
 	pi->flags |= PV_PKT_F_VLAN;
@@ -177,9 +188,10 @@ static int pkt_parse_eth(const uint8_t *frame, uint32_t len, struct pv_pkt_info 
  * Return: 0; -EINVAL for a bad version, IHL < 5 or a total length shorter
  * than the header; -EMSGSIZE when the frame is shorter than the total length.
  */
-static int pkt_parse_ipv4(const uint8_t *frame, uint32_t len, struct pv_pkt_info *pi)
+static int pkt_parse_ipv4(const uint8_t *frame, uint32_t avail, uint32_t len,
+			  struct pv_pkt_info *pi)
 {
-	const uint8_t *ip = pkt_get(frame, len, pi->l3_off, 20);
+	const uint8_t *ip = pkt_get(frame, avail, pi->l3_off, 20);
 	uint32_t ihl, tot;
 
 	if (!ip)
@@ -190,7 +202,7 @@ static int pkt_parse_ipv4(const uint8_t *frame, uint32_t len, struct pv_pkt_info
 	tot = rd16(ip + 2);
 	if (ihl < 20 || tot < ihl)
 		return -EINVAL;
-	if (!pkt_get(frame, len, pi->l3_off, tot))
+	if (!pkt_fits(len, pi->l3_off, tot))
 		return -EMSGSIZE;
 	pi->ip_version = 4;
 	pi->l4_proto = ip[9];
@@ -220,9 +232,10 @@ static int pkt_parse_ipv4(const uint8_t *frame, uint32_t len, struct pv_pkt_info
  * -EMSGSIZE when the frame is shorter than the payload length or an
  * extension header runs past the datagram.
  */
-static int pkt_parse_ipv6(const uint8_t *frame, uint32_t len, struct pv_pkt_info *pi)
+static int pkt_parse_ipv6(const uint8_t *frame, uint32_t avail, uint32_t len,
+			  struct pv_pkt_info *pi)
 {
-	const uint8_t *ip = pkt_get(frame, len, pi->l3_off, 40);
+	const uint8_t *ip = pkt_get(frame, avail, pi->l3_off, 40);
 	const uint8_t *ext;
 	uint32_t cur, end;
 	uint8_t nh;
@@ -231,7 +244,7 @@ static int pkt_parse_ipv6(const uint8_t *frame, uint32_t len, struct pv_pkt_info
 		return -EMSGSIZE;
 	if (ip[0] >> 4 != 6)
 		return -EINVAL;
-	if (!pkt_get(frame, len, pi->l3_off, 40u + rd16(ip + 4)))
+	if (!pkt_fits(len, pi->l3_off, 40u + rd16(ip + 4)))
 		return -EMSGSIZE;
 	pi->ip_version = 6;
 	end = pi->l3_end = pi->l3_off + 40 + rd16(ip + 4);
@@ -245,7 +258,7 @@ static int pkt_parse_ipv6(const uint8_t *frame, uint32_t len, struct pv_pkt_info
 			break;
 		if (n >= PV_PKT_IPV6_MAX_EXT)
 			return -EINVAL;
-		ext = pkt_get(frame, end, cur, 8);
+		ext = pkt_get(frame, pkt_min(end, avail), cur, 8);
 		if (!ext)
 			return -EMSGSIZE;
 		if (nh == IP6_FRAGMENT) {
@@ -253,7 +266,7 @@ static int pkt_parse_ipv6(const uint8_t *frame, uint32_t len, struct pv_pkt_info
 			pi->l4_proto = ext[0];
 			return 0;
 		}
-		if (!pkt_get(frame, end, cur, (ext[1] + 1u) * 8))
+		if (!pkt_fits(end, cur, (ext[1] + 1u) * 8))
 			return -EMSGSIZE;
 		nh = ext[0];
 		cur += (ext[1] + 1u) * 8;
@@ -272,23 +285,24 @@ static int pkt_parse_ipv6(const uint8_t *frame, uint32_t len, struct pv_pkt_info
  * -EINVAL for a TCP data offset < 5; -EMSGSIZE when the header runs past
  * the datagram.
  */
-static int pkt_parse_l4(const uint8_t *frame, struct pv_pkt_info *pi)
+static int pkt_parse_l4(const uint8_t *frame, uint32_t avail, struct pv_pkt_info *pi)
 {
+	uint32_t lim = pkt_min(pi->l3_end, avail);
 	const uint8_t *l4;
 	uint32_t hl;
 
 	if (pi->l4_proto == IPPROTO_TCP_) {
-		l4 = pkt_get(frame, pi->l3_end, pi->l4_off, 20);
+		l4 = pkt_get(frame, lim, pi->l4_off, 20);
 		if (!l4)
 			return -EMSGSIZE;
 		hl = (l4[12] >> 4) * 4u;
 		if (hl < 20)
 			return -EINVAL;
-		if (!pkt_get(frame, pi->l3_end, pi->l4_off, hl))
+		if (!pkt_get(frame, lim, pi->l4_off, hl))
 			return -EMSGSIZE;
 		pi->tcp_flags = l4[13];
 	} else if (pi->l4_proto == IPPROTO_UDP_) {
-		l4 = pkt_get(frame, pi->l3_end, pi->l4_off, 8);
+		l4 = pkt_get(frame, lim, pi->l4_off, 8);
 		if (!l4)
 			return -EMSGSIZE;
 		hl = 8;
@@ -318,21 +332,40 @@ static int pkt_parse_l4(const uint8_t *frame, struct pv_pkt_info *pi)
  */
 int pv_pkt_parse(const uint8_t *frame, uint32_t len, struct pv_pkt_info *pi)
 {
+	return pv_pkt_parse_hdr(frame, len, len, pi);
+}
+
+/**
+ * pv_pkt_parse_hdr() - parse headers from the first bytes of a frame
+ * @hdr:	the frame's first @avail bytes (a private header copy)
+ * @avail:	bytes readable at @hdr
+ * @len:	the whole frame's length, for the IP length checks
+ * @pi:		as pv_pkt_parse()
+ *
+ * Reads nothing beyond @avail; checks lengths against @len.  Headers that
+ * do not fit in @avail give -EMSGSIZE: parse the whole frame then.
+ *
+ * Return: as pv_pkt_parse().
+ */
+int pv_pkt_parse_hdr(const uint8_t *hdr, uint32_t avail, uint32_t len, struct pv_pkt_info *pi)
+{
 	int rc;
 
 	memset(pi, 0, sizeof(*pi));
-	rc = pkt_parse_eth(frame, len, pi);
+	if (avail > len)
+		avail = len;
+	rc = pkt_parse_eth(hdr, avail, pi);
 	if (rc)
 		return rc;
 	if (pi->ethertype == PV_PKT_ETH_P_IPV4)
-		rc = pkt_parse_ipv4(frame, len, pi);
+		rc = pkt_parse_ipv4(hdr, avail, len, pi);
 	else if (pi->ethertype == PV_PKT_ETH_P_IPV6)
-		rc = pkt_parse_ipv6(frame, len, pi);
+		rc = pkt_parse_ipv6(hdr, avail, len, pi);
 	else
 		return 0;
 	if (rc || !pi->l4_off)
 		return rc;
-	return pkt_parse_l4(frame, pi);
+	return pkt_parse_l4(hdr, avail, pi);
 }
 
 /**
@@ -352,8 +385,18 @@ int pv_pkt_parse(const uint8_t *frame, uint32_t len, struct pv_pkt_info *pi)
 int pv_pkt_csum_setup(const uint8_t *frame, uint32_t len,
 		      uint16_t *csum_start, uint16_t *csum_offset)
 {
+	return pv_pkt_csum_setup_hdr(frame, len, len, csum_start, csum_offset);
+}
+
+/**
+ * pv_pkt_csum_setup_hdr() - pv_pkt_csum_setup() from a header copy
+ * @avail: bytes readable at @hdr; @len: the whole frame's length
+ */
+int pv_pkt_csum_setup_hdr(const uint8_t *hdr, uint32_t avail, uint32_t len,
+			  uint16_t *csum_start, uint16_t *csum_offset)
+{
 	struct pv_pkt_info pi;
-	int rc = pv_pkt_parse(frame, len, &pi);
+	int rc = pv_pkt_parse_hdr(hdr, avail, len, &pi);
 
 	if (rc)
 		return rc;
@@ -389,9 +432,15 @@ static bool pkt_tcp_gso_fits(const struct pv_pkt_info *pi, int gso_type)
  */
 bool pv_pkt_is_tcp_gso_ok(const uint8_t *frame, uint32_t len, int gso_type)
 {
+	return pv_pkt_is_tcp_gso_ok_hdr(frame, len, len, gso_type);
+}
+
+/* pv_pkt_is_tcp_gso_ok() from a header copy: @avail readable, @len the frame's length. */
+bool pv_pkt_is_tcp_gso_ok_hdr(const uint8_t *hdr, uint32_t avail, uint32_t len, int gso_type)
+{
 	struct pv_pkt_info pi;
 
-	if (pv_pkt_parse(frame, len, &pi))
+	if (pv_pkt_parse_hdr(hdr, avail, len, &pi))
 		return false;
 	return pkt_tcp_gso_fits(&pi, gso_type);
 }

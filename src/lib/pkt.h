@@ -116,6 +116,11 @@ struct pv_pkt_seg {
 typedef int (*pv_pkt_seg_fn)(const struct pv_pkt_seg *seg, void *arg);
 
 int pv_pkt_parse(const uint8_t *frame, uint32_t len, struct pv_pkt_info *pi);
+/* The same from a header copy: reads @avail bytes at most, checks lengths against @len. */
+int pv_pkt_parse_hdr(const uint8_t *hdr, uint32_t avail, uint32_t len, struct pv_pkt_info *pi);
+int pv_pkt_csum_setup_hdr(const uint8_t *hdr, uint32_t avail, uint32_t len,
+			  uint16_t *csum_start, uint16_t *csum_offset);
+bool pv_pkt_is_tcp_gso_ok_hdr(const uint8_t *hdr, uint32_t avail, uint32_t len, int gso_type);
 int pv_pkt_csum_setup(const uint8_t *frame, uint32_t len,
 		      uint16_t *csum_start, uint16_t *csum_offset);
 bool pv_pkt_is_tcp_gso_ok(const uint8_t *frame, uint32_t len, int gso_type);

@@ -535,8 +535,43 @@ static void test_gso(void)
 	T_EQ(pv_pkt_gso_segment(fbuf, n, 10, PV_PKT_GSO_TCPV4, gso_cb, &c), -EINVAL, "gso: udp refused");
 }
 
+/* Parsing from a 128-byte header copy must agree with parsing the whole frame. */
+static void test_parse_hdr(void)
+{
+	static const uint8_t exts[2] = { 0, 60 };	/* hop-by-hop, destination options */
+	static const struct fspec specs[] = {
+		{ .proto = P_TCP, .payload = 60000 },
+		{ .v6 = 1, .proto = P_TCP, .payload = 60000 },
+		{ .vlan = 1, .proto = P_UDP, .payload = 3000 },
+		{ .proto = P_TCP, .ip_optlen = 40, .tcp_optlen = 40, .payload = 9000 },
+		{ .v6 = 1, .proto = P_TCP, .ext = exts, .next_ext = 2, .ext_len8 = 3, .payload = 5000 },
+	};
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		uint32_t len = build(fbuf, &specs[i]);
+		uint16_t s1 = 0, o1 = 0, s2 = 0, o2 = 0;
+		int r1 = pv_pkt_csum_setup(fbuf, len, &s1, &o1);
+		int r2 = pv_pkt_csum_setup_hdr(fbuf, 128, len, &s2, &o2);
+		char name[96];
+
+		snprintf(name, sizeof(name), "header-copy parse agrees with the full frame (case %zu)", i);
+		if (r1 == 0 && r2 == -EMSGSIZE)
+			T_CHECK(s1 + (specs[i].proto == P_TCP ? 20u + specs[i].tcp_optlen : 8u) > 128, name,
+				"headers fit in 128 bytes but the copy parse said EMSGSIZE");
+		else
+			T_CHECK(r1 == r2 && s1 == s2 && o1 == o2, name, "full %d %u/%u, hdr %d %u/%u",
+				r1, s1, o1, r2, s2, o2);
+		T_EQ(pv_pkt_csum_setup_hdr(fbuf, 128, len - 1, &s2, &o2), -EMSGSIZE,
+		     "a frame shorter than its IP length is refused from the header copy too");
+		T_EQ(pv_pkt_csum_setup_hdr(fbuf, 20, len, &s2, &o2), -EMSGSIZE,
+		     "headers beyond the copy are not read (EMSGSIZE)");
+	}
+	T_CHECK(pv_pkt_is_tcp_gso_ok_hdr(fbuf, 128, build(fbuf, &specs[0]), PV_PKT_GSO_TCPV4),
+		"GSO check from the header copy", "refused");
+}
+
 int main(void)
 {
+	test_parse_hdr();
 	test_parse_basic();
 	test_parse_ipv6();
 	test_parse_bad();
