@@ -51,7 +51,7 @@ measure() { # LABEL CLIENT_NS SERVER_NS SERVER_IP
 }
 
 # --- native baseline: veth + Linux bridge -------------------------------
-nbr=$(mk_ns nbr); n1=$(mk_ns n1); n2=$(mk_ns n2)
+mk_ns nbr nbr; mk_ns n1 n1; mk_ns n2 n2
 ip -n "$nbr" link add br0 type bridge && ip -n "$nbr" link set br0 up
 veth_pair "$n1" eth0 "$nbr" p1 && veth_pair "$n2" eth0 "$nbr" p2
 ip -n "$nbr" link set p1 master br0 && ip -n "$nbr" link set p2 master br0
@@ -60,7 +60,7 @@ wait_for 5 "ip netns exec '$n1' ping -c1 -W1 198.18.1.2 >/dev/null 2>&1"
 measure "native veth + bridge" "$n1" "$n2" 198.18.1.2
 
 # --- pvnet slow path ------------------------------------------------------
-hostns=$(mk_ns host); g1=$(mk_ns g1); g2=$(mk_ns g2)
+mk_ns hostns host; mk_ns g1 g1; mk_ns g2 g2
 ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" 2>"$run/pvnetd.log" &
 wait_for 5 "[ -S '$run/ctl.sock' ]" || { echo "pvnetd did not start"; cat "$run/pvnetd.log"; exit 1; }
 for g in 1 2; do

@@ -33,7 +33,7 @@ trap 'echo; echo "interrupted: tearing down"; exit 130' INT TERM
 say() { printf '%s\n' "$*" | tee -a "$report"; }
 die() { echo "demo: $*" >&2; for f in "$run"/*.log; do echo "--- $f"; tail -n 20 "$f"; done >&2; exit 1; }
 
-hostns=$(mk_ns host) && g1=$(mk_ns g1) && g2=$(mk_ns g2) && ext=$(mk_ns ext) || die "cannot create namespaces"
+mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext || die "cannot create namespaces"
 veth_pair "$hostns" up0 "$ext" eth0 || die "cannot create the uplink veth"
 ip -n "$ext" addr add 198.18.0.100/24 dev eth0
 ip -n "$ext" addr add 2001:db8::100/64 dev eth0 nodad

@@ -49,13 +49,15 @@ RUNID=${RUNID:-$(printf '%04x' $(( (RANDOM << 1 ^ $$) & 0xffff )))}
 _ns_list=()
 _pids=()
 
-# mk_ns SUFFIX: create namespace pv$RUNID-SUFFIX with lo up; prints its name.
+# mk_ns VAR SUFFIX: create namespace pv$RUNID-SUFFIX with lo up, and set
+# VAR to its name.  (Not "$(mk_ns ...)": a subshell would lose the record
+# that ns_cleanup needs.)
 mk_ns() {
-	local n="pv$RUNID-$1"
+	local n="pv$RUNID-$2"
 	ip netns add "$n" || return 1
 	_ns_list+=("$n")
 	ip -n "$n" link set lo up
-	echo "$n"
+	printf -v "$1" '%s' "$n"
 }
 
 # bg PIDFILE-less background tracking: remember a pid to kill at cleanup.
