@@ -94,7 +94,12 @@ struct pv_port {
 	struct pv_port_stats st;
 };
 
-struct pv_switch *pv_switch_new(void);
+struct pv_switch_config {
+	unsigned int mac_aging_ms;	/* 0: 300 s */
+	unsigned int mac_cap;		/* learned MACs per port; 0: 64 */
+	unsigned int max_macs;		/* whole table; 0: 4096 */
+};
+struct pv_switch *pv_switch_new(const struct pv_switch_config *cfg);	/* cfg may be NULL */
 void pv_switch_free(struct pv_switch *sw);
 int pv_switch_port_add(struct pv_switch *sw, struct pv_port *port);
 void pv_switch_port_del(struct pv_switch *sw, struct pv_port *port);

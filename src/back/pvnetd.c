@@ -51,6 +51,7 @@ struct pvnetd {
 	const char *host_port;
 	struct pv_hostport *hp;
 	int no_guest_vifs;
+	struct pv_switch_config swcfg;
 	int sig_fd;
 };
 
@@ -72,6 +73,8 @@ static void usage(FILE *f)
 		"  -H, --host-port NAME   a TAP device in pvnetd's namespace on the bridge, so\n"
 		"                         the host's own stack can join\n"
 		"  -n, --no-guest-vifs    refuse guests' own vif requests (pvnetctl only)\n"
+		"  -A, --mac-aging SEC    forget learned MACs idle this long (default 300)\n"
+		"  -C, --mac-cap N        learned MACs per bridge port (default 64)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Sockets: DIR/hv.sock (guests register here), DIR/xenstored.sock\n"
@@ -214,7 +217,7 @@ static int services_start(struct pvnetd *d)
 		return -1;
 	}
 	d->hv = pv_hv_new(d->loop, d->xs);
-	d->sw = pv_switch_new();
+	d->sw = pv_switch_new(&d->swcfg);
 	if (!d->hv || !d->sw)
 		return -1;
 	d->hv->vif_request = vif_request;
@@ -222,7 +225,7 @@ static int services_start(struct pvnetd *d)
 	d->nb = pv_netback_new(d->hv, d->xs, d->sw, d->loop, NULL);
 	if (!d->nb || ports_start(d) < 0)
 		return -1;
-	d->age_timer = pv_loop_timer(d->loop, 10000, 10000, age_cb, d);
+	d->age_timer = pv_loop_timer(d->loop, 1000, 1000, age_cb, d);
 	cctx = (struct pv_ctl_ctx){ .loop = d->loop, .hv = d->hv, .xs = d->xs, .sw = d->sw,
 				    .nb = d->nb, .started = time(NULL) };
 	d->ctl = pv_ctl_listen(&cctx, d->ctl_path, &err);
@@ -275,6 +278,8 @@ int main(int argc, char **argv)
 		{ "uplink", required_argument, NULL, 'U' },
 		{ "host-port", required_argument, NULL, 'H' },
 		{ "no-guest-vifs", no_argument, NULL, 'n' },
+		{ "mac-aging", required_argument, NULL, 'A' },
+		{ "mac-cap", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -282,7 +287,7 @@ int main(int argc, char **argv)
 	int level = PV_LOG_INFO, use_syslog = 0, daemonize = 0, c, rc;
 	long allow_uid = -1;
 
-	while ((c = getopt_long(argc, argv, "r:dl:su:U:H:nh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:dl:su:U:H:nA:C:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': d.run_dir = optarg; break;
 		case 'd': daemonize = 1; break;
@@ -304,6 +309,21 @@ int main(int argc, char **argv)
 			break;
 		case 'H': d.host_port = optarg; break;
 		case 'n': d.no_guest_vifs = 1; break;
+		case 'A':
+		case 'C': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || !v || v > 1000000) {
+				fprintf(stderr, "pvnetd: bad value '%s' for -%c\n", optarg, c);
+				return 2;
+			}
+			if (c == 'A')
+				d.swcfg.mac_aging_ms = (unsigned int)v * 1000;
+			else
+				d.swcfg.mac_cap = (unsigned int)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -72,10 +72,16 @@ uint32_t pv_frame_copy(const struct pv_frame *f, uint32_t off, void *dst, uint32
 	return done;
 }
 
-struct pv_switch *pv_switch_new(void)
+struct pv_switch *pv_switch_new(const struct pv_switch_config *sc)
 {
 	struct pv_switch *sw = calloc(1, sizeof(*sw));
 	struct pv_bridge_config cfg = { .max_ports = 1024 };
+
+	if (sc) {
+		cfg.aging_ms = sc->mac_aging_ms;
+		cfg.port_cap = sc->mac_cap;
+		cfg.max_entries = sc->max_macs;
+	}
 
 	if (!sw)
 		return NULL;

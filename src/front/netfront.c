@@ -193,6 +193,7 @@ int pv_netfront_mac_parse(const char *s, uint8_t mac[6])
 static void nf_tx_reset(struct pv_netfront *nf)
 {
 	nf->tx_nfree = PV_NF_NR_TX;
+	nf->tx_nlent = 0;
 	for (unsigned int i = 0; i < PV_NF_NR_TX; i++)
 		nf->tx_free[i] = (uint16_t)(PV_NF_NR_TX - 1 - i);
 	memset(nf->tx_busy, 0, sizeof(nf->tx_busy));
@@ -421,17 +422,23 @@ int pv_netfront_tx_room(struct pv_netfront *nf, uint32_t len)
 	return 0;
 }
 
-/* Copy the frame into its pages and put the requests (and the extra) on the ring. */
+/*
+ * Put the requests (and the extra) on the ring.  With @frame, copy it into
+ * free pages; without, the frame is already in the pages lent by
+ * pv_netfront_tx_borrow(), in order.
+ */
 static void nf_tx_post(struct pv_netfront *nf, const uint8_t *frame, netif_tx_request_t *req,
 		       int n, const struct netif_extra_info *gso, int has_extra)
 {
 	for (int i = 0; i < n; i++) {
-		uint16_t id = nf->tx_free[--nf->tx_nfree];
+		uint16_t id = frame ? nf->tx_free[--nf->tx_nfree] : nf->tx_lent[i];
 		uint32_t chunk = i == 0 && n > 1 ? PV_PAGE_SIZE : req[i].size;
 		netif_tx_request_t *q;
 
 		nf->tx_busy[id] = 1;
-		memcpy(pv_guest_frame(nf->g, NF_TX_FRAME(id)), frame + (size_t)i * PV_PAGE_SIZE, chunk);
+		if (frame)
+			memcpy(pv_guest_frame(nf->g, NF_TX_FRAME(id)),
+			       frame + (size_t)i * PV_PAGE_SIZE, chunk);
 		req[i].id = id;
 		req[i].gref = nf->tx_gref[id];
 		q = RING_GET_REQUEST(&nf->tx, nf->tx.req_prod_pvt++);
@@ -445,8 +452,83 @@ static void nf_tx_post(struct pv_netfront *nf, const uint8_t *frame, netif_tx_re
 	nf->tx_unpushed = 1;
 }
 
+/**
+ * pv_netfront_tx_borrow() - lend the caller free TX pages to read a frame into
+ * @iov: filled with up to @max page-sized buffers, in frame order
+ *
+ * The caller reads a frame straight into them (readv from the TAP: no
+ * copy), then calls pv_netfront_xmit_lent() with its length, or
+ * pv_netfront_tx_unborrow().  Only one loan at a time.
+ *
+ * Return: pages lent (0 if there is no room for a maximum frame).
+ */
+int pv_netfront_tx_borrow(struct pv_netfront *nf, struct iovec *iov, unsigned int max)
+{
+	unsigned int k = PV_NF_MAX_TX_SLOTS + 1;
+
+	if (max < k || nf->tx_nlent || !pv_netfront_tx_room(nf, PV_NF_MAX_FRAME) ||
+	    nf->tx_nfree < k)
+		return 0;
+	for (unsigned int i = 0; i < k; i++) {
+		nf->tx_lent[i] = nf->tx_free[--nf->tx_nfree];
+		iov[i].iov_base = pv_guest_frame(nf->g, NF_TX_FRAME(nf->tx_lent[i]));
+		iov[i].iov_len = PV_PAGE_SIZE;
+	}
+	nf->tx_nlent = k;
+	return (int)k;
+}
+
+/* Give back the lent pages from @from on (all of them: 0). */
+static void nf_tx_return(struct pv_netfront *nf, unsigned int from)
+{
+	while (nf->tx_nlent > from)
+		nf->tx_free[nf->tx_nfree++] = nf->tx_lent[--nf->tx_nlent];
+	nf->tx_nlent = 0;
+}
+
+void pv_netfront_tx_unborrow(struct pv_netfront *nf)
+{
+	nf_tx_return(nf, 0);
+}
+
+static int nf_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
+		   const void *frame, uint32_t len);
+
+/**
+ * pv_netfront_xmit_lent() - send the @len-byte frame read into the lent pages
+ * Return: as pv_netfront_xmit(); the pages not used go back in all cases.
+ */
+int pv_netfront_xmit_lent(struct pv_netfront *nf, const struct virtio_net_hdr *vh, uint32_t len)
+{
+	int r;
+
+	if (!nf->tx_nlent)
+		return -EINVAL;
+	if (len > PV_NF_MAX_FRAME) {
+		nf_tx_return(nf, 0);
+		nf->st.tx_dropped++;
+		return -EMSGSIZE;
+	}
+	r = nf_xmit(nf, vh, NULL, len);
+	if (!nf->rings_up)
+		nf->tx_nlent = 0;	/* the free list is rebuilt on reconnect */
+	else if (r == 0)
+		nf_tx_return(nf, nf_tx_slots(len));
+	else
+		nf_tx_return(nf, 0);
+	return r;
+}
+
 int pv_netfront_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
 		     const void *frame, uint32_t len)
+{
+	if (!frame)
+		return -EINVAL;
+	return nf_xmit(nf, vh, frame, len);
+}
+
+static int nf_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
+		   const void *frame, uint32_t len)
 {
 	netif_tx_request_t req[PV_NF_MAX_TX_SLOTS];
 	struct netif_extra_info gso;
@@ -468,12 +550,12 @@ int pv_netfront_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
 		nf->st.tx_dropped++;
 		return n;
 	}
-	if (!nf_tx_fits(nf, (unsigned int)n, (unsigned int)(n + extra))) {
+	if (!nf_tx_fits(nf, frame ? (unsigned int)n : 0, (unsigned int)(n + extra))) {
 		if (nf_tx_gc(nf)) {
 			nf_fail(nf, "bad TX response");
 			return -ENOTCONN;
 		}
-		if (!nf_tx_fits(nf, (unsigned int)n, (unsigned int)(n + extra))) {
+		if (!nf_tx_fits(nf, frame ? (unsigned int)n : 0, (unsigned int)(n + extra))) {
 			pv_netfront_flush(nf);
 			nf->tx_blocked = 1;
 			nf->st.tx_busy++;

@@ -119,6 +119,11 @@ void pv_netfront_free(struct pv_netfront *nf);
  * room (ops->tx_ready is called when there is; nothing was taken),
  * -ENOTCONN not connected, -EINVAL/-EMSGSIZE/-EOPNOTSUPP dropped (counted).
  */
+/* Zero-copy TX: borrow pages, read the frame into them, send it (see netfront.c). */
+struct iovec;
+int pv_netfront_tx_borrow(struct pv_netfront *nf, struct iovec *iov, unsigned int max);
+int pv_netfront_xmit_lent(struct pv_netfront *nf, const struct virtio_net_hdr *vh, uint32_t len);
+void pv_netfront_tx_unborrow(struct pv_netfront *nf);
 int pv_netfront_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
 		     const void *frame, uint32_t len);
 /* Push queued requests and notify the backend, at most once. */

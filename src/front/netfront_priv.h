@@ -62,6 +62,8 @@ struct pv_netfront {
 	grant_ref_t rx_gref[PV_NF_NR_RX];
 	uint16_t tx_free[PV_NF_NR_TX];	/* stack of free TX page ids */
 	unsigned int tx_nfree;
+	uint16_t tx_lent[PV_NF_MAX_TX_SLOTS + 1];	/* pages lent out by pv_netfront_tx_borrow */
+	unsigned int tx_nlent;
 	uint8_t tx_busy[PV_NF_NR_TX];	/* id is on the ring, awaiting its response */
 	int tx_blocked;			/* told the upper edge -EBUSY; owe it tx_ready */
 	int tx_unpushed, rx_unpushed;

@@ -186,21 +186,28 @@ static void fr_tap_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	struct virtio_net_hdr vh;
 
 	for (int i = 0; i < FR_TX_BUDGET; i++) {
+		struct iovec iov[PV_NF_MAX_TX_SLOTS + 1];
 		ssize_t n;
+		int k;
 
-		/* Backpressure: leave frames in the TAP's queue until tx_ready. */
-		if (!pv_netfront_tx_room(fr->nf, PV_NF_MAX_FRAME)) {
+		/*
+		 * Backpressure: leave frames in the TAP's queue until tx_ready.
+		 * Otherwise read the frame straight into granted TX pages.
+		 */
+		k = pv_netfront_tx_borrow(fr->nf, iov, PV_NF_MAX_TX_SLOTS + 1);
+		if (!k) {
 			fr_tap_reading(fr, 0);
 			break;
 		}
-		n = tap_read(&fr->tap, &vh, fr->buf, FR_BUF_SIZE);
-		if (n == -EAGAIN)
-			break;
+		n = tap_readv(&fr->tap, &vh, iov, k);
 		if (n < 0) {
-			pv_log_rl(&fr->rl, PV_LOG_WARN, "%s: read: %s", fr->tap.ifname, strerror((int)-n));
+			pv_netfront_tx_unborrow(fr->nf);
+			if (n != -EAGAIN)
+				pv_log_rl(&fr->rl, PV_LOG_WARN, "%s: read: %s", fr->tap.ifname,
+					  strerror((int)-n));
 			break;
 		}
-		pv_netfront_xmit(fr->nf, &vh, fr->buf, (uint32_t)n);	/* refusals are counted */
+		pv_netfront_xmit_lent(fr->nf, &vh, (uint32_t)n);	/* refusals are counted */
 	}
 	pv_netfront_flush(fr->nf);
 }

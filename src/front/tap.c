@@ -151,6 +151,30 @@ ssize_t tap_read(struct pv_tap *t, struct virtio_net_hdr *vh, void *buf, size_t 
 	return n - (ssize_t)sizeof(*vh);
 }
 
+/**
+ * tap_readv() - read one frame into @iov (after the virtio-net header)
+ * Return: frame length, -EAGAIN, -EIO (short), -errno.
+ */
+ssize_t tap_readv(struct pv_tap *t, struct virtio_net_hdr *vh, const struct iovec *iov, int iovcnt)
+{
+	struct iovec v[1 + PV_NF_MAX_TX_SLOTS + 1];
+	ssize_t n;
+
+	if (iovcnt < 0 || iovcnt > (int)PV_NF_MAX_TX_SLOTS + 1)
+		return -EINVAL;
+	v[0].iov_base = vh;
+	v[0].iov_len = sizeof(*vh);
+	memcpy(&v[1], iov, sizeof(*iov) * (size_t)iovcnt);
+	do
+		n = readv(t->fd, v, 1 + iovcnt);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < sizeof(*vh))
+		return -EIO;
+	return n - (ssize_t)sizeof(*vh);
+}
+
 int tap_write(struct pv_tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
 	      int iovcnt)
 {

@@ -43,6 +43,7 @@ int tap_set_carrier(struct pv_tap *t, int on);
  */
 ssize_t tap_read(struct pv_tap *t, struct virtio_net_hdr *vh, void *buf, size_t size);
 /* One frame to the kernel: 0, or -errno. */
+ssize_t tap_readv(struct pv_tap *t, struct virtio_net_hdr *vh, const struct iovec *iov, int iovcnt);
 int tap_write(struct pv_tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
 	      int iovcnt);
 

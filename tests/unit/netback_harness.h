@@ -79,7 +79,7 @@ static void nbh_setup_fn(struct test_host *h, void *arg)
 	struct nbh *n = arg;
 
 	(void)h;
-	n->sw = pv_switch_new();
+	n->sw = pv_switch_new(NULL);
 	n->nb = n->sw ? pv_netback_new(n->h->hv, n->h->xs, n->sw, n->h->loop, NULL) : NULL;
 }
 

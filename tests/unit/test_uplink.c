@@ -640,7 +640,7 @@ static void test_hostport(struct pv_loop *loop, struct pv_switch *sw)
 static void run(void)
 {
 	struct pv_loop *loop = pv_loop_new();
-	struct pv_switch *sw = pv_switch_new();
+	struct pv_switch *sw = pv_switch_new(NULL);
 	struct pv_uplink *up;
 	int err = 0, wire, wire_vnet;
 
