@@ -138,17 +138,9 @@ int tap_set_carrier(struct pv_tap *t, int on)
 
 ssize_t tap_read(struct pv_tap *t, struct virtio_net_hdr *vh, void *buf, size_t size)
 {
-	struct iovec iov[2] = { { vh, sizeof(*vh) }, { buf, size } };
-	ssize_t n;
+	struct iovec iov = { buf, size };
 
-	do
-		n = readv(t->fd, iov, 2);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n < sizeof(*vh))
-		return -EIO;
-	return n - (ssize_t)sizeof(*vh);
+	return tap_readv(t, vh, &iov, 1);
 }
 
 /**

@@ -21,6 +21,7 @@
 
 #include "guest.h"
 #include "pvnet/hv_proto.h"
+#include "lib/unix.h"
 
 #define GUEST_RESERVED_REFS 8
 
@@ -87,24 +88,13 @@ int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
 		struct cmsghdr align;
 	} u;
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, len } };
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 	uint8_t rbody[PV_HV_MSG_MAX];
 	ssize_t n;
+	int e;
 
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	if (sendmsg(hv_fd, &msg, MSG_NOSIGNAL) < 0)
-		return -errno;
+	e = pv_unix_send_fds(hv_fd, iov, len ? 2 : 1, fds, nfds, 0);
+	if (e)
+		return e;
 
 	struct iovec riov[2] = { { &rh, sizeof(rh) }, { rbody, sizeof(rbody) } };
 	struct msghdr rmsg = { .msg_iov = riov, .msg_iovlen = 2,
@@ -134,26 +124,6 @@ int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
 	if (rh.err == 0 && reply)
 		memcpy(reply, rbody, (size_t)n - sizeof(rh) < reply_len ? (size_t)n - sizeof(rh) : reply_len);
 	return rh.err;
-}
-
-static int guest_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
 }
 
 static int guest_setup_memory(struct pv_guest *g, uint32_t nr_pages, uint32_t nr_grants)
@@ -200,7 +170,7 @@ struct pv_guest *pv_guest_register(const char *hv_path, const char *name,
 	if (e)
 		goto fail;
 	snprintf(reg.name, sizeof(reg.name), "%s", name);
-	g->hv_fd = guest_connect(hv_path);
+	g->hv_fd = pv_unix_connect(hv_path, SOCK_SEQPACKET);
 	if (g->hv_fd < 0) {
 		e = g->hv_fd;
 		goto fail;

@@ -15,6 +15,7 @@
 
 #include "pvnet/xen.h"
 #include "xsc.h"
+#include "lib/unix.h"
 
 #define XSC_MAX_EVENTS 256
 
@@ -46,19 +47,10 @@ struct xsc *xsc_open_fd(int fd)
 
 struct xsc *xsc_open_path(const char *sock_path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = pv_unix_connect(sock_path, SOCK_STREAM);
 
-	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		return NULL;
-	}
-	strcpy(sa.sun_path, sock_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return NULL;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
+	if (fd < 0) {
+		errno = -fd;
 		return NULL;
 	}
 	return xsc_open_fd(fd);

@@ -24,6 +24,7 @@
 #include "hv.h"
 #include "xs.h"
 #include "lib/log.h"
+#include "lib/unix.h"
 
 /* Requests served per wake-up, so that one flooding peer cannot starve others. */
 #define HVSOCK_BATCH 32
@@ -64,27 +65,10 @@ static int hvsock_send(int fd, const struct pv_hv_hdr *req, int err,
 		       const void *body, uint32_t len, const int *fds, unsigned int nfds)
 {
 	struct pv_hv_hdr h = { .type = req->type, .seq = req->seq, .len = len, .err = err };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * PV_HV_MAX_FDS)];
-		struct cmsghdr align;
-	} u;
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, len } };
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
 	/* Non-blocking: a peer that does not read its replies loses its connection. */
-	return sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
+	return pv_unix_send_fds(fd, iov, len ? 2 : 1, fds, nfds, MSG_DONTWAIT);
 }
 
 /* Reply on @c; a peer whose socket is full is not reading: mark it broken. */

@@ -19,6 +19,7 @@
 #include "back/ctl.h"
 #include "guest/xsc.h"
 #include "lib/out.h"
+#include "lib/unix.h"
 #include "pvnet/hv_proto.h"
 #include "pvnet/xen.h"
 
@@ -61,21 +62,11 @@ static void usage(FILE *f)
 
 static int connect_unix(const char *dir, const char *name)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	char path[4096];
 
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name) >= sizeof(sa.sun_path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
 		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
+	return pv_unix_connect(path, SOCK_STREAM);
 }
 
 static int cmd_remote(const struct opts *o, int argc, char **argv)
