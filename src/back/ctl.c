@@ -330,12 +330,13 @@ static int cmd_vif_stats(struct ctl_req *r)
 	pv_kv_u64(&kv, "connected", (uint64_t)vi.connected);
 	pv_kv_str(&kv, "disabled_reason", vi.disabled ? vi.reason : "");
 	pv_kv_u64(&kv, "features", vi.features);
+	pv_kv_u64(&kv, "rate_limit_bps", vi.rate_usec ? vi.rate_bytes * 8 * 1000000 / vi.rate_usec : 0);
 #define KV(f) pv_kv_u64(&kv, #f, vi.st.f)
 	KV(tx_packets); KV(tx_bytes); KV(rx_packets); KV(rx_bytes);
 	KV(tx_runt); KV(tx_too_long); KV(tx_frag_overrun); KV(tx_bad_grant);
 	KV(tx_csum); KV(tx_gso_bad); KV(tx_spoofed);
 	KV(rx_not_connected); KV(rx_too_big); KV(rx_queue_full); KV(rx_bad_grant);
-	KV(rx_queued); KV(rx_queued_max); KV(fatal); KV(evt_in); KV(evt_out);
+	KV(rx_queued); KV(rx_queued_max); KV(tx_rate_limited); KV(fatal); KV(evt_in); KV(evt_out);
 #undef KV
 	pv_kv_end(&kv);
 	return 0;

@@ -247,6 +247,8 @@ static void nb_vif_fill_info(const struct nb_vif *vif, struct pv_vif_info *vi)
 	snprintf(vi->name, sizeof(vi->name), "%s", vif->port.name);
 	memcpy(vi->mac, vif->mac, 6);
 	vi->mtu = vif->mtu;
+	vi->rate_bytes = vif->credit_bytes;
+	vi->rate_usec = vif->credit_usec;
 	vi->be_state = vif->be_state;
 	vi->fe_state = vif->fe_state < 0 ? 0 : vif->fe_state;
 	vi->connected = vif->connected;

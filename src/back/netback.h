@@ -77,6 +77,7 @@ struct pv_netback_config {
  *			(the slot got NETIF_RSP_ERROR)
  * @rx_queued:		frames waiting in the queue now
  * @rx_queued_max:	high-water mark of @rx_queued
+ * @tx_rate_limited:	times TX stopped for lack of credit (the "rate" key)
  * @fatal:		times the vif was disabled
  * @evt_in, @evt_out:	notifications received / sent
  */
@@ -87,6 +88,7 @@ struct pv_vif_stats {
 		 tx_csum, tx_gso_bad, tx_spoofed;
 	uint64_t rx_not_connected, rx_too_big, rx_queue_full, rx_bad_grant;
 	uint64_t rx_queued, rx_queued_max;
+	uint64_t tx_rate_limited;
 	uint64_t fatal;
 	uint64_t evt_in, evt_out;
 };
@@ -104,6 +106,7 @@ struct pv_vif_info {
 	char name[32];
 	uint8_t mac[6];
 	unsigned int mtu;
+	uint64_t rate_bytes, rate_usec;	/* TX limit, 0: none */
 	int be_state, fe_state;
 	int connected;
 	int disabled;

@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #include "netback_priv.h"
 #include "lib/pkt.h"
@@ -401,6 +402,69 @@ static int nb_tx_read_prod(struct nb_vif *vif, RING_IDX *prod)
 	return 1;
 }
 
+static uint64_t nb_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void nb_credit_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct nb_vif *vif = arg;
+
+	nb_credit_stop(vif);
+	if (vif->connected)
+		nb_vif_schedule(vif);
+}
+
+/* Drop the credit timer (disconnect, free, or it fired). */
+void nb_credit_stop(struct nb_vif *vif)
+{
+	if (vif->credit_timer)
+		pv_loop_timer_del(vif->nb->loop, vif->credit_timer);
+	vif->credit_timer = NULL;
+}
+
+/*
+ * Xen netback's credit scheduler (tx_credit_exceeded): a window of
+ * credit_usec refills credit_bytes (bursts of at least 128 KiB, so one
+ * GSO frame always fits); a frame larger than what is left waits, on a
+ * timer, for the next window.  Only the guest's own TX is slowed.
+ */
+static int nb_tx_credit_exceeded(struct nb_vif *vif, uint32_t size)
+{
+	uint64_t now = nb_now_us(), next = vif->credit_window_start + vif->credit_usec;
+	uint64_t burst = vif->credit_bytes > 131072 ? vif->credit_bytes : 131072;
+
+	if (vif->credit_timer)
+		return 1;
+	if (now >= next) {
+		vif->credit_window_start = now;
+		vif->remaining_credit += vif->credit_bytes;
+		if (vif->remaining_credit > burst)
+			vif->remaining_credit = burst;
+	}
+	if (size <= vif->remaining_credit)
+		return 0;
+	vif->credit_window_start = next;
+	vif->credit_timer = pv_loop_timer(vif->nb->loop,
+					  (unsigned int)((next - now + 999) / 1000) + 1, 0,
+					  nb_credit_cb, vif);
+	vif->st.tx_rate_limited++;
+	return 1;
+}
+
+/* The first slot's size (the frame's), from a private copy. */
+static uint32_t nb_tx_peek_size(struct nb_vif *vif)
+{
+	netif_tx_request_t req;
+
+	RING_COPY_REQUEST(&vif->tx, vif->tx.req_cons, &req);
+	return req.size;
+}
+
 /**
  * nb_tx_poll() - one pass over a vif's TX ring
  * @budget: frames at most
@@ -420,9 +484,20 @@ int nb_tx_poll(struct nb_vif *vif, unsigned int budget)
 			break;
 		}
 		while (vif->tx.req_cons != prod && done < budget) {
+			if (vif->credit_bytes &&
+			    nb_tx_credit_exceeded(vif, nb_tx_peek_size(vif))) {
+				r = NB_TX_WAIT;	/* the timer reschedules us */
+				goto out;
+			}
 			r = nb_tx_frame(vif, prod);
 			if (r == NB_TX_FATAL || r == NB_TX_WAIT)
 				break;
+			if (vif->credit_bytes) {
+				uint32_t used = vif->txs[0].size;	/* this frame's private copy */
+
+				vif->remaining_credit -= used < vif->remaining_credit ? used
+										     : vif->remaining_credit;
+			}
 			done++;
 		}
 		if (r == NB_TX_FATAL)
@@ -444,6 +519,7 @@ int nb_tx_poll(struct nb_vif *vif, unsigned int budget)
 		if (!work)
 			break;
 	}
+out:
 	if (vif->connected) {
 		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&vif->tx, notify);
 		if (notify)

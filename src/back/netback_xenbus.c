@@ -259,6 +259,7 @@ void nb_vif_disconnect(struct nb_vif *vif)
 
 	vif->connected = 0;
 	nb_unschedule(vif);
+	nb_credit_stop(vif);
 	if (vif->w_tx)
 		pv_loop_del(nb->loop, vif->w_tx);
 	if (vif->w_rx)
@@ -407,6 +408,33 @@ void nb_vif_free(struct nb_vif *vif)
 	free(vif);
 }
 
+/*
+ * The "rate" key, as Xen's toolstack writes it: "BYTES,USEC" = at most
+ * BYTES per USEC of TX from the guest.  Absent or malformed: no limit.
+ */
+static void nb_vif_read_rate(struct nb_vif *vif)
+{
+	char buf[64], *end;
+	unsigned long long bytes, usec;
+
+	vif->credit_bytes = vif->credit_usec = 0;
+	if (nb_read(vif->nb, vif->be_path, "rate", buf, sizeof(buf)) < 0)
+		return;
+	bytes = strtoull(buf, &end, 10);
+	if (*end != ',')
+		goto bad;
+	usec = strtoull(end + 1, &end, 10);
+	if (*end || !bytes || !usec || usec > 10000000ull)
+		goto bad;
+	vif->credit_bytes = vif->remaining_credit = bytes;
+	vif->credit_usec = usec;
+	vif->credit_window_start = 0;
+	pv_info("%s: TX limited to %llu bytes per %llu us", vif->port.name, bytes, usec);
+	return;
+bad:
+	pv_log_rl(&nb_rl, PV_LOG_WARN, "%s: ignoring malformed rate '%s'", vif->port.name, buf);
+}
+
 /* Read what the toolstack wrote; 0 if the directory is complete and usable. */
 static int nb_vif_read_config(struct nb_vif *vif)
 {
@@ -430,6 +458,7 @@ static int nb_vif_read_config(struct nb_vif *vif)
 	if (nb_read_uint(nb, vif->be_path, "mtu", PV_FRAME_MAX_LEN - NB_ETH_HLEN - NB_VLAN_HLEN,
 			 &v) == 0 && v >= 68)
 		vif->mtu = (unsigned int)v;
+	nb_vif_read_rate(vif);
 	return 0;
 }
 

@@ -121,8 +121,8 @@ int pv_ts_vif_create(struct xs_server *xs, struct pv_vif_params *p)
 	xs_server_set_perms(xs, be, perms, (size_t)n);
 	if (ts_write_dir(xs, be, "frontend", fe, "frontend-id", p->domid, p, mac) < 0 ||
 	    ts_key(xs, be, "bridge", "%s", p->bridge) < 0 ||
-	    (p->rate_bps && ts_key(xs, be, "rate", "%llu,1000000",
-				   (unsigned long long)(p->rate_bps / 8)) < 0) ||
+	    (p->rate_bps && ts_key(xs, be, "rate", "%llu,50000",	/* per 50 ms, as libxl */
+				   (unsigned long long)(p->rate_bps / 8 / 20 ? p->rate_bps / 8 / 20 : 1)) < 0) ||
 	    ts_key(xs, be, "online", "1") < 0 ||
 	    ts_key(xs, be, "state", "%d", XenbusStateInitialising) < 0)
 		goto fail;

@@ -23,7 +23,7 @@ struct pv_vif_params {
 	uint8_t mac[6];		/* all zero: choose 00:16:3e:xx:xx:xx */
 	unsigned int mtu;	/* 0: PV_TS_DEFAULT_MTU */
 	char bridge[16];	/* "" : "br0" */
-	uint64_t rate_bps;	/* 0: unlimited; written as "rate" in bytes/s,us as Xen's */
+	uint64_t rate_bps;	/* TX limit in bit/s, 0: none; "rate" = bytes per 50 ms, as libxl */
 };
 
 /* Create both directories; @p->mac is set to the MAC used.  0 or -errno (-EEXIST). */

@@ -238,6 +238,9 @@ static void tf_key(struct tf *t, uint32_t tx, const char *key, unsigned int v)
 /**
  * tf_new() - a guest with one vif (toolstack-created), backend in InitWait
  */
+/* TX rate (bit/s) the next tf_new() asks the toolstack for; 0: none. */
+static uint64_t tf_rate_bps;
+
 static struct tf *tf_new(struct nbh *n, const char *name, uint8_t last_mac_byte)
 {
 	struct tf *t = calloc(1, sizeof(*t));
@@ -259,6 +262,7 @@ static struct tf *tf_new(struct nbh *n, const char *name, uint8_t last_mac_byte)
 	uint8_t mac[6] = { 0x00, 0x16, 0x3e, 0x00, (uint8_t)t->domid, last_mac_byte };
 	memcpy(t->mac, mac, 6);
 	r.p.domid = t->domid;
+	r.p.rate_bps = tf_rate_bps;
 	memcpy(r.p.mac, mac, 6);
 	host_sync(n->h, tf_ts_fn, &r);
 	snprintf(t->fe, sizeof(t->fe), "/local/domain/%u/device/vif/0", t->domid);

@@ -233,6 +233,44 @@ static void test_teardown(struct nbh *n, struct tf *a, struct tf *b, struct tf *
 	tf_free(b);
 }
 
+/*
+ * The backend's "rate" key (Xen's credit scheduler): 1 MB/s is 50000 bytes
+ * per 50 ms window, so 150 frames of 1000 bytes cannot all be answered in
+ * less than two further windows.  Only a lower bound on time is asserted.
+ */
+static void test_rate(struct nbh *n, struct tf *b)
+{
+	int16_t st[50];
+	struct pv_vif_info vi;
+	uint64_t t0, elapsed;
+	int ok = 1;
+	struct tf *d;
+
+	tf_rate_bps = 8000000;
+	d = tf_new(n, "nb-rate", 0xd);
+	tf_rate_bps = 0;
+	T_EQ(tf_connect(d, NULL), 0, "rate: a vif with a rate connects");
+	T_EQ(tf_info(d, &vi), 0, "rate: info");
+	T_CHECK(vi.rate_bytes == 50000 && vi.rate_usec == 50000, "rate: 8 Mbit/s is 50000 bytes per 50 ms",
+		"%llu bytes per %llu us", (unsigned long long)vi.rate_bytes,
+		(unsigned long long)vi.rate_usec);
+	mk_ip4(frame, 1000, b->mac, d->mac, 17, 9);
+	t0 = tf_now_ms();
+	for (int batch = 0; batch < 3; batch++) {
+		for (int i = 0; i < 50; i++)
+			tf_tx_frame(d, frame, 1000, NULL);
+		tf_tx_push(d);
+		ok &= tf_tx_wait(d, 50, st, NULL, 5000) == 0 && st[49] == NETIF_RSP_OKAY;
+	}
+	elapsed = tf_now_ms() - t0;
+	T_CHECK(ok, "rate: every frame is sent, in time", "a response was missing or not OKAY");
+	T_CHECK(elapsed >= 100, "rate: 150 KB at 1 MB/s takes at least two more 50 ms windows",
+		"took %llu ms", (unsigned long long)elapsed);
+	T_EQ(tf_info(d, &vi), 0, "rate: info after");
+	T_CHECK(vi.st.tx_rate_limited > 0, "rate: throttling counted", "tx_rate_limited 0");
+	tf_free(d);
+}
+
 int main(void)
 {
 	struct nbh *n = nbh_start();
@@ -247,6 +285,7 @@ int main(void)
 	c = tf_new(n, "nb-c", 0xc);
 	test_csum_fixup(a, c);
 	test_reconnect(a, b);
+	test_rate(n, b);
 	test_teardown(n, a, b, c);
 	tf_free(c);
 	nbh_stop(n);
