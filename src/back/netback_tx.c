@@ -410,11 +410,23 @@ static uint64_t nb_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* A window's worth of credit, up to the burst limit. */
+static void nb_credit_add(struct nb_vif *vif)
+{
+	uint64_t burst = vif->credit_bytes > 131072 ? vif->credit_bytes : 131072;
+
+	vif->remaining_credit += vif->credit_bytes;
+	if (vif->remaining_credit > burst)
+		vif->remaining_credit = burst;
+}
+
+/* The window we waited for has opened (as Xen's tx_credit_callback). */
 static void nb_credit_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct nb_vif *vif = arg;
 
 	nb_credit_stop(vif);
+	nb_credit_add(vif);
 	if (vif->connected)
 		nb_vif_schedule(vif);
 }
@@ -436,22 +448,20 @@ void nb_credit_stop(struct nb_vif *vif)
 static int nb_tx_credit_exceeded(struct nb_vif *vif, uint32_t size)
 {
 	uint64_t now = nb_now_us(), next = vif->credit_window_start + vif->credit_usec;
-	uint64_t burst = vif->credit_bytes > 131072 ? vif->credit_bytes : 131072;
 
 	if (vif->credit_timer)
 		return 1;
 	if (now >= next) {
 		vif->credit_window_start = now;
-		vif->remaining_credit += vif->credit_bytes;
-		if (vif->remaining_credit > burst)
-			vif->remaining_credit = burst;
+		next = now + vif->credit_usec;
+		nb_credit_add(vif);
 	}
 	if (size <= vif->remaining_credit)
 		return 0;
+	/* The next window opens at @next (> now): refill then, on a timer. */
 	vif->credit_window_start = next;
-	vif->credit_timer = pv_loop_timer(vif->nb->loop,
-					  (unsigned int)((next - now + 999) / 1000) + 1, 0,
-					  nb_credit_cb, vif);
+	vif->credit_timer = pv_loop_timer(vif->nb->loop, (unsigned int)((next - now + 999) / 1000),
+					  0, nb_credit_cb, vif);
 	vif->st.tx_rate_limited++;
 	return 1;
 }
