@@ -203,7 +203,7 @@ struct pv_netback *pv_netback_new(struct pv_hv *hv, struct xs_server *xs,
 	if (!nb->cfg.rxq_max_frames)
 		nb->cfg.rxq_max_frames = 256;
 	if (!nb->cfg.rxq_max_bytes)
-		nb->cfg.rxq_max_bytes = 1u << 20;
+		nb->cfg.rxq_max_bytes = 4u << 20;
 	if (nb->cfg.rxq_max_bytes < PV_FRAME_MAX_LEN)
 		nb->cfg.rxq_max_bytes = PV_FRAME_MAX_LEN;
 	nb->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
