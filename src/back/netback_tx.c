@@ -521,8 +521,13 @@ int nb_tx_poll(struct nb_vif *vif, unsigned int budget)
 			r = NB_TX_OK;
 			continue;
 		}
-		if (done >= budget) {
-			more = vif->tx.req_cons != prod;
+		/*
+		 * Out of budget with requests left: come back after the others.
+		 * Out of budget exactly as we caught up: fall through to the
+		 * final check, which re-arms req_event (else a lost wake-up).
+		 */
+		if (done >= budget && vif->tx.req_cons != prod) {
+			more = 1;
 			break;
 		}
 		RING_FINAL_CHECK_FOR_REQUESTS(&vif->tx, work);

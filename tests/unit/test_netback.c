@@ -234,6 +234,28 @@ static void test_teardown(struct nbh *n, struct tf *a, struct tf *b, struct tf *
 }
 
 /*
+ * Regression: a pass that used up its budget (64) exactly as it caught up
+ * with the guest did not re-arm req_event; the next push then raised no
+ * event and the frame sat in the ring until something else woke netback.
+ */
+static void test_budget_rearm(struct tf *a, struct tf *b)
+{
+	int16_t st[64];
+	int ok;
+
+	mk_ip4(frame, 200, b->mac, a->mac, 17, 3);
+	for (int i = 0; i < 64; i++)
+		tf_tx_frame(a, frame, 200, NULL);
+	tf_tx_push(a);
+	ok = tf_tx_wait(a, 64, st, NULL, 3000) == 0;
+	T_CHECK(ok, "budget: 64 frames in one push all answered", "timed out");
+	T_EQ(tf_send(a, frame, 200, NULL), 0,
+	     "budget: the next frame after a budget-sized burst is served (req_event re-armed)");
+	while (tf_rx_avail(b) && tf_recv(b, &rx, 100, 0) == 0)
+		;
+}
+
+/*
  * The backend's "rate" key (Xen's credit scheduler): 1 MB/s is 50000 bytes
  * per 50 ms window.  At most 100000 bytes go at once (the first window's
  * credit and a refill), so 300 frames of 1000 bytes need at least four
@@ -286,6 +308,7 @@ int main(void)
 	c = tf_new(n, "nb-c", 0xc);
 	test_csum_fixup(a, c);
 	test_reconnect(a, b);
+	test_budget_rearm(a, b);
 	test_rate(n, b);
 	test_teardown(n, a, b, c);
 	tf_free(c);
