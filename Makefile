@@ -36,7 +36,7 @@ LIBBACK  := $(BUILD)/libpvnet-back.a
 LIBFRONT := $(BUILD)/libpvnet-front.a
 
 BINS := $(BUILD)/pvnetd $(BUILD)/pvnetctl
-BINS += $(BUILD)/pvnet-front
+BINS += $(BUILD)/pvnet-front $(BUILD)/pvnet-bench
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(wildcard tests/helpers/*.c))
 
@@ -76,6 +76,8 @@ $(BUILD)/pvnet-front: $(call obj,src/front/pvnet-front.c) $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/pvnetctl: $(call obj,src/tools/pvnetctl.c) $(ALL_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/pvnet-bench: $(call obj,src/tools/pvnet-bench.c) $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)

@@ -4,6 +4,8 @@
 #
 #   native:  g1 --veth-- [linux bridge in ns "br"] --veth-- g2
 #   pvnet:   g1 (pvnet-front) ==rings== pvnetd (netback, bridge) ==rings== g2 (pvnet-front)
+#   raw:     pvnet-bench gen ==rings== pvnetd (netback, bridge) ==rings== pvnet-bench sink
+#            (netfront's frame API: no TAP, no kernel stack; 60 and 1514-byte frames)
 #
 # usage: bench/run.sh [-r REPS] [-t SECONDS]     (as root)
 set -u
@@ -75,6 +77,70 @@ cpu0=$(awk '{print $14 + $15}' "/proc/$(cat "$run/pvnetd.pid")/stat")
 measure "pvnet slow path" "$g1" "$g2" 198.18.2.2
 cpu1=$(awk '{print $14 + $15}' "/proc/$(cat "$run/pvnetd.pid")/stat")
 
+# --- raw frames through pvnetd, guest to guest ------------------------------
+# A sink and a generator (build/pvnet-bench), each a guest with its own vif,
+# in the root namespace (no TAP: the run directory is all they need).  Per
+# run: the sink connects and prints its MAC, the generator sends SIZE-byte
+# frames to it for SECS seconds as fast as its ring allows, then an END
+# frame with its count; both print a RESULT line.  pvnetd's CPU (utime +
+# stime) is read around each run and divided by the frames the generator
+# got onto its ring (each one netback took: forwarded, or dropped at the
+# sink's full queue).
+rawout=$run/raw raw_noend=0
+pvnetd_ticks() { awk '{print $14 + $15}' "/proc/$(cat "$run/pvnetd.pid")/stat"; }
+# result_field FILE KEY: KEY=value from FILE's RESULT line
+result_field() { awk -v k="$2" '/^RESULT / { for (i = 2; i <= NF; i++) {
+	n = index($i, "="); if (substr($i, 1, n - 1) == k) { print substr($i, n + 1); exit } } }' "$1"; }
+raw_once() { # SIZE: sets raw_r to "gen_kpps sink_kpps lost_pct cpu_ms_per_Mframe", or ""
+	local spid gpid mac c0 c1 gf gp gs sf sl ss
+	raw_r=""
+	rm -f "$run/sink.out" "$run/gen.out"
+	"$BUILD"/pvnet-bench --run-dir "$run" --mode sink --name raw-sink --seconds $((SECS + 20)) \
+		>"$run/sink.out" 2>>"$run/raw.log" &
+	spid=$!; track_pid $spid
+	if ! wait_for 10 "grep -q '^MAC ' '$run/sink.out'"; then
+		kill -TERM $spid 2>/dev/null; wait $spid 2>/dev/null; return
+	fi
+	mac=$(awk '/^MAC / {print $2; exit}' "$run/sink.out")
+	c0=$(pvnetd_ticks)
+	"$BUILD"/pvnet-bench --run-dir "$run" --mode gen --name raw-gen --dst-mac "$mac" --size "$1" \
+		--seconds "$SECS" >"$run/gen.out" 2>>"$run/raw.log" &
+	gpid=$!; track_pid $gpid
+	wait $gpid
+	# The sink stops at the END frame; if all the END frames were lost, stop it.
+	wait_for 3 "! kill -0 $spid 2>/dev/null" || kill -TERM $spid 2>/dev/null
+	wait $spid 2>/dev/null
+	c1=$(pvnetd_ticks)
+	gf=$(result_field "$run/gen.out" frames); gp=$(result_field "$run/gen.out" pps)
+	gs=$(result_field "$run/gen.out" seconds)
+	sf=$(result_field "$run/sink.out" frames); sl=$(result_field "$run/sink.out" lost)
+	ss=$(result_field "$run/sink.out" sent)
+	[ -n "$gf" ] && [ -n "$sf" ] && [ "$gf" -gt 0 ] || return
+	# No END frame: the sink's loss is a guess from sequence numbers.
+	case $ss in \?*) raw_noend=$((raw_noend + 1)) ;; esac
+	# Received rate: the sink's frames over the generator's sending time.
+	raw_r=$(awk -v gp="$gp" -v gs="$gs" -v gf="$gf" -v sf="$sf" -v t=$((c1 - c0)) \
+	    -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f %.2f %.2f %.0f\n", gp / 1000,
+		(gs > 0 ? sf / gs / 1000 : 0), (gf > sf ? 100 * (gf - sf) / gf : 0),
+		t * 1000 / hz / (gf / 1e6) }')
+}
+raw_measure() { # LABEL SIZE
+	local g=() s=() l=() c=() i a b x y
+	for i in $(seq "$REPS"); do
+		raw_once "$2"	# not in $(...): its processes must be tracked for cleanup
+		if [ -z "$raw_r" ]; then
+			echo "raw run failed (size $2):" >&2; tail -5 "$run/raw.log" >&2 2>/dev/null
+			continue
+		fi
+		read -r a b x y <<<"$raw_r"
+		g+=("$a"); s+=("$b"); l+=("$x"); c+=("$y")
+	done
+	if [ ${#g[@]} -eq 0 ]; then echo "$1|n/a|n/a|n/a|n/a" >>"$rawout"; return; fi
+	echo "$1|$(stats "${g[@]}")|$(stats "${s[@]}")|$(stats "${l[@]}")|$(stats "${c[@]}")" >>"$rawout"
+}
+raw_measure "60 B (64 with FCS)" 60
+raw_measure "1514 B (MTU 1500)" 1514
+
 echo
 echo "pvnet benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), ${REPS}x${SECS}s iperf3"
 printf '%-24s %-26s %10s %10s\n' "guest to guest" "TCP Gbit/s median (range)" "RTT p50 us" "RTT p99 us"
@@ -82,3 +148,14 @@ while IFS='|' read -r l t p50 p99; do
 	printf '%-24s %-26s %10s %10s\n' "$l" "$t" "$p50" "$p99"
 done <"$out"
 echo "pvnetd CPU during the pvnet runs: $(( (cpu1 - cpu0) / $(getconf CLK_TCK) )) s"
+echo
+echo "raw frames through pvnetd, guest to guest (pvnet-bench on netfront's frame API), ${REPS}x${SECS}s"
+printf '%-22s %-28s %-28s %-22s %s\n' "frame size" "sent kpps median (range)" \
+	"received kpps median (range)" "lost % median (range)" "pvnetd CPU ms/Mframe"
+while IFS='|' read -r l g s lo c; do
+	printf '%-22s %-28s %-28s %-22s %s\n' "$l" "$g" "$s" "$lo" "$c"
+done <"$rawout"
+echo "sent: frames the generator got onto its ring; received: frames the sink counted;"
+echo "lost: sent but not received (dropped at the sink's full queue); CPU: per million sent"
+[ "$raw_noend" -eq 0 ] || echo "warning: in $raw_noend raw runs the sink never saw the generator's END" \
+	"frame: frames stuck in a ring (a lost wakeup?)"
