@@ -95,7 +95,18 @@ static int cmd_status(struct ctl_req *r)
 	struct xs_stats xs;
 	struct pv_kv kv;
 
-	pv_bridge_stats(pv_switch_bridge(r->ctl->ctx.sw), &bs);
+	struct pv_bridge *br = pv_switch_bridge(r->ctl->ctx.sw);
+	uint64_t cap_drops = 0, move_denied = 0;
+
+	pv_bridge_stats(br, &bs);
+	for (int p = 0; p < PV_BRIDGE_MAX_PORTS; p++) {
+		struct pv_bridge_port_stats ps;
+
+		if (pv_bridge_port_stats(br, p, &ps) == 0) {
+			cap_drops += ps.cap_drops;
+			move_denied += ps.move_denied;
+		}
+	}
 	xs_server_stats(r->ctl->ctx.xs, &xs);
 	pv_kv_begin(&kv, r->out, r->json);
 	pv_kv_u64(&kv, "pid", (uint64_t)getpid());
@@ -120,6 +131,9 @@ static int cmd_status(struct ctl_req *r)
 	pv_kv_u64(&kv, "bridge_floods", bs.floods);
 	pv_kv_u64(&kv, "bridge_forwards", bs.forwards);
 	pv_kv_u64(&kv, "bridge_table_full", bs.table_full);
+	pv_kv_u64(&kv, "bridge_cap_drops", cap_drops);
+	pv_kv_u64(&kv, "bridge_move_denied", move_denied);
+	pv_kv_u64(&kv, "bridge_aged", bs.aged);
 	pv_kv_end(&kv);
 	return 0;
 }

@@ -119,6 +119,8 @@ check "P mac-table | grep -qi '^$mac1 .*vif$d1.0 .*static' && P mac-table | grep
 check "P mac-table | grep -qi '^$extmac .*uplink:up0'" "ext's live entry is not evicted by the flood"
 entries=$(P --json status | jget bridge_entries)
 check "[ \"$entries\" -le $((CAP + 2)) ]" "bridge holds <= $((CAP + 2)) entries in all ($entries)"
+capdrops=$(P --json status | jget bridge_cap_drops)
+check "[ \"\${capdrops:-0}\" -ge $((FLOOD / 2)) ]" "the MACs refused at the cap are counted (bridge_cap_drops $capdrops)"
 ping_loss_ok g1_g2 "during the uplink flood"
 ping_loss_ok g1_ext "during the uplink flood"
 check "kill -0 $pvnetd_pid" "pvnetd survives the flood"

@@ -21,10 +21,14 @@ need() {
 
 # start_pvnetd DIR [ARGS...]: start pvnetd in the background, wait for its sockets.
 start_pvnetd() {
-	local dir=$1; shift
+	local dir=$1 pid; shift
 	"$BUILD"/pvnetd --run-dir "$dir" --log-level debug "$@" 2>>"$dir/pvnetd.log" &
+	pid=$!
+	# Sockets and pid file left by a killed pvnetd are not readiness:
+	# wait for this pvnetd's own pid in the pid file, then its sockets.
 	for _ in $(seq 100); do
-		[ -S "$dir/hv.sock" ] && [ -S "$dir/xenstored.sock" ] && return 0
+		[ "$(cat "$dir/pvnetd.pid" 2>/dev/null)" = "$pid" ] &&
+			[ -S "$dir/hv.sock" ] && [ -S "$dir/xenstored.sock" ] && return 0
 		sleep 0.05
 	done
 	cat "$dir/pvnetd.log" >&2
