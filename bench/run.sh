@@ -31,10 +31,10 @@ stats() {
 		m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
 		printf "%.2f (%.2f-%.2f)", m, v[1], v[NR] }'
 }
-iperf_gbps() { # CLIENT_NS SERVER_NS SERVER_IP
+iperf_gbps() { # CLIENT_NS SERVER_NS SERVER_IP [STREAMS]
 	ip netns exec "$2" iperf3 -s -1 -D -I "$run/iperf.pid" >/dev/null 2>&1
 	sleep 0.3
-	ip netns exec "$1" timeout $((SECS + 10)) iperf3 -c "$3" -t "$SECS" -J 2>/dev/null |
+	ip netns exec "$1" timeout $((SECS + 10)) iperf3 -c "$3" -t "$SECS" -P "${4:-1}" -J 2>/dev/null |
 		awk '/"sum_received"/ {r=1} r && /"bits_per_second"/ {gsub(/,/,""); printf "%.3f\n", $2/1e9; exit}'
 	kill "$(cat "$run/iperf.pid" 2>/dev/null)" 2>/dev/null
 	sleep 0.2
@@ -46,10 +46,11 @@ ping_pct() { # NS DST -> "p50 p99" in microseconds over 500 pings
 			printf "%.0f %.0f\n", v[int(NR*0.5)+1], v[int(NR*0.99)] }'
 }
 measure() { # LABEL CLIENT_NS SERVER_NS SERVER_IP
-	local t=() i p
+	local t=() t2=() i p
 	for i in $(seq "$REPS"); do t+=("$(iperf_gbps "$2" "$3" "$4")"); done
+	for i in $(seq "$REPS"); do t2+=("$(iperf_gbps "$2" "$3" "$4" 2)"); done
 	p=$(ping_pct "$2" "$4")
-	echo "$1|$(stats "${t[@]}")|${p% *}|${p#* }" >>"$out"
+	echo "$1|$(stats "${t[@]}")|$(stats "${t2[@]}")|${p% *}|${p#* }" >>"$out"
 }
 
 # --- native baseline: veth + Linux bridge -------------------------------
@@ -143,10 +144,15 @@ raw_measure "1514 B (MTU 1500)" 1514
 
 echo
 echo "pvnet benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), ${REPS}x${SECS}s iperf3"
-printf '%-24s %-26s %10s %10s\n' "guest to guest" "TCP Gbit/s median (range)" "RTT p50 us" "RTT p99 us"
-while IFS='|' read -r l t p50 p99; do
-	printf '%-24s %-26s %10s %10s\n' "$l" "$t" "$p50" "$p99"
+printf '%-24s %-24s %-24s %10s %10s\n' "guest to guest" "TCP 1 stream Gbit/s" "TCP 2 streams Gbit/s" \
+	"RTT p50 us" "RTT p99 us"
+while IFS='|' read -r l t t2 p50 p99; do
+	printf '%-24s %-24s %-24s %10s %10s\n' "$l" "$t" "$t2" "$p50" "$p99"
 done <"$out"
+awk -F'|' '{ split($2, a, " "); split($3, b, " "); one[NR] = a[1]; two[NR] = b[1] }
+	END { if (NR == 2 && one[1] > 0 && two[1] > 0)
+		printf "pvnet / native (medians): %.2fx with 1 stream, %.2fx with 2 streams\n",
+			one[2] / one[1], two[2] / two[1] }' "$out"
 echo "pvnetd CPU during the pvnet runs: $(( (cpu1 - cpu0) / $(getconf CLK_TCK) )) s"
 echo
 echo "raw frames through pvnetd, guest to guest (pvnet-bench on netfront's frame API), ${REPS}x${SECS}s"
