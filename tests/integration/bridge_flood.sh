@@ -34,18 +34,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-P() { timeout 10 "$BUILD"/pvnetctl -r "$run" "$@"; }
-jget() {
-	grep -oE "\"$1\": *(\"([^\"\\\\]|\\\\.)*\"|[^,}]*)" | head -n1 |
-		sed -E 's/^"[^"]*": *//; s/^"(.*)"$/\1/'
-}
-domid_of() { P --json domain-list | grep "\"name\": \"$1\"" | jget domid; }
-vstat() { P --json vif-stats "$1" 0 | jget "$2"; }
-die() {
-	fail "$*"
-	for f in "$run"/*.log; do echo "--- $f"; tail -n 20 "$f"; done
-	exit 1
-}
 start_guest() { # NS NAME IP4
 	ip netns exec "$1" "$BUILD"/pvnet-front --run-dir "$run" --name "$2" --ifname eth0 \
 		2>>"$run/$2.log" &

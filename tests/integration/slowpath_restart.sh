@@ -32,18 +32,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-P() { timeout 10 "$BUILD"/pvnetctl -r "$run" "$@"; }
-jget() {
-	grep -oE "\"$1\": *(\"([^\"\\\\]|\\\\.)*\"|[^,}]*)" | head -n1 |
-		sed -E 's/^"[^"]*": *//; s/^"(.*)"$/\1/'
-}
-domid_of() { P --json domain-list | grep "\"name\": \"$1\"" | jget domid; }
-vstat() { P --json vif-stats "$1" 0 | jget "$2"; }
-die() {
-	fail "$*"
-	for f in "$run"/*.log; do echo "--- $f"; tail -n 20 "$f"; done
-	exit 1
-}
 start_daemon() {
 	# (ip netns exec execs: $! is pvnetd.  A SIGKILLed one leaves its pid
 	# file and sockets behind, so wait for our pid in the pid file.)

@@ -35,19 +35,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-P() { timeout 10 "$BUILD"/pvnetctl -r "$run" "$@"; }
-# jget KEY: the first value of "KEY" in (one-key- or one-object-per-line) JSON on stdin
-jget() {
-	grep -oE "\"$1\": *(\"([^\"\\\\]|\\\\.)*\"|[^,}]*)" | head -n1 |
-		sed -E 's/^"[^"]*": *//; s/^"(.*)"$/\1/'
-}
-domid_of() { P --json domain-list | grep "\"name\": \"$1\"" | jget domid; }
-vstat() { P --json vif-stats "$1" 0 | jget "$2"; }	# DOMID KEY
-die() {
-	fail "$*"
-	for f in "$run"/*.log; do echo "--- $f"; tail -n 20 "$f"; done
-	exit 1
-}
 
 start_daemon() { # [pvnetd args]
 	ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --uplink up0 "$@" \

@@ -104,3 +104,19 @@ need_root() {
 	ip netns del "pv$RUNID-probe"
 	[ -c /dev/net/tun ] || { skip "$(basename "$0"): no /dev/net/tun"; exit 0; }
 }
+
+# ---- a pvnet host under test ($run is its run directory) ----------------
+# P ARGS: pvnetctl on this host.  jget KEY: a value from one JSON object.
+P() { timeout 10 "$BUILD"/pvnetctl -r "$run" "$@"; }
+jget() {
+	grep -oE "\"$1\": *(\"([^\"\\\\]|\\\\.)*\"|[^,}]*)" | head -n1 |
+		sed -E 's/^"[^"]*": *//; s/^"(.*)"$/\1/'
+}
+domid_of() { P --json domain-list | grep "\"name\": \"$1\"" | jget domid; }
+vstat() { P --json vif-stats "$1" 0 | jget "$2"; }
+# die MESSAGE: a failure that ends the script, with the logs' tails.
+die() {
+	fail "$*"
+	for f in "$run"/*.log; do echo "--- $f"; tail -n 20 "$f"; done
+	exit 1
+}
