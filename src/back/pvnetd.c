@@ -117,16 +117,7 @@ static void signal_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 
 static int signals_setup(struct pvnetd *d)
 {
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	d->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->sig_fd = pv_loop_signalfd(1);
 	if (d->sig_fd < 0 || !pv_loop_add(d->loop, d->sig_fd, EPOLLIN, signal_cb, d))
 		return -1;
 	return 0;

@@ -361,19 +361,6 @@ static const struct pv_netfront_upper_ops fr_direct_ops = {
 
 /* ---- main ---- */
 
-static int fr_signals(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 static void fr_sig_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct front *fr = arg;
@@ -447,7 +434,7 @@ int main(int argc, char **argv)
 	pv_log_init("pvnet-front", a.log_level, a.use_syslog);
 	fr.loop = pv_loop_new();
 	fr.buf = malloc(FR_BUF_SIZE);
-	sig_fd = fr_signals();
+	sig_fd = pv_loop_signalfd(0);
 	if (fr.loop && sig_fd >= 0)
 		fr.sig_w = pv_loop_add(fr.loop, sig_fd, EPOLLIN, fr_sig_cb, &fr);
 	if (!fr.buf || !fr.sig_w) {

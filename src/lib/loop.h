@@ -42,4 +42,10 @@ int pv_loop_run(struct pv_loop *loop);
 int pv_loop_once(struct pv_loop *loop, int timeout_ms);
 void pv_loop_stop(struct pv_loop *loop);
 
+/*
+ * Block SIGTERM and SIGINT (and SIGHUP with @hup), ignore SIGPIPE, and
+ * return a non-blocking signalfd for them to watch on the loop; -1 on error.
+ */
+int pv_loop_signalfd(int hup);
+
 #endif

@@ -566,19 +566,6 @@ static const struct pv_netfront_upper_ops bn_ops = {
 
 /* ---- main ---- */
 
-static int bn_signals(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 static void bn_sig_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct bench *b = arg;
@@ -673,7 +660,7 @@ int main(int argc, char **argv)
 	b.loop = pv_loop_new();
 	if (b.copy)
 		b.tmpl = calloc(1, BN_MAX_SIZE);
-	sig_fd = bn_signals();
+	sig_fd = pv_loop_signalfd(0);
 	if (b.loop && sig_fd >= 0)
 		b.sig_w = pv_loop_add(b.loop, sig_fd, EPOLLIN, bn_sig_cb, &b);
 	if (!b.sig_w || (b.copy && !b.tmpl)) {
