@@ -26,6 +26,8 @@ HV_SRCS    := $(wildcard src/hv/*.c)
 GUEST_SRCS := $(wildcard src/guest/*.c)
 BACK_SRCS  := $(filter-out src/back/pvnetd.c,$(wildcard src/back/*.c))
 FRONT_SRCS := $(filter-out src/front/pvnet-front.c,$(wildcard src/front/*.c))
+ACCEL_SRCS := $(wildcard src/accel/*.c)
+NIC_SRCS   := $(filter-out src/nic/pvnet-nicd.c,$(wildcard src/nic/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -34,9 +36,12 @@ LIBHV    := $(BUILD)/libpvnet-hv.a
 LIBGUEST := $(BUILD)/libpvnet-guest.a
 LIBBACK  := $(BUILD)/libpvnet-back.a
 LIBFRONT := $(BUILD)/libpvnet-front.a
+LIBACCEL := $(BUILD)/libpvnet-accel.a
+LIBNIC   := $(BUILD)/libpvnet-nic.a
 
 BINS := $(BUILD)/pvnetd $(BUILD)/pvnetctl
 BINS += $(BUILD)/pvnet-front $(BUILD)/pvnet-bench
+BINS += $(BUILD)/pvnet-nicd
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(wildcard tests/helpers/*.c))
 
@@ -67,12 +72,19 @@ $(LIBBACK): $(call obj,$(BACK_SRCS))
 	$(AR) rcs $@ $^
 $(LIBFRONT): $(call obj,$(FRONT_SRCS))
 	$(AR) rcs $@ $^
+$(LIBACCEL): $(call obj,$(ACCEL_SRCS))
+	$(AR) rcs $@ $^
+$(LIBNIC): $(call obj,$(NIC_SRCS))
+	$(AR) rcs $@ $^
 
-ALL_LIBS := $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBPV)
+# libpvnet-accel (accelerator plugins) first: it calls into the hosts in back/ and front/.
+ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBNIC) $(LIBPV)
 
 $(BUILD)/pvnetd: $(call obj,src/back/pvnetd.c) $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/pvnet-front: $(call obj,src/front/pvnet-front.c) $(ALL_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/pvnet-nicd: $(call obj,src/nic/pvnet-nicd.c) $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/pvnetctl: $(call obj,src/tools/pvnetctl.c) $(ALL_LIBS)

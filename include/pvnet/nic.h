@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nic.h - pvnet-nicd, the virtualization-aware NIC: the shared-memory ABI of
+ * a virtual interface (VI) and the control protocol.  This header is the spec.
+ *
+ * Parties
+ * =======
+ *
+ *   trusted caller (the backend accelerator plugin in pvnetd)
+ *        |  DIR/nic.sock: SOCK_SEQPACKET, mode 0600, SO_PEERCRED uid 0 or ours
+ *        v
+ *   pvnet-nicd  ==== port: a host interface (AF_PACKET, promiscuous) ====> wire
+ *        ^
+ *        |  VI memory (memfd), doorbell eventfd, wake-up eventfd
+ *   untrusted user of the VI (the guest's frontend plugin, a libpvnet app)
+ *
+ * The control socket allocates a VI and returns, by SCM_RIGHTS, three
+ * descriptors: the VI's memory (a sealed memfd of PV_NIC_VI_MEM_SIZE bytes),
+ * its doorbell (an eventfd the VI's user writes) and its wake-up (an eventfd
+ * the NIC writes).  The trusted caller hands them to the VI's user; the
+ * control socket itself is never reachable by a guest.
+ *
+ * VI memory
+ * =========
+ *
+ *   offset   size                        who writes  what
+ *   0x0000   64   struct pv_nic_vi_info   NIC         magic, version, sizes, vi id
+ *   0x0040   64   tx_prod                 user        TX descriptors posted
+ *   0x0080   64   tx_cons                 NIC         TX descriptors consumed
+ *   0x00c0   64   rx_prod                 user        RX descriptors posted
+ *   0x0100   64   rx_cons                 NIC         RX descriptors consumed
+ *   0x0140   64   evq_prod                NIC         events written
+ *   0x0180   64   evq_cons, wake_armed    user        events read; "wake me"
+ *   0x01c0   64   fault                   NIC         non-zero: VI disabled, why
+ *   0x1000   PV_NIC_TXQ_SIZE  x 16        user        TX ring: struct pv_nic_desc
+ *   0x3000   PV_NIC_RXQ_SIZE  x 16        user        RX ring: struct pv_nic_desc
+ *   0x5000   PV_NIC_EVQ_SIZE  x 16        NIC         event queue: struct pv_nic_event
+ *   0x9000   (end)
+ *
+ * Every index is a free-running uint32_t; the slot is index & (size - 1).
+ * Each index has its own 64-byte cache line so producer and consumer never
+ * share one.  The NIC keeps a private copy of every index it owns and of
+ * the user's last value, reads a user-written index once per pass (acquire),
+ * and never reads back an index it owns: what the user scribbles on NIC-owned
+ * fields is overwritten and never believed.
+ *
+ * Descriptors (TX and RX)
+ * =======================
+ *
+ * A descriptor names a buffer id, never an address: an offset and a length
+ * inside that buffer.  Buffers are 2 KiB (PV_NIC_BUF_SIZE): the halves of a
+ * 4 KiB page of a domain's memory, mapped into the NIC's buffer table by the
+ * trusted caller (BUF_MAP), each entry recording the VI that owns it.  The
+ * NIC copies a descriptor once into private memory and refuses it, with an
+ * ERROR event naming the descriptor's ring index and a counter, when
+ *   - buf_id >= the table size                  (PV_NIC_ERR_BUF_RANGE)
+ *   - the entry is free or owned by another VI  (PV_NIC_ERR_BUF_OWNER)
+ *   - offset + len > PV_NIC_BUF_SIZE, or len 0  (PV_NIC_ERR_BUF_BOUNDS)
+ *   - flags or reserved bits not zero           (PV_NIC_ERR_RESERVED)
+ * Nothing moves for a refused descriptor; it is consumed.
+ *
+ * TX: one descriptor is one whole frame (14 .. PV_NIC_BUF_SIZE bytes, and at
+ * most the port's MTU + 14 (+ 4 for a VLAN tag)), with complete checksums.
+ * The NIC copies the frame out of the buffer, then checks the copy:
+ *   - shorter than an Ethernet header          -> PV_NIC_ERR_TX_RUNT
+ *   - source MAC not the VI's assigned MAC (a VI with no MAC assigned sends
+ *     nothing)                                 -> PV_NIC_ERR_TX_SPOOF
+ *   - with a source IPv4 assigned: IPv4 (after at most one 802.1Q tag) must
+ *     carry it as source, ARP as sender address; any other EtherType (also
+ *     a second tag) is refused                 -> PV_NIC_ERR_TX_SPOOF
+ *   - longer than the port takes               -> PV_NIC_ERR_TX_TOO_BIG
+ * Refused frames are dropped and counted and get an ERROR event; sent ones a
+ * TX_DONE event.  TX always goes out of the port: there is no switching
+ * between VIs inside the NIC (guest-to-guest traffic takes the slow path).
+ * The host VI (see PV_NIC_SET_HOST) is exempt from the source check: it
+ * carries the bridge's traffic, of many sources.
+ *
+ * RX: a frame from the port is steered (1) broadcast/multicast -> host VI;
+ * (2) an IPv4 filter (protocol + destination address + destination port,
+ * untagged or one tag, not a fragment) -> its VI; (3) a destination MAC
+ * filter -> its VI; (4) otherwise -> host VI, or dropped if there is none.
+ * The NIC takes that VI's next posted RX descriptor (validated as above;
+ * len is the room offered), copies the frame in, and posts an RX event with
+ * the length.  No descriptor posted, or no room in the event queue: the
+ * frame is dropped and counted for that VI.  A frame longer than the room
+ * offered: ERROR PV_NIC_ERR_RX_TOO_BIG, frame dropped, descriptor consumed.
+ * Frames arrive on the wire as the port's MTU allows: GSO frames from the
+ * kernel are segmented and partial checksums completed before delivery.
+ *
+ * Events and wake-ups
+ * ===================
+ *
+ * Every consumed descriptor yields exactly one event.  The NIC consumes a
+ * descriptor only when the event queue has room for its event, so the
+ * event queue never overflows: a user that stops reading events stops its
+ * own TX (resume: read events, ring the doorbell) and loses its own RX
+ * (counted rx_no_evq).  Room is computed from evq_cons as the user wrote
+ * it; an evq_cons behind evq_prod by more than the queue size or ahead of
+ * it is impossible (as are tx_prod/rx_prod ahead of the NIC's consumer by
+ * more than the ring): the VI is disabled (fault set, no more processing,
+ * counted, logged) until the trusted caller resets or frees it.
+ *
+ * Doorbell: after posting TX descriptors, or after reading events when TX
+ * stalled on a full event queue, the user writes 1 (uint64_t) to the
+ * doorbell eventfd.  RX descriptors need no doorbell: the NIC reads rx_prod
+ * when a frame arrives.  Each round the NIC serves at most PV_NIC_TX_BUDGET
+ * TX descriptors per VI, round-robin: a VI ringing without pause cannot
+ * starve the others.
+ *
+ * Wake-up: a user that wants to sleep stores evq_cons, then wake_armed = 1
+ * (seq_cst), then re-reads evq_prod and sleeps on the wake-up eventfd only if
+ * there is still nothing new.  After publishing events, the NIC reads
+ * wake_armed; if set and evq_prod != evq_cons it stores wake_armed = 0 and
+ * writes the wake-up eventfd once.  A user that never arms simply polls.
+ *
+ * Control protocol
+ * ================
+ *
+ * One request per datagram: struct pv_nic_hdr, then hdr.len bytes of body;
+ * descriptors as SCM_RIGHTS.  One reply per request, same type and seq, err
+ * 0 or -errno, body as listed per type.  A request with the wrong body
+ * length, unknown type, non-zero reserved fields, or descriptors it does
+ * not take gets -EINVAL; attached descriptors are always closed (those the
+ * request takes are kept only on success).  PV_NIC_MAX_ERRORS malformed
+ * requests on one connection close it.  A VI belongs to the connection
+ * that allocated it: the connection closing frees its VIs, with their
+ * buffer table entries and filters; another connection naming it gets
+ * -EPERM.  pvnet-nicd starts with no VI: after a restart the trusted caller
+ * allocates again.
+ *
+ * src/nic/nic_client.h (in libpvnet-nic.a) implements both users: a
+ * blocking control client for the trusted caller, and inline helpers for
+ * the VI's user (map, post descriptors, read events, doorbell, wake-up).
+ */
+#ifndef PVNET_NIC_H
+#define PVNET_NIC_H
+
+#include <stdint.h>
+
+#define PV_NIC_VERSION		1
+#define PV_NIC_SOCK_NAME	"nic.sock"
+#define PV_NIC_MSG_MAX		1024	/* header + body, one datagram */
+#define PV_NIC_MAX_ERRORS	64	/* malformed requests before disconnect */
+#define PV_NIC_VI_NONE		0xffffffffu
+
+/* ---- VI memory ---- */
+
+#define PV_NIC_VI_MAGIC		0x564e5650u	/* "PVNV" little endian */
+#define PV_NIC_TXQ_SIZE		512u
+#define PV_NIC_RXQ_SIZE		512u
+#define PV_NIC_EVQ_SIZE		1024u
+#define PV_NIC_BUF_SIZE		2048u	/* one buffer: half a 4 KiB page */
+#define PV_NIC_PAGE_SIZE	4096u
+#define PV_NIC_TX_BUDGET	64u	/* TX descriptors per VI per round */
+
+#define PV_NIC_OFF_TXQ		0x1000u
+#define PV_NIC_OFF_RXQ		(PV_NIC_OFF_TXQ + PV_NIC_TXQ_SIZE * 16u)
+#define PV_NIC_OFF_EVQ		(PV_NIC_OFF_RXQ + PV_NIC_RXQ_SIZE * 16u)
+#define PV_NIC_VI_MEM_SIZE	(PV_NIC_OFF_EVQ + PV_NIC_EVQ_SIZE * 16u)
+
+/* struct pv_nic_vi_info - at offset 0, written once by the NIC at allocation */
+struct pv_nic_vi_info {
+	uint32_t magic;		/* PV_NIC_VI_MAGIC */
+	uint32_t version;	/* PV_NIC_VERSION */
+	uint32_t vi_id;
+	uint32_t mem_size;	/* PV_NIC_VI_MEM_SIZE */
+	uint32_t txq_size, rxq_size, evq_size;
+	uint32_t txq_off, rxq_off, evq_off;
+	uint32_t buf_size;	/* PV_NIC_BUF_SIZE */
+	uint32_t reserved[5];
+};
+
+struct pv_nic_line {
+	uint32_t v;
+	uint32_t v2;
+	uint8_t pad[56];
+};
+
+/* struct pv_nic_vi_shared - the first 512 bytes of VI memory */
+struct pv_nic_vi_shared {
+	struct pv_nic_vi_info info;
+	struct pv_nic_line tx_prod;	/* .v: user */
+	struct pv_nic_line tx_cons;	/* .v: NIC */
+	struct pv_nic_line rx_prod;	/* .v: user */
+	struct pv_nic_line rx_cons;	/* .v: NIC */
+	struct pv_nic_line evq_prod;	/* .v: NIC */
+	struct pv_nic_line evq_cons;	/* .v: user's read index, .v2: wake_armed */
+	struct pv_nic_line fault;	/* .v: NIC, enum pv_nic_fault */
+};
+
+/* struct pv_nic_desc - a TX or RX descriptor (RX: len = room offered) */
+struct pv_nic_desc {
+	uint32_t buf_id;
+	uint16_t offset;	/* within the buffer */
+	uint16_t len;
+	uint32_t flags;		/* none defined in version 1: must be 0 */
+	uint32_t reserved;	/* 0 */
+};
+
+enum pv_nic_ev_type {
+	PV_NIC_EV_TX_DONE = 1,
+	PV_NIC_EV_RX = 2,
+	PV_NIC_EV_ERROR = 3,
+};
+
+enum pv_nic_err {
+	PV_NIC_ERR_NONE = 0,
+	PV_NIC_ERR_BUF_RANGE,	/* buf_id beyond the buffer table */
+	PV_NIC_ERR_BUF_OWNER,	/* buffer free or owned by another VI */
+	PV_NIC_ERR_BUF_BOUNDS,	/* offset + len past the buffer, or len 0 */
+	PV_NIC_ERR_RESERVED,	/* flags or reserved bits set */
+	PV_NIC_ERR_TX_RUNT,	/* frame shorter than an Ethernet header */
+	PV_NIC_ERR_TX_SPOOF,	/* source MAC (or IPv4) not the VI's */
+	PV_NIC_ERR_TX_TOO_BIG,	/* longer than the port takes */
+	PV_NIC_ERR_TX_PORT,	/* the port refused it (busy, down) */
+	PV_NIC_ERR_RX_TOO_BIG,	/* frame longer than the room offered */
+	PV_NIC_ERR_MAX,
+};
+
+/* pv_nic_event.flags for RX */
+#define PV_NIC_RX_F_CSUM_OK	0x1	/* L4 checksum known good */
+#define PV_NIC_RX_F_FILTER	0x2	/* steered by a filter (not host default) */
+
+/* struct pv_nic_event - one event queue entry */
+struct pv_nic_event {
+	uint8_t type;		/* enum pv_nic_ev_type */
+	uint8_t code;		/* ERROR: enum pv_nic_err */
+	uint16_t flags;		/* RX: PV_NIC_RX_F_* */
+	uint32_t buf_id;	/* the descriptor's */
+	uint16_t len;		/* RX: frame length; TX_DONE: bytes sent */
+	uint8_t queue;		/* 0 TX, 1 RX: which ring @index is in */
+	uint8_t reserved;
+	uint32_t index;		/* the descriptor's ring index (free-running) */
+};
+
+enum pv_nic_fault {
+	PV_NIC_FAULT_NONE = 0,
+	PV_NIC_FAULT_TX_PROD,	/* tx_prod beyond the ring */
+	PV_NIC_FAULT_RX_PROD,	/* rx_prod beyond the ring */
+	PV_NIC_FAULT_EVQ_CONS,	/* evq_cons ahead of evq_prod or a queue behind */
+};
+
+_Static_assert(sizeof(struct pv_nic_vi_info) == 64, "vi_info is one line");
+_Static_assert(sizeof(struct pv_nic_line) == 64, "one cache line");
+_Static_assert(sizeof(struct pv_nic_vi_shared) == 512, "shared header 512 bytes");
+_Static_assert(sizeof(struct pv_nic_desc) == 16, "descriptor 16 bytes");
+_Static_assert(sizeof(struct pv_nic_event) == 16, "event 16 bytes");
+_Static_assert(PV_NIC_VI_MEM_SIZE == 0x9000, "VI memory layout as drawn");
+_Static_assert((PV_NIC_TXQ_SIZE & (PV_NIC_TXQ_SIZE - 1)) == 0 &&
+	       (PV_NIC_RXQ_SIZE & (PV_NIC_RXQ_SIZE - 1)) == 0 &&
+	       (PV_NIC_EVQ_SIZE & (PV_NIC_EVQ_SIZE - 1)) == 0, "ring sizes powers of two");
+
+/* ---- control protocol ---- */
+
+enum pv_nic_type {
+	PV_NIC_INFO = 1,	/* -> pv_nic_info_reply */
+	PV_NIC_VI_ALLOC,	/* pv_nic_vi_alloc -> pv_nic_vi_alloc_reply + fds[mem, doorbell, wake] */
+	PV_NIC_VI_FREE,		/* pv_nic_vi_req */
+	PV_NIC_VI_RESET,	/* pv_nic_vi_req: rings to 0, fault cleared, buffers and filters gone */
+	PV_NIC_BUF_MAP,		/* pv_nic_buf_map + fds[memory memfd] -> pv_nic_buf_ids */
+	PV_NIC_BUF_UNMAP,	/* pv_nic_buf_ids (all owned by vi_id, or nothing done) */
+	PV_NIC_FILTER_ADD,	/* pv_nic_filter -> pv_nic_filter_reply */
+	PV_NIC_FILTER_DEL,	/* pv_nic_filter_del */
+	PV_NIC_SET_MAC,		/* pv_nic_set_mac */
+	PV_NIC_SET_HOST,	/* pv_nic_vi_req: this VI is the host VI (PV_NIC_VI_NONE: none) */
+	PV_NIC_STATS,		/* pv_nic_vi_req -> pv_nic_vi_stats */
+	PV_NIC_TYPE_MAX,
+};
+
+struct pv_nic_hdr {
+	uint16_t type;
+	uint16_t flags;		/* 0 */
+	uint32_t seq;		/* echoed in the reply */
+	uint32_t len;		/* body bytes after this header */
+	int32_t err;		/* replies: 0 or -errno; requests: 0 */
+};
+
+struct pv_nic_info_reply {
+	uint32_t version;
+	uint32_t max_vis;
+	uint32_t nr_bufs;	/* buffer table size */
+	uint32_t mtu;		/* the port's */
+	uint8_t mac[6];		/* the port's */
+	uint16_t reserved;
+	uint32_t max_filters;
+	uint32_t vi_filters;	/* quota per VI */
+	uint64_t port_rx, port_tx, rx_unmatched_dropped, ctl_errors;
+};
+
+struct pv_nic_vi_alloc {
+	uint32_t version;	/* PV_NIC_VERSION */
+	uint32_t reserved;
+};
+
+struct pv_nic_vi_alloc_reply {
+	uint32_t vi_id;
+	uint32_t mem_size;
+};
+
+struct pv_nic_vi_req {
+	uint32_t vi_id;
+	uint32_t reserved;
+};
+
+#define PV_NIC_MAP_MAX	64	/* buffers per BUF_MAP / BUF_UNMAP */
+
+/*
+ * BUF_MAP: map @count 2 KiB buffers of the passed memfd into the table for
+ * VI @vi_id.  chunk[i] names bytes [chunk * 2048, chunk * 2048 + 2048) of the
+ * memfd (page = chunk / 2, half = chunk % 2); it must lie inside the memfd,
+ * which the NIC seals against shrinking (F_SEAL_SHRINK).  The reply lists
+ * the buffer ids the NIC chose, in order; all or nothing.
+ */
+struct pv_nic_buf_map {
+	uint32_t vi_id;
+	uint32_t count;		/* 1 .. PV_NIC_MAP_MAX */
+	uint32_t chunk[];	/* count entries */
+};
+
+struct pv_nic_buf_ids {
+	uint32_t vi_id;		/* reply of BUF_MAP: the VI */
+	uint32_t count;
+	uint32_t buf_id[];
+};
+
+enum pv_nic_filter_type {
+	PV_NIC_FILTER_MAC = 1,	/* dst MAC (unicast) */
+	PV_NIC_FILTER_IPV4 = 2,	/* proto (6, 17) + dst IPv4 + dst port */
+};
+
+struct pv_nic_filter {
+	uint32_t vi_id;
+	uint8_t type;		/* enum pv_nic_filter_type */
+	uint8_t proto;		/* IPV4: IPPROTO_TCP or IPPROTO_UDP; MAC: 0 */
+	uint16_t dst_port;	/* IPV4: host order, non-zero; MAC: 0 */
+	uint32_t dst_ip;	/* IPV4: network order; MAC: 0 */
+	uint8_t mac[6];		/* MAC: unicast destination; IPV4: zero */
+	uint16_t reserved;
+};
+
+struct pv_nic_filter_reply {
+	uint32_t filter_id;
+	uint32_t reserved;
+};
+
+struct pv_nic_filter_del {
+	uint32_t vi_id;
+	uint32_t filter_id;
+};
+
+#define PV_NIC_MAC_F_IP	0x1	/* src_ip is enforced too */
+
+struct pv_nic_set_mac {
+	uint32_t vi_id;
+	uint8_t mac[6];		/* unicast, not zero */
+	uint16_t flags;		/* PV_NIC_MAC_F_* */
+	uint32_t src_ip;	/* network order, with PV_NIC_MAC_F_IP */
+	uint32_t reserved;
+};
+
+/* STATS reply: counters of one VI, since allocation (reset keeps them) */
+struct pv_nic_vi_stats {
+	uint32_t vi_id;
+	uint32_t fault;		/* enum pv_nic_fault */
+	uint32_t nr_bufs;	/* buffer table entries owned */
+	uint32_t nr_filters;
+	uint64_t tx_frames, tx_bytes;
+	uint64_t tx_spoofed, tx_runt, tx_too_big, tx_port_errors;
+	uint64_t rx_frames, rx_bytes;
+	uint64_t rx_no_desc, rx_no_evq, rx_too_big, rx_bad_desc;
+	uint64_t desc_errors;	/* refused descriptors, TX and RX */
+	uint64_t doorbells, wakeups, evq_stalls, faults;
+};
+
+_Static_assert(sizeof(struct pv_nic_hdr) == 16, "pv_nic_hdr 16 bytes");
+_Static_assert(sizeof(struct pv_nic_info_reply) == 64, "info reply");
+_Static_assert(sizeof(struct pv_nic_filter) == 20, "filter request");
+_Static_assert(sizeof(struct pv_nic_set_mac) == 20, "set_mac request");
+_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 17 * 8, "stats reply");
+
+#endif

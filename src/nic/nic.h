@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nic.h - pvnet-nicd's device model, inside the daemon: the buffer table
+ * (bufta.c), RX filters (filter.c), the TX source check (txcheck.c), the
+ * VIs with their rings, event queues and doorbells (vi.c), the physical
+ * port (port.c) and the control socket (ctl.c).  The ABI the VI's user and
+ * the trusted caller see is include/pvnet/nic.h.
+ *
+ * Everything runs on one thread around one pv_loop.  The model takes frames
+ * from anywhere (nic_rx_frame: the port, or a test) and sends through one
+ * hook (nic_set_xmit: the port, or a test), so the whole data path can be
+ * driven in-process without a network.
+ */
+#ifndef PVNET_NIC_NIC_H
+#define PVNET_NIC_NIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pvnet/nic.h"
+#include "lib/log.h"
+
+struct pv_loop;
+struct pv_watch;
+
+/* ---- buffer table (bufta.c) ---- */
+
+/* A domain's memory memfd, mapped once, shared by the entries that use it. */
+struct nic_region {
+	struct nic_region *next;
+	uint8_t *base;
+	size_t size;
+	dev_t dev;
+	ino_t ino;
+	uint32_t refs;		/* buffer table entries pointing here */
+};
+
+struct nic_buf {
+	struct nic_region *reg;	/* NULL: free */
+	size_t off;		/* of the 2 KiB buffer in the region */
+	uint32_t owner;		/* VI id */
+};
+
+struct nic_bufta {
+	uint32_t size;
+	uint32_t nfree;
+	struct nic_buf *e;
+	uint32_t *free;		/* stack of free ids */
+	uint32_t *owned;	/* entries per VI, max_vis of them */
+	uint32_t max_vis;
+	struct nic_region *regions;
+};
+
+int nic_bufta_init(struct nic_bufta *bt, uint32_t size, uint32_t max_vis);
+void nic_bufta_fini(struct nic_bufta *bt);
+struct nic_region *nic_region_get(struct nic_bufta *bt, int memfd, int *err);
+void nic_region_put(struct nic_bufta *bt, struct nic_region *reg);
+int nic_bufta_map(struct nic_bufta *bt, uint32_t owner, struct nic_region *reg,
+		  const uint32_t *chunk, uint32_t n, uint32_t *ids);
+int nic_bufta_unmap(struct nic_bufta *bt, uint32_t owner, const uint32_t *ids, uint32_t n);
+void nic_bufta_unmap_owner(struct nic_bufta *bt, uint32_t owner);
+uint8_t *nic_bufta_get(const struct nic_bufta *bt, uint32_t owner,
+		       const struct pv_nic_desc *d, enum pv_nic_err *err);
+
+/* ---- filters (filter.c) ---- */
+
+#define NIC_FLT_BUCKETS	256
+
+struct nic_filter {
+	uint8_t type;		/* 0: free slot */
+	uint8_t proto;
+	uint16_t dst_port;
+	uint32_t dst_ip;
+	uint8_t mac[6];
+	uint32_t vi;
+	uint32_t next;		/* hash chain, PV_NIC_VI_NONE ends it */
+};
+
+struct nic_filters {
+	uint32_t max;
+	uint32_t used;
+	uint32_t quota;		/* per VI */
+	uint32_t max_vis;
+	struct nic_filter *f;
+	uint32_t *per_vi;
+	uint32_t bucket[NIC_FLT_BUCKETS];
+};
+
+int nic_filters_init(struct nic_filters *fl, uint32_t max, uint32_t quota, uint32_t max_vis);
+void nic_filters_fini(struct nic_filters *fl);
+int nic_filter_add(struct nic_filters *fl, const struct pv_nic_filter *req, uint32_t *id);
+int nic_filter_del(struct nic_filters *fl, uint32_t vi, uint32_t id);
+void nic_filter_del_vi(struct nic_filters *fl, uint32_t vi);
+uint32_t nic_filter_match(const struct nic_filters *fl, const uint8_t *frame, uint32_t len);
+
+/* ---- TX source check (txcheck.c) ---- */
+
+struct nic_txpolicy {
+	bool any_source;	/* the host VI */
+	bool mac_set;
+	bool ip_set;
+	uint8_t mac[6];
+	uint32_t ip;		/* network order */
+	uint32_t max_len;	/* port MTU + 14 (+ 4 tagged) */
+};
+
+enum pv_nic_err nic_tx_check(const struct nic_txpolicy *p, const uint8_t *frame, uint32_t len);
+
+/* ---- VIs and the device (vi.c) ---- */
+
+enum nic_vi_state { NIC_VI_FREE = 0, NIC_VI_ACTIVE, NIC_VI_FAULT };
+
+struct nic_vi {
+	struct nic *nic;
+	uint32_t id;
+	enum nic_vi_state state;
+	void *owner;			/* the control connection */
+	struct pv_nic_vi_shared *sh;
+	struct pv_nic_desc *txq, *rxq;
+	struct pv_nic_event *evq;
+	int mem_fd, db_fd, wake_fd;
+	struct pv_watch *db_watch;
+	uint32_t tx_cons, rx_cons, evq_prod;	/* private, trusted */
+	struct nic_txpolicy pol;
+	bool queued;
+	struct nic_vi *run_next;
+	struct pv_nic_vi_stats st;
+};
+
+/* One frame for the wire; the hook sets @rc (0 sent, or -errno: dropped). */
+struct nic_txframe {
+	const uint8_t *data;
+	uint32_t len;
+	int rc;
+};
+
+/* Send @n frames (a batch from one VI, in order). */
+typedef void (*nic_xmit_fn)(void *arg, struct nic_txframe *f, unsigned int n);
+
+struct nic_config {
+	uint32_t max_vis;
+	uint32_t nr_bufs;
+	uint32_t max_filters;
+	uint32_t vi_filters;
+};
+
+struct nic {
+	struct pv_loop *loop;		/* NULL: no doorbell watches (tests) */
+	struct nic_config cfg;
+	struct nic_vi *vis;
+	uint32_t nr_active;
+	struct nic_bufta bt;
+	struct nic_filters fl;
+	uint32_t host_vi;
+	nic_xmit_fn xmit;
+	void *xmit_arg;
+	uint32_t mtu;
+	uint8_t port_mac[6];
+	struct nic_vi *run_head, *run_tail;
+	uint64_t port_rx, port_tx, rx_unmatched_dropped, ctl_errors;
+	struct pv_ratelimit rl;
+	struct nic_txframe txf[PV_NIC_TX_BUDGET];
+	uint8_t txbufs[PV_NIC_TX_BUDGET][PV_NIC_BUF_SIZE];	/* private copies */
+};
+
+struct nic *nic_new(struct pv_loop *loop, const struct nic_config *cfg);
+void nic_free(struct nic *nic);
+void nic_set_xmit(struct nic *nic, nic_xmit_fn fn, void *arg, uint32_t mtu);
+
+int nic_vi_alloc(struct nic *nic, void *owner, uint32_t *id);
+struct nic_vi *nic_vi_lookup(struct nic *nic, uint32_t id, void *owner, int *err);
+void nic_vi_free(struct nic *nic, struct nic_vi *vi);
+void nic_vi_reset(struct nic *nic, struct nic_vi *vi);
+void nic_vi_free_owner(struct nic *nic, void *owner);
+int nic_vi_set_mac(struct nic *nic, struct nic_vi *vi, const struct pv_nic_set_mac *m);
+int nic_set_host(struct nic *nic, uint32_t vi_id);
+void nic_vi_stats(struct nic *nic, struct nic_vi *vi, struct pv_nic_vi_stats *st);
+void nic_vi_kick(struct nic *nic, struct nic_vi *vi);
+
+void nic_rx_frame(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t rx_flags);
+bool nic_service(struct nic *nic);
+
+/* ---- the physical port (port.c) ---- */
+
+struct nic_port;
+struct nic_port *nic_port_open(struct pv_loop *loop, struct nic *nic, const char *ifname, int *err);
+void nic_port_close(struct nic_port *p);
+
+/* ---- the control socket (ctl.c) ---- */
+
+struct nic_ctl;
+struct nic_ctl *nic_ctl_listen(struct pv_loop *loop, struct nic *nic, const char *path, int *err);
+void nic_ctl_close(struct nic_ctl *ctl);
+
+#endif

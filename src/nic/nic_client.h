@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nic_client.h - both users of pvnet-nicd, as a library (libpvnet-nic.a):
+ *
+ *  - the trusted caller's control client (nic_client.c): one blocking
+ *    request/reply per call over DIR/nic.sock, for the backend plugin;
+ *  - the VI user's side of the shared-memory ABI (inline below): map a VI,
+ *    post TX/RX descriptors, read events, ring the doorbell, arm the
+ *    wake-up, for the frontend plugin and libpvnet.
+ *
+ * Everything returns 0 or a negative errno.  Nothing here keeps global state.
+ */
+#ifndef PVNET_NIC_CLIENT_H
+#define PVNET_NIC_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pvnet/nic.h"
+
+/* ---- control client (trusted caller) ---- */
+
+/* Connect to @path (DIR/nic.sock); fd or -errno. */
+int nic_client_connect(const char *path);
+/*
+ * One request; @out gets up to @omax bytes of the reply body; @rfds (3
+ * entries, may be NULL) the reply's descriptors, -1 where none.  Waits at
+ * most @timeout_ms for the reply (-ETIMEDOUT).
+ * Return: the reply's err, or -errno of the transport.
+ */
+int nic_client_call(int fd, uint16_t type, const void *body, uint32_t blen,
+		    const int *fds, unsigned int nfds, void *out, uint32_t omax,
+		    int *rfds, int timeout_ms);
+
+struct nic_client_vi {
+	uint32_t vi_id;
+	int mem_fd, doorbell_fd, wake_fd;	/* the caller owns them */
+};
+
+int nic_client_vi_alloc(int fd, struct nic_client_vi *vi);
+int nic_client_vi_free(int fd, uint32_t vi_id);
+int nic_client_vi_reset(int fd, uint32_t vi_id);
+int nic_client_set_host(int fd, uint32_t vi_id);
+/* Map @n (<= PV_NIC_MAP_MAX) 2 KiB chunks of @memfd for @vi_id; ids out. */
+int nic_client_buf_map(int fd, uint32_t vi_id, int memfd, const uint32_t *chunk,
+		       uint32_t n, uint32_t *ids);
+int nic_client_buf_unmap(int fd, uint32_t vi_id, const uint32_t *ids, uint32_t n);
+int nic_client_set_mac(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t src_ip);
+int nic_client_filter_mac(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t *filter_id);
+int nic_client_filter_ipv4(int fd, uint32_t vi_id, uint8_t proto, uint32_t dst_ip,
+			   uint16_t dst_port, uint32_t *filter_id);
+int nic_client_filter_del(int fd, uint32_t vi_id, uint32_t filter_id);
+int nic_client_stats(int fd, uint32_t vi_id, struct pv_nic_vi_stats *st);
+int nic_client_info(int fd, struct pv_nic_info_reply *info);
+
+/* ---- VI user (untrusted side of the ABI) ---- */
+
+/**
+ * struct nic_vi_user - a VI as its user sees it
+ * @sh:		the mapped VI memory
+ * @tx_prod, @rx_prod, @evq_cons: the user's own indices (private copies)
+ * @doorbell_fd, @wake_fd: from the trusted caller
+ */
+struct nic_vi_user {
+	struct pv_nic_vi_shared *sh;
+	struct pv_nic_desc *txq, *rxq;
+	struct pv_nic_event *evq;
+	uint32_t tx_prod, rx_prod, evq_cons;
+	int doorbell_fd, wake_fd;
+};
+
+/* Map the VI memory of @mem_fd; checks magic, version and layout. */
+int nic_vi_user_open(struct nic_vi_user *u, int mem_fd, int doorbell_fd, int wake_fd);
+void nic_vi_user_close(struct nic_vi_user *u);
+/* Write 1 to the doorbell. */
+void nic_vi_user_ring(struct nic_vi_user *u);
+
+/* Free TX ring slots, by the NIC's published tx_cons. */
+static inline uint32_t nic_vi_tx_space(const struct nic_vi_user *u)
+{
+	return PV_NIC_TXQ_SIZE - (u->tx_prod - __atomic_load_n(&u->sh->tx_cons.v, __ATOMIC_ACQUIRE));
+}
+
+static inline uint32_t nic_vi_rx_space(const struct nic_vi_user *u)
+{
+	return PV_NIC_RXQ_SIZE - (u->rx_prod - __atomic_load_n(&u->sh->rx_cons.v, __ATOMIC_ACQUIRE));
+}
+
+/* Post one TX descriptor (caller checked nic_vi_tx_space); ring afterwards. */
+static inline void nic_vi_tx_post(struct nic_vi_user *u, uint32_t buf_id, uint16_t off, uint16_t len)
+{
+	u->txq[u->tx_prod & (PV_NIC_TXQ_SIZE - 1)] =
+		(struct pv_nic_desc){ .buf_id = buf_id, .offset = off, .len = len };
+	u->tx_prod++;
+	__atomic_store_n(&u->sh->tx_prod.v, u->tx_prod, __ATOMIC_RELEASE);
+}
+
+/* Post one RX descriptor offering @len bytes at @off of @buf_id. */
+static inline void nic_vi_rx_post(struct nic_vi_user *u, uint32_t buf_id, uint16_t off, uint16_t len)
+{
+	u->rxq[u->rx_prod & (PV_NIC_RXQ_SIZE - 1)] =
+		(struct pv_nic_desc){ .buf_id = buf_id, .offset = off, .len = len };
+	u->rx_prod++;
+	__atomic_store_n(&u->sh->rx_prod.v, u->rx_prod, __ATOMIC_RELEASE);
+}
+
+/* The next event into @ev; false if none.  Consumes it. */
+static inline bool nic_vi_event(struct nic_vi_user *u, struct pv_nic_event *ev)
+{
+	uint32_t prod = __atomic_load_n(&u->sh->evq_prod.v, __ATOMIC_ACQUIRE);
+
+	if (prod == u->evq_cons)
+		return false;
+	*ev = u->evq[u->evq_cons & (PV_NIC_EVQ_SIZE - 1)];
+	u->evq_cons++;
+	__atomic_store_n(&u->sh->evq_cons.v, u->evq_cons, __ATOMIC_RELEASE);
+	return true;
+}
+
+/*
+ * Ask for a wake-up before sleeping on wake_fd.  Returns true if events
+ * arrived meanwhile: then do not sleep, poll again.
+ */
+static inline bool nic_vi_arm(struct nic_vi_user *u)
+{
+	__atomic_store_n(&u->sh->evq_cons.v, u->evq_cons, __ATOMIC_RELEASE);
+	__atomic_store_n(&u->sh->evq_cons.v2, 1, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&u->sh->evq_prod.v, __ATOMIC_ACQUIRE) != u->evq_cons;
+}
+
+/* The VI's fault code (enum pv_nic_fault); non-zero: the NIC disabled it. */
+static inline uint32_t nic_vi_fault(const struct nic_vi_user *u)
+{
+	return __atomic_load_n(&u->sh->fault.v, __ATOMIC_ACQUIRE);
+}
+
+#endif

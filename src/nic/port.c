@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * port.c - the NIC's physical port: a host interface through AF_PACKET.
+ *
+ * How this works
+ * ==============
+ *
+ * The same socket setup as pvnetd's uplink (src/back/uplink.c): SOCK_RAW,
+ * ETH_P_ALL, PACKET_VNET_HDR, PACKET_AUXDATA (VLAN tags the kernel took
+ * out are put back), PACKET_IGNORE_OUTGOING (skipped by hand on kernels
+ * without it), promiscuous through a PACKET_MR_PROMISC membership.
+ *
+ * The port behaves like a wire: the VIs see frames of at most MTU size
+ * with complete checksums.  A GSO frame the kernel hands over is cut into
+ * segments in software (pv_pkt_gso_segment) and a partial checksum is
+ * completed (pv_pkt_csum_complete) before nic_rx_frame() steers it.
+ *
+ *   slot:  | headroom (4) | frame, up to 64 KiB                           |
+ *   recvmmsg iov: [ struct virtio_net_hdr ][ slot + headroom ]
+ *
+ * TX sends a VI's batch with one sendmmsg(), each frame behind an all-zero
+ * virtio-net header: a VI's frame is complete (no offloads in ABI version 1).
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <net/if.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/virtio_net.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "nic.h"
+#include "lib/loop.h"
+#include "lib/pkt.h"
+
+#define PORT_BATCH	32
+#define PORT_BUDGET	256		/* frames per readable callback */
+#define PORT_HEADROOM	4
+#define PORT_FRAME_MAX	65536u
+#define PORT_SLOT	(PORT_HEADROOM + PORT_FRAME_MAX)
+#define PORT_SOCKBUF	(4 << 20)
+
+union port_cmsg {
+	struct cmsghdr align;
+	char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+};
+
+struct nic_port {
+	struct pv_loop *loop;
+	struct nic *nic;
+	struct pv_watch *watch;
+	int fd;
+	int ifindex;
+	int ignore_outgoing;
+	uint32_t mtu;
+	char ifname[IFNAMSIZ];
+	struct pv_ratelimit rl;
+	uint64_t rx_bad, tx_errors;
+	uint8_t *slots;
+	struct virtio_net_hdr vnet[PORT_BATCH];
+	struct mmsghdr msgs[PORT_BATCH];
+	struct iovec iovs[2 * PORT_BATCH];
+	struct sockaddr_ll addrs[PORT_BATCH];
+	union port_cmsg cmsgs[PORT_BATCH];
+};
+
+static int port_ioctl(const char *name, unsigned long req, struct ifreq *ifr)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (s < 0)
+		return -errno;
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+	if (ioctl(s, req, ifr) < 0)
+		rc = -errno;
+	close(s);
+	return rc;
+}
+
+static int sockopt_int(int fd, int level, int name, int val)
+{
+	return setsockopt(fd, level, name, &val, sizeof(val)) < 0 ? -errno : 0;
+}
+
+static int port_socket(struct nic_port *p)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET, .sll_protocol = htobe16(ETH_P_ALL),
+		.sll_ifindex = p->ifindex,
+	};
+	struct packet_mreq mr = { .mr_ifindex = p->ifindex, .mr_type = PACKET_MR_PROMISC };
+	int rc;
+
+	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p->fd < 0)
+		return -errno;
+	rc = sockopt_int(p->fd, SOL_PACKET, PACKET_VNET_HDR, 1);
+	if (!rc)
+		rc = sockopt_int(p->fd, SOL_PACKET, PACKET_AUXDATA, 1);
+	if (rc)
+		return rc;
+	p->ignore_outgoing = !sockopt_int(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
+	if (sockopt_int(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, PORT_SOCKBUF))
+		sockopt_int(p->fd, SOL_SOCKET, SO_RCVBUF, PORT_SOCKBUF);
+	if (sockopt_int(p->fd, SOL_SOCKET, SO_SNDBUFFORCE, PORT_SOCKBUF))
+		sockopt_int(p->fd, SOL_SOCKET, SO_SNDBUF, PORT_SOCKBUF);
+	if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -errno;
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- TX ---- */
+
+/* A batch of frames, one sendmmsg (repeated past a frame the kernel refuses). */
+static void port_xmit(void *arg, struct nic_txframe *f, unsigned int n)
+{
+	struct nic_port *p = arg;
+	static const struct virtio_net_hdr vh;	/* complete frames: no offloads */
+	struct mmsghdr mm[PV_NIC_TX_BUDGET];
+	struct iovec iov[2 * PV_NIC_TX_BUDGET];
+	unsigned int i = 0;
+
+	if (n > PV_NIC_TX_BUDGET)
+		n = PV_NIC_TX_BUDGET;
+	for (unsigned int k = 0; k < n; k++) {
+		iov[2 * k] = (struct iovec){ (void *)&vh, sizeof(vh) };
+		iov[2 * k + 1] = (struct iovec){ (void *)f[k].data, f[k].len };
+		mm[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[2 * k], .msg_iovlen = 2 } };
+	}
+	while (i < n) {
+		int r = sendmmsg(p->fd, mm + i, n - i, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (r <= 0) {	/* frame i refused: drop it, go on with the rest */
+			f[i].rc = r < 0 ? -errno : -EIO;
+			p->tx_errors++;
+			pv_log_rl(&p->rl, PV_LOG_WARN, "port %s: send: %s", p->ifname,
+				  strerror(-f[i].rc));
+			i++;
+			continue;
+		}
+		for (int k = 0; k < r; k++)
+			f[i + (unsigned int)k].rc = 0;
+		i += (unsigned int)r;
+	}
+}
+
+/* ---- RX ---- */
+
+static int port_seg_cb(const struct pv_pkt_seg *seg, void *arg)
+{
+	struct nic_port *p = arg;
+	uint8_t buf[PV_NIC_BUF_SIZE];
+	uint32_t len = seg->hdr_len + seg->payload_len;
+
+	if (len > sizeof(buf)) {
+		p->rx_bad++;
+		return 0;
+	}
+	memcpy(buf, seg->hdr, seg->hdr_len);
+	memcpy(buf + seg->hdr_len, seg->payload, seg->payload_len);
+	nic_rx_frame(p->nic, buf, len, PV_NIC_RX_F_CSUM_OK);
+	return 0;
+}
+
+static void port_bad(struct nic_port *p, const char *why)
+{
+	p->rx_bad++;
+	pv_log_rl(&p->rl, PV_LOG_WARN, "port %s: dropped a received frame: %s", p->ifname, why);
+}
+
+/* One frame as the kernel gave it: to wire shape, then to the device. */
+static void port_input(struct nic_port *p, uint8_t *frame, uint32_t len,
+		       const struct virtio_net_hdr *vh, uint32_t shift)
+{
+	unsigned int gso = vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+	uint16_t flags = 0;
+
+	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		uint32_t start = le16toh(vh->csum_start) + shift;
+
+		if (gso == VIRTIO_NET_HDR_GSO_NONE &&
+		    pv_pkt_csum_complete(frame, len, (uint16_t)start, le16toh(vh->csum_offset))) {
+			port_bad(p, "bad partial checksum");
+			return;
+		}
+		flags = PV_NIC_RX_F_CSUM_OK;
+	} else if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+		flags = PV_NIC_RX_F_CSUM_OK;
+	}
+	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
+		nic_rx_frame(p->nic, frame, len, flags);
+		return;
+	}
+	if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
+	    pv_pkt_gso_segment(frame, len, le16toh(vh->gso_size),
+			       gso == VIRTIO_NET_HDR_GSO_TCPV4 ? PV_PKT_GSO_TCPV4 : PV_PKT_GSO_TCPV6,
+			       port_seg_cb, p) < 0)
+		port_bad(p, "GSO frame that cannot be segmented");
+}
+
+static void port_vlan(struct msghdr *mh, uint16_t *tpid, uint16_t *tci)
+{
+	*tpid = *tci = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		struct tpacket_auxdata aux;
+
+		if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA ||
+		    c->cmsg_len < CMSG_LEN(sizeof(aux)))
+			continue;
+		memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+		if (!(aux.tp_status & TP_STATUS_VLAN_VALID))
+			return;
+		*tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) && aux.tp_vlan_tpid ?
+			aux.tp_vlan_tpid : ETH_P_8021Q;
+		*tci = aux.tp_vlan_tci;
+	}
+}
+
+static void port_rx_one(struct nic_port *p, unsigned int i)
+{
+	struct msghdr *mh = &p->msgs[i].msg_hdr;
+	uint32_t got = p->msgs[i].msg_len, len, shift = 0;
+	uint8_t *frame = p->slots + (size_t)i * PORT_SLOT + PORT_HEADROOM;
+	uint16_t tpid, tci;
+
+	if (!p->ignore_outgoing && p->addrs[i].sll_pkttype == PACKET_OUTGOING)
+		return;
+	if ((mh->msg_flags & MSG_TRUNC) || got < sizeof(struct virtio_net_hdr) + 14) {
+		port_bad(p, "truncated or runt");
+		return;
+	}
+	len = got - (uint32_t)sizeof(struct virtio_net_hdr);
+	port_vlan(mh, &tpid, &tci);
+	if (tpid) {
+		if (len + PORT_HEADROOM > PORT_FRAME_MAX) {
+			port_bad(p, "too long");
+			return;
+		}
+		frame -= PORT_HEADROOM;
+		memmove(frame, frame + PORT_HEADROOM, 12);
+		frame[12] = (uint8_t)(tpid >> 8);
+		frame[13] = (uint8_t)tpid;
+		frame[14] = (uint8_t)(tci >> 8);
+		frame[15] = (uint8_t)tci;
+		len += PORT_HEADROOM;
+		shift = PORT_HEADROOM;
+	}
+	port_input(p, frame, len, &p->vnet[i], shift);
+}
+
+static void port_rx_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct nic_port *p = arg;
+	unsigned int done = 0;
+
+	while (done < PORT_BUDGET) {
+		int n;
+
+		for (unsigned int i = 0; i < PORT_BATCH; i++) {
+			struct msghdr *mh = &p->msgs[i].msg_hdr;
+
+			mh->msg_name = &p->addrs[i];
+			mh->msg_namelen = sizeof(p->addrs[i]);
+			mh->msg_iov = &p->iovs[2 * i];
+			mh->msg_iovlen = 2;
+			mh->msg_control = p->cmsgs[i].buf;
+			mh->msg_controllen = sizeof(p->cmsgs[i].buf);
+			mh->msg_flags = 0;
+		}
+		n = recvmmsg(fd, p->msgs, PORT_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ENETDOWN)
+				pv_log_rl(&p->rl, PV_LOG_WARN, "port %s: read: %s",
+					  p->ifname, strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			port_rx_one(p, (unsigned int)i);
+		done += (unsigned int)n;
+		if (n < PORT_BATCH)
+			break;
+	}
+}
+
+/**
+ * nic_port_open() - make host interface @ifname the NIC's physical port
+ * @loop:	the daemon's loop
+ * @nic:	the device: its xmit hook, MTU and port MAC are set here
+ * @ifname:	an existing interface (set promiscuous)
+ * @err:	out: -ENODEV, -EPERM (needs CAP_NET_RAW), ...
+ *
+ * Return: the port or NULL.
+ */
+struct nic_port *nic_port_open(struct pv_loop *loop, struct nic *nic, const char *ifname, int *err)
+{
+	struct nic_port *p = calloc(1, sizeof(*p));
+	struct ifreq ifr = { 0 };
+	int rc = -ENOMEM;
+
+	if (!p)
+		goto fail;
+	p->fd = -1;
+	p->loop = loop;
+	p->nic = nic;
+	p->rl = (struct pv_ratelimit)PV_RATELIMIT_INIT;
+	rc = -EINVAL;
+	if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ)
+		goto fail;
+	snprintf(p->ifname, sizeof(p->ifname), "%s", ifname);
+	rc = -ENODEV;
+	p->ifindex = (int)if_nametoindex(ifname);
+	if (!p->ifindex)
+		goto fail;
+	rc = port_ioctl(ifname, SIOCGIFMTU, &ifr);
+	if (rc)
+		goto fail;
+	p->mtu = (uint32_t)ifr.ifr_mtu;
+	if (port_ioctl(ifname, SIOCGIFHWADDR, &ifr) == 0)
+		memcpy(nic->port_mac, ifr.ifr_hwaddr.sa_data, 6);
+	rc = -ENOMEM;
+	p->slots = malloc((size_t)PORT_BATCH * PORT_SLOT);
+	if (!p->slots)
+		goto fail;
+	for (unsigned int i = 0; i < PORT_BATCH; i++) {
+		p->iovs[2 * i] = (struct iovec){ &p->vnet[i], sizeof(p->vnet[i]) };
+		p->iovs[2 * i + 1] = (struct iovec){
+			p->slots + (size_t)i * PORT_SLOT + PORT_HEADROOM, PORT_FRAME_MAX };
+	}
+	rc = port_socket(p);
+	if (rc)
+		goto fail;
+	rc = -ENOMEM;
+	p->watch = pv_loop_add(loop, p->fd, EPOLLIN, port_rx_cb, p);
+	if (!p->watch)
+		goto fail;
+	nic_set_xmit(nic, port_xmit, p, p->mtu);
+	return p;
+fail:
+	if (err)
+		*err = rc;
+	nic_port_close(p);
+	return NULL;
+}
+
+void nic_port_close(struct nic_port *p)
+{
+	if (!p)
+		return;
+	if (p->watch)
+		pv_loop_del(p->loop, p->watch);
+	if (p->nic && p->nic->xmit_arg == p)
+		nic_set_xmit(p->nic, NULL, NULL, p->nic->mtu);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->slots);
+	free(p);
+}

@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vi.c - the NIC's virtual interfaces: VI memory, TX and RX descriptor
+ * processing, event queues, doorbells and wake-ups.
+ *
+ * How this works
+ * ==============
+ *
+ * Each VI's memory is a memfd the NIC creates, sizes and seals (no
+ * shrinking, no growing), maps, and hands out.  The NIC keeps its own
+ * indices (tx_cons, rx_cons, evq_prod) privately and only ever stores them
+ * to shared memory; it loads the user's (tx_prod, rx_prod, evq_cons,
+ * wake_armed) once per use with acquire semantics and checks them against
+ * its own with wrap-around arithmetic.
+ *
+ * TX.  A doorbell (eventfd readable) puts the VI on the run queue.  Each
+ * nic_service() round walks the queue once and serves each VI one batch
+ * of at most PV_NIC_TX_BUDGET descriptors (and no more than its event
+ * queue has room for); a VI with more left goes to the back.  Per
+ * descriptor: copy it -> checked buffer access (nic_bufta_get) -> copy the
+ * frame into private memory -> source check on the copy; then the good
+ * copies go to the port in one call (sendmmsg) and every descriptor gets
+ * its event, in ring order.
+ *
+ * RX.  nic_rx_frame() steers a frame (filters, else the host VI), takes
+ * that VI's next RX descriptor if it posted one and there is room for the
+ * event, checks it, copies the frame into the buffer and posts the event.
+ *
+ * Faults.  Indices that cannot be true (a producer more than a ring ahead,
+ * an evq_cons ahead of evq_prod or more than a queue behind) mean the VI's
+ * user is broken or hostile: the VI is disabled (fault code in its shared
+ * memory and its stats) and touches nothing more until reset or freed.
+ * Everything else (bad descriptors, spoofed frames) is the drop-and-count
+ * kind: an ERROR event, a counter, a rate-limited log line.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "nic.h"
+#include "lib/loop.h"
+
+#define LOAD(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+static const char *const fault_names[] = {
+	[PV_NIC_FAULT_NONE] = "none",
+	[PV_NIC_FAULT_TX_PROD] = "tx_prod beyond the TX ring",
+	[PV_NIC_FAULT_RX_PROD] = "rx_prod beyond the RX ring",
+	[PV_NIC_FAULT_EVQ_CONS] = "evq_cons outside the event queue",
+};
+
+struct nic *nic_new(struct pv_loop *loop, const struct nic_config *cfg)
+{
+	struct nic *nic = calloc(1, sizeof(*nic));
+
+	if (!nic)
+		return NULL;
+	nic->loop = loop;
+	nic->cfg = *cfg;
+	nic->host_vi = PV_NIC_VI_NONE;
+	nic->mtu = 1500;
+	nic->rl = (struct pv_ratelimit)PV_RATELIMIT_INIT;
+	nic->vis = calloc(cfg->max_vis, sizeof(*nic->vis));
+	if (!nic->vis || cfg->max_vis == 0 || cfg->max_vis >= PV_NIC_VI_NONE ||
+	    nic_bufta_init(&nic->bt, cfg->nr_bufs, cfg->max_vis) < 0 ||
+	    nic_filters_init(&nic->fl, cfg->max_filters, cfg->vi_filters, cfg->max_vis) < 0) {
+		nic_free(nic);
+		return NULL;
+	}
+	return nic;
+}
+
+void nic_free(struct nic *nic)
+{
+	if (!nic)
+		return;
+	for (uint32_t i = 0; nic->vis && i < nic->cfg.max_vis; i++)
+		if (nic->vis[i].state != NIC_VI_FREE)
+			nic_vi_free(nic, &nic->vis[i]);
+	nic_bufta_fini(&nic->bt);
+	nic_filters_fini(&nic->fl);
+	free(nic->vis);
+	free(nic);
+}
+
+void nic_set_xmit(struct nic *nic, nic_xmit_fn fn, void *arg, uint32_t mtu)
+{
+	nic->xmit = fn;
+	nic->xmit_arg = arg;
+	nic->mtu = mtu;
+}
+
+/* ---- run queue ---- */
+
+void nic_vi_kick(struct nic *nic, struct nic_vi *vi)
+{
+	if (vi->state != NIC_VI_ACTIVE || vi->queued)
+		return;
+	vi->queued = true;
+	vi->run_next = NULL;
+	if (nic->run_tail)
+		nic->run_tail->run_next = vi;
+	else
+		nic->run_head = vi;
+	nic->run_tail = vi;
+}
+
+static void runq_remove(struct nic *nic, struct nic_vi *vi)
+{
+	struct nic_vi *prev = NULL;
+
+	if (!vi->queued)
+		return;
+	for (struct nic_vi *v = nic->run_head; v; prev = v, v = v->run_next) {
+		if (v != vi)
+			continue;
+		if (prev)
+			prev->run_next = v->run_next;
+		else
+			nic->run_head = v->run_next;
+		if (nic->run_tail == v)
+			nic->run_tail = prev;
+		break;
+	}
+	vi->queued = false;
+	vi->run_next = NULL;
+}
+
+static struct nic_vi *runq_pop(struct nic *nic)
+{
+	struct nic_vi *vi = nic->run_head;
+
+	if (!vi)
+		return NULL;
+	nic->run_head = vi->run_next;
+	if (!nic->run_head)
+		nic->run_tail = NULL;
+	vi->queued = false;
+	vi->run_next = NULL;
+	return vi;
+}
+
+/* ---- events, faults, wake-ups ---- */
+
+static void vi_fault(struct nic *nic, struct nic_vi *vi, enum pv_nic_fault why)
+{
+	vi->state = NIC_VI_FAULT;
+	vi->st.fault = why;
+	vi->st.faults++;
+	STORE(&vi->sh->fault.v, (uint32_t)why);
+	runq_remove(nic, vi);
+	pv_log_rl(&nic->rl, PV_LOG_WARN, "vi %u: disabled: %s", vi->id, fault_names[why]);
+}
+
+/* Free event slots, or -1 if the user's evq_cons is impossible (VI faulted). */
+static int vi_evq_room(struct nic *nic, struct nic_vi *vi)
+{
+	uint32_t cons = LOAD(&vi->sh->evq_cons.v);
+	uint32_t used = vi->evq_prod - cons;
+
+	if (used > PV_NIC_EVQ_SIZE) {
+		vi_fault(nic, vi, PV_NIC_FAULT_EVQ_CONS);
+		return -1;
+	}
+	return (int)(PV_NIC_EVQ_SIZE - used);
+}
+
+static void vi_event(struct nic_vi *vi, uint8_t type, uint8_t code, uint16_t flags,
+		     const struct pv_nic_desc *d, uint16_t len, uint8_t queue, uint32_t index)
+{
+	struct pv_nic_event ev = {
+		.type = type, .code = code, .flags = flags, .buf_id = d->buf_id,
+		.len = len, .queue = queue, .index = index,
+	};
+
+	memcpy(&vi->evq[vi->evq_prod & (PV_NIC_EVQ_SIZE - 1)], &ev, sizeof(ev));
+	vi->evq_prod++;
+}
+
+/*
+ * Make our indices and events visible, then wake the user if it asked.
+ * The seq_cst fence pairs with the user's: it stores wake_armed, fences,
+ * then re-reads evq_prod; one of the two sides sees the other.
+ */
+static void vi_publish(struct nic_vi *vi)
+{
+	uint64_t one = 1;
+
+	STORE(&vi->sh->tx_cons.v, vi->tx_cons);
+	STORE(&vi->sh->rx_cons.v, vi->rx_cons);
+	STORE(&vi->sh->evq_prod.v, vi->evq_prod);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!LOAD(&vi->sh->evq_cons.v2))
+		return;
+	if (LOAD(&vi->sh->evq_cons.v) == vi->evq_prod)
+		return;
+	STORE(&vi->sh->evq_cons.v2, 0);
+	vi->st.wakeups++;
+	if (write(vi->wake_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, the user is awake anyway */
+	}
+}
+
+static void vi_desc_error(struct nic *nic, struct nic_vi *vi, enum pv_nic_err err,
+			  const struct pv_nic_desc *d, uint8_t queue, uint32_t index)
+{
+	vi->st.desc_errors++;
+	vi_event(vi, PV_NIC_EV_ERROR, (uint8_t)err, 0, d, 0, queue, index);
+	pv_log_rl(&nic->rl, PV_LOG_WARN, "vi %u: %s descriptor %u refused (buffer %u, error %d)",
+		  vi->id, queue ? "RX" : "TX", index, d->buf_id, (int)err);
+}
+
+/* ---- TX ---- */
+
+/* What became of one TX descriptor of a batch: refused (err) or frame @frame. */
+struct tx_pend {
+	struct pv_nic_desc d;
+	uint32_t index;
+	enum pv_nic_err err;
+	unsigned int frame;
+};
+
+/*
+ * Copy, validate and check one TX descriptor; a good frame goes into the
+ * private copy nic->txbufs[*nf] and the batch.
+ */
+static void vi_tx_prepare(struct nic *nic, struct nic_vi *vi, struct tx_pend *tp,
+			  unsigned int *nf)
+{
+	const uint8_t *p = nic_bufta_get(&nic->bt, vi->id, &tp->d, &tp->err);
+
+	if (!p)
+		return;
+	memcpy(nic->txbufs[*nf], p, tp->d.len);	/* from here on only the private copy */
+	vi->pol.max_len = nic->mtu + 14;
+	tp->err = nic_tx_check(&vi->pol, nic->txbufs[*nf], tp->d.len);
+	if (tp->err != PV_NIC_ERR_NONE)
+		return;
+	tp->frame = *nf;
+	nic->txf[*nf] = (struct nic_txframe){ .data = nic->txbufs[*nf], .len = tp->d.len,
+					      .rc = -ENETDOWN };
+	(*nf)++;
+}
+
+/* The event (and counters) for one descriptor of a sent batch, in ring order. */
+static void vi_tx_complete(struct nic *nic, struct nic_vi *vi, struct tx_pend *tp)
+{
+	const struct pv_nic_desc *d = &tp->d;
+	enum pv_nic_err err = tp->err;
+
+	if (err == PV_NIC_ERR_NONE && nic->txf[tp->frame].rc < 0)
+		err = PV_NIC_ERR_TX_PORT;
+	switch (err) {
+	case PV_NIC_ERR_NONE:
+		vi->st.tx_frames++;
+		vi->st.tx_bytes += d->len;
+		nic->port_tx++;
+		vi_event(vi, PV_NIC_EV_TX_DONE, 0, 0, d, d->len, 0, tp->index);
+		return;
+	case PV_NIC_ERR_BUF_RANGE:
+	case PV_NIC_ERR_BUF_OWNER:
+	case PV_NIC_ERR_BUF_BOUNDS:
+	case PV_NIC_ERR_RESERVED:
+		vi_desc_error(nic, vi, err, d, 0, tp->index);
+		return;
+	case PV_NIC_ERR_TX_RUNT: vi->st.tx_runt++; break;
+	case PV_NIC_ERR_TX_SPOOF: vi->st.tx_spoofed++; break;
+	case PV_NIC_ERR_TX_TOO_BIG: vi->st.tx_too_big++; break;
+	default: vi->st.tx_port_errors++; break;
+	}
+	vi_event(vi, PV_NIC_EV_ERROR, (uint8_t)err, 0, d, d->len, 0, tp->index);
+	if (err != PV_NIC_ERR_TX_PORT)
+		pv_log_rl(&nic->rl, PV_LOG_WARN, "vi %u: TX frame dropped (error %d)",
+			  vi->id, (int)err);
+}
+
+/*
+ * Serve one batch of up to PV_NIC_TX_BUDGET TX descriptors, no more than
+ * the event queue has room for; true if the VI has more.
+ */
+static bool vi_tx(struct nic *nic, struct nic_vi *vi)
+{
+	struct tx_pend pend[PV_NIC_TX_BUDGET];
+	uint32_t prod = LOAD(&vi->sh->tx_prod.v), avail, n;
+	unsigned int nf = 0;
+	int room;
+
+	if (prod - vi->tx_cons > PV_NIC_TXQ_SIZE) {
+		vi_fault(nic, vi, PV_NIC_FAULT_TX_PROD);
+		return false;
+	}
+	avail = prod - vi->tx_cons;
+	if (!avail)
+		return false;
+	room = vi_evq_room(nic, vi);
+	if (room < 0)
+		return false;
+	if (room == 0)
+		vi->st.evq_stalls++;	/* resumes on the next doorbell */
+	n = avail < PV_NIC_TX_BUDGET ? avail : PV_NIC_TX_BUDGET;
+	n = n < (uint32_t)room ? n : (uint32_t)room;
+	for (uint32_t k = 0; k < n; k++) {
+		memcpy(&pend[k].d, &vi->txq[vi->tx_cons & (PV_NIC_TXQ_SIZE - 1)], sizeof(pend[k].d));
+		pend[k].index = vi->tx_cons++;
+		vi_tx_prepare(nic, vi, &pend[k], &nf);
+	}
+	if (nf && nic->xmit)
+		nic->xmit(nic->xmit_arg, nic->txf, nf);
+	for (uint32_t k = 0; k < n; k++)
+		vi_tx_complete(nic, vi, &pend[k]);
+	if (n)
+		vi_publish(vi);
+	return n == PV_NIC_TX_BUDGET && vi->tx_cons != prod;
+}
+
+/**
+ * nic_service() - one round over the VIs that rang their doorbell
+ * @nic:	device
+ *
+ * Return: true if work is left (the caller polls again without sleeping).
+ */
+bool nic_service(struct nic *nic)
+{
+	struct nic_vi *last = nic->run_tail, *vi;
+
+	while (last && (vi = runq_pop(nic))) {
+		bool more = vi->state == NIC_VI_ACTIVE && vi_tx(nic, vi);
+
+		if (more)
+			nic_vi_kick(nic, vi);
+		if (vi == last)
+			break;
+	}
+	return nic->run_head != NULL;
+}
+
+/* ---- RX ---- */
+
+static void vi_rx(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint32_t len,
+		  uint16_t flags)
+{
+	struct pv_nic_desc d;
+	enum pv_nic_err err;
+	uint32_t prod, index;
+	uint8_t *p;
+	int room = vi_evq_room(nic, vi);
+
+	if (room <= 0) {
+		if (room == 0)
+			vi->st.rx_no_evq++;
+		return;
+	}
+	prod = LOAD(&vi->sh->rx_prod.v);
+	if (prod - vi->rx_cons > PV_NIC_RXQ_SIZE) {
+		vi_fault(nic, vi, PV_NIC_FAULT_RX_PROD);
+		return;
+	}
+	if (prod == vi->rx_cons) {
+		vi->st.rx_no_desc++;
+		return;
+	}
+	memcpy(&d, &vi->rxq[vi->rx_cons & (PV_NIC_RXQ_SIZE - 1)], sizeof(d));
+	index = vi->rx_cons++;
+	p = nic_bufta_get(&nic->bt, vi->id, &d, &err);
+	if (!p) {
+		vi->st.rx_bad_desc++;
+		vi_desc_error(nic, vi, err, &d, 1, index);
+	} else if (len > d.len) {
+		vi->st.rx_too_big++;
+		vi_event(vi, PV_NIC_EV_ERROR, PV_NIC_ERR_RX_TOO_BIG, 0, &d,
+			 (uint16_t)(len > UINT16_MAX ? UINT16_MAX : len), 1, index);
+	} else {
+		memcpy(p, frame, len);
+		vi->st.rx_frames++;
+		vi->st.rx_bytes += len;
+		vi_event(vi, PV_NIC_EV_RX, 0, flags, &d, (uint16_t)len, 1, index);
+	}
+	vi_publish(vi);
+}
+
+/**
+ * nic_rx_frame() - a frame from the wire
+ * @nic:	device
+ * @frame:	the frame (whole, at most the port's MTU + headers)
+ * @len:	its length
+ * @rx_flags:	PV_NIC_RX_F_CSUM_OK if the port knows the checksum is good
+ *
+ * Group addresses go to the host VI; unicast to the VI a filter names,
+ * else to the host VI; without a host VI, unmatched frames are dropped.
+ */
+void nic_rx_frame(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t rx_flags)
+{
+	uint32_t id = PV_NIC_VI_NONE;
+
+	nic->port_rx++;
+	if (len >= 14 && !(frame[0] & 1))
+		id = nic_filter_match(&nic->fl, frame, len);
+	if (id != PV_NIC_VI_NONE && nic->vis[id].state == NIC_VI_ACTIVE)
+		rx_flags |= PV_NIC_RX_F_FILTER;
+	else
+		id = nic->host_vi;
+	if (id == PV_NIC_VI_NONE || nic->vis[id].state != NIC_VI_ACTIVE || len < 14 ||
+	    len > PV_NIC_BUF_SIZE) {
+		nic->rx_unmatched_dropped++;
+		return;
+	}
+	vi_rx(nic, &nic->vis[id], frame, len, rx_flags);
+}
+
+/* ---- allocation, reset, free ---- */
+
+static void vi_doorbell_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct nic_vi *vi = arg;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return;
+	vi->st.doorbells++;
+	nic_vi_kick(vi->nic, vi);
+}
+
+/* The VI's memory: a memfd of the fixed layout, sealed, mapped. */
+static int vi_mem_create(struct nic_vi *vi)
+{
+	vi->mem_fd = memfd_create("pvnet-vi", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (vi->mem_fd < 0)
+		return -errno;
+	if (ftruncate(vi->mem_fd, PV_NIC_VI_MEM_SIZE) < 0 ||
+	    fcntl(vi->mem_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return -errno;
+	vi->sh = mmap(NULL, PV_NIC_VI_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      vi->mem_fd, 0);
+	if (vi->sh == MAP_FAILED) {
+		vi->sh = NULL;
+		return -errno;
+	}
+	vi->txq = (struct pv_nic_desc *)((uint8_t *)vi->sh + PV_NIC_OFF_TXQ);
+	vi->rxq = (struct pv_nic_desc *)((uint8_t *)vi->sh + PV_NIC_OFF_RXQ);
+	vi->evq = (struct pv_nic_event *)((uint8_t *)vi->sh + PV_NIC_OFF_EVQ);
+	vi->sh->info = (struct pv_nic_vi_info){
+		.magic = PV_NIC_VI_MAGIC, .version = PV_NIC_VERSION, .vi_id = vi->id,
+		.mem_size = PV_NIC_VI_MEM_SIZE, .txq_size = PV_NIC_TXQ_SIZE,
+		.rxq_size = PV_NIC_RXQ_SIZE, .evq_size = PV_NIC_EVQ_SIZE,
+		.txq_off = PV_NIC_OFF_TXQ, .rxq_off = PV_NIC_OFF_RXQ,
+		.evq_off = PV_NIC_OFF_EVQ, .buf_size = PV_NIC_BUF_SIZE,
+	};
+	return 0;
+}
+
+static void vi_release(struct nic *nic, struct nic_vi *vi)
+{
+	if (vi->db_watch)
+		pv_loop_del(nic->loop, vi->db_watch);
+	if (vi->sh)
+		munmap(vi->sh, PV_NIC_VI_MEM_SIZE);
+	if (vi->mem_fd >= 0)
+		close(vi->mem_fd);
+	if (vi->db_fd >= 0)
+		close(vi->db_fd);
+	if (vi->wake_fd >= 0)
+		close(vi->wake_fd);
+	memset(vi, 0, sizeof(*vi));
+	vi->mem_fd = vi->db_fd = vi->wake_fd = -1;
+}
+
+/**
+ * nic_vi_alloc() - a new VI, belonging to @owner
+ * @nic:	device
+ * @owner:	the control connection (freed with it), or NULL
+ * @id:		out: its id
+ *
+ * Return: 0, -ENOSPC (all VIs taken), or -errno of the memfd/eventfds.
+ */
+int nic_vi_alloc(struct nic *nic, void *owner, uint32_t *id)
+{
+	struct nic_vi *vi = NULL;
+	int rc;
+
+	for (uint32_t i = 0; i < nic->cfg.max_vis && !vi; i++)
+		if (nic->vis[i].state == NIC_VI_FREE)
+			vi = &nic->vis[i];
+	if (!vi)
+		return -ENOSPC;
+	memset(vi, 0, sizeof(*vi));
+	vi->nic = nic;
+	vi->id = (uint32_t)(vi - nic->vis);
+	vi->owner = owner;
+	vi->db_fd = vi->wake_fd = -1;
+	rc = vi_mem_create(vi);
+	if (rc)
+		goto fail;
+	vi->db_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	vi->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	rc = -errno;
+	if (vi->db_fd < 0 || vi->wake_fd < 0)
+		goto fail;
+	rc = -ENOMEM;
+	if (nic->loop && !(vi->db_watch = pv_loop_add(nic->loop, vi->db_fd, EPOLLIN,
+						      vi_doorbell_cb, vi)))
+		goto fail;
+	vi->st.vi_id = vi->id;
+	vi->state = NIC_VI_ACTIVE;
+	nic->nr_active++;
+	*id = vi->id;
+	return 0;
+fail:
+	vi_release(nic, vi);
+	return rc;
+}
+
+/**
+ * nic_vi_lookup() - VI @id, if it exists and belongs to @owner
+ *
+ * Return: the VI, or NULL with *err -ENOENT or -EPERM.
+ */
+struct nic_vi *nic_vi_lookup(struct nic *nic, uint32_t id, void *owner, int *err)
+{
+	if (id >= nic->cfg.max_vis || nic->vis[id].state == NIC_VI_FREE) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	if (nic->vis[id].owner != owner) {
+		*err = -EPERM;
+		return NULL;
+	}
+	return &nic->vis[id];
+}
+
+/* What a VI's user and the trusted caller programmed goes: buffers, filters. */
+static void vi_forget(struct nic *nic, struct nic_vi *vi)
+{
+	nic_bufta_unmap_owner(&nic->bt, vi->id);
+	nic_filter_del_vi(&nic->fl, vi->id);
+}
+
+void nic_vi_free(struct nic *nic, struct nic_vi *vi)
+{
+	runq_remove(nic, vi);
+	vi_forget(nic, vi);
+	if (nic->host_vi == vi->id)
+		nic->host_vi = PV_NIC_VI_NONE;
+	nic->nr_active--;
+	vi_release(nic, vi);
+}
+
+/* Rings back to empty, fault cleared; buffers and filters removed; MAC and counters kept. */
+void nic_vi_reset(struct nic *nic, struct nic_vi *vi)
+{
+	struct pv_nic_vi_shared *sh = vi->sh;
+	uint64_t v;
+
+	runq_remove(nic, vi);
+	vi_forget(nic, vi);
+	memset((uint8_t *)sh + sizeof(sh->info), 0, PV_NIC_VI_MEM_SIZE - sizeof(sh->info));
+	vi->tx_cons = vi->rx_cons = vi->evq_prod = 0;
+	vi->st.fault = PV_NIC_FAULT_NONE;
+	vi->state = NIC_VI_ACTIVE;
+	while (read(vi->db_fd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+void nic_vi_free_owner(struct nic *nic, void *owner)
+{
+	for (uint32_t i = 0; i < nic->cfg.max_vis; i++)
+		if (nic->vis[i].state != NIC_VI_FREE && nic->vis[i].owner == owner)
+			nic_vi_free(nic, &nic->vis[i]);
+}
+
+/* Return: 0, or -EINVAL for a group or zero MAC, unknown flags, reserved bits. */
+int nic_vi_set_mac(struct nic *nic, struct nic_vi *vi, const struct pv_nic_set_mac *m)
+{
+	static const uint8_t zero[6];
+
+	if ((m->mac[0] & 1) || !memcmp(m->mac, zero, 6) || (m->flags & ~PV_NIC_MAC_F_IP) ||
+	    m->reserved || ((m->flags & PV_NIC_MAC_F_IP) ? !m->src_ip : m->src_ip != 0))
+		return -EINVAL;
+	memcpy(vi->pol.mac, m->mac, 6);
+	vi->pol.mac_set = true;
+	vi->pol.ip_set = m->flags & PV_NIC_MAC_F_IP;
+	vi->pol.ip = m->src_ip;
+	(void)nic;
+	return 0;
+}
+
+/* The host VI gets unmatched and group traffic and may send any source. */
+int nic_set_host(struct nic *nic, uint32_t vi_id)
+{
+	if (vi_id != PV_NIC_VI_NONE &&
+	    (vi_id >= nic->cfg.max_vis || nic->vis[vi_id].state == NIC_VI_FREE))
+		return -ENOENT;
+	if (nic->host_vi != PV_NIC_VI_NONE)
+		nic->vis[nic->host_vi].pol.any_source = false;
+	nic->host_vi = vi_id;
+	if (vi_id != PV_NIC_VI_NONE)
+		nic->vis[vi_id].pol.any_source = true;
+	return 0;
+}
+
+void nic_vi_stats(struct nic *nic, struct nic_vi *vi, struct pv_nic_vi_stats *st)
+{
+	*st = vi->st;
+	st->vi_id = vi->id;
+	st->nr_bufs = nic->bt.owned[vi->id];
+	st->nr_filters = nic->fl.per_vi[vi->id];
+}

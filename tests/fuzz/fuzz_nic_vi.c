@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz_nic_vi.c - libFuzzer harness for pvnet-nicd's data path: a hostile
+ * VI user writes whatever it likes into its rings, indices and buffers
+ * while frames arrive from the wire.
+ *
+ * Build and run (see tests/fuzz/README):
+ *   make fuzz
+ *   build-fuzz/fuzz_nic_vi -max_total_time=60 build-fuzz/corpus_nic_vi
+ *
+ * The input is a list of operations (byte 0 of each picks one): post a TX
+ * or RX descriptor of arbitrary bytes, set tx_prod / rx_prod / evq_cons to
+ * arbitrary values, ring the doorbell (one service round), deliver a frame
+ * from the wire, consume events, arm the wake-up, scribble on a buffer,
+ * reset the VI.  Besides memory safety, it checks what isolation promises:
+ * every frame that reaches the wire carries VI A's source MAC; VI B's
+ * memory (whose buffer ids A may name) is never written; the event queue
+ * never holds more than its size.
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../../src/nic/bufta.c"
+#include "../../src/nic/filter.c"
+#include "../../src/nic/txcheck.c"
+#include "../../src/nic/vi.c"
+
+static const uint8_t mac_a[6] = { 2, 0, 0, 0, 0, 0xa };
+static const uint8_t mac_b[6] = { 2, 0, 0, 0, 0, 0xb };
+
+struct fz_guest {
+	uint32_t vi;
+	struct pv_nic_vi_shared *sh;
+	uint8_t *mem;
+	int memfd;
+};
+
+static void fz_xmit(void *arg, struct nic_txframe *f, unsigned int n)
+{
+	if (n == 0 || n > PV_NIC_TX_BUDGET)
+		abort();
+	for (unsigned int i = 0; i < n; i++) {
+		if (f[i].len < 14 || memcmp(f[i].data + 6, mac_a, 6))
+			abort();	/* a frame not from A's MAC reached the wire */
+		f[i].rc = (f[i].data[13] & 1) ? -ENOBUFS : 0;
+	}
+}
+
+static int fz_guest(struct nic *nic, struct fz_guest *g, const uint8_t *mac, uint8_t fill)
+{
+	struct pv_nic_set_mac m = { 0 };
+	struct pv_nic_filter f = { .type = PV_NIC_FILTER_MAC };
+	uint32_t chunks[8], ids[8], fid;
+	struct nic_region *reg;
+	int rc;
+
+	if (nic_vi_alloc(nic, g, &g->vi))
+		return -1;
+	g->sh = nic->vis[g->vi].sh;	/* the user's view is the same shared pages */
+	g->memfd = memfd_create("fz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (g->memfd < 0 || ftruncate(g->memfd, 4 * 4096) < 0)
+		return -1;
+	g->mem = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, g->memfd, 0);
+	if (g->mem == MAP_FAILED)
+		return -1;
+	memset(g->mem, fill, 4 * 4096);
+	for (uint32_t i = 0; i < 8; i++)
+		chunks[i] = i;
+	reg = nic_region_get(&nic->bt, g->memfd, &rc);
+	if (!reg || nic_bufta_map(&nic->bt, g->vi, reg, chunks, 8, ids))
+		return -1;
+	nic_region_put(&nic->bt, reg);
+	m.vi_id = f.vi_id = g->vi;
+	memcpy(m.mac, mac, 6);
+	memcpy(f.mac, mac, 6);
+	if (fill == 0xbb)
+		return nic_vi_set_mac(nic, &nic->vis[g->vi], &m);	/* no filter: B gets no RX */
+	return nic_vi_set_mac(nic, &nic->vis[g->vi], &m) || nic_filter_add(&nic->fl, &f, &fid);
+}
+
+static void fz_guest_free(struct fz_guest *g)
+{
+	if (g->mem && g->mem != MAP_FAILED)
+		munmap(g->mem, 4 * 4096);
+	if (g->memfd > 0)
+		close(g->memfd);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct nic_config cfg = { .max_vis = 2, .nr_bufs = 16, .max_filters = 4, .vi_filters = 2 };
+	struct fz_guest a = { 0 }, b = { 0 };
+	struct nic *nic = nic_new(NULL, &cfg);
+	uint32_t tx_prod = 0, rx_prod = 0, evq_cons = 0;
+	int cons_legit = 1;	/* evq_cons as an honest user would have it */
+	size_t i = 0;
+
+	if (!nic || fz_guest(nic, &a, mac_a, 0xaa) || fz_guest(nic, &b, mac_b, 0xbb))
+		abort();
+	nic_set_xmit(nic, fz_xmit, NULL, 1500);
+	while (i < size) {
+		uint8_t op = data[i++] % 10;
+		struct nic_vi *vi = &nic->vis[a.vi];
+		struct pv_nic_desc *txq = (void *)((uint8_t *)a.sh + PV_NIC_OFF_TXQ);
+		struct pv_nic_desc *rxq = (void *)((uint8_t *)a.sh + PV_NIC_OFF_RXQ);
+
+		switch (op) {
+		case 0:
+		case 1:
+			if (size - i < 16)
+				goto out;
+			memcpy(op ? &rxq[rx_prod % PV_NIC_RXQ_SIZE] : &txq[tx_prod % PV_NIC_TXQ_SIZE],
+			       data + i, 16);
+			i += 16;
+			if (op)
+				a.sh->rx_prod.v = ++rx_prod;
+			else
+				a.sh->tx_prod.v = ++tx_prod;
+			break;
+		case 2:
+			if (size - i < 5)
+				goto out;
+			if (data[i] & 1)
+				a.sh->tx_prod.v = tx_prod = rd32(data + i + 1);
+			else if (data[i] & 2)
+				a.sh->rx_prod.v = rx_prod = rd32(data + i + 1);
+			else
+				a.sh->evq_cons.v = evq_cons = rd32(data + i + 1), cons_legit = 0;
+			i += 5;
+			break;
+		case 3:
+			nic_vi_kick(nic, vi);
+			nic_service(nic);
+			break;
+		case 4: {
+			uint32_t len;
+
+			if (size - i < 2)
+				goto out;
+			len = data[i] | (uint32_t)data[i + 1] << 8;
+			i += 2;
+			if (len > size - i)
+				len = (uint32_t)(size - i);
+			nic_rx_frame(nic, data + i, len, 0);
+			i += len;
+			break;
+		}
+		case 5:
+			evq_cons = a.sh->evq_prod.v;
+			a.sh->evq_cons.v = evq_cons;
+			cons_legit = 1;
+			break;
+		case 6:
+			a.sh->evq_cons.v2 = 1;
+			break;
+		case 7: {
+			uint32_t off, len;
+
+			if (size - i < 3)
+				goto out;
+			off = (data[i] | (uint32_t)data[i + 1] << 8) % (4 * 4096);
+			len = data[i + 2];
+			i += 3;
+			if (len > size - i)
+				len = (uint32_t)(size - i);
+			if (off + len > 4 * 4096)
+				len = 4 * 4096 - off;
+			memcpy(a.mem + off, data + i, len);
+			i += len;
+			break;
+		}
+		case 8:
+			a.sh->evq_cons.v2 = 0;
+			break;
+		default:
+			nic_vi_reset(nic, vi);
+			tx_prod = rx_prod = evq_cons = 0;
+			cons_legit = 1;
+			break;
+		}
+		if (cons_legit && vi->state == NIC_VI_ACTIVE && vi->evq_prod - a.sh->evq_cons.v > PV_NIC_EVQ_SIZE)
+			abort();	/* more events outstanding than the queue holds */
+	}
+out:
+	for (size_t k = 0; k < 4 * 4096; k++)
+		if (b.mem[k] != 0xbb)
+			abort();	/* A's descriptors wrote into B's memory */
+	nic_free(nic);
+	fz_guest_free(&a);
+	fz_guest_free(&b);
+	return 0;
+}
