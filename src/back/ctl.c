@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "accel_back.h"
 #include "bridge.h"
 #include "netback.h"
 #include "port.h"
@@ -27,6 +28,7 @@
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/out.h"
+#include "pvnet/accel.h"
 
 #define CTL_MAX_ARGS 16
 #define CTL_MAX_CONNS 16
@@ -171,6 +173,65 @@ static int cmd_domain_list(struct ctl_req *r)
 	return 0;
 }
 
+/* Write (@nic) or remove (NULL) the backend's "accel" key of vif @dom.@dev. */
+static int ctl_accel_key(struct ctl_req *r, unsigned int dom, unsigned int dev, const char *nic)
+{
+	char path[128];
+	int err;
+
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u/%u/" PV_ACCEL_KEY_NIC, dom, dev);
+	if (!nic)
+		return (err = xs_server_rm(r->ctl->ctx.xs, path)) == -ENOENT ? 0 : err;
+	return xs_server_write(r->ctl->ctx.xs, path, nic, strlen(nic));
+}
+
+/*
+ * accel DOMID DEVID on [NIC] | off | show: switch a vif's acceleration at
+ * run time.  netback probes or removes the plugin as the key changes.
+ */
+static int cmd_accel(struct ctl_req *r)
+{
+	char path[128], key[32] = "", fe[32] = "", state[8] = "", plugin[32], nic[32];
+	unsigned long dom, dev;
+	struct pv_vif_info vi;
+	const char *name;
+	struct pv_kv kv;
+
+	if (ctl_uint(r->argv[1], PV_MAX_DOMAINS - 1, &dom) < 0 ||
+	    ctl_uint(r->argv[2], PV_TS_MAX_DEVID, &dev) < 0)
+		return ctl_fail(r, -EINVAL, "usage: accel DOMID DEVID on [NIC] | off | show");
+	if (pv_netback_vif_info(r->ctl->ctx.nb, (unsigned int)dom, (unsigned int)dev, &vi) < 0)
+		return ctl_fail(r, -ENOENT, "no such vif");
+	if (!strcmp(r->argv[3], "on")) {
+		name = r->argc > 4 ? r->argv[4] : pv_accel_back_default_nic();
+		if (!name)
+			return ctl_fail(r, -EINVAL, "name the NIC (no single accelerator registered)");
+		if (!pv_accel_name_ok(name))
+			return ctl_fail(r, -EINVAL, "bad NIC name");
+		return ctl_accel_key(r, (unsigned int)dom, (unsigned int)dev, name);
+	}
+	if (!strcmp(r->argv[3], "off"))
+		return ctl_accel_key(r, (unsigned int)dom, (unsigned int)dev, NULL);
+	if (strcmp(r->argv[3], "show"))
+		return ctl_fail(r, -EINVAL, "usage: accel DOMID DEVID on [NIC] | off | show");
+	if (pv_accel_back_status(r->ctl->ctx.xs, (unsigned int)dom, (unsigned int)dev, plugin, nic))
+		plugin[0] = nic[0] = '\0';
+#define AKEY(k, buf) (snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%lu/%lu/%s", \
+			       dom, dev, k), xs_server_read(r->ctl->ctx.xs, path, buf, sizeof(buf)))
+	AKEY(PV_ACCEL_KEY_NIC, key);
+	AKEY(PV_ACCEL_KEY_FRONTEND, fe);
+	AKEY(PV_ACCEL_KEY_STATE, state);
+#undef AKEY
+	pv_kv_begin(&kv, r->out, r->json);
+	pv_kv_str(&kv, "vif", vi.name);
+	pv_kv_str(&kv, "accel", key);
+	pv_kv_str(&kv, "plugin", plugin);
+	pv_kv_str(&kv, "accel_frontend", fe);
+	pv_kv_str(&kv, "accelstate", state);
+	pv_kv_end(&kv);
+	return 0;
+}
+
 static int cmd_vif_create(struct ctl_req *r)
 {
 	struct pv_vif_params p;
@@ -201,11 +262,16 @@ static int cmd_vif_create(struct ctl_req *r)
 			return ctl_fail(r, -EINVAL, "bad rate (bits per second)");
 		p.rate_bps = v;
 	}
+	if ((s = ctl_opt(r, "accel")) && !pv_accel_name_ok(s))
+		return ctl_fail(r, -EINVAL, "bad accel NIC name");
 	err = pv_ts_vif_create(r->ctl->ctx.xs, &p);
 	if (err == -EEXIST)
 		return ctl_fail(r, err, "vif exists");
 	if (err)
 		return ctl_fail(r, err, "cannot create vif (bad mtu?)");
+	/* Accelerator: the backend's "accel" names the NIC (netback probes its plugin). */
+	if (s && (err = ctl_accel_key(r, p.domid, p.devid, s)) < 0)
+		return ctl_fail(r, err, "vif created, but cannot write its accel key");
 	pv_mac_format(p.mac, mac);
 	if (r->json)
 		pv_buf_printf(r->out, "{\"domid\": %u, \"devid\": %u, \"mac\": \"%s\", \"mtu\": %u}\n",
@@ -368,6 +434,7 @@ static const struct {
 	{ "vif-list", 0, cmd_vif_list },
 	{ "vif-stats", 2, cmd_vif_stats },
 	{ "mac-table", 0, cmd_mac_table },
+	{ "accel", 3, cmd_accel },
 };
 
 static void ctl_execute(struct ctl_conn *c)

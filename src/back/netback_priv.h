@@ -12,6 +12,7 @@
 #include "pvnet/xen.h"
 #include "hv/hv.h"
 #include "lib/log.h"
+#include "accel_back.h"
 #include "netback.h"
 #include "port.h"
 
@@ -101,6 +102,9 @@ struct nb_vif {
 	struct nb_rxq rxq;
 	struct pv_vif_stats st;
 	struct pv_ratelimit rl;
+
+	/* The accelerator host's handle for this vif (accel_back.c); may be NULL. */
+	struct pv_accel_back_vif *accel;
 };
 
 struct pv_netback {

@@ -391,6 +391,8 @@ void nb_vif_free(struct nb_vif *vif)
 	struct pv_netback *nb = vif->nb;
 	char path[192];
 
+	pv_accel_back_vif_free(vif->accel);	/* the plugin's remove(), first */
+	vif->accel = NULL;
 	nb_vif_disconnect(vif);
 	if (vif->fe_watched) {
 		snprintf(path, sizeof(path), "%s/state", vif->fe_path);
@@ -522,6 +524,11 @@ static void nb_vif_probe(struct pv_netback *nb, unsigned int domid, unsigned int
 	snprintf(path, sizeof(path), "%s/state", vif->fe_path);
 	vif->fe_watched = xs_server_watch(nb->xs, path, vif->fe_token, nb_fe_watch_cb, vif) == 0;
 	pv_info("%s: new vif, frontend %s", vif->port.name, vif->fe_path);
+	/* Accelerator discovery: the "accel" key names the NIC; its plugin is probed. */
+	vif->accel = pv_accel_back_vif_new(&(struct pv_accel_back_vif_config){
+		.xs = nb->xs, .hv = nb->hv, .loop = nb->loop, .domid = domid, .devid = devid,
+		.mac = { vif->mac[0], vif->mac[1], vif->mac[2], vif->mac[3], vif->mac[4], vif->mac[5] },
+		.be_path = vif->be_path, .fe_path = vif->fe_path });
 }
 
 /* Make our list agree with the store for vif D.N. */

@@ -405,6 +405,17 @@ static int nf_tx_fits(const struct pv_netfront *nf, unsigned int pages, unsigned
  */
 int pv_netfront_tx_room(struct pv_netfront *nf, uint32_t len)
 {
+	/* Accelerator: a held (BUSY) or returned frame stops TX too. */
+	if (nf_accel_tx_stopped(nf)) {
+		nf->tx_blocked = 1;
+		return 0;
+	}
+	return nf_tx_room_slow(nf, len);
+}
+
+/* pv_netfront_tx_room() for the slow path alone (also accel_front.c's check). */
+int nf_tx_room_slow(struct pv_netfront *nf, uint32_t len)
+{
 	unsigned int pages = nf_tx_slots(len);
 
 	if (nf->rings_up && nf_tx_fits(nf, pages, pages + 1))
@@ -491,8 +502,23 @@ void pv_netfront_tx_unborrow(struct pv_netfront *nf)
 	nf_tx_return(nf, 0);
 }
 
-static int nf_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
-		   const void *frame, uint32_t len);
+/*
+ * Offer the frame in the lent pages to the accelerator.  It was read from
+ * the upper edge already, so it cannot be refused (pv_netfront_tx_borrow
+ * lends nothing while the accelerator has TX stopped).  Return: 1 taken.
+ */
+static int nf_xmit_lent_accel(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
+			      uint32_t len)
+{
+	struct iovec iov[PV_NF_MAX_TX_SLOTS + 1];
+	unsigned int n = 0;
+
+	for (uint32_t off = 0; off < len && n < nf->tx_nlent; off += PV_PAGE_SIZE, n++) {
+		iov[n].iov_base = pv_guest_frame(nf->g, NF_TX_FRAME(nf->tx_lent[n]));
+		iov[n].iov_len = len - off < PV_PAGE_SIZE ? len - off : PV_PAGE_SIZE;
+	}
+	return nf_accel_xmit(nf, vh, iov, (int)n, len, 0) > 0;
+}
 
 /**
  * pv_netfront_xmit_lent() - send the @len-byte frame read into the lent pages
@@ -509,6 +535,12 @@ int pv_netfront_xmit_lent(struct pv_netfront *nf, const struct virtio_net_hdr *v
 		nf->st.tx_dropped++;
 		return -EMSGSIZE;
 	}
+	/* Accelerator first; the lent pages go back when it took the frame. */
+	r = nf_xmit_lent_accel(nf, vh, len);
+	if (r) {
+		nf_tx_return(nf, 0);
+		return 0;
+	}
 	r = nf_xmit(nf, vh, NULL, len);
 	if (!nf->rings_up)
 		nf->tx_nlent = 0;	/* the free list is rebuilt on reconnect */
@@ -522,13 +554,24 @@ int pv_netfront_xmit_lent(struct pv_netfront *nf, const struct virtio_net_hdr *v
 int pv_netfront_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
 		     const void *frame, uint32_t len)
 {
+	struct iovec iov = { .iov_base = (void *)frame, .iov_len = len };
+	int r;
+
 	if (!frame)
 		return -EINVAL;
+	/* Accelerator first (accel_front.c): taken, refused (-EBUSY), or slow path. */
+	r = nf_accel_xmit(nf, vh, &iov, 1, len, 1);
+	if (r)
+		return r > 0 ? 0 : r;
 	return nf_xmit(nf, vh, frame, len);
 }
 
-static int nf_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
-		   const void *frame, uint32_t len)
+/**
+ * nf_xmit() - the slow path: the frame onto the TX ring
+ * @frame: the frame, or NULL when it is in the lent pages
+ */
+int nf_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
+	    const void *frame, uint32_t len)
 {
 	netif_tx_request_t req[PV_NF_MAX_TX_SLOTS];
 	struct netif_extra_info gso;
@@ -782,10 +825,11 @@ static int nf_rx_frame(struct pv_netfront *nf, RING_IDX prod)
 
 /**
  * nf_rx_poll() - deliver what the backend has put on the RX ring
+ * @done: frames handled (what is left of the budget goes to the accelerator)
  *
  * Return: 0 done, 1 budget exhausted (more to do), -EPROTO.
  */
-static int nf_rx_poll(struct pv_netfront *nf)
+static int nf_rx_poll(struct pv_netfront *nf, unsigned int *done)
 {
 	unsigned int frames = 0, since_push = 0;
 	int more;
@@ -804,6 +848,7 @@ static int nf_rx_poll(struct pv_netfront *nf)
 				break;
 			if (e)
 				return e;
+			*done = frames + 1;
 			since_push += nf->rx.rsp_cons - before;
 			if (since_push >= NF_RX_PUSH_EVERY) {
 				pv_netfront_flush(nf);
@@ -843,25 +888,39 @@ static void nf_kick_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
  */
 int nf_kick(struct pv_netfront *nf)
 {
+	unsigned int done = 0;
 	int r;
 
 	if (!nf->rings_up)
 		return 0;
-	r = nf_rx_poll(nf);
+	nf_accel_irq(nf, 0);		/* accelerator: stop_irq around the poll */
+	r = nf_rx_poll(nf, &done);
 	if (r < 0)
 		return r;
+	/* The accelerator's poll gets the budget the slow path left. */
+	r |= nf_accel_poll(nf, (int)(NF_RX_BUDGET - done));
+	r |= nf_accel_irq(nf, 1);	/* start_irq: events already pending? */
+	nf_accel_stats(nf);
 	if (r == 1 && !nf->kick_w)	/* budget spent: come back after the loop's other work */
 		nf->kick_w = pv_loop_timer(nf->loop, 0, 0, nf_kick_cb, nf);
 	if (nf_tx_gc(nf))
 		return -EPROTO;
+	nf_accel_tx_resume(nf);		/* a returned frame first; check_ready */
 	pv_netfront_flush(nf);
-	if (nf->tx_blocked && nf->carrier &&
+	if (nf->tx_blocked && nf->carrier && !nf_accel_tx_stopped(nf) &&
 	    nf_tx_fits(nf, PV_NF_MAX_TX_SLOTS, PV_NF_MAX_TX_SLOTS + 1)) {
 		nf->tx_blocked = 0;
 		if (nf->ops.tx_ready)
 			nf->ops.tx_ready(nf->arg);
 	}
 	return 0;
+}
+
+/* Poll from the loop soon (the accelerator's interrupt, a deferred resume). */
+void nf_kick_soon(struct pv_netfront *nf)
+{
+	if (nf->rings_up && !nf->kick_w)
+		nf->kick_w = pv_loop_timer(nf->loop, 0, 0, nf_kick_cb, nf);
 }
 
 static void nf_evtchn_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)

@@ -94,6 +94,16 @@ struct pv_netfront_stats {
 	uint64_t events;		/* event channel wake-ups */
 	uint64_t connects;		/* times the rings were connected */
 	uint64_t reconnects;		/* times pvnetd was lost and found again */
+	/*
+	 * Accelerator (accel_front.c).  tx_/rx_ counters above include the
+	 * fast path's, added as the plugin's get_stats deltas.
+	 */
+	uint64_t accel_tx_sent;		/* frames the plugin answered SENT */
+	uint64_t accel_tx_busy;		/* frames the plugin held (BUSY) */
+	uint64_t accel_tx_returned;	/* held frames handed back, sent on the slow path */
+	uint64_t accel_tx_return_dropped; /* handed back with no way to send them (also tx_dropped) */
+	uint64_t accel_fast_tx_packets, accel_fast_rx_packets;	/* get_stats deltas summed */
+	uint64_t accel_attaches, accel_detaches;
 };
 
 /*
@@ -142,7 +152,8 @@ int pv_netfront_closed(const struct pv_netfront *nf);
 int pv_netfront_connected(const struct pv_netfront *nf);	/* backend Connected, rings up */
 unsigned int pv_netfront_domid(const struct pv_netfront *nf);	/* 0 when not registered */
 unsigned int pv_netfront_features(const struct pv_netfront *nf);	/* PV_NF_BE_* */
-void pv_netfront_get_stats(const struct pv_netfront *nf, struct pv_netfront_stats *st);
+/* Counters; an attached accelerator's deltas are collected first (hence not const). */
+void pv_netfront_get_stats(struct pv_netfront *nf, struct pv_netfront_stats *st);
 
 /* ---- pure helpers: the virtio-net header <-> netif mapping (unit-tested) ---- */
 

@@ -9,6 +9,7 @@
 #include <limits.h>
 
 #include "front/netfront.h"
+#include "front/accel_front.h"
 #include "guest/guest.h"
 #include "guest/xsc.h"
 #include "lib/log.h"
@@ -72,6 +73,8 @@ struct pv_netfront {
 
 	struct pv_netfront_stats st;
 	struct pv_ratelimit rl;
+
+	struct nf_accel *accel;		/* the accelerator host (accel_front.c) */
 };
 
 /* netfront.c */
@@ -81,6 +84,10 @@ void nf_rings_stop(struct pv_netfront *nf);
 int nf_rings_release(struct pv_netfront *nf);
 void nf_rings_forget(struct pv_netfront *nf);
 int nf_kick(struct pv_netfront *nf);
+/* For accel_front.c: the slow path alone; poll from the loop soon. */
+int nf_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh, const void *frame, uint32_t len);
+int nf_tx_room_slow(struct pv_netfront *nf, uint32_t len);
+void nf_kick_soon(struct pv_netfront *nf);
 
 /* netfront_xenbus.c */
 /* Drop the connection to pvnetd now (from loop callbacks only) ... */

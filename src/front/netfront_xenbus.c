@@ -181,6 +181,7 @@ static int nf_read_frontend(struct pv_netfront *nf)
 	if (e)
 		return e;
 	nf->be_watched = 1;
+	nf_accel_watch(nf, 1);	/* accelerator discovery: <backend>/accel-frontend */
 	memcpy(nf->mac, mac, 6);
 	memcpy(nf->want_mac, mac, 6);	/* a reconnection asks for the same one */
 	nf->mtu = (unsigned int)mtu;
@@ -196,6 +197,7 @@ static void nf_forget_backend(struct pv_netfront *nf)
 {
 	char path[NF_KEY_MAX];
 
+	nf_accel_watch(nf, 0);
 	if (nf->be_watched && !nf_key(path, nf->be_path, "state"))
 		xsc_unwatch(nf->xs, path, "be");
 	nf->be_watched = 0;
@@ -407,6 +409,7 @@ static void nf_run(struct pv_netfront *nf)
 		}
 		if (e)
 			pv_warn("vif%u.%u: xenbus: %s", pv_netfront_domid(nf), nf->devid, strerror(-e));
+		nf_accel_sync(nf);	/* attach/detach the accelerator as the store says */
 		e = nf_xs_drain(nf);
 		if (e < 0) {
 			nf_lose(nf, "xenstore connection lost");
@@ -463,6 +466,13 @@ static int nf_vif_request(struct pv_netfront *nf)
 static void nf_disconnect(struct pv_netfront *nf)
 {
 	nf_set_carrier(nf, 0);
+	/*
+	 * Accelerator: detach while the store is still there; carrier is down
+	 * first, so a frame the plugin hands back waits for the next
+	 * connection instead of going onto rings about to be forgotten.
+	 */
+	nf_accel_detach(nf, "disconnected");
+	nf_accel_watch(nf, 0);
 	nf_rings_forget(nf);
 	if (nf->hv_w)
 		pv_loop_del(nf->loop, nf->hv_w);
@@ -619,7 +629,9 @@ struct pv_netfront *pv_netfront_new(struct pv_loop *loop, const struct pv_netfro
 	    cfg->devid > 255 || (cfg->mtu && (cfg->mtu < NF_MTU_MIN || cfg->mtu > NF_MTU_MAX)))
 		return NULL;
 	nf = calloc(1, sizeof(*nf));
-	if (!nf || !(nf->rx_lin = malloc(PV_NF_MAX_FRAME + 1))) {
+	if (!nf || !(nf->rx_lin = malloc(PV_NF_MAX_FRAME + 1)) || nf_accel_new(nf)) {
+		if (nf)
+			free(nf->rx_lin);
 		free(nf);
 		*err = -ENOMEM;
 		return NULL;
@@ -658,6 +670,7 @@ void pv_netfront_free(struct pv_netfront *nf)
 		nf_disconnect(nf);
 	if (nf->retry_w)
 		pv_loop_timer_del(nf->loop, nf->retry_w);
+	nf_accel_free(nf);
 	free(nf->rx_lin);
 	free(nf);
 }
@@ -702,7 +715,8 @@ unsigned int pv_netfront_domid(const struct pv_netfront *nf)
 	return nf->g ? pv_guest_domid(nf->g) : 0;
 }
 
-void pv_netfront_get_stats(const struct pv_netfront *nf, struct pv_netfront_stats *st)
+void pv_netfront_get_stats(struct pv_netfront *nf, struct pv_netfront_stats *st)
 {
+	nf_accel_stats(nf);	/* the accelerator's deltas since the last call */
 	*st = nf->st;
 }

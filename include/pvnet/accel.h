@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * accel.h - the accelerator plugin interface: the contract between pvnet's
+ * split network drivers and the plugins that give a vif a fast path.
+ *
+ * After Solarflare's netfront_accel_hooks (0x00010003) and
+ * netback_accel_hooks (0x00010001) in linux-2.6.18-xen:
+ *
+ *   guest (pvnet-front)                        host (pvnetd)
+ *   +--------------------------------+         +---------------------------------+
+ *   | netfront --start_xmit--> front |  fast   | netback --probe/remove--> back  |
+ *   |   ^       <-poll/deliver- plugin|==path==>|   (no data-path hooks)   plugin |
+ *   |   | slow path: netif rings     |  (the   |                                 |
+ *   |   +============================|=plugins'|=================================|
+ *   +--------------------------------+   own)  +---------------------------------+
+ *
+ * Discovery, through xenstore as in the original:
+ *
+ *   1. the toolstack (or `pvnetctl accel D N on NIC`) writes the backend
+ *      directory's "accel" = NIC, the name of the NIC a backend plugin serves;
+ *   2. netback finds the backend plugin registered for that NIC and calls
+ *      probe(vif); the plugin publishes "accel-frontend" = the frontend
+ *      plugin's name (pv_accel_back_publish_frontend);
+ *   3. netfront watches <backend>/accel-frontend: present (or changed) ->
+ *      new_device() of the frontend plugin of that name; 0 = hooks installed;
+ *      gone -> remove();
+ *   4. both sides publish "accelstate" (a XenbusState number) in their own
+ *      directory: the host writes Initialising before new_device/probe,
+ *      Connected when it returned 0 (unless the plugin set a state of its
+ *      own meanwhile: then the plugin drives it), Closed after remove or a
+ *      refusal.
+ *
+ *   "accel" removed (pvnetctl accel D N off) -> remove(vif), the host deletes
+ *   "accel-frontend" -> netfront detaches.
+ *
+ * Frontend hooks.  Called by netfront from its single-threaded loop, never
+ * nested in one another, and never while a hook is running are hooks
+ * installed or removed (the original excluded poll and transmit with a
+ * lock; here the loop does it).
+ *
+ *   start_xmit   first thing netfront's transmit does, for every frame while
+ *                the vif is connected.  PV_ACCEL_SENT: the plugin sent it
+ *                (counted as fast path); PV_ACCEL_NOT_SENT: netfront sends it
+ *                on the slow path; PV_ACCEL_BUSY: the plugin keeps the frame
+ *                (it copies it: @iov is valid only during the call) and
+ *                netfront stops taking frames from its upper edge until
+ *                check_ready() says go AND the slow path has room.  As in the
+ *                original, every NOT_SENT test must come before any BUSY
+ *                test: a frame once held must not turn into NOT_SENT.
+ *   poll         from netfront's poll, with the budget the slow path left;
+ *                deliver received frames with pv_accel_front_deliver();
+ *                return how many frames were handled (== budget: there may
+ *                be more, netfront polls again soon).
+ *   stop_irq /   around netfront's poll: disable / re-arm the plugin's own
+ *   start_irq    notification; start_irq returns non-zero if events are
+ *                already pending (netfront polls again).  With its
+ *                notification armed, the plugin calls pv_accel_front_kick()
+ *                from its event handler (its "interrupt").
+ *   check_ready  non-zero when no frame is held: TX may resume.
+ *   get_stats    add the fast path's counters since the last call (deltas)
+ *                to *delta (zeroed by netfront); called whenever netfront's
+ *                stats are read, on every poll, and one last time just
+ *                before remove().
+ *   remove       the reverse of new_device.  A frame still held as BUSY must
+ *                be handed back with pv_accel_front_return() (from remove or
+ *                before): netfront sends it on the slow path (or counts it
+ *                dropped); a held frame is never lost silently, never sent
+ *                twice.
+ *
+ * Backend hooks: probe(vif) and remove(vif), per vif; 0 from probe = the
+ * plugin serves it.  Everything else (the NIC, buffers, filters, the
+ * plugins' own message channel) is the plugin's own control work.  Vifs
+ * that exist when a backend plugin registers are probed then.
+ *
+ * Registration is by name, built-in plugins being instances like any
+ * other: a table of ops (versioned: major must match, and @size must
+ * cover the ops the host calls) and an opaque @arg given back to
+ * new_device/probe.  A shared object "pvnet-accel-<name>.so" may register
+ * itself from a constructor; pv_accel_load() dlopens it.
+ *
+ * Threads: the frontend registry and hooks belong to the thread that runs
+ * the netfronts' loop, the backend registry and hooks to pvnetd's loop
+ * thread.  Errors are negative errno values.
+ */
+#ifndef PVNET_ACCEL_H
+#define PVNET_ACCEL_H
+
+#include <stdint.h>
+#include <sys/uio.h>
+#include <linux/virtio_net.h>
+
+/* Versions: major in the top 16 bits (must match), minor below (additions). */
+#define PV_ACCEL_FRONT_VERSION	0x00010000u
+#define PV_ACCEL_BACK_VERSION	0x00010000u
+#define PV_ACCEL_VERSION_MAJOR(v) ((v) >> 16)
+
+#define PV_ACCEL_NAME_MAX	32	/* names: [a-z0-9_.-]{1,31} */
+
+/* The xenstore keys of accelerator discovery (ORIGINAL.md). */
+#define PV_ACCEL_KEY_NIC	"accel"			/* backend dir: NIC name */
+#define PV_ACCEL_KEY_FRONTEND	"accel-frontend"	/* backend dir: frontend plugin */
+#define PV_ACCEL_KEY_STATE	"accelstate"		/* both dirs: XenbusState */
+
+/* start_xmit's answer. */
+enum pv_accel_xmit {
+	PV_ACCEL_NOT_SENT = 0,		/* CANT: the slow path sends it */
+	PV_ACCEL_SENT = 1,		/* GOOD: sent on the fast path */
+	PV_ACCEL_BUSY = 2,		/* held; queue stopped until check_ready */
+};
+
+/* Fast-path counters, as deltas since the previous get_stats call. */
+struct pv_accel_stats {
+	uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+	uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
+};
+_Static_assert(sizeof(struct pv_accel_stats) == 64, "pv_accel_stats is part of the ABI");
+
+/* ---------------------------------------------------------------------- */
+/* Frontend: hooks in netfront (pvnet-front).                             */
+/* ---------------------------------------------------------------------- */
+
+/* One vif of one netfront, as netfront shows it to a plugin (opaque). */
+struct pv_accel_front_dev;
+
+struct pv_accel_front_ops {
+	uint32_t version;		/* PV_ACCEL_FRONT_VERSION */
+	uint32_t size;			/* sizeof(struct pv_accel_front_ops) */
+	const char *name;		/* the frontend plugin's name */
+	int (*new_device)(struct pv_accel_front_dev *dev, void *arg);
+	void (*remove)(struct pv_accel_front_dev *dev);
+	enum pv_accel_xmit (*start_xmit)(struct pv_accel_front_dev *dev,
+					 const struct virtio_net_hdr *vh,
+					 const struct iovec *iov, int iovcnt, uint32_t len);
+	int (*poll)(struct pv_accel_front_dev *dev, int budget);
+	int (*start_irq)(struct pv_accel_front_dev *dev);
+	void (*stop_irq)(struct pv_accel_front_dev *dev);
+	int (*check_ready)(struct pv_accel_front_dev *dev);
+	void (*get_stats)(struct pv_accel_front_dev *dev, struct pv_accel_stats *delta);
+};
+_Static_assert(sizeof(struct pv_accel_front_ops) == 8 + 9 * sizeof(void *),
+	       "pv_accel_front_ops v1: grow only at the end, bump the minor version");
+
+/*
+ * pv_accel_front_register() - make a frontend plugin known by @ops->name
+ * @arg: given back to new_device()
+ * Return: 0, -EEXIST (name taken), -EINVAL (bad name, version or size).
+ */
+int pv_accel_front_register(const struct pv_accel_front_ops *ops, void *arg);
+/* Forget it; -EBUSY while a netfront uses it, -ENOENT if unknown. */
+int pv_accel_front_unregister(const char *name);
+
+/* What a plugin may ask of netfront about its device. */
+void *pv_accel_front_priv(const struct pv_accel_front_dev *dev);
+void pv_accel_front_set_priv(struct pv_accel_front_dev *dev, void *priv);
+struct pv_loop *pv_accel_front_loop(const struct pv_accel_front_dev *dev);
+struct pv_guest *pv_accel_front_guest(const struct pv_accel_front_dev *dev);	/* grants, evtchns */
+struct xsc *pv_accel_front_xs(const struct pv_accel_front_dev *dev);
+const char *pv_accel_front_path(const struct pv_accel_front_dev *dev);	/* frontend dir */
+const char *pv_accel_front_backend(const struct pv_accel_front_dev *dev);	/* backend dir */
+const uint8_t *pv_accel_front_mac(const struct pv_accel_front_dev *dev);
+unsigned int pv_accel_front_mtu(const struct pv_accel_front_dev *dev);
+
+/*
+ * pv_accel_front_deliver() - a frame received on the fast path, to the
+ * guest's stack (call from poll).  @iov is read during the call only.
+ * Return: 0, or -errno if the upper edge dropped it (the plugin counts it).
+ */
+int pv_accel_front_deliver(struct pv_accel_front_dev *dev, const struct virtio_net_hdr *vh,
+			   const struct iovec *iov, int iovcnt, uint32_t len);
+/* The plugin's interrupt: run netfront's poll soon (from the loop). */
+void pv_accel_front_kick(struct pv_accel_front_dev *dev);
+/* Whether the slow path has room for a frame of @len bytes now. */
+int pv_accel_front_slow_room(struct pv_accel_front_dev *dev, uint32_t len);
+/*
+ * pv_accel_front_return() - hand back a frame held as BUSY: netfront sends
+ * it on the slow path before any later frame.  Copied during the call.
+ * Return: 0 (sent or queued), -ENOBUFS (dropped and counted: a second
+ * frame returned while one still waits, or netfront is going away).
+ */
+int pv_accel_front_return(struct pv_accel_front_dev *dev, const struct virtio_net_hdr *vh,
+			  const void *frame, uint32_t len);
+/* Publish the frontend's "accelstate" (a XenbusState); the plugin drives it from now on. */
+int pv_accel_front_set_state(struct pv_accel_front_dev *dev, int state);
+
+/* ---------------------------------------------------------------------- */
+/* Backend: hooks in netback (pvnetd).                                    */
+/* ---------------------------------------------------------------------- */
+
+/* One vif, as netback shows it to a plugin (opaque). */
+struct pv_accel_back_vif;
+
+struct pv_accel_back_ops {
+	uint32_t version;		/* PV_ACCEL_BACK_VERSION */
+	uint32_t size;			/* sizeof(struct pv_accel_back_ops) */
+	const char *name;		/* the backend plugin's own name (logs, pvnetctl) */
+	int (*probe)(struct pv_accel_back_vif *vif, void *arg);
+	void (*remove)(struct pv_accel_back_vif *vif);
+};
+_Static_assert(sizeof(struct pv_accel_back_ops) == 8 + 3 * sizeof(void *),
+	       "pv_accel_back_ops v1: grow only at the end, bump the minor version");
+
+/*
+ * pv_accel_back_register() - serve the vifs whose "accel" key is @nic
+ * @arg: given back to probe()
+ *
+ * Vifs that already name @nic are probed now.  Return: 0, -EEXIST (a
+ * plugin serves @nic already), -EINVAL (bad name, version or size).
+ */
+int pv_accel_back_register(const char *nic, const struct pv_accel_back_ops *ops, void *arg);
+/* Remove the plugin from every vif it serves, then forget it; -ENOENT if unknown. */
+int pv_accel_back_unregister(const char *nic);
+
+void *pv_accel_back_priv(const struct pv_accel_back_vif *vif);
+void pv_accel_back_set_priv(struct pv_accel_back_vif *vif, void *priv);
+unsigned int pv_accel_back_domid(const struct pv_accel_back_vif *vif);
+unsigned int pv_accel_back_devid(const struct pv_accel_back_vif *vif);
+const uint8_t *pv_accel_back_mac(const struct pv_accel_back_vif *vif);
+const char *pv_accel_back_path(const struct pv_accel_back_vif *vif);		/* backend dir */
+const char *pv_accel_back_frontend(const struct pv_accel_back_vif *vif);	/* frontend dir */
+struct xs_server *pv_accel_back_xs(const struct pv_accel_back_vif *vif);
+struct pv_hv *pv_accel_back_hv(const struct pv_accel_back_vif *vif);
+struct pv_loop *pv_accel_back_loop(const struct pv_accel_back_vif *vif);
+
+/* Write "accel-frontend" = @name (the frontend plugin netfront should attach). */
+int pv_accel_back_publish_frontend(struct pv_accel_back_vif *vif, const char *name);
+/* Publish the backend's "accelstate"; the plugin drives it from now on. */
+int pv_accel_back_set_state(struct pv_accel_back_vif *vif, int state);
+
+/* ---------------------------------------------------------------------- */
+/* Loading plugins from shared objects.                                   */
+/* ---------------------------------------------------------------------- */
+
+#define PV_ACCEL_DIR_ENV	"PVNET_ACCEL_DIR"
+#define PV_ACCEL_DIR_DEFAULT	"/usr/lib/pvnet/accel"
+
+/*
+ * pv_accel_load() - dlopen "<dir>/pvnet-accel-<name>.so", whose constructor
+ * registers its plugin(s)
+ * @dir: NULL for $PVNET_ACCEL_DIR, else PV_ACCEL_DIR_DEFAULT
+ * Return: 0, -EINVAL (bad name), -ENOENT (cannot load; logged).
+ */
+int pv_accel_load(const char *dir, const char *name);
+
+/* Plugin and NIC names: [a-z0-9_.-]{1,31}.  1 if @s is one. */
+static inline int pv_accel_name_ok(const char *s)
+{
+	int n = 0;
+
+	for (; s[n]; n++)
+		if (n >= PV_ACCEL_NAME_MAX - 1 ||
+		    !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') ||
+		      s[n] == '_' || s[n] == '.' || s[n] == '-'))
+			return 0;
+	return n > 0;
+}
+
+#endif

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * accel_back.c - netback's accelerator host: the backend plugin registry
+ * and probe/remove per vif, driven by the backend directory's "accel" key.
+ *
+ * Theory of Operation
+ * ===================
+ *
+ * Registry.  Backend plugins register with the name of the NIC they
+ * serve (as the original's netback_accel_hooks did with the physical
+ * interface's name); one plugin per NIC name.
+ *
+ * Per vif (pv_accel_back_vif_new, called by netback when it makes a vif),
+ * an in-process watch on <backend>/accel.  Every event, and every
+ * registration, runs ab_sync(), level-triggered:
+ *
+ *   wanted = the registered plugin whose NIC is the value of "accel"
+ *   attached != wanted          -> remove(), "accel-frontend" deleted,
+ *                                  accelstate Closed
+ *   nothing attached, wanted    -> accelstate Initialising, probe();
+ *                                  0: attached, accelstate Connected (unless
+ *                                  the plugin set one itself); the plugin
+ *                                  publishes "accel-frontend"
+ *                                  else: accelstate Closed, not retried
+ *                                  until the key changes or a plugin
+ *                                  registers for that NIC again
+ *
+ * netfront sees "accel-frontend" come and go and attaches or detaches its
+ * half.  Nothing is written into a backend directory that is being
+ * removed (a write would re-create it): ab_alive() checks the toolstack's
+ * "frontend" key before each write.
+ *
+ * Everything runs on pvnetd's loop thread; the registry and the list of
+ * vifs are process-wide (a plugin registering late must find the vifs of
+ * every netback in the process).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accel_back.h"
+#include "hv/xs.h"
+#include "lib/log.h"
+#include "pvnet/accel.h"
+#include "pvnet/xen.h"
+
+#define AB_MAX_PLUGINS 16
+#define AB_PATH_MAX    192
+
+struct ab_plugin {
+	char nic[PV_ACCEL_NAME_MAX];
+	const struct pv_accel_back_ops *ops;
+	void *arg;
+};
+
+struct pv_accel_back_vif {
+	struct pv_accel_back_vif *next;
+	struct pv_accel_back_vif_config cfg;
+	char be_path[AB_PATH_MAX];
+	char fe_path[AB_PATH_MAX];
+	char token[48];
+	int watched;
+	struct ab_plugin *pl;		/* attached plugin, or NULL */
+	char failed[PV_ACCEL_NAME_MAX];	/* NIC whose probe failed: not retried as is */
+	void *priv;
+	int state_set;			/* the plugin published its own accelstate */
+	int in_hook;
+	int dying;			/* the vif is going: no writes */
+};
+
+static struct ab_plugin ab_plugins[AB_MAX_PLUGINS];
+static struct pv_accel_back_vif *ab_vifs;
+
+/* ---- store helpers ---- */
+
+static int ab_path(const struct pv_accel_back_vif *v, const char *key, char *out)
+{
+	return (size_t)snprintf(out, AB_PATH_MAX, "%s/%s", v->be_path, key) >= AB_PATH_MAX ?
+	       -ENAMETOOLONG : 0;
+}
+
+/* The backend directory still exists (the toolstack's "frontend" key is there). */
+static int ab_alive(const struct pv_accel_back_vif *v)
+{
+	char path[AB_PATH_MAX], buf[8];
+
+	return !v->dying && !ab_path(v, "frontend", path) &&
+	       xs_server_read(v->cfg.xs, path, buf, sizeof(buf)) >= 0;
+}
+
+static int ab_write(struct pv_accel_back_vif *v, const char *key, const char *val)
+{
+	char path[AB_PATH_MAX];
+	int e = ab_path(v, key, path);
+
+	if (e)
+		return e;
+	if (!ab_alive(v))
+		return -ENOENT;
+	return xs_server_write(v->cfg.xs, path, val, strlen(val));
+}
+
+static void ab_rm(struct pv_accel_back_vif *v, const char *key)
+{
+	char path[AB_PATH_MAX];
+
+	if (!ab_path(v, key, path) && ab_alive(v))
+		xs_server_rm(v->cfg.xs, path);
+}
+
+static void ab_state(struct pv_accel_back_vif *v, int state)
+{
+	char val[4];
+
+	snprintf(val, sizeof(val), "%d", state);
+	ab_write(v, PV_ACCEL_KEY_STATE, val);
+}
+
+/* ---- attach / detach ---- */
+
+static struct ab_plugin *ab_find(const char *nic)
+{
+	for (int i = 0; i < AB_MAX_PLUGINS; i++)
+		if (ab_plugins[i].ops && !strcmp(ab_plugins[i].nic, nic))
+			return &ab_plugins[i];
+	return NULL;
+}
+
+static void ab_detach(struct pv_accel_back_vif *v, const char *why)
+{
+	struct ab_plugin *pl = v->pl;
+
+	if (!pl)
+		return;
+	v->in_hook = 1;
+	pl->ops->remove(v);
+	v->in_hook = 0;
+	v->pl = NULL;
+	v->priv = NULL;
+	ab_rm(v, PV_ACCEL_KEY_FRONTEND);	/* netfront detaches its half */
+	ab_state(v, XenbusStateClosed);
+	pv_info("vif%u.%u: backend accelerator '%s' (NIC %s) removed: %s", v->cfg.domid,
+		v->cfg.devid, pl->ops->name, pl->nic, why);
+}
+
+static void ab_attach(struct pv_accel_back_vif *v, struct ab_plugin *pl)
+{
+	int e;
+
+	ab_state(v, XenbusStateInitialising);
+	v->state_set = 0;
+	v->priv = NULL;
+	v->pl = pl;			/* host calls from probe see their plugin */
+	v->in_hook = 1;
+	e = pl->ops->probe(v, pl->arg);
+	v->in_hook = 0;
+	if (e) {
+		v->pl = NULL;
+		snprintf(v->failed, sizeof(v->failed), "%s", pl->nic);
+		ab_rm(v, PV_ACCEL_KEY_FRONTEND);
+		ab_state(v, XenbusStateClosed);
+		pv_warn("vif%u.%u: backend accelerator '%s' (NIC %s) refused the vif: %s",
+			v->cfg.domid, v->cfg.devid, pl->ops->name, pl->nic,
+			strerror(e < 0 ? -e : e));
+		return;
+	}
+	if (!v->state_set)
+		ab_state(v, XenbusStateConnected);
+	pv_info("vif%u.%u: backend accelerator '%s' (NIC %s) attached", v->cfg.domid,
+		v->cfg.devid, pl->ops->name, pl->nic);
+}
+
+/**
+ * ab_sync() - make the attached plugin what "accel" and the registry say
+ */
+static void ab_sync(struct pv_accel_back_vif *v)
+{
+	char path[AB_PATH_MAX], nic[PV_ACCEL_NAME_MAX] = "";
+	struct ab_plugin *want = NULL;
+
+	if (v->in_hook || v->dying)
+		return;
+	if (ab_alive(v) && !ab_path(v, PV_ACCEL_KEY_NIC, path) &&
+	    xs_server_read(v->cfg.xs, path, nic, sizeof(nic)) >= 0 && !pv_accel_name_ok(nic)) {
+		pv_warn("vif%u.%u: ignoring malformed accel key", v->cfg.domid, v->cfg.devid);
+		nic[0] = '\0';
+	}
+	if (!ab_alive(v))
+		nic[0] = '\0';
+	if (strcmp(v->failed, nic))
+		v->failed[0] = '\0';	/* the key changed: a new chance */
+	if (nic[0])
+		want = ab_find(nic);
+	if (v->pl && v->pl != want)
+		ab_detach(v, nic[0] ? "accel changed" : "accel off");
+	if (!v->pl && want && strcmp(v->failed, nic))
+		ab_attach(v, want);
+}
+
+static void ab_watch_cb(struct xs_server *xs, const char *path, const char *token, void *arg)
+{
+	(void)xs;
+	(void)path;
+	(void)token;
+	ab_sync(arg);
+}
+
+/* ---- netback's side ---- */
+
+struct pv_accel_back_vif *pv_accel_back_vif_new(const struct pv_accel_back_vif_config *cfg)
+{
+	struct pv_accel_back_vif *v = calloc(1, sizeof(*v));
+	char path[AB_PATH_MAX];
+
+	if (!v)
+		return NULL;
+	v->cfg = *cfg;
+	snprintf(v->be_path, sizeof(v->be_path), "%s", cfg->be_path);
+	snprintf(v->fe_path, sizeof(v->fe_path), "%s", cfg->fe_path);
+	v->cfg.be_path = v->be_path;
+	v->cfg.fe_path = v->fe_path;
+	snprintf(v->token, sizeof(v->token), "accel-%u-%u", cfg->domid, cfg->devid);
+	if (!ab_path(v, PV_ACCEL_KEY_NIC, path))
+		v->watched = xs_server_watch(cfg->xs, path, v->token, ab_watch_cb, v) == 0;
+	v->next = ab_vifs;
+	ab_vifs = v;
+	ab_sync(v);
+	return v;
+}
+
+void pv_accel_back_vif_free(struct pv_accel_back_vif *v)
+{
+	char path[AB_PATH_MAX];
+
+	if (!v)
+		return;
+	if (v->watched && !ab_path(v, PV_ACCEL_KEY_NIC, path))
+		xs_server_unwatch(v->cfg.xs, path, v->token);
+	ab_detach(v, "vif removed");
+	for (struct pv_accel_back_vif **pp = &ab_vifs; *pp; pp = &(*pp)->next)
+		if (*pp == v) {
+			*pp = v->next;
+			break;
+		}
+	free(v);
+}
+
+int pv_accel_back_status(struct xs_server *xs, unsigned int domid, unsigned int devid,
+			 char plugin[32], char nic[32])
+{
+	for (struct pv_accel_back_vif *v = ab_vifs; v; v = v->next) {
+		if (v->cfg.xs != xs || v->cfg.domid != domid || v->cfg.devid != devid)
+			continue;
+		snprintf(plugin, 32, "%s", v->pl ? v->pl->ops->name : "");
+		snprintf(nic, 32, "%s", v->pl ? v->pl->nic : "");
+		return 0;
+	}
+	return -ENOENT;
+}
+
+const char *pv_accel_back_default_nic(void)
+{
+	const char *nic = NULL;
+
+	for (int i = 0; i < AB_MAX_PLUGINS; i++) {
+		if (!ab_plugins[i].ops)
+			continue;
+		if (nic)
+			return NULL;
+		nic = ab_plugins[i].nic;
+	}
+	return nic;
+}
+
+/* ---- the registry ---- */
+
+int pv_accel_back_register(const char *nic, const struct pv_accel_back_ops *ops, void *arg)
+{
+	struct ab_plugin *slot = NULL;
+
+	/* A table from another major version would be called with the wrong layout. */
+	if (!nic || !pv_accel_name_ok(nic) || !ops || !ops->name || !ops->probe || !ops->remove ||
+	    PV_ACCEL_VERSION_MAJOR(ops->version) != PV_ACCEL_VERSION_MAJOR(PV_ACCEL_BACK_VERSION) ||
+	    ops->size < sizeof(struct pv_accel_back_ops))
+		return -EINVAL;
+	if (ab_find(nic))
+		return -EEXIST;
+	for (int i = 0; i < AB_MAX_PLUGINS && !slot; i++)
+		if (!ab_plugins[i].ops)
+			slot = &ab_plugins[i];
+	if (!slot)
+		return -ENOSPC;
+	snprintf(slot->nic, sizeof(slot->nic), "%s", nic);
+	slot->ops = ops;
+	slot->arg = arg;
+	pv_info("accel: backend plugin '%s' serves NIC %s", ops->name, nic);
+	/* Vifs that named this NIC before the plugin came: probe them now. */
+	for (struct pv_accel_back_vif *v = ab_vifs; v; v = v->next) {
+		if (!strcmp(v->failed, nic))
+			v->failed[0] = '\0';
+		ab_sync(v);
+	}
+	return 0;
+}
+
+int pv_accel_back_unregister(const char *nic)
+{
+	struct ab_plugin *pl = ab_find(nic);
+
+	if (!pl)
+		return -ENOENT;
+	for (struct pv_accel_back_vif *v = ab_vifs; v; v = v->next)
+		if (v->pl == pl)
+			ab_detach(v, "plugin unregistered");
+	memset(pl, 0, sizeof(*pl));
+	return 0;
+}
+
+/* ---- the plugin's view of its vif ---- */
+
+void *pv_accel_back_priv(const struct pv_accel_back_vif *vif) { return vif->priv; }
+void pv_accel_back_set_priv(struct pv_accel_back_vif *vif, void *priv) { vif->priv = priv; }
+unsigned int pv_accel_back_domid(const struct pv_accel_back_vif *vif) { return vif->cfg.domid; }
+unsigned int pv_accel_back_devid(const struct pv_accel_back_vif *vif) { return vif->cfg.devid; }
+const uint8_t *pv_accel_back_mac(const struct pv_accel_back_vif *vif) { return vif->cfg.mac; }
+const char *pv_accel_back_path(const struct pv_accel_back_vif *vif) { return vif->be_path; }
+const char *pv_accel_back_frontend(const struct pv_accel_back_vif *vif) { return vif->fe_path; }
+struct xs_server *pv_accel_back_xs(const struct pv_accel_back_vif *vif) { return vif->cfg.xs; }
+struct pv_hv *pv_accel_back_hv(const struct pv_accel_back_vif *vif) { return vif->cfg.hv; }
+struct pv_loop *pv_accel_back_loop(const struct pv_accel_back_vif *vif) { return vif->cfg.loop; }
+
+int pv_accel_back_publish_frontend(struct pv_accel_back_vif *vif, const char *name)
+{
+	if (!name || !pv_accel_name_ok(name))
+		return -EINVAL;
+	return ab_write(vif, PV_ACCEL_KEY_FRONTEND, name);
+}
+
+int pv_accel_back_set_state(struct pv_accel_back_vif *vif, int state)
+{
+	char val[4];
+
+	if (state < XenbusStateUnknown || state > XenbusStateReconfigured)
+		return -EINVAL;
+	vif->state_set = 1;
+	snprintf(val, sizeof(val), "%d", state);
+	return ab_write(vif, PV_ACCEL_KEY_STATE, val);
+}
