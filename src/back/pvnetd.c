@@ -23,6 +23,7 @@
 
 #include "back/ctl.h"
 #include "back/netback.h"
+#include "back/nicport.h"
 #include "back/port.h"
 #include "back/toolstack.h"
 #include "back/uplink.h"
@@ -50,6 +51,8 @@ struct pvnetd {
 	struct pv_uplink *up[8];
 	const char *host_port;
 	struct pv_hostport *hp;
+	const char *nic_dir;
+	struct pv_nicport *np;
 	int no_guest_vifs;
 	struct pv_switch_config swcfg;
 	int sig_fd;
@@ -70,6 +73,9 @@ static void usage(FILE *f)
 		"                         own user always are)\n"
 		"  -U, --uplink IFNAME    join the bridge to this host interface (AF_PACKET);\n"
 		"                         may be given up to 8 times\n"
+		"  -N, --nic DIR          reach the wire through pvnet-nicd (run directory DIR):\n"
+		"                         its host VI becomes a bridge port; reconnects if\n"
+		"                         pvnet-nicd restarts\n"
 		"  -H, --host-port NAME   a TAP device in pvnetd's namespace on the bridge, so\n"
 		"                         the host's own stack can join\n"
 		"  -n, --no-guest-vifs    refuse guests' own vif requests (pvnetctl only)\n"
@@ -179,6 +185,13 @@ static int ports_start(struct pvnetd *d)
 		}
 		pv_info("uplink on %s", d->uplinks[i]);
 	}
+	if (d->nic_dir) {
+		d->np = pv_nicport_open(d->loop, d->sw, d->nic_dir, &err);
+		if (!d->np) {
+			pv_err("nic %s: %s", d->nic_dir, strerror(-err));
+			return -1;
+		}
+	}
 	if (d->host_port) {
 		d->hp = pv_hostport_open(d->loop, d->sw, d->host_port, NULL, 0, &err);
 		if (!d->hp) {
@@ -244,6 +257,7 @@ static void services_stop(struct pvnetd *d)
 			pv_uplink_close(d->up[i]);
 	if (d->hp)
 		pv_hostport_close(d->hp);
+	pv_nicport_close(d->np);
 	if (d->age_timer)
 		pv_loop_timer_del(d->loop, d->age_timer);
 	pv_hv_free(d->hv);
@@ -268,6 +282,7 @@ int main(int argc, char **argv)
 		{ "allow-uid", required_argument, NULL, 'u' },
 		{ "uplink", required_argument, NULL, 'U' },
 		{ "host-port", required_argument, NULL, 'H' },
+		{ "nic", required_argument, NULL, 'N' },
 		{ "no-guest-vifs", no_argument, NULL, 'n' },
 		{ "mac-aging", required_argument, NULL, 'A' },
 		{ "mac-cap", required_argument, NULL, 'C' },
@@ -278,7 +293,7 @@ int main(int argc, char **argv)
 	int level = PV_LOG_INFO, use_syslog = 0, daemonize = 0, c, rc;
 	long allow_uid = -1;
 
-	while ((c = getopt_long(argc, argv, "r:dl:su:U:H:nA:C:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:dl:su:U:H:N:nA:C:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': d.run_dir = optarg; break;
 		case 'd': daemonize = 1; break;
@@ -299,6 +314,7 @@ int main(int argc, char **argv)
 			d.uplinks[d.nr_uplinks++] = optarg;
 			break;
 		case 'H': d.host_port = optarg; break;
+		case 'N': d.nic_dir = optarg; break;
 		case 'n': d.no_guest_vifs = 1; break;
 		case 'A':
 		case 'C': {

@@ -1,0 +1,653 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nicport.c - pvnetd's switch port on pvnet-nicd's host VI (see nicport.h).
+ *
+ * How this works
+ * ==============
+ *
+ * Buffers.  One memfd of pvnetd's (sealed against shrinking and growing),
+ * PV_NICPORT_RX_BUFS + PV_NICPORT_TX_BUFS 2 KiB chunks, mapped here once for
+ * the port's lifetime and given to the NIC with BUF_MAP at every connection;
+ * the NIC chooses the buffer ids.  Chunks [0, RX_BUFS) are RX buffers, the
+ * rest TX buffers, kept on a free stack.
+ *
+ * Descriptors and events.  Every descriptor posted is remembered in a shadow
+ * ring (local buffer index by ring slot); an event names the descriptor's
+ * ring index, so the shadow gives the buffer back, and the buffer id in the
+ * event must match what we posted (else counted as a bad event, ignored).
+ * RX event: the frame (private header copy + one segment in the buffer) goes
+ * to pv_switch_input(), then the buffer is posted again.  TX_DONE: the TX
+ * buffer goes back on the free stack.  ERROR: counted, logged rate-limited,
+ * the buffer reclaimed (TX) or reposted (RX) as for a normal event.
+ *
+ * Transmit.  The NIC has no TSO and no checksum offload and takes at most one
+ * 2 KiB buffer per frame.  A frame is copied into a free TX buffer, its
+ * partial checksum completed there; a GSO frame longer than the MTU is
+ * linearised into a 64 KiB scratch buffer and cut by pv_pkt_gso_segment()
+ * into MSS-sized segments with final checksums, one TX buffer each.  No
+ * buffer or ring slot: dropped and counted (-ENOBUFS); a GSO frame is
+ * refused whole when there is not room for all its segments.  flush()
+ * rings the doorbell once if anything was posted.
+ *
+ * Wake-ups.  The wake-up eventfd is on pvnetd's loop.  A pass reads up to
+ * PV_NICPORT_BUDGET events, flushes the switch, then arms the wake-up; if
+ * events arrived meanwhile, or the budget ran out, it writes its own
+ * eventfd so the loop comes back after the other descriptors' turn.
+ *
+ * NIC lifecycle.  The control socket stays on the loop: EOF (pvnet-nicd
+ * died; the NIC frees the VI with the connection) or a VI fault detaches
+ * the port: off the loop and the switch, VI unmapped, descriptors closed,
+ * and a 1 s timer retries connecting (logged once) until it works.  Every
+ * control call waits 1 s at most, so a hung NIC cannot hold pvnetd long.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "nicport.h"
+#include "port.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+#include "lib/pkt.h"
+#include "nic/nic_client.h"
+
+#define NP_NBUFS	(PV_NICPORT_RX_BUFS + PV_NICPORT_TX_BUFS)
+#define NP_MEM_SIZE	((size_t)NP_NBUFS * PV_NIC_BUF_SIZE)
+#define NP_CALL_MS	1000
+
+_Static_assert(PV_NICPORT_RX_BUFS <= PV_NIC_RXQ_SIZE, "all RX buffers fit the RX ring");
+_Static_assert(PV_NICPORT_TX_BUFS <= PV_NIC_TXQ_SIZE, "all TX buffers fit the TX ring");
+
+struct pv_nicport {
+	struct pv_port port;
+	struct pv_loop *loop;
+	struct pv_switch *sw;
+	char sock_path[256];
+	/* buffers: for the port's lifetime */
+	int memfd;
+	uint8_t *mem;
+	uint8_t *scratch;		/* GSO linearisation, PV_FRAME_MAX_LEN */
+	/* connection: valid while connected */
+	int connected;
+	int cfd;
+	uint32_t vi_id;
+	int mem_fd;
+	struct nic_vi_user vi;
+	struct pv_watch *sock_watch, *wake_watch;
+	uint32_t buf_id[NP_NBUFS];	/* the NIC's id for each chunk */
+	uint16_t rx_shadow[PV_NIC_RXQ_SIZE];
+	uint16_t tx_shadow[PV_NIC_TXQ_SIZE];
+	uint16_t tx_free[PV_NICPORT_TX_BUFS];
+	unsigned int nr_tx_free;
+	int tx_posted;			/* descriptors posted since the last doorbell */
+	uint32_t mtu;
+	/* reconnection */
+	struct pv_watch *retry_timer;
+	int retry_logged;
+	struct pv_nicport_stats xs;
+	struct pv_ratelimit rl;
+};
+
+/* ---- control calls, 1 s each ---- */
+
+static int np_vi_req(struct pv_nicport *np, uint16_t type, uint32_t vi_id)
+{
+	struct pv_nic_vi_req q = { .vi_id = vi_id };
+
+	return nic_client_call(np->cfd, type, &q, sizeof(q), NULL, 0, NULL, 0, NULL, NP_CALL_MS);
+}
+
+static int np_vi_alloc(struct pv_nicport *np, int fds[3])
+{
+	struct pv_nic_vi_alloc a = { .version = PV_NIC_VERSION };
+	struct pv_nic_vi_alloc_reply ar = { 0 };
+	int rc;
+
+	rc = nic_client_call(np->cfd, PV_NIC_VI_ALLOC, &a, sizeof(a), NULL, 0, &ar, sizeof(ar),
+			     fds, NP_CALL_MS);
+	if (!rc && (fds[0] < 0 || fds[1] < 0 || fds[2] < 0))
+		rc = -EPROTO;
+	if (rc) {
+		for (int i = 0; i < 3; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		fds[0] = fds[1] = fds[2] = -1;
+		return rc;
+	}
+	np->vi_id = ar.vi_id;
+	return 0;
+}
+
+static int np_buf_map(struct pv_nicport *np)
+{
+	for (uint32_t at = 0; at < NP_NBUFS; at += PV_NIC_MAP_MAX) {
+		uint32_t n = NP_NBUFS - at < PV_NIC_MAP_MAX ? NP_NBUFS - at : PV_NIC_MAP_MAX;
+		uint32_t req[2 + PV_NIC_MAP_MAX], rep[2 + PV_NIC_MAP_MAX];
+		int rc;
+
+		req[0] = np->vi_id;
+		req[1] = n;
+		for (uint32_t i = 0; i < n; i++)
+			req[2 + i] = at + i;
+		rc = nic_client_call(np->cfd, PV_NIC_BUF_MAP, req, 8 + 4 * n, &np->memfd, 1,
+				     rep, sizeof(rep), NULL, NP_CALL_MS);
+		if (rc)
+			return rc;
+		if (rep[1] != n)
+			return -EPROTO;
+		memcpy(np->buf_id + at, rep + 2, 4 * (size_t)n);
+	}
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static uint8_t *np_buf(struct pv_nicport *np, unsigned int chunk)
+{
+	return np->mem + (size_t)chunk * PV_NIC_BUF_SIZE;
+}
+
+static void np_rx_post(struct pv_nicport *np, unsigned int chunk)
+{
+	np->rx_shadow[np->vi.rx_prod & (PV_NIC_RXQ_SIZE - 1)] = (uint16_t)chunk;
+	nic_vi_rx_post(&np->vi, np->buf_id[chunk], 0, PV_NIC_BUF_SIZE);
+}
+
+static void np_retry_start(struct pv_nicport *np);
+
+/**
+ * np_detach() - the NIC is gone (or faulted): leave the switch and the loop
+ * @np:		port
+ * @why:	for the log
+ * @retry:	start the reconnection timer
+ */
+static void np_detach(struct pv_nicport *np, const char *why, int retry)
+{
+	if (np->connected) {
+		pv_switch_port_del(np->sw, &np->port);
+		np->xs.disconnects++;
+		if (retry)
+			pv_warn("%s: pvnet-nicd lost (%s); port off the bridge", np->port.name, why);
+	}
+	np->connected = 0;
+	if (np->sock_watch)
+		pv_loop_del(np->loop, np->sock_watch);
+	if (np->wake_watch)
+		pv_loop_del(np->loop, np->wake_watch);
+	np->sock_watch = np->wake_watch = NULL;
+	nic_vi_user_close(&np->vi);
+	if (np->vi.doorbell_fd >= 0)
+		close(np->vi.doorbell_fd);
+	if (np->vi.wake_fd >= 0)
+		close(np->vi.wake_fd);
+	np->vi.doorbell_fd = np->vi.wake_fd = -1;
+	if (np->mem_fd >= 0)
+		close(np->mem_fd);
+	np->mem_fd = -1;
+	if (np->cfd >= 0)
+		close(np->cfd);	/* the NIC frees the VI with the connection */
+	np->cfd = -1;
+	np->tx_posted = 0;
+	if (retry)
+		np_retry_start(np);
+}
+
+/* ---- receive: events ---- */
+
+static void np_rx_event(struct pv_nicport *np, const struct pv_nic_event *ev, unsigned int chunk)
+{
+	uint8_t *b = np_buf(np, chunk);
+	struct pv_frame f;
+
+	if (ev->len < PV_PKT_ETH_HLEN || ev->len > PV_NIC_BUF_SIZE) {
+		np->port.st.rx_dropped++;
+		pv_log_rl(&np->rl, PV_LOG_WARN, "%s: RX event with length %u", np->port.name,
+			  ev->len);
+		return;
+	}
+	f.len = ev->len;
+	f.hdr_len = f.len < PV_FRAME_HDR_MAX ? f.len : PV_FRAME_HDR_MAX;
+	memcpy(f.hdr, b, f.hdr_len);
+	f.nseg = 0;
+	if (f.len > f.hdr_len) {
+		f.seg[0].p = b + f.hdr_len;
+		f.seg[0].len = f.len - f.hdr_len;
+		f.nseg = 1;
+	}
+	f.flags = (ev->flags & PV_NIC_RX_F_CSUM_OK) ? PV_FRAME_CSUM_VALID : 0;
+	f.csum_start = f.csum_offset = 0;
+	f.gso_type = PV_GSO_NONE;
+	f.gso_size = 0;
+	pv_switch_input(np->sw, &np->port, &f);
+}
+
+static void np_event(struct pv_nicport *np, const struct pv_nic_event *ev)
+{
+	unsigned int chunk;
+
+	if (ev->queue == 1) {
+		chunk = np->rx_shadow[ev->index & (PV_NIC_RXQ_SIZE - 1)];
+		if (chunk >= PV_NICPORT_RX_BUFS || np->buf_id[chunk] != ev->buf_id) {
+			np->xs.bad_events++;
+			return;
+		}
+		if (ev->type == PV_NIC_EV_RX)
+			np_rx_event(np, ev, chunk);
+		else if (ev->type == PV_NIC_EV_ERROR) {
+			np->xs.nic_errors++;
+			np->port.st.rx_dropped++;
+			pv_log_rl(&np->rl, PV_LOG_WARN, "%s: NIC RX error %u", np->port.name,
+				  ev->code);
+		} else {
+			np->xs.bad_events++;
+		}
+		np_rx_post(np, chunk);	/* the NIC consumed it either way */
+		return;
+	}
+	chunk = np->tx_shadow[ev->index & (PV_NIC_TXQ_SIZE - 1)];
+	if (ev->queue != 0 || chunk < PV_NICPORT_RX_BUFS || chunk >= NP_NBUFS ||
+	    np->buf_id[chunk] != ev->buf_id || np->nr_tx_free >= PV_NICPORT_TX_BUFS) {
+		np->xs.bad_events++;
+		return;
+	}
+	if (ev->type == PV_NIC_EV_ERROR) {
+		np->xs.nic_errors++;
+		np->port.st.errors++;
+		pv_log_rl(&np->rl, PV_LOG_WARN, "%s: NIC TX error %u", np->port.name, ev->code);
+	} else if (ev->type != PV_NIC_EV_TX_DONE) {
+		np->xs.bad_events++;
+	}
+	np->tx_shadow[ev->index & (PV_NIC_TXQ_SIZE - 1)] = UINT16_MAX;
+	np->tx_free[np->nr_tx_free++] = (uint16_t)chunk;
+}
+
+static void np_wake_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct pv_nicport *np = arg;
+	struct pv_nic_event ev;
+	unsigned int done = 0;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: a spurious round */
+	}
+	np->xs.wakeups++;
+	while (done < PV_NICPORT_BUDGET && nic_vi_event(&np->vi, &ev)) {
+		np_event(np, &ev);
+		done++;
+	}
+	pv_switch_flush(np->sw);
+	if (nic_vi_fault(&np->vi)) {
+		char why[48];
+
+		snprintf(why, sizeof(why), "VI fault %u", nic_vi_fault(&np->vi));
+		np_detach(np, why, 1);
+		return;
+	}
+	if (done >= PV_NICPORT_BUDGET || nic_vi_arm(&np->vi)) {
+		v = 1;	/* more to do: come back after the others' turn */
+		if (write(fd, &v, sizeof(v)) < 0) {
+			/* the counter is full: a wake-up is pending anyway */
+		}
+	}
+	if (np->tx_posted) {	/* events read: a TX stalled on the queue may go on */
+		nic_vi_user_ring(&np->vi);
+		np->tx_posted = 0;
+	}
+}
+
+/* The control socket: nothing comes unasked; EOF or error means the NIC went away. */
+static void np_sock_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct pv_nicport *np = arg;
+	uint8_t buf[PV_NIC_MSG_MAX + sizeof(struct pv_nic_hdr)];
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n > 0 && !(events & (EPOLLHUP | EPOLLERR)))
+		return;	/* a late reply to a call that timed out */
+	if (n < 0 && (errno == EAGAIN || errno == EINTR) && !(events & (EPOLLHUP | EPOLLERR)))
+		return;
+	np_detach(np, "control socket closed", 1);
+}
+
+/* ---- connection ---- */
+
+/**
+ * np_connect() - connect, allocate the host VI, map buffers, post RX, join
+ * @np:		port, disconnected
+ *
+ * Return: 0 or -errno (everything undone).
+ */
+static int np_connect(struct pv_nicport *np)
+{
+	struct pv_nic_info_reply info = { 0 };
+	int fds[3] = { -1, -1, -1 };
+	int rc;
+
+	np->cfd = nic_client_connect(np->sock_path);
+	if (np->cfd < 0) {
+		rc = np->cfd;
+		np->cfd = -1;
+		return rc;
+	}
+	rc = nic_client_call(np->cfd, PV_NIC_INFO, NULL, 0, NULL, 0, &info, sizeof(info), NULL,
+			     NP_CALL_MS);
+	if (rc)
+		goto fail;
+	np->mtu = info.mtu ? info.mtu : 1500;
+	rc = np_vi_alloc(np, fds);
+	if (rc)
+		goto fail;
+	np->mem_fd = fds[0];
+	np->vi.doorbell_fd = fds[1];
+	np->vi.wake_fd = fds[2];
+	rc = nic_vi_user_open(&np->vi, fds[0], fds[1], fds[2]);
+	np->vi.doorbell_fd = fds[1];	/* kept for np_detach() even on failure */
+	np->vi.wake_fd = fds[2];
+	if (rc)
+		goto fail;
+	rc = np_vi_req(np, PV_NIC_SET_HOST, np->vi_id);
+	if (!rc)
+		rc = np_buf_map(np);
+	if (rc)
+		goto fail;
+	for (unsigned int i = 0; i < PV_NIC_TXQ_SIZE; i++)
+		np->tx_shadow[i] = UINT16_MAX;
+	np->nr_tx_free = 0;
+	for (unsigned int i = NP_NBUFS; i-- > PV_NICPORT_RX_BUFS;)
+		np->tx_free[np->nr_tx_free++] = (uint16_t)i;
+	for (unsigned int i = 0; i < PV_NICPORT_RX_BUFS; i++)
+		np_rx_post(np, i);
+	np->tx_posted = 0;
+	rc = -ENOMEM;
+	np->sock_watch = pv_loop_add(np->loop, np->cfd, EPOLLIN, np_sock_cb, np);
+	np->wake_watch = pv_loop_add(np->loop, np->vi.wake_fd, EPOLLIN, np_wake_cb, np);
+	if (!np->sock_watch || !np->wake_watch)
+		goto fail;
+	rc = pv_switch_port_add(np->sw, &np->port);
+	if (rc < 0)
+		goto fail;
+	pv_bridge_port_set_flags(pv_switch_bridge(np->sw), np->port.br_port, PV_BRIDGE_PORT_ALL);
+	np->connected = 1;
+	np->xs.connects++;
+	if (nic_vi_arm(&np->vi)) {
+		uint64_t one = 1;
+
+		if (write(np->vi.wake_fd, &one, sizeof(one)) < 0) {
+			/* full: pending anyway */
+		}
+	}
+	return 0;
+fail:
+	np_detach(np, "connect", 0);
+	return rc;
+}
+
+static void np_retry_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct pv_nicport *np = arg;
+	int rc = np_connect(np);
+
+	if (rc) {
+		if (!np->retry_logged)
+			pv_warn("%s: cannot reach pvnet-nicd at %s: %s; retrying every second",
+				np->port.name, np->sock_path, strerror(-rc));
+		np->retry_logged = 1;
+		return;
+	}
+	pv_info("%s: host VI %u on pvnet-nicd, mtu %u: port on the bridge", np->port.name,
+		np->vi_id, np->mtu);
+	np->retry_logged = 0;
+	pv_loop_timer_del(np->loop, np->retry_timer);
+	np->retry_timer = NULL;
+}
+
+static void np_retry_start(struct pv_nicport *np)
+{
+	if (!np->retry_timer)
+		np->retry_timer = pv_loop_timer(np->loop, PV_NICPORT_RETRY_MS, PV_NICPORT_RETRY_MS,
+						np_retry_cb, np);
+	if (!np->retry_timer)
+		pv_err("%s: no retry timer: %s", np->port.name, strerror(errno));
+}
+
+/* ---- transmit ---- */
+
+static int np_tx_drop(struct pv_nicport *np, uint64_t *reason)
+{
+	(*reason)++;
+	np->port.st.tx_dropped++;
+	return -ENOBUFS;
+}
+
+/* Post @len bytes already in TX chunk @chunk. */
+static void np_tx_post(struct pv_nicport *np, unsigned int chunk, uint32_t len)
+{
+	np->tx_shadow[np->vi.tx_prod & (PV_NIC_TXQ_SIZE - 1)] = (uint16_t)chunk;
+	nic_vi_tx_post(&np->vi, np->buf_id[chunk], 0, (uint16_t)len);
+	np->tx_posted++;
+}
+
+static int np_tx_room(struct pv_nicport *np)
+{
+	uint32_t ring = nic_vi_tx_space(&np->vi);
+
+	return (int)(ring < np->nr_tx_free ? ring : np->nr_tx_free);
+}
+
+/* One GSO segment into its own TX buffer (room was checked for all). */
+static int np_tx_seg(const struct pv_pkt_seg *seg, void *arg)
+{
+	struct pv_nicport *np = arg;
+	unsigned int chunk;
+	uint8_t *b;
+
+	if (seg->hdr_len + seg->payload_len > PV_NIC_BUF_SIZE ||
+	    seg->hdr_len + seg->payload_len > np->mtu + PV_PKT_ETH_HLEN + PV_PKT_VLAN_HLEN)
+		return np_tx_drop(np, &np->xs.tx_too_big);
+	if (np_tx_room(np) < 1)
+		return np_tx_drop(np, &np->xs.tx_no_room);
+	chunk = np->tx_free[--np->nr_tx_free];
+	b = np_buf(np, chunk);
+	memcpy(b, seg->hdr, seg->hdr_len);
+	memcpy(b + seg->hdr_len, seg->payload, seg->payload_len);
+	np_tx_post(np, chunk, seg->hdr_len + seg->payload_len);
+	np->xs.tx_segments++;
+	return 0;
+}
+
+/* Largest frame the port takes without GSO. */
+static uint32_t np_max_len(const struct pv_nicport *np, const struct pv_frame *f)
+{
+	uint32_t max = np->mtu + PV_PKT_ETH_HLEN;
+
+	if (f->hdr_len >= PV_PKT_ETH_HLEN && f->hdr[12] == 0x81 && f->hdr[13] == 0x00)
+		max += PV_PKT_VLAN_HLEN;
+	return max < PV_NIC_BUF_SIZE ? max : PV_NIC_BUF_SIZE;
+}
+
+/**
+ * np_xmit() - pv_port_ops.xmit: copy the frame (or its segments) into TX buffers
+ * @port:	the NIC port
+ * @f:		frame
+ *
+ * Return: 0 if posted; -ENOBUFS if dropped (counted here).
+ */
+static int np_xmit(struct pv_port *port, const struct pv_frame *f)
+{
+	struct pv_nicport *np = port->priv;
+	unsigned int chunk;
+	uint8_t *b;
+	int rc;
+
+	if (!np->connected)
+		return np_tx_drop(np, &np->xs.tx_down);
+	if (f->len < PV_PKT_ETH_HLEN || f->len > PV_FRAME_MAX_LEN)
+		return np_tx_drop(np, &np->xs.tx_bad_frame);
+	if (f->len > np_max_len(np, f)) {
+		uint32_t need;
+
+		if (f->gso_type == PV_GSO_NONE)
+			return np_tx_drop(np, &np->xs.tx_too_big);
+		if (!f->gso_size)
+			return np_tx_drop(np, &np->xs.tx_bad_frame);
+		need = f->len / f->gso_size + 1;
+		if ((uint32_t)np_tx_room(np) < need)
+			return np_tx_drop(np, &np->xs.tx_no_room);
+		if (pv_frame_copy(f, 0, np->scratch, f->len) != f->len)
+			return np_tx_drop(np, &np->xs.tx_bad_frame);
+		rc = pv_pkt_gso_segment(np->scratch, f->len, f->gso_size, f->gso_type,
+					np_tx_seg, np);
+		if (rc == -ENOBUFS)
+			return rc;	/* counted per segment */
+		if (rc < 0) {
+			pv_log_rl(&np->rl, PV_LOG_WARN, "%s: cannot segment a GSO frame: %s",
+				  np->port.name, strerror(-rc));
+			return np_tx_drop(np, &np->xs.tx_bad_frame);
+		}
+		return 0;
+	}
+	if (np_tx_room(np) < 1)
+		return np_tx_drop(np, &np->xs.tx_no_room);
+	chunk = np->tx_free[np->nr_tx_free - 1];
+	b = np_buf(np, chunk);
+	if (pv_frame_copy(f, 0, b, f->len) != f->len)
+		return np_tx_drop(np, &np->xs.tx_bad_frame);
+	if ((f->flags & PV_FRAME_CSUM_PARTIAL) &&
+	    pv_pkt_csum_complete(b, f->len, f->csum_start, f->csum_offset) < 0)
+		return np_tx_drop(np, &np->xs.tx_bad_frame);
+	np->nr_tx_free--;
+	np_tx_post(np, chunk, f->len);
+	return 0;
+}
+
+/* End of a burst: one doorbell for everything posted. */
+static void np_flush(struct pv_port *port)
+{
+	struct pv_nicport *np = port->priv;
+
+	if (np->connected && np->tx_posted) {
+		nic_vi_user_ring(&np->vi);
+		np->tx_posted = 0;
+	}
+}
+
+static const struct pv_port_ops nicport_ops = {
+	.kind = "uplink", .xmit = np_xmit, .flush = np_flush,
+};
+
+/* ---- public ---- */
+
+/**
+ * pv_nicport_open() - a switch port on pvnet-nicd's host VI
+ * @loop:	pvnetd's loop
+ * @sw:		the switch
+ * @run_dir:	pvnet-nicd's run directory (DIR/nic.sock)
+ * @err:	out, optional: -errno on failure
+ *
+ * The port is named "nic:<run_dir>" (truncated), kind "uplink", flagged
+ * PV_BRIDGE_PORT_ALL.  If pvnet-nicd is not reachable now, the port is
+ * returned anyway, off the bridge, and retries every second.
+ *
+ * Return: the port, or NULL.
+ */
+struct pv_nicport *pv_nicport_open(struct pv_loop *loop, struct pv_switch *sw,
+				   const char *run_dir, int *err)
+{
+	struct pv_nicport *np = calloc(1, sizeof(*np));
+	int rc = -ENOMEM;
+
+	if (!np)
+		goto fail;
+	np->loop = loop;
+	np->sw = sw;
+	np->cfd = np->mem_fd = np->memfd = -1;
+	np->vi.doorbell_fd = np->vi.wake_fd = -1;
+	np->rl = (struct pv_ratelimit)PV_RATELIMIT_INIT;
+	np->mem = MAP_FAILED;
+	np->port.ops = &nicport_ops;
+	np->port.priv = np;
+	np->port.br_port = -1;
+	np->mtu = 1500;
+	rc = -EINVAL;
+	if (!run_dir || !*run_dir ||
+	    snprintf(np->sock_path, sizeof(np->sock_path), "%s/%s", run_dir,
+		     PV_NIC_SOCK_NAME) >= (int)sizeof(np->sock_path))
+		goto fail;
+	snprintf(np->port.name, sizeof(np->port.name), "nic:%.27s", run_dir);
+	np->memfd = memfd_create("pvnetd-nicport", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (np->memfd < 0 || ftruncate(np->memfd, (off_t)NP_MEM_SIZE) < 0 ||
+	    fcntl(np->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	np->mem = mmap(NULL, NP_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, np->memfd, 0);
+	np->scratch = malloc(PV_FRAME_MAX_LEN);
+	rc = -ENOMEM;
+	if (np->mem == MAP_FAILED || !np->scratch)
+		goto fail;
+	rc = np_connect(np);
+	if (rc) {
+		pv_warn("%s: cannot reach pvnet-nicd at %s: %s; retrying every second",
+			np->port.name, np->sock_path, strerror(-rc));
+		np->retry_logged = 1;
+		np_retry_start(np);
+		if (!np->retry_timer) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	} else {
+		pv_info("%s: host VI %u on pvnet-nicd, mtu %u: port on the bridge",
+			np->port.name, np->vi_id, np->mtu);
+	}
+	return np;
+fail:
+	if (err)
+		*err = rc;
+	pv_nicport_close(np);
+	return NULL;
+}
+
+/**
+ * pv_nicport_close() - leave the switch and the loop; the NIC frees the VI
+ * @np:		port, or NULL
+ */
+void pv_nicport_close(struct pv_nicport *np)
+{
+	if (!np)
+		return;
+	np_detach(np, "closed", 0);
+	if (np->retry_timer)
+		pv_loop_timer_del(np->loop, np->retry_timer);
+	if (np->mem != MAP_FAILED)
+		munmap(np->mem, NP_MEM_SIZE);
+	if (np->memfd >= 0)
+		close(np->memfd);
+	free(np->scratch);
+	free(np);
+}
+
+struct pv_port *pv_nicport_port(struct pv_nicport *np)
+{
+	return &np->port;
+}
+
+int pv_nicport_connected(const struct pv_nicport *np)
+{
+	return np->connected;
+}
+
+void pv_nicport_stats(const struct pv_nicport *np, struct pv_nicport_stats *out)
+{
+	*out = np->xs;
+	out->port = np->port.st;
+	out->connected = np->connected;
+	out->mtu = np->mtu;
+}

@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_nicport.c - pvnetd's switch port on pvnet-nicd's host VI, against a
+ * real pvnet-nicd on a veth in a private network namespace.
+ *
+ *   forked child, unshare(CLONE_NEWNET), IPv6 off (no stray frames):
+ *
+ *   +------------- pv_switch -------------+
+ *   | capture port "cap"   nic:<run dir>  |
+ *   +----------------------------|--------+
+ *                     host VI    | pvnet-nicd --port nA
+ *                            nA  | veth
+ *                            nB  AF_PACKET socket: the "wire"
+ *
+ * Frames from the switch must come out of nB (a 64 KiB GSO frame with a
+ * partial checksum as MSS-sized segments with valid checksums: the NIC has
+ * no offloads, the port segments in software); frames sent on nB must reach
+ * the capture port; pvnet-nicd killed: the port leaves the switch, nothing
+ * crashes; pvnet-nicd restarted: the port comes back and traffic flows.
+ *
+ * Needs root, network namespaces, veth and build/pvnet-nicd: skips otherwise.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <linux/ethtool.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/sockios.h>
+#include <linux/virtio_net.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "back/nicport.h"
+#include "back/port.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+#include "pvnet/nic.h"
+#include "../lib/test.h"
+
+static const uint8_t mac_b1[6] = { 0x02, 0, 0, 0, 0, 0xb1 };	/* behind nB */
+static const uint8_t mac_c1[6] = { 0x02, 0, 0, 0, 0, 0xc1 };	/* behind cap */
+static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+/* ---- capture port ---- */
+
+#define CAP_MAX 64
+struct cap_frame {
+	uint32_t len;
+	uint16_t flags, csum_start, csum_offset, gso_size;
+	uint8_t gso_type;
+	uint8_t data[PV_FRAME_MAX_LEN];
+};
+static struct cap_frame cap_frames[CAP_MAX];
+static unsigned int cap_n;
+static struct pv_port cap_port;
+
+static int cap_xmit(struct pv_port *port, const struct pv_frame *f)
+{
+	struct cap_frame *c;
+
+	if (cap_n >= CAP_MAX)
+		return -ENOBUFS;
+	c = &cap_frames[cap_n++];
+	c->len = pv_frame_copy(f, 0, c->data, f->len);
+	c->flags = f->flags;
+	c->csum_start = f->csum_start;
+	c->csum_offset = f->csum_offset;
+	c->gso_type = f->gso_type;
+	c->gso_size = f->gso_size;
+	return 0;
+}
+
+static void cap_flush(struct pv_port *port) { }
+
+static const struct pv_port_ops cap_ops = { .kind = "test", .xmit = cap_xmit, .flush = cap_flush };
+
+/* Run the loop until a captured frame equals @want (or @ms pass); its index or -1. */
+static int cap_wait(struct pv_loop *loop, const uint8_t *want, uint32_t len, int ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		for (unsigned int i = 0; i < cap_n; i++)
+			if (cap_frames[i].len == len && !memcmp(cap_frames[i].data, want, len))
+				return (int)i;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+			return -1;
+		pv_loop_once(loop, 20);
+	}
+}
+
+/* ---- frames ---- */
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
+
+static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* Plain test frame: ethertype 0x88b5, @tag in the payload, @len bytes in all. */
+static uint32_t mk_plain(uint8_t *b, const uint8_t *dst, const uint8_t *src,
+			 int vlan, const char *tag, uint32_t len)
+{
+	uint32_t off = 12;
+
+	memcpy(b, dst, 6);
+	memcpy(b + 6, src, 6);
+	if (vlan) {
+		put16(b + 12, 0x8100);
+		put16(b + 14, 0x0064);
+		off = 16;
+	}
+	put16(b + off, 0x88b5);
+	for (uint32_t i = off + 2; i < len; i++)
+		b[i] = (uint8_t)(i * 13);
+	memcpy(b + off + 2, tag, strlen(tag));
+	return len;
+}
+
+/*
+ * IPv4 TCP frame with @payload bytes, checksum field holding the
+ * pseudo-header sum (CHECKSUM_PARTIAL, as Linux leaves it).
+ */
+static uint32_t mk_tcp4(uint8_t *b, const uint8_t *dst, const uint8_t *src,
+			uint16_t sport, uint32_t payload)
+{
+	uint32_t len = 54 + payload;
+	uint8_t *ip = b + 14, *th = b + 34, ph[12];
+
+	memcpy(b, dst, 6);
+	memcpy(b + 6, src, 6);
+	put16(b + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(len - 14));
+	put16(ip + 4, 0x4242);
+	put16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = 6;
+	ip[12] = 10; ip[15] = 1;
+	ip[16] = 10; ip[19] = 2;
+	put16(ip + 10, (uint16_t)~fold(sum16(0, ip, 20)));
+	memset(th, 0, 20);
+	put16(th, sport);
+	put16(th + 2, 80);
+	put16(th + 4, 0x1000); put16(th + 6, 0);
+	th[12] = 5 << 4;
+	th[13] = 0x18;	/* PSH ACK */
+	put16(th + 14, 1024);
+	for (uint32_t i = 0; i < payload; i++)
+		th[20 + i] = (uint8_t)(i * 31 + (i >> 9));
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0; ph[9] = 6;
+	put16(ph + 10, (uint16_t)(20 + payload));
+	put16(th + 16, fold(sum16(0, ph, 12)));
+	return len;
+}
+
+/* Are the IPv4 header and TCP checksums of this frame (starting at Ethernet) right? */
+static int tcp4_ok(const uint8_t *b, uint32_t len)
+{
+	const uint8_t *ip = b + 14, *th = b + 34;
+	uint32_t tl = get16(ip + 2) - 20;
+	uint8_t ph[12];
+
+	if (len < 54 || get16(ip + 2) + 14u > len || fold(sum16(0, ip, 20)) != 0xffff)
+		return 0;
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0; ph[9] = 6;
+	put16(ph + 10, (uint16_t)tl);
+	return fold(sum16(sum16(0, ph, 12), th, tl)) == 0xffff;
+}
+
+/* A pv_frame over @buf: 128-byte header copy, the rest in @nseg segments. */
+static void mk_pvframe(struct pv_frame *f, const uint8_t *buf, uint32_t len, unsigned int nseg)
+{
+	uint32_t rest, at;
+
+	memset(f, 0, sizeof(*f));
+	f->len = len;
+	f->hdr_len = len < PV_FRAME_HDR_MAX ? len : PV_FRAME_HDR_MAX;
+	memcpy(f->hdr, buf, f->hdr_len);
+	rest = len - f->hdr_len;
+	at = f->hdr_len;
+	for (unsigned int i = 0; rest && i < nseg; i++) {
+		uint32_t n = i + 1 == nseg ? rest : rest / nseg;
+
+		f->seg[f->nseg].p = buf + at;
+		f->seg[f->nseg++].len = n;
+		at += n;
+		rest -= n;
+	}
+}
+
+static void inject(struct pv_switch *sw, const struct pv_frame *f)
+{
+	pv_switch_input(sw, &cap_port, f);
+	pv_switch_flush(sw);
+}
+
+/* ---- host-side sockets ---- */
+
+static int pkt_sock(const char *ifname, int vnet)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htobe16(ETH_P_ALL) };
+	int one = 1, fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	sll.sll_ifindex = (int)if_nametoindex(ifname);
+	setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+	if ((vnet && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Receive the next frame within @ms; its length (vnet header stripped into @vh) or -1. */
+static int sock_recv(int fd, uint8_t *buf, size_t cap, struct virtio_net_hdr *vh, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct iovec iov[2] = { { vh, sizeof(*vh) }, { buf, cap } };
+	ssize_t n;
+
+	if (poll(&p, 1, ms) <= 0)
+		return -1;
+	if (vh) {
+		n = readv(fd, iov, 2);
+		return n < (ssize_t)sizeof(*vh) ? -1 : (int)(n - sizeof(*vh));
+	}
+	n = recv(fd, buf, cap, 0);
+	return n < 0 ? -1 : (int)n;
+}
+
+static int if_set_up(const char *name, int up)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags = up ? ifr.ifr_flags | IFF_UP : ifr.ifr_flags & ~IFF_UP;
+		rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	if (s >= 0)
+		close(s);
+	return rc;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+
+static char run_dir[] = "/tmp/pvnet-nicport.XXXXXX";
+static char sock_path[256];
+static pid_t nicd_pid = -1;
+static uint8_t fb[70000], fb2[70000];
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static int nicd_start(const char *bin)
+{
+	unlink(sock_path);	/* a killed pvnet-nicd leaves it behind */
+	nicd_pid = fork();
+	if (nicd_pid < 0)
+		return -1;
+	if (nicd_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* never outlive the test */
+		execl(bin, bin, "--run-dir", run_dir, "--port", "nA", "--max-vis", "4",
+		      "--buffers", "1024", "--log-level", "err", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300; i++) {
+		if (access(sock_path, F_OK) == 0)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void nicd_kill(int sig)
+{
+	if (nicd_pid <= 0)
+		return;
+	kill(nicd_pid, sig);
+	for (int i = 0; i < 300; i++) {
+		if (waitpid(nicd_pid, NULL, WNOHANG) == nicd_pid) {
+			nicd_pid = -1;
+			return;
+		}
+		usleep(10000);
+	}
+	kill(nicd_pid, SIGKILL);
+	waitpid(nicd_pid, NULL, 0);
+	nicd_pid = -1;
+}
+
+/* Run the loop until the port's connection state is @want (or @ms pass). */
+static int wait_connected(struct pv_loop *loop, struct pv_nicport *np, int want, int ms)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!!pv_nicport_connected(np) != want) {
+		if (ms_since(&t0) > ms)
+			return 0;
+		pv_loop_once(loop, 20);
+	}
+	return 1;
+}
+
+/* Wait for a frame equal to @want on the wire, running the loop meanwhile. */
+static int wire_wait(struct pv_loop *loop, int fd, const uint8_t *want, uint32_t len, int ms)
+{
+	static uint8_t buf[70000];
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) <= ms) {
+		int n = sock_recv(fd, buf, sizeof(buf), NULL, 10);
+
+		if (n == (int)len && !memcmp(buf, want, len))
+			return 1;
+		pv_loop_once(loop, 10);
+	}
+	return 0;
+}
+
+static void drain(int fd)
+{
+	while (sock_recv(fd, fb2, sizeof(fb2), NULL, 0) >= 0)
+		;
+}
+
+static void cap_reset(void) { cap_n = 0; }
+
+/* A plain frame switch -> NIC -> wire, and one wire -> NIC -> switch. */
+static void test_both_ways(struct pv_loop *loop, struct pv_switch *sw, int wire, const char *phase)
+{
+	struct pv_frame f;
+	char name[96];
+	uint32_t len;
+	int ok;
+
+	drain(wire);
+	len = mk_plain(fb, mac_b1, mac_c1, 0, phase, 300);
+	mk_pvframe(&f, fb, len, 2);
+	inject(sw, &f);
+	snprintf(name, sizeof(name), "nicport %s: switch -> NIC -> wire", phase);
+	T_CHECK(wire_wait(loop, wire, fb, len, 2000), name, "frame not seen on nB");
+
+	cap_reset();
+	len = mk_plain(fb, mac_c1, mac_b1, 0, phase, 200);
+	ok = send(wire, fb, len, 0) == (ssize_t)len;
+	snprintf(name, sizeof(name), "nicport %s: wire -> NIC -> switch", phase);
+	T_CHECK(ok && cap_wait(loop, fb, len, 2000) >= 0, name, "sent %d, captured %u", ok, cap_n);
+}
+
+static void test_tx(struct pv_loop *loop, struct pv_switch *sw, struct pv_nicport *np, int wire)
+{
+	struct pv_nicport_stats st;
+	struct pv_frame f;
+	uint32_t len, got_payload = 0;
+	unsigned int segs = 0, bad = 0, big = 0;
+	struct timespec t0;
+	int tcp_ok;
+
+	/* broadcast, flooded to the NIC port */
+	drain(wire);
+	len = mk_plain(fb, bcast, mac_c1, 0, "bcast", 100);
+	mk_pvframe(&f, fb, len, 1);
+	inject(sw, &f);
+	T_CHECK(wire_wait(loop, wire, fb, len, 2000), "nicport: broadcast reaches the wire",
+		"not seen");
+
+	/* a small TCP frame with a partial checksum: completed in software */
+	drain(wire);
+	len = mk_tcp4(fb, mac_b1, mac_c1, 4000, 500);
+	mk_pvframe(&f, fb, len, 2);
+	f.flags = PV_FRAME_CSUM_PARTIAL;
+	f.csum_start = 34;
+	f.csum_offset = 16;
+	inject(sw, &f);
+	tcp_ok = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!tcp_ok && ms_since(&t0) < 2000) {
+		int n = sock_recv(wire, fb2, sizeof(fb2), NULL, 10);
+
+		if (n == (int)len && get16(fb2 + 34) == 4000)
+			tcp_ok = tcp4_ok(fb2, (uint32_t)n) ? 1 : -1;
+		pv_loop_once(loop, 10);
+	}
+	T_CHECK(tcp_ok == 1, "nicport: partial checksum completed on the way out", "state %d",
+		tcp_ok);
+
+	/* a 60 KB GSO frame: MSS-sized segments with valid checksums */
+	drain(wire);
+	len = mk_tcp4(fb, mac_b1, mac_c1, 4001, 60000);
+	mk_pvframe(&f, fb, len, 3);
+	f.flags = PV_FRAME_CSUM_PARTIAL;
+	f.csum_start = 34;
+	f.csum_offset = 16;
+	f.gso_type = PV_GSO_TCPV4;
+	f.gso_size = 1448;
+	inject(sw, &f);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (got_payload < 60000 && ms_since(&t0) < 3000) {
+		int n = sock_recv(wire, fb2, sizeof(fb2), NULL, 10);
+
+		if (n >= 54 && get16(fb2 + 12) == 0x0800 && get16(fb2 + 34) == 4001) {
+			segs++;
+			got_payload += (uint32_t)n - 54;
+			if (!tcp4_ok(fb2, (uint32_t)n) ||
+			    memcmp(fb2 + 54, fb + 54 + (get32(fb2 + 38) - 0x10000000u), (uint32_t)n - 54))
+				bad++;
+			if (n > 1514 || (n - 54 != 1448 && got_payload < 60000))
+				big++;
+		}
+		pv_loop_once(loop, 10);
+	}
+	T_CHECK(segs == 42 && got_payload == 60000 && !bad && !big,
+		"nicport: GSO frame segmented to MSS, checksums valid, payload intact",
+		"segs %u payload %u bad %u wrong-size %u", segs, got_payload, bad, big);
+
+	/* too big without GSO: dropped and counted */
+	pv_nicport_stats(np, &st);
+	len = mk_plain(fb, mac_b1, mac_c1, 0, "big", 3000);
+	mk_pvframe(&f, fb, len, 2);
+	inject(sw, &f);
+	{
+		struct pv_nicport_stats st2;
+
+		pv_nicport_stats(np, &st2);
+		T_CHECK(st2.tx_too_big == st.tx_too_big + 1 &&
+			st2.port.tx_dropped == st.port.tx_dropped + 1,
+			"nicport: oversized non-GSO frame dropped and counted", "too_big %llu",
+			(unsigned long long)st2.tx_too_big);
+	}
+
+	/* a burst larger than the TX buffers: some dropped (-ENOBUFS), no crash, recovers */
+	pv_nicport_stats(np, &st);
+	len = mk_plain(fb, mac_b1, mac_c1, 0, "burst", 1000);
+	mk_pvframe(&f, fb, len, 1);
+	for (int i = 0; i < 600; i++)
+		pv_switch_input(sw, &cap_port, &f);
+	pv_switch_flush(sw);
+	{
+		struct pv_nicport_stats st2;
+
+		pv_nicport_stats(np, &st2);
+		T_CHECK(st2.tx_no_room > st.tx_no_room, "nicport: no TX room -> dropped and counted",
+			"no_room %llu", (unsigned long long)st2.tx_no_room);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < 500)
+		pv_loop_once(loop, 20);
+	drain(wire);
+}
+
+static void run(const char *bin)
+{
+	struct pv_loop *loop = pv_loop_new();
+	struct pv_switch *sw = pv_switch_new(NULL);
+	struct pv_nicport *np = NULL;
+	struct pv_nicport_stats st;
+	struct pv_frame f;
+	int err = 0, wire = -1, br;
+	uint32_t len;
+
+	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	if (system("ip link add nA type veth peer name nB >/dev/null 2>&1") != 0) {
+		T_SKIP("nicport", "cannot create a veth pair (ip, veth)");
+		return;
+	}
+	T_ASSERT(if_set_up("nA", 1) == 0 && if_set_up("nB", 1) == 0, "veth up");
+	T_ASSERT(loop && sw, "loop and switch");
+	if (!mkdtemp(run_dir)) {
+		T_CHECK(0, "nicport: mkdtemp", "%s", strerror(errno));
+		return;
+	}
+	snprintf(sock_path, sizeof(sock_path), "%s/%s", run_dir, PV_NIC_SOCK_NAME);
+	T_CHECK(nicd_start(bin) == 0, "nicport: pvnet-nicd up on nA", "no %s", sock_path);
+	cap_port.ops = &cap_ops;
+	snprintf(cap_port.name, sizeof(cap_port.name), "cap");
+	T_ASSERT(pv_switch_port_add(sw, &cap_port) == 0, "capture port added");
+	wire = pkt_sock("nB", 0);
+	T_ASSERT(wire >= 0, "socket on nB");
+
+	np = pv_nicport_open(loop, sw, run_dir, &err);
+	T_CHECK(np && pv_nicport_connected(np), "nicport: opened, host VI attached",
+		"err %s", strerror(-err));
+	if (!np || wire < 0)
+		goto out;
+	br = pv_nicport_port(np)->br_port;
+	T_CHECK(br >= 0 && pv_switch_port(sw, br) == pv_nicport_port(np), "nicport: on the switch",
+		"br_port %d", br);
+
+	test_both_ways(loop, sw, wire, "first");
+	test_tx(loop, sw, np, wire);
+
+	/* pvnet-nicd dies: the port leaves the switch, nothing crashes */
+	nicd_kill(SIGKILL);
+	T_CHECK(wait_connected(loop, np, 0, 3000), "nicport: pvnet-nicd killed -> port detached",
+		"still connected");
+	T_CHECK(pv_nicport_port(np)->br_port < 0 && pv_switch_port(sw, br) != pv_nicport_port(np),
+		"nicport: port off the switch", "br_port %d", pv_nicport_port(np)->br_port);
+	len = mk_plain(fb, mac_b1, mac_c1, 0, "nowhere", 100);
+	mk_pvframe(&f, fb, len, 1);
+	inject(sw, &f);
+	pv_loop_once(loop, 100);
+	pv_nicport_stats(np, &st);
+	T_CHECK(st.disconnects == 1 && !st.connected, "nicport: switch keeps running without the NIC",
+		"disconnects %llu", (unsigned long long)st.disconnects);
+
+	/* back: the port reconnects within the retry interval */
+	T_CHECK(nicd_start(bin) == 0, "nicport: pvnet-nicd restarted", "no socket");
+	T_CHECK(wait_connected(loop, np, 1, 4000), "nicport: reconnected after restart",
+		"not connected");
+	pv_nicport_stats(np, &st);
+	T_CHECK(st.connects == 2 && pv_nicport_port(np)->br_port >= 0,
+		"nicport: port back on the switch", "connects %llu", (unsigned long long)st.connects);
+	test_both_ways(loop, sw, wire, "after-restart");
+
+	/* SIGTERM this time (socket removed), then close the port while it waits */
+	nicd_kill(SIGTERM);
+	T_CHECK(wait_connected(loop, np, 0, 3000), "nicport: clean NIC exit -> port detached",
+		"still connected");
+out:
+	pv_nicport_close(np);
+	if (wire >= 0)
+		close(wire);
+	nicd_kill(SIGTERM);
+	unlink(sock_path);
+	rmdir(run_dir);
+	pv_switch_port_del(sw, &cap_port);
+	pv_switch_free(sw);
+	pv_loop_free(loop);
+}
+
+int main(void)
+{
+	const char *build = getenv("PVNET_BUILD");
+	char bin[512];
+	int status;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/pvnet-nicd", build && *build ? build : "build");
+	if (geteuid() != 0) {
+		T_SKIP("nicport", "needs root");
+		return 0;
+	}
+	if (access(bin, X_OK) != 0) {
+		T_SKIP("nicport", "pvnet-nicd not built");
+		return 0;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		/* The namespace and its veth die with this child. */
+		if (unshare(CLONE_NEWNET) < 0) {
+			T_SKIP("nicport", "no network namespaces");
+			_exit(0);
+		}
+		signal(SIGPIPE, SIG_IGN);
+		pv_log_init("test_nicport", PV_LOG_WARN, 0);
+		run(bin);
+		_exit(t_done());
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) {
+		printf("FAIL: nicport: test child died (status %d)\n", status);
+		return 1;
+	}
+	return WEXITSTATUS(status);
+}
