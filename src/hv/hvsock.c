@@ -101,8 +101,6 @@ static int hvsock_recv(int fd, struct hvsock_req *r)
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -EPIPE;
-	if (n == 0)
-		return -EPIPE;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
 		unsigned int k;
 		int *in;
@@ -119,6 +117,15 @@ static int hvsock_recv(int fd, struct hvsock_req *r)
 			else
 				close(in[i]), bad = 1;
 		}
+	}
+	/*
+	 * 0 is the end of the connection, or an empty datagram, which may still
+	 * carry descriptors: they are installed in our table all the same.
+	 */
+	if (n == 0) {
+		close_fds(r->fds, r->nfds);
+		r->nfds = 0;
+		return -EPIPE;
 	}
 	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || bad ||
 	    (size_t)n < sizeof(r->hdr) || r->hdr.len != (size_t)n - sizeof(r->hdr)) {
@@ -137,6 +144,7 @@ static const struct { uint32_t len; unsigned int nfds; } hvsock_shape[PV_HV_TYPE
 	[PV_HV_EVTCHN_CLOSE]          = { sizeof(struct pv_hv_evtchn_close), 0 },
 	[PV_HV_XS_CONNECT]            = { 0, 0 },
 	[PV_HV_VIF_REQUEST]           = { sizeof(struct pv_hv_vif_request), 0 },
+	[PV_HV_ACCEL_FDS]             = { sizeof(struct pv_hv_accel_fds), 0 },
 };
 
 static int name_ok(const char *name)
@@ -277,6 +285,23 @@ static void hvsock_dispatch(struct hvsock_conn *c, struct hvsock_req *r)
 		else if (hv->vif_request)
 			ret = hv->vif_request(hv, c->dom, &vr, &rep, hv->vif_request_arg);
 		hvsock_reply(c, &r->hdr, ret, ret ? NULL : &rep, ret ? 0 : sizeof(rep), NULL, 0);
+		return;
+	}
+	case PV_HV_ACCEL_FDS: {
+		struct pv_hv_accel_fds af;
+		int fds[3] = { -1, -1, -1 };
+
+		memcpy(&af, r->body, sizeof(af));
+		ret = -ENOENT;
+		if (hv->accel_fds)
+			ret = hv->accel_fds(hv, c->dom, af.devid, fds, hv->accel_fds_arg);
+		if (ret == 0 && (fds[0] < 0 || fds[1] < 0 || fds[2] < 0))
+			ret = -EIO;
+		if (ret)
+			hvsock_reply(c, &r->hdr, ret < 0 ? ret : -EIO, NULL, 0, NULL, 0);
+		else
+			hvsock_reply(c, &r->hdr, 0, NULL, 0, fds, 3);
+		close_fds(fds, 3);	/* ours: sent copies or nothing */
 		return;
 	}
 	case PV_HV_XS_CONNECT:

@@ -193,6 +193,30 @@ static void test_error_flood(struct test_host *h, struct pv_guest *good)
 	close(fd);
 }
 
+/*
+ * An empty datagram reads as end of connection, but it can carry
+ * descriptors, and they land in pvnetd's table all the same (found by
+ * tests/fuzz/fuzz_hvsock.c: they were never closed).
+ */
+static void test_empty_with_fds(struct test_host *h, struct pv_guest *good)
+{
+	int before, fd, fds[2];
+	uint8_t none = 0;
+
+	usleep(50000);	/* the connections of earlier cases are gone by now */
+	before = count_fds();
+	fd = hv_connect(h);
+	fds[0] = eventfd(0, EFD_CLOEXEC);
+	fds[1] = eventfd(0, EFD_CLOEXEC);
+	T_EQ(raw(fd, &none, 0, fds, 2), 1, "empty datagram with descriptors: disconnected");
+	close(fds[0]);
+	close(fds[1]);
+	close(fd);
+	usleep(20000);
+	T_EQ(count_fds(), before, "descriptors of an empty datagram closed by pvnetd (no leak)");
+	T_CHECK(good_guest_works(h, good), "well-behaved guest still served", "failed");
+}
+
 /* A peer that sends requests and never reads replies. */
 static void test_request_flood(struct test_host *h, struct pv_guest *good)
 {
@@ -257,6 +281,7 @@ int main(void)
 	if (!good)
 		return t_done();
 	test_malformed(h, good);
+	test_empty_with_fds(h, good);
 	test_error_flood(h, good);
 	test_request_flood(h, good);
 	test_peer_uid(h);
