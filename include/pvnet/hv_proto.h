@@ -58,6 +58,7 @@ enum pv_hv_type {
 	PV_HV_EVTCHN_CLOSE,
 	PV_HV_XS_CONNECT,	/* another xenstore connection for this domain */
 	PV_HV_VIF_REQUEST,	/* ask the toolstack for a vif (devid, MAC) */
+	PV_HV_ACCEL_FDS,	/* an accelerated vif's fast-path descriptors */
 	PV_HV_TYPE_MAX,
 };
 
@@ -134,5 +135,18 @@ struct pv_hv_vif_reply {
 	uint8_t mac[6];
 	uint16_t reserved;
 };
+
+/*
+ * PV_HV_ACCEL_FDS: the frontend half of an accelerator asks for the
+ * descriptors of the fast path behind its vif @devid (docs/accel-pvnic.md).
+ * Answered by the backend half serving the vif.  Empty reply body; reply
+ * fds for "pvnic": [0] VI memfd, [1] doorbell eventfd, [2] wake-up eventfd.
+ * Refused with -EAGAIN if the vif's fast path is not ready (yet),
+ * -ENOENT if the domain has no such accelerated vif.
+ */
+struct pv_hv_accel_fds {
+	uint32_t devid;
+};
+_Static_assert(sizeof(struct pv_hv_accel_fds) == 4, "pv_hv_accel_fds is 4 bytes");
 
 #endif

@@ -24,6 +24,7 @@
 #include "back/ctl.h"
 #include "back/netback.h"
 #include "back/nicport.h"
+#include "accel/pvnic_back.h"
 #include "back/port.h"
 #include "back/toolstack.h"
 #include "back/uplink.h"
@@ -53,6 +54,7 @@ struct pvnetd {
 	struct pv_hostport *hp;
 	const char *nic_dir;
 	struct pv_nicport *np;
+	struct pvnic_back *pnb;		/* the pvnic accelerator's backend half */
 	int no_guest_vifs;
 	struct pv_switch_config swcfg;
 	int sig_fd;
@@ -191,6 +193,13 @@ static int ports_start(struct pvnetd *d)
 			pv_err("nic %s: %s", d->nic_dir, strerror(-err));
 			return -1;
 		}
+		d->pnb = pvnic_back_new(d->loop, d->hv, d->xs, d->nic_dir, &err);
+		if (!d->pnb) {
+			pv_err("pvnic accelerator on %s: %s", d->nic_dir, strerror(-err));
+			return -1;
+		}
+		d->hv->accel_fds = pvnic_back_accel_fds;
+		d->hv->accel_fds_arg = d->pnb;
 	}
 	if (d->host_port) {
 		d->hp = pv_hostport_open(d->loop, d->sw, d->host_port, NULL, 0, &err);
@@ -252,6 +261,11 @@ static void services_stop(struct pvnetd *d)
 		pv_hvsock_close(d->hv);
 	pv_ctl_close(d->ctl);
 	pv_netback_free(d->nb);
+	if (d->hv) {
+		d->hv->accel_fds = NULL;
+		d->hv->accel_fds_arg = NULL;
+	}
+	pvnic_back_free(d->pnb);
 	for (unsigned int i = 0; i < d->nr_uplinks; i++)
 		if (d->up[i])
 			pv_uplink_close(d->up[i]);

@@ -41,6 +41,14 @@ struct pv_netfront;
 #define PV_NF_NR_TX        256	/* TX buffer pages == TX ring slots */
 #define PV_NF_NR_RX        256	/* RX buffer pages == RX ring slots, all posted */
 #define PV_NF_NR_PAGES     (2 + PV_NF_NR_TX + PV_NF_NR_RX)
+/*
+ * Accelerator reserve: frames after netfront's own, registered with the
+ * domain but never used by netfront; a frontend accelerator plugin (pvnic)
+ * grants its fast-path buffer pages from here (at most PVNIC_MAX_PAGES).
+ */
+#define PV_NF_NR_ACCEL     64
+#define PV_NF_ACCEL_FRAME(i) ((uint32_t)PV_NF_NR_PAGES + (uint32_t)(i))
+#define PV_NF_NR_DOM_PAGES (PV_NF_NR_PAGES + PV_NF_NR_ACCEL)	/* what is registered */
 #define PV_NF_NR_GRANTS    1024
 #define PV_NF_MAX_FRAME    XEN_NETIF_MAX_TX_SIZE	/* 65535: the first slot's size is 16 bits */
 /* Slots of one frame copied to pages from offset 0: ceil(65535 / 4096) = 16. */

@@ -497,7 +497,7 @@ static int nf_connect(struct pv_netfront *nf)
 {
 	int e, fd;
 
-	nf->g = pv_guest_register(nf->hv_path, nf->name, PV_NF_NR_PAGES, PV_NF_NR_GRANTS, &e);
+	nf->g = pv_guest_register(nf->hv_path, nf->name, PV_NF_NR_DOM_PAGES, PV_NF_NR_GRANTS, &e);
 	if (!nf->g)
 		return e;
 	fd = fcntl(pv_guest_xs_fd(nf->g), F_DUPFD_CLOEXEC, 0);

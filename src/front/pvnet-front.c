@@ -30,6 +30,9 @@
 #include "lib/loop.h"
 #include "lib/pkt.h"
 
+/* The pvnic frontend plugin (src/accel/pvnic_front.c). */
+int pvnic_front_register(void);
+
 #define FR_TX_BUDGET     64	/* TAP frames per wake-up, then one push */
 #define FR_CLOSE_WAIT_MS 2000	/* bound on the xenbus close handshake */
 #define FR_BUF_SIZE      (PV_NF_MAX_FRAME + 1024)
@@ -53,7 +56,7 @@ struct front {
 
 enum { OPT_RUN_DIR = 'r', OPT_IFNAME = 'i', OPT_MAC = 'm', OPT_DEVID = 'd', OPT_MTU = 'M',
        OPT_NAME = 'n', OPT_LOG = 'l', OPT_SYSLOG = 's', OPT_DIRECT = 'D', OPT_IP = 'a',
-       OPT_HELP = 'h' };
+       OPT_NO_ACCEL = 'A', OPT_HELP = 'h' };
 
 static const struct fr_opt {
 	struct option o;
@@ -69,6 +72,7 @@ static const struct fr_opt {
 	{ { "syslog", no_argument, NULL, OPT_SYSLOG }, NULL, "log to syslog instead of stderr" },
 	{ { "direct-test", no_argument, NULL, OPT_DIRECT }, NULL, "no TAP: answer ARP and ping for --ip via the frame API" },
 	{ { "ip", required_argument, NULL, OPT_IP }, "ADDR", "with --direct-test: the IPv4 address to answer for" },
+	{ { "no-accel", no_argument, NULL, OPT_NO_ACCEL }, NULL, "no fast path: do not register the pvnic accelerator" },
 	{ { "help", no_argument, NULL, OPT_HELP }, NULL, "this text" },
 };
 #define FR_NOPTS (sizeof(fr_opts) / sizeof(fr_opts[0]))
@@ -91,6 +95,7 @@ struct fr_args {
 	const char *ifname;
 	int log_level;
 	int use_syslog;
+	int no_accel;
 	struct pv_netfront_config cfg;
 };
 
@@ -129,6 +134,7 @@ static int fr_parse(int argc, char **argv, struct fr_args *a, struct front *fr)
 		case OPT_NAME: a->cfg.name = optarg; break;
 		case OPT_SYSLOG: a->use_syslog = 1; break;
 		case OPT_DIRECT: fr->direct = 1; break;
+		case OPT_NO_ACCEL: a->no_accel = 1; break;
 		case OPT_HELP: usage(stdout); exit(0);
 		case OPT_MAC:
 			if (pv_netfront_mac_parse(optarg, a->cfg.mac) || (a->cfg.mac[0] & 1)) {
@@ -405,6 +411,13 @@ static void fr_report(struct front *fr)
 		(unsigned long long)st.tx_errors, (unsigned long long)st.rx_packets,
 		(unsigned long long)st.rx_bytes, (unsigned long long)st.rx_dropped,
 		(unsigned long long)st.rx_errors, (unsigned long long)st.reconnects);
+	if (st.accel_attaches)
+		pv_info("accelerator: %llu attaches, fast path tx %llu rx %llu packets, "
+			"%llu held, %llu handed back",
+			(unsigned long long)st.accel_attaches,
+			(unsigned long long)st.accel_fast_tx_packets,
+			(unsigned long long)st.accel_fast_rx_packets,
+			(unsigned long long)st.accel_tx_busy, (unsigned long long)st.accel_tx_returned);
 	if (fr->direct)
 		pv_info("direct test: %llu frames received, %llu ARP and %llu ping answered",
 			(unsigned long long)fr->direct_rx, (unsigned long long)fr->direct_arp,
@@ -441,6 +454,9 @@ int main(int argc, char **argv)
 		pv_err("setup: %s", strerror(errno));
 		return 1;
 	}
+	/* Before netfront: it attaches pvnic when the backend offers accel-frontend = pvnic. */
+	if (!a.no_accel && (e = pvnic_front_register()) < 0)
+		pv_warn("pvnic accelerator: %s (slow path only)", strerror(-e));
 	if (!fr.direct && fr_open_tap(&fr, a.ifname))
 		goto out;
 	fr.nf = pv_netfront_new(fr.loop, &a.cfg, fr.direct ? &fr_direct_ops : &fr_tap_ops, &fr, &e);

@@ -21,6 +21,7 @@
 
 #include "guest.h"
 #include "pvnet/hv_proto.h"
+#include "accel/pvnic.h"
 #include "lib/unix.h"
 
 #define GUEST_RESERVED_REFS 8
@@ -124,6 +125,31 @@ int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
 	if (rh.err == 0 && reply)
 		memcpy(reply, rbody, (size_t)n - sizeof(rh) < reply_len ? (size_t)n - sizeof(rh) : reply_len);
 	return rh.err;
+}
+
+/**
+ * pvnic_guest_accel_fds() - PV_HV_ACCEL_FDS: the fast-path descriptors of
+ * vif @devid ([0] VI memfd, [1] doorbell eventfd, [2] wake-up eventfd),
+ * owned by the caller.  Return: 0, -EAGAIN (not ready), -ENOENT, -errno.
+ */
+int pvnic_guest_accel_fds(struct pv_guest *g, unsigned int devid, int fds[3])
+{
+	struct pv_hv_accel_fds req = { .devid = devid };
+	int rfds[PV_HV_MAX_FDS];
+	unsigned int nr = 0;
+	int e = pv_guest_hv_call(g->hv_fd, PV_HV_ACCEL_FDS, &req, sizeof(req), NULL, 0,
+				 NULL, 0, rfds, &nr);
+
+	if (e == 0 && nr != 3)
+		e = -EPROTO;
+	if (e) {
+		for (unsigned int i = 0; i < nr; i++)
+			close(rfds[i]);
+		return e;
+	}
+	for (unsigned int i = 0; i < 3; i++)
+		fds[i] = rfds[i];
+	return 0;
 }
 
 static int guest_setup_memory(struct pv_guest *g, uint32_t nr_pages, uint32_t nr_grants)

@@ -58,6 +58,9 @@ int pv_guest_evtchn_unmask(struct pv_guest *g, uint32_t port);
 /* Consume pending events of an unmasked port: 1 if there were any, else 0. */
 int pv_guest_evtchn_consume(struct pv_guest *g, uint32_t port);
 
+/* PV_HV_ACCEL_FDS (declared in accel/pvnic.h, the pvnic pair's header). */
+int pvnic_guest_accel_fds(struct pv_guest *g, unsigned int devid, int fds[3]);
+
 /* A raw request on the hypervisor socket (tests of bad input use it). */
 int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
 		     const int *fds, unsigned int nfds,

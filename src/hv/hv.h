@@ -101,6 +101,14 @@ struct pv_hv {
 			   const struct pv_hv_vif_request *req,
 			   struct pv_hv_vif_reply *rep, void *arg);
 	void *vif_request_arg;
+	/*
+	 * PV_HV_ACCEL_FDS goes to the accelerator backend; NULL refuses with
+	 * -ENOENT.  On 0, fds[0..2] are descriptors the callback hands over:
+	 * hvsock sends them and then closes them.
+	 */
+	int (*accel_fds)(struct pv_hv *hv, struct pv_domain *d, unsigned int devid,
+			 int fds[3], void *arg);
+	void *accel_fds_arg;
 	/* destroy hooks */
 	struct { pv_domain_cb cb; void *arg; } hooks[8];
 	unsigned int nr_hooks;

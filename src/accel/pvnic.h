@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvnic.h - constants shared by the two halves of the "pvnic" accelerator
+ * pair (the fast path through pvnet-nicd).  The contract is
+ * docs/accel-pvnic.md; the NIC's ABI is include/pvnet/nic.h.
+ */
+#ifndef PVNET_ACCEL_PVNIC_H
+#define PVNET_ACCEL_PVNIC_H
+
+struct pv_guest;
+
+#define PVNIC_NAME		"pvnic"	/* NIC name in "accel", frontend plugin name */
+#define PVNIC_NR_PAGES		32	/* K: pages the frontend grants */
+#define PVNIC_MAX_PAGES		64	/* at most this many */
+#define PVNIC_BUFS_PER_PAGE	2	/* 2 KiB NIC buffers per 4 KiB page */
+
+/* Frontend directory keys. */
+#define PVNIC_KEY_BUF_REFS	"accel-buf-refs"	/* "R1 R2 ... RK" */
+/* Backend directory keys. */
+#define PVNIC_KEY_BUF_IDS	"accel-buf-ids"		/* "I0 ... I(2K-1)" */
+#define PVNIC_KEY_VI		"accel-vi"		/* VI id */
+#define PVNIC_KEY_MTU		"accel-mtu"		/* port MTU */
+
+/* Descriptor order in the PV_HV_ACCEL_FDS reply. */
+#define PVNIC_FD_VI_MEM		0	/* VI memfd (nic.h layout) */
+#define PVNIC_FD_DOORBELL	1	/* doorbell eventfd */
+#define PVNIC_FD_WAKE		2	/* wake-up eventfd */
+#define PVNIC_NR_FDS		3
+
+/*
+ * pvnic_guest_accel_fds() - ask pvnetd (over the guest's hv.sock) for the
+ * descriptors of the VI behind vif @devid (PV_HV_ACCEL_FDS).
+ * @fds: on success [VI memfd, doorbell eventfd, wake-up eventfd]; the
+ *       caller owns and closes them.
+ * Return: 0, -EAGAIN (fast path not ready yet), -ENOENT (no such
+ * accelerated vif), or another -errno.  Implemented in src/guest/guest.c.
+ */
+int pvnic_guest_accel_fds(struct pv_guest *g, unsigned int devid, int fds[3]);
+
+#endif

@@ -1,0 +1,1072 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvnic_front.c - the frontend half of the "pvnic" accelerator pair: the
+ * guest's fast path through a pvnet-nicd VI.  The contract is
+ * docs/accel-pvnic.md; the VI's ABI is include/pvnet/nic.h.
+ *
+ * Theory of Operation
+ * ===================
+ *
+ * Memory.  K = PVNIC_NR_PAGES pages of netfront's accelerator reserve
+ * (PV_NF_ACCEL_FRAME(i), registered with the domain but never used by
+ * netfront) are granted writable to dom0.  Page i is NIC buffers 2i and
+ * 2i+1 (2 KiB each).  Buffers 0..K-1 are RX buffers, always posted except
+ * while one is being delivered; buffers K..2K-1 are TX buffers, on a free
+ * stack or in flight (posted, waiting for TX_DONE or ERROR).
+ *
+ * Handshake (own xenstore connection, own watch, on netfront's loop):
+ *   new_device: grant, write accel-buf-refs, accelstate 3, watch the
+ *               backend's accelstate;
+ *   backend 4:  read accel-buf-ids (exactly 2K) and accel-mtu, ask pvnetd
+ *               for [VI memfd, doorbell, wake-up] (retried on -EAGAIN from
+ *               a timer), map and check the VI, post the RX buffers, watch
+ *               the wake-up eventfd, accelstate 4: data path on;
+ *   backend leaves 4: data path off (held frame handed back), accelstate 5.
+ *
+ * TX policy (start_xmit), every NOT_SENT test before the BUSY one:
+ *   NOT_SENT  data path off; runt or oversized; broadcast/multicast
+ *             destination; source not the vif's MAC (the NIC would refuse
+ *             it as spoofed); destination not learned; GSO types other than
+ *             TCPv4/v6 or a GSO frame that does not parse; a frame needing
+ *             more segments than there are TX buffers; a non-GSO frame
+ *             longer than the port takes;
+ *   BUSY      not enough free TX buffers for all of the frame's segments:
+ *             the frame is copied and held; poll sends it once TX_DONE
+ *             events freed enough buffers, and check_ready says go;
+ *   SENT      each segment (a GSO frame is cut to the port's MTU with
+ *             pv_pkt_gso_segment; a partial checksum is completed) copied
+ *             into a TX buffer and described.  A frame is all or nothing:
+ *             never partly sent.
+ * Learned destinations: the source MACs of frames received on the fast
+ * path, in a direct-mapped table of PVNIC_LEARN entries (a collision
+ * forgets the older MAC: its flow falls back to the slow path until its
+ * next fast-path frame).
+ *
+ * Doorbell: start_xmit posts descriptors and asks netfront for a poll
+ * (pv_accel_front_kick) once per burst; the doorbell is rung once from
+ * poll (or start_irq), so a burst of frames costs one eventfd write.  Poll
+ * also rings after reading events while the NIC has TX descriptors not yet
+ * consumed (it may have stalled on a full event queue, nic.h).
+ *
+ * Interrupts: start_irq arms the VI's wake-up (nic_vi_arm: returns 1 when
+ * events are already there), stop_irq disarms; the wake-up eventfd's
+ * callback kicks netfront.
+ *
+ * Grants at remove: the backend unmaps them once it sees the frontend's
+ * accelstate go Closed, which the host writes after remove returns, so
+ * ending them usually fails with -EBUSY at first.  Such refs are kept in a
+ * small table (device, guest, domid) and ended on a later new_device or
+ * remove of the same netfront and domain; a different guest means the
+ * domain (and its grants) are gone, and the entry is forgotten.
+ *
+ * Never blocks (the one hv.sock request is a local request/reply, as every
+ * grant operation is), never spins.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "accel/pvnic.h"
+#include "front/netfront.h"
+#include "guest/guest.h"
+#include "guest/xsc.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+#include "lib/pkt.h"
+#include "nic/nic_client.h"
+#include "pvnet/accel.h"
+#include "pvnet/xen.h"
+
+#define PVNIC_K		PVNIC_NR_PAGES
+#define PVNIC_NBUF	(PVNIC_K * PVNIC_BUFS_PER_PAGE)
+#define PVNIC_NRX	PVNIC_K			/* buffers 0 .. K-1 */
+#define PVNIC_NTX	(PVNIC_NBUF - PVNIC_NRX)	/* buffers K .. 2K-1 */
+#define PVNIC_LEARN	256			/* learned destinations (power of 2) */
+#define PVNIC_FRAME_MAX	65535u
+#define PVNIC_KEY_MAX	256
+#define PVNIC_RETRY_MS	50
+#define PVNIC_RETRIES	200			/* -EAGAIN from pvnetd: 10 s */
+#define PVNIC_LINGER	4
+
+_Static_assert(PVNIC_K <= PVNIC_MAX_PAGES && PVNIC_MAX_PAGES <= PV_NF_NR_ACCEL,
+	       "pvnic pages fit netfront's accelerator reserve");
+_Static_assert(PVNIC_NTX <= PV_NIC_TXQ_SIZE && PVNIC_NRX <= PV_NIC_RXQ_SIZE,
+	       "buffers fit the rings");
+
+enum { B_TXFREE = 0, B_TX, B_RX, B_IDLE };
+
+struct pvnic_dev {
+	struct pv_accel_front_dev *dev;
+	struct pv_loop *loop;
+	struct pv_guest *g;		/* NULL: test attach, no grants or store */
+	unsigned int domid, devid;
+	struct xsc *xs;
+	struct pv_watch *xs_w, *timer_w, *wake_w;
+	char be_state[PVNIC_KEY_MAX];
+	unsigned int retries;
+	int failed;			/* handshake failed: stays on the slow path */
+	int refs[PVNIC_K];
+	uint8_t *buf[PVNIC_NBUF];
+	uint32_t id[PVNIC_NBUF];
+	uint8_t bst[PVNIC_NBUF];
+	uint16_t tx_free[PVNIC_NTX];
+	unsigned int ntx_free;
+	struct nic_vi_user u;
+	int fds[PVNIC_NR_FDS];
+	int up;				/* data path on */
+	unsigned int mtu;
+	const uint8_t *mac;
+	int irq_on, ring_pending, kicked;
+	uint8_t *lin;			/* a GSO frame made contiguous */
+	uint8_t *held;			/* the BUSY frame */
+	uint32_t held_len;
+	unsigned int held_nseg;
+	struct virtio_net_hdr held_vh;
+	int has_held, held_has_vh;
+	uint8_t learn[PVNIC_LEARN][6];
+	uint8_t learn_ok[PVNIC_LEARN];
+	struct pv_accel_stats pend;
+	uint64_t nic_errors[PV_NIC_ERR_MAX];
+	uint64_t bogus_events;
+};
+
+/* Grant refs still mapped by the backend at remove, ended later. */
+static struct pvnic_linger {
+	const struct pv_accel_front_dev *dev;
+	struct pv_guest *g;
+	unsigned int domid, n;
+	int refs[PVNIC_K];
+} pvnic_linger[PVNIC_LINGER];
+
+/* ---- grants ---- */
+
+static void pvnic_linger_retry(const struct pv_accel_front_dev *dev, struct pv_guest *g)
+{
+	for (int i = 0; i < PVNIC_LINGER; i++) {
+		struct pvnic_linger *l = &pvnic_linger[i];
+		unsigned int k = 0;
+
+		if (!l->n || l->dev != dev)
+			continue;
+		if (l->g != g || pv_guest_domid(g) != l->domid) {
+			l->n = 0;	/* the domain went away, and its grants with it */
+			continue;
+		}
+		for (unsigned int j = 0; j < l->n; j++) {
+			grant_entry_v1_t *e = pv_guest_gnttab(g) + l->refs[j];
+
+			/*
+			 * Only a grant of our reserve: a guest at a reused address
+			 * with a reused domid must not lose netfront's grants.
+			 */
+			if ((uint32_t)l->refs[j] >= pv_guest_nr_grants(g) ||
+			    e->frame < PV_NF_ACCEL_FRAME(0) || e->frame >= PV_NF_ACCEL_FRAME(PVNIC_K))
+				continue;
+			if (pv_guest_end_grant(g, (grant_ref_t)l->refs[j]) == -EBUSY)
+				l->refs[k++] = l->refs[j];
+		}
+		l->n = k;
+	}
+}
+
+static void pvnic_end_grants(struct pvnic_dev *p)
+{
+	struct pvnic_linger *l = NULL;
+
+	for (int i = 0; i < PVNIC_LINGER && !l; i++)
+		if (!pvnic_linger[i].n)
+			l = &pvnic_linger[i];
+	for (int i = 0; i < PVNIC_K; i++) {
+		if (p->refs[i] < 0)
+			continue;
+		if (pv_guest_end_grant(p->g, (grant_ref_t)p->refs[i]) == -EBUSY) {
+			if (l) {
+				l->refs[l->n++] = p->refs[i];
+			} else {
+				pv_warn("pvnic: grant %d still mapped, no room to retry: leaked",
+					p->refs[i]);
+			}
+		}
+		p->refs[i] = -1;
+	}
+	if (l && l->n) {
+		l->dev = p->dev;
+		l->g = p->g;
+		l->domid = p->domid;
+	}
+}
+
+/* ---- the learned destinations ---- */
+
+static unsigned int pvnic_hash(const uint8_t *m)
+{
+	uint32_t h = ((uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5]) ^
+		     ((uint32_t)m[0] << 8 | m[1]);
+
+	h *= 0x9e3779b1u;
+	return h >> 24 & (PVNIC_LEARN - 1);
+}
+
+static void pvnic_learn(struct pvnic_dev *p, const uint8_t *src)
+{
+	unsigned int h;
+
+	if (src[0] & 1)
+		return;		/* never a destination of ours */
+	h = pvnic_hash(src);
+	memcpy(p->learn[h], src, 6);
+	p->learn_ok[h] = 1;
+}
+
+static int pvnic_learned(const struct pvnic_dev *p, const uint8_t *dst)
+{
+	unsigned int h = pvnic_hash(dst);
+
+	return p->learn_ok[h] && !memcmp(p->learn[h], dst, 6);
+}
+
+/* ---- the VI ---- */
+
+static void pvnic_ring(struct pvnic_dev *p)
+{
+	if (p->up)
+		nic_vi_user_ring(&p->u);
+	p->ring_pending = 0;
+	p->kicked = 0;
+}
+
+static void pvnic_wake_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct pvnic_dev *p = arg;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	if (p->irq_on)
+		pv_accel_front_kick(p->dev);	/* the interrupt: netfront polls us */
+}
+
+/* Hand back a held frame: the slow path sends it. */
+static void pvnic_return_held(struct pvnic_dev *p)
+{
+	if (!p->has_held)
+		return;
+	p->has_held = 0;
+	if (pv_accel_front_return(p->dev, p->held_has_vh ? &p->held_vh : NULL, p->held,
+				  p->held_len))
+		p->pend.tx_dropped++;	/* netfront counted it too: not lost silently */
+}
+
+static void pvnic_vi_down(struct pvnic_dev *p, const char *why)
+{
+	if (p->wake_w)
+		pv_loop_del(p->loop, p->wake_w);
+	p->wake_w = NULL;
+	if (p->up) {
+		nic_vi_user_close(&p->u);
+		pv_info("pvnic: vif %u: fast path off (%s)", p->devid, why);
+	}
+	p->up = 0;
+	for (int i = 0; i < PVNIC_NR_FDS; i++) {
+		if (p->fds[i] >= 0)
+			close(p->fds[i]);
+		p->fds[i] = -1;
+	}
+	pvnic_return_held(p);
+	p->ring_pending = p->kicked = 0;
+}
+
+/*
+ * pvnic_vi_up() - map the VI, post the RX buffers, watch the wake-up
+ * @fds: taken (closed on failure)
+ */
+static int pvnic_vi_up(struct pvnic_dev *p, int fds[PVNIC_NR_FDS], const uint32_t *ids,
+		       unsigned int mtu)
+{
+	const struct pv_nic_vi_info *in;
+	int e;
+
+	for (int i = 0; i < PVNIC_NR_FDS; i++)
+		p->fds[i] = fds[i];
+	e = nic_vi_user_open(&p->u, fds[PVNIC_FD_VI_MEM], fds[PVNIC_FD_DOORBELL],
+			     fds[PVNIC_FD_WAKE]);
+	if (e)
+		goto fail;
+	in = &p->u.sh->info;
+	if (in->txq_size != PV_NIC_TXQ_SIZE || in->rxq_size != PV_NIC_RXQ_SIZE ||
+	    in->evq_size != PV_NIC_EVQ_SIZE || in->buf_size != PV_NIC_BUF_SIZE ||
+	    nic_vi_fault(&p->u) || nic_vi_rx_space(&p->u) < PVNIC_NRX) {
+		nic_vi_user_close(&p->u);
+		e = -EPROTO;
+		goto fail;
+	}
+	memcpy(p->id, ids, sizeof(p->id));
+	p->mtu = mtu;
+	p->ntx_free = 0;
+	for (unsigned int j = 0; j < PVNIC_NBUF; j++) {
+		if (j < PVNIC_NRX) {
+			p->bst[j] = B_RX;
+			nic_vi_rx_post(&p->u, p->id[j], 0, PV_NIC_BUF_SIZE);
+		} else {
+			p->bst[j] = B_TXFREE;
+			p->tx_free[p->ntx_free++] = (uint16_t)j;
+		}
+	}
+	p->wake_w = pv_loop_add(p->loop, fds[PVNIC_FD_WAKE], EPOLLIN, pvnic_wake_cb, p);
+	if (!p->wake_w) {
+		nic_vi_user_close(&p->u);
+		e = -ENOMEM;
+		goto fail;
+	}
+	p->up = 1;
+	p->irq_on = 1;
+	nic_vi_arm(&p->u);
+	pv_info("pvnic: vif %u: fast path on (VI %u, MTU %u)", p->devid, p->u.sh->info.vi_id, mtu);
+	return 0;
+fail:
+	for (int i = 0; i < PVNIC_NR_FDS; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		p->fds[i] = -1;
+	}
+	return e;
+}
+
+/* ---- TX ---- */
+
+static int pvnic_buf_index(const struct pvnic_dev *p, uint32_t id)
+{
+	for (int j = 0; j < PVNIC_NBUF; j++)
+		if (p->id[j] == id)
+			return j;
+	return -1;
+}
+
+static void pvnic_tx_post(struct pvnic_dev *p, unsigned int j, uint32_t len)
+{
+	p->bst[j] = B_TX;
+	nic_vi_tx_post(&p->u, p->id[j], 0, (uint16_t)len);
+	p->ring_pending = 1;
+}
+
+static uint32_t pvnic_gather(uint8_t *dst, const struct iovec *iov, int iovcnt, uint32_t off,
+			     uint32_t len)
+{
+	uint32_t got = 0;
+
+	for (int i = 0; i < iovcnt && got < len; i++) {
+		uint32_t n = (uint32_t)iov[i].iov_len;
+
+		if (off >= n) {
+			off -= n;
+			continue;
+		}
+		n -= off;
+		if (n > len - got)
+			n = len - got;
+		memcpy(dst + got, (const uint8_t *)iov[i].iov_base + off, n);
+		got += n;
+		off = 0;
+	}
+	return got;
+}
+
+static int pvnic_seg_cb(const struct pv_pkt_seg *seg, void *arg)
+{
+	struct pvnic_dev *p = arg;
+	uint32_t len = seg->hdr_len + seg->payload_len;
+	unsigned int j;
+
+	if (!p->ntx_free || len > PV_NIC_BUF_SIZE)
+		return -ENOSPC;		/* cannot happen: counted before */
+	j = p->tx_free[--p->ntx_free];
+	memcpy(p->buf[j], seg->hdr, seg->hdr_len);
+	memcpy(p->buf[j] + seg->hdr_len, seg->payload, seg->payload_len);
+	pvnic_tx_post(p, j, len);
+	return 0;
+}
+
+/* The virtio GSO type as pkt.h's, or -1. */
+static int pvnic_gso_type(const struct virtio_net_hdr *vh)
+{
+	switch (vh->gso_type) {
+	case VIRTIO_NET_HDR_GSO_TCPV4: return PV_PKT_GSO_TCPV4;
+	case VIRTIO_NET_HDR_GSO_TCPV6: return PV_PKT_GSO_TCPV6;
+	default: return -1;
+	}
+}
+
+/* A GSO frame's segment size at the port's MTU; 0: cannot go. */
+static uint16_t pvnic_mss(const struct pvnic_dev *p, const struct virtio_net_hdr *vh,
+			  const struct pv_pkt_info *pi)
+{
+	uint32_t l3l4 = pi->l4_off - pi->l3_off + pi->l4_hdr_len;
+	uint32_t hdr = pi->l4_off + pi->l4_hdr_len, mss = vh->gso_size;
+
+	if (p->mtu <= l3l4 || hdr >= PV_NIC_BUF_SIZE)
+		return 0;
+	if (mss > p->mtu - l3l4)
+		mss = p->mtu - l3l4;
+	if (mss > PV_NIC_BUF_SIZE - hdr)
+		mss = PV_NIC_BUF_SIZE - hdr;
+	return (uint16_t)mss;
+}
+
+/*
+ * pvnic_tx_plan() - every NOT_SENT test: 0 if the frame may go (segments
+ * and segment size out), else 1.  @frame: the contiguous frame when GSO.
+ */
+static int pvnic_tx_plan(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
+			 const uint8_t *frame, uint32_t len, unsigned int *nseg, uint16_t *mss)
+{
+	int gso = vh && vh->gso_type != VIRTIO_NET_HDR_GSO_NONE;
+	struct pv_pkt_info pi;
+	uint32_t hdr, pay;
+
+	*nseg = 1;
+	*mss = 0;
+	if (!gso) {
+		uint32_t max = p->mtu + PV_PKT_ETH_HLEN;
+
+		if (len >= 16 && frame[12] == 0x81 && frame[13] == 0x00)
+			max += PV_PKT_VLAN_HLEN;
+		if (len > max || len > PV_NIC_BUF_SIZE)
+			return 1;
+		if (vh && (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		    (uint32_t)vh->csum_start + vh->csum_offset + 2 > len)
+			return 1;
+		return 0;
+	}
+	if (pvnic_gso_type(vh) < 0 || !vh->gso_size ||
+	    !pv_pkt_is_tcp_gso_ok(frame, len, pvnic_gso_type(vh)) ||
+	    pv_pkt_parse(frame, len, &pi) || !(pi.flags & PV_PKT_F_PORTS))
+		return 1;
+	*mss = pvnic_mss(p, vh, &pi);
+	hdr = pi.l4_off + pi.l4_hdr_len;
+	if (!*mss || pi.l3_end < hdr)
+		return 1;
+	pay = pi.l3_end - hdr;
+	*nseg = pay ? (pay + *mss - 1) / *mss : 1;
+	return *nseg > PVNIC_NTX;
+}
+
+/* Send a planned frame; the caller checked ntx_free >= nseg. */
+static void pvnic_tx_send(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
+			  const struct iovec *iov, int iovcnt, const uint8_t *lin, uint32_t len,
+			  uint16_t mss)
+{
+	unsigned int j;
+
+	if (vh && vh->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		/* The number of segments, or -errno (planned: not expected). */
+		if (pv_pkt_gso_segment(lin, len, mss, pvnic_gso_type(vh), pvnic_seg_cb, p) < 0)
+			p->pend.tx_dropped++;
+	} else {
+		j = p->tx_free[--p->ntx_free];
+		if (lin)
+			memcpy(p->buf[j], lin, len);
+		else
+			pvnic_gather(p->buf[j], iov, iovcnt, 0, len);
+		if (vh && (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+			pv_pkt_csum_complete(p->buf[j], len, vh->csum_start, vh->csum_offset);
+		pvnic_tx_post(p, j, len);
+	}
+	if (p->ring_pending && !p->kicked) {
+		p->kicked = 1;
+		pv_accel_front_kick(p->dev);	/* the doorbell: once, from poll */
+	}
+}
+
+static enum pv_accel_xmit pvnic_start_xmit(struct pv_accel_front_dev *dev,
+					   const struct virtio_net_hdr *vh,
+					   const struct iovec *iov, int iovcnt, uint32_t len)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+	uint8_t eth[PV_PKT_ETH_HLEN];
+	const uint8_t *frame = NULL;
+	unsigned int nseg;
+	uint16_t mss;
+	int gso = vh && vh->gso_type != VIRTIO_NET_HDR_GSO_NONE;
+
+	/* ---- every NOT_SENT test ---- */
+	if (!p || !p->up || len < PV_PKT_ETH_HLEN || len > PVNIC_FRAME_MAX ||
+	    pvnic_gather(eth, iov, iovcnt, 0, sizeof(eth)) != sizeof(eth))
+		return PV_ACCEL_NOT_SENT;
+	if ((eth[0] & 1) || memcmp(eth + 6, p->mac, 6) || !pvnic_learned(p, eth))
+		return PV_ACCEL_NOT_SENT;
+	if (gso) {
+		if (iovcnt == 1 && iov[0].iov_len >= len) {
+			frame = iov[0].iov_base;
+		} else {
+			if (pvnic_gather(p->lin, iov, iovcnt, 0, len) != len)
+				return PV_ACCEL_NOT_SENT;
+			frame = p->lin;
+		}
+	} else {
+		uint8_t head[16];
+
+		pvnic_gather(head, iov, iovcnt, 0, len < 16 ? len : 16);
+		if (pvnic_tx_plan(p, vh, head, len, &nseg, &mss))
+			return PV_ACCEL_NOT_SENT;
+	}
+	if (gso && pvnic_tx_plan(p, vh, frame, len, &nseg, &mss))
+		return PV_ACCEL_NOT_SENT;
+	if (nic_vi_fault(&p->u) || nic_vi_tx_space(&p->u) < PVNIC_NTX)
+		return PV_ACCEL_NOT_SENT;	/* the NIC disabled the VI, or lost its mind */
+
+	/* ---- BUSY: held until TX_DONE frees enough buffers ---- */
+	if (p->has_held || p->ntx_free < nseg) {
+		if (p->has_held) {	/* netfront stops TX while one is held */
+			p->pend.tx_dropped++;
+			return PV_ACCEL_BUSY;
+		}
+		if (frame)
+			memcpy(p->held, frame, len);
+		else
+			pvnic_gather(p->held, iov, iovcnt, 0, len);
+		p->held_len = len;
+		p->held_nseg = nseg;
+		p->held_has_vh = vh != NULL;
+		if (vh)
+			p->held_vh = *vh;
+		p->has_held = 1;
+		if (p->ring_pending && !p->kicked) {
+			p->kicked = 1;
+			pv_accel_front_kick(dev);
+		}
+		return PV_ACCEL_BUSY;
+	}
+	pvnic_tx_send(p, vh, iov, iovcnt, frame, len, mss);
+	return PV_ACCEL_SENT;
+}
+
+/* A held frame goes once there are buffers for all of it. */
+static void pvnic_tx_held(struct pvnic_dev *p)
+{
+	unsigned int nseg;
+	uint16_t mss;
+
+	if (!p->has_held || p->ntx_free < p->held_nseg)
+		return;
+	p->has_held = 0;
+	/* Re-planned for its segment size; its NOT_SENT tests passed when it was held. */
+	if (pvnic_tx_plan(p, p->held_has_vh ? &p->held_vh : NULL, p->held, p->held_len, &nseg,
+			  &mss) || nseg > p->ntx_free) {
+		p->pend.tx_dropped++;
+		return;
+	}
+	pvnic_tx_send(p, p->held_has_vh ? &p->held_vh : NULL, NULL, 0, p->held, p->held_len, mss);
+}
+
+/* ---- poll ---- */
+
+static void pvnic_rx_repost(struct pvnic_dev *p, unsigned int j)
+{
+	p->bst[j] = B_RX;
+	nic_vi_rx_post(&p->u, p->id[j], 0, PV_NIC_BUF_SIZE);
+}
+
+static int pvnic_rx(struct pvnic_dev *p, const struct pv_nic_event *ev)
+{
+	struct virtio_net_hdr vh = { .flags = 0 };
+	struct iovec iov;
+	int j = pvnic_buf_index(p, ev->buf_id);
+
+	if (j < 0 || p->bst[j] != B_RX) {
+		p->bogus_events++;
+		p->pend.rx_errors++;
+		return 0;
+	}
+	p->bst[j] = B_IDLE;
+	if (ev->len < PV_PKT_ETH_HLEN || ev->len > PV_NIC_BUF_SIZE) {
+		p->pend.rx_errors++;
+		pvnic_rx_repost(p, (unsigned int)j);
+		return 1;
+	}
+	pvnic_learn(p, p->buf[j] + 6);
+	iov.iov_base = p->buf[j];
+	iov.iov_len = ev->len;
+	/* Always a header: the TAP upper edge writes it in front of the frame. */
+	if (ev->flags & PV_NIC_RX_F_CSUM_OK)
+		vh.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	if (pv_accel_front_deliver(p->dev, &vh, &iov, 1, ev->len) == 0) {
+		p->pend.rx_packets++;
+		p->pend.rx_bytes += ev->len;
+	} else {
+		p->pend.rx_dropped++;
+	}
+	if (p->up)
+		pvnic_rx_repost(p, (unsigned int)j);
+	return 1;
+}
+
+static void pvnic_tx_done(struct pvnic_dev *p, const struct pv_nic_event *ev, int ok)
+{
+	int j = pvnic_buf_index(p, ev->buf_id);
+
+	if (j < 0 || p->bst[j] != B_TX) {
+		p->bogus_events++;
+		return;
+	}
+	p->bst[j] = B_TXFREE;
+	p->tx_free[p->ntx_free++] = (uint16_t)j;
+	if (ok) {
+		p->pend.tx_packets++;
+		p->pend.tx_bytes += ev->len;
+	}
+}
+
+static int pvnic_poll(struct pv_accel_front_dev *dev, int budget)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+	struct pv_nic_event ev;
+	unsigned int events = 0;
+	int n = 0, j;
+
+	if (!p || !p->up)
+		return 0;
+	if (nic_vi_fault(&p->u)) {
+		pv_warn("pvnic: vif %u: the NIC disabled the VI (fault %u)", p->devid,
+			nic_vi_fault(&p->u));
+		pvnic_vi_down(p, "VI fault");
+		pv_accel_front_set_state(dev, XenbusStateClosing);
+		return 0;
+	}
+	while (n < budget && p->up && nic_vi_event(&p->u, &ev)) {
+		events++;
+		switch (ev.type) {
+		case PV_NIC_EV_RX:
+			n += pvnic_rx(p, &ev);
+			break;
+		case PV_NIC_EV_TX_DONE:
+			pvnic_tx_done(p, &ev, 1);
+			break;
+		case PV_NIC_EV_ERROR:
+			if (ev.code < PV_NIC_ERR_MAX)
+				p->nic_errors[ev.code]++;
+			if (ev.queue == 0) {
+				p->pend.tx_errors++;
+				pvnic_tx_done(p, &ev, 0);
+			} else {
+				p->pend.rx_errors++;
+				j = pvnic_buf_index(p, ev.buf_id);
+				if (j >= 0 && p->bst[j] == B_RX)
+					pvnic_rx_repost(p, (unsigned int)j);
+				else
+					p->bogus_events++;
+			}
+			break;
+		default:
+			p->bogus_events++;
+			break;
+		}
+	}
+	if (!p->up)
+		return n;
+	pvnic_tx_held(p);
+	/* One doorbell for the burst; also when the NIC may have stalled on our events. */
+	if (p->ring_pending ||
+	    (events && __atomic_load_n(&p->u.sh->tx_cons.v, __ATOMIC_ACQUIRE) != p->u.tx_prod))
+		pvnic_ring(p);
+	return n;
+}
+
+static int pvnic_start_irq(struct pv_accel_front_dev *dev)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	if (!p || !p->up)
+		return 0;
+	if (p->ring_pending)
+		pvnic_ring(p);
+	p->irq_on = 1;
+	return nic_vi_arm(&p->u);
+}
+
+static void pvnic_stop_irq(struct pv_accel_front_dev *dev)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	if (!p)
+		return;
+	p->irq_on = 0;
+	if (p->up)
+		__atomic_store_n(&p->u.sh->evq_cons.v2, 0, __ATOMIC_RELEASE);
+}
+
+static int pvnic_check_ready(struct pv_accel_front_dev *dev)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	return !p || !p->has_held;
+}
+
+static void pvnic_get_stats(struct pv_accel_front_dev *dev, struct pv_accel_stats *delta)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	if (!p)
+		return;
+	delta->tx_packets += p->pend.tx_packets;
+	delta->tx_bytes += p->pend.tx_bytes;
+	delta->tx_dropped += p->pend.tx_dropped;
+	delta->tx_errors += p->pend.tx_errors;
+	delta->rx_packets += p->pend.rx_packets;
+	delta->rx_bytes += p->pend.rx_bytes;
+	delta->rx_dropped += p->pend.rx_dropped;
+	delta->rx_errors += p->pend.rx_errors;
+	memset(&p->pend, 0, sizeof(p->pend));
+}
+
+/* ---- handshake ---- */
+
+static int pvnic_key(char *buf, const char *dir, const char *key)
+{
+	return (size_t)snprintf(buf, PVNIC_KEY_MAX, "%s/%s", dir, key) >= PVNIC_KEY_MAX ?
+		       -ENAMETOOLONG : 0;
+}
+
+static int pvnic_read_uint(struct pvnic_dev *p, const char *key, unsigned int *v)
+{
+	char path[PVNIC_KEY_MAX], val[32], *end;
+	unsigned long x;
+	int e = pvnic_key(path, pv_accel_front_backend(p->dev), key);
+
+	if (e || (e = xsc_read(p->xs, 0, path, val, sizeof(val) - 1)) < 0)
+		return e ? e : -ENOENT;
+	val[e] = '\0';
+	errno = 0;
+	x = strtoul(val, &end, 10);
+	if (errno || end == val || *end || x > 0xffffffffu)
+		return -EINVAL;
+	*v = (unsigned int)x;
+	return 0;
+}
+
+/* "I0 ... I(2K-1)": exactly 2K decimal ids. */
+static int pvnic_read_ids(struct pvnic_dev *p, uint32_t *ids)
+{
+	char path[PVNIC_KEY_MAX], val[PVNIC_NBUF * 11 + 2], *s = val, *end;
+	unsigned int n = 0;
+	int e = pvnic_key(path, pv_accel_front_backend(p->dev), PVNIC_KEY_BUF_IDS);
+
+	if (e || (e = xsc_read(p->xs, 0, path, val, sizeof(val) - 1)) < 0)
+		return e ? e : -ENOENT;
+	val[e] = '\0';
+	for (;;) {
+		unsigned long x;
+
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			break;
+		if (*s < '0' || *s > '9' || n == PVNIC_NBUF)
+			return -EINVAL;
+		errno = 0;
+		x = strtoul(s, &end, 10);
+		if (errno || x > 0xffffffffu || (*end && *end != ' '))
+			return -EINVAL;
+		ids[n++] = (uint32_t)x;
+		s = end;
+	}
+	if (n != PVNIC_NBUF)
+		return -EINVAL;
+	for (unsigned int i = 0; i < n; i++)	/* distinct, or buffers would alias */
+		for (unsigned int k = i + 1; k < n; k++)
+			if (ids[i] == ids[k])
+				return -EINVAL;
+	return 0;
+}
+
+static void pvnic_check(struct pvnic_dev *p);
+
+static void pvnic_service(struct pvnic_dev *p);
+
+static void pvnic_timer_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct pvnic_dev *p = arg;
+
+	pv_loop_timer_del(p->loop, p->timer_w);
+	p->timer_w = NULL;
+	pvnic_service(p);
+}
+
+static void pvnic_schedule(struct pvnic_dev *p, unsigned int ms)
+{
+	if (!p->timer_w)
+		p->timer_w = pv_loop_timer(p->loop, ms, 0, pvnic_timer_cb, p);
+}
+
+static void pvnic_fail(struct pvnic_dev *p, const char *what, int e)
+{
+	pv_warn("pvnic: vif %u: %s: %s; staying on the slow path", p->devid, what,
+		strerror(e < 0 ? -e : e));
+	p->failed = 1;
+	pv_accel_front_set_state(p->dev, XenbusStateClosed);
+}
+
+/* Level-triggered: make the data path what the backend's accelstate says. */
+static void pvnic_check(struct pvnic_dev *p)
+{
+	uint32_t ids[PVNIC_NBUF];
+	int fds[PVNIC_NR_FDS] = { -1, -1, -1 };
+	unsigned int st = 0, mtu;
+	int e;
+
+	if (pvnic_read_uint(p, PV_ACCEL_KEY_STATE, &st))
+		st = 0;
+	if (p->up && st != XenbusStateConnected) {
+		pvnic_vi_down(p, "backend left");
+		pv_accel_front_set_state(p->dev, XenbusStateClosing);
+		pv_accel_front_kick(p->dev);
+		return;
+	}
+	if (p->up || p->failed || st != XenbusStateConnected)
+		return;
+	e = pvnic_read_ids(p, ids);
+	if (e)
+		return pvnic_fail(p, "bad " PVNIC_KEY_BUF_IDS, e);
+	if (pvnic_read_uint(p, PVNIC_KEY_MTU, &mtu) || mtu < 68 ||
+	    mtu > PV_NIC_BUF_SIZE - PV_PKT_ETH_HLEN - PV_PKT_VLAN_HLEN)
+		mtu = pv_accel_front_mtu(p->dev);
+	if (!mtu || mtu > PV_NIC_BUF_SIZE - PV_PKT_ETH_HLEN - PV_PKT_VLAN_HLEN)
+		mtu = 1500;
+	e = pvnic_guest_accel_fds(p->g, p->devid, fds);
+	if (e == -EAGAIN && ++p->retries < PVNIC_RETRIES) {
+		pvnic_schedule(p, PVNIC_RETRY_MS);
+		return;
+	}
+	if (e)
+		return pvnic_fail(p, "no VI descriptors from pvnetd", e);
+	e = pvnic_vi_up(p, fds, ids, mtu);
+	if (e)
+		return pvnic_fail(p, "VI memory refused", e);
+	pv_accel_front_set_state(p->dev, XenbusStateConnected);
+	pv_accel_front_kick(p->dev);
+}
+
+/*
+ * Drain the watch events (those read during our own requests were queued
+ * and will not make the fd readable again) and check; again while more came.
+ */
+static void pvnic_service(struct pvnic_dev *p)
+{
+	char path[PVNIC_KEY_MAX], token[16];
+
+	if (!p->xs_w)
+		return;
+	for (int round = 0; round < 4; round++) {
+		int e, any = 0;
+
+		while ((e = xsc_read_watch(p->xs, path, sizeof(path), token, sizeof(token), 0)) == 1)
+			any = 1;
+		if (e < 0) {
+			pv_warn("pvnic: vif %u: xenstore connection lost: %s", p->devid,
+				strerror(-e));
+			pv_loop_del(p->loop, p->xs_w);
+			p->xs_w = NULL;
+			pvnic_vi_down(p, "xenstore lost");
+			return;
+		}
+		if (round && !any)
+			break;
+		pvnic_check(p);
+	}
+}
+
+static void pvnic_xs_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	pvnic_service(arg);
+}
+
+/* ---- attach / detach ---- */
+
+static struct pvnic_dev *pvnic_alloc(struct pv_accel_front_dev *dev)
+{
+	struct pvnic_dev *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->dev = dev;
+	p->loop = pv_accel_front_loop(dev);
+	p->mac = pv_accel_front_mac(dev);
+	for (int i = 0; i < PVNIC_K; i++)
+		p->refs[i] = -1;
+	for (int i = 0; i < PVNIC_NR_FDS; i++)
+		p->fds[i] = -1;
+	p->lin = malloc(PVNIC_FRAME_MAX + 1);
+	p->held = malloc(PVNIC_FRAME_MAX + 1);
+	if (!p->lin || !p->held) {
+		free(p->lin);
+		free(p->held);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void pvnic_free(struct pvnic_dev *p)
+{
+	char path[PVNIC_KEY_MAX];
+
+	pvnic_vi_down(p, "removed");
+	if (p->timer_w)
+		pv_loop_timer_del(p->loop, p->timer_w);
+	if (p->xs_w)
+		pv_loop_del(p->loop, p->xs_w);
+	if (p->xs) {
+		if (!pvnic_key(path, pv_accel_front_backend(p->dev), PV_ACCEL_KEY_STATE))
+			xsc_unwatch(p->xs, path, "pvnic");
+		if (!pvnic_key(path, pv_accel_front_path(p->dev), PVNIC_KEY_BUF_REFS))
+			xsc_rm(p->xs, 0, path);
+		xsc_close(p->xs);
+	}
+	if (p->g) {
+		pvnic_linger_retry(p->dev, p->g);
+		pvnic_end_grants(p);
+	}
+	free(p->lin);
+	free(p->held);
+	free(p);
+}
+
+static int pvnic_new_device(struct pv_accel_front_dev *dev, void *arg)
+{
+	char path[PVNIC_KEY_MAX], refs[PVNIC_K * 11 + 1];
+	const char *fe = pv_accel_front_path(dev), *slash = strrchr(fe, '/');
+	struct pvnic_dev *p;
+	size_t off = 0;
+	int e, fd;
+
+	if (!slash || !pv_accel_front_guest(dev) ||
+	    pv_guest_nr_pages(pv_accel_front_guest(dev)) < PV_NF_ACCEL_FRAME(PVNIC_K))
+		return -ENODEV;
+	p = pvnic_alloc(dev);
+	if (!p)
+		return -ENOMEM;
+	p->g = pv_accel_front_guest(dev);
+	p->domid = pv_guest_domid(p->g);
+	p->devid = (unsigned int)strtoul(slash + 1, NULL, 10);
+	pvnic_linger_retry(dev, p->g);
+	for (int i = 0; i < PVNIC_K; i++) {
+		uint8_t *page = pv_guest_frame(p->g, PV_NF_ACCEL_FRAME(i));
+
+		e = pv_guest_grant(p->g, 0, PV_NF_ACCEL_FRAME(i), 0);
+		if (e < 0 || !page)
+			goto fail;
+		p->refs[i] = e;
+		p->buf[2 * i] = page;
+		p->buf[2 * i + 1] = page + PV_NIC_BUF_SIZE;
+		off += (size_t)snprintf(refs + off, sizeof(refs) - off, "%s%d", i ? " " : "", e);
+	}
+	e = -ENOMEM;
+	fd = pv_guest_xs_connect(p->g);
+	if (fd < 0) {
+		e = fd;
+		goto fail;
+	}
+	p->xs = xsc_open_fd(fd);
+	if (!p->xs)
+		goto fail;
+	p->xs_w = pv_loop_add(p->loop, xsc_fd(p->xs), EPOLLIN, pvnic_xs_cb, p);
+	if (!p->xs_w)
+		goto fail;
+	if ((e = pvnic_key(path, fe, PVNIC_KEY_BUF_REFS)) ||
+	    (e = xsc_write(p->xs, 0, path, refs, strlen(refs))) < 0 ||
+	    (e = pvnic_key(path, pv_accel_front_backend(dev), PV_ACCEL_KEY_STATE)) ||
+	    (e = xsc_watch(p->xs, path, "pvnic")) < 0)
+		goto fail;
+	pv_accel_front_set_priv(dev, p);
+	e = pv_accel_front_set_state(dev, XenbusStateInitialised);
+	if (e < 0) {
+		pv_accel_front_set_priv(dev, NULL);
+		goto fail;
+	}
+	pvnic_schedule(p, 0);	/* the watch's first event may be queued already */
+	return 0;
+fail:
+	pvnic_free(p);
+	return e < 0 ? e : -EIO;
+}
+
+static void pvnic_remove(struct pv_accel_front_dev *dev)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	if (!p)
+		return;
+	pvnic_free(p);		/* a held frame goes back first (pvnic_vi_down) */
+	pv_accel_front_set_priv(dev, NULL);
+}
+
+static const struct pv_accel_front_ops pvnic_front_ops = {
+	.version = PV_ACCEL_FRONT_VERSION,
+	.size = sizeof(struct pv_accel_front_ops),
+	.name = PVNIC_NAME,
+	.new_device = pvnic_new_device,
+	.remove = pvnic_remove,
+	.start_xmit = pvnic_start_xmit,
+	.poll = pvnic_poll,
+	.start_irq = pvnic_start_irq,
+	.stop_irq = pvnic_stop_irq,
+	.check_ready = pvnic_check_ready,
+	.get_stats = pvnic_get_stats,
+};
+
+/* Prototypes for pvnet-front.c and the unit test (pvnic.h is the backend's). */
+int pvnic_front_register(void);
+int pvnic_front_unregister(void);
+const struct pv_accel_front_ops *pvnic_front_ops_get(void);
+int pvnic_front_test_attach(struct pv_accel_front_dev *dev, uint8_t *pages,
+			    const uint32_t *ids, unsigned int mtu, int fds[3]);
+uint64_t pvnic_front_test_nic_errors(struct pv_accel_front_dev *dev, unsigned int code);
+
+int pvnic_front_register(void)
+{
+	return pv_accel_front_register(&pvnic_front_ops, NULL);
+}
+
+int pvnic_front_unregister(void)
+{
+	return pv_accel_front_unregister(PVNIC_NAME);
+}
+
+const struct pv_accel_front_ops *pvnic_front_ops_get(void)
+{
+	return &pvnic_front_ops;
+}
+
+/*
+ * pvnic_front_test_attach() - for unit tests: attach to @dev without
+ * grants or xenstore, over @pages (K pages of buffer memory), buffer @ids
+ * (2K), and a VI's @fds (taken).
+ */
+int pvnic_front_test_attach(struct pv_accel_front_dev *dev, uint8_t *pages,
+			    const uint32_t *ids, unsigned int mtu, int fds[3])
+{
+	struct pvnic_dev *p = pvnic_alloc(dev);
+	int e;
+
+	if (!p)
+		return -ENOMEM;
+	for (int i = 0; i < PVNIC_NBUF; i++)
+		p->buf[i] = pages + (size_t)i * PV_NIC_BUF_SIZE;
+	e = pvnic_vi_up(p, fds, ids, mtu);
+	if (e) {
+		pvnic_free(p);
+		return e;
+	}
+	pv_accel_front_set_priv(dev, p);
+	return 0;
+}
+
+uint64_t pvnic_front_test_nic_errors(struct pv_accel_front_dev *dev, unsigned int code)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	return p && code < PV_NIC_ERR_MAX ? p->nic_errors[code] : 0;
+}

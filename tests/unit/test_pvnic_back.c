@@ -1,0 +1,662 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_pvnic_back.c - the backend half of the "pvnic" accelerator pair
+ * (docs/accel-pvnic.md) against a real pvnet-nicd on a veth in a private
+ * network namespace, with a fake frontend played by the test's main thread.
+ *
+ *   forked child, unshare(CLONE_NEWNET):
+ *
+ *   main thread: fake frontend          host thread: hv, xs, netback,
+ *     guest library + xsc  --hv.sock-->   pvnic backend plugin --nic.sock--+
+ *     VI mapped from PV_HV_ACCEL_FDS                                      |
+ *        |  RX/TX descriptors, doorbell                 pvnet-nicd --port nA
+ *        +------------------------------------------------>  nA  | veth
+ *                                                            nB  AF_PACKET: the wire
+ *
+ * Needs root, network namespaces, veth and build/pvnet-nicd: skips otherwise.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#pragma GCC diagnostic ignored "-Wunused-function"	/* the harness has more than we use */
+#include "netback_harness.h"
+#include "accel/pvnic.h"
+#include "accel/pvnic_back.h"
+#include "nic/nic_client.h"
+#include "pvnet/accel.h"
+#include "pvnet/nic.h"
+
+static const uint8_t mac_x[6] = { 0x02, 0, 0, 0, 0, 0xee };	/* behind nB */
+static const uint8_t mac_spoof[6] = { 0x02, 0, 0, 0, 0, 0x66 };
+
+static char run_dir[] = "/tmp/pvnet-pvnicb.XXXXXX";
+static char sock_path[256];
+static pid_t nicd_pid = -1;
+static struct pvnic_back *PB;
+
+/* ---- pvnet-nicd and the wire ---- */
+
+static int nicd_start(const char *bin)
+{
+	unlink(sock_path);
+	nicd_pid = fork();
+	if (nicd_pid < 0)
+		return -1;
+	if (nicd_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(bin, bin, "--run-dir", run_dir, "--port", "nA", "--max-vis", "8",
+		      "--buffers", "1024", "--log-level", "err", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300; i++) {
+		if (access(sock_path, F_OK) == 0)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void nicd_kill(int sig)
+{
+	if (nicd_pid <= 0)
+		return;
+	kill(nicd_pid, sig);
+	for (int i = 0; i < 300; i++) {
+		if (waitpid(nicd_pid, NULL, WNOHANG) == nicd_pid) {
+			nicd_pid = -1;
+			return;
+		}
+		usleep(10000);
+	}
+	kill(nicd_pid, SIGKILL);
+	waitpid(nicd_pid, NULL, 0);
+	nicd_pid = -1;
+}
+
+static int if_up(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	if (s >= 0)
+		close(s);
+	return rc;
+}
+
+static void write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, s, strlen(s)) < 0)
+			(void)0;
+		close(fd);
+	}
+}
+
+static int pkt_sock(const char *ifname)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htobe16(ETH_P_ALL) };
+	int one = 1, fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	sll.sll_ifindex = (int)if_nametoindex(ifname);
+	setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A frame equal to @want on the wire within @ms? */
+static int wire_wait(int fd, const uint8_t *want, uint32_t len, int ms)
+{
+	static uint8_t buf[4096];
+	uint64_t end = tf_now_ms() + (uint64_t)ms;
+
+	while (tf_now_ms() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 10) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n == (ssize_t)len && !memcmp(buf, want, len))
+			return 1;
+	}
+	return 0;
+}
+
+static uint32_t mk_test(uint8_t *b, const uint8_t *dst, const uint8_t *src, const char *tag,
+			uint32_t len)
+{
+	memcpy(b, dst, 6);
+	memcpy(b + 6, src, 6);
+	b[12] = 0x88;
+	b[13] = 0xb5;
+	for (uint32_t i = 14; i < len; i++)
+		b[i] = (uint8_t)(i * 7);
+	memcpy(b + 14, tag, strlen(tag));
+	return len;
+}
+
+/* ---- host side ---- */
+
+struct kv_req {
+	const char *path;
+	const char *val;	/* NULL: rm */
+};
+
+static void kv_fn(struct test_host *h, void *arg)
+{
+	struct kv_req *r = arg;
+
+	if (r->val)
+		xs_server_write(h->xs, r->path, r->val, strlen(r->val));
+	else
+		xs_server_rm(h->xs, r->path);
+}
+
+static void be_set(struct tf *t, const char *key, const char *val)
+{
+	char path[160];
+	struct kv_req r = { .path = path, .val = val };
+
+	snprintf(path, sizeof(path), "%s/%s", t->be, key);
+	host_sync(t->nbh->h, kv_fn, &r);
+}
+
+static const char *be_get(struct tf *t, const char *key)
+{
+	static char out[1024];
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", t->be, key);
+	if (xsc_read(t->xs, 0, path, out, sizeof(out)) < 0)
+		return "";
+	return out;
+}
+
+/* Wait until backend key @key reads @want ("" = absent); 1 if it did. */
+static int be_wait(struct tf *t, const char *key, const char *want, unsigned int ms)
+{
+	uint64_t end = tf_now_ms() + ms;
+
+	while (tf_now_ms() < end) {
+		if (!strcmp(be_get(t, key), want))
+			return 1;
+		tf_sleep_ms(2);
+	}
+	return 0;
+}
+
+static void fe_set(struct tf *t, const char *key, const char *val)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", t->fe, key);
+	xsc_write(t->xs, 0, path, val, strlen(val));
+}
+
+struct pb_req {
+	struct pvnic_back_stats st;
+	struct pv_hv_stats hv;
+	const char *dir;
+	int err;
+};
+
+static void pb_new_fn(struct test_host *h, void *arg)
+{
+	struct pb_req *r = arg;
+
+	PB = pvnic_back_new(h->loop, h->hv, h->xs, r->dir, &r->err);
+	if (PB) {
+		h->hv->accel_fds = pvnic_back_accel_fds;
+		h->hv->accel_fds_arg = PB;
+	}
+}
+
+static void pb_free_fn(struct test_host *h, void *arg)
+{
+	(void)arg;
+	h->hv->accel_fds = NULL;
+	h->hv->accel_fds_arg = NULL;
+	pvnic_back_free(PB);
+	PB = NULL;
+}
+
+static void pb_stats_fn(struct test_host *h, void *arg)
+{
+	struct pb_req *r = arg;
+
+	if (PB)
+		pvnic_back_stats(PB, &r->st);
+	r->hv = h->hv->st;
+}
+
+static struct pb_req pb_stats(struct nbh *n)
+{
+	struct pb_req r;
+
+	memset(&r, 0, sizeof(r));
+	host_sync(n->h, pb_stats_fn, &r);
+	return r;
+}
+
+/* ---- the fake frontend's pages ---- */
+
+#define FP0	2	/* frames FP0 .. FP0+63: the harness's unused TX buffer pages */
+
+struct ff {
+	int refs[PVNIC_MAX_PAGES];
+	unsigned int n;
+	uint32_t ids[PVNIC_MAX_PAGES * 2];
+	unsigned int nids;
+};
+
+static void ff_grant(struct tf *t, struct ff *f, unsigned int n)
+{
+	f->n = n;
+	for (unsigned int i = 0; i < n; i++)
+		f->refs[i] = pv_guest_grant(t->g, 0, FP0 + i, 0);
+}
+
+static int ff_end(struct tf *t, struct ff *f)
+{
+	int busy = 0;
+
+	for (unsigned int i = 0; i < f->n; i++)
+		if (f->refs[i] >= 0 && pv_guest_end_grant(t->g, (grant_ref_t)f->refs[i]) < 0)
+			busy++;
+	f->n = 0;
+	return busy;
+}
+
+static void ff_refs_str(const struct ff *f, char *s, size_t size)
+{
+	size_t off = 0;
+
+	s[0] = 0;
+	for (unsigned int i = 0; i < f->n && off < size; i++)
+		off += (size_t)snprintf(s + off, size - off, i ? " %d" : "%d", f->refs[i]);
+}
+
+static int ff_parse_ids(struct ff *f, const char *s)
+{
+	char *end;
+
+	f->nids = 0;
+	while (*s && f->nids < PVNIC_MAX_PAGES * 2) {
+		f->ids[f->nids++] = (uint32_t)strtoul(s, &end, 10);
+		if (end == s)
+			return -1;
+		s = end;
+		while (*s == ' ')
+			s++;
+	}
+	return (int)f->nids;
+}
+
+/* Offer @refs with accelstate 3; wait for backend accelstate @want. */
+static int fe_offer(struct tf *t, const char *refs, const char *want)
+{
+	fe_set(t, PV_ACCEL_KEY_STATE, "1");
+	fe_set(t, PVNIC_KEY_BUF_REFS, refs);
+	fe_set(t, PV_ACCEL_KEY_STATE, "3");
+	return be_wait(t, PV_ACCEL_KEY_STATE, want, 3000);
+}
+
+static struct pb_req pb_stats(struct nbh *n);
+
+/* A bad offer: refused (backend accelstate 6) and counted as such. */
+static int fe_bad_offer(struct tf *t, const char *refs)
+{
+	uint64_t bad = pb_stats(t->nbh).st.bad_refs, end;
+
+	if (!fe_offer(t, refs, "6"))
+		return 0;
+	end = tf_now_ms() + 3000;
+	while (tf_now_ms() < end) {
+		if (pb_stats(t->nbh).st.bad_refs == bad + 1)
+			return 1;
+		tf_sleep_ms(2);
+	}
+	return 0;
+}
+
+/* ---- the tests ---- */
+
+static void test_datapath(struct nbh *n, int wire)
+{
+	struct tf *t = tf_new(n, "pv1", 1);
+	struct ff f = { 0 };
+	char refs[1024];
+	int fds[3] = { -1, -1, -1 }, e;
+	struct nic_vi_user u;
+	struct pv_nic_event ev = { 0 };
+	struct pv_nic_info_reply info0, info1;
+	uint8_t fr[256];
+	uint32_t len;
+	int got, cfd;
+	uint64_t end;
+
+	T_CHECK(!strcmp(be_get(t, PV_ACCEL_KEY_FRONTEND), ""), "pvnic: no accel key, no accel-frontend",
+		"%s", be_get(t, PV_ACCEL_KEY_FRONTEND));
+	be_set(t, PV_ACCEL_KEY_NIC, PVNIC_NAME);
+	T_CHECK(be_wait(t, PV_ACCEL_KEY_FRONTEND, PVNIC_NAME, 3000),
+		"pvnic: accel=pvnic -> probe -> accel-frontend=pvnic", "'%s'",
+		be_get(t, PV_ACCEL_KEY_FRONTEND));
+	T_CHECK(pb_stats(n).st.vi_allocs == 1, "pvnic: probe allocated a VI", "allocs %llu",
+		(unsigned long long)pb_stats(n).st.vi_allocs);
+	e = pvnic_guest_accel_fds(t->g, 0, fds);
+	T_CHECK(e == -EAGAIN, "pvnic: ACCEL_FDS before the handshake: -EAGAIN", "%d", e);
+	e = pvnic_guest_accel_fds(t->g, 7, fds);
+	T_CHECK(e == -ENOENT, "pvnic: ACCEL_FDS for an unknown vif: -ENOENT", "%d", e);
+
+	ff_grant(t, &f, PVNIC_NR_PAGES);
+	ff_refs_str(&f, refs, sizeof(refs));
+	T_CHECK(fe_offer(t, refs, "4"), "pvnic: 32 refs + accelstate 3 -> backend accelstate 4",
+		"state '%s'", be_get(t, PV_ACCEL_KEY_STATE));
+	T_CHECK(ff_parse_ids(&f, be_get(t, PVNIC_KEY_BUF_IDS)) == 2 * PVNIC_NR_PAGES,
+		"pvnic: accel-buf-ids has 2K ids", "'%s'", be_get(t, PVNIC_KEY_BUF_IDS));
+	T_CHECK(be_get(t, PVNIC_KEY_VI)[0] && atoi(be_get(t, PVNIC_KEY_MTU)) == 1500,
+		"pvnic: accel-vi and accel-mtu published", "vi '%s' mtu '%s'",
+		be_get(t, PVNIC_KEY_VI), be_get(t, PVNIC_KEY_MTU));
+	e = ff_end(t, &f);
+	T_CHECK(e == PVNIC_NR_PAGES, "pvnic: mapped grants cannot be ended (pinned)", "busy %d", e);
+	f.n = PVNIC_NR_PAGES;	/* they are still granted */
+
+	e = pvnic_guest_accel_fds(t->g, 0, fds);
+	T_CHECK(e == 0 && fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0, "pvnic: ACCEL_FDS -> 3 fds",
+		"%d", e);
+	if (e)
+		goto out;
+	{
+		/* The reply's descriptors are pvnetd's dups: none leaks on either side. */
+		int before, more[3], ok = 1, bad[2] = { -1, -1 };
+		unsigned int nbad = 0;
+		uint8_t shortb[2] = { 0, 0 };
+
+		pb_stats(t->nbh);	/* the host thread is done with the last reply */
+		before = count_fds();
+
+		for (int i = 0; i < 50 && ok; i++) {
+			ok = pvnic_guest_accel_fds(t->g, 0, more) == 0;
+			for (int k = 0; ok && k < 3; k++)
+				close(more[k]);
+		}
+		pb_stats(t->nbh);	/* the host thread is past its last reply (and its closes) */
+		T_CHECK(ok && count_fds() == before, "pvnic: 50 ACCEL_FDS calls leak no descriptor",
+			"ok %d fds %d -> %d", ok, before, count_fds());
+		e = pv_guest_hv_call(pv_guest_hv_fd(t->g), PV_HV_ACCEL_FDS, shortb, sizeof(shortb),
+				     NULL, 0, NULL, 0, bad, &nbad);
+		T_CHECK(e == -EINVAL && nbad == 0, "pvnic: malformed ACCEL_FDS refused", "%d", e);
+	}
+	e = nic_vi_user_open(&u, fds[0], fds[1], fds[2]);
+	T_CHECK(e == 0 && u.sh->info.vi_id == (uint32_t)atoi(be_get(t, PVNIC_KEY_VI)),
+		"pvnic: VI memory maps, its id is accel-vi", "%d", e);
+	if (e) {
+		for (int i = 0; i < 3; i++)
+			close(fds[i]);
+		goto out;
+	}
+
+	/* RX: a frame for the vif's MAC lands in buffer ids[0] = page 0, first half */
+	nic_vi_rx_post(&u, f.ids[0], 0, PV_NIC_BUF_SIZE);
+	len = mk_test(fr, t->mac, mac_x, "to-the-guest", 120);
+	T_ASSERT(send(wire, fr, len, 0) == (ssize_t)len, "send on nB");
+	got = 0;
+	end = tf_now_ms() + 2000;
+	while (!got && tf_now_ms() < end) {
+		if (nic_vi_event(&u, &ev))
+			got = 1;
+		else
+			tf_sleep_ms(2);
+	}
+	T_CHECK(got && ev.type == PV_NIC_EV_RX && ev.buf_id == f.ids[0] && ev.len == len &&
+		!memcmp(pv_guest_frame(t->g, FP0), fr, len),
+		"pvnic: frame to the vif's MAC arrives in the guest's buffer (RX event)",
+		"got %d type %u buf %u len %u", got, ev.type, ev.buf_id, ev.len);
+
+	/* TX with the vif's MAC as source: out on the wire (buffer ids[3] = page 1, half 1) */
+	len = mk_test(fr, mac_x, t->mac, "from-the-guest", 100);
+	memcpy((uint8_t *)pv_guest_frame(t->g, FP0 + 1) + PV_NIC_BUF_SIZE, fr, len);
+	nic_vi_tx_post(&u, f.ids[3], 0, (uint16_t)len);
+	nic_vi_user_ring(&u);
+	T_CHECK(wire_wait(wire, fr, len, 2000), "pvnic: TX from the vif's MAC goes out on the wire",
+		"not seen");
+
+	/* TX spoofed: dropped, ERROR event TX_SPOOF */
+	len = mk_test(fr, mac_x, mac_spoof, "spoofed", 100);
+	memcpy(pv_guest_frame(t->g, FP0 + 2), fr, len);
+	nic_vi_tx_post(&u, f.ids[4], 0, (uint16_t)len);
+	nic_vi_user_ring(&u);
+	got = 0;
+	end = tf_now_ms() + 2000;
+	while (!got && tf_now_ms() < end) {
+		if (nic_vi_event(&u, &ev) && ev.type == PV_NIC_EV_ERROR)
+			got = 1;
+		else
+			tf_sleep_ms(2);
+	}
+	T_CHECK(got && ev.code == PV_NIC_ERR_TX_SPOOF && !wire_wait(wire, fr, len, 300),
+		"pvnic: spoofed source dropped by the NIC", "got %d code %u", got, ev.code);
+	nic_vi_user_close(&u);
+
+	/* accel off: VI freed, filter gone, grants unmapped, keys deleted */
+	cfd = nic_client_connect(sock_path);
+	T_ASSERT(cfd >= 0 && nic_client_info(cfd, &info0) == 0, "nic info");
+	be_set(t, PV_ACCEL_KEY_NIC, NULL);
+	T_CHECK(be_wait(t, PV_ACCEL_KEY_FRONTEND, "", 3000) && be_wait(t, PVNIC_KEY_BUF_IDS, "", 10) &&
+		be_wait(t, PVNIC_KEY_VI, "", 10) && be_wait(t, PVNIC_KEY_MTU, "", 10) &&
+		be_wait(t, PV_ACCEL_KEY_STATE, "6", 10),
+		"pvnic: accel off -> keys deleted, accelstate Closed", "fe '%s' ids '%.20s' state '%s'",
+		be_get(t, PV_ACCEL_KEY_FRONTEND), be_get(t, PVNIC_KEY_BUF_IDS),
+		be_get(t, PV_ACCEL_KEY_STATE));
+	T_CHECK(pb_stats(n).st.vi_frees == 1 && pb_stats(n).st.live_vifs == 0,
+		"pvnic: accel off -> VI freed", "frees %llu", (unsigned long long)pb_stats(n).st.vi_frees);
+	T_CHECK(ff_end(t, &f) == 0, "pvnic: accel off -> grants unmapped, guest ends them", "busy");
+	len = mk_test(fr, t->mac, mac_x, "no-filter", 120);
+	T_ASSERT(send(wire, fr, len, 0) == (ssize_t)len, "send on nB");
+	tf_sleep_ms(200);
+	T_CHECK(cfd >= 0 && nic_client_info(cfd, &info1) == 0 &&
+		info1.rx_unmatched_dropped > info0.rx_unmatched_dropped,
+		"pvnic: accel off -> filter gone (frame for the MAC unmatched)", "unmatched %llu -> %llu",
+		(unsigned long long)info0.rx_unmatched_dropped,
+		(unsigned long long)info1.rx_unmatched_dropped);
+	if (cfd >= 0)
+		close(cfd);
+	e = pvnic_guest_accel_fds(t->g, 0, fds);
+	T_CHECK(e == -ENOENT, "pvnic: accel off -> ACCEL_FDS -ENOENT", "%d", e);
+out:
+	tf_free(t);
+}
+
+static void test_bad_refs(struct nbh *n)
+{
+	struct tf *t = tf_new(n, "pv2", 2);
+	struct ff f = { 0 };
+	char refs[2048];
+	size_t off = 0;
+
+	be_set(t, PV_ACCEL_KEY_NIC, PVNIC_NAME);
+	T_ASSERT(be_wait(t, PV_ACCEL_KEY_FRONTEND, PVNIC_NAME, 3000), "accel-frontend");
+
+	T_CHECK(fe_bad_offer(t, "garbage"), "pvnic: garbage refs -> accelstate 6", "'%s'",
+		be_get(t, PV_ACCEL_KEY_STATE));
+	T_CHECK(fe_bad_offer(t, ""), "pvnic: 0 refs -> accelstate 6", "'%s'",
+		be_get(t, PV_ACCEL_KEY_STATE));
+	T_CHECK(fe_bad_offer(t, "12 -3"), "pvnic: negative ref -> accelstate 6", "'%s'",
+		be_get(t, PV_ACCEL_KEY_STATE));
+	T_CHECK(fe_bad_offer(t, "99999999999999999999"), "pvnic: huge ref -> accelstate 6", "'%s'",
+		be_get(t, PV_ACCEL_KEY_STATE));
+	T_CHECK(fe_bad_offer(t, "1050 1051"), "pvnic: refs not granted -> accelstate 6", "'%s'",
+		be_get(t, PV_ACCEL_KEY_STATE));
+	ff_grant(t, &f, PVNIC_MAX_PAGES);
+	ff_refs_str(&f, refs, sizeof(refs));
+	off = strlen(refs);
+	snprintf(refs + off, sizeof(refs) - off, " %d", f.refs[0] + 100);
+	T_CHECK(fe_bad_offer(t, refs), "pvnic: 65 refs -> accelstate 6", "'%s'",
+		be_get(t, PV_ACCEL_KEY_STATE));
+	snprintf(refs, sizeof(refs), "%d %d", f.refs[0], f.refs[0]);
+	T_CHECK(fe_bad_offer(t, refs), "pvnic: repeated ref -> accelstate 6", "'%s'",
+		be_get(t, PV_ACCEL_KEY_STATE));
+	T_CHECK(ff_end(t, &f) == 0, "pvnic: refused offers leave no grant mapped", "busy");
+	struct pb_req r = pb_stats(n);
+	T_CHECK(r.hv.gnt.maps == r.hv.gnt.unmaps && r.st.bad_refs >= 6,
+		"pvnic: refused offers counted, every map undone", "maps %llu unmaps %llu bad %llu",
+		(unsigned long long)r.hv.gnt.maps, (unsigned long long)r.hv.gnt.unmaps,
+		(unsigned long long)r.st.bad_refs);
+
+	/* a good offer after bad ones works: 64 pages */
+	ff_grant(t, &f, PVNIC_MAX_PAGES);
+	ff_refs_str(&f, refs, sizeof(refs));
+	T_CHECK(fe_offer(t, refs, "4") &&
+		ff_parse_ids(&f, be_get(t, PVNIC_KEY_BUF_IDS)) == 2 * PVNIC_MAX_PAGES,
+		"pvnic: 64 good refs after bad ones -> accelstate 4, 128 ids", "'%s'",
+		be_get(t, PV_ACCEL_KEY_STATE));
+
+	/* the frontend leaves (accelstate 6): its pages come back */
+	fe_set(t, PV_ACCEL_KEY_STATE, "6");
+	T_CHECK(be_wait(t, PVNIC_KEY_BUF_IDS, "", 3000) && ff_end(t, &f) == 0,
+		"pvnic: frontend Closed -> buffers released, grants ended", "ids '%.20s'",
+		be_get(t, PVNIC_KEY_BUF_IDS));
+
+	/* guest death with the fast path up: VI freed, no grant left mapped */
+	ff_grant(t, &f, PVNIC_NR_PAGES);
+	ff_refs_str(&f, refs, sizeof(refs));
+	T_CHECK(fe_offer(t, refs, "4"), "pvnic: reconnect -> accelstate 4", "'%s'",
+		be_get(t, PV_ACCEL_KEY_STATE));
+	uint64_t frees = pb_stats(n).st.vi_frees;
+	xsc_close(t->xs);
+	pv_guest_close(t->g);
+	uint64_t end = tf_now_ms() + 3000;
+	while (tf_now_ms() < end && pb_stats(n).st.live_vifs)
+		tf_sleep_ms(5);
+	r = pb_stats(n);
+	T_CHECK(r.st.live_vifs == 0 && r.st.vi_frees == frees + 1 && r.hv.gnt.maps == r.hv.gnt.unmaps,
+		"pvnic: guest death -> VI freed, grants unmapped", "live %u frees %llu maps %llu unmaps %llu",
+		r.st.live_vifs, (unsigned long long)r.st.vi_frees, (unsigned long long)r.hv.gnt.maps,
+		(unsigned long long)r.hv.gnt.unmaps);
+	free(t);
+}
+
+static void test_nic_death(struct nbh *n, const char *bin)
+{
+	struct tf *t = tf_new(n, "pv3", 3);
+	struct ff f = { 0 };
+	char refs[1024];
+
+	be_set(t, PV_ACCEL_KEY_NIC, PVNIC_NAME);
+	T_ASSERT(be_wait(t, PV_ACCEL_KEY_FRONTEND, PVNIC_NAME, 3000), "accel-frontend");
+	ff_grant(t, &f, PVNIC_NR_PAGES);
+	ff_refs_str(&f, refs, sizeof(refs));
+	T_ASSERT(fe_offer(t, refs, "4"), "connected");
+	nicd_kill(SIGKILL);
+	T_CHECK(be_wait(t, PV_ACCEL_KEY_FRONTEND, "", 3000) && be_wait(t, PV_ACCEL_KEY_STATE, "6", 100),
+		"pvnic: NIC killed -> accel-frontend removed, accelstate Closed", "fe '%s' state '%s'",
+		be_get(t, PV_ACCEL_KEY_FRONTEND), be_get(t, PV_ACCEL_KEY_STATE));
+	T_CHECK(ff_end(t, &f) == 0, "pvnic: NIC killed -> grants unmapped", "busy");
+	fe_set(t, PV_ACCEL_KEY_STATE, "6");	/* the frontend detached */
+	T_ASSERT(nicd_start(bin) == 0, "pvnet-nicd restarted");
+	T_CHECK(be_wait(t, PV_ACCEL_KEY_FRONTEND, PVNIC_NAME, 4000),
+		"pvnic: NIC back -> accel-frontend published again", "'%s'",
+		be_get(t, PV_ACCEL_KEY_FRONTEND));
+	ff_grant(t, &f, PVNIC_NR_PAGES);
+	ff_refs_str(&f, refs, sizeof(refs));
+	T_CHECK(fe_offer(t, refs, "4"), "pvnic: handshake again after the NIC restart", "'%s'",
+		be_get(t, PV_ACCEL_KEY_STATE));
+	tf_free(t);
+}
+
+static void run(const char *bin)
+{
+	struct nbh *n;
+	struct pb_req r = { .dir = run_dir };
+	int wire;
+
+	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	if (system("ip link add nA type veth peer name nB >/dev/null 2>&1") != 0) {
+		T_SKIP("pvnic_back", "cannot create a veth pair (ip, veth)");
+		return;
+	}
+	T_ASSERT(if_up("nA") == 0 && if_up("nB") == 0, "veth up");
+	if (!mkdtemp(run_dir)) {
+		T_CHECK(0, "pvnic: mkdtemp", "%s", strerror(errno));
+		return;
+	}
+	snprintf(sock_path, sizeof(sock_path), "%s/%s", run_dir, PV_NIC_SOCK_NAME);
+	T_CHECK(nicd_start(bin) == 0, "pvnic: pvnet-nicd up on nA", "no %s", sock_path);
+	wire = pkt_sock("nB");
+	T_ASSERT(wire >= 0, "socket on nB");
+
+	n = nbh_start();
+	host_sync(n->h, pb_new_fn, &r);
+	T_CHECK(PB && pb_stats(n).st.nic_up, "pvnic: backend plugin registered, NIC connected",
+		"err %d", r.err);
+	if (PB && wire >= 0) {
+		test_datapath(n, wire);
+		test_bad_refs(n);
+		test_nic_death(n, bin);
+	}
+	host_sync(n->h, pb_free_fn, NULL);
+	nbh_stop(n);
+	if (wire >= 0)
+		close(wire);
+	nicd_kill(SIGTERM);
+	unlink(sock_path);
+	rmdir(run_dir);
+}
+
+int main(void)
+{
+	const char *build = getenv("PVNET_BUILD");
+	char bin[512];
+	int status;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/pvnet-nicd", build && *build ? build : "build");
+	if (geteuid() != 0) {
+		T_SKIP("pvnic_back", "needs root");
+		return 0;
+	}
+	if (access(bin, X_OK) != 0) {
+		T_SKIP("pvnic_back", "pvnet-nicd not built");
+		return 0;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNET) < 0) {
+			T_SKIP("pvnic_back", "no network namespaces");
+			_exit(0);
+		}
+		signal(SIGPIPE, SIG_IGN);
+		run(bin);
+		_exit(t_done());
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) {
+		printf("FAIL: pvnic_back: test child died (status %d)\n", status);
+		return 1;
+	}
+	return WEXITSTATUS(status);
+}

@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_pvnic_front.c - the frontend half of the "pvnic" accelerator
+ * (src/accel/pvnic_front.c) against a simulated NIC, in one thread.
+ *
+ *   this test                                   the plugin
+ *   fake accel host (pv_accel_front_* below) <- deliver, kick, return, set_state
+ *   ops table: start_xmit, poll, irq, ...   ->  pvnic_front_ops_get()
+ *   simulated NIC: a VI memfd laid out per      pvnic_front_test_attach(): maps it,
+ *   nic.h; consumes TX descriptors, writes      posts RX, watches the wake-up
+ *   RX / TX_DONE / ERROR events
+ *
+ * The host's functions are defined here (the plugin reaches netfront only
+ * through accel.h), so libpvnet-front's accel_front.o is not linked in.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../lib/test.h"
+#include "lib/loop.h"
+#include "lib/pkt.h"
+#include "pvnet/accel.h"
+#include "pvnet/nic.h"
+#include "pvnet/xen.h"
+
+#define K    32
+#define NBUF (2 * K)
+
+const struct pv_accel_front_ops *pvnic_front_ops_get(void);
+int pvnic_front_test_attach(struct pv_accel_front_dev *dev, uint8_t *pages,
+			    const uint32_t *ids, unsigned int mtu, int fds[3]);
+uint64_t pvnic_front_test_nic_errors(struct pv_accel_front_dev *dev, unsigned int code);
+
+/* ---- the fake accel host ---- */
+
+struct pv_accel_front_dev {
+	void *priv;
+	struct pv_loop *loop;
+	uint8_t mac[6];
+	unsigned int kicks;
+	unsigned int delivered;
+	uint8_t last_rx[2048];
+	uint32_t last_rx_len;
+	int last_rx_valid;
+	int rx_vh_null;
+	unsigned int returned;
+	uint8_t ret[65536];
+	uint32_t ret_len;
+	int state;
+};
+
+void *pv_accel_front_priv(const struct pv_accel_front_dev *dev) { return dev->priv; }
+void pv_accel_front_set_priv(struct pv_accel_front_dev *dev, void *priv) { dev->priv = priv; }
+struct pv_loop *pv_accel_front_loop(const struct pv_accel_front_dev *dev) { return dev->loop; }
+struct pv_guest *pv_accel_front_guest(const struct pv_accel_front_dev *dev) { return NULL; }
+struct xsc *pv_accel_front_xs(const struct pv_accel_front_dev *dev) { return NULL; }
+const char *pv_accel_front_path(const struct pv_accel_front_dev *dev) { return "/local/domain/1/device/vif/0"; }
+const char *pv_accel_front_backend(const struct pv_accel_front_dev *dev) { return "/local/domain/0/backend/vif/1/0"; }
+const uint8_t *pv_accel_front_mac(const struct pv_accel_front_dev *dev) { return dev->mac; }
+unsigned int pv_accel_front_mtu(const struct pv_accel_front_dev *dev) { return 1500; }
+void pv_accel_front_kick(struct pv_accel_front_dev *dev) { dev->kicks++; }
+int pv_accel_front_slow_room(struct pv_accel_front_dev *dev, uint32_t len) { return 1; }
+int pv_accel_front_set_state(struct pv_accel_front_dev *dev, int state) { dev->state = state; return 0; }
+int pv_accel_front_register(const struct pv_accel_front_ops *ops, void *arg) { return 0; }
+int pv_accel_front_unregister(const char *name) { return 0; }
+
+int pv_accel_front_deliver(struct pv_accel_front_dev *dev, const struct virtio_net_hdr *vh,
+			   const struct iovec *iov, int iovcnt, uint32_t len)
+{
+	uint32_t got = 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(dev->last_rx + got, iov[i].iov_base, iov[i].iov_len);
+		got += (uint32_t)iov[i].iov_len;
+	}
+	dev->last_rx_len = len;
+	dev->last_rx_valid = vh && (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID);
+	dev->rx_vh_null += !vh;
+	dev->delivered++;
+	return got == len ? 0 : -EINVAL;
+}
+
+int pv_accel_front_return(struct pv_accel_front_dev *dev, const struct virtio_net_hdr *vh,
+			  const void *frame, uint32_t len)
+{
+	memcpy(dev->ret, frame, len);
+	dev->ret_len = len;
+	dev->returned++;
+	return 0;
+}
+
+/* ---- the simulated NIC ---- */
+
+static struct {
+	int memfd, db, wake;
+	uint8_t *vi;
+	struct pv_nic_vi_shared *sh;
+	struct pv_nic_desc *txq, *rxq;
+	struct pv_nic_event *evq;
+	uint32_t tx_cons, rx_cons, evq_prod;
+	uint8_t *pages;
+	uint32_t ids[NBUF];
+	/* frames taken off the TX ring */
+	uint8_t txf[128][2048];
+	uint32_t txlen[128];
+	unsigned int ntx;
+} N;
+
+static const uint8_t MY_MAC[6] = { 0x00, 0x16, 0x3e, 0x00, 0x00, 0x01 };
+static const uint8_t PEER[6] = { 0x00, 0x16, 0x3e, 0x00, 0x00, 0x02 };
+static const uint8_t OTHER[6] = { 0x00, 0x16, 0x3e, 0x00, 0x00, 0x03 };
+static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static uint8_t *nic_buf(uint32_t id)
+{
+	for (int j = 0; j < NBUF; j++)
+		if (N.ids[j] == id)
+			return N.pages + (size_t)j * PV_NIC_BUF_SIZE;
+	return NULL;
+}
+
+static void nic_event(uint8_t type, uint8_t code, uint8_t queue, uint32_t buf_id, uint16_t len,
+		      uint32_t index, uint16_t flags)
+{
+	N.evq[N.evq_prod & (PV_NIC_EVQ_SIZE - 1)] = (struct pv_nic_event){
+		.type = type, .code = code, .flags = flags, .buf_id = buf_id, .len = len,
+		.queue = queue, .index = index };
+	N.evq_prod++;
+	__atomic_store_n(&N.sh->evq_prod.v, N.evq_prod, __ATOMIC_RELEASE);
+}
+
+static void nic_setup(int bad_magic)
+{
+	struct pv_nic_vi_info *in;
+
+	N.memfd = memfd_create("vi", MFD_CLOEXEC);
+	if (N.memfd < 0 || ftruncate(N.memfd, PV_NIC_VI_MEM_SIZE))
+		exit(2);
+	N.vi = mmap(NULL, PV_NIC_VI_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, N.memfd, 0);
+	if (N.vi == MAP_FAILED)
+		exit(2);
+	N.sh = (struct pv_nic_vi_shared *)N.vi;
+	N.txq = (struct pv_nic_desc *)(N.vi + PV_NIC_OFF_TXQ);
+	N.rxq = (struct pv_nic_desc *)(N.vi + PV_NIC_OFF_RXQ);
+	N.evq = (struct pv_nic_event *)(N.vi + PV_NIC_OFF_EVQ);
+	in = &N.sh->info;
+	*in = (struct pv_nic_vi_info){ .magic = bad_magic ? 0xdeadbeef : PV_NIC_VI_MAGIC,
+				       .version = PV_NIC_VERSION, .vi_id = 7,
+				       .mem_size = PV_NIC_VI_MEM_SIZE,
+				       .txq_size = PV_NIC_TXQ_SIZE, .rxq_size = PV_NIC_RXQ_SIZE,
+				       .evq_size = PV_NIC_EVQ_SIZE, .txq_off = PV_NIC_OFF_TXQ,
+				       .rxq_off = PV_NIC_OFF_RXQ, .evq_off = PV_NIC_OFF_EVQ,
+				       .buf_size = PV_NIC_BUF_SIZE };
+	N.db = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	N.wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	N.tx_cons = N.rx_cons = N.evq_prod = 0;
+	N.ntx = 0;
+}
+
+static void nic_teardown(void)
+{
+	munmap(N.vi, PV_NIC_VI_MEM_SIZE);
+	close(N.memfd);
+}
+
+/* Take every posted TX descriptor; TX_DONE, or ERROR @err for all of them. */
+static unsigned int nic_tx(uint8_t err)
+{
+	uint32_t prod = __atomic_load_n(&N.sh->tx_prod.v, __ATOMIC_ACQUIRE);
+	unsigned int n = 0;
+
+	while (N.tx_cons != prod) {
+		struct pv_nic_desc d = N.txq[N.tx_cons & (PV_NIC_TXQ_SIZE - 1)];
+		uint8_t *b = nic_buf(d.buf_id);
+
+		if (b && N.ntx < 128 && d.offset + d.len <= PV_NIC_BUF_SIZE) {
+			memcpy(N.txf[N.ntx], b + d.offset, d.len);
+			N.txlen[N.ntx++] = d.len;
+		}
+		if (err)
+			nic_event(PV_NIC_EV_ERROR, err, 0, d.buf_id, 0, N.tx_cons, 0);
+		else
+			nic_event(PV_NIC_EV_TX_DONE, 0, 0, d.buf_id, d.len, N.tx_cons, 0);
+		N.tx_cons++;
+		n++;
+	}
+	__atomic_store_n(&N.sh->tx_cons.v, N.tx_cons, __ATOMIC_RELEASE);
+	return n;
+}
+
+/* A frame from the wire into the next RX descriptor; -1 if none posted. */
+static uint16_t nic_rx_flags = PV_NIC_RX_F_CSUM_OK;
+
+static int nic_rx(const uint8_t *f, uint32_t len, uint8_t err)
+{
+	uint32_t prod = __atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE);
+	struct pv_nic_desc d;
+	uint8_t *b;
+
+	if (N.rx_cons == prod)
+		return -1;
+	d = N.rxq[N.rx_cons & (PV_NIC_RXQ_SIZE - 1)];
+	b = nic_buf(d.buf_id);
+	if (err || !b) {
+		nic_event(PV_NIC_EV_ERROR, err ? err : PV_NIC_ERR_BUF_RANGE, 1, d.buf_id, 0,
+			  N.rx_cons, 0);
+	} else {
+		memcpy(b + d.offset, f, len);
+		nic_event(PV_NIC_EV_RX, 0, 1, d.buf_id, (uint16_t)len, N.rx_cons, nic_rx_flags);
+	}
+	N.rx_cons++;
+	__atomic_store_n(&N.sh->rx_cons.v, N.rx_cons, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static uint64_t efd_read(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+/* ---- frames ---- */
+
+static uint32_t eth_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint32_t len)
+{
+	memset(f, 0, len);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x88;
+	f[13] = 0xb5;
+	for (uint32_t i = 14; i < len; i++)
+		f[i] = (uint8_t)i;
+	return len;
+}
+
+/*
+ * An IPv4/TCP frame with @pay payload bytes; the TCP checksum field holds
+ * the pseudo-header sum (CHECKSUM_PARTIAL), the IP header checksum is valid.
+ */
+static uint32_t tcp_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint32_t pay)
+{
+	uint32_t tcplen = 20 + pay, len = 14 + 20 + tcplen, sum;
+	uint8_t *ip = f + 14, *tcp = ip + 20, ph[12];
+
+	memset(f, 0, len);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x08;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((20 + tcplen) >> 8);
+	ip[3] = (uint8_t)(20 + tcplen);
+	ip[4] = 0x12;
+	ip[6] = 0x40;			/* DF */
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, (uint8_t[]){ 10, 0, 0, 1 }, 4);
+	memcpy(ip + 16, (uint8_t[]){ 10, 0, 0, 2 }, 4);
+	sum = pv_pkt_csum_fold(pv_pkt_csum_add(0, ip, 20));
+	ip[10] = (uint8_t)(sum >> 8);
+	ip[11] = (uint8_t)sum;
+	tcp[0] = 0x30; tcp[1] = 0x39;	/* 12345 */
+	tcp[2] = 0x00; tcp[3] = 0x50;	/* 80 */
+	tcp[4] = 0x01;			/* seq 0x01000000 */
+	tcp[12] = 0x50;
+	tcp[13] = PV_TCP_ACK | PV_TCP_PSH;
+	tcp[14] = 0xff;
+	for (uint32_t i = 0; i < pay; i++)
+		tcp[20 + i] = (uint8_t)(i * 7 + 3);
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = 6;
+	ph[10] = (uint8_t)(tcplen >> 8);
+	ph[11] = (uint8_t)tcplen;
+	sum = ~pv_pkt_csum_fold(pv_pkt_csum_add(0, ph, 12)) & 0xffff;
+	tcp[16] = (uint8_t)(sum >> 8);
+	tcp[17] = (uint8_t)sum;
+	return len;
+}
+
+/* 1 if the IPv4 header and TCP checksums of @f verify. */
+static int tcp_csums_ok(const uint8_t *f, uint32_t len)
+{
+	const uint8_t *ip = f + 14;
+	uint32_t iplen = (uint32_t)ip[2] << 8 | ip[3], tcplen = iplen - 20, sum;
+	uint8_t ph[12];
+
+	if (len < 54 || 14 + iplen != len || pv_pkt_csum_fold(pv_pkt_csum_add(0, ip, 20)) != 0)
+		return 0;
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = 6;
+	ph[10] = (uint8_t)(tcplen >> 8);
+	ph[11] = (uint8_t)tcplen;
+	sum = pv_pkt_csum_add(0, ph, 12);
+	sum = pv_pkt_csum_add(sum, ip + 20, tcplen);
+	return pv_pkt_csum_fold(sum) == 0;
+}
+
+/* ---- the tests ---- */
+
+static struct pv_accel_front_dev D;
+static const struct pv_accel_front_ops *ops;
+static uint8_t F[70000];
+
+static enum pv_accel_xmit xmit(const struct virtio_net_hdr *vh, const uint8_t *f, uint32_t len)
+{
+	struct iovec iov[2] = { { (void *)f, len / 3 }, { (void *)(f + len / 3), len - len / 3 } };
+
+	return ops->start_xmit(&D, vh, iov, 2, len);
+}
+
+static void drain(void)
+{
+	nic_tx(0);
+	ops->poll(&D, 64);
+}
+
+static void test_attach(uint8_t *pages)
+{
+	int fds[3];
+	uint32_t prod;
+
+	nic_setup(1);
+	fds[0] = N.memfd; fds[1] = N.db; fds[2] = N.wake;
+	fds[0] = dup(N.memfd);
+	T_EQ(pvnic_front_test_attach(&D, pages, N.ids, 1500, fds), -EPROTO, "attach: bad VI magic refused");
+	T_CHECK(fcntl(fds[1], F_GETFD) < 0, "attach: refused descriptors closed", "doorbell open");
+	nic_teardown();
+
+	nic_setup(0);
+	fds[0] = N.memfd; fds[1] = N.db; fds[2] = N.wake;
+	T_EQ(pvnic_front_test_attach(&D, pages, N.ids, 1500, fds), 0, "attach: good VI mapped");
+	prod = __atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE);
+	T_EQ(prod, K, "attach: half the buffers posted as RX");
+	T_CHECK(N.rxq[0].len == PV_NIC_BUF_SIZE && N.rxq[0].offset == 0 &&
+		N.rxq[0].buf_id == N.ids[0] && N.rxq[K - 1].buf_id == N.ids[K - 1],
+		"attach: RX descriptors offer whole buffers of the RX half", "desc %u/%u/%u",
+		N.rxq[0].buf_id, N.rxq[0].offset, N.rxq[0].len);
+}
+
+static void test_policy(void)
+{
+	uint32_t len, prod0;
+	struct pv_accel_stats st = { 0 };
+
+	len = eth_frame(F, BCAST, MY_MAC, 60);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "policy: broadcast NOT_SENT");
+	F[0] = 0x01;
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "policy: multicast NOT_SENT");
+	len = eth_frame(F, PEER, MY_MAC, 60);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "policy: unknown unicast NOT_SENT");
+
+	/* A frame from PEER on the fast path: delivered, learned, reposted. */
+	prod0 = __atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE);
+	len = eth_frame(F, MY_MAC, PEER, 100);
+	T_EQ(nic_rx(F, len, 0), 0, "rx: NIC took an RX descriptor");
+	T_EQ(ops->poll(&D, 64), 1, "rx: poll handled one frame");
+	T_CHECK(D.delivered == 1 && D.last_rx_len == 100 && !memcmp(D.last_rx, F, 100) &&
+		D.last_rx_valid, "rx: delivered intact, checksum-valid flag", "delivered %u len %u",
+		D.delivered, D.last_rx_len);
+	T_EQ(__atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE), prod0 + 1, "rx: buffer reposted");
+	nic_rx_flags = 0;
+	nic_rx(F, len, 0);
+	ops->poll(&D, 64);
+	nic_rx_flags = PV_NIC_RX_F_CSUM_OK;
+	T_CHECK(D.delivered == 2 && !D.last_rx_valid && !D.rx_vh_null,
+		"rx: without CSUM_OK a header all the same, not DATA_VALID", "valid %d null %d",
+		D.last_rx_valid, D.rx_vh_null);
+
+	len = eth_frame(F, PEER, MY_MAC, 60);
+	D.kicks = 0;
+	efd_read(N.db);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_SENT, "policy: unicast to a learned MAC SENT");
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_SENT, "policy: second frame of the burst SENT");
+	T_EQ(D.kicks, 1, "tx: one kick for the burst");
+	T_EQ(efd_read(N.db), 0, "tx: no doorbell before poll");
+	ops->poll(&D, 64);
+	T_EQ(efd_read(N.db), 1, "tx: one doorbell for the burst, from poll");
+	T_EQ(nic_tx(0), 2, "tx: two descriptors posted");
+	T_CHECK(N.txlen[0] == 60 && !memcmp(N.txf[0], F, 60), "tx: frame copied intact", "len %u",
+		N.txlen[0]);
+	len = eth_frame(F, OTHER, MY_MAC, 60);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "policy: another unknown unicast NOT_SENT");
+	len = eth_frame(F, PEER, OTHER, 60);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "policy: foreign source MAC NOT_SENT");
+	len = eth_frame(F, PEER, MY_MAC, 1600);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "policy: frame over the MTU NOT_SENT");
+	ops->poll(&D, 64);
+	ops->get_stats(&D, &st);
+	T_CHECK(st.tx_packets == 2 && st.tx_bytes == 120 && st.rx_packets == 2 && st.rx_bytes == 200,
+		"stats: deltas after TX_DONE and RX", "tx %llu/%llu rx %llu/%llu",
+		(unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
+		(unsigned long long)st.rx_packets, (unsigned long long)st.rx_bytes);
+	memset(&st, 0, sizeof(st));
+	ops->get_stats(&D, &st);
+	T_CHECK(!st.tx_packets && !st.rx_packets, "stats: deltas reset", "not reset");
+}
+
+static void test_csum(void)
+{
+	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
+				     .csum_offset = 16 };
+	uint32_t len = tcp_frame(F, PEER, MY_MAC, 500);
+
+	N.ntx = 0;
+	T_CHECK(!tcp_csums_ok(F, len), "csum: the test frame starts partial", "already complete");
+	T_EQ(xmit(&vh, F, len), PV_ACCEL_SENT, "csum: partial-checksum frame SENT");
+	ops->poll(&D, 64);
+	T_EQ(nic_tx(0), 1, "csum: one descriptor");
+	T_CHECK(N.txlen[0] == len && tcp_csums_ok(N.txf[0], N.txlen[0]),
+		"csum: checksum completed in the TX buffer", "len %u", N.txlen[0]);
+	ops->poll(&D, 64);
+}
+
+static void test_gso(void)
+{
+	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				     .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .hdr_len = 54,
+				     .gso_size = 9000, .csum_start = 34, .csum_offset = 16 };
+	uint32_t pay = 6 * 1460, len = tcp_frame(F, PEER, MY_MAC, pay), got = 0, seq = 0x01000000;
+	uint8_t data[6 * 1460];
+	int ok = 1;
+
+	/* gso_size larger than the port's MTU (1500) allows: cut at 1460 bytes of payload. */
+	struct pv_accel_stats st0 = { 0 };
+
+	ops->get_stats(&D, &st0);	/* start the deltas here */
+	N.ntx = 0;
+	T_EQ(xmit(&vh, F, len), PV_ACCEL_SENT, "gso: 8760-byte TCPv4 GSO frame SENT");
+	ops->poll(&D, 64);
+	T_EQ(nic_tx(0), 6, "gso: cut into 6 segments at MTU 1500 (gso_size 9000)");
+	{
+		struct pv_accel_stats st = { 0 };
+
+		ops->poll(&D, 64);
+		ops->get_stats(&D, &st);
+		T_CHECK(st.tx_packets == 6 && !st.tx_dropped, "gso: 6 sent, none counted dropped",
+			"tx %llu dropped %llu", (unsigned long long)st.tx_packets,
+			(unsigned long long)st.tx_dropped);
+	}
+	for (unsigned int i = 0; i < N.ntx; i++) {
+		const uint8_t *s = N.txf[i], *tcp = s + 34;
+		uint32_t pl = N.txlen[i] - 54, sq = (uint32_t)tcp[4] << 24 | tcp[5] << 16 |
+						     tcp[6] << 8 | tcp[7];
+
+		if (N.txlen[i] > 1514 || !tcp_csums_ok(s, N.txlen[i]) || sq != seq ||
+		    memcmp(s, F, 12) || got + pl > pay) {
+			ok = 0;
+			break;
+		}
+		memcpy(data + got, s + 54, pl);
+		got += pl;
+		seq += pl;
+	}
+	T_CHECK(ok && got == pay && !memcmp(data, F + 54, pay),
+		"gso: segments MTU-sized, checksums valid, sequence and payload intact",
+		"ok %d got %u", ok, got);
+	ops->poll(&D, 64);
+
+	/* Too many segments for all the TX buffers together: slow path, never BUSY. */
+	len = tcp_frame(F, PEER, MY_MAC, 60000);
+	vh.gso_size = 1000;
+	T_EQ(xmit(&vh, F, len), PV_ACCEL_NOT_SENT, "gso: more segments than TX buffers NOT_SENT");
+	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+	len = tcp_frame(F, PEER, MY_MAC, 3000);
+	T_EQ(xmit(&vh, F, len), PV_ACCEL_NOT_SENT, "gso: UDP GSO NOT_SENT");
+}
+
+static void test_busy(void)
+{
+	uint32_t len = eth_frame(F, PEER, MY_MAC, 200);
+	enum pv_accel_xmit r = PV_ACCEL_SENT;
+	int sent = 0;
+	struct pv_accel_stats st = { 0 };
+
+	ops->get_stats(&D, &st);
+	memset(&st, 0, sizeof(st));
+	N.ntx = 0;
+	while (sent < 100 && (r = xmit(NULL, F, len)) == PV_ACCEL_SENT)
+		sent++;
+	T_EQ(sent, K, "busy: every TX buffer used");
+	T_EQ(r, PV_ACCEL_BUSY, "busy: BUSY when out of TX buffers");
+	T_EQ(ops->check_ready(&D), 0, "busy: check_ready says wait");
+	len = eth_frame(F, BCAST, MY_MAC, 60);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "busy: NOT_SENT still decided first");
+	ops->poll(&D, 64);	/* rings for the burst, nothing completed yet */
+	T_EQ(ops->check_ready(&D), 0, "busy: still held without TX_DONE");
+	T_EQ(nic_tx(0), K, "busy: NIC sends the burst");
+	ops->poll(&D, 64);
+	T_EQ(ops->check_ready(&D), 1, "busy: check_ready after TX_DONE");
+	T_EQ(nic_tx(0), 1, "busy: held frame sent once buffers freed");
+	ops->poll(&D, 64);
+	ops->get_stats(&D, &st);
+	T_EQ(st.tx_packets, K + 1, "busy: all frames counted sent");
+}
+
+static void test_errors(void)
+{
+	uint32_t len = eth_frame(F, PEER, MY_MAC, 80), prod0;
+	struct pv_accel_stats st = { 0 };
+
+	ops->get_stats(&D, &st);
+	memset(&st, 0, sizeof(st));
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_SENT, "errors: frame SENT");
+	ops->poll(&D, 64);
+	nic_tx(PV_NIC_ERR_TX_SPOOF);
+	prod0 = __atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE);
+	nic_rx(F, len, PV_NIC_ERR_RX_TOO_BIG);
+	ops->poll(&D, 64);
+	ops->get_stats(&D, &st);
+	T_CHECK(st.tx_errors == 1 && st.rx_errors == 1 && st.tx_packets == 0,
+		"errors: ERROR events counted", "tx_err %llu rx_err %llu",
+		(unsigned long long)st.tx_errors, (unsigned long long)st.rx_errors);
+	T_CHECK(pvnic_front_test_nic_errors(&D, PV_NIC_ERR_TX_SPOOF) == 1 &&
+		pvnic_front_test_nic_errors(&D, PV_NIC_ERR_RX_TOO_BIG) == 1,
+		"errors: counted by code", "codes not counted");
+	T_EQ(__atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE), prod0 + 1,
+	     "errors: RX buffer of an ERROR reposted");
+	/* The TX buffer of the refused frame is free again: a full burst fits. */
+	for (int i = 0; i < K; i++)
+		T_ASSERT(xmit(NULL, F, len) == PV_ACCEL_SENT, "frame %d", i);
+	drain();
+	/* A bogus event (a buffer not ours) is ignored. */
+	nic_event(PV_NIC_EV_TX_DONE, 0, 0, 999999, 60, 0, 0);
+	T_EQ(ops->poll(&D, 64), 0, "errors: bogus TX_DONE ignored");
+	T_EQ(ops->check_ready(&D), 1, "errors: nothing held");
+}
+
+static void test_irq(struct pv_loop *loop)
+{
+	uint32_t len = eth_frame(F, MY_MAC, PEER, 64);
+
+	ops->stop_irq(&D);
+	T_EQ(__atomic_load_n(&N.sh->evq_cons.v2, __ATOMIC_ACQUIRE), 0, "irq: stop_irq disarms");
+	T_EQ(ops->start_irq(&D), 0, "irq: start_irq, nothing pending");
+	T_EQ(__atomic_load_n(&N.sh->evq_cons.v2, __ATOMIC_ACQUIRE), 1, "irq: start_irq arms");
+	nic_rx(F, len, 0);
+	T_EQ(ops->start_irq(&D), 1, "irq: start_irq reports pending events");
+	D.kicks = 0;
+	{
+		uint64_t one = 1;
+
+		T_ASSERT(write(N.wake, &one, sizeof(one)) == sizeof(one), "wake");
+	}
+	pv_loop_once(loop, 100);
+	T_EQ(D.kicks, 1, "irq: wake-up eventfd kicks netfront");
+	ops->poll(&D, 64);
+}
+
+static void test_remove(void)
+{
+	uint32_t len = eth_frame(F, PEER, MY_MAC, 300);
+	int sent = 0;
+
+	F[20] = 0xab;	/* marked */
+	while (sent < 100 && xmit(NULL, F, len) == PV_ACCEL_SENT)
+		sent++;
+	T_EQ(ops->check_ready(&D), 0, "remove: a frame is held");
+	ops->remove(&D);
+	T_CHECK(D.returned == 1 && D.ret_len == 300 && D.ret[20] == 0xab,
+		"remove: held frame handed back", "returned %u len %u", D.returned, D.ret_len);
+	T_CHECK(D.priv == NULL, "remove: priv cleared", "priv %p", D.priv);
+	T_CHECK(fcntl(N.db, F_GETFD) < 0 && fcntl(N.wake, F_GETFD) < 0,
+		"remove: VI descriptors closed", "still open");
+}
+
+int main(void)
+{
+	struct pv_loop *loop = pv_loop_new();
+	uint8_t *pages = mmap(NULL, (size_t)K * 4096, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (!loop || pages == MAP_FAILED)
+		return 2;
+	N.pages = pages;
+	for (int j = 0; j < NBUF; j++)
+		N.ids[j] = 1000 + 3u * (uint32_t)j;	/* not 0..2K-1: ids are the NIC's choice */
+	D.loop = loop;
+	memcpy(D.mac, MY_MAC, 6);
+	ops = pvnic_front_ops_get();
+	T_CHECK(ops && !strcmp(ops->name, "pvnic") && ops->version == PV_ACCEL_FRONT_VERSION,
+		"ops: pvnic, v1", "bad ops");
+	test_attach(pages);
+	test_policy();
+	test_csum();
+	test_gso();
+	test_busy();
+	test_errors();
+	test_irq(loop);
+	test_remove();
+	pv_loop_free(loop);
+	return t_done();
+}
