@@ -456,7 +456,9 @@ static void ctl_execute(struct ctl_conn *c)
 		for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
 			if (strcmp(ctl_cmds[i].name, r.argv[0]))
 				continue;
-			body.len = 0;
+			body.len = 0;	/* forget "unknown command" */
+			if (body.p)
+				body.p[0] = '\0';
 			if (r.argc - 1 < ctl_cmds[i].min_args) {
 				err = -EINVAL;
 				pv_buf_printf(&body, "%s needs %d argument(s)", ctl_cmds[i].name,

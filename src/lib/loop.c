@@ -19,9 +19,11 @@ struct pv_watch {
 	pv_loop_cb cb;
 	void *arg;
 	struct pv_watch *next_dead;
+	struct pv_watch *prev, *next;	/* live watches, freed by pv_loop_free */
 };
 
 struct pv_loop {
+	struct pv_watch *live;
 	int epfd;
 	int stop;
 	int dispatching;
@@ -54,10 +56,32 @@ static void loop_reap(struct pv_loop *loop)
 	}
 }
 
+static void loop_link(struct pv_loop *loop, struct pv_watch *w)
+{
+	w->prev = NULL;
+	w->next = loop->live;
+	if (w->next)
+		w->next->prev = w;
+	loop->live = w;
+}
+
+static void loop_unlink(struct pv_loop *loop, struct pv_watch *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		loop->live = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+}
+
+/* Free the loop and any watch still on it (their fds stay the owners'; timers are closed). */
 void pv_loop_free(struct pv_loop *loop)
 {
 	if (!loop)
 		return;
+	while (loop->live)
+		pv_loop_del(loop, loop->live);
 	loop_reap(loop);
 	close(loop->epfd);
 	free(loop);
@@ -79,6 +103,7 @@ struct pv_watch *pv_loop_add(struct pv_loop *loop, int fd, uint32_t events,
 		free(w);
 		return NULL;
 	}
+	loop_link(loop, w);
 	return w;
 }
 
@@ -94,6 +119,7 @@ void pv_loop_del(struct pv_loop *loop, struct pv_watch *w)
 	if (!w || w->dead)
 		return;
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	loop_unlink(loop, w);
 	w->dead = 1;
 	w->next_dead = loop->dead;
 	loop->dead = w;
@@ -144,6 +170,7 @@ struct pv_watch *pv_loop_timer(struct pv_loop *loop, unsigned int first_ms,
 		if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 			goto fail;
 	}
+	loop_link(loop, w);
 	return w;
 fail:
 	close(fd);
