@@ -10,7 +10,7 @@
 struct pv_guest;
 
 #define PVNIC_NAME		"pvnic"	/* NIC name in "accel", frontend plugin name */
-#define PVNIC_NR_PAGES		32	/* K: pages the frontend grants */
+#define PVNIC_NR_PAGES 64	/* K: pages the frontend grants */
 #define PVNIC_MAX_PAGES		64	/* at most this many */
 #define PVNIC_BUFS_PER_PAGE	2	/* 2 KiB NIC buffers per 4 KiB page */
 

@@ -27,8 +27,9 @@
 #include "pvnet/accel.h"
 #include "pvnet/nic.h"
 #include "pvnet/xen.h"
+#include "accel/pvnic.h"
 
-#define K    32
+#define K    PVNIC_NR_PAGES
 #define NBUF (2 * K)
 
 const struct pv_accel_front_ops *pvnic_front_ops_get(void);
@@ -467,7 +468,7 @@ static void test_gso(void)
 
 	/* Too many segments for all the TX buffers together: slow path, never BUSY. */
 	len = tcp_frame(F, PEER, MY_MAC, 60000);
-	vh.gso_size = 1000;
+	vh.gso_size = 60000 / (K + 8);	/* K + 8 segments: more than the K TX buffers */
 	T_EQ(xmit(&vh, F, len), PV_ACCEL_NOT_SENT, "gso: more segments than TX buffers NOT_SENT");
 	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP;
 	len = tcp_frame(F, PEER, MY_MAC, 3000);

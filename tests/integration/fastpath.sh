@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# fastpath.sh - the fast path through pvnet-nicd: an accelerated guest's
+# TCP to the external host bypasses pvnetd; broadcast/ARP and guest-to-guest
+# traffic stay on the slow path; acceleration switched off and on in the
+# middle of a TCP stream does not break it.
+#
+#  g1 (netns)                  host (netns)                                ext (netns)
+#  ┌───────────────┐  rings   ┌───────────────────────┐
+#  │ eth0 .1       │<════════>│ pvnetd --nic          │ host VI ┌────────────────┐      ┌──────────┐
+#  │ pvnet-front   │          │  netback, bridge ─────│────────>│ pvnet-nicd     │ veth │ eth0 .100│
+#  │ + pvnic front │══════════│═══ VI (fast path) ════│════════>│  --port up0    │══════│ iperf3   │
+#  └───────────────┘          │  pvnic backend (ctl)  │─control>│                │      └──────────┘
+#  ┌───────────────┐  rings   │                       │         └────────────────┘
+#  │ g2 eth0 .2    │<════════>│                       │
+#  └───────────────┘          └───────────────────────┘
+set -u
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+need iperf3 ping timeout
+[ -x "$BUILD/pvnet-nicd" ] || { skip "fastpath.sh: no pvnet-nicd"; exit 0; }
+
+run=$(mktemp -d /tmp/pvnet-fp.XXXXXX)
+nicdir=$run/nic
+mkdir -p "$nicdir"
+cleanup() {
+	stop_pvnetd "$run"
+	[ -f "$nicdir/pvnet-nicd.pid" ] && kill "$(cat "$nicdir/pvnet-nicd.pid")" 2>/dev/null
+	ns_cleanup
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext || die "namespaces"
+veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
+ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+
+ip netns exec "$hostns" "$BUILD"/pvnet-nicd --run-dir "$nicdir" --port up0 2>>"$run/nicd.log" &
+track_pid $!
+wait_for 5 "[ -S '$nicdir/nic.sock' ]" || die "pvnet-nicd did not start"
+ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$nicdir" --log-level debug \
+	2>>"$run/pvnetd.log" &
+wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
+for g in 1 2; do
+	ns=$g1; [ $g = 2 ] && ns=$g2
+	ip netns exec "$ns" "$BUILD"/pvnet-front --run-dir "$run" --name "g$g" 2>>"$run/g$g.log" &
+	track_pid $!
+	wait_for 10 "ip -n '$ns' link show eth0 >/dev/null 2>&1" || die "g$g: no eth0"
+	ip -n "$ns" addr add "198.18.0.$g/24" dev eth0
+	ip -n "$ns" link set eth0 up
+done
+check "wait_for 10 \"ip netns exec '$g1' ping -c1 -W1 198.18.0.100 >/dev/null 2>&1\"" \
+	"slow path: g1 reaches ext through the NIC's host VI"
+d1=$(domid_of g1); d2=$(domid_of g2)
+
+accel_state() { P --json accel "$d1" 0 show | jget accelstate; }
+P accel "$d1" 0 on pvnic >/dev/null
+check "wait_for 10 \"[ \\\"\\\$(accel_state)\\\" = 4 ]\"" "acceleration of g1's vif reaches Connected"
+P accel "$d1" 0 show
+
+# Warm up: ext's replies arrive on the VI, so g1 learns ext as a fast-path destination.
+ip netns exec "$g1" timeout 10 ping -c 5 -i 0.2 198.18.0.100 >/dev/null
+tx0=$(vstat "$d1" tx_bytes)
+ip netns exec "$ext" iperf3 -s -1 -D -I "$run/iperf.pid" >/dev/null 2>&1
+sleep 0.3
+out=$(ip netns exec "$g1" timeout 20 iperf3 -c 198.18.0.100 -t 3 -J 2>/dev/null)
+got=$(awk '/"sum_received"/ {r=1} r && /"bytes"/ {gsub(/,/,""); print $2; exit}' <<<"$out")
+tx1=$(vstat "$d1" tx_bytes)
+echo "iperf3 bytes received by ext: ${got:-0}; netback tx_bytes of g1's vif: +$((tx1 - tx0))"
+check "[ \"\${got:-0}\" -gt 10000000 ]" "accelerated TCP g1 -> ext moves data (${got:-0} bytes)"
+check "[ $((tx1 - tx0)) -lt $(( ${got:-0} / 20 )) ]" \
+	"the flow's data bypassed pvnetd: netback carried < 5% of it (+$((tx1 - tx0)) bytes)"
+
+b0=$(vstat "$d1" tx_packets)
+ip netns exec "$g1" timeout 10 ping -c 3 -i 0.2 198.18.0.2 >/dev/null
+b1=$(vstat "$d1" tx_packets)
+check "[ $((b1 - b0)) -ge 3 ]" "guest to guest stays on the slow path while accelerated (+$((b1 - b0)) frames via netback)"
+ip -n "$g1" neigh flush dev eth0
+a0=$(vstat "$d1" tx_packets)
+ip netns exec "$g1" timeout 5 arping -c 1 -I eth0 198.18.0.100 >/dev/null 2>&1 ||
+	ip netns exec "$g1" timeout 5 ping -c 1 198.18.0.100 >/dev/null
+a1=$(vstat "$d1" tx_packets)
+check "[ $((a1 - a0)) -ge 1 ]" "broadcast (ARP) goes through netback while accelerated"
+
+# Off and on in the middle of a stream.
+ip netns exec "$ext" iperf3 -s -1 -D -I "$run/iperf.pid" >/dev/null 2>&1
+sleep 0.3
+ip netns exec "$g1" timeout 30 iperf3 -c 198.18.0.100 -t 6 -J >"$run/flip.json" 2>/dev/null &
+ipid=$!
+sleep 1.5; P accel "$d1" 0 off >/dev/null
+sleep 1.5; P accel "$d1" 0 on pvnic >/dev/null
+wait "$ipid"; rc=$?
+flip=$(awk '/"sum_received"/ {r=1} r && /"bytes"/ {gsub(/,/,""); print $2; exit}' "$run/flip.json")
+check "[ $rc -eq 0 ] && [ \"\${flip:-0}\" -gt 1000000 ]" \
+	"acceleration off and on during a TCP stream: the stream survives (${flip:-0} bytes)"
+check "wait_for 10 \"[ \\\"\\\$(accel_state)\\\" = 4 ]\"" "acceleration back to Connected"
+check "[ -f '$run/pvnetd.pid' ] && kill -0 \$(cat '$run/pvnetd.pid')" "pvnetd still running"
+finish
