@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# demo.sh - pvnet's main job: a host (pvnetd) with two guests and an
-# external host, traffic on the slow path, a short report, teardown.
+# demo.sh - pvnet's main job: a host (pvnetd and the NIC, pvnet-nicd) with
+# two guests and an external host; traffic on the slow path, then the same
+# guest-to-external flow on the fast path; a short report; teardown.
 #
-#  guest g1 (netns)           host (netns)                       external (netns)
-#  +----------------+  rings  +------------------------------+    +----------------+
-#  | eth0 198.18.0.1|<=======>| pvnetd: netback vif1.0       |    |                |
-#  | pvnet-front    |         |         netback vif2.0       |    |                |
-#  +----------------+         |         bridge               |    | eth0           |
-#  +----------------+  rings  |         uplink up0 ==========|====| 198.18.0.100   |
-#  | eth0 198.18.0.2|<=======>|   (AF_PACKET on a veth)      |veth| iperf3, ping   |
-#  | pvnet-front    |         +------------------------------+    +----------------+
-#  +----------------+
+#  guest g1 (netns)           host (netns)                                   external (netns)
+#  +----------------+  rings  +--------------------------+ host VI +-------------+    +--------------+
+#  | eth0 198.18.0.1|<=======>| pvnetd: netback, bridge  |-------->| pvnet-nicd  |    | eth0         |
+#  | pvnet-front    |         |  pvnic backend (control) |-------->|  VIs,       |====| 198.18.0.100 |
+#  |  + pvnic front |=========|==== its own VI (fast path, bypassing pvnetd) ==>|  filters    |veth| iperf3, ping |
+#  +----------------+         |                          |         |  port up0   |    +--------------+
+#  +----------------+  rings  |                          |         +-------------+
+#  | eth0 198.18.0.2|<=======>|                          |
+#  +----------------+         +--------------------------+
 #  (198.18.0.0/15 is the range set aside for benchmarking network devices.)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +39,11 @@ veth_pair "$hostns" up0 "$ext" eth0 || die "cannot create the uplink veth"
 ip -n "$ext" addr add 198.18.0.100/24 dev eth0
 ip -n "$ext" addr add 2001:db8::100/64 dev eth0 nodad
 
-ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --uplink up0 2>"$run/pvnetd.log" &
+mkdir -p "$run/nic"
+ip netns exec "$hostns" "$BUILD"/pvnet-nicd --run-dir "$run/nic" --port up0 2>"$run/nicd.log" &
+track_pid $!
+wait_for 5 "[ -S '$run/nic/nic.sock' ]" || die "pvnet-nicd did not start"
+ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$run/nic" 2>"$run/pvnetd.log" &
 wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
 track_pid "$(cat "$run/pvnetd.pid")"
 
@@ -70,11 +75,32 @@ tput_tcp() { # CLIENT_NS SERVER_NS SERVER_IP -> Gbit/s
 }
 
 say "ping g1 -> g2 (guest to guest, through pvnetd):   $(rtt "$g1" 198.18.0.2)"
-say "ping g1 -> external (through the uplink):        $(rtt "$g1" 198.18.0.100)"
+say "ping g1 -> external (through the NIC host VI):  $(rtt "$g1" 198.18.0.100)"
 say "ping6 g2 -> external (IPv6, neighbour discovery): $(rtt "$g2" 2001:db8::100)"
 say "TCP g1 -> g2 (iperf3, ${SECS}s):                     $(tput_tcp "$g1" "$g2" 198.18.0.2) Gbit/s"
 say "TCP g1 -> external (iperf3, ${SECS}s):               $(tput_tcp "$g1" "$ext" 198.18.0.100) Gbit/s"
 say "TCP external -> g2 (iperf3, ${SECS}s):               $(tput_tcp "$ext" "$g2" 198.18.0.2) Gbit/s"
+pvnetd_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' \
+	"/proc/$(cat "$run/pvnetd.pid")/stat"; }
+vif_tx() { "$BUILD"/pvnetctl -r "$run" --json vif-stats "$1" 0 | sed -n 's/.*"tx_bytes": \([0-9]*\).*/\1/p'; }
+d1=$("$BUILD"/pvnetctl -r "$run" --json domain-list | sed -n 's/.*"domid": \([0-9]*\), "name": "g1".*/\1/p')
+say ""
+say "The same flow, g1 -> external, on each path (pvnetd's CPU time and netback's bytes during it):"
+c0=$(pvnetd_cpu); b0=$(vif_tx "$d1")
+t=$(tput_tcp "$g1" "$ext" 198.18.0.100)
+c1=$(pvnetd_cpu); b1=$(vif_tx "$d1")
+say "  slow path: $t Gbit/s, pvnetd CPU $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}') s, via netback $(( (b1 - b0) / 1000000 )) MB"
+"$BUILD"/pvnetctl -r "$run" accel "$d1" 0 on pvnic >/dev/null
+wait_for 10 "\"$BUILD\"/pvnetctl -r '$run' --json accel $d1 0 show | grep -q '\"accelstate\": \"4\"'" ||
+	die "acceleration did not come up"
+ip netns exec "$g1" ping -c 3 -i 0.2 -q 198.18.0.100 >/dev/null	# learn ext on the fast path
+c0=$(pvnetd_cpu); b0=$(vif_tx "$d1")
+t=$(tput_tcp "$g1" "$ext" 198.18.0.100)
+c1=$(pvnetd_cpu); b1=$(vif_tx "$d1")
+say "  fast path: $t Gbit/s, pvnetd CPU $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}') s, via netback $(( (b1 - b0) / 1000000 )) MB"
+say ""
+say "pvnetctl accel $d1 0 show:"
+"$BUILD"/pvnetctl -r "$run" accel "$d1" 0 show | tee -a "$report"
 say ""
 say "pvnetctl vif-list:"
 "$BUILD"/pvnetctl -r "$run" vif-list | tee -a "$report"
