@@ -133,9 +133,15 @@ FUZZ_CC    ?= clang
 FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -Iinclude -Isrc
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*.c))
 fuzz: $(FUZZ_BINS)
+# Sources a harness links besides src/lib (those it #includes are left out).
+FUZZ_SRCS_fuzz_hvsock     := $(filter-out src/hv/hvsock.c,$(HV_SRCS))
+FUZZ_SRCS_fuzz_netback_tx := $(HV_SRCS) $(GUEST_SRCS) $(BACK_SRCS) $(NIC_SRCS)
+build-fuzz/fuzz_hvsock: $(FUZZ_SRCS_fuzz_hvsock) src/hv/hvsock.c
+build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harness.h
+build-fuzz/fuzz_xs: src/hv/xs.c src/hv/xs_proto.c src/hv/xs_store.c src/hv/xs_priv.h
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) -pthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LIB_SRCS) -pthread
 clean-fuzz:
 	rm -rf build-fuzz
 clean: clean-fuzz

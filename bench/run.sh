@@ -20,7 +20,12 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "bench needs root"; exit 1; }
 run=$(mktemp -d /tmp/pvnet-bench.XXXXXX)
 out=$run/results
-cleanup() { stop_pvnetd "$run"; ns_cleanup; rm -rf "$run"; }
+cleanup() {
+	stop_pvnetd "$run"
+	[ -d "$run/fp" ] && stop_pvnetd "$run/fp"
+	ns_cleanup
+	rm -rf "$run"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -142,6 +147,50 @@ raw_measure() { # LABEL SIZE
 raw_measure "60 B (64 with FCS)" 60
 raw_measure "1514 B (MTU 1500)" 1514
 
+# --- guest to external: native, slow path, fast path ------------------------
+#   native: a namespace on a plain veth to the external host;
+#   pvnet:  guest g3 -> pvnetd (--nic) -> pvnet-nicd owning a veth -> external,
+#           with g3's acceleration off (slow path) and then on (fast path).
+mkdir -p "$run/fp/nic"
+fpout=$run/fpresults
+mk_ns nat nat; mk_ns ext1 ext1
+veth_pair "$nat" eth0 "$ext1" eth0
+ip -n "$nat" addr add 198.18.3.1/24 dev eth0; ip -n "$ext1" addr add 198.18.3.100/24 dev eth0
+mk_ns fph fph; mk_ns g3 g3; mk_ns ext2 ext2
+veth_pair "$fph" up0 "$ext2" eth0
+ip -n "$ext2" addr add 198.18.4.100/24 dev eth0
+ip netns exec "$fph" "$BUILD"/pvnet-nicd --run-dir "$run/fp/nic" --port up0 2>"$run/nicd.log" &
+track_pid $!
+wait_for 5 "[ -S '$run/fp/nic/nic.sock' ]"
+ip netns exec "$fph" "$BUILD"/pvnetd --run-dir "$run/fp" --nic "$run/fp/nic" 2>"$run/fp/pvnetd.log" &
+wait_for 5 "[ -S '$run/fp/ctl.sock' ]"
+ip netns exec "$g3" "$BUILD"/pvnet-front --run-dir "$run/fp" --name g3 2>"$run/g3.log" &
+track_pid $!
+wait_for 10 "ip -n '$g3' link show eth0 >/dev/null 2>&1"
+ip -n "$g3" addr add 198.18.4.3/24 dev eth0; ip -n "$g3" link set eth0 up
+wait_for 10 "ip netns exec '$g3' ping -c1 -W1 198.18.4.100 >/dev/null 2>&1"
+fp_ticks() { awk '{print $14 + $15}' "/proc/$(cat "$run/fp/pvnetd.pid")/stat"; }
+fp_measure() { # LABEL CLIENT_NS SERVER_NS SERVER_IP [pvnetd]
+	local t=() i c0 c1 gb=0 cpu="n/a" g
+	c0=$(fp_ticks)
+	for i in $(seq "$REPS"); do
+		g=$(iperf_gbps "$2" "$3" "$4")
+		t+=("$g")
+		gb=$(awk -v a="$gb" -v g="$g" -v s="$SECS" 'BEGIN { print a + g * s / 8 }')
+	done
+	c1=$(fp_ticks)
+	[ -n "${5:-}" ] && cpu=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v gb="$gb" \
+		'BEGIN { printf "%.3f", (gb > 0 ? t / hz / gb : 0) }')
+	echo "$1|$(stats "${t[@]}")|$cpu" >>"$fpout"
+}
+fp_measure "native veth" "$nat" "$ext1" 198.18.3.100
+d3=$("$BUILD"/pvnetctl -r "$run/fp" --json domain-list | sed -n 's/.*"domid": \([0-9]*\), "name": "g3".*/\1/p')
+fp_measure "pvnet slow path" "$g3" "$ext2" 198.18.4.100 pvnetd
+"$BUILD"/pvnetctl -r "$run/fp" accel "$d3" 0 on pvnic >/dev/null
+wait_for 10 "'$BUILD'/pvnetctl -r '$run/fp' --json accel $d3 0 show | grep -q '\"accelstate\": \"4\"'"
+ip netns exec "$g3" ping -c 3 -i 0.2 -q 198.18.4.100 >/dev/null
+fp_measure "pvnet fast path" "$g3" "$ext2" 198.18.4.100 pvnetd
+
 echo
 echo "pvnet benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), ${REPS}x${SECS}s iperf3"
 printf '%-24s %-24s %-24s %10s %10s\n' "guest to guest" "TCP 1 stream Gbit/s" "TCP 2 streams Gbit/s" \
@@ -165,3 +214,9 @@ echo "sent: frames the generator got onto its ring; received: frames the sink co
 echo "lost: sent but not received (dropped at the sink's full queue); CPU: per million sent"
 [ "$raw_noend" -eq 0 ] || echo "warning: in $raw_noend raw runs the sink never saw the generator's END" \
 	"frame: frames stuck in a ring (a lost wakeup?)"
+echo
+echo "guest to external host, TCP (iperf3, 1 stream), ${REPS}x${SECS}s; the NIC is pvnet-nicd on a veth"
+printf '%-20s %-26s %s\n' "path" "Gbit/s median (range)" "pvnetd CPU s per GB"
+while IFS='|' read -r l t c; do
+	printf '%-20s %-26s %s\n' "$l" "$t" "$c"
+done <"$fpout"

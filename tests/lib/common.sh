@@ -82,9 +82,10 @@ ns_cleanup() {
 
 # veth_pair NS_A IF_A NS_B IF_B: a veth with one end in each namespace.
 veth_pair() {
-	ip link add "pv$RUNID$2" type veth peer name "pv$RUNID$4" || return 1
-	ip link set "pv$RUNID$2" netns "$1" name "$2" &&
-	ip link set "pv$RUNID$4" netns "$3" name "$4" &&
+	# Temporary names in the root namespace, distinct even when both ends are "eth0".
+	ip link add "pv$RUNID${2}a" type veth peer name "pv$RUNID${4}b" || return 1
+	ip link set "pv$RUNID${2}a" netns "$1" name "$2" &&
+	ip link set "pv$RUNID${4}b" netns "$3" name "$4" &&
 	ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
 }
 
