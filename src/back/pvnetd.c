@@ -31,6 +31,7 @@
 #include "hv/hv.h"
 #include "hv/xs.h"
 #include "lib/log.h"
+#include "lib/pidfile.h"
 #include "lib/loop.h"
 
 struct pvnetd {
@@ -93,24 +94,8 @@ static void usage(FILE *f)
 /* The pid file doubles as a lock: one pvnetd per run directory. */
 static int pidfile_take(struct pvnetd *d)
 {
-	char buf[32];
-	int n;
-
-	d->pid_fd = open(d->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (d->pid_fd < 0) {
-		pv_err("%s: %s", d->pid_path, strerror(errno));
-		return -1;
-	}
-	if (flock(d->pid_fd, LOCK_EX | LOCK_NB) < 0) {
-		pv_err("another pvnetd runs in %s", d->run_dir);
-		close(d->pid_fd);
-		d->pid_fd = -1;
-		return -1;
-	}
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(d->pid_fd, 0) < 0 || pwrite(d->pid_fd, buf, (size_t)n, 0) != n)
-		pv_warn("%s: cannot write pid", d->pid_path);
-	return 0;
+	d->pid_fd = pv_pidfile_take(d->pid_path, "pvnetd", d->run_dir);
+	return d->pid_fd < 0 ? -1 : 0;
 }
 
 static void signal_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
