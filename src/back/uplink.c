@@ -67,6 +67,7 @@
 #include "bridge.h"
 #include "port.h"
 #include "uplink.h"
+#include "lib/afpacket.h"
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/pkt.h"
@@ -614,11 +615,6 @@ static int ifport_attach(struct pv_ifport *ifp, const struct pv_port_ops *ops,
 
 /* ---- uplink ---- */
 
-static int sockopt_int(int fd, int level, int name, int val)
-{
-	return setsockopt(fd, level, name, &val, sizeof(val)) < 0 ? -errno : 0;
-}
-
 /**
  * uplink_socket() - the AF_PACKET socket, bound and promiscuous
  * @ifp:	port with ifindex set; fd and ignore_outgoing filled
@@ -627,32 +623,8 @@ static int sockopt_int(int fd, int level, int name, int val)
  */
 static int uplink_socket(struct pv_ifport *ifp)
 {
-	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET, .sll_protocol = htobe16(ETH_P_ALL),
-		.sll_ifindex = ifp->ifindex,
-	};
-	struct packet_mreq mr = { .mr_ifindex = ifp->ifindex, .mr_type = PACKET_MR_PROMISC };
-	int rc;
-
-	/* Protocol 0: nothing is queued before bind() picks the interface. */
-	ifp->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ifp->fd < 0)
-		return -errno;
-	rc = sockopt_int(ifp->fd, SOL_PACKET, PACKET_VNET_HDR, 1);
-	if (!rc)
-		rc = sockopt_int(ifp->fd, SOL_PACKET, PACKET_AUXDATA, 1);
-	if (rc)
-		return rc;
-	ifp->ignore_outgoing = !sockopt_int(ifp->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
-	if (sockopt_int(ifp->fd, SOL_SOCKET, SO_RCVBUFFORCE, PV_IF_SOCKBUF))
-		sockopt_int(ifp->fd, SOL_SOCKET, SO_RCVBUF, PV_IF_SOCKBUF);
-	if (sockopt_int(ifp->fd, SOL_SOCKET, SO_SNDBUFFORCE, PV_IF_SOCKBUF))
-		sockopt_int(ifp->fd, SOL_SOCKET, SO_SNDBUF, PV_IF_SOCKBUF);
-	if (bind(ifp->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
-		return -errno;
-	if (setsockopt(ifp->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
-		return -errno;
-	return 0;
+	ifp->fd = pv_afpacket_open(ifp->ifindex, PV_IF_SOCKBUF, &ifp->ignore_outgoing);
+	return ifp->fd < 0 ? ifp->fd : 0;
 }
 
 /**

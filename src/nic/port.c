@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/afpacket.h"
 #include "nic.h"
 #include "lib/loop.h"
 #include "lib/pkt.h"
@@ -83,38 +84,10 @@ static int port_ioctl(const char *name, unsigned long req, struct ifreq *ifr)
 	return rc;
 }
 
-static int sockopt_int(int fd, int level, int name, int val)
-{
-	return setsockopt(fd, level, name, &val, sizeof(val)) < 0 ? -errno : 0;
-}
-
 static int port_socket(struct nic_port *p)
 {
-	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET, .sll_protocol = htobe16(ETH_P_ALL),
-		.sll_ifindex = p->ifindex,
-	};
-	struct packet_mreq mr = { .mr_ifindex = p->ifindex, .mr_type = PACKET_MR_PROMISC };
-	int rc;
-
-	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->fd < 0)
-		return -errno;
-	rc = sockopt_int(p->fd, SOL_PACKET, PACKET_VNET_HDR, 1);
-	if (!rc)
-		rc = sockopt_int(p->fd, SOL_PACKET, PACKET_AUXDATA, 1);
-	if (rc)
-		return rc;
-	p->ignore_outgoing = !sockopt_int(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
-	if (sockopt_int(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, PORT_SOCKBUF))
-		sockopt_int(p->fd, SOL_SOCKET, SO_RCVBUF, PORT_SOCKBUF);
-	if (sockopt_int(p->fd, SOL_SOCKET, SO_SNDBUFFORCE, PORT_SOCKBUF))
-		sockopt_int(p->fd, SOL_SOCKET, SO_SNDBUF, PORT_SOCKBUF);
-	if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
-		return -errno;
-	if (setsockopt(p->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
-		return -errno;
-	return 0;
+	p->fd = pv_afpacket_open(p->ifindex, PORT_SOCKBUF, &p->ignore_outgoing);
+	return p->fd < 0 ? p->fd : 0;
 }
 
 /* ---- TX ---- */
