@@ -117,32 +117,11 @@ struct pv_hostport {
 
 /* ---- helpers ---- */
 
-/**
- * if_ioctl() - an interface ioctl (SIOCGIFMTU, SIOCSIFFLAGS, ...) by name
- * @name:	interface name
- * @req:	request
- * @ifr:	in/out; its name is set here
- *
- * Return: 0 or -errno.
- */
-static int if_ioctl(const char *name, unsigned long req, struct ifreq *ifr)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
-
-	if (s < 0)
-		return -errno;
-	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
-	if (ioctl(s, req, ifr) < 0)
-		rc = -errno;
-	close(s);
-	return rc;
-}
-
 /* The interface's MTU, or -errno. */
 static int if_get_mtu(const char *name)
 {
 	struct ifreq ifr = { 0 };
-	int rc = if_ioctl(name, SIOCGIFMTU, &ifr);
+	int rc = pv_if_ioctl(name, SIOCGIFMTU, &ifr);
 
 	return rc ? rc : ifr.ifr_mtu;
 }
@@ -296,25 +275,6 @@ static void ifport_input(struct pv_ifport *ifp, uint8_t *slot, uint32_t len,
 	pv_switch_input(ifp->sw, &ifp->port, &f);
 }
 
-/* The VLAN tag the kernel stripped from message @i, from PACKET_AUXDATA. */
-static void uplink_vlan(struct msghdr *mh, uint16_t *tpid, uint16_t *tci)
-{
-	*tpid = *tci = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		struct tpacket_auxdata aux;
-
-		if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA ||
-		    c->cmsg_len < CMSG_LEN(sizeof(aux)))
-			continue;
-		memcpy(&aux, CMSG_DATA(c), sizeof(aux));
-		if (!(aux.tp_status & TP_STATUS_VLAN_VALID))
-			return;
-		*tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) && aux.tp_vlan_tpid ?
-			aux.tp_vlan_tpid : ETH_P_8021Q;
-		*tci = aux.tp_vlan_tci;
-	}
-}
-
 /* Re-arm message @i of the batch: the kernel overwrote its lengths. */
 static void uplink_rx_arm(struct pv_ifport *ifp, unsigned int i)
 {
@@ -345,7 +305,7 @@ static void uplink_rx_one(struct pv_ifport *ifp, unsigned int i)
 		ifport_rx_drop(ifp, &ifp->xs.rx_bad_vnet, "no virtio-net header");
 		return;
 	}
-	uplink_vlan(mh, &tpid, &tci);
+	pv_afpacket_vlan(mh, &tpid, &tci);
 	ifport_input(ifp, ifp->slots + (size_t)i * PV_IF_SLOT,
 		     got - sizeof(struct virtio_net_hdr), &ifp->vnet[i], tpid, tci);
 }
@@ -766,20 +726,20 @@ static int hostport_tap(struct pv_ifport *ifp, const uint8_t *mac, unsigned int 
 		memset(&ifr, 0, sizeof(ifr));
 		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 		memcpy(ifr.ifr_hwaddr.sa_data, mac, PV_ETH_ALEN);
-		if ((rc = if_ioctl(ifp->ifname, SIOCSIFHWADDR, &ifr)))
+		if ((rc = pv_if_ioctl(ifp->ifname, SIOCSIFHWADDR, &ifr)))
 			return rc;
 	}
 	if (mtu) {
 		memset(&ifr, 0, sizeof(ifr));
 		ifr.ifr_mtu = (int)mtu;
-		if ((rc = if_ioctl(ifp->ifname, SIOCSIFMTU, &ifr)))
+		if ((rc = pv_if_ioctl(ifp->ifname, SIOCSIFMTU, &ifr)))
 			return rc;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	if ((rc = if_ioctl(ifp->ifname, SIOCGIFFLAGS, &ifr)))
+	if ((rc = pv_if_ioctl(ifp->ifname, SIOCGIFFLAGS, &ifr)))
 		return rc;
 	ifr.ifr_flags |= IFF_UP;
-	if ((rc = if_ioctl(ifp->ifname, SIOCSIFFLAGS, &ifr)))
+	if ((rc = pv_if_ioctl(ifp->ifname, SIOCSIFFLAGS, &ifr)))
 		return rc;
 	ifp->ifindex = (int)if_nametoindex(ifp->ifname);
 	rc = if_get_mtu(ifp->ifname);

@@ -6,6 +6,10 @@
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,5 +51,36 @@ int pv_afpacket_open(int ifindex, int sockbuf, int *ignore_outgoing)
 	return fd;
 fail:
 	close(fd);
+	return rc;
+}
+
+void pv_afpacket_vlan(struct msghdr *mh, uint16_t *tpid, uint16_t *tci)
+{
+	*tpid = *tci = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		struct tpacket_auxdata aux;
+
+		if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA ||
+		    c->cmsg_len < CMSG_LEN(sizeof(aux)))
+			continue;
+		memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+		if (!(aux.tp_status & TP_STATUS_VLAN_VALID))
+			return;
+		*tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) && aux.tp_vlan_tpid ?
+			aux.tp_vlan_tpid : ETH_P_8021Q;
+		*tci = aux.tp_vlan_tci;
+	}
+}
+
+int pv_if_ioctl(const char *name, unsigned long req, struct ifreq *ifr)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (s < 0)
+		return -errno;
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+	if (ioctl(s, req, ifr) < 0)
+		rc = -errno;
+	close(s);
 	return rc;
 }

@@ -8,11 +8,23 @@
 #ifndef PVNET_AFPACKET_H
 #define PVNET_AFPACKET_H
 
+#include <stdint.h>
+
 /*
  * Open it on @ifindex with @sockbuf bytes of socket buffers (forced when
  * we may).  *@ignore_outgoing says whether PACKET_IGNORE_OUTGOING took (so
  * our own transmissions are not read back).  Return the fd or -errno.
  */
 int pv_afpacket_open(int ifindex, int sockbuf, int *ignore_outgoing);
+
+struct msghdr;
+struct ifreq;
+/*
+ * The VLAN tag the kernel stripped from a received frame, from its
+ * PACKET_AUXDATA: *@tpid 0 when it had none.
+ */
+void pv_afpacket_vlan(struct msghdr *mh, uint16_t *tpid, uint16_t *tci);
+/* ioctl @req (SIOCGIFMTU, SIOCSIFFLAGS, ...) on interface @name; 0 or -errno. */
+int pv_if_ioctl(const char *name, unsigned long req, struct ifreq *ifr);
 
 #endif

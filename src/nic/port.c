@@ -71,19 +71,6 @@ struct nic_port {
 	union port_cmsg cmsgs[PORT_BATCH];
 };
 
-static int port_ioctl(const char *name, unsigned long req, struct ifreq *ifr)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
-
-	if (s < 0)
-		return -errno;
-	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
-	if (ioctl(s, req, ifr) < 0)
-		rc = -errno;
-	close(s);
-	return rc;
-}
-
 static int port_socket(struct nic_port *p)
 {
 	p->fd = pv_afpacket_open(p->ifindex, PORT_SOCKBUF, &p->ignore_outgoing);
@@ -179,24 +166,6 @@ static void port_input(struct nic_port *p, uint8_t *frame, uint32_t len,
 		port_bad(p, "GSO frame that cannot be segmented");
 }
 
-static void port_vlan(struct msghdr *mh, uint16_t *tpid, uint16_t *tci)
-{
-	*tpid = *tci = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		struct tpacket_auxdata aux;
-
-		if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA ||
-		    c->cmsg_len < CMSG_LEN(sizeof(aux)))
-			continue;
-		memcpy(&aux, CMSG_DATA(c), sizeof(aux));
-		if (!(aux.tp_status & TP_STATUS_VLAN_VALID))
-			return;
-		*tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) && aux.tp_vlan_tpid ?
-			aux.tp_vlan_tpid : ETH_P_8021Q;
-		*tci = aux.tp_vlan_tci;
-	}
-}
-
 static void port_rx_one(struct nic_port *p, unsigned int i)
 {
 	struct msghdr *mh = &p->msgs[i].msg_hdr;
@@ -211,7 +180,7 @@ static void port_rx_one(struct nic_port *p, unsigned int i)
 		return;
 	}
 	len = got - (uint32_t)sizeof(struct virtio_net_hdr);
-	port_vlan(mh, &tpid, &tci);
+	pv_afpacket_vlan(mh, &tpid, &tci);
 	if (tpid) {
 		if (len + PORT_HEADROOM > PORT_FRAME_MAX) {
 			port_bad(p, "too long");
@@ -292,11 +261,11 @@ struct nic_port *nic_port_open(struct pv_loop *loop, struct nic *nic, const char
 	p->ifindex = (int)if_nametoindex(ifname);
 	if (!p->ifindex)
 		goto fail;
-	rc = port_ioctl(ifname, SIOCGIFMTU, &ifr);
+	rc = pv_if_ioctl(ifname, SIOCGIFMTU, &ifr);
 	if (rc)
 		goto fail;
 	p->mtu = (uint32_t)ifr.ifr_mtu;
-	if (port_ioctl(ifname, SIOCGIFHWADDR, &ifr) == 0)
+	if (pv_if_ioctl(ifname, SIOCGIFHWADDR, &ifr) == 0)
 		memcpy(nic->port_mac, ifr.ifr_hwaddr.sa_data, 6);
 	rc = -ENOMEM;
 	p->slots = malloc((size_t)PORT_BATCH * PORT_SLOT);
