@@ -56,31 +56,64 @@
  *   - buf_id >= the table size                  (PV_NIC_ERR_BUF_RANGE)
  *   - the entry is free or owned by another VI  (PV_NIC_ERR_BUF_OWNER)
  *   - offset + len > PV_NIC_BUF_SIZE, or len 0  (PV_NIC_ERR_BUF_BOUNDS)
- *   - flags or reserved bits not zero           (PV_NIC_ERR_RESERVED)
+ *   - flags not defined for its ring, mss on a descriptor other than the
+ *     first of a TSO frame, or reserved bits    (PV_NIC_ERR_RESERVED)
  * Nothing moves for a refused descriptor; it is consumed.
  *
- * TX: one descriptor is one whole frame (14 .. PV_NIC_BUF_SIZE bytes, and at
- * most the port's MTU + 14 (+ 4 for a VLAN tag)), with complete checksums.
- * The NIC copies the frame out of the buffer, then checks the copy:
+ * TX frames and chains.  A frame is one descriptor, or a chain: every
+ * descriptor but the last has PV_NIC_TX_F_MORE, and the frame is the
+ * concatenation of their buffers' bytes in ring order.  A chain has at most
+ * PV_NIC_TX_MAX_FRAGS descriptors; the user posts (advances tx_prod past) a
+ * chain only whole.  A chain the NIC sees cut off at tx_prod is left alone
+ * until the rest is posted (a user that never finishes it stalls its own
+ * TX, nobody else's).  A chain longer than PV_NIC_TX_MAX_FRAGS: its first
+ * PV_NIC_TX_MAX_FRAGS descriptors are consumed and refused as one frame
+ * (PV_NIC_ERR_TX_TOO_BIG); what follows is taken as a new frame.
+ * Offloads, in the flags of the frame's first descriptor (any later
+ * descriptor carrying them: PV_NIC_ERR_RESERVED):
+ *   PV_NIC_TX_F_CSUM  the NIC completes the TCP or UDP checksum of the
+ *                     frame (IPv4 or IPv6, after at most one 802.1Q tag);
+ *                     the user leaves the pseudo-header sum, or anything, in
+ *                     the checksum field;
+ *   PV_NIC_TX_F_TSO   the frame is one TCP segment of up to 64 KiB (IPv4 or
+ *                     IPv6, at most one tag, not an IPv4 fragment, no IPv6
+ *                     extension headers); the NIC sends it as segments of
+ *                     @mss payload bytes each (the last shorter), with the
+ *                     IPv4 id incremented per segment, FIN/PSH on the last
+ *                     only, and checksums completed (TSO implies CSUM).
+ *                     Headers + @mss must fit the port's MTU + 14 (+ 4
+ *                     tagged); the frame must be at most PV_NIC_TSO_MAX.
+ * A frame without TSO is 14 .. port MTU + 14 (+ 4 tagged) bytes.
+ * The NIC copies the whole frame out of the buffers into private memory
+ * before it looks at it, then checks the copy:
  *   - shorter than an Ethernet header          -> PV_NIC_ERR_TX_RUNT
  *   - source MAC not the VI's assigned MAC (a VI with no MAC assigned sends
  *     nothing)                                 -> PV_NIC_ERR_TX_SPOOF
  *   - with a source IPv4 assigned: IPv4 (after at most one 802.1Q tag) must
  *     carry it as source, ARP as sender address; any other EtherType (also
  *     a second tag) is refused                 -> PV_NIC_ERR_TX_SPOOF
- *   - longer than the port takes               -> PV_NIC_ERR_TX_TOO_BIG
- * Refused frames are dropped and counted and get an ERROR event; sent ones a
- * TX_DONE event.  TX always goes out of the port: there is no switching
- * between VIs inside the NIC (guest-to-guest traffic takes the slow path).
- * The host VI (see PV_NIC_SET_HOST) is exempt from the source check: it
- * carries the bridge's traffic, of many sources.
+ *   - longer than the port takes (or, TSO, than PV_NIC_TSO_MAX, or
+ *     headers + mss than the port takes)       -> PV_NIC_ERR_TX_TOO_BIG
+ *   - CSUM or TSO on a frame that is not what the flag needs (not TCP/UDP,
+ *     TSO not TCP, mss 0, truncated headers, IPv4 fragment, IPv6 extension
+ *     header)                                  -> PV_NIC_ERR_TX_OFFLOAD
+ * Every descriptor of a frame gets one event, in ring order: TX_DONE (len:
+ * that descriptor's bytes) when the frame went out; when it was refused, an
+ * ERROR event: the frame's reason on every descriptor, except that a
+ * descriptor refused on its own (the four buffer/flag reasons above) gets
+ * its reason and the other descriptors of its frame PV_NIC_ERR_TX_CHAIN.
+ * Refused frames are dropped and counted once (as a frame).  TX always goes
+ * out of the port: there is no switching between VIs inside the NIC
+ * (guest-to-guest traffic takes the slow path).  The host VI (see
+ * PV_NIC_SET_HOST) is exempt from the source check: it carries the
+ * bridge's traffic, of many sources.
  *
  * RX: a frame from the port is steered (1) broadcast/multicast -> host VI;
  * (2) an IPv4 filter (protocol + destination address + destination port,
  * untagged or one tag, not a fragment) -> its VI; (3) a destination MAC
  * filter -> its VI; (4) otherwise -> host VI, or dropped if there is none.
- * The NIC takes that VI's next posted RX descriptor (validated as above;
- * len is the room offered), copies the frame in, and posts an RX event with
+ * The NIC takes that VI's next posted RX descriptor (validated as above,
+ * flags and mss zero; len is the room offered), copies the frame in, and posts an RX event with
  * the length.  No descriptor posted, or no room in the event queue: the
  * frame is dropped and counted for that VI.  A frame longer than the room
  * offered: ERROR PV_NIC_ERR_RX_TOO_BIG, frame dropped, descriptor consumed.
@@ -137,7 +170,7 @@
 
 #include <stdint.h>
 
-#define PV_NIC_VERSION		1
+#define PV_NIC_VERSION		2	/* 2: TX chains, CSUM and TSO offloads */
 #define PV_NIC_SOCK_NAME	"nic.sock"
 #define PV_NIC_MSG_MAX		1024	/* header + body, one datagram */
 #define PV_NIC_MAX_ERRORS	64	/* malformed requests before disconnect */
@@ -151,7 +184,9 @@
 #define PV_NIC_EVQ_SIZE		1024u
 #define PV_NIC_BUF_SIZE		2048u	/* one buffer: half a 4 KiB page */
 #define PV_NIC_PAGE_SIZE	4096u
-#define PV_NIC_TX_BUDGET	64u	/* TX descriptors per VI per round */
+#define PV_NIC_TX_BUDGET	128u	/* TX descriptors per VI per round */
+#define PV_NIC_TX_MAX_FRAGS	40u	/* descriptors in one TX frame (chain) */
+#define PV_NIC_TSO_MAX		(65535u + 14u + 4u)	/* a TSO frame, bytes */
 
 #define PV_NIC_OFF_TXQ		0x1000u
 #define PV_NIC_OFF_RXQ		(PV_NIC_OFF_TXQ + PV_NIC_TXQ_SIZE * 16u)
@@ -193,9 +228,16 @@ struct pv_nic_desc {
 	uint32_t buf_id;
 	uint16_t offset;	/* within the buffer */
 	uint16_t len;
-	uint32_t flags;		/* none defined in version 1: must be 0 */
-	uint32_t reserved;	/* 0 */
+	uint32_t flags;		/* TX: PV_NIC_TX_F_*; RX: 0 */
+	uint16_t mss;		/* TX, first descriptor of a TSO frame: segment payload */
+	uint16_t reserved;	/* 0 */
 };
+
+/* pv_nic_desc.flags, TX ring only */
+#define PV_NIC_TX_F_MORE	0x1	/* the frame continues in the next descriptor */
+#define PV_NIC_TX_F_CSUM	0x2	/* first descriptor: complete the L4 checksum */
+#define PV_NIC_TX_F_TSO		0x4	/* first descriptor: segment at @mss (implies CSUM) */
+#define PV_NIC_TX_F_ALL		(PV_NIC_TX_F_MORE | PV_NIC_TX_F_CSUM | PV_NIC_TX_F_TSO)
 
 enum pv_nic_ev_type {
 	PV_NIC_EV_TX_DONE = 1,
@@ -214,6 +256,8 @@ enum pv_nic_err {
 	PV_NIC_ERR_TX_TOO_BIG,	/* longer than the port takes */
 	PV_NIC_ERR_TX_PORT,	/* the port refused it (busy, down) */
 	PV_NIC_ERR_RX_TOO_BIG,	/* frame longer than the room offered */
+	PV_NIC_ERR_TX_OFFLOAD,	/* CSUM/TSO asked on a frame that cannot have it */
+	PV_NIC_ERR_TX_CHAIN,	/* another descriptor of this frame was refused */
 	PV_NIC_ERR_MAX,
 };
 
@@ -285,7 +329,15 @@ struct pv_nic_info_reply {
 	uint32_t max_filters;
 	uint32_t vi_filters;	/* quota per VI */
 	uint64_t port_rx, port_tx, rx_unmatched_dropped, ctl_errors;
+	uint32_t features;	/* PV_NIC_FEAT_* */
+	uint32_t vis_active;	/* VIs allocated now (all connections) */
+	uint32_t bufs_used;	/* buffer table entries mapped now */
+	uint32_t filters_used;	/* filters installed now */
 };
+
+#define PV_NIC_FEAT_TX_CHAIN	0x1
+#define PV_NIC_FEAT_TX_CSUM	0x2
+#define PV_NIC_FEAT_TSO		0x4
 
 struct pv_nic_vi_alloc {
 	uint32_t version;	/* PV_NIC_VERSION */
@@ -370,12 +422,16 @@ struct pv_nic_vi_stats {
 	uint64_t rx_no_desc, rx_no_evq, rx_too_big, rx_bad_desc;
 	uint64_t desc_errors;	/* refused descriptors, TX and RX */
 	uint64_t doorbells, wakeups, evq_stalls, faults;
+	uint64_t tx_tso;	/* TX frames sent with TSO (also in tx_frames) */
+	uint64_t tx_offload_errors;	/* frames refused: PV_NIC_ERR_TX_OFFLOAD */
 };
 
 _Static_assert(sizeof(struct pv_nic_hdr) == 16, "pv_nic_hdr 16 bytes");
-_Static_assert(sizeof(struct pv_nic_info_reply) == 64, "info reply");
+_Static_assert(sizeof(struct pv_nic_info_reply) == 80, "info reply");
 _Static_assert(sizeof(struct pv_nic_filter) == 20, "filter request");
 _Static_assert(sizeof(struct pv_nic_set_mac) == 20, "set_mac request");
-_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 17 * 8, "stats reply");
+_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 19 * 8, "stats reply");
+_Static_assert(PV_NIC_TX_MAX_FRAGS * PV_NIC_BUF_SIZE >= PV_NIC_TSO_MAX &&
+	       PV_NIC_TX_BUDGET >= PV_NIC_TX_MAX_FRAGS, "a whole TSO frame fits a chain and a round");
 
 #endif

@@ -237,7 +237,7 @@ uint8_t *nic_bufta_get(const struct nic_bufta *bt, uint32_t owner,
 {
 	const struct nic_buf *b;
 
-	if (d->flags || d->reserved) {
+	if (d->flags || d->mss || d->reserved) {
 		*err = PV_NIC_ERR_RESERVED;	/* a future version's descriptor */
 		return NULL;
 	}

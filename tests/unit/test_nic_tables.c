@@ -84,7 +84,7 @@ static void test_bufta(void)
 	d = (struct pv_nic_desc){ .buf_id = ids[0], .len = 60, .flags = 1 };
 	T_CHECK(!nic_bufta_get(&bt, 0, &d, &err) && err == PV_NIC_ERR_RESERVED,
 		"bufta: flags set refused (reserved)", "err %d", err);
-	d = (struct pv_nic_desc){ .buf_id = ids[0], .len = 60, .reserved = 0x80000000u };
+	d = (struct pv_nic_desc){ .buf_id = ids[0], .len = 60, .reserved = 0x8000u };
 	T_CHECK(!nic_bufta_get(&bt, 0, &d, &err) && err == PV_NIC_ERR_RESERVED,
 		"bufta: reserved word set refused", "err %d", err);
 
