@@ -82,7 +82,12 @@
  *                     IPv4 id incremented per segment, FIN/PSH on the last
  *                     only, and checksums completed (TSO implies CSUM).
  *                     Headers + @mss must fit the port's MTU + 14 (+ 4
- *                     tagged); the frame must be at most PV_NIC_TSO_MAX.
+ *                     tagged); the frame must be at most PV_NIC_TSO_MAX;
+ *                     @mss is at least PV_NIC_TSO_MSS_MIN (a tiny MSS
+ *                     would have the port's kernel cut thousands of
+ *                     segments from one descriptor chain).
+ * With CSUM or TSO the frame ends where its IP datagram does (no trailing
+ * bytes: they would be summed as payload).
  * A frame without TSO is 14 .. port MTU + 14 (+ 4 tagged) bytes.
  * The NIC copies the whole frame out of the buffers into private memory
  * before it looks at it, then checks the copy:
@@ -95,13 +100,16 @@
  *   - longer than the port takes (or, TSO, than PV_NIC_TSO_MAX, or
  *     headers + mss than the port takes)       -> PV_NIC_ERR_TX_TOO_BIG
  *   - CSUM or TSO on a frame that is not what the flag needs (not TCP/UDP,
- *     TSO not TCP, mss 0, truncated headers, IPv4 fragment, IPv6 extension
- *     header)                                  -> PV_NIC_ERR_TX_OFFLOAD
+ *     TSO not TCP, mss 0 or below PV_NIC_TSO_MSS_MIN, truncated headers,
+ *     IPv4 fragment, IPv6 extension header with TSO, bytes after the IP
+ *     datagram)                                -> PV_NIC_ERR_TX_OFFLOAD
  * Every descriptor of a frame gets one event, in ring order: TX_DONE (len:
  * that descriptor's bytes) when the frame went out; when it was refused, an
  * ERROR event: the frame's reason on every descriptor, except that a
  * descriptor refused on its own (the four buffer/flag reasons above) gets
- * its reason and the other descriptors of its frame PV_NIC_ERR_TX_CHAIN.
+ * its reason and the other descriptors of its frame PV_NIC_ERR_TX_CHAIN
+ * (this also holds in the first PV_NIC_TX_MAX_FRAGS of an over-long chain:
+ * a refused descriptor comes before the frame's length).
  * Refused frames are dropped and counted once (as a frame).  TX always goes
  * out of the port: there is no switching between VIs inside the NIC
  * (guest-to-guest traffic takes the slow path).  The host VI (see
@@ -187,6 +195,7 @@
 #define PV_NIC_TX_BUDGET	128u	/* TX descriptors per VI per round */
 #define PV_NIC_TX_MAX_FRAGS	40u	/* descriptors in one TX frame (chain) */
 #define PV_NIC_TSO_MAX		(65535u + 14u + 4u)	/* a TSO frame, bytes */
+#define PV_NIC_TSO_MSS_MIN	64u	/* smallest mss of a TSO frame */
 
 #define PV_NIC_OFF_TXQ		0x1000u
 #define PV_NIC_OFF_RXQ		(PV_NIC_OFF_TXQ + PV_NIC_TXQ_SIZE * 16u)
