@@ -13,10 +13,12 @@
  * Regions are reference counted by entries and unmapped with the last.
  *
  * nic_bufta_get() is the one checked accessor a descriptor goes through:
- * id in the table, entry in use, owned by the asking VI, offset + length
- * (computed in 32 bits from 16-bit fields: cannot wrap) inside the 2 KiB
- * buffer, reserved fields zero.  It returns NULL and the reason, never a
- * pointer outside the buffer.
+ * flags those its ring and place allow (RX none; a TX frame's first
+ * descriptor any PV_NIC_TX_F_*; a later one only PV_NIC_TX_F_MORE), mss
+ * only with PV_NIC_TX_F_TSO, reserved zero; id in the table, entry in use,
+ * owned by the asking VI, offset + length (computed in 32 bits from 16-bit
+ * fields: cannot wrap) inside the 2 KiB buffer.  It returns NULL and the
+ * reason, never a pointer outside the buffer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -227,18 +229,21 @@ void nic_bufta_unmap_owner(struct nic_bufta *bt, uint32_t owner)
  * @bt:		table
  * @owner:	the VI the descriptor came from
  * @d:		the descriptor, already copied into private memory
+ * @flags_ok:	the flags its place allows: NIC_DESC_RX, NIC_DESC_TX_FIRST
+ *		or NIC_DESC_TX_NEXT; an mss is allowed with PV_NIC_TX_F_TSO only
  * @err:	out: why not
  *
  * Return: a pointer to d->offset inside the buffer, valid for d->len
  * bytes, or NULL.
  */
 uint8_t *nic_bufta_get(const struct nic_bufta *bt, uint32_t owner,
-		       const struct pv_nic_desc *d, enum pv_nic_err *err)
+		       const struct pv_nic_desc *d, uint32_t flags_ok, enum pv_nic_err *err)
 {
 	const struct nic_buf *b;
 
-	if (d->flags || d->mss || d->reserved) {
-		*err = PV_NIC_ERR_RESERVED;	/* a future version's descriptor */
+	/* A future version's flag, an offload past a chain's head, an RX flag. */
+	if ((d->flags & ~flags_ok) || (d->mss && !(d->flags & PV_NIC_TX_F_TSO)) || d->reserved) {
+		*err = PV_NIC_ERR_RESERVED;
 		return NULL;
 	}
 	if (d->buf_id >= bt->size) {

@@ -198,7 +198,7 @@ static int ctl_info(struct ctl_conn *c, struct ctl_reply *rep)
 		.max_filters = nic->cfg.max_filters, .vi_filters = nic->cfg.vi_filters,
 		.port_rx = nic->port_rx, .port_tx = nic->port_tx,
 		.rx_unmatched_dropped = nic->rx_unmatched_dropped, .ctl_errors = nic->ctl_errors,
-		.features = 0, .vis_active = nic->nr_active,
+		.features = NIC_FEATURES, .vis_active = nic->nr_active,
 		.bufs_used = nic->bt.size - nic->bt.nfree, .filters_used = nic->fl.used,
 	};
 	memcpy(ir->mac, nic->port_mac, 6);

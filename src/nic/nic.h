@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/virtio_net.h>
 
 #include "pvnet/nic.h"
 #include "lib/log.h"
@@ -61,8 +62,12 @@ int nic_bufta_map(struct nic_bufta *bt, uint32_t owner, struct nic_region *reg,
 		  const uint32_t *chunk, uint32_t n, uint32_t *ids);
 int nic_bufta_unmap(struct nic_bufta *bt, uint32_t owner, const uint32_t *ids, uint32_t n);
 void nic_bufta_unmap_owner(struct nic_bufta *bt, uint32_t owner);
+/* The flags a descriptor may carry, by ring and place in its frame. */
+#define NIC_DESC_RX		0u
+#define NIC_DESC_TX_FIRST	PV_NIC_TX_F_ALL
+#define NIC_DESC_TX_NEXT	PV_NIC_TX_F_MORE
 uint8_t *nic_bufta_get(const struct nic_bufta *bt, uint32_t owner,
-		       const struct pv_nic_desc *d, enum pv_nic_err *err);
+		       const struct pv_nic_desc *d, uint32_t flags_ok, enum pv_nic_err *err);
 
 /* ---- filters (filter.c) ---- */
 
@@ -103,12 +108,19 @@ struct nic_txpolicy {
 	bool ip_set;
 	uint8_t mac[6];
 	uint32_t ip;		/* network order */
-	uint32_t max_len;	/* port MTU + 14 (+ 4 tagged) */
+	uint32_t max_len;	/* port MTU + 14 (a tagged frame: 4 more) */
 };
 
+/* Source check: RUNT, SPOOF. */
 enum pv_nic_err nic_tx_check(const struct nic_txpolicy *p, const uint8_t *frame, uint32_t len);
+/* Length and offloads (writes the checksum field, fills @vh): TOO_BIG, OFFLOAD. */
+enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *frame, uint32_t len,
+			       uint32_t flags, uint16_t mss, struct virtio_net_hdr *vh);
 
 /* ---- VIs and the device (vi.c) ---- */
+
+/* What INFO reports: TX chains and both offloads, on any port. */
+#define NIC_FEATURES	(PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO)
 
 enum nic_vi_state { NIC_VI_FREE = 0, NIC_VI_ACTIVE, NIC_VI_FAULT };
 
@@ -129,10 +141,16 @@ struct nic_vi {
 	struct pv_nic_vi_stats st;
 };
 
-/* One frame for the wire; the hook sets @rc (0 sent, or -errno: dropped). */
+/*
+ * One frame for the wire, with the virtio-net header the port sends it
+ * with (offloads: checksum, TSO; little-endian fields, as PACKET_VNET_HDR
+ * takes them; all zero for a complete frame).  The hook sets @rc (0 sent,
+ * or -errno: dropped).
+ */
 struct nic_txframe {
 	const uint8_t *data;
 	uint32_t len;
+	struct virtio_net_hdr vnet;
 	int rc;
 };
 
@@ -162,7 +180,9 @@ struct nic {
 	uint64_t port_rx, port_tx, rx_unmatched_dropped, ctl_errors;
 	struct pv_ratelimit rl;
 	struct nic_txframe txf[PV_NIC_TX_BUDGET];
-	uint8_t txbufs[PV_NIC_TX_BUDGET][PV_NIC_BUF_SIZE];	/* private copies */
+	/* private copies of a round's frames, back to back: a round takes at most
+	 * PV_NIC_TX_BUDGET descriptors of at most PV_NIC_BUF_SIZE bytes each */
+	uint8_t txbuf[PV_NIC_TX_BUDGET * PV_NIC_BUF_SIZE];
 };
 
 struct nic *nic_new(struct pv_loop *loop, const struct nic_config *cfg);

@@ -18,8 +18,12 @@
  *   slot:  | headroom (4) | frame, up to 64 KiB                           |
  *   recvmmsg iov: [ struct virtio_net_hdr ][ slot + headroom ]
  *
- * TX sends a VI's batch with one sendmmsg(), each frame behind an all-zero
- * virtio-net header: a VI's frame is complete (no offloads in ABI version 1).
+ * TX sends a VI's batch with one sendmmsg(), each frame behind the
+ * virtio-net header the device model made for it (vi.c, txcheck.c): all
+ * zero for a complete frame; NEEDS_CSUM with csum_start/offset for a
+ * checksum offload; a TSO frame adds GSO TCPV4/TCPV6, gso_size and hdr_len,
+ * and goes out as one GSO frame: the kernel segments it in software only
+ * if the interface cannot (a veth carries it whole to its peer).
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -83,7 +87,6 @@ static int port_socket(struct nic_port *p)
 static void port_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 {
 	struct nic_port *p = arg;
-	static const struct virtio_net_hdr vh;	/* complete frames: no offloads */
 	struct mmsghdr mm[PV_NIC_TX_BUDGET];
 	struct iovec iov[2 * PV_NIC_TX_BUDGET];
 	unsigned int i = 0;
@@ -91,7 +94,7 @@ static void port_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 	if (n > PV_NIC_TX_BUDGET)
 		n = PV_NIC_TX_BUDGET;
 	for (unsigned int k = 0; k < n; k++) {
-		iov[2 * k] = (struct iovec){ (void *)&vh, sizeof(vh) };
+		iov[2 * k] = (struct iovec){ &f[k].vnet, sizeof(f[k].vnet) };
 		iov[2 * k + 1] = (struct iovec){ (void *)f[k].data, f[k].len };
 		mm[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[2 * k], .msg_iovlen = 2 } };
 	}

@@ -1,19 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * txcheck.c - TX source enforcement: a VI sends only as itself.
+ * txcheck.c - the checks of a TX frame: a VI sends only as itself
+ * (nic_tx_check), frames the port takes, offloads the frame can have
+ * (nic_tx_offload).
  *
- * The SFC4000 had a register for this and its driver never set it; pvnet
- * enforces it on every frame.  The frame checked is the NIC's private
- * copy, the same bytes that go out: the guest cannot change them between
- * the check and the send.
+ * The SFC4000 had a register for source enforcement and its driver never
+ * set it; pvnet enforces it on every frame.  The frame checked is the
+ * NIC's private copy, the same bytes that go out: the guest cannot change
+ * them between the check and the send.
+ *
+ * Offloads become the virtio-net header the port sends the frame with
+ * (AF_PACKET, PACKET_VNET_HDR): the kernel completes the checksum
+ * (VIRTIO_NET_HDR_F_NEEDS_CSUM) and cuts TSO frames into segments (GSO
+ * TCPV4/TCPV6), in software or in the device.  What the kernel would
+ * refuse or misread is refused here: only unfragmented TCP/UDP over IPv4
+ * or IPv6 after at most one tag, the frame ending with the IP datagram;
+ * TSO only for TCP without IPv6 extension headers, with a sane MSS.  The
+ * checksum field gets the pseudo-header sum (as Linux's stack leaves it
+ * for CHECKSUM_PARTIAL), so whatever the guest left there does not matter.
  */
+#include <endian.h>
+#include <linux/if_ether.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "nic.h"
 #include "lib/pkt.h"
-
-#define ETH_P_ARP	0x0806
-#define ETH_P_8021AD	0x88a8
 
 /* The sender IPv4 address of an Ethernet/IPv4 ARP packet at @l3, or 0. */
 static int arp_sender_ok(const uint8_t *frame, uint32_t len, uint32_t l3, uint32_t ip)
@@ -54,24 +66,111 @@ static enum pv_nic_err tx_check_ip(const struct nic_txpolicy *p, const uint8_t *
  * @frame:	private copy of the frame
  * @len:	its length
  *
- * Return: PV_NIC_ERR_NONE, or why not (RUNT, SPOOF, TOO_BIG).
+ * Return: PV_NIC_ERR_NONE, or why not (RUNT, SPOOF).
  */
 enum pv_nic_err nic_tx_check(const struct nic_txpolicy *p, const uint8_t *frame, uint32_t len)
 {
-	uint32_t max = p->max_len;
-	uint16_t type;
-
 	if (len < PV_PKT_ETH_HLEN)
 		return PV_NIC_ERR_TX_RUNT;
-	type = (uint16_t)(frame[12] << 8 | frame[13]);
-	if (type == PV_PKT_ETH_P_8021Q || type == ETH_P_8021AD)
-		max += PV_PKT_VLAN_HLEN;
-	if (len > max || len > PV_NIC_BUF_SIZE)
-		return PV_NIC_ERR_TX_TOO_BIG;
 	if (p->any_source)
 		return PV_NIC_ERR_NONE;
 	/* An 802.1Q frame carries its one source MAC before the tag: same place. */
 	if (!p->mac_set || memcmp(frame + 6, p->mac, 6))
 		return PV_NIC_ERR_TX_SPOOF;
 	return p->ip_set ? tx_check_ip(p, frame, len) : PV_NIC_ERR_NONE;
+}
+
+/* The folded pseudo-header sum of an @l4_len-byte TCP/UDP packet: what CHECKSUM_PARTIAL carries. */
+static uint16_t tx_pseudo_sum(const struct pv_pkt_info *pi, uint32_t l4_len)
+{
+	uint8_t ph[40] = { 0 };
+	uint32_t n = 12;
+
+	if (pi->ip_version == 4) {
+		memcpy(ph, pi->src_ip, 4);
+		memcpy(ph + 4, pi->dst_ip, 4);
+		ph[9] = pi->l4_proto;
+		ph[10] = (uint8_t)(l4_len >> 8);
+		ph[11] = (uint8_t)l4_len;
+	} else {
+		memcpy(ph, pi->src_ip, 16);
+		memcpy(ph + 16, pi->dst_ip, 16);
+		ph[34] = (uint8_t)(l4_len >> 8);
+		ph[35] = (uint8_t)l4_len;
+		ph[39] = pi->l4_proto;
+		n = 40;
+	}
+	return (uint16_t)~pv_pkt_csum_fold(pv_pkt_csum_add(0, ph, n));
+}
+
+/*
+ * TSO on top of the checksum: TCP, no IPv6 extension header (the kernel's
+ * GSO would take them, a device might not), an MSS from PV_NIC_TSO_MSS_MIN
+ * up to what leaves room for the headers in a frame the port takes.
+ */
+static enum pv_nic_err tx_tso(const struct pv_pkt_info *pi, const uint8_t *frame, uint32_t max,
+			      uint16_t mss, struct virtio_net_hdr *vh)
+{
+	uint32_t hdr_len = pi->l4_off + pi->l4_hdr_len;
+
+	if (pi->l4_proto != IPPROTO_TCP || mss < PV_NIC_TSO_MSS_MIN ||
+	    (pi->ip_version == 6 && pi->l4_off != pi->l3_off + 40))
+		return PV_NIC_ERR_TX_OFFLOAD;
+	if (hdr_len + mss > max)
+		return PV_NIC_ERR_TX_TOO_BIG;	/* segments the port would not take */
+	vh->gso_type = pi->ip_version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+	/* CWR set: the first segment only keeps it (and a device must know). */
+	if (frame[pi->l4_off + 13] & PV_TCP_CWR)
+		vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+	vh->gso_size = htole16(mss);
+	return PV_NIC_ERR_NONE;
+}
+
+/**
+ * nic_tx_offload() - does the port take this frame, with its offloads?
+ * @p:		the VI's policy (max_len: the port's MTU + 14)
+ * @frame:	private copy of the frame (written: the L4 checksum field,
+ *		with CSUM or TSO)
+ * @len:	its length, at least an Ethernet header
+ * @flags:	the frame's PV_NIC_TX_F_CSUM / PV_NIC_TX_F_TSO
+ * @mss:	with TSO: segment payload bytes
+ * @vh:		out: the virtio-net header to send it with (all zero without
+ *		offloads)
+ *
+ * Return: PV_NIC_ERR_NONE, or why not (TOO_BIG, OFFLOAD).
+ */
+enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *frame, uint32_t len,
+			       uint32_t flags, uint16_t mss, struct virtio_net_hdr *vh)
+{
+	uint16_t type = (uint16_t)(frame[12] << 8 | frame[13]);
+	uint32_t max = p->max_len, field;
+	struct pv_pkt_info pi;
+	uint16_t sum;
+
+	memset(vh, 0, sizeof(*vh));
+	if (type == PV_PKT_ETH_P_8021Q || type == ETH_P_8021AD)
+		max += PV_PKT_VLAN_HLEN;
+	if (len > ((flags & PV_NIC_TX_F_TSO) ? PV_NIC_TSO_MAX : max))
+		return PV_NIC_ERR_TX_TOO_BIG;
+	if (!(flags & (PV_NIC_TX_F_CSUM | PV_NIC_TX_F_TSO)))
+		return PV_NIC_ERR_NONE;
+	if (pv_pkt_parse(frame, len, &pi) < 0 || !pi.ip_version || (pi.flags & PV_PKT_F_FRAG) ||
+	    !(pi.flags & PV_PKT_F_PORTS) || pi.l3_end != len)
+		return PV_NIC_ERR_TX_OFFLOAD;
+	if (flags & PV_NIC_TX_F_TSO) {
+		enum pv_nic_err err = tx_tso(&pi, frame, max, mss, vh);
+
+		if (err != PV_NIC_ERR_NONE)
+			return err;
+	}
+	field = pi.l4_off + (pi.l4_proto == IPPROTO_TCP ? PV_PKT_TCP_CSUM_OFF :
+							      PV_PKT_UDP_CSUM_OFF);
+	sum = tx_pseudo_sum(&pi, len - pi.l4_off);
+	frame[field] = (uint8_t)(sum >> 8);
+	frame[field + 1] = (uint8_t)sum;
+	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh->csum_start = htole16((uint16_t)pi.l4_off);
+	vh->csum_offset = htole16((uint16_t)(field - pi.l4_off));
+	vh->hdr_len = htole16((uint16_t)(pi.l4_off + pi.l4_hdr_len));
+	return PV_NIC_ERR_NONE;
 }

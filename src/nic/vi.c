@@ -14,13 +14,32 @@
  * its own with wrap-around arithmetic.
  *
  * TX.  A doorbell (eventfd readable) puts the VI on the run queue.  Each
- * nic_service() round walks the queue once and serves each VI one batch
- * of at most PV_NIC_TX_BUDGET descriptors (and no more than its event
- * queue has room for); a VI with more left goes to the back.  Per
- * descriptor: copy it -> checked buffer access (nic_bufta_get) -> copy the
- * frame into private memory -> source check on the copy; then the good
- * copies go to the port in one call (sendmmsg) and every descriptor gets
- * its event, in ring order.
+ * nic_service() round walks the queue once and serves each VI one round:
+ * whole frames, at most PV_NIC_TX_BUDGET descriptors, and no more than its
+ * event queue has room for (one event per descriptor); a VI stopped by the
+ * budget goes to the back, one stopped by the event queue waits for its
+ * next doorbell.  A round, as a list of steps:
+ *
+ *   1. chains: copy descriptors out of the ring (each once per round) until
+ *      one without PV_NIC_TX_F_MORE, or PV_NIC_TX_MAX_FRAGS of them (an
+ *      over-long chain: refused TOO_BIG, what follows is a new frame).  A
+ *      chain that runs into tx_prod is not consumed: it waits for its rest.
+ *   2. descriptors: each copy through nic_bufta_get() (buffer, bounds, and
+ *      the flags its place allows: offloads and mss on the first only);
+ *      one refused refuses its frame (the others get TX_CHAIN).
+ *   3. gather: the frame's bytes go into the private copy, nic->txbuf,
+ *      frames back to back; guest memory is not read again after this.
+ *   4. check the copy: source (nic_tx_check), then length and offloads
+ *      (nic_tx_offload), which yield the frame's virtio-net header and
+ *      put the pseudo-header sum in the checksum field of the copy.
+ *   5. send the round's good frames to the port in one call (sendmmsg),
+ *      TSO frames whole: the port's kernel segments them.
+ *   6. events, in ring order: one per descriptor, TX_DONE or the frame's
+ *      ERROR; counters once per frame.
+ *
+ *   txq:  | d0 MORE|TSO | d1 MORE | d2 | d3 | d4 MORE | d5 MORE |  <- tx_prod
+ *          <--------- frame ----------> <--> <----- waits ----->
+ *   txbuf: [ d0 d1 d2 bytes | d3 bytes | ... ]   private copy, contiguous
  *
  * RX.  nic_rx_frame() steers a frame (filters, else the host VI), takes
  * that VI's next RX descriptor if it posted one and there is room for the
@@ -44,6 +63,7 @@
 
 #include "nic.h"
 #include "lib/loop.h"
+#include "lib/pkt.h"
 
 #define LOAD(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -218,77 +238,153 @@ static void vi_desc_error(struct nic *nic, struct nic_vi *vi, enum pv_nic_err er
 
 /* ---- TX ---- */
 
-/* What became of one TX descriptor of a batch: refused (err) or frame @frame. */
-struct tx_pend {
+/* One TX descriptor of a round: its private copy and what became of it. */
+struct tx_desc {
 	struct pv_nic_desc d;
-	uint32_t index;
-	enum pv_nic_err err;
-	unsigned int frame;
+	uint32_t index;		/* ring index (free-running) */
+	enum pv_nic_err err;	/* refused on its own: a buffer or flag reason */
+};
+
+/* One TX frame of a round: a run of descriptors and the frame's fate. */
+struct tx_frame {
+	struct tx_desc *td;	/* its n descriptors */
+	unsigned int n;
+	enum pv_nic_err err;	/* NONE, TX_CHAIN (a descriptor refused), or the frame's reason */
+	unsigned int txf;	/* with NONE: its entry in nic->txf */
+	uint32_t len;
+};
+
+/* Why a round stopped before the VI's posted descriptors ran out. */
+enum tx_stop {
+	TX_STOP_NONE,		/* everything posted was taken */
+	TX_STOP_CHAIN,		/* a chain cut off at tx_prod: waits for its rest */
+	TX_STOP_BUDGET,		/* PV_NIC_TX_BUDGET: the VI goes to the back */
+	TX_STOP_EVQ,		/* no event room for the next chain: waits for a doorbell */
 };
 
 /*
- * Copy, validate and check one TX descriptor; a good frame goes into the
- * private copy nic->txbufs[*nf] and the batch.
+ * vi_tx_chain() - copy the descriptors of the frame at tx_cons + @at into
+ * @td, up to the @lim-th posted descriptor; a chain ends at a descriptor
+ * without PV_NIC_TX_F_MORE or after PV_NIC_TX_MAX_FRAGS (*@overlong).
+ *
+ * Return: the frame's descriptor count, or 0 if the chain runs past @lim.
  */
-static void vi_tx_prepare(struct nic *nic, struct nic_vi *vi, struct tx_pend *tp,
-			  unsigned int *nf)
+static unsigned int vi_tx_chain(struct nic_vi *vi, struct tx_desc *td, uint32_t at, uint32_t lim,
+				bool *overlong)
 {
-	const uint8_t *p = nic_bufta_get(&nic->bt, vi->id, &tp->d, &tp->err);
+	*overlong = false;
+	for (uint32_t k = 0; at + k < lim; k++) {
+		uint32_t index = vi->tx_cons + at + k;
 
-	if (!p)
-		return;
-	memcpy(nic->txbufs[*nf], p, tp->d.len);	/* from here on only the private copy */
-	vi->pol.max_len = nic->mtu + 14;
-	tp->err = nic_tx_check(&vi->pol, nic->txbufs[*nf], tp->d.len);
-	if (tp->err != PV_NIC_ERR_NONE)
-		return;
-	tp->frame = *nf;
-	nic->txf[*nf] = (struct nic_txframe){ .data = nic->txbufs[*nf], .len = tp->d.len,
-					      .rc = -ENETDOWN };
-	(*nf)++;
+		memcpy(&td[k].d, &vi->txq[index & (PV_NIC_TXQ_SIZE - 1)], sizeof(td[k].d));
+		td[k].index = index;
+		td[k].err = PV_NIC_ERR_NONE;
+		if (!(td[k].d.flags & PV_NIC_TX_F_MORE))
+			return k + 1;
+		if (k + 1 == PV_NIC_TX_MAX_FRAGS) {
+			*overlong = true;	/* refused whole; what follows is a new frame */
+			return k + 1;
+		}
+	}
+	return 0;
 }
 
-/* The event (and counters) for one descriptor of a sent batch, in ring order. */
-static void vi_tx_complete(struct nic *nic, struct nic_vi *vi, struct tx_pend *tp)
+/*
+ * vi_tx_frame() - validate a frame's descriptors, gather its bytes into the
+ * private copy at nic->txbuf + *@used, check the copy; a frame that passes
+ * goes into the batch nic->txf[*@nf].
+ */
+static void vi_tx_frame(struct nic *nic, struct nic_vi *vi, struct tx_frame *fr, bool overlong,
+			uint32_t *used, unsigned int *nf)
 {
-	const struct pv_nic_desc *d = &tp->d;
-	enum pv_nic_err err = tp->err;
+	const uint8_t *src[PV_NIC_TX_MAX_FRAGS];
+	uint8_t *copy = nic->txbuf + *used;
+	const struct pv_nic_desc *first = &fr->td[0].d;
+	struct nic_txframe *txf = &nic->txf[*nf];
+	bool refused = false;
 
-	if (err == PV_NIC_ERR_NONE && nic->txf[tp->frame].rc < 0)
+	fr->len = 0;
+	for (unsigned int j = 0; j < fr->n; j++) {
+		src[j] = nic_bufta_get(&nic->bt, vi->id, &fr->td[j].d,
+				       j ? NIC_DESC_TX_NEXT : NIC_DESC_TX_FIRST, &fr->td[j].err);
+		refused |= !src[j];
+		fr->len += fr->td[j].d.len;
+	}
+	fr->err = refused ? PV_NIC_ERR_TX_CHAIN : overlong ? PV_NIC_ERR_TX_TOO_BIG :
+		  PV_NIC_ERR_NONE;
+	if (fr->err != PV_NIC_ERR_NONE)
+		return;
+	/*
+	 * Each good descriptor is at most PV_NIC_BUF_SIZE bytes and a round
+	 * takes at most PV_NIC_TX_BUDGET of them: the copies fit txbuf.
+	 */
+	for (unsigned int j = 0, off = 0; j < fr->n; off += fr->td[j].d.len, j++)
+		memcpy(copy + off, src[j], fr->td[j].d.len);
+	/* From here on only the private copy: the guest may rewrite its buffers at will. */
+	vi->pol.max_len = nic->mtu + PV_PKT_ETH_HLEN;
+	fr->err = nic_tx_check(&vi->pol, copy, fr->len);
+	if (fr->err == PV_NIC_ERR_NONE)
+		fr->err = nic_tx_offload(&vi->pol, copy, fr->len, first->flags, first->mss,
+					 &txf->vnet);
+	if (fr->err != PV_NIC_ERR_NONE)
+		return;
+	txf->data = copy;
+	txf->len = fr->len;
+	txf->rc = -ENETDOWN;
+	fr->txf = (*nf)++;
+	*used += fr->len;
+}
+
+/* Events and counters for a frame of a sent batch: one event per descriptor, in ring order. */
+static void vi_tx_complete(struct nic *nic, struct nic_vi *vi, const struct tx_frame *fr)
+{
+	enum pv_nic_err err = fr->err;
+
+	if (err == PV_NIC_ERR_NONE && nic->txf[fr->txf].rc < 0)
 		err = PV_NIC_ERR_TX_PORT;
 	switch (err) {
 	case PV_NIC_ERR_NONE:
 		vi->st.tx_frames++;
-		vi->st.tx_bytes += d->len;
+		vi->st.tx_bytes += fr->len;
+		vi->st.tx_tso += !!(fr->td[0].d.flags & PV_NIC_TX_F_TSO);
 		nic->port_tx++;
-		vi_event(vi, PV_NIC_EV_TX_DONE, 0, 0, d, d->len, 0, tp->index);
+		for (unsigned int j = 0; j < fr->n; j++)
+			vi_event(vi, PV_NIC_EV_TX_DONE, 0, 0, &fr->td[j].d, fr->td[j].d.len, 0,
+				 fr->td[j].index);
 		return;
-	case PV_NIC_ERR_BUF_RANGE:
-	case PV_NIC_ERR_BUF_OWNER:
-	case PV_NIC_ERR_BUF_BOUNDS:
-	case PV_NIC_ERR_RESERVED:
-		vi_desc_error(nic, vi, err, d, 0, tp->index);
+	case PV_NIC_ERR_TX_CHAIN:	/* the refused descriptors their reason, the rest CHAIN */
+		for (unsigned int j = 0; j < fr->n; j++)
+			if (fr->td[j].err != PV_NIC_ERR_NONE)
+				vi_desc_error(nic, vi, fr->td[j].err, &fr->td[j].d, 0, fr->td[j].index);
+			else
+				vi_event(vi, PV_NIC_EV_ERROR, PV_NIC_ERR_TX_CHAIN, 0, &fr->td[j].d,
+					 fr->td[j].d.len, 0, fr->td[j].index);
 		return;
 	case PV_NIC_ERR_TX_RUNT: vi->st.tx_runt++; break;
 	case PV_NIC_ERR_TX_SPOOF: vi->st.tx_spoofed++; break;
 	case PV_NIC_ERR_TX_TOO_BIG: vi->st.tx_too_big++; break;
+	case PV_NIC_ERR_TX_OFFLOAD: vi->st.tx_offload_errors++; break;
 	default: vi->st.tx_port_errors++; break;
 	}
-	vi_event(vi, PV_NIC_EV_ERROR, (uint8_t)err, 0, d, d->len, 0, tp->index);
+	for (unsigned int j = 0; j < fr->n; j++)
+		vi_event(vi, PV_NIC_EV_ERROR, (uint8_t)err, 0, &fr->td[j].d, fr->td[j].d.len, 0,
+			 fr->td[j].index);
 	if (err != PV_NIC_ERR_TX_PORT)
-		pv_log_rl(&nic->rl, PV_LOG_WARN, "vi %u: TX frame dropped (error %d)",
-			  vi->id, (int)err);
+		pv_log_rl(&nic->rl, PV_LOG_WARN, "vi %u: TX frame of %u descriptors dropped (error %d)",
+			  vi->id, fr->n, (int)err);
 }
 
 /*
- * Serve one batch of up to PV_NIC_TX_BUDGET TX descriptors, no more than
- * the event queue has room for; true if the VI has more.
+ * Serve one round: whole frames, at most PV_NIC_TX_BUDGET descriptors and
+ * no more than the event queue has room for; true if the VI has more now.
  */
 static bool vi_tx(struct nic *nic, struct nic_vi *vi)
 {
-	struct tx_pend pend[PV_NIC_TX_BUDGET];
-	uint32_t prod = LOAD(&vi->sh->tx_prod.v), avail, n;
-	unsigned int nf = 0;
+	struct tx_desc td[PV_NIC_TX_BUDGET];
+	struct tx_frame fr[PV_NIC_TX_BUDGET];
+	uint32_t prod = LOAD(&vi->sh->tx_prod.v), avail, lim, n = 0, used = 0;
+	unsigned int nfr = 0, nf = 0;
+	enum tx_stop stop = TX_STOP_NONE;
 	int room;
 
 	if (prod - vi->tx_cons > PV_NIC_TXQ_SIZE) {
@@ -301,22 +397,35 @@ static bool vi_tx(struct nic *nic, struct nic_vi *vi)
 	room = vi_evq_room(nic, vi);
 	if (room < 0)
 		return false;
-	if (room == 0)
-		vi->st.evq_stalls++;	/* resumes on the next doorbell */
-	n = avail < PV_NIC_TX_BUDGET ? avail : PV_NIC_TX_BUDGET;
-	n = n < (uint32_t)room ? n : (uint32_t)room;
-	for (uint32_t k = 0; k < n; k++) {
-		memcpy(&pend[k].d, &vi->txq[vi->tx_cons & (PV_NIC_TXQ_SIZE - 1)], sizeof(pend[k].d));
-		pend[k].index = vi->tx_cons++;
-		vi_tx_prepare(nic, vi, &pend[k], &nf);
+	lim = avail < PV_NIC_TX_BUDGET ? avail : PV_NIC_TX_BUDGET;
+	while (n < lim) {
+		bool overlong;
+		unsigned int k = vi_tx_chain(vi, td + n, n, lim, &overlong);
+
+		if (!k) {
+			stop = lim == avail ? TX_STOP_CHAIN : TX_STOP_BUDGET;
+			break;
+		}
+		if (n + k > (uint32_t)room) {
+			stop = TX_STOP_EVQ;
+			break;
+		}
+		fr[nfr] = (struct tx_frame){ .td = td + n, .n = k };
+		vi_tx_frame(nic, vi, &fr[nfr++], overlong, &used, &nf);
+		n += k;
 	}
+	if (n == lim && lim < avail)
+		stop = TX_STOP_BUDGET;
+	if (stop == TX_STOP_EVQ)
+		vi->st.evq_stalls++;	/* resumes on the next doorbell */
+	vi->tx_cons += n;
 	if (nf && nic->xmit)
 		nic->xmit(nic->xmit_arg, nic->txf, nf);
-	for (uint32_t k = 0; k < n; k++)
-		vi_tx_complete(nic, vi, &pend[k]);
+	for (unsigned int i = 0; i < nfr; i++)
+		vi_tx_complete(nic, vi, &fr[i]);
 	if (n)
 		vi_publish(vi);
-	return n == PV_NIC_TX_BUDGET && vi->tx_cons != prod;
+	return stop == TX_STOP_BUDGET;
 }
 
 /**
@@ -367,7 +476,7 @@ static void vi_rx(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint
 	}
 	memcpy(&d, &vi->rxq[vi->rx_cons & (PV_NIC_RXQ_SIZE - 1)], sizeof(d));
 	index = vi->rx_cons++;
-	p = nic_bufta_get(&nic->bt, vi->id, &d, &err);
+	p = nic_bufta_get(&nic->bt, vi->id, &d, NIC_DESC_RX, &err);
 	if (!p) {
 		vi->st.rx_bad_desc++;
 		vi_desc_error(nic, vi, err, &d, 1, index);

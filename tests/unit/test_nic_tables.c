@@ -26,6 +26,44 @@ static int mk_memfd(size_t size, int seal_shrink)
 	return fd;
 }
 
+/* The flags and mss a descriptor may carry, by ring and place in its frame. */
+static void test_bufta_flags(struct nic_bufta *bt, uint32_t id)
+{
+	static const struct {
+		uint32_t flags_ok, flags;
+		uint16_t mss;
+		int ok;
+		const char *name;
+	} cases[] = {
+		{ NIC_DESC_TX_FIRST, PV_NIC_TX_F_MORE | PV_NIC_TX_F_CSUM, 0, 1,
+		  "bufta flags: TX first MORE|CSUM accepted" },
+		{ NIC_DESC_TX_FIRST, PV_NIC_TX_F_TSO, 1448, 1, "bufta flags: TX first TSO with mss accepted" },
+		{ NIC_DESC_TX_FIRST, PV_NIC_TX_F_TSO, 0, 1,
+		  "bufta flags: TX first TSO, mss 0 (the offload check refuses it)" },
+		{ NIC_DESC_TX_FIRST, PV_NIC_TX_F_CSUM, 1448, 0, "bufta flags: mss without TSO refused" },
+		{ NIC_DESC_TX_FIRST, 0x8, 0, 0, "bufta flags: unknown TX flag refused" },
+		{ NIC_DESC_TX_FIRST, 0x80000000u, 0, 0, "bufta flags: top TX flag bit refused" },
+		{ NIC_DESC_TX_NEXT, PV_NIC_TX_F_MORE, 0, 1, "bufta flags: TX later MORE accepted" },
+		{ NIC_DESC_TX_NEXT, PV_NIC_TX_F_CSUM, 0, 0, "bufta flags: TX later CSUM refused" },
+		{ NIC_DESC_TX_NEXT, PV_NIC_TX_F_TSO | PV_NIC_TX_F_MORE, 1448, 0,
+		  "bufta flags: TX later TSO with mss refused" },
+		{ NIC_DESC_TX_NEXT, 0, 100, 0, "bufta flags: TX later mss refused" },
+		{ NIC_DESC_RX, PV_NIC_TX_F_MORE, 0, 0, "bufta flags: RX with MORE refused" },
+		{ NIC_DESC_RX, 0, 1448, 0, "bufta flags: RX with mss refused" },
+		{ NIC_DESC_RX, 0, 0, 1, "bufta flags: RX plain accepted" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pv_nic_desc d = { .buf_id = id, .len = 60, .flags = cases[i].flags,
+					 .mss = cases[i].mss };
+		enum pv_nic_err err;
+		uint8_t *p = nic_bufta_get(bt, 0, &d, cases[i].flags_ok, &err);
+
+		T_CHECK(cases[i].ok ? p && err == PV_NIC_ERR_NONE : !p && err == PV_NIC_ERR_RESERVED,
+			cases[i].name, "p %p err %d", (void *)p, err);
+	}
+}
+
 static void test_bufta(void)
 {
 	struct nic_bufta bt;
@@ -59,33 +97,31 @@ static void test_bufta(void)
 	T_EQ(reg->refs, 5, "bufta: entries hold the region");
 
 	d = (struct pv_nic_desc){ .buf_id = ids[3], .offset = 100, .len = 200 };
-	p = nic_bufta_get(&bt, 0, &d, &err);
+	p = nic_bufta_get(&bt, 0, &d, NIC_DESC_TX_FIRST, &err);
 	T_CHECK(p == reg->base + 7 * 2048 + 100 && err == PV_NIC_ERR_NONE, "bufta: good descriptor -> its bytes",
 		"p %p err %d", (void *)p, err);
-	p = nic_bufta_get(&bt, 1, &d, &err);
+	p = nic_bufta_get(&bt, 1, &d, NIC_DESC_TX_FIRST, &err);
 	T_CHECK(!p && err == PV_NIC_ERR_BUF_OWNER, "bufta: another VI's buffer refused (owner)", "err %d", err);
 	d.buf_id = 8;
-	p = nic_bufta_get(&bt, 0, &d, &err);
+	p = nic_bufta_get(&bt, 0, &d, NIC_DESC_TX_FIRST, &err);
 	T_CHECK(!p && err == PV_NIC_ERR_BUF_RANGE, "bufta: id == table size refused (range)", "err %d", err);
 	d.buf_id = 0xffffffffu;
-	p = nic_bufta_get(&bt, 0, &d, &err);
+	p = nic_bufta_get(&bt, 0, &d, NIC_DESC_TX_FIRST, &err);
 	T_CHECK(!p && err == PV_NIC_ERR_BUF_RANGE, "bufta: id 2^32-1 refused", "err %d", err);
 	d = (struct pv_nic_desc){ .buf_id = ids[0], .offset = 2000, .len = 49 };
-	p = nic_bufta_get(&bt, 0, &d, &err);
+	p = nic_bufta_get(&bt, 0, &d, NIC_DESC_TX_FIRST, &err);
 	T_CHECK(!p && err == PV_NIC_ERR_BUF_BOUNDS, "bufta: offset+len one past the buffer refused", "err %d", err);
 	d.len = 48;
-	T_CHECK(nic_bufta_get(&bt, 0, &d, &err) != NULL, "bufta: offset+len exactly the buffer accepted", "err %d", err);
+	T_CHECK(nic_bufta_get(&bt, 0, &d, NIC_DESC_TX_FIRST, &err) != NULL, "bufta: offset+len exactly the buffer accepted", "err %d", err);
 	d = (struct pv_nic_desc){ .buf_id = ids[0], .offset = 0xffff, .len = 0xffff };
-	T_CHECK(!nic_bufta_get(&bt, 0, &d, &err) && err == PV_NIC_ERR_BUF_BOUNDS,
+	T_CHECK(!nic_bufta_get(&bt, 0, &d, NIC_DESC_TX_FIRST, &err) && err == PV_NIC_ERR_BUF_BOUNDS,
 		"bufta: 16-bit offset+len overflow refused", "err %d", err);
 	d = (struct pv_nic_desc){ .buf_id = ids[0], .offset = 0, .len = 0 };
-	T_CHECK(!nic_bufta_get(&bt, 0, &d, &err) && err == PV_NIC_ERR_BUF_BOUNDS,
+	T_CHECK(!nic_bufta_get(&bt, 0, &d, NIC_DESC_TX_FIRST, &err) && err == PV_NIC_ERR_BUF_BOUNDS,
 		"bufta: zero length refused", "err %d", err);
-	d = (struct pv_nic_desc){ .buf_id = ids[0], .len = 60, .flags = 1 };
-	T_CHECK(!nic_bufta_get(&bt, 0, &d, &err) && err == PV_NIC_ERR_RESERVED,
-		"bufta: flags set refused (reserved)", "err %d", err);
+	test_bufta_flags(&bt, ids[0]);
 	d = (struct pv_nic_desc){ .buf_id = ids[0], .len = 60, .reserved = 0x8000u };
-	T_CHECK(!nic_bufta_get(&bt, 0, &d, &err) && err == PV_NIC_ERR_RESERVED,
+	T_CHECK(!nic_bufta_get(&bt, 0, &d, NIC_DESC_TX_FIRST, &err) && err == PV_NIC_ERR_RESERVED,
 		"bufta: reserved word set refused", "err %d", err);
 
 	T_EQ(nic_bufta_unmap(&bt, 1, ids, 1), -EPERM, "bufta: unmap of another VI's buffer refused");
@@ -94,7 +130,7 @@ static void test_bufta(void)
 	T_EQ(bt.owned[0], 4, "bufta: refused unmaps changed nothing");
 	T_EQ(nic_bufta_unmap(&bt, 0, ids, 1), 0, "bufta: unmap own buffer");
 	d = (struct pv_nic_desc){ .buf_id = ids[0], .len = 60 };
-	T_CHECK(!nic_bufta_get(&bt, 0, &d, &err) && err == PV_NIC_ERR_BUF_OWNER,
+	T_CHECK(!nic_bufta_get(&bt, 0, &d, NIC_DESC_TX_FIRST, &err) && err == PV_NIC_ERR_BUF_OWNER,
 		"bufta: unmapped buffer refused", "err %d", err);
 	nic_bufta_unmap_owner(&bt, 0);
 	T_EQ(bt.owned[0] * 100 + bt.owned[1] * 10 + reg->refs, 11, "bufta: VI 0's entries gone, VI 1's kept");
@@ -234,10 +270,6 @@ static void test_txcheck(void)
 	T_EQ(nic_tx_check(&p, fr, len), PV_NIC_ERR_NONE, "txcheck: VLAN-tagged own MAC passes");
 	T_EQ(nic_tx_check(&p, fr, 13), PV_NIC_ERR_TX_RUNT, "txcheck: 13 bytes -> runt");
 	T_EQ(nic_tx_check(&p, fr, 0), PV_NIC_ERR_TX_RUNT, "txcheck: 0 bytes -> runt");
-	len = mk_frame(fr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 1473, 0);
-	T_EQ(nic_tx_check(&p, fr, len), PV_NIC_ERR_TX_TOO_BIG, "txcheck: MTU + 1 -> too big");
-	len = mk_frame(fr, MAC_X, MAC_A, 3, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 1472, 0);
-	T_EQ(nic_tx_check(&p, fr, len), PV_NIC_ERR_NONE, "txcheck: tagged MTU frame passes (+4)");
 
 	/* source IP enforced */
 	p.ip_set = true;
@@ -288,11 +320,131 @@ static void test_txcheck(void)
 	T_EQ(nic_tx_check(&p, fr, 10), PV_NIC_ERR_TX_RUNT, "txcheck: host VI runt still refused");
 }
 
+static uint8_t big[70000];
+
+/* Frame lengths the port takes, without offloads and with TSO. */
+static void test_offload_len(const struct nic_txpolicy *p)
+{
+	struct virtio_net_hdr vh;
+	uint32_t len;
+
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 1473, 0);
+	T_EQ(nic_tx_offload(p, big, len, 0, 0, &vh), PV_NIC_ERR_TX_TOO_BIG, "offload: MTU + 1 -> too big");
+	len = mk_frame(big, MAC_X, MAC_A, 3, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 1472, 0);
+	T_CHECK(nic_tx_offload(p, big, len, 0, 0, &vh) == PV_NIC_ERR_NONE && !vh.flags && !vh.gso_type,
+		"offload: tagged MTU frame passes (+4), no virtio-net offloads", "flags %u", vh.flags);
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 3000, 0);
+	T_EQ(nic_tx_offload(p, big, len, PV_NIC_TX_F_CSUM, 0, &vh), PV_NIC_ERR_TX_TOO_BIG,
+	     "offload: CSUM frame over the MTU -> too big");
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 65495, 0);
+	T_EQ(nic_tx_offload(p, big, len, PV_NIC_TX_F_TSO, 1460, &vh), PV_NIC_ERR_NONE,
+	     "offload: TSO frame of a 65535-byte datagram passes");
+	len = mk_frame(big, MAC_X, MAC_A, 7, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 65495, 0);
+	T_CHECK(len == PV_NIC_TSO_MAX && nic_tx_offload(p, big, len, PV_NIC_TX_F_TSO, 1460, &vh) ==
+		PV_NIC_ERR_NONE, "offload: tagged TSO frame of exactly PV_NIC_TSO_MAX passes", "len %u", len);
+	big[12] = 0x08; big[13] = 0x00;	/* untagged, 4 trailing bytes: one over */
+	T_EQ(nic_tx_offload(p, big, len + 1, PV_NIC_TX_F_TSO, 1460, &vh), PV_NIC_ERR_TX_TOO_BIG,
+	     "offload: TSO frame over PV_NIC_TSO_MAX -> too big");
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 20000, 0);
+	T_EQ(nic_tx_offload(p, big, len, PV_NIC_TX_F_TSO, 1461, &vh), PV_NIC_ERR_TX_TOO_BIG,
+	     "offload: TSO headers + mss = MTU + 15 -> too big");
+	T_EQ(nic_tx_offload(p, big, len, PV_NIC_TX_F_TSO, 1460, &vh), PV_NIC_ERR_NONE,
+	     "offload: TSO headers + mss = MTU + 14 passes");
+	len = mk_frame(big, MAC_X, MAC_A, 5, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 20000, 0);
+	T_EQ(nic_tx_offload(p, big, len, PV_NIC_TX_F_TSO, 1460, &vh), PV_NIC_ERR_NONE,
+	     "offload: tagged TSO headers + mss = MTU + 18 passes");
+}
+
+/* What CSUM and TSO need, and the virtio-net header the port gets. */
+static void test_offload(void)
+{
+	struct nic_txpolicy p = { .mac_set = true, .max_len = 1514 };
+	struct virtio_net_hdr vh;
+	uint32_t len;
+	int rc;
+
+	memcpy(p.mac, MAC_A, 6);
+	test_offload_len(&p);
+
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 333, 0x5a);
+	big[34 + 6] = 0xde; big[34 + 7] = 0xad;		/* whatever the guest left there */
+	rc = nic_tx_offload(&p, big, len, PV_NIC_TX_F_CSUM, 0, &vh);
+	T_CHECK(rc == 0 && vh.flags == VIRTIO_NET_HDR_F_NEEDS_CSUM && vh.gso_type == 0 &&
+		le16toh(vh.csum_start) == 34 && le16toh(vh.csum_offset) == 6 && le16toh(vh.hdr_len) == 42,
+		"offload: CSUM UDP/IPv4 -> NEEDS_CSUM 34/6", "rc %d flags %u start %u off %u",
+		rc, vh.flags, le16toh(vh.csum_start), le16toh(vh.csum_offset));
+	T_CHECK(t_vnet_csum_ok(big, len, le16toh(vh.csum_start), le16toh(vh.csum_offset)),
+		"offload: CSUM UDP/IPv4: pseudo-header sum in the field, completes right", "bad sum");
+	len = mk_frame6(big, MAC_X, MAC_A, 9, 1, 2, 6, 80, 999, 0x11, 1);
+	rc = nic_tx_offload(&p, big, len, PV_NIC_TX_F_CSUM, 0, &vh);
+	T_CHECK(rc == 0 && le16toh(vh.csum_start) == 18 + 48 && le16toh(vh.csum_offset) == 16 &&
+		t_vnet_csum_ok(big, len, le16toh(vh.csum_start), le16toh(vh.csum_offset)),
+		"offload: CSUM TCP/IPv6, tagged, hop-by-hop header: completes right", "rc %d start %u",
+		rc, le16toh(vh.csum_start));
+
+	len = mk_arp(big, MAC_A, ip4("10.0.0.1"));
+	T_EQ(nic_tx_offload(&p, big, len, PV_NIC_TX_F_CSUM, 0, &vh), PV_NIC_ERR_TX_OFFLOAD,
+	     "offload: CSUM on ARP -> offload error");
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 1, 0, 100, 0);
+	T_EQ(nic_tx_offload(&p, big, len, PV_NIC_TX_F_CSUM, 0, &vh), PV_NIC_ERR_TX_OFFLOAD,
+	     "offload: CSUM on ICMP -> offload error");
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 100, 0);
+	big[20] = 0x20;	/* more fragments */
+	T_EQ(nic_tx_offload(&p, big, len, PV_NIC_TX_F_CSUM, 0, &vh), PV_NIC_ERR_TX_OFFLOAD,
+	     "offload: CSUM on an IPv4 fragment -> offload error");
+	big[20] = 0;
+	T_EQ(nic_tx_offload(&p, big, len + 2, PV_NIC_TX_F_CSUM, 0, &vh), PV_NIC_ERR_TX_OFFLOAD,
+	     "offload: CSUM with bytes after the datagram -> offload error");
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 0, 0);
+	big[17] = 30;	/* the IP length cuts the TCP header after 10 bytes */
+	T_EQ(nic_tx_offload(&p, big, 44, PV_NIC_TX_F_CSUM, 0, &vh), PV_NIC_ERR_TX_OFFLOAD,
+	     "offload: CSUM on a truncated TCP header -> offload error");
+
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 60000, 0x33);
+	big[34 + 13] = 0x18;	/* PSH ACK */
+	rc = nic_tx_offload(&p, big, len, PV_NIC_TX_F_TSO, 1448, &vh);
+	T_CHECK(rc == 0 && vh.flags == VIRTIO_NET_HDR_F_NEEDS_CSUM &&
+		vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && le16toh(vh.gso_size) == 1448 &&
+		le16toh(vh.hdr_len) == 54 && le16toh(vh.csum_start) == 34 && le16toh(vh.csum_offset) == 16,
+		"offload: TSO TCP/IPv4 -> GSO TCPV4 1448, hdr_len 54, NEEDS_CSUM 34/16",
+		"rc %d gso %u/%u hdr %u", rc, vh.gso_type, le16toh(vh.gso_size), le16toh(vh.hdr_len));
+	T_CHECK(t_vnet_csum_ok(big, len, 34, 16), "offload: TSO: pseudo-header sum for the whole length",
+		"bad sum");
+	big[34 + 13] = 0x98;	/* CWR */
+	rc = nic_tx_offload(&p, big, len, PV_NIC_TX_F_TSO | PV_NIC_TX_F_CSUM, 1448, &vh);
+	T_CHECK(rc == 0 && vh.gso_type == (VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN),
+		"offload: TSO with CWR -> GSO ECN", "rc %d gso %u", rc, vh.gso_type);
+	len = mk_frame6(big, MAC_X, MAC_A, 0, 1, 2, 6, 80, 30000, 0x44, 0);
+	rc = nic_tx_offload(&p, big, len, PV_NIC_TX_F_TSO, 1400, &vh);
+	T_CHECK(rc == 0 && vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV6 && le16toh(vh.hdr_len) == 74 &&
+		le16toh(vh.csum_start) == 54 && t_vnet_csum_ok(big, len, 54, 16),
+		"offload: TSO TCP/IPv6 -> GSO TCPV6, hdr_len 74", "rc %d gso %u", rc, vh.gso_type);
+	len = mk_frame6(big, MAC_X, MAC_A, 0, 1, 2, 6, 80, 30000, 0x44, 1);
+	T_EQ(nic_tx_offload(&p, big, len, PV_NIC_TX_F_TSO, 1400, &vh), PV_NIC_ERR_TX_OFFLOAD,
+	     "offload: TSO with an IPv6 extension header -> offload error");
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 30000, 0);
+	T_EQ(nic_tx_offload(&p, big, len, PV_NIC_TX_F_TSO, 1400, &vh), PV_NIC_ERR_TX_OFFLOAD,
+	     "offload: TSO on UDP -> offload error");
+	len = mk_frame(big, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 30000, 0);
+	T_EQ(nic_tx_offload(&p, big, len, PV_NIC_TX_F_TSO, 0, &vh), PV_NIC_ERR_TX_OFFLOAD,
+	     "offload: TSO with mss 0 -> offload error");
+	T_EQ(nic_tx_offload(&p, big, len, PV_NIC_TX_F_TSO, PV_NIC_TSO_MSS_MIN - 1, &vh),
+	     PV_NIC_ERR_TX_OFFLOAD, "offload: TSO with mss below PV_NIC_TSO_MSS_MIN -> offload error");
+	T_EQ(nic_tx_offload(&p, big, len, PV_NIC_TX_F_TSO, PV_NIC_TSO_MSS_MIN, &vh), PV_NIC_ERR_NONE,
+	     "offload: TSO with mss PV_NIC_TSO_MSS_MIN passes");
+	len = mk_frame(big, MAC_X, MAC_A, 5, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 100, 0);
+	memmove(big + 16, big + 12, len - 12);	/* QinQ: the IP header is hidden */
+	big[12] = 0x81; big[13] = 0x00; big[14] = 0; big[15] = 1;
+	T_EQ(nic_tx_offload(&p, big, len + 4, PV_NIC_TX_F_TSO, 1400, &vh), PV_NIC_ERR_TX_OFFLOAD,
+	     "offload: TSO on a double-tagged frame -> offload error");
+}
+
 int main(void)
 {
 	pv_log_init("test_nic_tables", PV_LOG_ERR, 0);
 	test_bufta();
 	test_filters();
 	test_txcheck();
+	test_offload();
 	return t_done();
 }

@@ -11,9 +11,13 @@
  * Covers TX and its source check, descriptor validation (another VI's
  * buffer, out of table, offset + length, reserved bits) with "nothing
  * moves", RX steering, event queue wrap and overflow, faults on impossible
- * indices, reset, wake-ups, round-robin fairness and VI free.
+ * indices, reset, wake-ups, round-robin fairness and VI free; TX chains
+ * (1 to 40 descriptors, over-long, cut off at tx_prod, a bad descriptor
+ * inside), CSUM and TSO (what the xmit hook gets, what is refused), event
+ * queue room for whole chains, fairness and the double fetch with chains.
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,10 +29,12 @@
 #include "../lib/test.h"
 #include "test_nic_util.h"
 
+/* The wire: frames counted, the last one kept with its virtio-net header. */
 struct cap {
 	unsigned int n;
 	uint32_t len;
-	uint8_t last[2048];
+	struct virtio_net_hdr vh;
+	uint8_t last[PV_NIC_TSO_MAX];
 };
 
 static void cap_xmit(void *arg, struct nic_txframe *f, unsigned int n)
@@ -38,18 +44,22 @@ static void cap_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 	for (unsigned int i = 0; i < n; i++) {
 		c->n++;
 		c->len = f[i].len;
-		memcpy(c->last, f[i].data, f[i].len);
+		c->vh = f[i].vnet;
+		memcpy(c->last, f[i].data, f[i].len < sizeof(c->last) ? f[i].len : sizeof(c->last));
 		f[i].rc = 0;
 	}
 }
+
+#define T_NR_BUFS	256	/* the NIC's buffer table */
+#define T_GBUFS		64	/* buffers per guest: chains of 40 and more */
 
 struct guest {
 	uint32_t vi;
 	struct t_vi v;
 	void *vimem;
 	int memfd;
-	uint8_t *mem;		/* 16 pages of "guest memory" */
-	uint32_t buf[16];	/* buffer ids of chunks 0..15 */
+	uint8_t *mem;		/* T_GBUFS / 2 pages of "guest memory" */
+	uint32_t buf[T_GBUFS];	/* buffer ids of chunks 0.. */
 };
 
 static struct nic *nic;
@@ -64,7 +74,7 @@ static uint8_t *gbuf(struct guest *g, unsigned int i)
 
 static int guest_setup(struct guest *g, void *owner, const uint8_t *mac)
 {
-	uint32_t chunks[16];
+	uint32_t chunks[T_GBUFS];
 	struct nic_region *reg;
 	int rc;
 
@@ -73,14 +83,17 @@ static int guest_setup(struct guest *g, void *owner, const uint8_t *mac)
 	g->vimem = mmap(NULL, PV_NIC_VI_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 			nic->vis[g->vi].mem_fd, 0);
 	g->memfd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (g->vimem == MAP_FAILED || g->memfd < 0 || ftruncate(g->memfd, 16 * 4096) < 0)
+	if (g->vimem == MAP_FAILED || g->memfd < 0 ||
+	    ftruncate(g->memfd, T_GBUFS * PV_NIC_BUF_SIZE) < 0)
 		return -1;
-	g->mem = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, g->memfd, 0);
+	g->mem = mmap(NULL, T_GBUFS * PV_NIC_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      g->memfd, 0);
 	t_vi_init(&g->v, g->vimem);
-	for (unsigned int i = 0; i < 16; i++)
+	for (unsigned int i = 0; i < T_GBUFS; i++)
 		chunks[i] = i;
 	reg = nic_region_get(&nic->bt, g->memfd, &rc);
-	if (!reg || g->mem == MAP_FAILED || nic_bufta_map(&nic->bt, g->vi, reg, chunks, 16, g->buf))
+	if (!reg || g->mem == MAP_FAILED ||
+	    nic_bufta_map(&nic->bt, g->vi, reg, chunks, T_GBUFS, g->buf))
 		return -1;
 	nic_region_put(&nic->bt, reg);
 	if (mac) {
@@ -172,18 +185,18 @@ static void test_hostile(void)
 	static const struct { uint32_t id_is_b; uint32_t buf; uint16_t off, len; uint32_t flags;
 			      uint8_t code; const char *name; } cases[] = {
 		{ 1, 3, 0, 100, 0, PV_NIC_ERR_BUF_OWNER, "vi hostile: TX naming VI B's buffer -> ERROR owner" },
-		{ 0, 64, 0, 100, 0, PV_NIC_ERR_BUF_RANGE, "vi hostile: TX id == table size -> ERROR range" },
+		{ 0, T_NR_BUFS, 0, 100, 0, PV_NIC_ERR_BUF_RANGE, "vi hostile: TX id == table size -> ERROR range" },
 		{ 0, 0xffffffffu, 0, 100, 0, PV_NIC_ERR_BUF_RANGE, "vi hostile: TX id 2^32-1 -> ERROR range" },
 		{ 0, 2, 2000, 100, 0, PV_NIC_ERR_BUF_BOUNDS, "vi hostile: TX offset+len past buffer -> ERROR bounds" },
 		{ 0, 2, 0xffff, 0xffff, 0, PV_NIC_ERR_BUF_BOUNDS, "vi hostile: TX 16-bit overflow -> ERROR bounds" },
-		{ 0, 2, 0, 100, 4, PV_NIC_ERR_RESERVED, "vi hostile: TX flags set -> ERROR reserved" },
+		{ 0, 2, 0, 100, 8, PV_NIC_ERR_RESERVED, "vi hostile: TX unknown flag -> ERROR reserved" },
 	};
 	uint64_t derr0 = nic->vis[ga.vi].st.desc_errors;
 
 	memcpy(gbuf(&ga, 2), fr, len);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint32_t id = cases[i].id_is_b ? gb.buf[cases[i].buf] :
-			      cases[i].buf < 16 ? ga.buf[cases[i].buf] : cases[i].buf;
+			      cases[i].buf < T_GBUFS ? ga.buf[cases[i].buf] : cases[i].buf;
 
 		t_vi_tx(&ga.v, id, cases[i].off, cases[i].len, cases[i].flags);
 		service(&ga);
@@ -349,20 +362,39 @@ static void spoof_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 	}
 }
 
-static void test_double_fetch(void)
+/* Post frame @len of @fr from A: one descriptor in buffer 5, or a TSO chain (buffers 5, 6). */
+static void df_post(const uint8_t *fr, uint32_t len, int chain)
 {
-	uint8_t fr[2048];
-	uint32_t len = mk_frame(fr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 60, 0);
+	if (!chain) {
+		t_vi_tx(&ga.v, ga.buf[5], 0, (uint16_t)len, 0);
+		return;
+	}
+	t_vi_tx_put(&ga.v, 0, &(struct pv_nic_desc){ .buf_id = ga.buf[5], .len = 60,
+		    .flags = PV_NIC_TX_F_MORE | PV_NIC_TX_F_TSO, .mss = 1448 });
+	t_vi_tx_put(&ga.v, 1, &(struct pv_nic_desc){ .buf_id = ga.buf[6], .len = (uint16_t)(len - 60) });
+	t_vi_tx_post(&ga.v, 2);
+	(void)fr;
+}
+
+static void test_double_fetch(int chain)
+{
+	static uint8_t fr[4096];
+	uint32_t len = chain ? mk_frame(fr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 1800, 0) :
+			       mk_frame(fr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 60, 0);
 	uint64_t sent0 = nic->vis[ga.vi].st.tx_frames, spoof0 = nic->vis[ga.vi].st.tx_spoofed;
+	const char *what = chain ? "double fetch (TSO chain)" : "double fetch";
 	unsigned int bad = 0;
 	struct pv_nic_event ev;
+	char name[128];
 	pthread_t th;
 
-	memcpy(gbuf(&ga, 5), fr, len);
+	memcpy(gbuf(&ga, 5), fr, chain ? 60 : len);
+	if (chain)
+		memcpy(gbuf(&ga, 6), fr + 60, len - 60);
 	nic_set_xmit(nic, spoof_xmit, &bad, 1500);
 	flip_stop = flip_running = 0;
 	if (pthread_create(&th, NULL, flipper, gbuf(&ga, 5) + 6) != 0) {
-		T_SKIP("double fetch", "no thread");
+		T_SKIP(what, "no thread");
 		nic_set_xmit(nic, cap_xmit, &cap, 1500);
 		return;
 	}
@@ -371,8 +403,8 @@ static void test_double_fetch(void)
 	/* until the race was seen both ways a good number of times (bounded) */
 	for (int round = 0; round < 5000 && (nic->vis[ga.vi].st.tx_spoofed < spoof0 + 50 ||
 					    nic->vis[ga.vi].st.tx_frames < sent0 + 50); round++) {
-		for (int i = 0; i < 256; i++)
-			t_vi_tx(&ga.v, ga.buf[5], 0, (uint16_t)len, 0);
+		for (int i = 0; i < 128; i++)
+			df_post(fr, len, chain);
 		service(&ga);
 		while (t_vi_event(&ga.v, &ev))
 			;
@@ -380,13 +412,14 @@ static void test_double_fetch(void)
 	flip_stop = 1;
 	pthread_join(th, NULL);
 	nic_set_xmit(nic, cap_xmit, &cap, 1500);
-	T_CHECK(bad == 0, "double fetch: a MAC rewritten under the NIC never reaches the wire as B",
-		"%u frames with B's MAC sent", bad);
+	snprintf(name, sizeof(name), "%s: a MAC rewritten under the NIC never reaches the wire as B", what);
+	T_CHECK(bad == 0, name, "%u frames with B's MAC sent", bad);
+	snprintf(name, sizeof(name), "%s: race exercised both ways (sent and refused)", what);
 	if (nic->vis[ga.vi].st.tx_spoofed >= spoof0 + 50 && nic->vis[ga.vi].st.tx_frames >= sent0 + 50)
-		T_CHECK(1, "double fetch: race exercised both ways (sent and refused)", "-");
+		T_CHECK(1, name, "-");
 	else
-		T_SKIP("double fetch: race exercised", "the flipping thread was not seen both ways");
-	printf("# double fetch: sent %llu, refused as spoofed %llu\n",
+		T_SKIP(name, "the flipping thread was not seen both ways");
+	printf("# %s: sent %llu, refused as spoofed %llu\n", what,
 	       (unsigned long long)(nic->vis[ga.vi].st.tx_frames - sent0),
 	       (unsigned long long)(nic->vis[ga.vi].st.tx_spoofed - spoof0));
 }
@@ -445,6 +478,432 @@ static void test_fair(void)
 	while (t_vi_event(&ga.v, &ev))
 		a_done++;
 	T_EQ(a_done, 500, "fair: A's flood all served in later rounds");
+}
+
+/* ---- TX chains and offloads ---- */
+
+static uint8_t tfr[PV_NIC_TSO_MAX + 64];
+
+/*
+ * post_chain() - @len bytes of @data from guest @g as one frame: @nd
+ * descriptors on buffers @b0.., equal shares (the last the rest), @flags
+ * and @mss on the first; written, then posted whole.
+ */
+static void post_chain(struct guest *g, unsigned int b0, const uint8_t *data, uint32_t len,
+		       unsigned int nd, uint32_t flags, uint16_t mss)
+{
+	uint32_t per = (len + nd - 1) / nd, off = 0;
+
+	for (unsigned int j = 0; j < nd; j++) {
+		uint32_t n = j + 1 == nd ? len - off : per;
+		struct pv_nic_desc d = {
+			.buf_id = g->buf[b0 + j], .len = (uint16_t)n,
+			.flags = (j + 1 < nd ? PV_NIC_TX_F_MORE : 0) | (j ? 0 : flags),
+			.mss = j ? 0 : mss,
+		};
+
+		memcpy(gbuf(g, b0 + j), data + off, n);
+		t_vi_tx_put(&g->v, j, &d);
+		off += n;
+	}
+	t_vi_tx_post(&g->v, nd);
+}
+
+/* Read up to @max events; how many there were. */
+static unsigned int events(struct guest *g, struct pv_nic_event *ev, unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (n < max && t_vi_event(&g->v, &ev[n]))
+		n++;
+	return n;
+}
+
+/*
+ * Were the @n events from @ev the ones of a frame of @n descriptors posted
+ * at ring index @idx0: type @type, code @code (ERROR), in ring order?
+ * Descriptor @bad (if < n) must carry @bad_code instead.
+ */
+static int frame_events(const struct pv_nic_event *ev, unsigned int n, uint32_t idx0, uint8_t type,
+			uint8_t code, unsigned int bad, uint8_t bad_code)
+{
+	for (unsigned int j = 0; j < n; j++) {
+		uint8_t want = j == bad ? bad_code : code;
+
+		if (ev[j].type != type || ev[j].queue != 0 || ev[j].index != idx0 + j ||
+		    (type == PV_NIC_EV_ERROR && ev[j].code != want)) {
+			printf("# event %u: type %u code %u index %u (want type %u code %u index %u)\n",
+			       j, ev[j].type, ev[j].code, ev[j].index, type, want, idx0 + j);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* The frame on the wire is @fr, but for the checksum field at @field the NIC fills (0: none). */
+static int wire_is(const uint8_t *fr, uint32_t len, uint32_t field)
+{
+	if (!field)
+		return cap.len == len && !memcmp(cap.last, fr, len);
+	return cap.len == len && !memcmp(cap.last, fr, field) &&
+	       !memcmp(cap.last + field + 2, fr + field + 2, len - field - 2);
+}
+
+/* One frame of @nd descriptors from A: sent whole, one TX_DONE per descriptor. */
+static void chain_good(unsigned int nd, uint32_t len, uint32_t flags, uint16_t mss, const char *name)
+{
+	struct pv_nic_event ev[64];
+	struct nic_vi *vi = &nic->vis[ga.vi];
+	uint64_t frames0 = vi->st.tx_frames, tso0 = vi->st.tx_tso, bytes0 = vi->st.tx_bytes;
+	uint32_t idx0 = ga.v.tx_prod, got_len = 0;
+	unsigned int n0 = cap.n, got;
+	int ok;
+
+	if (flags)
+		len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, len - 54, 0);
+	else
+		len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, len - 42, 0);
+	for (uint32_t i = 54; i < len; i++)
+		tfr[i] = (uint8_t)(i * 7 + (i >> 11));
+	post_chain(&ga, 0, tfr, len, nd, flags, mss);
+	service(&ga);
+	got = events(&ga, ev, 64);
+	ok = got == nd && frame_events(ev, nd, idx0, PV_NIC_EV_TX_DONE, 0, nd, 0);
+	for (unsigned int j = 0; ok && j < nd; j++) {
+		ok &= ev[j].buf_id == ga.buf[j];
+		got_len += ev[j].len;
+	}
+	T_CHECK(ok && got_len == len, name, "%u events, lengths add to %u of %u", got, got_len, len);
+	T_CHECK(cap.n == n0 + 1 && wire_is(tfr, len, flags ? 50 : 0) &&
+		vi->st.tx_frames == frames0 + 1 && vi->st.tx_bytes == bytes0 + len &&
+		vi->st.tx_tso == tso0 + !!(flags & PV_NIC_TX_F_TSO),
+		"chain: ... one frame on the wire, its bytes in order, counted once",
+		"frames %u len %u/%u tx_frames +%llu tso +%llu", cap.n - n0, cap.len, len,
+		(unsigned long long)(vi->st.tx_frames - frames0),
+		(unsigned long long)(vi->st.tx_tso - tso0));
+}
+
+static void test_chain_good(void)
+{
+	chain_good(1, 1000, 0, 0, "chain: 1 descriptor, no offload: one TX_DONE");
+	chain_good(2, 1514, PV_NIC_TX_F_CSUM, 0, "chain: 2 descriptors, CSUM: two TX_DONE in ring order");
+	chain_good(40, 1514, PV_NIC_TX_F_CSUM, 0, "chain: 40 descriptors of 38 bytes: 40 TX_DONE");
+	chain_good(33, 65000, PV_NIC_TX_F_TSO, 1448, "chain: 33 descriptors, 65000-byte TSO frame: 33 TX_DONE");
+	chain_good(40, 65000, PV_NIC_TX_F_TSO, 1448, "chain: 40 descriptors, TSO: 40 TX_DONE");
+	T_CHECK(cap.vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && le16toh(cap.vh.gso_size) == 1448,
+		"chain: the TSO frame went with its GSO metadata", "gso %u/%u", cap.vh.gso_type,
+		le16toh(cap.vh.gso_size));
+}
+
+/* 41 descriptors with MORE on the first 40: those refused TOO_BIG, the 41st a frame of its own. */
+static void test_chain_overlong(void)
+{
+	struct pv_nic_event ev[64];
+	struct nic_vi *vi = &nic->vis[ga.vi];
+	uint64_t big0 = vi->st.tx_too_big, frames0 = vi->st.tx_frames, derr0 = vi->st.desc_errors;
+	uint32_t idx0 = ga.v.tx_prod, len;
+	unsigned int n0 = cap.n, got;
+
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 1000, 0x41);
+	for (unsigned int j = 0; j < 41; j++) {
+		struct pv_nic_desc d = { .buf_id = ga.buf[j], .len = (uint16_t)len,
+					 .flags = j < 40 ? PV_NIC_TX_F_MORE : 0 };
+
+		memcpy(gbuf(&ga, j), tfr, len);
+		t_vi_tx_put(&ga.v, j, &d);
+	}
+	t_vi_tx_post(&ga.v, 41);
+	service(&ga);
+	got = events(&ga, ev, 64);
+	T_CHECK(got == 41 && frame_events(ev, 40, idx0, PV_NIC_EV_ERROR, PV_NIC_ERR_TX_TOO_BIG, 40, 0) &&
+		frame_events(ev + 40, 1, idx0 + 40, PV_NIC_EV_TX_DONE, 0, 1, 0),
+		"chain: 41 descriptors: the first 40 refused TX_TOO_BIG, the 41st sent as a new frame",
+		"%u events", got);
+	T_CHECK(cap.n == n0 + 1 && cap.len == len && !memcmp(cap.last, tfr, len) &&
+		vi->st.tx_too_big == big0 + 1 && vi->st.tx_frames == frames0 + 1 &&
+		vi->st.desc_errors == derr0, "chain: over-long chain counted once as too big",
+		"sent %u too_big +%llu desc_errors +%llu", cap.n - n0,
+		(unsigned long long)(vi->st.tx_too_big - big0),
+		(unsigned long long)(vi->st.desc_errors - derr0));
+}
+
+/* A chain cut off at tx_prod waits, untouched, and goes once its rest is posted. */
+static void test_chain_partial(void)
+{
+	struct pv_nic_event ev[16];
+	uint32_t idx0 = ga.v.tx_prod, len;
+	unsigned int n0 = cap.n, got;
+
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 100, 0x51);
+	memcpy(gbuf(&ga, 10), tfr, len);
+	t_vi_tx(&ga.v, ga.buf[10], 0, (uint16_t)len, 0);
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 1460, 0x52);
+	post_chain(&ga, 0, tfr, len, 5, PV_NIC_TX_F_CSUM, 0);
+	ga.v.tx_prod -= 2;	/* only 3 of the 5 posted */
+	__atomic_store_n(&ga.v.sh->tx_prod.v, ga.v.tx_prod, __ATOMIC_RELEASE);
+	service(&ga);
+	service(&ga);
+	got = events(&ga, ev, 16);
+	T_CHECK(got == 1 && ev[0].type == PV_NIC_EV_TX_DONE && ev[0].index == idx0 && cap.n == n0 + 1 &&
+		__atomic_load_n(&ga.v.sh->tx_cons.v, __ATOMIC_ACQUIRE) == idx0 + 1,
+		"chain: cut off at tx_prod: the frame before it sent, the chain left alone",
+		"%u events, sent %u, tx_cons %u", got, cap.n - n0, ga.v.sh->tx_cons.v);
+	t_vi_tx_post(&ga.v, 2);
+	service(&ga);
+	got = events(&ga, ev, 16);
+	T_CHECK(got == 5 && frame_events(ev, 5, idx0 + 1, PV_NIC_EV_TX_DONE, 0, 5, 0) &&
+		cap.n == n0 + 2 && wire_is(tfr, len, 50),
+		"chain: completed chain goes whole, once", "%u events, sent %u", got, cap.n - n0);
+}
+
+/* Descriptors refused on their own: their reason; the rest of the frame TX_CHAIN; nothing sent. */
+static void chain_bad(unsigned int nd, unsigned int bad, struct pv_nic_desc *over, uint8_t code,
+		      const char *name)
+{
+	struct pv_nic_event ev[16];
+	struct nic_vi *vi = &nic->vis[ga.vi];
+	uint64_t derr0 = vi->st.desc_errors, frames0 = vi->st.tx_frames;
+	uint32_t idx0 = ga.v.tx_prod, len;
+	unsigned int n0 = cap.n, got;
+
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 1460, 0x61);
+	post_chain(&ga, 0, tfr, len, nd, PV_NIC_TX_F_CSUM, 0);
+	ga.v.txq[(idx0 + bad) & (PV_NIC_TXQ_SIZE - 1)] = *over;
+	service(&ga);
+	got = events(&ga, ev, 16);
+	T_CHECK(got == nd && frame_events(ev, nd, idx0, PV_NIC_EV_ERROR, PV_NIC_ERR_TX_CHAIN, bad, code) &&
+		cap.n == n0 && vi->st.desc_errors == derr0 + 1 && vi->st.tx_frames == frames0,
+		name, "%u events, sent %u, desc_errors +%llu", got, cap.n - n0,
+		(unsigned long long)(vi->st.desc_errors - derr0));
+}
+
+static void test_chain_bad(void)
+{
+	struct pv_nic_desc d;
+	struct pv_nic_event ev = { 0 };
+
+	d = (struct pv_nic_desc){ .buf_id = gb.buf[3], .len = 300, .flags = PV_NIC_TX_F_MORE };
+	chain_bad(5, 2, &d, PV_NIC_ERR_BUF_OWNER,
+		  "chain: another VI's buffer mid-chain: BUF_OWNER there, TX_CHAIN elsewhere, nothing sent");
+	d = (struct pv_nic_desc){ .buf_id = ga.buf[1], .len = 300,
+				  .flags = PV_NIC_TX_F_MORE | PV_NIC_TX_F_CSUM };
+	chain_bad(3, 1, &d, PV_NIC_ERR_RESERVED, "chain: CSUM on a later descriptor -> RESERVED, rest TX_CHAIN");
+	d = (struct pv_nic_desc){ .buf_id = ga.buf[2], .len = 300, .mss = 1448 };
+	chain_bad(3, 2, &d, PV_NIC_ERR_RESERVED, "chain: mss on the last descriptor -> RESERVED, rest TX_CHAIN");
+	d = (struct pv_nic_desc){ .buf_id = ga.buf[0], .len = 300,
+				  .flags = PV_NIC_TX_F_MORE | PV_NIC_TX_F_CSUM, .mss = 1448 };
+	chain_bad(3, 0, &d, PV_NIC_ERR_RESERVED, "chain: mss without TSO on the first -> RESERVED, rest TX_CHAIN");
+	d = (struct pv_nic_desc){ .buf_id = ga.buf[1], .offset = 2000, .len = 100,
+				  .flags = PV_NIC_TX_F_MORE };
+	chain_bad(4, 1, &d, PV_NIC_ERR_BUF_BOUNDS, "chain: bounds mid-chain -> BUF_BOUNDS, rest TX_CHAIN");
+
+	/* RX descriptors carry neither flags nor mss (first use up what earlier tests left posted) */
+	while (ga.v.rx_prod != __atomic_load_n(&ga.v.sh->rx_cons.v, __ATOMIC_ACQUIRE)) {
+		uint32_t len = mk_frame(tfr, MAC_A, MAC_X, 0, ip4("10.0.0.9"), ip4("10.0.0.1"), 17, 53, 10, 0);
+
+		nic_rx_frame(nic, tfr, len, 0);
+	}
+	while (t_vi_event(&ga.v, &ev))
+		;
+	ga.v.rxq[ga.v.rx_prod++ & (PV_NIC_RXQ_SIZE - 1)] =
+		(struct pv_nic_desc){ .buf_id = ga.buf[20], .len = 2048, .flags = PV_NIC_TX_F_MORE };
+	ga.v.rxq[ga.v.rx_prod++ & (PV_NIC_RXQ_SIZE - 1)] =
+		(struct pv_nic_desc){ .buf_id = ga.buf[21], .len = 2048, .mss = 1448 };
+	__atomic_store_n(&ga.v.sh->rx_prod.v, ga.v.rx_prod, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++) {
+		uint32_t len = mk_frame(tfr, MAC_A, MAC_X, 0, ip4("10.0.0.9"), ip4("10.0.0.1"), 17, 53, 100, 0);
+
+		nic_rx_frame(nic, tfr, len, 0);
+		ev.type = 0;
+		t_vi_event(&ga.v, &ev);
+		T_CHECK(ev.type == PV_NIC_EV_ERROR && ev.code == PV_NIC_ERR_RESERVED && ev.queue == 1,
+			i ? "chain: RX descriptor with an mss -> RESERVED" :
+			    "chain: RX descriptor with a flag -> RESERVED", "type %u code %u", ev.type, ev.code);
+	}
+}
+
+/* A frame refused as a whole: @code on every descriptor, counted once in *@ctr. */
+static void frame_refused(uint32_t len, unsigned int nd, uint32_t flags, uint16_t mss, uint8_t code,
+			  const uint64_t *ctr, const char *name)
+{
+	struct pv_nic_event ev[64];
+	uint64_t c0 = *ctr;
+	uint32_t idx0 = ga.v.tx_prod;
+	unsigned int n0 = cap.n, got;
+
+	post_chain(&ga, 0, tfr, len, nd, flags, mss);
+	service(&ga);
+	got = events(&ga, ev, 64);
+	T_CHECK(got == nd && frame_events(ev, nd, idx0, PV_NIC_EV_ERROR, code, nd, 0) && cap.n == n0 &&
+		*ctr == c0 + 1, name, "%u events, sent %u, counter +%llu", got, cap.n - n0,
+		(unsigned long long)(*ctr - c0));
+}
+
+static void test_chain_refused(void)
+{
+	struct nic_vi *vi = &nic->vis[ga.vi];
+	struct pv_nic_set_mac m = { .vi_id = ga.vi, .flags = PV_NIC_MAC_F_IP, .src_ip = ip4("10.0.0.1") };
+	uint32_t len;
+
+	len = mk_frame(tfr, MAC_X, MAC_B, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 60000, 0);
+	frame_refused(len, 33, PV_NIC_TX_F_TSO, 1448, PV_NIC_ERR_TX_SPOOF, &vi->st.tx_spoofed,
+		      "offload: TSO frame with another source MAC -> TX_SPOOF on all 33");
+	memcpy(m.mac, MAC_A, 6);
+	T_ASSERT(nic_vi_set_mac(nic, vi, &m) == 0, "A's source IP enforced");
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.66"), ip4("10.0.0.9"), 6, 80, 60000, 0);
+	frame_refused(len, 33, PV_NIC_TX_F_TSO, 1448, PV_NIC_ERR_TX_SPOOF, &vi->st.tx_spoofed,
+		      "offload: TSO frame with another source IP -> TX_SPOOF");
+	m.flags = 0;
+	m.src_ip = 0;
+	T_ASSERT(nic_vi_set_mac(nic, vi, &m) == 0, "A's source IP free again");
+
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 30000, 0);
+	frame_refused(len, 16, PV_NIC_TX_F_TSO, 1448, PV_NIC_ERR_TX_OFFLOAD, &vi->st.tx_offload_errors,
+		      "offload: TSO on UDP -> TX_OFFLOAD");
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 30000, 0);
+	frame_refused(len, 16, PV_NIC_TX_F_TSO, 0, PV_NIC_ERR_TX_OFFLOAD, &vi->st.tx_offload_errors,
+		      "offload: TSO with mss 0 -> TX_OFFLOAD");
+	frame_refused(len, 16, PV_NIC_TX_F_TSO, 40, PV_NIC_ERR_TX_OFFLOAD, &vi->st.tx_offload_errors,
+		      "offload: TSO with mss 40 (below the minimum) -> TX_OFFLOAD");
+	frame_refused(len, 16, PV_NIC_TX_F_TSO, 1461, PV_NIC_ERR_TX_TOO_BIG, &vi->st.tx_too_big,
+		      "offload: TSO headers + mss over MTU + 14 -> TX_TOO_BIG (nic.h)");
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 65495, 0);
+	frame_refused(len + 5, 33, PV_NIC_TX_F_TSO, 1448, PV_NIC_ERR_TX_TOO_BIG, &vi->st.tx_too_big,
+		      "offload: TSO frame over PV_NIC_TSO_MAX -> TX_TOO_BIG (nic.h)");
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 3000, 0);
+	frame_refused(len, 2, PV_NIC_TX_F_CSUM, 0, PV_NIC_ERR_TX_TOO_BIG, &vi->st.tx_too_big,
+		      "offload: 3000-byte chain without TSO -> TX_TOO_BIG");
+	len = mk_arp(tfr, MAC_A, ip4("10.0.0.1"));
+	frame_refused(len, 1, PV_NIC_TX_F_CSUM, 0, PV_NIC_ERR_TX_OFFLOAD, &vi->st.tx_offload_errors,
+		      "offload: CSUM on an ARP frame -> TX_OFFLOAD");
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 0, 0);
+	frame_refused(13, 1, PV_NIC_TX_F_TSO, 1448, PV_NIC_ERR_TX_RUNT, &vi->st.tx_runt,
+		      "offload: 13-byte TSO frame -> TX_RUNT");
+}
+
+/* The virtio-net header the xmit hook gets for a TSO frame. */
+static void tso_meta(uint32_t len, uint16_t mss, uint8_t gso, uint16_t start, uint16_t hdr,
+		     const char *name)
+{
+	struct pv_nic_event ev[64];
+	unsigned int n0 = cap.n, nd = (len + PV_NIC_BUF_SIZE - 1) / PV_NIC_BUF_SIZE + 1;
+
+	tfr[start + 16] = 0x12;	/* the checksum field may hold anything */
+	tfr[start + 17] = 0x34;
+	post_chain(&ga, 0, tfr, len, nd, PV_NIC_TX_F_TSO, mss);
+	service(&ga);
+	events(&ga, ev, 64);
+	T_CHECK(cap.n == n0 + 1 && cap.vh.flags == VIRTIO_NET_HDR_F_NEEDS_CSUM && cap.vh.gso_type == gso &&
+		le16toh(cap.vh.gso_size) == mss && le16toh(cap.vh.csum_start) == start &&
+		le16toh(cap.vh.csum_offset) == 16 && le16toh(cap.vh.hdr_len) == hdr &&
+		t_vnet_csum_ok(cap.last, cap.len, start, 16), name,
+		"sent %u flags %u gso %u/%u start %u off %u hdr %u", cap.n - n0, cap.vh.flags,
+		cap.vh.gso_type, le16toh(cap.vh.gso_size), le16toh(cap.vh.csum_start),
+		le16toh(cap.vh.csum_offset), le16toh(cap.vh.hdr_len));
+}
+
+static void test_tso_meta(void)
+{
+	uint32_t len;
+
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 50000, 0x71);
+	tso_meta(len, 1448, VIRTIO_NET_HDR_GSO_TCPV4, 34, 54,
+		 "tso meta: IPv4: GSO TCPV4, gso_size, csum 34/16, hdr_len 54, pseudo sum");
+	len = mk_frame6(tfr, MAC_X, MAC_A, 0, 1, 2, 6, 80, 40000, 0x72, 0);
+	tso_meta(len, 1428, VIRTIO_NET_HDR_GSO_TCPV6, 54, 74,
+		 "tso meta: IPv6: GSO TCPV6, csum 54/16, hdr_len 74");
+	len = mk_frame(tfr, MAC_X, MAC_A, 42, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 30000, 0x73);
+	tso_meta(len, 1460, VIRTIO_NET_HDR_GSO_TCPV4, 38, 58,
+		 "tso meta: one VLAN tag: csum 38/16, hdr_len 58, mss 1460 (+4 allowed)");
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 1000, 0x74);
+	post_chain(&ga, 0, tfr, len, 3, PV_NIC_TX_F_CSUM, 0);
+	service(&ga);
+	{
+		struct pv_nic_event ev[4];
+
+		events(&ga, ev, 4);
+	}
+	T_CHECK(cap.vh.flags == VIRTIO_NET_HDR_F_NEEDS_CSUM && cap.vh.gso_type == 0 &&
+		le16toh(cap.vh.csum_start) == 34 && le16toh(cap.vh.csum_offset) == 6 &&
+		t_vnet_csum_ok(cap.last, cap.len, 34, 6), "csum meta: UDP/IPv4 chain: NEEDS_CSUM 34/6, no GSO",
+		"flags %u gso %u start %u", cap.vh.flags, cap.vh.gso_type, le16toh(cap.vh.csum_start));
+}
+
+/* The event queue has room for 3: a single frame goes, a 5-descriptor chain waits whole. */
+static void test_chain_evq(void)
+{
+	struct nic_vi *vi = &nic->vis[gb.vi];
+	struct pv_nic_event ev;
+	uint32_t len = mk_frame(tfr, MAC_X, MAC_B, 0, ip4("10.0.0.2"), ip4("10.0.0.9"), 17, 53, 60, 0);
+	uint32_t idx, stalls0 = (uint32_t)vi->st.evq_stalls;
+	unsigned int n0, got = 0;
+
+	while (t_vi_event(&gb.v, &ev))
+		;
+	memcpy(gbuf(&gb, 0), tfr, len);
+	for (int i = 0; i < 512; i++)
+		t_vi_tx(&gb.v, gb.buf[0], 0, (uint16_t)len, 0);
+	service(&gb);
+	for (unsigned int i = 0; i < PV_NIC_EVQ_SIZE - 512 - 3; i++)
+		t_vi_tx(&gb.v, gb.buf[0], 0, (uint16_t)len, 0);
+	service(&gb);
+	T_EQ(gb.v.sh->evq_prod.v - gb.v.evq_cons, PV_NIC_EVQ_SIZE - 3, "chain evq: room for 3 events left");
+	idx = gb.v.tx_prod;
+	t_vi_tx(&gb.v, gb.buf[0], 0, (uint16_t)len, 0);
+	len = mk_frame(tfr, MAC_X, MAC_B, 0, ip4("10.0.0.2"), ip4("10.0.0.9"), 6, 80, 1460, 0x81);
+	post_chain(&gb, 1, tfr, len, 5, PV_NIC_TX_F_CSUM, 0);
+	n0 = cap.n;
+	service(&gb);
+	T_CHECK(gb.v.sh->tx_cons.v == idx + 1 && gb.v.sh->evq_prod.v - gb.v.evq_cons == PV_NIC_EVQ_SIZE - 2 &&
+		cap.n == n0 + 1 && vi->st.evq_stalls > stalls0,
+		"chain evq: the single frame went, the 5-descriptor chain not even in part (stall counted)",
+		"tx_cons %u (want %u) outstanding %u sent %u", gb.v.sh->tx_cons.v, idx + 1,
+		gb.v.sh->evq_prod.v - gb.v.evq_cons, cap.n - n0);
+	while (t_vi_event(&gb.v, &ev))
+		if (ev.index >= idx + 1)
+			got++;
+	service(&gb);	/* the doorbell after reading */
+	while (t_vi_event(&gb.v, &ev))
+		got += ev.type == PV_NIC_EV_TX_DONE && ev.index > idx;
+	T_CHECK(got == 5 && cap.n == n0 + 2 && gb.v.sh->tx_cons.v == gb.v.tx_prod,
+		"chain evq: after the guest reads and rings, the chain goes whole", "%u events, sent %u",
+		got, cap.n - n0);
+}
+
+/* A flood of TSO chains from A holds B's frame no longer than one round; A never half a chain. */
+static void test_chain_fair(void)
+{
+	struct pv_nic_event ev;
+	uint32_t len;
+	unsigned int a_done = 0, a_bad = 0, b_done = 0, rounds = 0;
+	uint64_t tso0 = nic->vis[ga.vi].st.tx_tso;
+
+	while (t_vi_event(&ga.v, &ev))
+		;
+	while (t_vi_event(&gb.v, &ev))
+		;
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 60000, 0);
+	for (int i = 0; i < 15; i++)
+		post_chain(&ga, 0, tfr, len, 33, PV_NIC_TX_F_TSO, 1448);
+	len = mk_frame(tfr, MAC_X, MAC_B, 0, ip4("10.0.0.2"), ip4("10.0.0.9"), 17, 53, 60, 0);
+	memcpy(gbuf(&gb, 0), tfr, len);
+	t_vi_tx(&gb.v, gb.buf[0], 0, (uint16_t)len, 0);
+	nic_vi_kick(nic, &nic->vis[ga.vi]);
+	nic_vi_kick(nic, &nic->vis[gb.vi]);
+	T_CHECK(nic_service(nic), "chain fair: flood of chains leaves work after one round", "no work left");
+	while (t_vi_event(&gb.v, &ev))
+		b_done += ev.type == PV_NIC_EV_TX_DONE;
+	while (t_vi_event(&ga.v, &ev))
+		a_done++;
+	T_CHECK(b_done == 1 && a_done == 3 * 33, "chain fair: B served in the first round, A held to "
+		"whole chains within its budget (3 x 33)", "b %u a %u", b_done, a_done);
+	while (nic_service(nic) && rounds++ < 100)
+		while (t_vi_event(&ga.v, &ev))
+			a_done++, a_bad += ev.type != PV_NIC_EV_TX_DONE;
+	while (t_vi_event(&ga.v, &ev))
+		a_done++, a_bad += ev.type != PV_NIC_EV_TX_DONE;
+	T_CHECK(a_done == 15 * 33 && !a_bad && nic->vis[ga.vi].st.tx_tso == tso0 + 15,
+		"chain fair: A's 15 TSO chains all sent in later rounds", "a %u bad %u", a_done, a_bad);
 }
 
 static void test_fault_reset(void)
@@ -534,7 +993,7 @@ static void test_free(void)
 
 int main(void)
 {
-	struct nic_config cfg = { .max_vis = 4, .nr_bufs = 64, .max_filters = 16, .vi_filters = 4 };
+	struct nic_config cfg = { .max_vis = 4, .nr_bufs = T_NR_BUFS, .max_filters = 16, .vi_filters = 4 };
 
 	pv_log_init("test_nic_vi", PV_LOG_ERR, 0);
 	nic = nic_new(NULL, &cfg);
@@ -544,7 +1003,7 @@ int main(void)
 	nic_set_xmit(nic, cap_xmit, &cap, 1500);
 	T_CHECK(guest_setup(&ga, &owner_a, MAC_A) == 0 && guest_setup(&gb, &owner_b, MAC_B) == 0 &&
 		guest_setup(&gh, &owner_h, NULL) == 0 && nic_set_host(nic, gh.vi) == 0,
-		"setup: three VIs, 16 buffers each", "failed: %s", strerror(errno));
+		"setup: three VIs, 64 buffers each", "failed: %s", strerror(errno));
 	T_CHECK(ga.v.sh->info.magic == PV_NIC_VI_MAGIC && ga.v.sh->info.vi_id == ga.vi &&
 		ga.v.sh->info.evq_off == PV_NIC_OFF_EVQ, "setup: VI memory header as documented",
 		"magic %#x", ga.v.sh->info.magic);
@@ -554,9 +1013,18 @@ int main(void)
 	test_hostile();
 	test_rx();
 	test_evq();
-	test_double_fetch();
+	test_double_fetch(0);
+	test_double_fetch(1);
 	test_wake();
 	test_fair();
+	test_chain_good();
+	test_chain_overlong();
+	test_chain_partial();
+	test_chain_bad();
+	test_chain_refused();
+	test_tso_meta();
+	test_chain_evq();
+	test_chain_fair();
 	test_fault_reset();
 	test_free();
 	nic_free(nic);
