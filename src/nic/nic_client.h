@@ -5,14 +5,16 @@
  *  - the trusted caller's control client (nic_client.c): one blocking
  *    request/reply per call over DIR/nic.sock, for the backend plugin;
  *  - the VI user's side of the shared-memory ABI (inline below): map a VI,
- *    post TX/RX descriptors, read events, ring the doorbell, arm the
- *    wake-up, for the frontend plugin and libpvnet.
+ *    post TX/RX descriptors (a TX frame as a chain, with its offloads),
+ *    read events, ring the doorbell, arm the wake-up, for the frontend
+ *    plugin and libpvnet.
  *
  * Everything returns 0 or a negative errno.  Nothing here keeps global state.
  */
 #ifndef PVNET_NIC_CLIENT_H
 #define PVNET_NIC_CLIENT_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -93,6 +95,49 @@ static inline void nic_vi_tx_post(struct nic_vi_user *u, uint32_t buf_id, uint16
 		(struct pv_nic_desc){ .buf_id = buf_id, .offset = off, .len = len };
 	u->tx_prod++;
 	__atomic_store_n(&u->sh->tx_prod.v, u->tx_prod, __ATOMIC_RELEASE);
+}
+
+/* One piece of a TX frame: @len bytes at @off of buffer @buf_id. */
+struct nic_tx_frag {
+	uint32_t buf_id;
+	uint16_t off;
+	uint16_t len;
+};
+
+/**
+ * nic_vi_tx_post_frame() - post one TX frame, a chain of @n descriptors, whole
+ * @u:		the VI
+ * @frag:	the frame's pieces, in order
+ * @n:		1 .. PV_NIC_TX_MAX_FRAGS
+ * @offload:	0, PV_NIC_TX_F_CSUM or PV_NIC_TX_F_TSO (on the first descriptor)
+ * @mss:	with PV_NIC_TX_F_TSO: payload bytes per segment
+ *		(PV_NIC_TSO_MSS_MIN at least); else 0
+ *
+ * Writes every descriptor (PV_NIC_TX_F_MORE on all but the last), then
+ * moves tx_prod past the chain once: the NIC never sees half of it.  Ring
+ * the doorbell afterwards.
+ *
+ * Return: 0; -EINVAL for @n, @offload or @mss out of range; -ENOSPC if
+ * the ring has no room for @n descriptors (nothing written).
+ */
+static inline int nic_vi_tx_post_frame(struct nic_vi_user *u, const struct nic_tx_frag *frag,
+				       unsigned int n, uint32_t offload, uint16_t mss)
+{
+	if (n == 0 || n > PV_NIC_TX_MAX_FRAGS ||
+	    (offload & ~(uint32_t)(PV_NIC_TX_F_CSUM | PV_NIC_TX_F_TSO)) ||
+	    (!(offload & PV_NIC_TX_F_TSO) && mss))
+		return -EINVAL;
+	if (nic_vi_tx_space(u) < n)
+		return -ENOSPC;
+	for (unsigned int j = 0; j < n; j++)
+		u->txq[(u->tx_prod + j) & (PV_NIC_TXQ_SIZE - 1)] = (struct pv_nic_desc){
+			.buf_id = frag[j].buf_id, .offset = frag[j].off, .len = frag[j].len,
+			.flags = (j + 1 < n ? PV_NIC_TX_F_MORE : 0) | (j ? 0 : offload),
+			.mss = j ? 0 : mss,
+		};
+	u->tx_prod += n;
+	__atomic_store_n(&u->sh->tx_prod.v, u->tx_prod, __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* Post one RX descriptor offering @len bytes at @off of @buf_id. */
