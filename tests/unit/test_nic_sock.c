@@ -18,13 +18,22 @@
  * descriptors are closed; VI free and a closed connection remove VIs,
  * filters and buffer entries; pvnet-nicd restarted starts clean.
  *
+ * TSO through the real port: a TSO chain from A (IPv4, IPv6, one tag)
+ * crosses the veth whole as one GSO frame while nA has its offloads (read
+ * at nB with a virtio-net header), and arrives as MSS-sized segments with
+ * right checksums and payload once nA's TSO/GSO/TX checksum are off (the
+ * kernel did what the NIC's virtio-net header asked).
+ *
  * Needs root, network namespaces, veth and build/pvnet-nicd: skips otherwise.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_ether.h>
+#include <linux/sockios.h>
+#include <linux/virtio_net.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
@@ -34,9 +43,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,6 +130,7 @@ struct guest {
 	int cfd;		/* the trusted caller's connection */
 	int fds[3];		/* mem, doorbell, wake */
 	struct t_vi v;
+	struct nic_vi_user u;	/* the same VI through nic_client.h */
 	int memfd;
 	uint8_t *mem;
 	uint32_t buf[16];
@@ -132,7 +144,6 @@ static uint8_t *gbuf(struct guest *g, unsigned int i)
 static int guest_new(int cfd, struct guest *g, const uint8_t *mac)
 {
 	struct nic_client_vi cv;
-	struct nic_vi_user u;
 	uint32_t chunks[16];
 	int rc;
 
@@ -144,10 +155,10 @@ static int guest_new(int cfd, struct guest *g, const uint8_t *mac)
 	g->fds[0] = cv.mem_fd;
 	g->fds[1] = cv.doorbell_fd;
 	g->fds[2] = cv.wake_fd;
-	rc = nic_vi_user_open(&u, cv.mem_fd, cv.doorbell_fd, cv.wake_fd);
+	rc = nic_vi_user_open(&g->u, cv.mem_fd, cv.doorbell_fd, cv.wake_fd);
 	if (rc)
 		return rc;
-	t_vi_init(&g->v, u.sh);
+	t_vi_init(&g->v, g->u.sh);
 	g->memfd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (g->memfd < 0 || ftruncate(g->memfd, 8 * 4096) < 0)
 		return -errno;
@@ -302,6 +313,8 @@ static void test_control(int cfd)
 	T_CHECK(nic_call(cfd, PV_NIC_INFO, NULL, 0, NULL, 0, &ir, sizeof(ir), NULL) == 0 &&
 		ir.version == PV_NIC_VERSION && ir.max_vis == 2 && ir.nr_bufs == 64 && ir.mtu == 1500,
 		"sock: INFO", "version %u vis %u mtu %u", ir.version, ir.max_vis, ir.mtu);
+	T_EQ(ir.features, PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO,
+	     "sock: INFO features: TX chains, checksum offload, TSO");
 	T_EQ(nic_call(cfd, 99, NULL, 0, NULL, 0, NULL, 0, NULL), -EINVAL, "sock: unknown type -> -EINVAL");
 	T_EQ(nic_call(cfd, PV_NIC_VI_FREE, junk, 3, NULL, 0, NULL, 0, NULL), -EINVAL, "sock: short body -> -EINVAL");
 	T_EQ(nic_call(cfd, PV_NIC_BUF_MAP, junk, 8, NULL, 0, NULL, 0, NULL), -EINVAL, "sock: BUF_MAP count 0 -> -EINVAL");
@@ -395,6 +408,207 @@ static void test_tx(int cfd, int wire, struct guest *a, struct guest *b)
 	t_vi_tx(&b->v, b->buf[0], 0, (uint16_t)len, 0);
 	ring(b);
 	T_CHECK(wire_recv(wire, 0xb4, got, 3000) == len, "sock: B's traffic unaffected by A", "nothing from B");
+}
+
+/* ---- TSO through the real port ---- */
+
+/* Legacy ethtool switches on @name: TSO, GSO, TX checksum on or off. */
+static int if_offloads(const char *name, uint32_t on)
+{
+	const uint32_t cmds[] = { ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_STXCSUM };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	for (size_t i = 0; s >= 0 && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		struct ethtool_value ev = { .cmd = cmds[i], .data = on };
+		struct ifreq ifr = { 0 };
+
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+		ifr.ifr_data = (void *)&ev;
+		if (ioctl(s, SIOCETHTOOL, &ifr) < 0)
+			rc = -errno;
+	}
+	if (s >= 0)
+		close(s);
+	return s < 0 ? -errno : rc;
+}
+
+/* An AF_PACKET socket on @ifname with virtio-net headers (GSO frames arrive whole). */
+static int wire_open_vnet(const char *ifname)
+{
+	int one = 1, fd = wire_open(ifname);
+
+	if (fd >= 0 && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void wire_drain(int fd)
+{
+	static uint8_t junk[70000];
+
+	while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) >= 0)
+		;
+}
+
+static uint8_t tso_fr[70000], tso_got[70000];
+
+/*
+ * A posts @len bytes of tso_fr as a TSO chain on buffers 0.. (2 KiB each),
+ * mss @mss; Return: 0 or the post's -errno.
+ */
+static int tso_post(struct guest *a, uint32_t len, uint16_t mss)
+{
+	struct nic_tx_frag frag[PV_NIC_TX_MAX_FRAGS];
+	unsigned int n = 0;
+
+	for (uint32_t off = 0; off < len && n < 8; off += PV_NIC_BUF_SIZE, n++) {
+		uint32_t k = len - off < PV_NIC_BUF_SIZE ? len - off : PV_NIC_BUF_SIZE;
+
+		memcpy(gbuf(a, n), tso_fr + off, k);
+		frag[n] = (struct nic_tx_frag){ .buf_id = a->buf[n], .len = (uint16_t)k };
+	}
+	a->u.tx_prod = a->v.tx_prod;
+	if (nic_vi_tx_post_frame(&a->u, frag, n, PV_NIC_TX_F_TSO, mss))
+		return -ENOSPC;
+	a->v.tx_prod = a->u.tx_prod;
+	ring(a);
+	return (int)n;
+}
+
+/* Wait for the events of @n descriptors: all TX_DONE? */
+static int tso_done(struct guest *a, int n)
+{
+	struct pv_nic_event ev;
+	int done = 0;
+
+	for (int i = 0; i < n; i++)
+		done += wait_event(a, &ev, 3000) && ev.type == PV_NIC_EV_TX_DONE;
+	return done == n;
+}
+
+/* IPv4 header checksum of the segment at @ip (IHL 5) right? */
+static int ip4_csum_ok(const uint8_t *ip)
+{
+	return t_ipcsum(ip) == 0;
+}
+
+/*
+ * Collect the segments of the frame in tso_fr (L3 at @l3, TCP at @l4, dport
+ * 5001) from the plain socket @wire: every one at most MSS @mss of payload,
+ * checksums right, payload at the place its sequence number says; true if
+ * the whole payload came.
+ */
+static int tso_segments(int wire, uint32_t len, uint32_t l3, uint32_t l4, uint16_t mss,
+			unsigned int *segs, unsigned int *bad)
+{
+	uint32_t hdr = l4 + 20, payload = len - hdr, got = 0;
+	uint32_t seq0 = (uint32_t)tso_fr[l4 + 4] << 24 | (uint32_t)tso_fr[l4 + 5] << 16 |
+			(uint32_t)tso_fr[l4 + 6] << 8 | tso_fr[l4 + 7];
+	struct timespec t0, t;
+
+	*segs = *bad = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct pollfd pfd = { .fd = wire, .events = POLLIN };
+		ssize_t n;
+		uint32_t sq, plen;
+
+		if (poll(&pfd, 1, 100) != 1)
+			goto tick;
+		n = recv(wire, tso_got, sizeof(tso_got), MSG_DONTWAIT);
+		if (n < (ssize_t)hdr || memcmp(tso_got + 6, MAC_A, 6) || tso_got[l4 + 2] != 0x13 ||
+		    tso_got[l4 + 3] != 0x89)
+			goto tick;
+		(*segs)++;
+		plen = (uint32_t)n - hdr;
+		sq = (uint32_t)tso_got[l4 + 4] << 24 | (uint32_t)tso_got[l4 + 5] << 16 |
+		      (uint32_t)tso_got[l4 + 6] << 8 | tso_got[l4 + 7];
+		if (plen > mss || !t_l4_csum_ok(tso_got, (uint32_t)n) ||
+		    (tso_got[l3] == 0x45 && !ip4_csum_ok(tso_got + l3)) || sq - seq0 + plen > payload ||
+		    memcmp(tso_got + hdr, tso_fr + hdr + (sq - seq0), plen))
+			(*bad)++;
+		got += plen;
+tick:
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (got < payload && (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 3000);
+	return got == payload;
+}
+
+/* TSO IPv4 and IPv6 from A: whole GSO frames over a veth with offloads, segments without. */
+static void test_tso(int wire, struct guest *a)
+{
+	struct virtio_net_hdr vh = { 0 };
+	struct iovec iov[2] = { { &vh, sizeof(vh) }, { tso_got, sizeof(tso_got) } };
+	int vwire = wire_open_vnet("nB"), n;
+	unsigned int segs, bad;
+	uint32_t len;
+	ssize_t r = -1;
+
+	T_ASSERT(vwire >= 0, "vnet socket on nB");
+	if (vwire < 0)
+		return;
+	wire_drain(wire);
+	/* veth with its offloads on: the GSO frame crosses whole */
+	len = mk_frame(tso_fr, MAC_X, MAC_A, 0, ip4("10.9.0.1"), ip4("10.9.0.9"), 6, 5001, 16000 - 54, 0);
+	tso_fr[47] = 0x10;	/* ACK */
+	for (uint32_t i = 54; i < len; i++)
+		tso_fr[i] = (uint8_t)(i * 13 + (i >> 8));
+	n = tso_post(a, len, 1448);
+	T_CHECK(n == 8 && tso_done(a, n), "sock tso: A's 16000-byte TSO chain of 8 taken, 8 TX_DONE",
+		"posted %d", n);
+	for (int i = 0; i < 50; i++) {
+		struct pollfd pfd = { .fd = vwire, .events = POLLIN };
+
+		if (poll(&pfd, 1, 100) != 1)
+			continue;
+		r = readv(vwire, iov, 2);
+		if (r > 54 && !memcmp(tso_got + 6, MAC_A, 6) && tso_got[36] == 0x13)
+			break;
+	}
+	r -= (ssize_t)sizeof(vh);
+	T_CHECK(r == (ssize_t)len && vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && vh.gso_size == 1448 &&
+		(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && vh.csum_start == 34 && vh.csum_offset == 16 &&
+		!memcmp(tso_got + 54, tso_fr + 54, len - 54),
+		"sock tso: over a veth with TSO the frame arrives at nB whole: GSO TCPV4/1448, partial csum 34/16",
+		"len %zd gso %u/%u flags %u csum %u/%u", r, vh.gso_type, vh.gso_size, vh.flags,
+		vh.csum_start, vh.csum_offset);
+	T_CHECK(r == (ssize_t)len && t_vnet_csum_ok(tso_got, len, 34, 16),
+		"sock tso: its partial checksum completes right", "bad sum");
+
+	/* offloads off on nA: the kernel cuts and sums */
+	T_ASSERT(if_offloads("nA", 0) == 0, "offloads off on nA");
+	wire_drain(wire);
+	wire_drain(vwire);
+	n = tso_post(a, len, 1448);
+	T_CHECK(n == 8 && tso_done(a, n), "sock tso: the same chain again, nA without offloads", "posted %d", n);
+	T_CHECK(tso_segments(wire, len, 14, 34, 1448, &segs, &bad) && segs == 12 && !bad,
+		"sock tso: IPv4: 12 segments of at most 1448 at nB, checksums and payload right",
+		"%u segments, %u bad", segs, bad);
+	len = mk_frame6(tso_fr, MAC_X, MAC_A, 0, 1, 9, 6, 5001, 15000 - 74, 0, 0);
+	tso_fr[67] = 0x10;
+	for (uint32_t i = 74; i < len; i++)
+		tso_fr[i] = (uint8_t)(i * 7 + (i >> 9));
+	n = tso_post(a, len, 1400);
+	T_CHECK(n == 8 && tso_done(a, n), "sock tso: IPv6 chain taken", "posted %d", n);
+	T_CHECK(tso_segments(wire, len, 14, 54, 1400, &segs, &bad) && segs == 11 && !bad,
+		"sock tso: IPv6: 11 segments of at most 1400 at nB, checksums and payload right",
+		"%u segments, %u bad", segs, bad);
+	/* one 802.1Q tag, mss 1460: segments of MTU + 18; nB's kernel takes the tag out */
+	len = mk_frame(tso_fr, MAC_X, MAC_A, 5, ip4("10.9.0.1"), ip4("10.9.0.9"), 6, 5001, 16000 - 58, 0);
+	tso_fr[51] = 0x10;
+	for (uint32_t i = 58; i < len; i++)
+		tso_fr[i] = (uint8_t)(i * 11 + (i >> 10));
+	n = tso_post(a, len, 1460);
+	T_CHECK(n == 8 && tso_done(a, n), "sock tso: VLAN-tagged chain taken", "posted %d", n);
+	memmove(tso_fr + 12, tso_fr + 16, len - 16);	/* as nB's socket will show it */
+	T_CHECK(tso_segments(wire, len - 4, 14, 34, 1460, &segs, &bad) && segs == 11 && !bad,
+		"sock tso: VLAN: 11 segments of at most 1460 at nB, checksums and payload right",
+		"%u segments, %u bad", segs, bad);
+	T_ASSERT(if_offloads("nA", 1) == 0, "offloads back on nA");
+	wire_drain(wire);
+	close(vwire);
 }
 
 /*
@@ -588,6 +802,7 @@ static void run(const char *bin)
 		"sock: VI memory header", "magic %#x", a.v.sh->info.magic);
 	test_rx(wire, &a, &b);
 	test_tx(cfd, wire, &a, &b);
+	test_tso(wire, &a);
 	test_flood(&a, &b);
 	test_filters(cfd, wire, &a, &b);
 	test_lifecycle(cfd, wire, &a, &b, bin);
