@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
@@ -568,8 +569,9 @@ static void test_tso(int wire, struct guest *a)
 			break;
 	}
 	r -= (ssize_t)sizeof(vh);
-	T_CHECK(r == (ssize_t)len && vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && vh.gso_size == 1448 &&
-		(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && vh.csum_start == 34 && vh.csum_offset == 16 &&
+	T_CHECK(r == (ssize_t)len && vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 &&
+		le16toh(vh.gso_size) == 1448 && (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		le16toh(vh.csum_start) == 34 && le16toh(vh.csum_offset) == 16 &&
 		!memcmp(tso_got + 54, tso_fr + 54, len - 54),
 		"sock tso: over a veth with TSO the frame arrives at nB whole: GSO TCPV4/1448, partial csum 34/16",
 		"len %zd gso %u/%u flags %u csum %u/%u", r, vh.gso_type, vh.gso_size, vh.flags,
