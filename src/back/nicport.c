@@ -20,14 +20,23 @@
  * buffer goes back on the free stack.  ERROR: counted, logged rate-limited,
  * the buffer reclaimed (TX) or reposted (RX) as for a normal event.
  *
- * Transmit.  The NIC has no TSO and no checksum offload and takes at most one
- * 2 KiB buffer per frame.  A frame is copied into a free TX buffer, its
- * partial checksum completed there; a GSO frame longer than the MTU is
- * linearised into a 64 KiB scratch buffer and cut by pv_pkt_gso_segment()
- * into MSS-sized segments with final checksums, one TX buffer each.  No
- * buffer or ring slot: dropped and counted (-ENOBUFS); a GSO frame is
- * refused whole when there is not room for all its segments.  flush()
- * rings the doorbell once if anything was posted.
+ * Transmit.  With a NIC of ABI version 2 (INFO features TX_CHAIN, TX_CSUM,
+ * TSO) a frame is copied into as many free 2 KiB TX buffers as it needs
+ * and posted as one chain (nic_vi_tx_post_frame): a GSO frame longer than
+ * the MTU with PV_NIC_TX_F_TSO and its gso_size (the NIC hands it to the
+ * port's kernel whole: one frame instead of ~45), a partial checksum with
+ * PV_NIC_TX_F_CSUM.  What the NIC would refuse (judged from the frame's
+ * private header copy with the NIC's own rules: TCP of the GSO type's IP
+ * version, no IPv6 extension header, an mss the MTU takes, the csum_start
+ * the headers say, nothing after the IP datagram) takes the software path
+ * instead, which is also the only path with a NIC without those features:
+ * the frame is copied into one TX buffer, its partial checksum completed
+ * there; a GSO frame longer than the MTU is linearised into a 64 KiB
+ * scratch buffer and cut by pv_pkt_gso_segment() into MSS-sized segments
+ * with final checksums, one TX buffer each.  No buffer or ring slot:
+ * dropped and counted (-ENOBUFS); a frame, chain or all its segments, is
+ * refused whole when there is not room for all of it.  flush() rings the
+ * doorbell once if anything was posted.
  *
  * Wake-ups.  The wake-up eventfd is on pvnetd's loop.  A pass reads up to
  * PV_NICPORT_BUDGET events, flushes the switch, then arms the wake-up; if
@@ -42,7 +51,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +99,7 @@ struct pv_nicport {
 	unsigned int nr_tx_free;
 	int tx_posted;			/* descriptors posted since the last doorbell */
 	uint32_t mtu;
+	uint32_t features;		/* the NIC's, PV_NIC_FEAT_* */
 	/* reconnection */
 	struct pv_watch *retry_timer;
 	int retry_logged;
@@ -342,6 +354,7 @@ static int np_connect(struct pv_nicport *np)
 	if (rc)
 		goto fail;
 	np->mtu = info.mtu ? info.mtu : 1500;
+	np->features = info.features;	/* 0 from a NIC before ABI version 2 */
 	rc = np_vi_alloc(np, fds);
 	if (rc)
 		goto fail;
@@ -390,6 +403,15 @@ fail:
 	return rc;
 }
 
+/* For the log: what GSO frames and partial checksums become. */
+static const char *np_offloads(const struct pv_nicport *np)
+{
+	const uint32_t all = PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO;
+
+	return (np->features & all) == all ? "TSO and checksum offload" :
+	       "no offloads (GSO and checksums in software)";
+}
+
 static void np_retry_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct pv_nicport *np = arg;
@@ -402,8 +424,8 @@ static void np_retry_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg
 		np->retry_logged = 1;
 		return;
 	}
-	pv_info("%s: host VI %u on pvnet-nicd, mtu %u: port on the bridge", np->port.name,
-		np->vi_id, np->mtu);
+	pv_info("%s: host VI %u on pvnet-nicd, mtu %u, %s: port on the bridge", np->port.name,
+		np->vi_id, np->mtu, np_offloads(np));
 	np->retry_logged = 0;
 	pv_loop_timer_del(np->loop, np->retry_timer);
 	np->retry_timer = NULL;
@@ -463,18 +485,101 @@ static int np_tx_seg(const struct pv_pkt_seg *seg, void *arg)
 	return 0;
 }
 
-/* Largest frame the port takes without GSO. */
-static uint32_t np_max_len(const struct pv_nicport *np, const struct pv_frame *f)
+/* Largest frame the port takes without GSO (as the NIC counts: a tagged frame 4 more). */
+static uint32_t np_wire_max(const struct pv_nicport *np, const struct pv_frame *f)
 {
 	uint32_t max = np->mtu + PV_PKT_ETH_HLEN;
 
 	if (f->hdr_len >= PV_PKT_ETH_HLEN && f->hdr[12] == 0x81 && f->hdr[13] == 0x00)
 		max += PV_PKT_VLAN_HLEN;
+	return max;
+}
+
+/* Largest frame the software path sends without GSO: one TX buffer. */
+static uint32_t np_max_len(const struct pv_nicport *np, const struct pv_frame *f)
+{
+	uint32_t max = np_wire_max(np, f);
+
 	return max < PV_NIC_BUF_SIZE ? max : PV_NIC_BUF_SIZE;
 }
 
+/*
+ * np_offload() - can the NIC take @f whole, as one chain, and with what?
+ * @np:		port
+ * @f:		frame, PV_PKT_ETH_HLEN .. PV_FRAME_MAX_LEN bytes
+ * @flags:	out: 0, PV_NIC_TX_F_CSUM or PV_NIC_TX_F_TSO
+ * @mss:	out: with TSO, the frame's gso_size
+ *
+ * Judged on the private header copy, with the rules the NIC applies
+ * (nic.h, src/nic/txcheck.c), so that the NIC does not refuse what we
+ * post; anything else takes the software path.
+ *
+ * Return: true to post a chain.
+ */
+static bool np_offload(const struct pv_nicport *np, const struct pv_frame *f, uint32_t *flags,
+		       uint16_t *mss)
+{
+	bool gso = f->gso_type != PV_GSO_NONE && f->len > np_wire_max(np, f);
+	bool csum = f->flags & PV_FRAME_CSUM_PARTIAL;
+	const uint32_t need = PV_NIC_FEAT_TX_CHAIN | (gso ? PV_NIC_FEAT_TSO : 0) |
+			      (csum ? PV_NIC_FEAT_TX_CSUM : 0);
+	struct pv_pkt_info pi;
+
+	*flags = 0;
+	*mss = 0;
+	if ((np->features & need) != need)
+		return false;
+	if (!gso && !csum)
+		return f->len <= np_wire_max(np, f);	/* a jumbo frame in pieces */
+	if (pv_pkt_parse_hdr(f->hdr, f->hdr_len, f->len, &pi) || !pi.ip_version ||
+	    (pi.flags & PV_PKT_F_FRAG) || !(pi.flags & PV_PKT_F_PORTS) || pi.l3_end != f->len ||
+	    (csum && (f->csum_start != pi.l4_off ||
+		      f->csum_offset != (pi.l4_proto == IPPROTO_TCP ? PV_PKT_TCP_CSUM_OFF : PV_PKT_UDP_CSUM_OFF))))
+		return false;
+	if (!gso) {
+		*flags = PV_NIC_TX_F_CSUM;
+		return true;
+	}
+	if (!pv_pkt_is_tcp_gso_ok_hdr(f->hdr, f->hdr_len, f->len, f->gso_type) ||
+	    (pi.ip_version == 6 && pi.l4_off != pi.l3_off + 40) || f->len > PV_NIC_TSO_MAX ||
+	    f->gso_size < PV_NIC_TSO_MSS_MIN ||
+	    pi.l4_off + pi.l4_hdr_len + f->gso_size > np_wire_max(np, f))
+		return false;
+	*flags = PV_NIC_TX_F_TSO;
+	*mss = f->gso_size;
+	return true;
+}
+
+/* Post @f as one chain of TX buffers, with @flags and @mss on its first descriptor. */
+static int np_tx_chain(struct pv_nicport *np, const struct pv_frame *f, uint32_t flags,
+		       uint16_t mss)
+{
+	struct nic_tx_frag frag[PV_NIC_TX_MAX_FRAGS];
+	unsigned int n = (f->len + PV_NIC_BUF_SIZE - 1) / PV_NIC_BUF_SIZE;
+
+	if (n > PV_NIC_TX_MAX_FRAGS)
+		return np_tx_drop(np, &np->xs.tx_too_big);
+	if ((unsigned int)np_tx_room(np) < n)
+		return np_tx_drop(np, &np->xs.tx_no_room);
+	for (unsigned int j = 0; j < n; j++) {
+		unsigned int chunk = np->tx_free[np->nr_tx_free - 1 - j];
+		uint32_t off = j * PV_NIC_BUF_SIZE;
+		uint32_t k = f->len - off < PV_NIC_BUF_SIZE ? f->len - off : PV_NIC_BUF_SIZE;
+
+		if (pv_frame_copy(f, off, np_buf(np, chunk), k) != k)
+			return np_tx_drop(np, &np->xs.tx_bad_frame);	/* nothing taken yet */
+		frag[j] = (struct nic_tx_frag){ .buf_id = np->buf_id[chunk], .len = (uint16_t)k };
+		np->tx_shadow[(np->vi.tx_prod + j) & (PV_NIC_TXQ_SIZE - 1)] = (uint16_t)chunk;
+	}
+	if (nic_vi_tx_post_frame(&np->vi, frag, n, flags, mss))
+		return np_tx_drop(np, &np->xs.tx_no_room);	/* cannot be: room was checked */
+	np->nr_tx_free -= n;
+	np->tx_posted += (int)n;
+	return 0;
+}
+
 /**
- * np_xmit() - pv_port_ops.xmit: copy the frame (or its segments) into TX buffers
+ * np_xmit() - pv_port_ops.xmit: copy the frame (a chain, or its segments) into TX buffers
  * @port:	the NIC port
  * @f:		frame
  *
@@ -484,6 +589,8 @@ static int np_xmit(struct pv_port *port, const struct pv_frame *f)
 {
 	struct pv_nicport *np = port->priv;
 	unsigned int chunk;
+	uint32_t flags;
+	uint16_t mss;
 	uint8_t *b;
 	int rc;
 
@@ -491,6 +598,9 @@ static int np_xmit(struct pv_port *port, const struct pv_frame *f)
 		return np_tx_drop(np, &np->xs.tx_down);
 	if (f->len < PV_PKT_ETH_HLEN || f->len > PV_FRAME_MAX_LEN)
 		return np_tx_drop(np, &np->xs.tx_bad_frame);
+	if ((f->len > PV_NIC_BUF_SIZE || f->gso_type != PV_GSO_NONE ||
+	     (f->flags & PV_FRAME_CSUM_PARTIAL)) && np_offload(np, f, &flags, &mss))
+		return np_tx_chain(np, f, flags, mss);
 	if (f->len > np_max_len(np, f)) {
 		uint32_t need;
 
@@ -604,8 +714,8 @@ struct pv_nicport *pv_nicport_open(struct pv_loop *loop, struct pv_switch *sw,
 			goto fail;
 		}
 	} else {
-		pv_info("%s: host VI %u on pvnet-nicd, mtu %u: port on the bridge",
-			np->port.name, np->vi_id, np->mtu);
+		pv_info("%s: host VI %u on pvnet-nicd, mtu %u, %s: port on the bridge",
+			np->port.name, np->vi_id, np->mtu, np_offloads(np));
 	}
 	return np;
 fail:

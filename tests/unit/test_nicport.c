@@ -12,11 +12,15 @@
  *                            nA  | veth
  *                            nB  AF_PACKET socket: the "wire"
  *
- * Frames from the switch must come out of nB (a 64 KiB GSO frame with a
- * partial checksum as MSS-sized segments with valid checksums: the NIC has
- * no offloads, the port segments in software); frames sent on nB must reach
- * the capture port; pvnet-nicd killed: the port leaves the switch, nothing
- * crashes; pvnet-nicd restarted: the port comes back and traffic flows.
+ * Frames from the switch must come out of nB: a 60 KB GSO frame with a
+ * partial checksum is posted to the host VI as one TSO chain and crosses
+ * the veth whole (read at nB with a virtio-net header: GSO TCPV4, partial
+ * checksum), a small one as a CSUM frame; with nA's offloads off the
+ * kernel cuts and sums what the NIC asked (MSS-sized segments, valid
+ * checksums); a GSO frame the NIC would refuse (mss 40) is cut in software
+ * by the port instead.  Frames sent on nB must reach the capture port;
+ * pvnet-nicd killed: the port leaves the switch, nothing crashes;
+ * pvnet-nicd restarted: the port comes back and traffic flows.
  *
  * Needs root, network namespaces, veth and build/pvnet-nicd: skips otherwise.
  */
@@ -49,6 +53,7 @@
 #include "back/port.h"
 #include "lib/log.h"
 #include "lib/loop.h"
+#include "lib/pkt.h"
 #include "pvnet/nic.h"
 #include "../lib/test.h"
 
@@ -169,12 +174,133 @@ static void test_both_ways(struct pv_loop *loop, struct pv_switch *sw, int wire,
 	T_CHECK(ok && cap_wait(loop, fb, len, 2000) >= 0, name, "sent %d, captured %u", ok, cap_n);
 }
 
+/* Legacy ethtool switches on @name: TSO, GSO, TX checksum on or off. */
+static int if_offloads(const char *name, uint32_t on)
+{
+	const uint32_t cmds[] = { ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_STXCSUM };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	for (size_t i = 0; s >= 0 && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		struct ethtool_value ev = { .cmd = cmds[i], .data = on };
+		struct ifreq ifr = { 0 };
+
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+		ifr.ifr_data = (void *)&ev;
+		if (ioctl(s, SIOCETHTOOL, &ifr) < 0)
+			rc = -errno;
+	}
+	if (s >= 0)
+		close(s);
+	return s < 0 ? -errno : rc;
+}
+
+/* A TCP/IPv4 frame from the switch, source port @sport, partial checksum, GSO if @mss. */
+static uint32_t inject_tcp4(struct pv_switch *sw, uint16_t sport, uint32_t payload, uint16_t mss)
+{
+	struct pv_frame f;
+	uint32_t len = mk_tcp4(fb, mac_b1, mac_c1, sport, payload);
+
+	mk_pvframe(&f, fb, len, 3);
+	f.flags = PV_FRAME_CSUM_PARTIAL;
+	f.csum_start = 34;
+	f.csum_offset = 16;
+	if (mss) {
+		f.gso_type = PV_GSO_TCPV4;
+		f.gso_size = mss;
+	}
+	inject(sw, &f);
+	return len;
+}
+
+/* The frame with TCP source port @sport as nB's vnet socket @vwire gets it: its length or -1. */
+static int vnet_wait(struct pv_loop *loop, int vwire, uint16_t sport, struct virtio_net_hdr *vh)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < 2000) {
+		int n = sock_recv(vwire, fb2, sizeof(fb2), vh, 10);
+
+		if (n >= 54 && get16(fb2 + 12) == 0x0800 && get16(fb2 + 34) == sport)
+			return n;
+		pv_loop_once(loop, 10);
+	}
+	return -1;
+}
+
+/*
+ * MSS-sized segments of the frame in fb (TCP source port @sport) on the
+ * plain socket @wire: every one with right checksums and its payload in
+ * place; true if all @payload bytes came, as @want segments of @mss.
+ */
+static int segs_wait(struct pv_loop *loop, int wire, uint16_t sport, uint32_t payload, uint16_t mss,
+		     unsigned int want)
+{
+	uint32_t got = 0;
+	unsigned int segs = 0, bad = 0, big = 0;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (got < payload && ms_since(&t0) < 3000) {
+		int n = sock_recv(wire, fb2, sizeof(fb2), NULL, 10);
+
+		if (n >= 54 && get16(fb2 + 12) == 0x0800 && get16(fb2 + 34) == sport) {
+			segs++;
+			got += (uint32_t)n - 54;
+			if (!tcp4_ok(fb2, (uint32_t)n) ||
+			    memcmp(fb2 + 54, fb + 54 + (get32(fb2 + 38) - 0x10000000u), (uint32_t)n - 54))
+				bad++;
+			if (n > 1514 || (n - 54 != mss && got < payload))
+				big++;
+		}
+		pv_loop_once(loop, 10);
+	}
+	if (segs != want || got != payload || bad || big)
+		printf("# segments: %u (want %u), payload %u/%u, bad %u, wrong size %u\n", segs, want,
+		       got, payload, bad, big);
+	return segs == want && got == payload && !bad && !big;
+}
+
+/* nA with its offloads: GSO frames and partial checksums cross the veth as they are. */
+static void test_tx_offload(struct pv_loop *loop, struct pv_switch *sw, struct pv_nicport *np,
+			    int vwire)
+{
+	struct pv_nicport_stats st0, st;
+	struct virtio_net_hdr vh = { 0 };
+	uint32_t len;
+	int n;
+
+	pv_nicport_stats(np, &st0);
+	drain(vwire);
+	len = inject_tcp4(sw, 4010, 500, 0);
+	n = vnet_wait(loop, vwire, 4010, &vh);
+	T_CHECK(n == (int)len && (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && le16toh(vh.csum_start) == 34 &&
+		le16toh(vh.csum_offset) == 16 && !pv_pkt_csum_complete(fb2, len, 34, 16) && tcp4_ok(fb2, len),
+		"nicport offload: partial checksum left to the kernel (NEEDS_CSUM 34/16), completes right",
+		"len %d flags %u csum %u/%u", n, vh.flags, vh.csum_start, vh.csum_offset);
+	len = inject_tcp4(sw, 4011, 60000, 1448);
+	n = vnet_wait(loop, vwire, 4011, &vh);
+	T_CHECK(n == (int)len && vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && le16toh(vh.gso_size) == 1448 &&
+		(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !memcmp(fb2 + 54, fb + 54, len - 54) &&
+		!pv_pkt_csum_complete(fb2, len, 34, 16) && tcp4_ok(fb2, len),
+		"nicport offload: 60 KB GSO frame posted as a TSO chain, crosses the veth whole "
+		"(GSO TCPV4/1448), payload and checksum right", "len %d gso %u/%u flags %u", n,
+		vh.gso_type, vh.gso_size, vh.flags);
+	pv_nicport_stats(np, &st);
+	T_CHECK(st.tx_segments == st0.tx_segments && st.nic_errors == st0.nic_errors &&
+		st.port.tx_dropped == st0.port.tx_dropped,
+		"nicport offload: no software segment, no NIC error, nothing dropped",
+		"segments +%llu errors +%llu dropped +%llu",
+		(unsigned long long)(st.tx_segments - st0.tx_segments),
+		(unsigned long long)(st.nic_errors - st0.nic_errors),
+		(unsigned long long)(st.port.tx_dropped - st0.port.tx_dropped));
+}
+
 static void test_tx(struct pv_loop *loop, struct pv_switch *sw, struct pv_nicport *np, int wire)
 {
-	struct pv_nicport_stats st;
+	struct pv_nicport_stats st, st2;
 	struct pv_frame f;
-	uint32_t len, got_payload = 0;
-	unsigned int segs = 0, bad = 0, big = 0;
+	uint32_t len;
 	struct timespec t0;
 	int tcp_ok;
 
@@ -186,14 +312,10 @@ static void test_tx(struct pv_loop *loop, struct pv_switch *sw, struct pv_nicpor
 	T_CHECK(wire_wait(loop, wire, fb, len, 2000), "nicport: broadcast reaches the wire",
 		"not seen");
 
-	/* a small TCP frame with a partial checksum: completed in software */
+	/* nA without offloads from here: the kernel completes and cuts what the NIC asks */
+	T_ASSERT(if_offloads("nA", 0) == 0, "offloads off on nA");
 	drain(wire);
-	len = mk_tcp4(fb, mac_b1, mac_c1, 4000, 500);
-	mk_pvframe(&f, fb, len, 2);
-	f.flags = PV_FRAME_CSUM_PARTIAL;
-	f.csum_start = 34;
-	f.csum_offset = 16;
-	inject(sw, &f);
+	len = inject_tcp4(sw, 4000, 500, 0);
 	tcp_ok = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!tcp_ok && ms_since(&t0) < 2000) {
@@ -208,32 +330,19 @@ static void test_tx(struct pv_loop *loop, struct pv_switch *sw, struct pv_nicpor
 
 	/* a 60 KB GSO frame: MSS-sized segments with valid checksums */
 	drain(wire);
-	len = mk_tcp4(fb, mac_b1, mac_c1, 4001, 60000);
-	mk_pvframe(&f, fb, len, 3);
-	f.flags = PV_FRAME_CSUM_PARTIAL;
-	f.csum_start = 34;
-	f.csum_offset = 16;
-	f.gso_type = PV_GSO_TCPV4;
-	f.gso_size = 1448;
-	inject(sw, &f);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (got_payload < 60000 && ms_since(&t0) < 3000) {
-		int n = sock_recv(wire, fb2, sizeof(fb2), NULL, 10);
+	inject_tcp4(sw, 4001, 60000, 1448);
+	T_CHECK(segs_wait(loop, wire, 4001, 60000, 1448, 42),
+		"nicport: GSO frame segmented to MSS, checksums valid, payload intact", "see above");
 
-		if (n >= 54 && get16(fb2 + 12) == 0x0800 && get16(fb2 + 34) == 4001) {
-			segs++;
-			got_payload += (uint32_t)n - 54;
-			if (!tcp4_ok(fb2, (uint32_t)n) ||
-			    memcmp(fb2 + 54, fb + 54 + (get32(fb2 + 38) - 0x10000000u), (uint32_t)n - 54))
-				bad++;
-			if (n > 1514 || (n - 54 != 1448 && got_payload < 60000))
-				big++;
-		}
-		pv_loop_once(loop, 10);
-	}
-	T_CHECK(segs == 42 && got_payload == 60000 && !bad && !big,
-		"nicport: GSO frame segmented to MSS, checksums valid, payload intact",
-		"segs %u payload %u bad %u wrong-size %u", segs, got_payload, bad, big);
+	/* an mss the NIC refuses (below PV_NIC_TSO_MSS_MIN): cut in software instead */
+	pv_nicport_stats(np, &st);
+	drain(wire);
+	inject_tcp4(sw, 4002, 3000, 40);
+	T_CHECK(segs_wait(loop, wire, 4002, 3000, 40, 75),
+		"nicport: GSO frame with mss 40: 75 software segments, checksums valid", "see above");
+	pv_nicport_stats(np, &st2);
+	T_EQ(st2.tx_segments - st.tx_segments, 75, "nicport: software segments counted");
+	T_ASSERT(if_offloads("nA", 1) == 0, "offloads back on nA");
 
 	/* too big without GSO: dropped and counted */
 	pv_nicport_stats(np, &st);
@@ -241,8 +350,6 @@ static void test_tx(struct pv_loop *loop, struct pv_switch *sw, struct pv_nicpor
 	mk_pvframe(&f, fb, len, 2);
 	inject(sw, &f);
 	{
-		struct pv_nicport_stats st2;
-
 		pv_nicport_stats(np, &st2);
 		T_CHECK(st2.tx_too_big == st.tx_too_big + 1 &&
 			st2.port.tx_dropped == st.port.tx_dropped + 1,
@@ -258,8 +365,6 @@ static void test_tx(struct pv_loop *loop, struct pv_switch *sw, struct pv_nicpor
 		pv_switch_input(sw, &cap_port, &f);
 	pv_switch_flush(sw);
 	{
-		struct pv_nicport_stats st2;
-
 		pv_nicport_stats(np, &st2);
 		T_CHECK(st2.tx_no_room > st.tx_no_room, "nicport: no TX room -> dropped and counted",
 			"no_room %llu", (unsigned long long)st2.tx_no_room);
@@ -277,7 +382,7 @@ static void run(const char *bin)
 	struct pv_nicport *np = NULL;
 	struct pv_nicport_stats st;
 	struct pv_frame f;
-	int err = 0, wire = -1, br;
+	int err = 0, wire = -1, vwire = -1, br;
 	uint32_t len;
 
 	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
@@ -298,12 +403,13 @@ static void run(const char *bin)
 	snprintf(cap_port.name, sizeof(cap_port.name), "cap");
 	T_ASSERT(pv_switch_port_add(sw, &cap_port) == 0, "capture port added");
 	wire = pkt_sock("nB", 0);
-	T_ASSERT(wire >= 0, "socket on nB");
+	vwire = pkt_sock("nB", 1);
+	T_ASSERT(wire >= 0 && vwire >= 0, "sockets on nB");
 
 	np = pv_nicport_open(loop, sw, run_dir, &err);
 	T_CHECK(np && pv_nicport_connected(np), "nicport: opened, host VI attached",
 		"err %s", strerror(-err));
-	if (!np || wire < 0)
+	if (!np || wire < 0 || vwire < 0)
 		goto out;
 	br = pv_nicport_port(np)->br_port;
 	T_CHECK(br >= 0 && pv_switch_port(sw, br) == pv_nicport_port(np), "nicport: on the switch",
@@ -311,6 +417,7 @@ static void run(const char *bin)
 
 	test_both_ways(loop, sw, wire, "first");
 	test_tx(loop, sw, np, wire);
+	test_tx_offload(loop, sw, np, vwire);
 
 	/* pvnet-nicd dies: the port leaves the switch, nothing crashes */
 	nicd_kill(SIGKILL);
@@ -343,6 +450,8 @@ out:
 	pv_nicport_close(np);
 	if (wire >= 0)
 		close(wire);
+	if (vwire >= 0)
+		close(vwire);
 	nicd_kill(SIGTERM);
 	unlink(sock_path);
 	rmdir(run_dir);
