@@ -10,9 +10,15 @@
 struct pv_guest;
 
 #define PVNIC_NAME		"pvnic"	/* NIC name in "accel", frontend plugin name */
-#define PVNIC_NR_PAGES 64	/* K: pages the frontend grants */
-#define PVNIC_MAX_PAGES		64	/* at most this many */
+#define PVNIC_NR_PAGES		256	/* K: pages the frontend grants */
+#define PVNIC_MAX_PAGES		256	/* at most this many */
 #define PVNIC_BUFS_PER_PAGE	2	/* 2 KiB NIC buffers per 4 KiB page */
+/*
+ * The frontend posts buffers 0 .. PVNIC_NR_RX-1 (pages 0 .. PVNIC_NR_RX/2-1)
+ * for RX and keeps the other 2K - PVNIC_NR_RX for TX: a 64 KiB GSO frame
+ * takes 32 TX buffers, so 384 hold 12 of them in flight.
+ */
+#define PVNIC_NR_RX		128
 
 /* Frontend directory keys. */
 #define PVNIC_KEY_BUF_REFS	"accel-buf-refs"	/* "R1 R2 ... RK" */

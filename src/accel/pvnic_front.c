@@ -10,9 +10,12 @@
  * Memory.  K = PVNIC_NR_PAGES pages of netfront's accelerator reserve
  * (PV_NF_ACCEL_FRAME(i), registered with the domain but never used by
  * netfront) are granted writable to dom0.  Page i is NIC buffers 2i and
- * 2i+1 (2 KiB each).  Buffers 0..K-1 are RX buffers, always posted except
- * while one is being delivered; buffers K..2K-1 are TX buffers, on a free
- * stack or in flight (posted, waiting for TX_DONE or ERROR).
+ * 2i+1 (2 KiB each).  Buffers 0..NRX-1 (PVNIC_NR_RX) are RX buffers,
+ * always posted except while one is being delivered; buffers NRX..2K-1 are
+ * TX buffers, on a free stack or in flight (posted, waiting for TX_DONE or
+ * ERROR).  The NIC chose the buffers' ids; events name a buffer by id,
+ * found in a hash of the ids (pvnic_buf_lookup) and believed only if that
+ * buffer is in the state the event needs (in flight for TX, posted for RX).
  *
  * Handshake (own xenstore connection, own watch, on netfront's loop):
  *   new_device: grant, write accel-buf-refs, accelstate 3, watch the
@@ -83,8 +86,10 @@
 
 #define PVNIC_K		PVNIC_NR_PAGES
 #define PVNIC_NBUF	(PVNIC_K * PVNIC_BUFS_PER_PAGE)
-#define PVNIC_NRX	PVNIC_K			/* buffers 0 .. K-1 */
-#define PVNIC_NTX	(PVNIC_NBUF - PVNIC_NRX)	/* buffers K .. 2K-1 */
+#define PVNIC_NRX	PVNIC_NR_RX			/* buffers 0 .. NRX-1 */
+#define PVNIC_NTX	(PVNIC_NBUF - PVNIC_NRX)	/* buffers NRX .. 2K-1 */
+#define PVNIC_IDX_BITS	10
+#define PVNIC_IDX_SLOTS	(1u << PVNIC_IDX_BITS)		/* buffer id -> buffer, load <= 1/2 */
 #define PVNIC_LEARN	256			/* learned destinations (power of 2) */
 #define PVNIC_FRAME_MAX	65535u
 #define PVNIC_KEY_MAX	256
@@ -94,8 +99,19 @@
 
 _Static_assert(PVNIC_K <= PVNIC_MAX_PAGES && PVNIC_MAX_PAGES <= PV_NF_NR_ACCEL,
 	       "pvnic pages fit netfront's accelerator reserve");
-_Static_assert(PVNIC_NTX <= PV_NIC_TXQ_SIZE && PVNIC_NRX <= PV_NIC_RXQ_SIZE,
-	       "buffers fit the rings");
+_Static_assert(PVNIC_NTX <= PV_NIC_TXQ_SIZE && PVNIC_NRX <= PV_NIC_RXQ_SIZE &&
+	       PVNIC_NRX > 0 && PVNIC_NRX < PVNIC_NBUF, "buffers fit the rings");
+_Static_assert(PVNIC_NRX + PVNIC_NTX <= PV_NIC_EVQ_SIZE,
+	       "every buffer's event fits the event queue at once: the NIC never stalls on us");
+_Static_assert(PVNIC_IDX_SLOTS >= 2 * PVNIC_NBUF && PVNIC_NBUF < 0xffff,
+	       "the id index has free slots and 16-bit entries");
+/*
+ * accel-buf-refs is written by the guest: its node must stay under the
+ * store's guest quota (2048 bytes with the permissions); refs are below
+ * PV_NF_NR_GRANTS, at most 4 digits and a space each.
+ */
+_Static_assert(PV_NF_NR_GRANTS <= 10000 && PVNIC_K * 5 <= 2048 - 64,
+	       "accel-buf-refs fits a guest's xenstore node");
 
 enum { B_TXFREE = 0, B_TX, B_RX, B_IDLE };
 
@@ -112,6 +128,7 @@ struct pvnic_dev {
 	int refs[PVNIC_K];
 	uint8_t *buf[PVNIC_NBUF];
 	uint32_t id[PVNIC_NBUF];
+	uint16_t id_slot[PVNIC_IDX_SLOTS];	/* buffer + 1 at the id's hash (probed on), 0 empty */
 	uint8_t bst[PVNIC_NBUF];
 	uint16_t tx_free[PVNIC_NTX];
 	unsigned int ntx_free;
@@ -229,6 +246,52 @@ static int pvnic_learned(const struct pvnic_dev *p, const uint8_t *dst)
 	return p->learn_ok[h] && !memcmp(p->learn[h], dst, 6);
 }
 
+/* ---- the buffer ids (chosen by the NIC) ---- */
+
+static unsigned int pvnic_id_hash(uint32_t id)
+{
+	return (id * 0x9e3779b1u) >> (32 - PVNIC_IDX_BITS);
+}
+
+/*
+ * pvnic_ids_index() - index the NIC's buffer @ids (2K, ours in order) for
+ * pvnic_buf_lookup(): open addressing, linear probing, half empty.
+ * Return: 0, or -EINVAL if an id repeats (two of our buffers would alias).
+ */
+static int pvnic_ids_index(struct pvnic_dev *p, const uint32_t *ids)
+{
+	memset(p->id_slot, 0, sizeof(p->id_slot));
+	for (unsigned int j = 0; j < PVNIC_NBUF; j++) {
+		unsigned int h = pvnic_id_hash(ids[j]);
+
+		for (; p->id_slot[h]; h = (h + 1) & (PVNIC_IDX_SLOTS - 1))
+			if (ids[p->id_slot[h] - 1] == ids[j])
+				return -EINVAL;
+		p->id_slot[h] = (uint16_t)(j + 1);
+	}
+	return 0;
+}
+
+/*
+ * pvnic_buf_lookup() - which of our buffers has NIC id @id (from an event:
+ * untrusted); -1 if none.  A probe run holds at most 2K entries and the
+ * table has empty slots, so the loop ends on an empty slot or a match.
+ */
+static int pvnic_buf_lookup(const struct pvnic_dev *p, uint32_t id)
+{
+	unsigned int h = pvnic_id_hash(id);
+
+	for (unsigned int n = 0; n <= PVNIC_NBUF; n++, h = (h + 1) & (PVNIC_IDX_SLOTS - 1)) {
+		unsigned int s = p->id_slot[h];
+
+		if (!s)
+			return -1;
+		if (p->id[s - 1] == id)
+			return (int)s - 1;
+	}
+	return -1;
+}
+
 /* ---- the VI ---- */
 
 static void pvnic_ring(struct pvnic_dev *p)
@@ -292,6 +355,9 @@ static int pvnic_vi_up(struct pvnic_dev *p, int fds[PVNIC_NR_FDS], const uint32_
 
 	for (int i = 0; i < PVNIC_NR_FDS; i++)
 		p->fds[i] = fds[i];
+	e = pvnic_ids_index(p, ids);
+	if (e)
+		goto fail;
 	e = nic_vi_user_open(&p->u, fds[PVNIC_FD_VI_MEM], fds[PVNIC_FD_DOORBELL],
 			     fds[PVNIC_FD_WAKE]);
 	if (e)
@@ -338,12 +404,17 @@ fail:
 
 /* ---- TX ---- */
 
-static int pvnic_buf_index(const struct pvnic_dev *p, uint32_t id)
+/*
+ * Descriptors posted and not yet consumed are buffers in flight, so never
+ * more than those: a tx_cons saying otherwise (ahead of tx_prod, or too far
+ * behind) is a NIC that lost its mind.  The ring then always has room:
+ * NTX <= the ring's size.
+ */
+static int pvnic_tx_ring_sane(const struct pvnic_dev *p)
 {
-	for (int j = 0; j < PVNIC_NBUF; j++)
-		if (p->id[j] == id)
-			return j;
-	return -1;
+	uint32_t cons = __atomic_load_n(&p->u.sh->tx_cons.v, __ATOMIC_ACQUIRE);
+
+	return p->u.tx_prod - cons <= PVNIC_NTX - p->ntx_free;
 }
 
 static void pvnic_tx_post(struct pvnic_dev *p, unsigned int j, uint32_t len)
@@ -515,7 +586,7 @@ static enum pv_accel_xmit pvnic_start_xmit(struct pv_accel_front_dev *dev,
 	}
 	if (gso && pvnic_tx_plan(p, vh, frame, len, &nseg, &mss))
 		return PV_ACCEL_NOT_SENT;
-	if (nic_vi_fault(&p->u) || nic_vi_tx_space(&p->u) < PVNIC_NTX)
+	if (nic_vi_fault(&p->u) || !pvnic_tx_ring_sane(p))
 		return PV_ACCEL_NOT_SENT;	/* the NIC disabled the VI, or lost its mind */
 
 	/* ---- BUSY: held until TX_DONE frees enough buffers ---- */
@@ -574,7 +645,7 @@ static int pvnic_rx(struct pvnic_dev *p, const struct pv_nic_event *ev)
 {
 	struct virtio_net_hdr vh = { .flags = 0 };
 	struct iovec iov;
-	int j = pvnic_buf_index(p, ev->buf_id);
+	int j = pvnic_buf_lookup(p, ev->buf_id);
 
 	if (j < 0 || p->bst[j] != B_RX) {
 		p->bogus_events++;
@@ -606,7 +677,7 @@ static int pvnic_rx(struct pvnic_dev *p, const struct pv_nic_event *ev)
 
 static void pvnic_tx_done(struct pvnic_dev *p, const struct pv_nic_event *ev, int ok)
 {
-	int j = pvnic_buf_index(p, ev->buf_id);
+	int j = pvnic_buf_lookup(p, ev->buf_id);
 
 	if (j < 0 || p->bst[j] != B_TX) {
 		p->bogus_events++;
@@ -653,7 +724,7 @@ static int pvnic_poll(struct pv_accel_front_dev *dev, int budget)
 				pvnic_tx_done(p, &ev, 0);
 			} else {
 				p->pend.rx_errors++;
-				j = pvnic_buf_index(p, ev.buf_id);
+				j = pvnic_buf_lookup(p, ev.buf_id);
 				if (j >= 0 && p->bst[j] == B_RX)
 					pvnic_rx_repost(p, (unsigned int)j);
 				else
@@ -775,11 +846,7 @@ static int pvnic_read_ids(struct pvnic_dev *p, uint32_t *ids)
 	}
 	if (n != PVNIC_NBUF)
 		return -EINVAL;
-	for (unsigned int i = 0; i < n; i++)	/* distinct, or buffers would alias */
-		for (unsigned int k = i + 1; k < n; k++)
-			if (ids[i] == ids[k])
-				return -EINVAL;
-	return 0;
+	return pvnic_ids_index(p, ids);	/* distinct, or buffers would alias */
 }
 
 static void pvnic_check(struct pvnic_dev *p);

@@ -31,6 +31,9 @@
 
 #define K    PVNIC_NR_PAGES
 #define NBUF (2 * K)
+#define NRX  PVNIC_NR_RX	/* buffers 0 .. NRX-1 posted for RX */
+#define NTX  (NBUF - NRX)	/* the rest for TX */
+#define TXF_MAX 512		/* TX descriptors the simulated NIC records */
 
 const struct pv_accel_front_ops *pvnic_front_ops_get(void);
 int pvnic_front_test_attach(struct pv_accel_front_dev *dev, uint8_t *pages,
@@ -106,9 +109,11 @@ static struct {
 	uint32_t tx_cons, rx_cons, evq_prod;
 	uint8_t *pages;
 	uint32_t ids[NBUF];
-	/* frames taken off the TX ring */
-	uint8_t txf[128][2048];
-	uint32_t txlen[128];
+	/* descriptors taken off the TX ring: bytes, flags, mss */
+	uint8_t txf[TXF_MAX][2048];
+	uint32_t txlen[TXF_MAX];
+	uint32_t txflags[TXF_MAX];
+	uint16_t txmss[TXF_MAX];
 	unsigned int ntx;
 } N;
 
@@ -179,8 +184,10 @@ static unsigned int nic_tx(uint8_t err)
 		struct pv_nic_desc d = N.txq[N.tx_cons & (PV_NIC_TXQ_SIZE - 1)];
 		uint8_t *b = nic_buf(d.buf_id);
 
-		if (b && N.ntx < 128 && d.offset + d.len <= PV_NIC_BUF_SIZE) {
+		if (b && N.ntx < TXF_MAX && d.offset + d.len <= PV_NIC_BUF_SIZE) {
 			memcpy(N.txf[N.ntx], b + d.offset, d.len);
+			N.txflags[N.ntx] = d.flags;
+			N.txmss[N.ntx] = d.mss;
 			N.txlen[N.ntx++] = d.len;
 		}
 		if (err)
@@ -340,10 +347,10 @@ static void test_attach(uint8_t *pages)
 	fds[0] = N.memfd; fds[1] = N.db; fds[2] = N.wake;
 	T_EQ(pvnic_front_test_attach(&D, pages, N.ids, 1500, fds), 0, "attach: good VI mapped");
 	prod = __atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE);
-	T_EQ(prod, K, "attach: half the buffers posted as RX");
+	T_EQ(prod, NRX, "attach: the RX buffers posted as RX");
 	T_CHECK(N.rxq[0].len == PV_NIC_BUF_SIZE && N.rxq[0].offset == 0 &&
-		N.rxq[0].buf_id == N.ids[0] && N.rxq[K - 1].buf_id == N.ids[K - 1],
-		"attach: RX descriptors offer whole buffers of the RX half", "desc %u/%u/%u",
+		N.rxq[0].buf_id == N.ids[0] && N.rxq[NRX - 1].buf_id == N.ids[NRX - 1],
+		"attach: RX descriptors offer whole buffers of the RX part", "desc %u/%u/%u",
 		N.rxq[0].buf_id, N.rxq[0].offset, N.rxq[0].len);
 }
 
@@ -468,7 +475,7 @@ static void test_gso(void)
 
 	/* Too many segments for all the TX buffers together: slow path, never BUSY. */
 	len = tcp_frame(F, PEER, MY_MAC, 60000);
-	vh.gso_size = 60000 / (K + 8);	/* K + 8 segments: more than the K TX buffers */
+	vh.gso_size = 60000 / (NTX + 8);	/* NTX + 8 segments: more than the TX buffers */
 	T_EQ(xmit(&vh, F, len), PV_ACCEL_NOT_SENT, "gso: more segments than TX buffers NOT_SENT");
 	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP;
 	len = tcp_frame(F, PEER, MY_MAC, 3000);
@@ -485,22 +492,22 @@ static void test_busy(void)
 	ops->get_stats(&D, &st);
 	memset(&st, 0, sizeof(st));
 	N.ntx = 0;
-	while (sent < 100 && (r = xmit(NULL, F, len)) == PV_ACCEL_SENT)
+	while (sent < NTX + 10 && (r = xmit(NULL, F, len)) == PV_ACCEL_SENT)
 		sent++;
-	T_EQ(sent, K, "busy: every TX buffer used");
+	T_EQ(sent, NTX, "busy: every TX buffer used");
 	T_EQ(r, PV_ACCEL_BUSY, "busy: BUSY when out of TX buffers");
 	T_EQ(ops->check_ready(&D), 0, "busy: check_ready says wait");
 	len = eth_frame(F, BCAST, MY_MAC, 60);
 	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "busy: NOT_SENT still decided first");
 	ops->poll(&D, 64);	/* rings for the burst, nothing completed yet */
 	T_EQ(ops->check_ready(&D), 0, "busy: still held without TX_DONE");
-	T_EQ(nic_tx(0), K, "busy: NIC sends the burst");
+	T_EQ(nic_tx(0), NTX, "busy: NIC sends the burst");
 	ops->poll(&D, 64);
 	T_EQ(ops->check_ready(&D), 1, "busy: check_ready after TX_DONE");
 	T_EQ(nic_tx(0), 1, "busy: held frame sent once buffers freed");
 	ops->poll(&D, 64);
 	ops->get_stats(&D, &st);
-	T_EQ(st.tx_packets, K + 1, "busy: all frames counted sent");
+	T_EQ(st.tx_packets, NTX + 1, "busy: all frames counted sent");
 }
 
 static void test_errors(void)
@@ -526,7 +533,7 @@ static void test_errors(void)
 	T_EQ(__atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE), prod0 + 1,
 	     "errors: RX buffer of an ERROR reposted");
 	/* The TX buffer of the refused frame is free again: a full burst fits. */
-	for (int i = 0; i < K; i++)
+	for (int i = 0; i < NTX; i++)
 		T_ASSERT(xmit(NULL, F, len) == PV_ACCEL_SENT, "frame %d", i);
 	drain();
 	/* A bogus event (a buffer not ours) is ignored. */
@@ -562,7 +569,7 @@ static void test_remove(void)
 	int sent = 0;
 
 	F[20] = 0xab;	/* marked */
-	while (sent < 100 && xmit(NULL, F, len) == PV_ACCEL_SENT)
+	while (sent < NTX + 10 && xmit(NULL, F, len) == PV_ACCEL_SENT)
 		sent++;
 	T_EQ(ops->check_ready(&D), 0, "remove: a frame is held");
 	ops->remove(&D);
