@@ -26,6 +26,13 @@ struct pv_guest;
 #define PVNIC_KEY_BUF_IDS	"accel-buf-ids"		/* "I0 ... I(2K-1)" */
 #define PVNIC_KEY_VI		"accel-vi"		/* VI id */
 #define PVNIC_KEY_MTU		"accel-mtu"		/* port MTU */
+/*
+ * The NIC's TX offloads (its INFO.features), decimal PV_NIC_FEAT_* bits.
+ * The frontend uses TSO only with PV_NIC_FEAT_TSO and PV_NIC_FEAT_TX_CHAIN,
+ * CSUM only with PV_NIC_FEAT_TX_CSUM; absent or malformed: none (software
+ * segmentation and checksums).  Read when the backend reaches accelstate 4.
+ */
+#define PVNIC_KEY_FEATURES	"accel-features"
 
 /* Descriptor order in the PV_HV_ACCEL_FDS reply. */
 #define PVNIC_FD_VI_MEM		0	/* VI memfd (nic.h layout) */
