@@ -33,6 +33,13 @@ struct pv_guest;
  * segmentation and checksums).  Read when the backend reaches accelstate 4.
  */
 #define PVNIC_KEY_FEATURES	"accel-features"
+/*
+ * The MACs of the host's other vifs, "aa:bb:cc:dd:ee:ff ..." (lower or
+ * upper case hex, whitespace separated, at most 128): the frontend never
+ * learns them as fast-path destinations (guest to guest stays on the slow
+ * path).  Watched; absent: none; malformed entries ignored.
+ */
+#define PVNIC_KEY_LOCAL_MACS	"accel-local-macs"
 
 /* Descriptor order in the PV_HV_ACCEL_FDS reply. */
 #define PVNIC_FD_VI_MEM		0	/* VI memfd (nic.h layout) */

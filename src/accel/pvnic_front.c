@@ -17,9 +17,10 @@
  * found in a hash of the ids (pvnic_buf_lookup) and believed only if that
  * buffer is in the state the event needs (in flight for TX, posted for RX).
  *
- * Handshake (own xenstore connection, own watch, on netfront's loop):
+ * Handshake (own xenstore connection, own watches, on netfront's loop):
  *   new_device: grant, write accel-buf-refs, accelstate 3, watch the
- *               backend's accelstate;
+ *               backend's accelstate and accel-local-macs;
+ *   any watch:  read accel-local-macs again (pvnic_check), then:
  *   backend 4:  read accel-buf-ids (exactly 2K), accel-mtu and
  *               accel-features (absent: no offloads), ask pvnetd for [VI
  *               memfd, doorbell, wake-up] (retried on -EAGAIN from a
@@ -64,7 +65,11 @@
  * Learned destinations: the source MACs of frames received on the fast
  * path, in a direct-mapped table of PVNIC_LEARN entries (a collision
  * forgets the older MAC: its flow falls back to the slow path until its
- * next fast-path frame).
+ * next fast-path frame).  Never the MACs of the host's other vifs
+ * (accel-local-macs, a sorted array searched per learning; a new list
+ * also forgets those already learned): the NIC sends TX only out of its
+ * port, so guest-to-guest frames must stay on the slow path, as in the
+ * original design.
  *
  * Doorbell: start_xmit posts descriptors and asks netfront for a poll
  * (pv_accel_front_kick) once per burst; the doorbell is rung once from
@@ -118,11 +123,14 @@
 #define PVNIC_RETRY_MS	50
 #define PVNIC_RETRIES	200			/* -EAGAIN from pvnetd: 10 s */
 #define PVNIC_LINGER	4
+#define PVNIC_LOCAL_MAX	256			/* more than accel-local-macs can carry */
 
 _Static_assert(PVNIC_K <= PVNIC_MAX_PAGES && PVNIC_MAX_PAGES <= PV_NF_NR_ACCEL,
 	       "pvnic pages fit netfront's accelerator reserve");
 _Static_assert(PVNIC_NTX <= PV_NIC_TXQ_SIZE && PVNIC_NRX <= PV_NIC_RXQ_SIZE &&
 	       PVNIC_NRX > 0 && PVNIC_NRX < PVNIC_NBUF, "buffers fit the rings");
+_Static_assert(XENSTORE_PAYLOAD_MAX / 18 < PVNIC_LOCAL_MAX,
+	       "every MAC accel-local-macs can carry fits the table");
 _Static_assert(PVNIC_NRX + PVNIC_NTX <= PV_NIC_EVQ_SIZE,
 	       "every buffer's event fits the event queue at once: the NIC never stalls on us");
 _Static_assert(PVNIC_IDX_SLOTS >= 2 * PVNIC_NBUF && PVNIC_NBUF < 0xffff,
@@ -192,6 +200,9 @@ struct pvnic_dev {
 	int has_held, held_has_vh;
 	uint8_t learn[PVNIC_LEARN][6];
 	uint8_t learn_ok[PVNIC_LEARN];
+	uint64_t local[PVNIC_LOCAL_MAX];	/* other vifs of this host: sorted, distinct */
+	unsigned int nlocal;
+	uint64_t local_bad;			/* malformed accel-local-macs entries seen */
 	struct pv_accel_stats pend;
 	uint64_t nic_errors[PV_NIC_ERR_MAX];	/* ERROR events by code ([0]: unknown codes) */
 	uint64_t bogus_events;
@@ -264,6 +275,109 @@ static void pvnic_end_grants(struct pvnic_dev *p)
 	}
 }
 
+/* ---- the host's other vifs (accel-local-macs) ---- */
+
+static uint64_t pvnic_mac64(const uint8_t *m)
+{
+	return (uint64_t)m[0] << 40 | (uint64_t)m[1] << 32 | (uint64_t)m[2] << 24 |
+	       (uint64_t)m[3] << 16 | (uint64_t)m[4] << 8 | m[5];
+}
+
+/* Is @m the MAC of another vif on this host?  Binary search of the sorted list. */
+static int pvnic_is_local(const struct pvnic_dev *p, const uint8_t *m)
+{
+	uint64_t v = pvnic_mac64(m);
+	unsigned int lo = 0, hi = p->nlocal;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (p->local[mid] == v)
+			return 1;
+		if (p->local[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static int pvnic_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "aa:bb:cc:dd:ee:ff", exactly, @n bytes at @s; 0 and the MAC in @v, or -EINVAL. */
+static int pvnic_parse_mac(const char *s, size_t n, uint64_t *v)
+{
+	*v = 0;
+	if (n != 17)
+		return -EINVAL;
+	for (unsigned int i = 0; i < 6; i++) {
+		int hi = pvnic_hexval(s[3 * i]), lo = pvnic_hexval(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -EINVAL;
+		*v = *v << 8 | (uint64_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int pvnic_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * pvnic_local_macs_set() - the value of accel-local-macs (@len bytes at
+ * @val; NULL: the key is absent, an empty list): MACs separated by
+ * whitespace.  Entries that are not a unicast, non-zero "aa:bb:cc:dd:ee:ff"
+ * (and any beyond PVNIC_LOCAL_MAX) are ignored and counted.  Learned
+ * destinations on the new list are forgotten: frames to them go slow.
+ */
+static void pvnic_local_macs_set(struct pvnic_dev *p, const char *val, size_t len)
+{
+	uint64_t macs[PVNIC_LOCAL_MAX];
+	unsigned int n = 0, k = 0;
+	size_t i = 0;
+
+	while (val && i < len) {
+		size_t start;
+		uint64_t v;
+
+		while (i < len && (val[i] == ' ' || val[i] == '\t' || val[i] == '\n'))
+			i++;
+		if (i == len)
+			break;
+		start = i;
+		while (i < len && val[i] != ' ' && val[i] != '\t' && val[i] != '\n')
+			i++;
+		if (pvnic_parse_mac(val + start, i - start, &v) || !v || (v >> 40 & 1) ||
+		    n == PVNIC_LOCAL_MAX) {
+			p->local_bad++;
+			continue;
+		}
+		macs[n++] = v;
+	}
+	qsort(macs, n, sizeof(macs[0]), pvnic_u64_cmp);
+	for (unsigned int j = 0; j < n; j++)	/* without repeats */
+		if (!k || macs[j] != macs[k - 1])
+			macs[k++] = macs[j];
+	memcpy(p->local, macs, k * sizeof(macs[0]));
+	p->nlocal = k;
+	for (unsigned int h = 0; h < PVNIC_LEARN; h++)
+		if (p->learn_ok[h] && pvnic_is_local(p, p->learn[h]))
+			p->learn_ok[h] = 0;
+}
+
 /* ---- the learned destinations ---- */
 
 static unsigned int pvnic_hash(const uint8_t *m)
@@ -277,11 +391,12 @@ static unsigned int pvnic_hash(const uint8_t *m)
 
 static void pvnic_learn(struct pvnic_dev *p, const uint8_t *src)
 {
-	unsigned int h;
+	unsigned int h = pvnic_hash(src);
 
-	if (src[0] & 1)
-		return;		/* never a destination of ours */
-	h = pvnic_hash(src);
+	if (p->learn_ok[h] && !memcmp(p->learn[h], src, 6))
+		return;		/* known: the common case */
+	if ((src[0] & 1) || pvnic_is_local(p, src))
+		return;		/* never a destination of ours; guest to guest goes slow */
 	memcpy(p->learn[h], src, 6);
 	p->learn_ok[h] = 1;
 }
@@ -1121,7 +1236,29 @@ static void pvnic_fail(struct pvnic_dev *p, const char *what, int e)
 	pv_accel_front_set_state(p->dev, XenbusStateClosed);
 }
 
-/* Level-triggered: make the data path what the backend's accelstate says. */
+/*
+ * Read accel-local-macs again.  A read failing otherwise than "absent"
+ * keeps the list we have: a hiccup must not let guest-to-guest traffic
+ * onto the fast path.
+ */
+static void pvnic_read_local_macs(struct pvnic_dev *p)
+{
+	char path[PVNIC_KEY_MAX], val[XENSTORE_PAYLOAD_MAX + 1];
+	int n;
+
+	if (pvnic_key(path, pv_accel_front_backend(p->dev), PVNIC_KEY_LOCAL_MACS))
+		return;
+	n = xsc_read(p->xs, 0, path, val, sizeof(val));
+	if (n == -ENOENT)
+		pvnic_local_macs_set(p, NULL, 0);
+	else if (n >= 0)
+		pvnic_local_macs_set(p, val, (size_t)n < sizeof(val) - 1 ? (size_t)n : sizeof(val) - 1);
+}
+
+/*
+ * Level-triggered: make the data path what the backend's accelstate says,
+ * and the local MACs what accel-local-macs says.
+ */
 static void pvnic_check(struct pvnic_dev *p)
 {
 	uint32_t ids[PVNIC_NBUF];
@@ -1129,6 +1266,7 @@ static void pvnic_check(struct pvnic_dev *p)
 	unsigned int st = 0, mtu, feat;
 	int e;
 
+	pvnic_read_local_macs(p);
 	if (pvnic_read_uint(p, PV_ACCEL_KEY_STATE, &st))
 		st = 0;
 	if (p->up && st != XenbusStateConnected) {
@@ -1237,6 +1375,8 @@ static void pvnic_free(struct pvnic_dev *p)
 	if (p->xs) {
 		if (!pvnic_key(path, pv_accel_front_backend(p->dev), PV_ACCEL_KEY_STATE))
 			xsc_unwatch(p->xs, path, "pvnic");
+		if (!pvnic_key(path, pv_accel_front_backend(p->dev), PVNIC_KEY_LOCAL_MACS))
+			xsc_unwatch(p->xs, path, "pvnic");
 		if (!pvnic_key(path, pv_accel_front_path(p->dev), PVNIC_KEY_BUF_REFS))
 			xsc_rm(p->xs, 0, path);
 		xsc_close(p->xs);
@@ -1294,6 +1434,8 @@ static int pvnic_new_device(struct pv_accel_front_dev *dev, void *arg)
 	if ((e = pvnic_key(path, fe, PVNIC_KEY_BUF_REFS)) ||
 	    (e = xsc_write(p->xs, 0, path, refs, strlen(refs))) < 0 ||
 	    (e = pvnic_key(path, pv_accel_front_backend(dev), PV_ACCEL_KEY_STATE)) ||
+	    (e = xsc_watch(p->xs, path, "pvnic")) < 0 ||
+	    (e = pvnic_key(path, pv_accel_front_backend(dev), PVNIC_KEY_LOCAL_MACS)) ||
 	    (e = xsc_watch(p->xs, path, "pvnic")) < 0)
 		goto fail;
 	pv_accel_front_set_priv(dev, p);
@@ -1343,6 +1485,8 @@ uint64_t pvnic_front_test_nic_errors(struct pv_accel_front_dev *dev, unsigned in
 void pvnic_front_test_set_features(struct pv_accel_front_dev *dev, uint32_t features);
 uint64_t pvnic_front_test_bogus(struct pv_accel_front_dev *dev);
 unsigned int pvnic_front_test_tx_free(struct pv_accel_front_dev *dev);
+unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const char *val,
+					 uint64_t *bad);
 
 int pvnic_front_register(void)
 {
@@ -1411,4 +1555,20 @@ unsigned int pvnic_front_test_tx_free(struct pv_accel_front_dev *dev)
 	struct pvnic_dev *p = pv_accel_front_priv(dev);
 
 	return p ? p->ntx_free : 0;
+}
+
+/*
+ * As if accel-local-macs had been read with value @val (NULL: absent).
+ * Return: the MACs now on the list; *@bad: malformed entries so far.
+ */
+unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const char *val,
+					 uint64_t *bad)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	if (!p)
+		return 0;
+	pvnic_local_macs_set(p, val, val ? strlen(val) : 0);
+	*bad = p->local_bad;
+	return p->nlocal;
 }

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -41,6 +42,8 @@ int pvnic_front_test_attach(struct pv_accel_front_dev *dev, uint8_t *pages,
 uint64_t pvnic_front_test_nic_errors(struct pv_accel_front_dev *dev, unsigned int code);
 void pvnic_front_test_set_features(struct pv_accel_front_dev *dev, uint32_t features);
 uint64_t pvnic_front_test_bogus(struct pv_accel_front_dev *dev);
+unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const char *val,
+					 uint64_t *bad);
 unsigned int pvnic_front_test_tx_free(struct pv_accel_front_dev *dev);
 
 /* ---- the fake accel host ---- */
@@ -979,6 +982,61 @@ static void test_hostile_events(void)
 		"free %u", pvnic_front_test_tx_free(&D));
 }
 
+static void test_local_macs(void)
+{
+	uint32_t len;
+	uint64_t bad0 = 0, bad;
+	unsigned int n;
+	static char big[300 * 18 + 1];
+
+	/* PEER is learned (test_policy): fast path to it. */
+	len = eth_frame(F, PEER, MY_MAC, 60);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_SENT, "local macs: unicast to learned PEER SENT");
+	drain();
+	pvnic_front_test_local_macs(&D, NULL, &bad0);
+
+	n = pvnic_front_test_local_macs(&D, "00:16:3e:00:00:02 00:16:3e:00:00:09", &bad);
+	T_CHECK(n == 2 && bad == bad0, "local macs: two MACs read", "n %u bad %llu", n,
+		(unsigned long long)(bad - bad0));
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT,
+	     "local macs: PEER became a local vif: forgotten, NOT_SENT");
+	len = eth_frame(F, MY_MAC, PEER, 100);
+	nic_rx(F, len, 0);
+	T_EQ(ops->poll(&D, 64), 1, "local macs: a frame from PEER on the fast path delivered");
+	len = eth_frame(F, PEER, MY_MAC, 60);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "local macs: ... but PEER not learned from it");
+
+	/* Malformed entries: each ignored and counted; the good one kept. */
+	n = pvnic_front_test_local_macs(&D, "zz:16:3e:00:00:02 00:16:3e:00:00:0 01:00:5e:00:00:01 "
+					"00:16:3e:00:00:04:55 garbage 00-16-3e-00-00-05 "
+					"00:00:00:00:00:00  \t00:16:3E:00:00:0A\n00:16:3e:00:00:0a",
+					&bad);
+	T_CHECK(n == 1 && bad - bad0 == 7,
+		"local macs: 7 malformed (bad hex, short, multicast, long, words, dashes, zero) "
+		"ignored, upper and lower case the same MAC", "n %u bad %llu", n,
+		(unsigned long long)(bad - bad0));
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "local macs: PEER off the list, still not learned");
+	n = pvnic_front_test_local_macs(&D, "", &bad);
+	T_EQ(n, 0, "local macs: empty value, empty list");
+
+	/* More than fit: the table's size kept, the rest counted. */
+	for (unsigned int i = 0; i < 300; i++)
+		snprintf(big + i * 18, sizeof(big) - i * 18, "02:00:00:00:%02x:%02x ", i >> 8, i & 0xff);
+	bad0 = bad;
+	n = pvnic_front_test_local_macs(&D, big, &bad);
+	T_CHECK(n == 256 && bad - bad0 == 44, "local macs: 300 MACs: 256 kept, 44 counted",
+		"n %u bad %llu", n, (unsigned long long)(bad - bad0));
+
+	/* Key gone: PEER learned again from its next fast-path frame. */
+	T_EQ(pvnic_front_test_local_macs(&D, NULL, &bad), 0, "local macs: key absent, empty list");
+	len = eth_frame(F, MY_MAC, PEER, 100);
+	nic_rx(F, len, 0);
+	ops->poll(&D, 64);
+	len = eth_frame(F, PEER, MY_MAC, 60);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_SENT, "local macs: PEER learned again, SENT");
+	drain();
+}
+
 static void test_irq(struct pv_loop *loop)
 {
 	uint32_t len = eth_frame(F, MY_MAC, PEER, 64);
@@ -1046,6 +1104,7 @@ int main(void)
 	test_tso_busy();
 	test_chain_errors();
 	test_hostile_events();
+	test_local_macs();
 	test_irq(loop);
 	test_remove();
 	pv_loop_free(loop);
