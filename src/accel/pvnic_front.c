@@ -42,17 +42,18 @@
  *             events freed enough buffers, and check_ready says go;
  *   SENT      the frame goes one of these ways (pvnic_tx_plan):
  *             TSO    a TCP GSO frame the NIC's TSO rule takes (IPv4, or
- *                    IPv6 without extension headers), with features TSO
- *                    and TX_CHAIN: gathered from the iovec straight into
- *                    ceil(len / 2 KiB) buffers, one chain: TSO and mss =
- *                    min(gso_size, MTU - L3/L4 headers) on the first
- *                    descriptor, MORE on all but the last;
+ *                    IPv6 without extension headers; nothing after the
+ *                    IP datagram; mss >= PV_NIC_TSO_MSS_MIN), with
+ *                    features TSO and TX_CHAIN: gathered from the iovec
+ *                    straight into ceil(len / 2 KiB) buffers, one chain:
+ *                    TSO and mss = min(gso_size, MTU - L3/L4 headers) on
+ *                    the first descriptor, MORE on all but the last;
  *             SWGSO  any other TCP GSO frame: cut at the MTU here
  *                    (pv_pkt_gso_segment, checksums computed), a buffer
  *                    and a NIC frame per segment;
  *             CSUM   a partial checksum of TCP/UDP where the NIC's CSUM
- *                    rule puts it, with feature TX_CSUM: the flag, the
- *                    field left for the NIC;
+ *                    rule puts it (nothing after the IP datagram), with
+ *                    feature TX_CSUM: the flag, the field left for the NIC;
  *             SWCSUM any other partial checksum: completed here;
  *             PLAIN  as it is.
  *             A frame is all or nothing: its descriptors are written past
@@ -124,6 +125,9 @@
 #define PVNIC_RETRIES	200			/* -EAGAIN from pvnetd: 10 s */
 #define PVNIC_LINGER	4
 #define PVNIC_LOCAL_MAX	256			/* more than accel-local-macs can carry */
+#ifndef PV_NIC_TSO_MSS_MIN
+#define PV_NIC_TSO_MSS_MIN 64u	/* nic.h's on branch nic-tso; until it is here */
+#endif
 
 _Static_assert(PVNIC_K <= PVNIC_MAX_PAGES && PVNIC_MAX_PAGES <= PV_NF_NR_ACCEL,
 	       "pvnic pages fit netfront's accelerator reserve");
@@ -825,8 +829,10 @@ static uint32_t pvnic_plain_max(const struct pvnic_dev *p, const uint8_t *hdr, u
 
 /*
  * May the NIC complete this frame's partial checksum (nic.h's CSUM rule)?
- * TCP or UDP over IPv4 or IPv6 without extension headers, not a fragment,
- * and the checksum the kernel asked for is the one the NIC fills in.
+ * TCP or UDP over IPv4 or IPv6 without extension headers (the NIC takes
+ * them, but software is as cheap for one buffer and never walks them
+ * differently), not a fragment, nothing after the IP datagram, and the
+ * checksum the kernel asked for is the one the NIC fills in.
  */
 static int pvnic_csum_offload_ok(const struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 				 const uint8_t *hdr, uint32_t avail, uint32_t len)
@@ -835,7 +841,7 @@ static int pvnic_csum_offload_ok(const struct pvnic_dev *p, const struct virtio_
 	uint16_t field;
 
 	if (!p->off_csum || pv_pkt_parse_hdr(hdr, avail, len, &pi) || !pi.ip_version ||
-	    (pi.flags & PV_PKT_F_FRAG) || !(pi.flags & PV_PKT_F_PORTS))
+	    (pi.flags & PV_PKT_F_FRAG) || !(pi.flags & PV_PKT_F_PORTS) || pi.l3_end != len)
 		return 0;
 	if (pi.ip_version == 6 && pi.l4_off != pi.l3_off + 40)
 		return 0;
@@ -864,7 +870,7 @@ static int pvnic_plan_gso(const struct pvnic_dev *p, const struct virtio_net_hdr
 		return 1;
 	pay = pi.l3_end - hlen;
 	mss = vh->gso_size < p->mtu - l3l4 ? vh->gso_size : p->mtu - l3l4;
-	if (p->off_tso && pay && pi.l3_end == len &&
+	if (p->off_tso && pay && pi.l3_end == len && mss >= PV_NIC_TSO_MSS_MIN &&
 	    (pi.ip_version == 4 || pi.l4_off == pi.l3_off + 40)) {
 		pl->mode = PVNIC_TXM_TSO;	/* headers + mss fit the MTU: the NIC's rule */
 		pl->mss = (uint16_t)mss;

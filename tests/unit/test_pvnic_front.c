@@ -384,10 +384,10 @@ static uint32_t tcp6_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, u
 /* An IPv4/UDP frame with @pay payload bytes; the checksum field holds a partial sum. */
 static uint32_t udp_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint32_t pay)
 {
-	uint32_t len = tcp_frame(f, dst, src, 12 + pay) , ulen = 8 + pay;
+	uint32_t ulen = 8 + pay, len = 14 + 20 + ulen;
 	uint8_t *ip = f + 14, *udp = ip + 20;
 
-	len -= 12;			/* 20-byte TCP header -> 8-byte UDP header */
+	tcp_frame(f, dst, src, pay);	/* Ethernet and IPv4 headers; the rest rewritten */
 	ip[2] = (uint8_t)((20 + ulen) >> 8);
 	ip[3] = (uint8_t)(20 + ulen);
 	ip[9] = 17;
@@ -765,6 +765,18 @@ static void test_tso_v4(void)
 		"tso: mss clamped to MTU - headers (1460); 5054 bytes in 3 buffers",
 		"n %u mss %u", n, N.txmss[0]);
 	ops->poll(&D, 64);
+
+	/* An mss below PV_NIC_TSO_MSS_MIN (64): the NIC refuses it; cut here. */
+	vh.gso_size = 40;
+	len = tcp_frame(F, PEER, MY_MAC, 3000);
+	N.ntx = 0;
+	T_EQ(xmit(&vh, F, len), PV_ACCEL_SENT, "tso: gso_size 40 SENT");
+	ops->poll(&D, 64);
+	n = nic_tx(0);
+	T_CHECK(n == 75 && N.txflags[0] == 0 && N.txlen[0] == 54 + 40,
+		"tso: ... an mss below 64 is cut in software (75 segments), no TSO", "n %u flags %#x",
+		n, N.txflags[0]);
+	ops->poll(&D, 64);
 }
 
 static void test_tso_v6(void)
@@ -858,6 +870,20 @@ static void test_csum_offload(void)
 	n = nic_tx(0);
 	T_CHECK(n == 1 && N.txflags[0] == 0, "csum offload: csum_start not the L4 header: software",
 		"flags %#x", N.txflags[0]);
+	ops->poll(&D, 64);
+
+	/* Bytes after the IP datagram: the NIC would sum them as payload; software. */
+	len = tcp_frame(F, PEER, MY_MAC, 500);
+	memset(F + len, 0xee, 6);
+	vh.csum_start = 34;
+	vh.csum_offset = 16;
+	N.ntx = 0;
+	T_EQ(xmit(&vh, F, len + 6), PV_ACCEL_SENT, "csum offload: trailing bytes SENT");
+	ops->poll(&D, 64);
+	n = nic_tx(0);
+	T_CHECK(n == 1 && N.txflags[0] == 0 && N.txlen[0] == len + 6,
+		"csum offload: ... no CSUM flag with bytes after the IP datagram", "flags %#x",
+		N.txflags[0]);
 	ops->poll(&D, 64);
 }
 
