@@ -175,7 +175,6 @@ struct pvnic_dev {
 	unsigned int domid, devid;
 	struct xsc *xs;
 	struct pv_watch *xs_w, *timer_w, *wake_w;
-	char be_state[PVNIC_KEY_MAX];
 	unsigned int retries;
 	int failed;			/* handshake failed: stays on the slow path */
 	int refs[PVNIC_K];
@@ -349,7 +348,7 @@ static int pvnic_u64_cmp(const void *a, const void *b)
  */
 static void pvnic_local_macs_set(struct pvnic_dev *p, const char *val, size_t len)
 {
-	uint64_t macs[PVNIC_LOCAL_MAX];
+	uint64_t macs[PVNIC_LOCAL_MAX] = { 0 };	/* zeroed for the analysers; lists change rarely */
 	unsigned int n = 0, k = 0;
 	size_t i = 0;
 
@@ -371,7 +370,8 @@ static void pvnic_local_macs_set(struct pvnic_dev *p, const char *val, size_t le
 		}
 		macs[n++] = v;
 	}
-	qsort(macs, n, sizeof(macs[0]), pvnic_u64_cmp);
+	if (n > 1)
+		qsort(macs, n, sizeof(macs[0]), pvnic_u64_cmp);
 	for (unsigned int j = 0; j < n; j++)	/* without repeats */
 		if (!k || macs[j] != macs[k - 1])
 			macs[k++] = macs[j];
