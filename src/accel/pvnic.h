@@ -10,9 +10,15 @@
 struct pv_guest;
 
 #define PVNIC_NAME		"pvnic"	/* NIC name in "accel", frontend plugin name */
-#define PVNIC_NR_PAGES 64	/* K: pages the frontend grants */
-#define PVNIC_MAX_PAGES		64	/* at most this many */
+#define PVNIC_NR_PAGES		256	/* K: pages the frontend grants */
+#define PVNIC_MAX_PAGES		256	/* at most this many */
 #define PVNIC_BUFS_PER_PAGE	2	/* 2 KiB NIC buffers per 4 KiB page */
+/*
+ * The frontend posts buffers 0 .. PVNIC_NR_RX-1 (pages 0 .. PVNIC_NR_RX/2-1)
+ * for RX and keeps the other 2K - PVNIC_NR_RX for TX: a 64 KiB GSO frame
+ * takes 32 TX buffers, so 384 hold 12 of them in flight.
+ */
+#define PVNIC_NR_RX		128
 
 /* Frontend directory keys. */
 #define PVNIC_KEY_BUF_REFS	"accel-buf-refs"	/* "R1 R2 ... RK" */
@@ -20,6 +26,20 @@ struct pv_guest;
 #define PVNIC_KEY_BUF_IDS	"accel-buf-ids"		/* "I0 ... I(2K-1)" */
 #define PVNIC_KEY_VI		"accel-vi"		/* VI id */
 #define PVNIC_KEY_MTU		"accel-mtu"		/* port MTU */
+/*
+ * The NIC's TX offloads (its INFO.features), decimal PV_NIC_FEAT_* bits.
+ * The frontend uses TSO only with PV_NIC_FEAT_TSO and PV_NIC_FEAT_TX_CHAIN,
+ * CSUM only with PV_NIC_FEAT_TX_CSUM; absent or malformed: none (software
+ * segmentation and checksums).  Read when the backend reaches accelstate 4.
+ */
+#define PVNIC_KEY_FEATURES	"accel-features"
+/*
+ * The MACs of the host's other vifs, "aa:bb:cc:dd:ee:ff ..." (lower or
+ * upper case hex, whitespace separated, at most 128): the frontend never
+ * learns them as fast-path destinations (guest to guest stays on the slow
+ * path).  Watched; absent: none; malformed entries ignored.
+ */
+#define PVNIC_KEY_LOCAL_MACS	"accel-local-macs"
 
 /* Descriptor order in the PV_HV_ACCEL_FDS reply. */
 #define PVNIC_FD_VI_MEM		0	/* VI memfd (nic.h layout) */

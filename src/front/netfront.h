@@ -46,7 +46,7 @@ struct pv_netfront;
  * domain but never used by netfront; a frontend accelerator plugin (pvnic)
  * grants its fast-path buffer pages from here (at most PVNIC_MAX_PAGES).
  */
-#define PV_NF_NR_ACCEL     64
+#define PV_NF_NR_ACCEL     256
 #define PV_NF_ACCEL_FRAME(i) ((uint32_t)PV_NF_NR_PAGES + (uint32_t)(i))
 #define PV_NF_NR_DOM_PAGES (PV_NF_NR_PAGES + PV_NF_NR_ACCEL)	/* what is registered */
 #define PV_NF_NR_GRANTS    1024
