@@ -49,7 +49,7 @@ struct pv_netfront;
 #define PV_NF_NR_ACCEL     256
 #define PV_NF_ACCEL_FRAME(i) ((uint32_t)PV_NF_NR_PAGES + (uint32_t)(i))
 #define PV_NF_NR_DOM_PAGES (PV_NF_NR_PAGES + PV_NF_NR_ACCEL)	/* what is registered */
-#define PV_NF_NR_GRANTS    1024
+#define PV_NF_NR_GRANTS    2048	/* rings, 512 buffers, 256 pvnic pages, and a lingering old set */
 #define PV_NF_MAX_FRAME    XEN_NETIF_MAX_TX_SIZE	/* 65535: the first slot's size is 16 bits */
 /* Slots of one frame copied to pages from offset 0: ceil(65535 / 4096) = 16. */
 #define PV_NF_MAX_TX_SLOTS ((PV_NF_MAX_FRAME + PV_PAGE_SIZE - 1) / PV_PAGE_SIZE)
