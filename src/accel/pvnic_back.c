@@ -870,7 +870,8 @@ static void pb_show_vi(struct pvnic_vif *pv, struct pv_accel_kv *kv)
 		return;
 	}
 #define VI(f) pv_accel_kv_u64(kv, "vi_" #f, st.f)
-	VI(vi_id); VI(fault); VI(nr_bufs); VI(nr_filters);
+	pv_accel_kv_u64(kv, "vi_id", st.vi_id);
+	VI(fault); VI(nr_bufs); VI(nr_filters);
 	VI(tx_frames); VI(tx_bytes); VI(tx_tso); VI(tx_spoofed); VI(tx_runt); VI(tx_too_big);
 	VI(tx_port_errors); VI(tx_offload_errors);
 	VI(rx_frames); VI(rx_bytes); VI(rx_no_desc); VI(rx_no_evq); VI(rx_too_big); VI(rx_bad_desc);
