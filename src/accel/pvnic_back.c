@@ -30,7 +30,8 @@
  * port) steering the rest of its flow to the VI.  The guest's own
  * addresses are learned from the frames it sends on its slow path (IPv4
  * source, ARP sender; at most PB_IPS_MAX): an outsider cannot aim a filter
- * at an address of another guest and take its traffic.  At most
+ * at an address of another guest and take its traffic; an address two
+ * served guests both claim gets no filter (its flows stay slow).  At most
  * limits/max-filters (default 8, bounded by the NIC's per-VI quota) per
  * vif; when full the oldest is evicted (FIFO: a flow evicted while still
  * active comes back through the slow path and is installed again).
@@ -466,6 +467,12 @@ static void pb_flow_learn(struct pvnic_vif *pv, const uint8_t *h, uint32_t hl)
 		pv->st.filter_not_own_ip++;
 		return;
 	}
+	for (const struct pvnic_vif *o = pv->pb->vifs; o; o = o->next)
+		if (o != pv && pb_ip_own(o, k.ip)) {
+			/* Two guests claim it: which one the flow is for is unknown. */
+			pv->st.filter_ip_conflicts++;
+			return;
+		}
 	pb_flow_install(pv, &k);
 }
 
@@ -905,6 +912,7 @@ static void pb_show(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv)
 	pv_accel_kv_u64(kv, "filter_rate_limited", pv->st.filter_rate_limited);
 	pv_accel_kv_u64(kv, "filter_failures", pv->st.filter_failures);
 	pv_accel_kv_u64(kv, "filter_not_own_ip", pv->st.filter_not_own_ip);
+	pv_accel_kv_u64(kv, "filter_ip_conflicts", pv->st.filter_ip_conflicts);
 	pv_accel_kv_str(kv, "guest_ips", ips);
 	pv_accel_kv_str(kv, "local_macs", pv->local_macs_ok ? pv->local_macs : "");
 	pb_show_vi(pv, kv);

@@ -67,6 +67,7 @@ struct pvnic_vif_stats {
 	uint64_t filter_rate_limited;	/* new flows not installed: too many too fast */
 	uint64_t filter_failures;	/* FILTER_ADD refused (the flow another VI's, table full) */
 	uint64_t filter_not_own_ip;	/* new flows to an address the guest never used */
+	uint64_t filter_ip_conflicts;	/* new flows to an address another served guest used too */
 };
 
 struct pvnic_back_stats {

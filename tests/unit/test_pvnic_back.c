@@ -842,6 +842,20 @@ static void test_flows(struct nbh *n, int wire)
 		"pvnic: another address, non-IP, broadcast, another guest's TCP: nothing installed",
 		"flows %u installs %llu", v1.flows, (unsigned long long)v1.st.filter_installs);
 
+	/* The other guest, served too, claims the same address: no filter for it. */
+	be_set(o, PV_ACCEL_KEY_NIC, PVNIC_NAME);
+	T_ASSERT(be_wait(o, PV_ACCEL_KEY_FRONTEND, PVNIC_NAME, 3000), "second vif served");
+	len = mk_flow(fr, mac_x, o->mac, 17, IP_GUEST, IP_EXT, 5353, 53, 80);
+	T_ASSERT(tf_send(o, fr, len, NULL) == 0 && VIF_WAIT(o, v.nips == 1, 2000), "o claims it");
+	v0 = pb_vif(t);
+	T_CHECK(wire_to_slow(t, wire, 6, IP_GUEST, 5003) &&
+		VIF_WAIT(t, v.st.filter_ip_conflicts == v0.st.filter_ip_conflicts + 1, 2000) &&
+		pb_vif(t).flows == v0.flows,
+		"pvnic: an address two served guests claim gets no filter", "conflicts %llu flows %u",
+		(unsigned long long)pb_vif(t).st.filter_ip_conflicts, pb_vif(t).flows);
+	be_set(o, PV_ACCEL_KEY_NIC, NULL);
+	T_ASSERT(be_wait(o, PV_ACCEL_KEY_FRONTEND, "", 3000), "second vif no longer served");
+
 	/* UDP, then the quota (3): the oldest goes. */
 	T_CHECK(wire_to_slow(t, wire, 17, IP_GUEST, 5004) && VIF_WAIT(t, v.flows == 2, 2000),
 		"pvnic: a UDP flow installs a second filter", "flows %u", pb_vif(t).flows);
