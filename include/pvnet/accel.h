@@ -9,7 +9,7 @@
  *   guest (pvnet-front)                        host (pvnetd)
  *   +--------------------------------+         +---------------------------------+
  *   | netfront --start_xmit--> front |  fast   | netback --probe/remove--> back  |
- *   |   ^       <-poll/deliver- plugin|==path==>|   (no data-path hooks)   plugin |
+ *   |   ^       <-poll/deliver- plugin|==path==>|   --frame (seen, 1.1)--> plugin |
  *   |   | slow path: netif rings     |  (the   |                                 |
  *   |   +============================|=plugins'|=================================|
  *   +--------------------------------+   own)  +---------------------------------+
@@ -72,9 +72,30 @@
  * plugins' own message channel) is the plugin's own control work.  Vifs
  * that exist when a backend plugin registers are probed then.
  *
+ * Optional backend hooks (version 1.1; NULL, or an ops table of 1.0's
+ * size, and the host never calls them), for the vifs a plugin serves:
+ *
+ *   frame        netback met a frame of this vif on the slow path: one it
+ *                delivers to the guest (@how: from an uplink or other
+ *                non-vif port, or from another vif) or one the guest sent
+ *                (after netback's source MAC check).  @hdr is the frame's
+ *                first @hdr_len bytes (at most 128; Ethernet + IPv4 + TCP
+ *                fit), valid during the call only.  On the data path: parse
+ *                only, never allocate, and bound any control work it starts
+ *                (the original's netback installed RX filters from here:
+ *                a flow to an accelerated guest arriving on dom0's queue).
+ *   vifs_changed a vif came or went on this host (pv_accel_back_local_macs
+ *                has changed); called for every served vif.
+ *   show         add the plugin's view of this vif to `pvnetctl accel D N
+ *                show` with pv_accel_kv_u64/str (may do blocking control
+ *                work: it runs on the operator's request).
+ *   show_nic     the same for the NIC (`pvnetctl nic`); @arg is the
+ *                registration's.
+ *
  * Registration is by name, built-in plugins being instances like any
  * other: a table of ops (versioned: major must match, and @size must
- * cover the ops the host calls) and an opaque @arg given back to
+ * cover the ops the host calls: an optional op beyond @size is taken as
+ * NULL, so a 1.0 table still registers) and an opaque @arg given back to
  * new_device/probe.  A shared object "pvnet-accel-<name>.so" may register
  * itself from a constructor; pv_accel_load() dlopens it.
  *
@@ -91,7 +112,7 @@
 
 /* Versions: major in the top 16 bits (must match), minor below (additions). */
 #define PV_ACCEL_FRONT_VERSION	0x00010000u
-#define PV_ACCEL_BACK_VERSION	0x00010000u
+#define PV_ACCEL_BACK_VERSION	0x00010001u	/* 1.1: frame, vifs_changed, show, show_nic */
 #define PV_ACCEL_VERSION_MAJOR(v) ((v) >> 16)
 
 #define PV_ACCEL_NAME_MAX	32	/* names: [a-z0-9_.-]{1,31} */
@@ -188,6 +209,16 @@ int pv_accel_front_set_state(struct pv_accel_front_dev *dev, int state);
 
 /* One vif, as netback shows it to a plugin (opaque). */
 struct pv_accel_back_vif;
+/* Where show()/show_nic() put their keys and values (opaque). */
+struct pv_accel_kv;
+
+/* frame(): how netback met the frame. */
+enum pv_accel_frame_how {
+	PV_ACCEL_FRAME_RX_EXTERNAL = 1,	/* to the guest, from a port that is not a vif:
+					 * an uplink (the NIC's host VI), the host port */
+	PV_ACCEL_FRAME_RX_LOCAL = 2,	/* to the guest, from another vif of this host */
+	PV_ACCEL_FRAME_TX = 3,		/* from the guest, source MAC checked */
+};
 
 struct pv_accel_back_ops {
 	uint32_t version;		/* PV_ACCEL_BACK_VERSION */
@@ -195,9 +226,17 @@ struct pv_accel_back_ops {
 	const char *name;		/* the backend plugin's own name (logs, pvnetctl) */
 	int (*probe)(struct pv_accel_back_vif *vif, void *arg);
 	void (*remove)(struct pv_accel_back_vif *vif);
+	/* 1.1: optional, may be NULL */
+	void (*frame)(struct pv_accel_back_vif *vif, enum pv_accel_frame_how how,
+		      const uint8_t *hdr, uint32_t hdr_len, uint32_t len);
+	void (*vifs_changed)(struct pv_accel_back_vif *vif);
+	void (*show)(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv);
+	void (*show_nic)(void *arg, struct pv_accel_kv *kv);
 };
-_Static_assert(sizeof(struct pv_accel_back_ops) == 8 + 3 * sizeof(void *),
-	       "pv_accel_back_ops v1: grow only at the end, bump the minor version");
+/* The size of a 1.0 table (probe and remove only): still accepted. */
+#define PV_ACCEL_BACK_OPS_SIZE_1_0	(8 + 3 * sizeof(void *))
+_Static_assert(sizeof(struct pv_accel_back_ops) == 8 + 7 * sizeof(void *),
+	       "pv_accel_back_ops v1.1: grow only at the end, bump the minor version");
 
 /*
  * pv_accel_back_register() - serve the vifs whose "accel" key is @nic
@@ -220,6 +259,24 @@ const char *pv_accel_back_frontend(const struct pv_accel_back_vif *vif);	/* fron
 struct xs_server *pv_accel_back_xs(const struct pv_accel_back_vif *vif);
 struct pv_hv *pv_accel_back_hv(const struct pv_accel_back_vif *vif);
 struct pv_loop *pv_accel_back_loop(const struct pv_accel_back_vif *vif);
+
+/*
+ * pv_accel_back_local_macs() - the MACs of every other vif of this host
+ * (the same store), accelerated or not: up to @max into @macs.
+ * Return: how many there are (may be more than @max).
+ */
+unsigned int pv_accel_back_local_macs(const struct pv_accel_back_vif *vif, uint8_t (*macs)[6],
+				      unsigned int max);
+/*
+ * pv_accel_back_write() / _rm() - a key of the vif's backend directory,
+ * unless the directory is being removed (a write would re-create it).
+ * Return: 0, -ENOENT (directory going), or the store's -errno.
+ */
+int pv_accel_back_write(struct pv_accel_back_vif *vif, const char *key, const char *val);
+int pv_accel_back_rm(struct pv_accel_back_vif *vif, const char *key);
+/* show(), show_nic(): one key and its value (keys: [a-z0-9_]). */
+void pv_accel_kv_u64(struct pv_accel_kv *kv, const char *key, uint64_t v);
+void pv_accel_kv_str(struct pv_accel_kv *kv, const char *key, const char *v);
 
 /* Write "accel-frontend" = @name (the frontend plugin netfront should attach). */
 int pv_accel_back_publish_frontend(struct pv_accel_back_vif *vif, const char *name);

@@ -3,17 +3,41 @@
  * pvnic_back.c - the backend half of the "pvnic" accelerator pair (see
  * pvnic_back.h and docs/accel-pvnic.md).
  *
- *   probe(vif)  --> VI_ALLOC, SET_MAC(vif MAC),
+ * Theory of Operation
+ * ===================
+ *
+ *   probe(vif)  --> accel-local-macs, VI_ALLOC, SET_MAC(vif MAC),
  *                   accel-frontend = pvnic, accelstate InitWait
- *   frontend accelstate 3 --> read accel-buf-refs, pv_gnt_map each (kept),
- *                   BUF_MAP(guest memfd, chunks 2f, 2f+1), accel-buf-ids,
- *                   accel-vi, accel-mtu, FILTER_ADD(dst MAC), accelstate 4
- *   frontend leaves 3/4 --> FILTER_DEL, buffers and grants released,
+ *   frontend accelstate 3 --> read accel-filter, limits/max-filters and
+ *                   accel-buf-refs, pv_gnt_map each (kept), BUF_MAP(guest
+ *                   memfd, chunks 2f, 2f+1), accel-buf-ids, accel-vi,
+ *                   accel-mtu, accel-features, accelstate 4
+ *   frontend accelstate 4 --> filters on: "mac" mode FILTER_ADD(dst MAC);
+ *                   "flow" mode (default) learns them from frame()
+ *   frontend leaves 3/4 --> FILTER_DEL each, buffers and grants released,
  *                   accelstate InitWait
- *   remove(vif) --> FILTER_DEL, VI_FREE, pv_gnt_unmap all, keys deleted
+ *   remove(vif) --> VI_FREE (its filters and buffers go with it),
+ *                   pv_gnt_unmap all, keys deleted
  *   NIC gone    --> every vif: grants unmapped, accel-frontend removed,
  *                   accelstate Closed; reconnect every second, then probe's
  *                   work again
+ *
+ * Flow filters, as the original's netback did: netback offers every frame
+ * it delivers to a served vif (frame()).  One that came from outside the
+ * host's vifs (the NIC's host VI: the flow is not filtered yet), unicast
+ * to the vif's MAC, IPv4 TCP or UDP, not a fragment, to one of the guest's
+ * own addresses, gets a filter (protocol, destination IPv4, destination
+ * port) steering the rest of its flow to the VI.  The guest's own
+ * addresses are learned from the frames it sends on its slow path (IPv4
+ * source, ARP sender; at most PB_IPS_MAX): an outsider cannot aim a filter
+ * at an address of another guest and take its traffic; an address two
+ * served guests both claim gets no filter (its flows stay slow).  At most
+ * limits/max-filters (default 8, bounded by the NIC's per-VI quota) per
+ * vif; when full the oldest is evicted (FIFO: a flow evicted while still
+ * active comes back through the slow path and is installed again).
+ * Installs are blocking round trips on the control socket, so they are
+ * rate limited per vif and in all (token buckets), and the per-frame work
+ * is a header parse and a look-up in a small array.
  *
  * Any failure is logged and sets accelstate Closed; the slow path is never
  * touched.  Runs on pvnetd's loop thread, as every backend plugin.
@@ -26,6 +50,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "accel/pvnic.h"
@@ -40,8 +65,23 @@
 
 #define PB_PATH_MAX	256
 #define PB_REFS_MAX	(PVNIC_MAX_PAGES * 12 + 16)
+#define PB_LOCAL_MACS_STR	(PVNIC_LOCAL_MACS_MAX * 18 + 1)
 
 struct pvnic_back;
+
+/* One installed flow filter. */
+struct pb_flow {
+	uint32_t ip;		/* destination, network order */
+	uint16_t port;		/* destination, host order */
+	uint8_t proto;		/* 6 or 17 */
+	uint32_t id;		/* the NIC's filter id */
+};
+
+/* A token bucket, in thousandths of a token. */
+struct pb_bucket {
+	uint64_t last_ms;
+	uint64_t milli;
+};
 
 struct pvnic_vif {
 	struct pvnic_back *pb;
@@ -56,8 +96,21 @@ struct pvnic_vif {
 	/* the VI (vi_ok: allocated on the current control connection) */
 	int vi_ok;
 	struct nic_client_vi vi;
-	int filter_ok;
-	uint32_t filter_id;
+
+	/* filters: only while the frontend reads the VI (fe_connected) */
+	int fe_connected;
+	int mode_mac;			/* accel-filter = "mac" */
+	unsigned int quota;		/* flow filters at most (limits/max-filters) */
+	int mac_filter_ok;
+	uint32_t mac_filter_id;
+	struct pb_flow flows[PVNIC_FILTERS_MAX];	/* FIFO: oldest at flow_head */
+	unsigned int nflows, flow_head;
+	struct pb_bucket rate;
+	uint32_t ips[PB_IPS_MAX];	/* the guest's own IPv4 addresses */
+	unsigned int nips, ip_next;
+	struct pvnic_vif_stats st;
+	char *local_macs;		/* accel-local-macs as last written */
+	int local_macs_ok;
 
 	/* the guest's pages (ready: handshake done) */
 	int ready;
@@ -77,6 +130,10 @@ struct pvnic_back {
 	struct pv_watch *retry_t;
 	int retry_logged;
 	uint32_t mtu;
+	uint32_t features;		/* INFO's PV_NIC_FEAT_* */
+	uint32_t vi_filters;		/* INFO's per-VI filter quota */
+	struct pb_bucket rate;		/* flow filter installs, all vifs */
+	struct pv_ratelimit rl;
 	struct pvnic_vif *vifs;
 	int registered;
 	struct pvnic_back_stats st;
@@ -107,6 +164,7 @@ static void pb_rm_keys(struct pvnic_vif *pv)
 	pb_rm(pv, PVNIC_KEY_BUF_IDS);
 	pb_rm(pv, PVNIC_KEY_VI);
 	pb_rm(pv, PVNIC_KEY_MTU);
+	pb_rm(pv, PVNIC_KEY_FEATURES);
 }
 
 static int pb_transport_err(int e)
@@ -159,19 +217,18 @@ static void pb_vi_close_fds(struct pvnic_vif *pv)
 		close(pv->vi.wake_fd);
 	pv->vi.mem_fd = pv->vi.doorbell_fd = pv->vi.wake_fd = -1;
 	pv->vi_ok = 0;
-	pv->filter_ok = 0;
+	pv->fe_connected = 0;
+	pv->mac_filter_ok = 0;	/* the NIC dropped them with the VI */
+	pv->nflows = pv->flow_head = 0;
 }
 
-static void pb_filter_off(struct pvnic_vif *pv);
-
-/* FILTER_DEL, VI_FREE (if the NIC is there), then the grants unmapped. */
+/* VI_FREE (its filters go with it) if the NIC is there, then the grants unmapped. */
 static void pb_vi_teardown(struct pvnic_vif *pv)
 {
 	struct pvnic_back *pb = pv->pb;
 	int e;
 
 	if (pv->vi_ok && pb->cfd >= 0) {
-		pb_filter_off(pv);
 		e = nic_client_vi_free(pb->cfd, pv->vi.vi_id);
 		if (e)
 			pv_warn("vif%u.%u: pvnic: VI_FREE: %s", pv->domid, pv->devid, strerror(-e));
@@ -183,43 +240,300 @@ static void pb_vi_teardown(struct pvnic_vif *pv)
 	pb_vi_close_fds(pv);
 }
 
+/* ---- filters ---- */
+
 /*
- * The MAC filter steers the vif's traffic from the wire to its VI, so it is
- * on only while a frontend half is there to read the VI: from the moment
- * the frontend's buffers are mapped until the frontend leaves.  (A filter
- * set at probe time would black-hole the vif's traffic whenever the guest
- * has no frontend half.)
+ * Filters steer traffic from the wire to the VI, so they exist only while
+ * a frontend half reads the VI: from its accelstate 4 until it leaves (a
+ * filter without a reader would black-hole the guest's traffic).
  */
-static int pb_filter_on(struct pvnic_vif *pv)
+static void pb_mac_filter_on(struct pvnic_vif *pv)
 {
 	struct pvnic_back *pb = pv->pb;
 	int e;
 
-	if (pv->filter_ok)
-		return 0;
-	e = pb->cfd >= 0 ? nic_client_filter_mac(pb->cfd, pv->vi.vi_id, pv->mac, &pv->filter_id)
-			 : -ENOTCONN;
+	if (pv->mac_filter_ok || pb->cfd < 0)
+		return;
+	e = nic_client_filter_mac(pb->cfd, pv->vi.vi_id, pv->mac, &pv->mac_filter_id);
 	if (e) {
-		pv_warn("vif%u.%u: pvnic: FILTER_ADD: %s", pv->domid, pv->devid, strerror(-e));
-		return e;
+		pv->st.filter_failures++;
+		pv_warn("vif%u.%u: pvnic: FILTER_ADD (MAC): %s", pv->domid, pv->devid, strerror(-e));
+		pb_ctl_err(pb, e, "FILTER_ADD failed");
+		return;
 	}
-	pv->filter_ok = 1;
+	pv->mac_filter_ok = 1;
+	pv->st.filter_installs++;
+}
+
+static void pb_filter_del(struct pvnic_vif *pv, uint32_t id)
+{
+	struct pvnic_back *pb = pv->pb;
+	int e;
+
+	if (pb->cfd < 0)
+		return;
+	e = nic_client_filter_del(pb->cfd, pv->vi.vi_id, id);
+	if (e) {
+		pv_warn("vif%u.%u: pvnic: FILTER_DEL: %s", pv->domid, pv->devid, strerror(-e));
+		pb_ctl_err(pb, e, "FILTER_DEL failed");
+	}
+}
+
+/* Take the oldest flow filter off the table; its id. */
+static uint32_t pb_flow_pop(struct pvnic_vif *pv)
+{
+	uint32_t id = pv->flows[pv->flow_head].id;
+
+	pv->flow_head = (pv->flow_head + 1) % PVNIC_FILTERS_MAX;
+	pv->nflows--;
+	return id;
+}
+
+/* Every filter of the vif off (the VI stays): the frontend left. */
+static void pb_filters_off(struct pvnic_vif *pv)
+{
+	pv->fe_connected = 0;
+	if (pv->mac_filter_ok) {
+		pv->mac_filter_ok = 0;
+		pb_filter_del(pv, pv->mac_filter_id);
+	}
+	while (pv->nflows)	/* (a FILTER_DEL finding the NIC gone empties the table) */
+		pb_filter_del(pv, pb_flow_pop(pv));
+	pv->flow_head = 0;
+}
+
+static uint64_t pb_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Take a token from @b (@burst tokens, @per_s refilled a second); 1 if there was one. */
+static int pb_bucket_take(struct pb_bucket *b, uint64_t now, unsigned int burst,
+			  unsigned int per_s)
+{
+	uint64_t cap = (uint64_t)burst * 1000;
+
+	if (!b->last_ms) {
+		b->milli = cap;
+	} else {
+		b->milli += (now - b->last_ms) * per_s;
+		if (b->milli > cap)
+			b->milli = cap;
+	}
+	b->last_ms = now;
+	if (b->milli < 1000)
+		return 0;
+	b->milli -= 1000;
+	return 1;
+}
+
+/* An address a guest may call its own: unicast, not 0.0.0.0 (network order). */
+static int pb_ip_unicast(uint32_t ip_be)
+{
+	const uint8_t *b = (const uint8_t *)&ip_be;
+
+	return ip_be != 0 && ip_be != 0xffffffffu && (b[0] & 0xf0) != 0xe0;
+}
+
+static int pb_ip_own(const struct pvnic_vif *pv, uint32_t ip)
+{
+	for (unsigned int i = 0; i < pv->nips; i++)
+		if (pv->ips[i] == ip)
+			return 1;
 	return 0;
 }
 
-static void pb_filter_off(struct pvnic_vif *pv)
+/*
+ * pb_l3() - the EtherType and L3 offset of a frame's header copy, after
+ * at most one 802.1Q tag.  Return: the EtherType, 0 if too short.
+ */
+static uint16_t pb_l3(const uint8_t *h, uint32_t hl, uint32_t *off)
+{
+	uint16_t type;
+
+	if (hl < 14)
+		return 0;
+	type = (uint16_t)(h[12] << 8 | h[13]);
+	*off = 14;
+	if (type == 0x8100) {
+		if (hl < 18)
+			return 0;
+		type = (uint16_t)(h[16] << 8 | h[17]);
+		*off = 18;
+	}
+	return type;
+}
+
+/* The guest sent @h on its slow path: remember its IPv4 source (or ARP sender). */
+static void pb_learn_ip(struct pvnic_vif *pv, const uint8_t *h, uint32_t hl)
+{
+	uint32_t off, ip;
+	uint16_t type = pb_l3(h, hl, &off);
+
+	if (type == 0x0800 && hl >= off + 20 && (h[off] >> 4) == 4)
+		memcpy(&ip, h + off + 12, 4);
+	else if (type == 0x0806 && hl >= off + 28 && h[off] == 0 && h[off + 1] == 1 &&
+		 h[off + 2] == 0x08 && h[off + 3] == 0 && h[off + 4] == 6 && h[off + 5] == 4)
+		memcpy(&ip, h + off + 14, 4);	/* ARP sender protocol address */
+	else
+		return;
+	if (!pb_ip_unicast(ip) || pb_ip_own(pv, ip))
+		return;
+	pv->ips[pv->ip_next] = ip;
+	pv->ip_next = (pv->ip_next + 1) % PB_IPS_MAX;
+	if (pv->nips < PB_IPS_MAX)
+		pv->nips++;
+}
+
+/*
+ * pb_flow_key() - the flow a frame to the guest belongs to
+ * Return: 1 for unicast to @mac, IPv4 TCP or UDP, not a fragment, with a
+ * destination port and the headers in @h; else 0.
+ */
+static int pb_flow_key(const uint8_t *h, uint32_t hl, const uint8_t mac[6], struct pb_flow *k)
+{
+	uint32_t off, ihl;
+
+	if (hl < 14 || memcmp(h, mac, 6) || pb_l3(h, hl, &off) != 0x0800 || hl < off + 20 ||
+	    (h[off] >> 4) != 4)
+		return 0;
+	ihl = (uint32_t)(h[off] & 0x0f) * 4;
+	if (ihl < 20 || hl < off + ihl + 4)
+		return 0;
+	if ((h[off + 6] & 0x3f) || h[off + 7])	/* MF or an offset: the NIC matches no fragment */
+		return 0;
+	k->proto = h[off + 9];
+	if (k->proto != 6 && k->proto != 17)
+		return 0;
+	memcpy(&k->ip, h + off + 16, 4);
+	k->port = (uint16_t)(h[off + ihl + 2] << 8 | h[off + ihl + 3]);
+	return k->port != 0 && pb_ip_unicast(k->ip);
+}
+
+static int pb_flow_find(const struct pvnic_vif *pv, const struct pb_flow *k)
+{
+	for (unsigned int i = 0; i < pv->nflows; i++) {
+		const struct pb_flow *f = &pv->flows[(pv->flow_head + i) % PVNIC_FILTERS_MAX];
+
+		if (f->ip == k->ip && f->port == k->port && f->proto == k->proto)
+			return 1;
+	}
+	return 0;
+}
+
+/* Install a filter for flow @k: the oldest goes first when the vif is at its quota. */
+static void pb_flow_install(struct pvnic_vif *pv, struct pb_flow *k)
 {
 	struct pvnic_back *pb = pv->pb;
+	uint64_t now = pb_now_ms();
 	int e;
 
-	if (!pv->filter_ok)
+	if (!pb_bucket_take(&pv->rate, now, PVNIC_RATE_VIF_BURST, PVNIC_RATE_VIF_PER_S) ||
+	    !pb_bucket_take(&pb->rate, now, PVNIC_RATE_ALL_BURST, PVNIC_RATE_ALL_PER_S)) {
+		pv->st.filter_rate_limited++;
 		return;
-	pv->filter_ok = 0;
-	if (pb->cfd < 0)
+	}
+	if (pv->nflows >= pv->quota) {
+		pv->st.filter_evictions++;
+		pb_filter_del(pv, pb_flow_pop(pv));
+		if (pb->cfd < 0)
+			return;
+	}
+	e = nic_client_filter_ipv4(pb->cfd, pv->vi.vi_id, k->proto, k->ip, k->port, &k->id);
+	if (e) {
+		/* -EEXIST: another VI has that flow; -ENOSPC: the NIC's table is full. */
+		pv->st.filter_failures++;
+		pv_log_rl(&pb->rl, PV_LOG_WARN, "vif%u.%u: pvnic: FILTER_ADD (flow): %s", pv->domid,
+			  pv->devid, strerror(-e));
+		pb_ctl_err(pb, e, "FILTER_ADD failed");
 		return;
-	e = nic_client_filter_del(pb->cfd, pv->vi.vi_id, pv->filter_id);
-	if (e)
-		pv_warn("vif%u.%u: pvnic: FILTER_DEL: %s", pv->domid, pv->devid, strerror(-e));
+	}
+	pv->flows[(pv->flow_head + pv->nflows) % PVNIC_FILTERS_MAX] = *k;
+	pv->nflows++;
+	pv->st.filter_installs++;
+}
+
+/* A frame netback delivers to the guest from outside the host's vifs. */
+static void pb_flow_learn(struct pvnic_vif *pv, const uint8_t *h, uint32_t hl)
+{
+	struct pb_flow k;
+
+	if (!pb_flow_key(h, hl, pv->mac, &k) || pb_flow_find(pv, &k))
+		return;
+	if (!pb_ip_own(pv, k.ip)) {
+		pv->st.filter_not_own_ip++;
+		return;
+	}
+	for (const struct pvnic_vif *o = pv->pb->vifs; o; o = o->next)
+		if (o != pv && pb_ip_own(o, k.ip)) {
+			/* Two guests claim it: which one the flow is for is unknown. */
+			pv->st.filter_ip_conflicts++;
+			return;
+		}
+	pb_flow_install(pv, &k);
+}
+
+/* The vif's filter policy, from its backend keys, for the coming round. */
+static void pb_filter_config(struct pvnic_vif *pv)
+{
+	struct pvnic_back *pb = pv->pb;
+	char path[PB_PATH_MAX + 32], val[16], *end;
+	unsigned long q = PVNIC_FILTERS_DEFAULT;
+
+	pv->mode_mac = 0;
+	snprintf(path, sizeof(path), "%s/%s", pv->be, PVNIC_KEY_FILTER);
+	if (xs_server_read(pb->xs, path, val, sizeof(val)) >= 0) {
+		if (!strcmp(val, "mac"))
+			pv->mode_mac = 1;
+		else if (strcmp(val, "flow"))
+			pv_warn("vif%u.%u: pvnic: " PVNIC_KEY_FILTER " '%.15s' unknown: flow filters",
+				pv->domid, pv->devid, val);
+	}
+	snprintf(path, sizeof(path), "%s/%s", pv->be, PVNIC_KEY_MAX_FILTERS);
+	if (xs_server_read(pb->xs, path, val, sizeof(val)) >= 0) {
+		errno = 0;
+		q = strtoul(val, &end, 10);
+		if (errno || end == val || *end || q == 0) {
+			pv_warn("vif%u.%u: pvnic: bad " PVNIC_KEY_MAX_FILTERS " '%.15s'", pv->domid,
+				pv->devid, val);
+			q = PVNIC_FILTERS_DEFAULT;
+		}
+	}
+	if (q > PVNIC_FILTERS_MAX)
+		q = PVNIC_FILTERS_MAX;
+	if (pb->vi_filters && q > pb->vi_filters)
+		q = pb->vi_filters;
+	pv->quota = (unsigned int)q;
+}
+
+/* ---- the local MACs: the other vifs of this host ---- */
+
+static void pb_local_macs(struct pvnic_vif *pv)
+{
+	uint8_t macs[PVNIC_LOCAL_MACS_MAX][6];
+	char s[PB_LOCAL_MACS_STR];
+	unsigned int n = pv_accel_back_local_macs(pv->vif, macs, PVNIC_LOCAL_MACS_MAX);
+	size_t off = 0;
+
+	if (n > PVNIC_LOCAL_MACS_MAX) {
+		pv_log_rl(&pv->pb->rl, PV_LOG_WARN, "vif%u.%u: pvnic: %u local MACs, only %u published",
+			  pv->domid, pv->devid, n, PVNIC_LOCAL_MACS_MAX);
+		n = PVNIC_LOCAL_MACS_MAX;
+	}
+	s[0] = '\0';
+	for (unsigned int i = 0; i < n; i++)
+		off += (size_t)snprintf(s + off, sizeof(s) - off, "%s%02x:%02x:%02x:%02x:%02x:%02x",
+					i ? " " : "", macs[i][0], macs[i][1], macs[i][2],
+					macs[i][3], macs[i][4], macs[i][5]);
+	if (pv->local_macs_ok && !strcmp(s, pv->local_macs))
+		return;
+	if (pv_accel_back_write(pv->vif, PVNIC_KEY_LOCAL_MACS, s) == 0) {
+		memcpy(pv->local_macs, s, off + 1);
+		pv->local_macs_ok = 1;
+	}
 }
 
 /* ---- probe's work: a VI for the vif ---- */
@@ -391,23 +705,21 @@ static void pb_bufs_connect(struct pvnic_vif *pv)
 	snprintf(num, sizeof(num), "%u", pb->mtu);
 	if (!e)
 		e = pb_write(pv, pv->be, PVNIC_KEY_MTU, num);
+	snprintf(num, sizeof(num), "%u", pb->features);
+	if (!e)
+		e = pb_write(pv, pv->be, PVNIC_KEY_FEATURES, num);
 	if (e) {
 		pb_bufs_release(pv, 1);
 		pb_rm_keys(pv);
 		pb_fail(pv, "writing keys", e);
 		return;
 	}
-	e = pb_filter_on(pv);
-	if (e) {
-		pb_bufs_release(pv, 1);
-		pb_rm_keys(pv);
-		pb_fail(pv, "FILTER_ADD", e);
-		return;
-	}
+	pb_filter_config(pv);
 	pv_accel_back_set_state(pv->vif, XenbusStateConnected);
 	pb->st.connected_vifs++;
-	pv_info("vif%u.%u: pvnic: fast path ready (VI %u, %u pages)", pv->domid, pv->devid,
-		pv->vi.vi_id, pv->nr_pages);
+	pv_info("vif%u.%u: pvnic: fast path ready (VI %u, %u pages, %s filters, at most %u)",
+		pv->domid, pv->devid, pv->vi.vi_id, pv->nr_pages, pv->mode_mac ? "MAC" : "flow",
+		pv->mode_mac ? 1 : pv->quota);
 }
 
 /* The frontend's accelstate changed (or its directory went). */
@@ -435,14 +747,21 @@ static void pb_fe_watch_cb(struct xs_server *xs, const char *path, const char *t
 		if (pv->failed)
 			return;
 		if (pv->ready) {	/* a new round without an intermediate state */
-			pb_filter_off(pv);
+			pb_filters_off(pv);
 			pb_bufs_release(pv, 1);
 			pb_rm_keys(pv);
 		}
 		pb_bufs_connect(pv);
+	} else if (state == XenbusStateConnected && pv->ready) {
+		/* The frontend reads the VI now: traffic may be steered to it. */
+		if (!pv->fe_connected) {
+			pv->fe_connected = 1;
+			if (pv->mode_mac)
+				pb_mac_filter_on(pv);
+		}
 	} else if (state != XenbusStateConnected && pv->ready) {
 		/* The frontend left: its traffic back to the bridge, its pages back to it. */
-		pb_filter_off(pv);
+		pb_filters_off(pv);
 		pb_bufs_release(pv, 1);
 		pb_rm_keys(pv);
 		if (pv->pb->cfd >= 0 && pv->vi_ok)
@@ -458,8 +777,10 @@ static int pb_probe(struct pv_accel_back_vif *vif, void *arg)
 	struct pvnic_vif *pv = calloc(1, sizeof(*pv));
 	char p[PB_PATH_MAX + 32];
 
-	if (!pv)
+	if (!pv || !(pv->local_macs = malloc(PB_LOCAL_MACS_STR))) {
+		free(pv);
 		return -ENOMEM;
+	}
 	pv->pb = pb;
 	pv->vif = vif;
 	pv->domid = pv_accel_back_domid(vif);
@@ -470,10 +791,12 @@ static int pb_probe(struct pv_accel_back_vif *vif, void *arg)
 	snprintf(pv->token, sizeof(pv->token), "pvnic-%u-%u", pv->domid, pv->devid);
 	pv->vi.mem_fd = pv->vi.doorbell_fd = pv->vi.wake_fd = -1;
 	pv_accel_back_set_priv(vif, pv);
+	pv->quota = PVNIC_FILTERS_DEFAULT;
 	pv->next = pb->vifs;
 	pb->vifs = pv;
 	pb->st.live_vifs++;
 
+	pb_local_macs(pv);	/* before accel-frontend: the frontend finds it there */
 	if (pb->cfd >= 0)
 		pb_vi_setup(pv);	/* failures leave it waiting for the NIC */
 	if (!pv->vi_ok)
@@ -498,6 +821,7 @@ static void pb_remove(struct pv_accel_back_vif *vif)
 	}
 	pb_vi_teardown(pv);
 	pb_rm_keys(pv);
+	pv_accel_back_rm(vif, PVNIC_KEY_LOCAL_MACS);
 	for (struct pvnic_vif **pp = &pb->vifs; *pp; pp = &(*pp)->next)
 		if (*pp == pv) {
 			*pp = pv->next;
@@ -506,7 +830,136 @@ static void pb_remove(struct pv_accel_back_vif *vif)
 	pb->st.live_vifs--;
 	pv_accel_back_set_priv(vif, NULL);
 	pv_info("vif%u.%u: pvnic: removed", pv->domid, pv->devid);
+	free(pv->local_macs);
 	free(pv);
+}
+
+/*
+ * pb_frame() - netback met a frame of the vif on the slow path.  Data
+ * path: a header parse and a look-up; control work only for a new flow,
+ * and rate limited.
+ */
+static void pb_frame(struct pv_accel_back_vif *vif, enum pv_accel_frame_how how,
+		     const uint8_t *hdr, uint32_t hdr_len, uint32_t len)
+{
+	struct pvnic_vif *pv = pv_accel_back_priv(vif);
+
+	(void)len;
+	if (!pv)
+		return;
+	if (how == PV_ACCEL_FRAME_TX)
+		pb_learn_ip(pv, hdr, hdr_len);
+	else if (how == PV_ACCEL_FRAME_RX_EXTERNAL && pv->fe_connected && !pv->mode_mac &&
+		 pv->pb->cfd >= 0)
+		pb_flow_learn(pv, hdr, hdr_len);
+}
+
+static void pb_vifs_changed(struct pv_accel_back_vif *vif)
+{
+	struct pvnic_vif *pv = pv_accel_back_priv(vif);
+
+	if (pv)
+		pb_local_macs(pv);
+}
+
+static void pb_show_vi(struct pvnic_vif *pv, struct pv_accel_kv *kv)
+{
+	struct pvnic_back *pb = pv->pb;
+	struct pv_nic_vi_stats st;
+	int e;
+
+	if (!pv->vi_ok || pb->cfd < 0)
+		return;
+	e = nic_client_stats(pb->cfd, pv->vi.vi_id, &st);
+	if (e) {
+		pv_accel_kv_str(kv, "vi_error", strerror(-e));
+		pb_ctl_err(pb, e, "STATS failed");
+		return;
+	}
+#define VI(f) pv_accel_kv_u64(kv, "vi_" #f, st.f)
+	pv_accel_kv_u64(kv, "vi_id", st.vi_id);
+	VI(fault); VI(nr_bufs); VI(nr_filters);
+	VI(tx_frames); VI(tx_bytes); VI(tx_tso); VI(tx_spoofed); VI(tx_runt); VI(tx_too_big);
+	VI(tx_port_errors); VI(tx_offload_errors);
+	VI(rx_frames); VI(rx_bytes); VI(rx_no_desc); VI(rx_no_evq); VI(rx_too_big); VI(rx_bad_desc);
+	VI(desc_errors); VI(doorbells); VI(wakeups); VI(evq_stalls); VI(faults);
+#undef VI
+}
+
+/* pvnetctl accel D N show: the handshake, the filters, and the VI's counters from the NIC. */
+static void pb_show(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv)
+{
+	struct pvnic_vif *pv = pv_accel_back_priv(vif);
+	char ips[PB_IPS_MAX * 16 + 1] = "";
+	size_t off = 0;
+
+	if (!pv)
+		return;
+	for (unsigned int i = 0; i < pv->nips; i++) {
+		const uint8_t *b = (const uint8_t *)&pv->ips[i];
+
+		off += (size_t)snprintf(ips + off, sizeof(ips) - off, "%s%u.%u.%u.%u", i ? " " : "",
+					b[0], b[1], b[2], b[3]);
+	}
+	pv_accel_kv_u64(kv, "nic_up", pv->pb->cfd >= 0);
+	pv_accel_kv_u64(kv, "fast_path_ready", (uint64_t)pv->ready);
+	pv_accel_kv_u64(kv, "frontend_connected", (uint64_t)pv->fe_connected);
+	pv_accel_kv_str(kv, "filter_mode", pv->mode_mac ? "mac" : "flow");
+	pv_accel_kv_u64(kv, "filters", pv->nflows + (pv->mac_filter_ok ? 1u : 0u));
+	pv_accel_kv_u64(kv, "filter_quota", pv->mode_mac ? 1 : pv->quota);
+	pv_accel_kv_u64(kv, "filter_installs", pv->st.filter_installs);
+	pv_accel_kv_u64(kv, "filter_evictions", pv->st.filter_evictions);
+	pv_accel_kv_u64(kv, "filter_rate_limited", pv->st.filter_rate_limited);
+	pv_accel_kv_u64(kv, "filter_failures", pv->st.filter_failures);
+	pv_accel_kv_u64(kv, "filter_not_own_ip", pv->st.filter_not_own_ip);
+	pv_accel_kv_u64(kv, "filter_ip_conflicts", pv->st.filter_ip_conflicts);
+	pv_accel_kv_str(kv, "guest_ips", ips);
+	pv_accel_kv_str(kv, "local_macs", pv->local_macs_ok ? pv->local_macs : "");
+	pb_show_vi(pv, kv);
+}
+
+static const char *pb_features_str(uint32_t f, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s%s", f & PV_NIC_FEAT_TX_CHAIN ? "tx-chain " : "",
+		 f & PV_NIC_FEAT_TX_CSUM ? "tx-csum " : "", f & PV_NIC_FEAT_TSO ? "tso " : "");
+	if (buf[0])
+		buf[strlen(buf) - 1] = '\0';
+	return buf;
+}
+
+/* pvnetctl nic: the plugin's connection, and the NIC's INFO. */
+static void pb_show_nic(void *arg, struct pv_accel_kv *kv)
+{
+	struct pvnic_back *pb = arg;
+	struct pv_nic_info_reply in;
+	char mac[18], feat[40];
+	int e;
+
+	pv_accel_kv_str(kv, "socket", pb->sock_path);
+	pv_accel_kv_u64(kv, "connected", pb->cfd >= 0);
+#define ST(f) pv_accel_kv_u64(kv, #f, pb->st.f)
+	ST(connects); ST(disconnects); ST(vi_allocs); ST(vi_frees); ST(connected_vifs);
+	ST(bad_refs); ST(failures); ST(fds_given); ST(live_vifs);
+#undef ST
+	if (pb->cfd < 0)
+		return;
+	e = nic_client_info(pb->cfd, &in);
+	if (e) {
+		pv_accel_kv_str(kv, "info_error", strerror(-e));
+		pb_ctl_err(pb, e, "INFO failed");
+		return;
+	}
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", in.mac[0], in.mac[1], in.mac[2],
+		 in.mac[3], in.mac[4], in.mac[5]);
+	pv_accel_kv_u64(kv, "version", in.version);
+	pv_accel_kv_u64(kv, "features", in.features);
+	pv_accel_kv_str(kv, "feature_names", pb_features_str(in.features, feat, sizeof(feat)));
+	pv_accel_kv_u64(kv, "mtu", in.mtu);
+	pv_accel_kv_str(kv, "mac", mac);
+#define IN(f) pv_accel_kv_u64(kv, #f, in.f)
+	IN(max_vis); IN(vis_active); IN(nr_bufs); IN(bufs_used); IN(max_filters); IN(filters_used);
+	IN(vi_filters); IN(port_rx); IN(port_tx); IN(rx_unmatched_dropped); IN(ctl_errors);
+#undef IN
 }
 
 static const struct pv_accel_back_ops pvnic_back_ops = {
@@ -515,6 +968,10 @@ static const struct pv_accel_back_ops pvnic_back_ops = {
 	.name = PVNIC_NAME,
 	.probe = pb_probe,
 	.remove = pb_remove,
+	.frame = pb_frame,
+	.vifs_changed = pb_vifs_changed,
+	.show = pb_show,
+	.show_nic = pb_show_nic,
 };
 
 /* ---- the control connection ---- */
@@ -579,6 +1036,8 @@ static int pb_connect(struct pvnic_back *pb)
 	}
 	pb->cfd = fd;
 	pb->mtu = info.mtu;
+	pb->features = info.features;
+	pb->vi_filters = info.vi_filters;
 	pb->st.connects++;
 	pb->st.nic_up = 1;
 	pv_info("pvnic: connected to pvnet-nicd at %s (MTU %u)", pb->sock_path, pb->mtu);
@@ -643,6 +1102,7 @@ struct pvnic_back *pvnic_back_new(struct pv_loop *loop, struct pv_hv *hv,
 	pb->hv = hv;
 	pb->xs = xs;
 	pb->cfd = -1;
+	pb->rl = (struct pv_ratelimit)PV_RATELIMIT_INIT;
 	snprintf(pb->sock_path, sizeof(pb->sock_path), "%s/%s", nic_dir, PV_NIC_SOCK_NAME);
 	e = pb_connect(pb);
 	if (e) {
@@ -682,6 +1142,23 @@ void pvnic_back_free(struct pvnic_back *pb)
 void pvnic_back_stats(const struct pvnic_back *pb, struct pvnic_back_stats *st)
 {
 	*st = pb->st;
+}
+
+int pvnic_back_vif_info(const struct pvnic_back *pb, unsigned int domid, unsigned int devid,
+			struct pvnic_vif_info *out)
+{
+	for (const struct pvnic_vif *pv = pb->vifs; pv; pv = pv->next) {
+		if (pv->domid != domid || pv->devid != devid)
+			continue;
+		*out = (struct pvnic_vif_info){
+			.vi_ok = pv->vi_ok, .ready = pv->ready, .fe_connected = pv->fe_connected,
+			.mode_mac = pv->mode_mac, .vi_id = pv->vi.vi_id, .flows = pv->nflows,
+			.quota = pv->quota, .mac_filter = pv->mac_filter_ok, .nips = pv->nips,
+			.st = pv->st,
+		};
+		return 0;
+	}
+	return -ENOENT;
 }
 
 int pvnic_back_accel_fds(struct pv_hv *hv, struct pv_domain *d, unsigned int devid,

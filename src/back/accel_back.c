@@ -25,6 +25,13 @@
  *                                  until the key changes or a plugin
  *                                  registers for that NIC again
  *
+ * Optional ops (accel.h 1.1) are looked up through ab_op(), which takes an
+ * op beyond the table's @size as absent.  frame(): netback tests
+ * *cfg.frames_on (kept by ab_attach/ab_detach) and calls
+ * pv_accel_back_frame(); one load per frame when no plugin wants frames.
+ * vifs_changed(): every vif coming or going calls it for the other
+ * served vifs (the set of local MACs changed).
+ *
  * netfront sees "accel-frontend" come and go and attaches or detaches its
  * half.  Nothing is written into a backend directory that is being
  * removed (a write would re-create it): ab_alive() checks the toolstack's
@@ -43,6 +50,7 @@
 #include "accel_back.h"
 #include "hv/xs.h"
 #include "lib/log.h"
+#include "lib/out.h"
 #include "pvnet/accel.h"
 #include "pvnet/xen.h"
 
@@ -72,6 +80,15 @@ struct pv_accel_back_vif {
 
 static struct ab_plugin ab_plugins[AB_MAX_PLUGINS];
 static struct pv_accel_back_vif *ab_vifs;
+
+/* An optional op of @ops, or NULL when the table is too short to have it. */
+#define ab_op(ops, op)								\
+	((ops)->size >= offsetof(struct pv_accel_back_ops, op) + sizeof((ops)->op) ?	\
+	 (ops)->op : NULL)
+
+struct pv_accel_kv {
+	struct pv_kv *kv;
+};
 
 /* ---- store helpers ---- */
 
@@ -134,6 +151,8 @@ static void ab_detach(struct pv_accel_back_vif *v, const char *why)
 
 	if (!pl)
 		return;
+	if (v->cfg.frames_on)
+		*v->cfg.frames_on = 0;
 	v->in_hook = 1;
 	pl->ops->remove(v);
 	v->in_hook = 0;
@@ -168,6 +187,8 @@ static void ab_attach(struct pv_accel_back_vif *v, struct ab_plugin *pl)
 	}
 	if (!v->state_set)
 		ab_state(v, XenbusStateConnected);
+	if (v->cfg.frames_on)
+		*v->cfg.frames_on = ab_op(pl->ops, frame) != NULL;
 	pv_info("vif%u.%u: backend accelerator '%s' (NIC %s) attached", v->cfg.domid,
 		v->cfg.devid, pl->ops->name, pl->nic);
 }
@@ -207,6 +228,23 @@ static void ab_watch_cb(struct xs_server *xs, const char *path, const char *toke
 	ab_sync(arg);
 }
 
+/* A vif came or went: tell the plugins of the other vifs of that store. */
+static void ab_vifs_changed(const struct pv_accel_back_vif *which)
+{
+	for (struct pv_accel_back_vif *v = ab_vifs; v; v = v->next) {
+		void (*fn)(struct pv_accel_back_vif *);
+
+		if (v == which || v->cfg.xs != which->cfg.xs || !v->pl || v->in_hook || v->dying)
+			continue;
+		fn = ab_op(v->pl->ops, vifs_changed);
+		if (!fn)
+			continue;
+		v->in_hook = 1;
+		fn(v);
+		v->in_hook = 0;
+	}
+}
+
 /* ---- netback's side ---- */
 
 struct pv_accel_back_vif *pv_accel_back_vif_new(const struct pv_accel_back_vif_config *cfg)
@@ -226,7 +264,10 @@ struct pv_accel_back_vif *pv_accel_back_vif_new(const struct pv_accel_back_vif_c
 		v->watched = xs_server_watch(cfg->xs, path, v->token, ab_watch_cb, v) == 0;
 	v->next = ab_vifs;
 	ab_vifs = v;
+	if (v->cfg.frames_on)
+		*v->cfg.frames_on = 0;
 	ab_sync(v);
+	ab_vifs_changed(v);
 	return v;
 }
 
@@ -244,20 +285,74 @@ void pv_accel_back_vif_free(struct pv_accel_back_vif *v)
 			*pp = v->next;
 			break;
 		}
+	ab_vifs_changed(v);	/* @v is off the list: only its store is read */
 	free(v);
+}
+
+void pv_accel_back_frame(struct pv_accel_back_vif *v, enum pv_accel_frame_how how,
+			 const uint8_t *hdr, uint32_t hdr_len, uint32_t len)
+{
+	void (*fn)(struct pv_accel_back_vif *, enum pv_accel_frame_how, const uint8_t *,
+		   uint32_t, uint32_t);
+
+	if (!v || !v->pl || v->in_hook || !(fn = ab_op(v->pl->ops, frame)))
+		return;
+	fn(v, how, hdr, hdr_len, len);
+}
+
+static struct pv_accel_back_vif *ab_vif_find(struct xs_server *xs, unsigned int domid,
+					     unsigned int devid)
+{
+	for (struct pv_accel_back_vif *v = ab_vifs; v; v = v->next)
+		if (v->cfg.xs == xs && v->cfg.domid == domid && v->cfg.devid == devid)
+			return v;
+	return NULL;
+}
+
+int pv_accel_back_show(struct xs_server *xs, unsigned int domid, unsigned int devid,
+		       struct pv_kv *kv)
+{
+	struct pv_accel_back_vif *v = ab_vif_find(xs, domid, devid);
+	struct pv_accel_kv akv = { .kv = kv };
+	void (*fn)(struct pv_accel_back_vif *, struct pv_accel_kv *);
+
+	if (!v)
+		return -ENOENT;
+	if (v->pl && !v->in_hook && (fn = ab_op(v->pl->ops, show))) {
+		v->in_hook = 1;
+		fn(v, &akv);
+		v->in_hook = 0;
+	}
+	return 0;
+}
+
+int pv_accel_back_show_nic(const char *nic, struct pv_kv *kv)
+{
+	struct ab_plugin *pl;
+	struct pv_accel_kv akv = { .kv = kv };
+	void (*fn)(void *, struct pv_accel_kv *);
+
+	if (!nic)
+		nic = pv_accel_back_default_nic();
+	if (!nic || !(pl = ab_find(nic)))
+		return -ENOENT;
+	fn = ab_op(pl->ops, show_nic);
+	if (!fn)
+		return -EOPNOTSUPP;
+	fn(pl->arg, &akv);
+	return 0;
 }
 
 int pv_accel_back_status(struct xs_server *xs, unsigned int domid, unsigned int devid,
 			 char plugin[32], char nic[32])
 {
-	for (struct pv_accel_back_vif *v = ab_vifs; v; v = v->next) {
-		if (v->cfg.xs != xs || v->cfg.domid != domid || v->cfg.devid != devid)
-			continue;
-		snprintf(plugin, 32, "%s", v->pl ? v->pl->ops->name : "");
-		snprintf(nic, 32, "%s", v->pl ? v->pl->nic : "");
-		return 0;
-	}
-	return -ENOENT;
+	struct pv_accel_back_vif *v = ab_vif_find(xs, domid, devid);
+
+	if (!v)
+		return -ENOENT;
+	snprintf(plugin, 32, "%s", v->pl ? v->pl->ops->name : "");
+	snprintf(nic, 32, "%s", v->pl ? v->pl->nic : "");
+	return 0;
 }
 
 const char *pv_accel_back_default_nic(void)
@@ -283,7 +378,7 @@ int pv_accel_back_register(const char *nic, const struct pv_accel_back_ops *ops,
 	/* A table from another major version would be called with the wrong layout. */
 	if (!nic || !pv_accel_name_ok(nic) || !ops || !ops->name || !ops->probe || !ops->remove ||
 	    PV_ACCEL_VERSION_MAJOR(ops->version) != PV_ACCEL_VERSION_MAJOR(PV_ACCEL_BACK_VERSION) ||
-	    ops->size < sizeof(struct pv_accel_back_ops))
+	    ops->size < PV_ACCEL_BACK_OPS_SIZE_1_0)
 		return -EINVAL;
 	if (ab_find(nic))
 		return -EEXIST;
@@ -330,6 +425,48 @@ const char *pv_accel_back_frontend(const struct pv_accel_back_vif *vif) { return
 struct xs_server *pv_accel_back_xs(const struct pv_accel_back_vif *vif) { return vif->cfg.xs; }
 struct pv_hv *pv_accel_back_hv(const struct pv_accel_back_vif *vif) { return vif->cfg.hv; }
 struct pv_loop *pv_accel_back_loop(const struct pv_accel_back_vif *vif) { return vif->cfg.loop; }
+
+unsigned int pv_accel_back_local_macs(const struct pv_accel_back_vif *vif, uint8_t (*macs)[6],
+				      unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (const struct pv_accel_back_vif *v = ab_vifs; v; v = v->next) {
+		if (v == vif || v->cfg.xs != vif->cfg.xs || v->dying)
+			continue;
+		if (n < max)
+			memcpy(macs[n], v->cfg.mac, 6);
+		n++;
+	}
+	return n;
+}
+
+int pv_accel_back_write(struct pv_accel_back_vif *vif, const char *key, const char *val)
+{
+	return ab_write(vif, key, val);
+}
+
+int pv_accel_back_rm(struct pv_accel_back_vif *vif, const char *key)
+{
+	char path[AB_PATH_MAX];
+	int e = ab_path(vif, key, path);
+
+	if (e)
+		return e;
+	if (!ab_alive(vif))
+		return -ENOENT;
+	return xs_server_rm(vif->cfg.xs, path);
+}
+
+void pv_accel_kv_u64(struct pv_accel_kv *kv, const char *key, uint64_t v)
+{
+	pv_kv_u64(kv->kv, key, v);
+}
+
+void pv_accel_kv_str(struct pv_accel_kv *kv, const char *key, const char *v)
+{
+	pv_kv_str(kv->kv, key, v);
+}
 
 int pv_accel_back_publish_frontend(struct pv_accel_back_vif *vif, const char *name)
 {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pvnet/accel.h"
+
 struct pv_hv;
 struct pv_loop;
 struct xs_server;
@@ -24,6 +26,11 @@ struct pv_accel_back_vif_config {
 	uint8_t mac[6];
 	const char *be_path;
 	const char *fe_path;
+	/*
+	 * Set to 1 while the attached plugin has a frame() op, 0 otherwise:
+	 * netback's per-frame test is one load (NULL: frames never offered).
+	 */
+	unsigned int *frames_on;
 };
 
 /*
@@ -44,5 +51,27 @@ int pv_accel_back_status(struct xs_server *xs, unsigned int domid, unsigned int 
 			 char plugin[32], char nic[32]);
 /* The NIC name of the only registered backend plugin; NULL if none or several. */
 const char *pv_accel_back_default_nic(void);
+
+/*
+ * pv_accel_back_frame() - netback met a frame of @vif on the slow path
+ * (accel.h, frame()); call only while *cfg.frames_on.
+ */
+void pv_accel_back_frame(struct pv_accel_back_vif *vif, enum pv_accel_frame_how how,
+			 const uint8_t *hdr, uint32_t hdr_len, uint32_t len);
+
+struct pv_kv;
+/*
+ * pv_accel_back_show() - for pvnetctl accel D N show: the attached
+ * plugin's show() of vif D.N of store @xs into @kv (nothing if none).
+ * Return: 0, or -ENOENT if there is no such vif.
+ */
+int pv_accel_back_show(struct xs_server *xs, unsigned int domid, unsigned int devid,
+		       struct pv_kv *kv);
+/*
+ * pv_accel_back_show_nic() - for pvnetctl nic: the show_nic() of the
+ * plugin serving @nic (NULL: the only one registered) into @kv.
+ * Return: 0, -ENOENT (no such plugin), -EOPNOTSUPP (it has no show_nic).
+ */
+int pv_accel_back_show_nic(const char *nic, struct pv_kv *kv);
 
 #endif

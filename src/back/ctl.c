@@ -228,7 +228,34 @@ static int cmd_accel(struct ctl_req *r)
 	pv_kv_str(&kv, "plugin", plugin);
 	pv_kv_str(&kv, "accel_frontend", fe);
 	pv_kv_str(&kv, "accelstate", state);
+	pv_accel_back_show(r->ctl->ctx.xs, (unsigned int)dom, (unsigned int)dev, &kv);
 	pv_kv_end(&kv);
+	return 0;
+}
+
+/* nic [NIC]: the NIC behind a backend accelerator, as its plugin sees it. */
+static int cmd_nic(struct ctl_req *r)
+{
+	const char *nic = r->argc > 1 ? r->argv[1] : pv_accel_back_default_nic();
+	struct pv_buf body = { 0 };
+	struct pv_kv kv;
+	int e;
+
+	if (!nic)
+		return ctl_fail(r, -ENOENT, "name the NIC (no single accelerator registered)");
+	if (!pv_accel_name_ok(nic))
+		return ctl_fail(r, -EINVAL, "bad NIC name");
+	pv_kv_begin(&kv, &body, r->json);
+	pv_kv_str(&kv, "nic", nic);
+	e = pv_accel_back_show_nic(nic, &kv);
+	pv_kv_end(&kv);
+	if (!e)
+		pv_buf_put(r->out, body.p, body.len);
+	pv_buf_free(&body);
+	if (e == -ENOENT)
+		return ctl_fail(r, e, "no accelerator serves that NIC");
+	if (e)
+		return ctl_fail(r, e, "the accelerator shows nothing of its NIC");
 	return 0;
 }
 
@@ -435,6 +462,7 @@ static const struct {
 	{ "vif-stats", 2, cmd_vif_stats },
 	{ "mac-table", 0, cmd_mac_table },
 	{ "accel", 3, cmd_accel },
+	{ "nic", 0, cmd_nic },
 };
 
 static void ctl_execute(struct ctl_conn *c)

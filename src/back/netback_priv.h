@@ -105,6 +105,8 @@ struct nb_vif {
 
 	/* The accelerator host's handle for this vif (accel_back.c); may be NULL. */
 	struct pv_accel_back_vif *accel;
+	/* Set by accel_back while the attached plugin wants frames (frame()). */
+	unsigned int accel_frames;
 };
 
 struct pv_netback {
@@ -119,6 +121,8 @@ struct pv_netback {
 	struct pv_watch *kick_w;
 	struct nb_vif *pend_head;
 	int watching;
+	/* The vif whose TX frame is in pv_switch_input() now (else NULL). */
+	struct nb_vif *tx_from;
 };
 
 /* netback.c: events and scheduling */

@@ -392,6 +392,10 @@ static int nb_port_xmit(struct pv_port *port, const struct pv_frame *f)
 		return nb_rx_refuse(vif, &vif->st.rx_not_connected);
 	if (!nb_rx_fits(vif, f))
 		return nb_rx_refuse(vif, &vif->st.rx_too_big);
+	if (vif->accel_frames)	/* the accelerator learns flows from what comes this way */
+		pv_accel_back_frame(vif->accel, vif->nb->tx_from ? PV_ACCEL_FRAME_RX_LOCAL
+								  : PV_ACCEL_FRAME_RX_EXTERNAL,
+				    f->hdr, f->hdr_len, f->len);
 	f = nb_rx_csum_fixup(vif, f);
 	/* Queued frames first, so the guest sees frames in order. */
 	if (vif->rxq.count)

@@ -371,7 +371,12 @@ static int nb_tx_frame(struct nb_vif *vif, RING_IDX prod)
 		nb_tx_build(vif, ndata);
 		r = nb_tx_offloads(vif);
 		if (r == NB_TX_OK) {
+			if (vif->accel_frames)
+				pv_accel_back_frame(vif->accel, PV_ACCEL_FRAME_TX, vif->frame.hdr,
+						    vif->frame.hdr_len, vif->frame.len);
+			vif->nb->tx_from = vif;	/* a vif's frame: the receivers know */
 			pv_switch_input(vif->nb->sw, &vif->port, &vif->frame);
+			vif->nb->tx_from = NULL;
 			vif->st.tx_packets++;
 			vif->st.tx_bytes += vif->frame.len;
 		}

@@ -528,7 +528,7 @@ static void nb_vif_probe(struct pv_netback *nb, unsigned int domid, unsigned int
 	vif->accel = pv_accel_back_vif_new(&(struct pv_accel_back_vif_config){
 		.xs = nb->xs, .hv = nb->hv, .loop = nb->loop, .domid = domid, .devid = devid,
 		.mac = { vif->mac[0], vif->mac[1], vif->mac[2], vif->mac[3], vif->mac[4], vif->mac[5] },
-		.be_path = vif->be_path, .fe_path = vif->fe_path });
+		.be_path = vif->be_path, .fe_path = vif->fe_path, .frames_on = &vif->accel_frames });
 }
 
 /* Make our list agree with the store for vif D.N. */

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # fastpath.sh - the fast path through pvnet-nicd: an accelerated guest's
-# TCP to the external host bypasses pvnetd; broadcast/ARP and guest-to-guest
+# TCP to the external host bypasses pvnetd (netback's counters stay tiny,
+# the VI's counters, read from the NIC through pvnetctl, carry it); RX
+# filters are learned from the flows; broadcast/ARP and guest-to-guest
 # traffic stay on the slow path; acceleration switched off and on in the
 # middle of a TCP stream does not break it.
 #
@@ -60,16 +62,33 @@ P accel "$d1" 0 show
 
 # Warm up: ext's replies arrive on the VI, so g1 learns ext as a fast-path destination.
 ip netns exec "$g1" timeout 10 ping -c 5 -i 0.2 198.18.0.100 >/dev/null
-tx0=$(vstat "$d1" tx_bytes)
+ashow() { P --json accel "$d1" 0 show | jget "$1"; }
+tx0=$(vstat "$d1" tx_bytes); txp0=$(vstat "$d1" tx_packets)
+vb0=$(ashow vi_tx_bytes); vf0=$(ashow vi_tx_frames); vr0=$(ashow vi_rx_frames)
 ip netns exec "$ext" iperf3 -s -1 -D -I "$run/iperf.pid" >/dev/null 2>&1
 sleep 0.3
 out=$(ip netns exec "$g1" timeout 20 iperf3 -c 198.18.0.100 -t 3 -J 2>/dev/null)
 got=$(awk '/"sum_received"/ {r=1} r && /"bytes"/ {gsub(/,/,""); print $2; exit}' <<<"$out")
-tx1=$(vstat "$d1" tx_bytes)
-echo "iperf3 bytes received by ext: ${got:-0}; netback tx_bytes of g1's vif: +$((tx1 - tx0))"
+tx1=$(vstat "$d1" tx_bytes); txp1=$(vstat "$d1" tx_packets)
+vb1=$(ashow vi_tx_bytes); vf1=$(ashow vi_tx_frames); vr1=$(ashow vi_rx_frames)
+echo "iperf3 bytes received by ext: ${got:-0}; netback tx of g1's vif: +$((tx1 - tx0)) bytes," \
+	"+$((txp1 - txp0)) frames; VI tx: +$((${vb1:-0} - ${vb0:-0})) bytes, +$((${vf1:-0} - ${vf0:-0})) frames"
 check "[ \"\${got:-0}\" -gt 10000000 ]" "accelerated TCP g1 -> ext moves data (${got:-0} bytes)"
 check "[ $((tx1 - tx0)) -lt $(( ${got:-0} / 20 )) ]" \
 	"the flow's data bypassed pvnetd: netback carried < 5% of it (+$((tx1 - tx0)) bytes)"
+check "[ -n \"\${vb1:-}\" ] && [ $(( (${vb1:-0} - ${vb0:-0}) * 10 )) -ge $(( ${got:-0} * 9 )) ]" \
+	"the VI's counters (pvnetctl accel show) carried >= 90% of it (+$((${vb1:-0} - ${vb0:-0})) bytes)"
+check "[ $((txp1 - txp0)) -lt 100 ] && [ $(( ${vf1:-0} - ${vf0:-0} )) -gt $(( 100 * (txp1 - txp0) )) ]" \
+	"per frame: netback +$((txp1 - txp0)), the VI +$((${vf1:-0} - ${vf0:-0}))"
+check "[ $(( ${vr1:-0} - ${vr0:-0} )) -gt 1000 ]" \
+	"ext's ACKs arrive on the VI: RX filter learned (+$(( ${vr1:-0} - ${vr0:-0} )) frames)"
+check "[ \"\$(ashow filter_mode)\" = flow ] && [ \"\$(ashow filters)\" -ge 1 ] &&
+	[ \"\$(ashow filters)\" -le \"\$(ashow filter_quota)\" ]" \
+	"flow filters: $(ashow filters) of $(ashow filter_quota), none by MAC"
+P accel "$d1" 0 show
+P nic
+check "[ \"\$(P --json nic | jget vis_active)\" -ge 2 ] && [ \"\$(P --json nic | jget connected)\" = 1 ]" \
+	"pvnetctl nic: the NIC's INFO (host VI and g1's VI active)"
 
 b0=$(vstat "$d1" tx_packets)
 ip netns exec "$g1" timeout 10 ping -c 3 -i 0.2 198.18.0.2 >/dev/null

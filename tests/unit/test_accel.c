@@ -27,6 +27,7 @@
 #include "back/port.h"
 #include "back/toolstack.h"
 #include "front/netfront.h"
+#include "guest/guest.h"
 #include "lib/loop.h"
 #include "lib/unix.h"
 #include "pvnet/accel.h"
@@ -542,6 +543,211 @@ static void test_ctl(void)
 	RUN_UNTIL(F.df.dev == NULL, 3000);
 }
 
+/* ---- the optional backend ops (accel.h 1.1), with plugins of this file ---- */
+
+#define SEEN_NIC "seen0"	/* a 1.1 plugin: records what the host offers it */
+#define OLD_NIC  "old0"		/* a 1.0-sized table: the host must not call beyond it */
+
+static struct {
+	unsigned long frames[4];	/* by enum pv_accel_frame_how */
+	uint8_t last_dst[6];
+	uint32_t last_len, last_hdr_len;
+	unsigned long vifs_changed;
+	unsigned int local_macs;	/* pv_accel_back_local_macs() at the last change */
+	uint8_t first_mac[6];
+	unsigned long old_calls;	/* ops of the 1.0 table beyond its size: never */
+	int rc;
+} S;
+
+static int seen_probe(struct pv_accel_back_vif *vif, void *arg)
+{
+	return pv_accel_back_publish_frontend(vif, PV_DUMMY_NAME);
+}
+
+static void seen_remove(struct pv_accel_back_vif *vif) { (void)vif; }
+
+static void seen_frame(struct pv_accel_back_vif *vif, enum pv_accel_frame_how how,
+		       const uint8_t *hdr, uint32_t hdr_len, uint32_t len)
+{
+	if ((unsigned int)how < 4)
+		S.frames[how]++;
+	if (hdr_len >= 6)
+		memcpy(S.last_dst, hdr, 6);
+	S.last_len = len;
+	S.last_hdr_len = hdr_len;
+}
+
+static void seen_vifs_changed(struct pv_accel_back_vif *vif)
+{
+	uint8_t macs[4][6];
+
+	S.vifs_changed++;
+	S.local_macs = pv_accel_back_local_macs(vif, macs, 4);
+	if (S.local_macs)
+		memcpy(S.first_mac, macs[0], 6);
+}
+
+static void seen_show(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv)
+{
+	pv_accel_kv_str(kv, "seen_tag", "hello");
+	pv_accel_kv_u64(kv, "seen_frames_tx", S.frames[PV_ACCEL_FRAME_TX]);
+}
+
+static void seen_show_nic(void *arg, struct pv_accel_kv *kv)
+{
+	pv_accel_kv_str(kv, "seen_nic", (const char *)arg);
+}
+
+static void old_frame(struct pv_accel_back_vif *vif, enum pv_accel_frame_how how,
+		      const uint8_t *hdr, uint32_t hdr_len, uint32_t len) { S.old_calls++; }
+static void old_show(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv) { S.old_calls++; }
+
+static const struct pv_accel_back_ops seen_ops = {
+	.version = PV_ACCEL_BACK_VERSION, .size = sizeof(struct pv_accel_back_ops), .name = "seen",
+	.probe = seen_probe, .remove = seen_remove, .frame = seen_frame,
+	.vifs_changed = seen_vifs_changed, .show = seen_show, .show_nic = seen_show_nic,
+};
+
+/* Compiled against 1.1, but claiming 1.0's size: frame and show lie beyond it. */
+static const struct pv_accel_back_ops old_ops = {
+	.version = 0x00010000, .size = PV_ACCEL_BACK_OPS_SIZE_1_0, .name = "old",
+	.probe = seen_probe, .remove = seen_remove, .frame = old_frame, .show = old_show,
+};
+
+static void seen_reg_fn(struct test_host *h, void *arg)
+{
+	struct pv_accel_back_ops shorter = seen_ops;
+
+	shorter.size = PV_ACCEL_BACK_OPS_SIZE_1_0 - 1;
+	S.rc = pv_accel_back_register("short0", &shorter, NULL) == -EINVAL ? 0 : -1;
+	if (!S.rc)
+		S.rc = pv_accel_back_register(SEEN_NIC, &seen_ops, SEEN_NIC);
+	if (!S.rc)
+		S.rc = pv_accel_back_register(OLD_NIC, &old_ops, NULL);
+}
+
+static void seen_unreg_fn(struct test_host *h, void *arg)
+{
+	pv_accel_back_unregister(SEEN_NIC);
+	pv_accel_back_unregister(OLD_NIC);
+}
+
+static void seen_copy_fn(struct test_host *h, void *arg) { memcpy(arg, &S, sizeof(S)); }
+
+static typeof(S) seen(void)
+{
+	typeof(S) c;
+
+	host_sync(H.h, seen_copy_fn, &c);
+	return c;
+}
+
+/* A frame from the sink port (not a vif) to the guest's MAC. */
+static void inject_fn(struct test_host *h, void *arg)
+{
+	struct pv_frame f = { .len = 60, .hdr_len = 60 };
+	const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x77 };
+
+	memcpy(f.hdr, F.mac, 6);
+	memcpy(f.hdr + 6, src, 6);
+	f.hdr[12] = ETH_TEST >> 8;
+	f.hdr[13] = ETH_TEST & 0xff;
+	pv_switch_input(H.sw, &H.sink.port, &f);
+	pv_switch_flush(H.sw);
+}
+
+struct vif2_req { unsigned int domid; int destroy, rc; };
+
+static void vif2_fn(struct test_host *h, void *arg)
+{
+	struct vif2_req *r = arg;
+	struct pv_vif_params p = { .domid = r->domid, .mac = { 0x00, 0x16, 0x3e, 0xaa, 0xbb, 0xcc } };
+
+	r->rc = r->destroy ? pv_ts_vif_destroy(h->xs, r->domid, 0) : pv_ts_vif_create(h->xs, &p);
+}
+
+static void test_optional_ops(void)
+{
+	static const uint8_t mac2[6] = { 0x00, 0x16, 0x3e, 0xaa, 0xbb, 0xcc };
+	char line[128], out[2048];
+	unsigned int dom = pv_netfront_domid(F.nf);
+	struct vif2_req vr = { 0 };
+	struct pv_guest *g2;
+	unsigned long rx0, ch0;
+	typeof(S) c;
+	int e;
+
+	host_sync(H.h, seen_reg_fn, NULL);
+	T_CHECK(S.rc == 0, "1.1: a 1.0-sized table registers, a shorter one does not", "rc %d", S.rc);
+
+	/* The 1.0 table: attached and used, its ops beyond 1.0 never called. */
+	F.df.policy = PV_DUMMY_NOT_SENT;
+	hs_write(F.be, PV_ACCEL_KEY_NIC, OLD_NIC);
+	T_CHECK(RUN_UNTIL(F.df.dev != NULL, 3000) && xmit_seq(400) == 0 &&
+		RUN_UNTIL(sink_has(400), 3000), "1.0 table: attaches, frames flow", "dev %p",
+		(void *)F.df.dev);
+	snprintf(line, sizeof(line), "T accel %u 0 show\n", dom);
+	T_CHECK(ctl_request(line, out, sizeof(out)) == 0 && seen().old_calls == 0,
+		"1.0 table: frame and show beyond its size never called", "calls %lu",
+		seen().old_calls);
+	T_CHECK(ctl_request("T nic " OLD_NIC "\n", out, sizeof(out)) == -EINVAL,
+		"pvnetctl nic: a plugin without show_nic says so", "%s", out);
+	detach();
+
+	/* The 1.1 plugin: frames the guest sends, frames to the guest from a non-vif port. */
+	hs_write(F.be, PV_ACCEL_KEY_NIC, SEEN_NIC);
+	T_ASSERT(RUN_UNTIL(F.df.dev != NULL, 3000), "attach seen0");
+	c = seen();
+	T_CHECK(xmit_seq(401) == 0 && RUN_UNTIL(sink_has(401), 3000) &&
+		seen().frames[PV_ACCEL_FRAME_TX] == c.frames[PV_ACCEL_FRAME_TX] + 1,
+		"frame(): the guest's slow-path TX offered as TX", "tx %lu",
+		seen().frames[PV_ACCEL_FRAME_TX]);
+	rx0 = F.rx_frames;
+	host_sync(H.h, inject_fn, NULL);
+	c = seen();
+	T_CHECK(c.frames[PV_ACCEL_FRAME_RX_EXTERNAL] == 1 && c.frames[PV_ACCEL_FRAME_RX_LOCAL] == 0 &&
+		!memcmp(c.last_dst, F.mac, 6) && c.last_len == 60 && c.last_hdr_len == 60 &&
+		RUN_UNTIL(F.rx_frames == rx0 + 1, 3000),
+		"frame(): a frame to the guest from a non-vif port offered as RX_EXTERNAL, then delivered",
+		"ext %lu local %lu len %u", c.frames[PV_ACCEL_FRAME_RX_EXTERNAL],
+		c.frames[PV_ACCEL_FRAME_RX_LOCAL], c.last_len);
+
+	/* Another vif comes and goes: vifs_changed, and the local MACs say so. */
+	ch0 = seen().vifs_changed;
+	g2 = pv_guest_register(H.h->hv_path, "acc2", 16, 16, &e);
+	T_ASSERT(g2, "second guest");
+	vr.domid = pv_guest_domid(g2);
+	host_sync(H.h, vif2_fn, &vr);
+	T_CHECK(vr.rc == 0 && RUN_UNTIL(seen().vifs_changed > ch0, 3000) &&
+		seen().local_macs == 1 && !memcmp(seen().first_mac, mac2, 6),
+		"vifs_changed(): a new vif, its MAC among the local ones", "rc %d changes %lu macs %u",
+		vr.rc, seen().vifs_changed - ch0, seen().local_macs);
+	ch0 = seen().vifs_changed;
+	vr.destroy = 1;
+	host_sync(H.h, vif2_fn, &vr);
+	T_CHECK(RUN_UNTIL(seen().vifs_changed > ch0, 3000) && seen().local_macs == 0,
+		"vifs_changed(): the vif gone, no other local MAC", "changes %lu macs %u",
+		seen().vifs_changed - ch0, seen().local_macs);
+	pv_guest_close(g2);
+
+	/* show() and show_nic() through the control socket. */
+	snprintf(line, sizeof(line), "J accel %u 0 show\n", dom);
+	T_CHECK(ctl_request(line, out, sizeof(out)) == 0 && strstr(out, "\"seen_tag\": \"hello\"") &&
+		strstr(out, "\"seen_frames_tx\""), "pvnetctl accel show: the plugin's own keys", "%s",
+		out);
+	T_CHECK(ctl_request("T nic " SEEN_NIC "\n", out, sizeof(out)) == 0 &&
+		strstr(out, "seen_nic") && strstr(out, SEEN_NIC), "pvnetctl nic NIC: the plugin's show_nic",
+		"%s", out);
+	T_CHECK(ctl_request("T nic nosuch0\n", out, sizeof(out)) == -EINVAL,
+		"pvnetctl nic: unknown NIC refused", "%s", out);
+	detach();
+	T_CHECK(xmit_seq(402) == 0 && RUN_UNTIL(sink_has(402), 3000) &&
+		seen().frames[PV_ACCEL_FRAME_TX] == c.frames[PV_ACCEL_FRAME_TX],
+		"frame(): nothing offered once the plugin is detached", "tx %lu",
+		seen().frames[PV_ACCEL_FRAME_TX]);
+	host_sync(H.h, seen_unreg_fn, NULL);
+}
+
 /* 100 attaches and 100 detaches while frames flow: each frame exactly once. */
 static void test_churn(void)
 {
@@ -560,10 +766,24 @@ static void test_churn(void)
 			hs_write(F.be, PV_ACCEL_KEY_NIC, NIC);
 		else
 			hs_rm(F.be, PV_ACCEL_KEY_NIC);
-		/* Send while the change travels through the store, and a little after. */
+		/*
+		 * Send while the change travels through the store, and a little
+		 * after; at most this cycle's share of the sequence numbers left
+		 * (then only wait for the change), so that slow cycles (a
+		 * sanitizer build, a loaded machine) cannot use them up and cut
+		 * the later cycles short.
+		 */
+		int share = (int)((MAXSEQ - seq) / (uint32_t)(200 - cycle));
+
 		for (int sent = 0; (sent < 20 || (F.df.dev != NULL) != want_attached) &&
-		     now_ms() < end && seq < MAXSEQ;) {
-			int r = xmit_seq(seq);
+		     now_ms() < end;) {
+			int r;
+
+			if ((sent >= 20 && sent >= share) || seq >= MAXSEQ) {
+				pv_loop_once(F.loop, 5);
+				continue;
+			}
+			r = xmit_seq(seq);
 
 			if (r == 0) {
 				seq++;
@@ -649,6 +869,7 @@ int main(void)
 	test_hooks();
 	test_stats();
 	test_ctl();
+	test_optional_ops();
 	test_churn();
 
 	/* Guest goes away while attached: netfront detaches, netback removes. */

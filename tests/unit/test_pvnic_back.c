@@ -13,6 +13,10 @@
  *        +------------------------------------------------>  nA  | veth
  *                                                            nB  AF_PACKET: the wire
  *
+ * test_flows adds pvnetd's NIC port (the host VI as a switch port), so a
+ * frame from the wire that no filter claims reaches the vif through the
+ * bridge, as in pvnetd --nic: that is where flow filters are learned.
+ *
  * Needs root, network namespaces, veth and build/pvnet-nicd: skips otherwise.
  */
 #define _GNU_SOURCE
@@ -31,6 +35,7 @@
 #include "netback_harness.h"
 #include "accel/pvnic.h"
 #include "accel/pvnic_back.h"
+#include "back/nicport.h"
 #include "nic/nic_client.h"
 #include "pvnet/accel.h"
 #include "pvnet/nic.h"
@@ -184,7 +189,7 @@ static void be_set(struct tf *t, const char *key, const char *val)
 
 static const char *be_get(struct tf *t, const char *key)
 {
-	static char out[1024];
+	static char out[4097];
 	char path[160];
 
 	snprintf(path, sizeof(path), "%s/%s", t->be, key);
@@ -259,9 +264,46 @@ static struct pb_req pb_stats(struct nbh *n)
 	return r;
 }
 
+struct vi_req {
+	unsigned int domid;
+	struct pvnic_vif_info vi;
+	int rc;
+};
+
+static void pb_vif_fn(struct test_host *h, void *arg)
+{
+	struct vi_req *r = arg;
+
+	(void)h;
+	r->rc = PB ? pvnic_back_vif_info(PB, r->domid, 0, &r->vi) : -ENOENT;
+}
+
+/* The backend half's view of vif D.0 (zeroes if it serves no such vif). */
+static struct pvnic_vif_info pb_vif(struct tf *t)
+{
+	struct vi_req r = { .domid = t->domid };
+
+	host_sync(t->nbh->h, pb_vif_fn, &r);
+	if (r.rc)
+		memset(&r.vi, 0, sizeof(r.vi));
+	return r.vi;
+}
+
+/* Wait until @cond (an expression of struct pvnic_vif_info v) holds; 1 if it did. */
+#define VIF_WAIT(t, cond, ms) ({						\
+	uint64_t _end = tf_now_ms() + (ms);					\
+	struct pvnic_vif_info v = pb_vif(t);					\
+	while (!(cond) && tf_now_ms() < _end) {					\
+		tf_sleep_ms(2);							\
+		v = pb_vif(t);							\
+	}									\
+	(cond) ? 1 : 0;								\
+})
+
 /* ---- the fake frontend's pages ---- */
 
 #define FP0	2	/* frames FP0 .. FP0+63: the harness's unused TX buffer pages */
+#define FP_HIGH	514	/* frames 514 .. 519: beyond the harness's (its vif's rings in use) */
 
 struct ff {
 	int refs[PVNIC_MAX_PAGES];
@@ -270,11 +312,16 @@ struct ff {
 	unsigned int nids;
 };
 
-static void ff_grant(struct tf *t, struct ff *f, unsigned int n)
+static void ff_grant_at(struct tf *t, struct ff *f, unsigned int n, unsigned int base)
 {
 	f->n = n;
 	for (unsigned int i = 0; i < n; i++)
-		f->refs[i] = pv_guest_grant(t->g, 0, FP0 + i, 0);
+		f->refs[i] = pv_guest_grant(t->g, 0, base + i, 0);
+}
+
+static void ff_grant(struct tf *t, struct ff *f, unsigned int n)
+{
+	ff_grant_at(t, f, n, FP0);
 }
 
 static int ff_end(struct tf *t, struct ff *f)
@@ -346,7 +393,7 @@ static void test_datapath(struct nbh *n, int wire)
 {
 	struct tf *t = tf_new(n, "pv1", 1);
 	struct ff f = { 0 };
-	char refs[1024];
+	char refs[4096];
 	int fds[3] = { -1, -1, -1 }, e;
 	struct nic_vi_user u;
 	struct pv_nic_event ev = { 0 };
@@ -369,10 +416,20 @@ static void test_datapath(struct nbh *n, int wire)
 	e = pvnic_guest_accel_fds(t->g, 7, fds);
 	T_CHECK(e == -ENOENT, "pvnic: ACCEL_FDS for an unknown vif: -ENOENT", "%d", e);
 
+	be_set(t, PVNIC_KEY_FILTER, "mac");	/* all unicast to the vif's MAC to its VI */
 	ff_grant(t, &f, PVNIC_NR_PAGES);
 	ff_refs_str(&f, refs, sizeof(refs));
 	T_CHECK(fe_offer(t, refs, "4"), "pvnic: 32 refs + accelstate 3 -> backend accelstate 4",
 		"state '%s'", be_get(t, PV_ACCEL_KEY_STATE));
+	cfd = nic_client_connect(sock_path);
+	T_ASSERT(cfd >= 0 && nic_client_info(cfd, &info0) == 0, "nic info");
+	close(cfd);
+	T_CHECK(be_get(t, PVNIC_KEY_FEATURES)[0] &&
+		strtoul(be_get(t, PVNIC_KEY_FEATURES), NULL, 10) == info0.features,
+		"pvnic: accel-features = the NIC's INFO features", "'%s' vs %u",
+		be_get(t, PVNIC_KEY_FEATURES), info0.features);
+	T_CHECK(!pb_vif(t).mac_filter, "pvnic: no filter before the frontend reads the VI",
+		"MAC filter installed");
 	T_CHECK(ff_parse_ids(&f, be_get(t, PVNIC_KEY_BUF_IDS)) == 2 * PVNIC_NR_PAGES,
 		"pvnic: accel-buf-ids has 2K ids", "'%s'", be_get(t, PVNIC_KEY_BUF_IDS));
 	T_CHECK(be_get(t, PVNIC_KEY_VI)[0] && atoi(be_get(t, PVNIC_KEY_MTU)) == 1500,
@@ -419,6 +476,9 @@ static void test_datapath(struct nbh *n, int wire)
 
 	/* RX: a frame for the vif's MAC lands in buffer ids[0] = page 0, first half */
 	nic_vi_rx_post(&u, f.ids[0], 0, PV_NIC_BUF_SIZE);
+	fe_set(t, PV_ACCEL_KEY_STATE, "4");	/* the frontend reads the VI now */
+	T_CHECK(VIF_WAIT(t, v.mac_filter && v.fe_connected, 3000),
+		"pvnic: accel-filter=mac, frontend Connected -> MAC filter installed", "no filter");
 	len = mk_test(fr, t->mac, mac_x, "to-the-guest", 120);
 	T_ASSERT(send(wire, fr, len, 0) == (ssize_t)len, "send on nB");
 	got = 0;
@@ -557,11 +617,296 @@ static void test_bad_refs(struct nbh *n)
 	free(t);
 }
 
+/* ---- flow filters and local MACs ---- */
+
+#define IP_GUEST	0xc6120004u	/* 198.18.0.4 */
+#define IP_OTHER	0xc6120005u	/* 198.18.0.5: the second guest */
+#define IP_EXT		0xc6120064u	/* 198.18.0.100: behind nB */
+
+static struct pv_nicport *NP;
+
+static void np_open_fn(struct test_host *h, void *arg)
+{
+	int e;
+
+	NP = pv_nicport_open(h->loop, ((struct nbh *)arg)->sw, run_dir, &e);
+}
+
+static void np_close_fn(struct test_host *h, void *arg)
+{
+	(void)h;
+	(void)arg;
+	pv_nicport_close(NP);
+	NP = NULL;
+}
+
+static void np_conn_fn(struct test_host *h, void *arg)
+{
+	(void)h;
+	*(int *)arg = NP && pv_nicport_connected(NP);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Ethernet + IPv4 (checksummed) + TCP or UDP header, @len bytes in all. */
+static uint32_t mk_flow(uint8_t *b, const uint8_t *dst, const uint8_t *src, uint8_t proto,
+			uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport, uint32_t len)
+{
+	uint32_t sum = 0;
+
+	memset(b, 0, len);
+	memcpy(b, dst, 6);
+	memcpy(b + 6, src, 6);
+	b[12] = 0x08;
+	b[14] = 0x45;
+	b[16] = (uint8_t)((len - 14) >> 8);
+	b[17] = (uint8_t)(len - 14);
+	b[22] = 64;
+	b[23] = proto;
+	put32(b + 26, sip);
+	put32(b + 30, dip);
+	for (int i = 14; i < 34; i += 2)
+		sum += (uint32_t)b[i] << 8 | b[i + 1];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	b[24] = (uint8_t)(~sum >> 8);
+	b[25] = (uint8_t)~sum;
+	b[34] = (uint8_t)(sport >> 8);
+	b[35] = (uint8_t)sport;
+	b[36] = (uint8_t)(dport >> 8);
+	b[37] = (uint8_t)dport;
+	if (proto == 6) {
+		b[46] = 5 << 4;
+	} else {
+		b[38] = (uint8_t)((len - 34) >> 8);
+		b[39] = (uint8_t)(len - 34);
+	}
+	return len;
+}
+
+/* A frame equal to @want delivered on @t's netif RX ring (the slow path) within @ms? */
+static int slow_rx(struct tf *t, const uint8_t *want, uint32_t len, unsigned int ms)
+{
+	static struct tf_rx rx;
+	uint64_t end = tf_now_ms() + ms;
+
+	while (tf_now_ms() < end)
+		if (tf_recv(t, &rx, 50, 0) == 0 && rx.len == len && !memcmp(rx.data, want, len))
+			return 1;
+	return 0;
+}
+
+/* A frame of @len bytes from the wire to the guest's VI (RX event) within @ms? */
+static int vi_rx(struct nic_vi_user *u, uint32_t len, unsigned int ms)
+{
+	struct pv_nic_event ev;
+	uint64_t end = tf_now_ms() + ms;
+
+	while (tf_now_ms() < end) {
+		if (!nic_vi_event(u, &ev)) {
+			tf_sleep_ms(2);
+			continue;
+		}
+		nic_vi_rx_post(u, ev.buf_id, 0, PV_NIC_BUF_SIZE);	/* the buffer again */
+		if (ev.type == PV_NIC_EV_RX && ev.len == len)
+			return 1;
+	}
+	return 0;
+}
+
+static uint32_t nic_filters_used(void)
+{
+	struct pv_nic_info_reply in = { 0 };
+	int fd = nic_client_connect(sock_path);
+
+	if (fd >= 0) {
+		nic_client_info(fd, &in);
+		close(fd);
+	}
+	return in.filters_used;
+}
+
+/* From the wire to the guest: sent on nB, arrives on the slow path (no filter claims it)? */
+static int wire_to_slow(struct tf *t, int wire, uint8_t proto, uint32_t dip, uint16_t dport)
+{
+	uint8_t fr[128];
+	uint32_t len = mk_flow(fr, t->mac, mac_x, proto, IP_EXT, dip, 40000, dport, 90);
+
+	return send(wire, fr, len, 0) == (ssize_t)len && slow_rx(t, fr, len, 2000);
+}
+
+static void mac_str(const uint8_t *m, char *out)
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+static void test_local_macs(struct nbh *n, struct tf *t, struct tf *o)
+{
+	char mo[18], mt[18], m3[18], want[64];
+	struct tf *third;
+
+	mac_str(o->mac, mo);
+	mac_str(t->mac, mt);
+	T_CHECK(!strcmp(be_get(t, PVNIC_KEY_LOCAL_MACS), mo),
+		"pvnic: accel-local-macs = the other vif's MAC (not its own)", "'%s' (own %s)",
+		be_get(t, PVNIC_KEY_LOCAL_MACS), mt);
+	third = tf_new(n, "pv6", 6);
+	mac_str(third->mac, m3);
+	snprintf(want, sizeof(want), "%s %s", m3, mo);	/* newest vif first */
+	T_CHECK(be_wait(t, PVNIC_KEY_LOCAL_MACS, want, 3000),
+		"pvnic: a new vif on the host -> accel-local-macs updated", "'%s' want '%s'",
+		be_get(t, PVNIC_KEY_LOCAL_MACS), want);
+	tf_free(third);
+	T_CHECK(be_wait(t, PVNIC_KEY_LOCAL_MACS, mo, 3000),
+		"pvnic: that guest dies -> its MAC leaves accel-local-macs", "'%s'",
+		be_get(t, PVNIC_KEY_LOCAL_MACS));
+}
+
+static void test_flows(struct nbh *n, int wire)
+{
+	struct tf *t = tf_new(n, "pv4", 4), *o = tf_new(n, "pv5", 5);
+	struct pvnic_vif_info v0, v1;
+	struct nic_vi_user u;
+	struct ff f = { 0 };
+	int fds[3] = { -1, -1, -1 }, up = 0, e;
+	uint8_t fr[128];
+	uint32_t len, f0 = nic_filters_used();
+	char refs[256];
+
+	T_ASSERT(tf_connect(t, NULL) == 0 && tf_connect(o, NULL) == 0, "both vifs connected");
+	host_sync(n->h, np_open_fn, n);
+	for (uint64_t end = tf_now_ms() + 3000; !up && tf_now_ms() < end; tf_sleep_ms(5))
+		host_sync(n->h, np_conn_fn, &up);
+	T_ASSERT(up, "pvnetd's NIC port on the bridge");
+
+	be_set(t, PVNIC_KEY_MAX_FILTERS, "3");
+	be_set(t, PV_ACCEL_KEY_NIC, PVNIC_NAME);
+	T_ASSERT(be_wait(t, PV_ACCEL_KEY_FRONTEND, PVNIC_NAME, 3000), "accel-frontend");
+	test_local_macs(n, t, o);
+	ff_grant_at(t, &f, 4, FP_HIGH);
+	ff_refs_str(&f, refs, sizeof(refs));
+	T_ASSERT(fe_offer(t, refs, "4") && ff_parse_ids(&f, be_get(t, PVNIC_KEY_BUF_IDS)) == 8,
+		 "handshake");
+	e = pvnic_guest_accel_fds(t->g, 0, fds);
+	T_ASSERT(e == 0 && nic_vi_user_open(&u, fds[0], fds[1], fds[2]) == 0, "VI mapped");
+	for (unsigned int i = 0; i < f.nids; i++)
+		nic_vi_rx_post(&u, f.ids[i], 0, PV_NIC_BUF_SIZE);
+	fe_set(t, PV_ACCEL_KEY_STATE, "4");
+	T_CHECK(VIF_WAIT(t, v.fe_connected && !v.mac_filter && v.quota == 3 && !v.mode_mac, 3000),
+		"pvnic: default accel-filter is flow: no MAC filter; limits/max-filters=3 read",
+		"quota %u mac %d", pb_vif(t).quota, pb_vif(t).mac_filter);
+
+	/* Not the guest's address (yet): nothing installed. */
+	T_CHECK(wire_to_slow(t, wire, 6, IP_GUEST, 5001) && pb_vif(t).flows == 0 &&
+		pb_vif(t).st.filter_not_own_ip == 1,
+		"pvnic: a flow to an address the guest never used installs nothing", "flows %u",
+		pb_vif(t).flows);
+	len = mk_flow(fr, mac_x, t->mac, 17, IP_GUEST, IP_EXT, 5353, 53, 80);
+	T_CHECK(tf_send(t, fr, len, NULL) == 0 && VIF_WAIT(t, v.nips == 1, 2000),
+		"pvnic: the guest's address learned from its slow-path TX", "nips %u",
+		pb_vif(t).nips);
+
+	/* A flow from the wire: one filter; its next frame goes to the VI. */
+	T_CHECK(wire_to_slow(t, wire, 6, IP_GUEST, 5001) && VIF_WAIT(t, v.flows == 1, 2000) &&
+		pb_vif(t).st.filter_installs == 1,
+		"pvnic: a TCP flow from the wire (slow path) installs one filter", "flows %u",
+		pb_vif(t).flows);
+	len = mk_flow(fr, t->mac, mac_x, 6, IP_EXT, IP_GUEST, 40000, 5001, 90);
+	T_ASSERT(send(wire, fr, len, 0) == (ssize_t)len, "send");
+	T_CHECK(vi_rx(&u, len, 2000) && !slow_rx(t, fr, len, 200) &&
+		pb_vif(t).st.filter_installs == 1 && pb_vif(t).flows == 1,
+		"pvnic: the same flow again: on the VI (not netback), nothing installed", "installs %llu",
+		(unsigned long long)pb_vif(t).st.filter_installs);
+
+	/* What installs nothing: another address, non-IP, broadcast, another guest's frames. */
+	v0 = pb_vif(t);
+	T_CHECK(wire_to_slow(t, wire, 6, IP_OTHER, 5002), "slow path: to another address", "lost");
+	len = mk_test(fr, t->mac, mac_x, "not-ip", 90);
+	T_CHECK(send(wire, fr, len, 0) == (ssize_t)len && slow_rx(t, fr, len, 2000),
+		"slow path: non-IP", "lost");
+	len = mk_flow(fr, tf_bcast, mac_x, 17, IP_EXT, IP_GUEST, 40000, 5002, 90);
+	T_CHECK(send(wire, fr, len, 0) == (ssize_t)len && slow_rx(t, fr, len, 2000),
+		"slow path: broadcast UDP to the guest's address", "lost");
+	len = mk_flow(fr, t->mac, o->mac, 6, IP_OTHER, IP_GUEST, 40000, 5002, 90);
+	T_CHECK(tf_send(o, fr, len, NULL) == 0 && slow_rx(t, fr, len, 2000),
+		"slow path: TCP from the other guest", "lost");
+	v1 = pb_vif(t);
+	T_CHECK(v1.flows == v0.flows && v1.st.filter_installs == v0.st.filter_installs &&
+		v1.st.filter_not_own_ip == v0.st.filter_not_own_ip + 1,
+		"pvnic: another address, non-IP, broadcast, another guest's TCP: nothing installed",
+		"flows %u installs %llu", v1.flows, (unsigned long long)v1.st.filter_installs);
+
+	/* The other guest, served too, claims the same address: no filter for it. */
+	be_set(o, PV_ACCEL_KEY_NIC, PVNIC_NAME);
+	T_ASSERT(be_wait(o, PV_ACCEL_KEY_FRONTEND, PVNIC_NAME, 3000), "second vif served");
+	len = mk_flow(fr, mac_x, o->mac, 17, IP_GUEST, IP_EXT, 5353, 53, 80);
+	T_ASSERT(tf_send(o, fr, len, NULL) == 0 && VIF_WAIT(o, v.nips == 1, 2000), "o claims it");
+	v0 = pb_vif(t);
+	T_CHECK(wire_to_slow(t, wire, 6, IP_GUEST, 5003) &&
+		VIF_WAIT(t, v.st.filter_ip_conflicts == v0.st.filter_ip_conflicts + 1, 2000) &&
+		pb_vif(t).flows == v0.flows,
+		"pvnic: an address two served guests claim gets no filter", "conflicts %llu flows %u",
+		(unsigned long long)pb_vif(t).st.filter_ip_conflicts, pb_vif(t).flows);
+	be_set(o, PV_ACCEL_KEY_NIC, NULL);
+	T_ASSERT(be_wait(o, PV_ACCEL_KEY_FRONTEND, "", 3000), "second vif no longer served");
+
+	/* UDP, then the quota (3): the oldest goes. */
+	T_CHECK(wire_to_slow(t, wire, 17, IP_GUEST, 5004) && VIF_WAIT(t, v.flows == 2, 2000),
+		"pvnic: a UDP flow installs a second filter", "flows %u", pb_vif(t).flows);
+	T_CHECK(wire_to_slow(t, wire, 6, IP_GUEST, 5005) && VIF_WAIT(t, v.flows == 3, 2000) &&
+		wire_to_slow(t, wire, 6, IP_GUEST, 5006) &&
+		VIF_WAIT(t, v.st.filter_installs == 4 && v.st.filter_evictions == 1, 2000) &&
+		pb_vif(t).flows == 3 && nic_filters_used() == f0 + 3,
+		"pvnic: at the quota a new flow evicts one; count stays at the quota (NIC agrees)",
+		"flows %u evictions %llu nic %u (was %u)", pb_vif(t).flows,
+		(unsigned long long)pb_vif(t).st.filter_evictions, nic_filters_used(), f0);
+	T_CHECK(wire_to_slow(t, wire, 6, IP_GUEST, 5001) &&
+		VIF_WAIT(t, v.st.filter_evictions == 2 && v.flows == 3, 2000),
+		"pvnic: the evicted one was the oldest: its flow is back on the slow path, reinstalled",
+		"evictions %llu", (unsigned long long)pb_vif(t).st.filter_evictions);
+
+	/* A flood of new flows: installs rate limited, the quota kept. */
+	v0 = pb_vif(t);
+	for (uint16_t p = 0; p < 40; p++) {
+		len = mk_flow(fr, t->mac, mac_x, 6, IP_EXT, IP_GUEST, 40000, (uint16_t)(6000 + p), 90);
+		send(wire, fr, len, 0);
+	}
+	VIF_WAIT(t, v.st.filter_installs + v.st.filter_rate_limited >=
+		     v0.st.filter_installs + v0.st.filter_rate_limited + 40, 3000);
+	v1 = pb_vif(t);
+	T_CHECK(v1.st.filter_installs - v0.st.filter_installs <= 16 &&
+		v1.st.filter_rate_limited - v0.st.filter_rate_limited >= 24 && v1.flows == 3,
+		"pvnic: 40 new flows at once: installs rate limited, still 3 filters",
+		"installs +%llu limited +%llu flows %u",
+		(unsigned long long)(v1.st.filter_installs - v0.st.filter_installs),
+		(unsigned long long)(v1.st.filter_rate_limited - v0.st.filter_rate_limited), v1.flows);
+
+	/* The frontend leaves: every filter goes. */
+	fe_set(t, PV_ACCEL_KEY_STATE, "6");
+	T_CHECK(VIF_WAIT(t, !v.fe_connected && v.flows == 0 && !v.ready, 3000) &&
+		nic_filters_used() == f0, "pvnic: frontend Closed -> its filters removed from the NIC",
+		"flows %u nic %u (was %u)", pb_vif(t).flows, nic_filters_used(), f0);
+	nic_vi_user_close(&u);
+	be_set(t, PV_ACCEL_KEY_NIC, NULL);
+	be_wait(t, PV_ACCEL_KEY_FRONTEND, "", 3000);
+	T_CHECK(!strcmp(be_get(t, PVNIC_KEY_LOCAL_MACS), ""), "pvnic: accel off -> accel-local-macs gone",
+		"'%s'", be_get(t, PVNIC_KEY_LOCAL_MACS));
+	host_sync(n->h, np_close_fn, NULL);
+	tf_free(o);
+	tf_free(t);
+}
+
 static void test_nic_death(struct nbh *n, const char *bin)
 {
 	struct tf *t = tf_new(n, "pv3", 3);
 	struct ff f = { 0 };
-	char refs[1024];
+	char refs[4096];
 
 	be_set(t, PV_ACCEL_KEY_NIC, PVNIC_NAME);
 	T_ASSERT(be_wait(t, PV_ACCEL_KEY_FRONTEND, PVNIC_NAME, 3000), "accel-frontend");
@@ -614,6 +959,7 @@ static void run(const char *bin)
 	if (PB && wire >= 0) {
 		test_datapath(n, wire);
 		test_bad_refs(n);
+		test_flows(n, wire);
 		test_nic_death(n, bin);
 	}
 	host_sync(n->h, pb_free_fn, NULL);
