@@ -208,13 +208,16 @@ int pv_accel_front_slow_room(struct pv_accel_front_dev *dev, uint32_t len)
 static int nfa_write_state(struct pv_netfront *nf, int state)
 {
 	char path[NFA_KEY_MAX];
+	int e;
 
 	if (!nf->xs || !nf->fe_path[0])
 		return -ENOTCONN;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", nf->fe_path, PV_ACCEL_KEY_STATE) >=
 	    sizeof(path))
 		return -ENAMETOOLONG;
-	return xsc_printf(nf->xs, 0, path, "%d", state);
+	e = xsc_printf(nf->xs, 0, path, "%d", state);
+	nf_xs_check(nf);	/* events met on the way to the reply */
+	return e;
 }
 
 int pv_accel_front_set_state(struct pv_accel_front_dev *dev, int state)

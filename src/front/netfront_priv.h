@@ -70,6 +70,7 @@ struct pv_netfront {
 	int tx_unpushed, rx_unpushed;
 	uint8_t *rx_lin;		/* private linear copy, for locating L4 headers */
 	struct pv_watch *kick_w;	/* re-poll after an exhausted RX budget */
+	struct pv_watch *xs_soon_w;	/* watch events queued by a request: run xenbus */
 
 	struct pv_netfront_stats st;
 	struct pv_ratelimit rl;
@@ -88,6 +89,7 @@ int nf_kick(struct pv_netfront *nf);
 int nf_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh, const void *frame, uint32_t len);
 int nf_tx_room_slow(struct pv_netfront *nf, uint32_t len);
 void nf_kick_soon(struct pv_netfront *nf);
+void nf_xs_check(struct pv_netfront *nf);
 
 /* netfront_xenbus.c */
 /* Drop the connection to pvnetd now (from loop callbacks only) ... */

@@ -432,6 +432,30 @@ static void nf_xs_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	nf_run(nf);
 }
 
+static void nf_xs_soon_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct pv_netfront *nf = arg;
+
+	pv_loop_timer_del(loop, nf->xs_soon_w);
+	nf->xs_soon_w = NULL;
+	nf_run(nf);
+}
+
+/**
+ * nf_xs_check() - run xenbus soon if watch events wait in the client's queue
+ *
+ * A request made outside nf_run (an accelerator writing its accelstate from
+ * its own callback, a deferred detach) may read watch events off the socket
+ * on the way to its reply; they are queued and the socket is no longer
+ * readable, so the loop would not call nf_xs_cb for them.  Cheap: call it
+ * after any such request.
+ */
+void nf_xs_check(struct pv_netfront *nf)
+{
+	if (nf->xs && xsc_pending(nf->xs) && !nf->xs_soon_w)
+		nf->xs_soon_w = pv_loop_timer(nf->loop, 0, 0, nf_xs_soon_cb, nf);
+}
+
 /* pvnetd never speaks first on hv.sock: anything readable is EOF or junk. */
 static void nf_hv_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
@@ -480,7 +504,9 @@ static void nf_disconnect(struct pv_netfront *nf)
 		pv_loop_del(nf->loop, nf->xs_w);
 	if (nf->fail_w)
 		pv_loop_timer_del(nf->loop, nf->fail_w);
-	nf->hv_w = nf->xs_w = nf->fail_w = NULL;
+	if (nf->xs_soon_w)
+		pv_loop_timer_del(nf->loop, nf->xs_soon_w);
+	nf->hv_w = nf->xs_w = nf->fail_w = nf->xs_soon_w = NULL;
 	xsc_close(nf->xs);
 	pv_guest_close(nf->g);
 	nf->xs = NULL;

@@ -32,6 +32,11 @@ struct xsc {
 	uint64_t ev_dropped;
 };
 
+unsigned int xsc_pending(const struct xsc *x)
+{
+	return x ? x->ev_count : 0;
+}
+
 struct xsc *xsc_open_fd(int fd)
 {
 	struct xsc *x = calloc(1, sizeof(*x));

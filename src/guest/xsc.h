@@ -21,6 +21,11 @@ struct xsc *xsc_open_fd(int fd);			/* takes @fd */
 struct xsc *xsc_open_path(const char *sock_path);
 void xsc_close(struct xsc *x);
 int xsc_fd(const struct xsc *x);			/* poll it for watch events */
+/*
+ * Watch events already read off the socket (by a request that met them on
+ * the way to its reply) and queued: polling xsc_fd() does not see these.
+ */
+unsigned int xsc_pending(const struct xsc *x);
 
 /* One request; the reply payload goes to @reply (up to @size), its length returned. */
 int xsc_request(struct xsc *x, uint32_t type, uint32_t tx, const void *payload, size_t len,

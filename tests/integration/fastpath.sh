@@ -25,6 +25,7 @@ run=$(mktemp -d /tmp/pvnet-fp.XXXXXX)
 nicdir=$run/nic
 mkdir -p "$nicdir"
 cleanup() {
+	keep_logs "$run"
 	stop_pvnetd "$run"
 	[ -f "$nicdir/pvnet-nicd.pid" ] && kill "$(cat "$nicdir/pvnet-nicd.pid")" 2>/dev/null
 	ns_cleanup

@@ -11,6 +11,17 @@ check() { # check "shell condition" "name"
 	if eval "$1"; then pass "$2"; else fail "$2"; fi
 }
 finish() { exit $_failed; }
+# keep_logs RUNDIR: after a failure, the daemons' logs of RUNDIR (and below)
+# are copied beside the test's own log in build/test-logs, for the post-mortem.
+keep_logs() {
+	[ "$_failed" -eq 1 ] && [ -d "$1" ] || return 0
+	local d f
+	d=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/test-logs
+	mkdir -p "$d"
+	find "$1" -name '*.log' | while read -r f; do
+		cp "$f" "$d/$(basename "$0" .sh).$(basename "$f")" 2>/dev/null
+	done
+}
 
 # need CMD...: skip the whole script (not fail) when a tool is missing.
 need() {
