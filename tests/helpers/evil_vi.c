@@ -7,7 +7,7 @@
  * (docs/accel-pvnic.md: grants, accel-buf-refs, accelstate 3, the VI's
  * descriptors over hv.sock), nothing more.  From then on it owns a real VI
  * of pvnet-nicd and misbehaves on it, one mode at a time, as a script
- * orders (BADINPUTS classes 8, 13, 17, 18, 26, 27 and 1 on the VI):
+ * orders (BADINPUTS classes 1, 2, 5, 8, 10, 13, 17-19, 26 and 27):
  *
  *   evil_vi --run-dir DIR [--name N] [--victim-mac MAC] [--dst-mac MAC]
  *           [--nr-bufs N] [--seconds S]
@@ -36,15 +36,27 @@
  *   rxbad ID..    RX descriptors of foreign ids, beyond the table, out of
  *                 bounds, flagged, too small; a poke per descriptor: each
  *                 refused with its reason, nothing received
- *   snoop S       all RX buffers posted for S seconds: count frames not
- *                 addressed to us (must be 0), and to the victim (0)
+ *   snoop S [MIN] all RX buffers posted for S seconds: count frames not
+ *                 addressed to us (must be 0), and to the victim (0); and
+ *                 at least MIN of our own
+ *   inject N      N valid frames to the victim's MAC, N to our own: sent,
+ *                 and nothing comes back to us
  *   doorbell S    the doorbell written without pause for S seconds
  *   evqstall S    TX posted and the doorbell rung for S seconds, events
  *                 never read: the event queue fills to exactly its size,
  *                 never overflows; afterwards reading them resumes TX
  *   txflood S     valid 1514-byte frames as fast as the VI takes them
  *   peek DOMID    read the victim's xenstore keys (accel-buf-ids, refs)
- *   fault         tx_prod beyond the ring: the NIC disables the VI
+ *   scribble      lies in every field the NIC owns (tx_cons, rx_cons,
+ *                 evq_prod, info), then 20 frames: sent, the lies overwritten
+ *   flap N        N handshake rounds (accelstate 1, 3) as fast as xenstore
+ *                 takes them; then the VI again
+ *   badrefs       accel-buf-refs the backend must refuse (empty, beyond the
+ *                 table, reserved, repeated, not numbers, trailing space,
+ *                 read-only, granted to another domain, one bad among good,
+ *                 one too many), each followed by a good round
+ *   shrink        ftruncate every memfd it holds: all sealed
+ *   fault tx|rx|evq  an impossible index: the NIC disables the VI
  *
  * Flood modes spin (bounded by S, default at most --seconds); everything
  * else sleeps on the VI's wake-up.
@@ -107,6 +119,7 @@ struct evil {
 
 	/* the VI */
 	int refs[EV_K];
+	char refs_s[EV_K * 11 + 1];	/* "R1 ... RK", as written in accel-buf-refs */
 	uint8_t *buf[EV_NBUF];
 	uint32_t id[EV_NBUF];
 	struct nic_vi_user u;
@@ -148,6 +161,11 @@ static void ev_say(const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
+}
+
+static int ev_key(char *buf, const char *dir, const char *key)
+{
+	return (size_t)snprintf(buf, EV_PATH_MAX, "%s/%s", dir, key) >= EV_PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
 /* ---- the VI: descriptors and events ---- */
@@ -556,6 +574,9 @@ static void mode_bounds(struct evil *ev, const struct ev_args *a)
 /* Wait for a line @want on stdin (the script's answer); 0 or -ETIMEDOUT. */
 static int ev_expect_line(struct evil *ev, const char *want, unsigned int ms);
 static void ev_vi_down(struct evil *ev);
+static void ev_vi_drop(struct evil *ev, int announce);
+static int ev_be_state(struct evil *ev);
+static int ev_grab_vi(struct evil *ev, int announce);
 
 static void mode_rxbad(struct evil *ev, const struct ev_args *a)
 {
@@ -624,6 +645,38 @@ static void mode_snoop(struct evil *ev, const struct ev_args *a)
 	ev_result(ev, "snoop", extra, ok,
 		  ev->t.rx_notmine ? "received frames addressed to someone else" :
 		  ev->t.rx < min ? "received fewer of its own frames than expected" : "");
+}
+
+/*
+ * inject N: valid frames of ours to the victim's MAC and to our own: out of
+ * the port they go (no switching inside the NIC, nic.h), and neither the
+ * victim nor we may get them back (a switch never sends a frame back out
+ * of the port it came in by; the NIC must not hear what it sends).
+ */
+static void mode_inject(struct evil *ev, const struct ev_args *a)
+{
+	unsigned long n = ev_arg_ul(a, 1, 50, 10000);
+	uint8_t f[60];
+	char extra[64];
+	int ok;
+
+	for (unsigned int j = 0; j < EV_NRX && ev->rx_out < EV_NRX; j++)	/* listen */
+		ev_rx_post(ev, &(struct pv_nic_desc){ .buf_id = ev->id[j], .len = PV_NIC_BUF_SIZE });
+	ev->rx_repost = 1;
+	for (unsigned long i = 0; i < n; i++) {
+		ev_frame(f, ev->victim, ev->mac, -1, "inject", sizeof(f));
+		ev_send(ev, f, sizeof(f));
+		ev_frame(f, ev->mac, ev->mac, -1, "hairpin", sizeof(f));
+		ev_send(ev, f, sizeof(f));
+	}
+	ev_flush(ev);
+	usleep(300000);		/* anything coming back would be here by now */
+	ev_events(ev);
+	ev->rx_repost = 0;
+	snprintf(extra, sizeof(extra), "sent=%lu", 2 * n);
+	ok = ev->t.tx_done == 2 * n && ev->t.rx == 0;
+	ev_result(ev, "inject", extra, ok,
+		  ev->t.rx ? "its own frames came back to it" : "not all sent");
 }
 
 static void mode_doorbell(struct evil *ev, const struct ev_args *a)
@@ -732,20 +785,215 @@ static void mode_peek(struct evil *ev, const struct ev_args *a)
 	ev_result(ev, "peek", extra, !readable, readable ? "another domain's keys are readable" : "");
 }
 
+/* fault tx|rx|evq: an index the NIC must find impossible; the VI is disabled. */
 static void mode_fault(struct evil *ev, const struct ev_args *a)
 {
-	uint64_t end = ev_now_ms() + 2000;
+	const char *which = a->argc > 1 ? a->argv[1] : "tx";
+	uint32_t want;
+	uint64_t end;
+	uint8_t *p = ev->buf[EV_NRX];
 
-	(void)a;
-	/* The NIC has consumed everything; a producer a ring and more ahead is impossible. */
-	__atomic_store_n(&ev->u.sh->tx_prod.v, ev->u.tx_prod + PV_NIC_TXQ_SIZE + 7, __ATOMIC_RELEASE);
-	ev_ring(ev);
-	while (ev_now_ms() < end && nic_vi_fault(&ev->u) != PV_NIC_FAULT_TX_PROD) {
+	if (!strcmp(which, "rx")) {	/* a producer a ring and more ahead of the NIC */
+		want = PV_NIC_FAULT_RX_PROD;
+		__atomic_store_n(&ev->u.sh->rx_prod.v, ev->u.rx_prod + PV_NIC_RXQ_SIZE + 7,
+				 __ATOMIC_RELEASE);
+		ev_say("POKE 1");	/* checked when a frame comes for us */
+		ev_expect_line(ev, "poked", 30000);
+	} else if (!strcmp(which, "evq")) {	/* read events the NIC never wrote */
+		want = PV_NIC_FAULT_EVQ_CONS;
+		__atomic_store_n(&ev->u.sh->evq_cons.v, ev->u.evq_cons + 100, __ATOMIC_RELEASE);
+		ev_frame(p, ev->dst, ev->mac, -1, "fault", 60);
+		ev_tx_post(ev, &(struct pv_nic_desc){ .buf_id = ev->id[EV_NRX], .len = 60 });
+		ev_ring(ev);
+	} else {
+		want = PV_NIC_FAULT_TX_PROD;
+		__atomic_store_n(&ev->u.sh->tx_prod.v, ev->u.tx_prod + PV_NIC_TXQ_SIZE + 7,
+				 __ATOMIC_RELEASE);
+		ev_ring(ev);
+	}
+	end = ev_now_ms() + 2000;
+	while (ev_now_ms() < end && nic_vi_fault(&ev->u) != want) {
 		ev_service(ev);
 		usleep(10000);
 	}
-	ev_result(ev, "fault", "", nic_vi_fault(&ev->u) == PV_NIC_FAULT_TX_PROD,
-		  "the VI was not disabled for tx_prod");
+	ev_result(ev, "fault", which, nic_vi_fault(&ev->u) == want, "the VI was not disabled");
+}
+
+/*
+ * scribble: lie in every field the NIC owns (tx_cons, rx_cons, evq_prod,
+ * the info block), then send 20 frames: the NIC must go on from its
+ * private copies and overwrite the lies with the truth.
+ */
+static void mode_scribble(struct evil *ev, const struct ev_args *a)
+{
+	struct pv_nic_vi_shared *sh = ev->u.sh;
+	struct pv_nic_vi_info info = sh->info;
+	uint32_t evq0, tx0 = ev->u.tx_prod;
+	uint64_t end;
+	char extra[128];
+	int ok;
+
+	ev_wait(ev, 2000, 0);
+	ev_events(ev);
+	evq0 = ev->u.evq_cons;
+	__atomic_store_n(&sh->tx_cons.v, tx0 + 12345, __ATOMIC_RELEASE);
+	__atomic_store_n(&sh->rx_cons.v, ev->u.rx_prod - 7777, __ATOMIC_RELEASE);
+	__atomic_store_n(&sh->evq_prod.v, evq0 + 500, __ATOMIC_RELEASE);
+	memset(&sh->info, 0xa5, sizeof(sh->info));
+	for (unsigned int i = 0; i < 20; i++) {	/* no space checks: they read tx_cons */
+		unsigned int j = EV_NRX + i;
+
+		ev_frame(ev->buf[j], ev->dst, ev->mac, -1, "scribble", 60);
+		ev_tx_post(ev, &(struct pv_nic_desc){ .buf_id = ev->id[j], .len = 60 });
+	}
+	ev_ring(ev);
+	end = ev_now_ms() + 2000;
+	while (ev_now_ms() < end &&
+	       __atomic_load_n(&sh->tx_cons.v, __ATOMIC_ACQUIRE) != tx0 + 20)
+		usleep(5000);
+	snprintf(extra, sizeof(extra), "tx_cons=%+d evq_prod=%+d",
+		 (int)(__atomic_load_n(&sh->tx_cons.v, __ATOMIC_ACQUIRE) - tx0),
+		 (int)(__atomic_load_n(&sh->evq_prod.v, __ATOMIC_ACQUIRE) - evq0));
+	ok = __atomic_load_n(&sh->tx_cons.v, __ATOMIC_ACQUIRE) == tx0 + 20 &&
+	     __atomic_load_n(&sh->evq_prod.v, __ATOMIC_ACQUIRE) - evq0 >= 20 &&
+	     __atomic_load_n(&sh->evq_prod.v, __ATOMIC_ACQUIRE) - evq0 < 500;
+	ev_wait(ev, 2000, 0);
+	sh->info = info;	/* ours to ruin; put back for a later nic_vi_user_open */
+	ok = ok && ev->t.tx_done == 20 && !nic_vi_fault(&ev->u);
+	ev_result(ev, "scribble", extra, ok, "the NIC believed a field it owns");
+}
+
+/* Wait for the backend's accelstate to be @want: 0, or -ETIMEDOUT. */
+static int ev_wait_be(struct evil *ev, int want, unsigned int ms)
+{
+	uint64_t end = ev_now_ms() + ms;
+
+	while (ev_be_state(ev) != want) {
+		if (ev_now_ms() >= end)
+			return -ETIMEDOUT;
+		ev_service(ev);
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* Give up the VI's mapping and ask for it again, as after a new handshake. */
+static int ev_regrab(struct evil *ev, unsigned int ms)
+{
+	uint64_t end = ev_now_ms() + ms;
+
+	ev_vi_drop(ev, 0);
+	ev->phase = EV_WAIT_BE;
+	while (ev_grab_vi(ev, 0)) {
+		if (ev_now_ms() >= end)
+			return -ETIMEDOUT;
+		ev_service(ev);
+		usleep(20000);
+	}
+	return 0;
+}
+
+static int ev_write_refs(struct evil *ev, const char *refs)
+{
+	char path[EV_PATH_MAX];
+	int e = ev_key(path, ev->fe, PVNIC_KEY_BUF_REFS);
+
+	return e ? e : xsc_write(ev->xs, 0, path, refs, strlen(refs));
+}
+
+/* One handshake round: accelstate Initialising then Initialised. */
+static void ev_round(struct evil *ev)
+{
+	pv_accel_front_set_state(ev->dev, XenbusStateInitialising);
+	ev_service(ev);
+	pv_accel_front_set_state(ev->dev, XenbusStateInitialised);
+	ev_service(ev);
+}
+
+/* flap N: N handshake rounds as fast as xenstore takes them, then a clean one. */
+static void mode_flap(struct evil *ev, const struct ev_args *a)
+{
+	unsigned long n = ev_arg_ul(a, 1, 100, 100000);
+	char extra[64];
+	int e;
+
+	for (unsigned long i = 0; i < n; i++)
+		ev_round(ev);
+	usleep(200000);		/* let the backend settle on the last 3 */
+	e = ev_regrab(ev, 10000);
+	snprintf(extra, sizeof(extra), "rounds=%lu be_state=%d", n, ev_be_state(ev));
+	ev_result(ev, "flap", extra, !e, "no VI again after the flapping");
+}
+
+/*
+ * badrefs: accel-buf-refs the backend must refuse (accelstate Closed),
+ * each followed by a good round (Connected again).
+ */
+static void mode_badrefs(struct evil *ev, const struct ev_args *a)
+{
+	char bad[10][EV_K * 11 + 16], extra[128];
+	const char *last;
+	unsigned int nb = 0, refused = 0, recovered = 0;
+	int ro, other, e;
+
+	ro = pv_guest_grant(ev->g, 0, PV_NF_ACCEL_FRAME(0), 1);
+	other = pv_guest_grant(ev->g, 5, PV_NF_ACCEL_FRAME(1), 0);
+	snprintf(bad[nb++], sizeof(bad[0]), "%s", "");
+	snprintf(bad[nb++], sizeof(bad[0]), "%s", "99999");
+	snprintf(bad[nb++], sizeof(bad[0]), "%s", "3");
+	snprintf(bad[nb++], sizeof(bad[0]), "%d %d", ev->refs[0], ev->refs[0]);
+	snprintf(bad[nb++], sizeof(bad[0]), "%s", "abc");
+	snprintf(bad[nb++], sizeof(bad[0]), "%d ", ev->refs[0]);
+	snprintf(bad[nb++], sizeof(bad[0]), "%d", ro);		/* read-only, mapped for writing */
+	snprintf(bad[nb++], sizeof(bad[0]), "%d", other);	/* granted to domain 5 */
+	/* All good but the last: the 63 mapped before it must be let go. */
+	last = strrchr(ev->refs_s, ' ');
+	snprintf(bad[nb++], sizeof(bad[0]), "%.*s 900", (int)(last - ev->refs_s), ev->refs_s);
+	snprintf(bad[nb++], sizeof(bad[0]), "%s %s", ev->refs_s, "901");	/* K + 1 refs */
+	ev_vi_drop(ev, 0);
+	ev->phase = EV_WAIT_BE;
+	for (unsigned int i = 0; i < nb; i++) {
+		ev_write_refs(ev, bad[i]);
+		ev_round(ev);
+		refused += ev_wait_be(ev, XenbusStateClosed, 2000) == 0;
+		ev_write_refs(ev, ev->refs_s);
+		ev_round(ev);
+		recovered += ev_wait_be(ev, XenbusStateConnected, 2000) == 0;
+	}
+	e = ev_regrab(ev, 5000);
+	if (ro >= 0)
+		pv_guest_end_grant(ev->g, (grant_ref_t)ro);
+	if (other >= 0)
+		pv_guest_end_grant(ev->g, (grant_ref_t)other);
+	snprintf(extra, sizeof(extra), "variants=%u refused=%u recovered=%u", nb, refused, recovered);
+	ev_result(ev, "badrefs", extra, refused == nb && recovered == nb && !e,
+		  refused < nb ? "a bad accel-buf-refs was not refused" : "no recovery after one");
+}
+
+/* shrink: truncate every memfd we hold (VI memory, guest memory): all sealed. */
+static void mode_shrink(struct evil *ev, const struct ev_args *a)
+{
+	unsigned int tried = 0, shrunk = 0;
+	char link[64], target[256], extra[64];
+
+	for (int fd = 3; fd < 1024; fd++) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, "/memfd:", 7))
+			continue;
+		tried++;
+		if (ftruncate(fd, 0) == 0) {
+			shrunk++;
+			fprintf(stderr, "evil_vi: shrank %s (fd %d)\n", target, fd);
+		}
+	}
+	snprintf(extra, sizeof(extra), "memfds=%u shrunk=%u", tried, shrunk);
+	ev_result(ev, "shrink", extra, tried >= 2 && !shrunk, "a memfd shared with the host shrank");
 }
 
 static const struct ev_mode {
@@ -756,7 +1004,8 @@ static const struct ev_mode {
 	{ "scan", mode_scan }, { "range", mode_range }, { "bounds", mode_bounds },
 	{ "rxbad", mode_rxbad }, { "snoop", mode_snoop }, { "doorbell", mode_doorbell },
 	{ "evqstall", mode_evqstall }, { "txflood", mode_txflood }, { "peek", mode_peek },
-	{ "fault", mode_fault },
+	{ "fault", mode_fault }, { "scribble", mode_scribble }, { "flap", mode_flap },
+	{ "badrefs", mode_badrefs }, { "shrink", mode_shrink }, { "inject", mode_inject },
 };
 
 static void ev_command(struct evil *ev, char *line)
@@ -777,7 +1026,7 @@ static void ev_command(struct evil *ev, char *line)
 		if (strcmp(a.argv[0], ev_modes[i].name))
 			continue;
 		memset(&ev->t, 0, sizeof(ev->t));
-		if (ev->phase != EV_VI && strcmp(a.argv[0], "peek")) {
+		if (ev->phase != EV_VI && strcmp(a.argv[0], "peek") && strcmp(a.argv[0], "shrink")) {
 			ev_result(ev, a.argv[0], "", 0, "no VI");
 			return;
 		}
@@ -841,11 +1090,12 @@ static int ev_expect_line(struct evil *ev, const char *want, unsigned int ms)
 
 /* ---- the frontend half: the documented handshake, then the VI is ours ---- */
 
-static void ev_vi_down(struct evil *ev)
+static void ev_vi_drop(struct evil *ev, int announce)
 {
 	if (ev->phase == EV_VI) {
 		nic_vi_user_close(&ev->u);
-		ev_say("VIDOWN");
+		if (announce)
+			ev_say("VIDOWN");
 	}
 	for (int i = 0; i < PVNIC_NR_FDS; i++) {
 		if (ev->fds[i] >= 0)
@@ -857,15 +1107,15 @@ static void ev_vi_down(struct evil *ev)
 	ev->down_pending = 0;
 }
 
-static int ev_key(char *buf, const char *dir, const char *key)
+static void ev_vi_down(struct evil *ev)
 {
-	return (size_t)snprintf(buf, EV_PATH_MAX, "%s/%s", dir, key) >= EV_PATH_MAX ? -ENAMETOOLONG : 0;
+	ev_vi_drop(ev, 1);
 }
 
 static int ev_fe_new_device(struct pv_accel_front_dev *dev, void *arg)
 {
 	struct evil *ev = arg;
-	char path[EV_PATH_MAX], refs[EV_K * 11 + 1];
+	char path[EV_PATH_MAX], *refs = ev->refs_s;
 	size_t off = 0;
 	int e, fd;
 
@@ -883,7 +1133,7 @@ static int ev_fe_new_device(struct pv_accel_front_dev *dev, void *arg)
 		ev->refs[i] = e;
 		ev->buf[2 * i] = page;
 		ev->buf[2 * i + 1] = page + PV_NIC_BUF_SIZE;
-		off += (size_t)snprintf(refs + off, sizeof(refs) - off, "%s%d", i ? " " : "", e);
+		off += (size_t)snprintf(refs + off, sizeof(ev->refs_s) - off, "%s%d", i ? " " : "", e);
 	}
 	fd = pv_guest_xs_connect(ev->g);
 	if (fd < 0)
@@ -970,23 +1220,33 @@ static int ev_read_ids(struct evil *ev)
 	return n == EV_NBUF ? 0 : -EINVAL;
 }
 
-/* Backend Connected: take the VI (retried from the main loop while -EAGAIN). */
-static void ev_try_vi(struct evil *ev)
+static int ev_be_state(struct evil *ev)
 {
 	char path[EV_PATH_MAX], st[16];
+	int e;
+
+	if (!ev->xs || ev_key(path, ev->be, PV_ACCEL_KEY_STATE))
+		return -1;
+	e = xsc_read(ev->xs, 0, path, st, sizeof(st) - 1);
+	if (e <= 0)
+		return -1;
+	st[e] = '\0';
+	return atoi(st);
+}
+
+/*
+ * Backend Connected: take the VI (retried from the main loop while pvnetd
+ * says -EAGAIN).  0 once the VI is ours.
+ */
+static int ev_grab_vi(struct evil *ev, int announce)
+{
 	int fds[PVNIC_NR_FDS] = { -1, -1, -1 }, e;
 
-	if (ev->phase != EV_WAIT_BE || !ev->xs || ev_key(path, ev->be, PV_ACCEL_KEY_STATE))
-		return;
-	e = xsc_read(ev->xs, 0, path, st, sizeof(st) - 1);
-	if (e < 0)
-		return;
-	st[e] = '\0';
-	if (atoi(st) != XenbusStateConnected || ev_read_ids(ev))
-		return;
+	if (ev->phase != EV_WAIT_BE || ev_be_state(ev) != XenbusStateConnected || ev_read_ids(ev))
+		return -EAGAIN;
 	e = pvnic_guest_accel_fds(ev->g, 0, fds);
 	if (e)
-		return;		/* -EAGAIN: next round */
+		return e;
 	for (int i = 0; i < PVNIC_NR_FDS; i++)
 		ev->fds[i] = fds[i];
 	e = nic_vi_user_open(&ev->u, fds[PVNIC_FD_VI_MEM], fds[PVNIC_FD_DOORBELL],
@@ -994,12 +1254,15 @@ static void ev_try_vi(struct evil *ev)
 	if (e) {
 		pv_err("VI memory: %s", strerror(-e));
 		ev_vi_down(ev);
-		return;
+		ev->phase = EV_WAIT_BE;
+		return e;
 	}
 	ev->phase = EV_VI;
 	ev->tx_out = ev->rx_out = 0;
 	pv_accel_front_set_state(ev->dev, XenbusStateConnected);
-	ev_say("VI %u %u %u", ev->u.sh->info.vi_id, ev->id[0], ev->id[EV_NBUF - 1]);
+	if (announce)
+		ev_say("VI %u %u %u", ev->u.sh->info.vi_id, ev->id[0], ev->id[EV_NBUF - 1]);
+	return 0;
 }
 
 /* ---- netfront's upper edge: the slow path, barely used ---- */
@@ -1132,7 +1395,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "evil_vi: the vif did not connect\n");
 			break;
 		}
-		ev_try_vi(ev);
+		ev_grab_vi(ev, 1);
 		if (ev_next_line(ev, line, sizeof(line))) {
 			ev_command(ev, line);
 			continue;
