@@ -3,8 +3,8 @@
 # hostile guest (tests/helpers/evil_vi: a real guest of pvnetd whose
 # frontend half is its own) gets an accelerated vif with a real VI of
 # pvnet-nicd and misbehaves on it, one mode at a time, while a good
-# accelerated guest g1 talks to the external host (BADINPUTS classes 8, 13,
-# 17, 18, 26, 27, and 1 on the VI).  Per mode:
+# accelerated guest g1 talks to the external host (BADINPUTS classes 1, 2,
+# 5, 8, 10, 13, 17-19, 26 and 27, on the fast path).  Per mode:
 #
 #   - the NIC's answer, as evil_vi counts the events of its own VI (per-VI
 #     counters are not reachable otherwise: pvnetctl has none yet, and the
@@ -20,6 +20,15 @@
 #     half of what it had alone, measured in this run;
 #   - evil receives none of g1's frames (g1 receiving iperf3 data, ext
 #     flooding g1's MAC), but does receive its own;
+#   - evil's frames to g1's MAC go out of the port and reach nobody: g1
+#     never receives a frame from evil's MAC (tcpdump in g1), on any path;
+#   - lies in the fields the NIC owns (tx_cons, rx_cons, evq_prod, info) are
+#     overwritten with the truth; an impossible index (tx_prod, rx_prod,
+#     evq_cons) disables evil's VI only, and accel off/on gives it a new one;
+#   - the control plane through the backend half: 200 handshake rounds in a
+#     row, 10 kinds of accel-buf-refs to refuse (each followed by a good
+#     round): nothing leaks (the NIC's VIs/buffers/filters, pvnetd's grant
+#     mappings of evil's domain); evil cannot shrink a memfd it shares;
 #   - pvnetd and pvnet-nicd survive, pvnet-nicd's log stays rate-limited,
 #     and once evil is gone the NIC holds what it held before it came.
 #
@@ -33,7 +42,9 @@
 #  │ eth0 .1       │<══════>│ pvnetd --nic        │host VI │ pvnet-nicd   │══════│ eth0 .100   │
 #  │ pvnet-front   │════════│═══ VI (fast path) ══│═══════>│  --port up0  │      │ iperf3 -s   │
 #  │ + pvnic       │        │ pvnic backend (ctl) │───────>│              │      │ tcpdump     │
-#  └───────────────┘        │                     │        │              │      │ macflood    │
+#  │ iperf3, ping  │        │                     │        │              │      │ macflood    │
+#  │ tcpdump       │        │                     │        │              │      │             │
+#  └───────────────┘        │                     │        │              │      │             │
 #  ┌───────────────┐  rings │                     │        │              │      └─────────────┘
 #  │ evil_vi       │<══════>│                     │        │              │
 #  │ (no TAP)      │════════│═══ its own VI ══════│═══════>│              │
@@ -55,6 +66,7 @@ nicdir=$run/nic
 mkdir -p "$nicdir"
 cleanup() {
 	[ -n "${td_pid:-}" ] && kill -INT "$td_pid" 2>/dev/null
+	[ -n "${td1_pid:-}" ] && kill -INT "$td1_pid" 2>/dev/null
 	[ -n "${ev_pid:-}" ] && kill "$ev_pid" 2>/dev/null
 	stop_pvnetd "$run"
 	ns_cleanup
@@ -134,6 +146,12 @@ ip netns exec "$ext" tcpdump -i eth0 -n -U -s 96 -w "$run/ext.pcap" \
 td_pid=$!
 track_pid $td_pid
 wait_for 5 "grep -q listening '$run/tcpdump.err'" || die "tcpdump in ext"
+# Nothing of evil's may reach g1, on any path.
+ip netns exec "$g1" tcpdump -i eth0 -n -U -s 96 -w "$run/g1.pcap" "ether src $emac" \
+	2>"$run/tcpdump-g1.err" &
+td1_pid=$!
+track_pid $td1_pid
+wait_for 5 "grep -q listening '$run/tcpdump-g1.err'" || die "tcpdump in g1"
 
 # attack "MODE ARGS" PINGS: the mode, with g1 pinging ext PINGS times meanwhile.
 ping_start() { # PINGS NAME: g1 pings ext in the background
@@ -230,6 +248,13 @@ check "[ \"\$(field rx_victim)\" = 0 ] && [ \"\$(field rx_notmine)\" = 0 ] && [ 
 rs=$(cat "$iperf_out")
 check "[ \"\${rs:-0}\" -gt 10000000 ]" "snoop: g1 received from ext meanwhile: $((${rs:-0} / 1000000)) Mbit/s"
 
+# Frames of evil's own to g1's MAC, and to itself: out of the port they go,
+# and come back to nobody.
+attack "inject 50" 20
+after inject
+check "[ \"\$(field tx_done)\" = 100 ] && [ \"\$(field rx)\" = 0 ]" \
+	"inject: 50 frames to g1's MAC, 50 to its own, all sent; none came back to evil"
+
 # Floods: g1's iperf3 keeps at least half of what it had alone.
 port=5210
 for m in doorbell evqstall txflood; do
@@ -249,26 +274,71 @@ check "[ \"\$(field tx_done)\" -gt 0 ]" "txflood: evil's own frames did go ($(fi
 attack "legit 100" 20
 after "legit again"
 
-# The impossible: tx_prod a ring ahead.  The NIC disables the VI, nobody else.
-attack fault 20
-after fault
-check "[ \"\$(field fault)\" = 1 ]" "fault: the NIC disabled evil's VI (fault $(field fault): tx_prod)"
+# Lies in the fields the NIC owns: it goes on from its private copies.
+attack scribble 20
+after scribble
+check "[ \"\$(field tx_done)\" = 20 ]" \
+	"scribble: tx_cons, rx_cons, evq_prod, info overwritten by evil; the NIC's truth back ($(field tx_cons) $(field evq_prod)), 20 sent"
 
-# A new VI for evil once its acceleration is switched off and on.
-P accel "$edom" 0 off >/dev/null
-hear VIDOWN 15 || fail "evil_vi: no VIDOWN after accel off ('$line')"
-P accel "$edom" 0 on pvnic >/dev/null
-hear VI 20 || fail "evil_vi: no new VI after accel on ('$line')"
+# The control plane through the backend half: handshake rounds as fast as
+# xenstore takes them, then accel-buf-refs that must be refused, each
+# followed by a good round.  Nothing may leak: the NIC's occupancy and
+# pvnetd's grant mappings of evil's domain come back to what they were.
+evil_maps() { P --json domain-list | grep '"name": "evil"' | jget maps; }
+with_evil=$(occupancy) maps0=$(evil_maps)
+attack "flap 200" 60
+after flap
+check "[ \"\$(occupancy)\" = '$with_evil' ] && [ \"\$(evil_maps)\" = '$maps0' ]" \
+	"flap: 200 rounds, then the VI again; NIC $(occupancy) (was $with_evil), evil's grant maps $(evil_maps) (was $maps0)"
+attack "badrefs" 80
+after badrefs
+check "[ \"\$(field refused)\" = \"\$(field variants)\" ] && [ \"\$(field recovered)\" = \"\$(field variants)\" ]" \
+	"badrefs: $(field refused) of $(field variants) bad accel-buf-refs refused, $(field recovered) good rounds after them"
+check "[ \"\$(occupancy)\" = '$with_evil' ] && [ \"\$(evil_maps)\" = '$maps0' ]" \
+	"badrefs: nothing leaked: NIC $(occupancy) (was $with_evil), evil's grant maps $(evil_maps) (was $maps0)"
+attack "legit 20" 20
+after "legit after the handshake abuse"
+
+attack shrink 20
+after shrink
+check "[ \"\$(field shrunk)\" = 0 ]" "shrink: none of the $(field memfds) memfds shared with the host could shrink"
+
+# The impossible, per index: the NIC disables the VI (and nobody else's);
+# accel off and on gives evil a new VI.
+for f in tx rx evq; do
+	ping_start 20 "fault-$f"
+	say "fault $f"
+	if [ $f = rx ]; then
+		hear POKE || fail "fault rx: no POKE ('$line')"
+		ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" eth0 1 >/dev/null
+		say poked
+	fi
+	hear RESULT || fail "fault $f: no RESULT ('$line')"
+	ping_end "fault-$f"
+	after "fault $f"
+	check "[ \"\$(field fault)\" != 0 ]" "fault $f: the NIC disabled evil's VI (fault $(field fault))"
+	P accel "$edom" 0 off >/dev/null
+	hear VIDOWN 15 || fail "fault $f: no VIDOWN after accel off ('$line')"
+	P accel "$edom" 0 on pvnic >/dev/null
+	hear VI 20 || fail "fault $f: no new VI after accel on ('$line')"
+done
 attack "legit 20" 20
 after "new VI"
 
 kill -INT "$td_pid"
 wait "$td_pid" 2>/dev/null
 td_pid=
-leaked=$(tcpdump -r "$run/ext.pcap" -n "not ether src $emac" 2>/dev/null | wc -l)
-own=$(tcpdump -r "$run/ext.pcap" -n "ether src $emac" 2>/dev/null | wc -l)
+# pcount FILE [FILTER]: frames in a capture (tcpdump adds hex lines for unknown EtherTypes)
+pcount() { tcpdump -r "$1" -n ${2:+"$2"} 2>/dev/null | grep -c '^[0-9]'; }
+leaked=$(pcount "$run/ext.pcap" "not ether src $emac")
+own=$(pcount "$run/ext.pcap" "ether src $emac")
 check "[ \"$leaked\" = 0 ]" "ext never saw a spoofed source: $leaked frames not from evil's MAC"
-check "[ \"$own\" -ge 220 ]" "ext saw evil's own frames (control: $own of 220)"
+check "[ \"$own\" = 260 ]" "ext saw each of evil's 260 valid frames to it once (control: $own)"
+kill -INT "$td1_pid"
+wait "$td1_pid" 2>/dev/null
+td1_pid=
+at_g1=$(pcount "$run/g1.pcap")
+check "[ \"$at_g1\" = 0 ]" "g1 never received a frame from evil's MAC ($at_g1)"
 
 check "[ \"\$(accel_state $d1)\" = 4 ] && [ \"\$(vstat $d1 fatal)\" = 0 ]" "g1 still accelerated, its vif never disabled"
 lines=$(wc -l <"$run/nicd.log")
