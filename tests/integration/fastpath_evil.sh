@@ -30,7 +30,8 @@
 #     round): nothing leaks (the NIC's VIs/buffers/filters, pvnetd's grant
 #     mappings of evil's domain); evil cannot shrink a memfd it shares;
 #   - pvnetd and pvnet-nicd survive, pvnet-nicd's log stays rate-limited,
-#     and once evil is gone the NIC holds what it held before it came.
+#     and once evil is killed (mid-flood) the NIC holds what it held before
+#     it came.
 #
 # CPU: this machine's cores are shared by the "guests" and the host; a real
 # guest burns its own vCPU.  evil_vi runs at nice 19 so that its spinning
@@ -344,11 +345,20 @@ check "[ \"\$(accel_state $d1)\" = 4 ] && [ \"\$(vstat $d1 fatal)\" = 0 ]" "g1 s
 lines=$(wc -l <"$run/nicd.log")
 check "[ \"$lines\" -lt 2000 ]" "pvnet-nicd's log rate-limited: $lines lines for ~$((nr_bufs + 300)) refusals"
 
-say quit
+# The end: evil SIGKILLed in the middle of a flood (its event queue full,
+# its TX ring full, RX buffers posted).
+say "evqstall 10"
+sleep 1
+evil_pid=
+for p in $(ip netns pids "$evns"); do
+	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = evil_vi ] && evil_pid=$p
+done
+check "[ -n \"$evil_pid\" ]" "evil_vi is flooding when killed (pid $evil_pid)"
+[ -n "$evil_pid" ] && kill -KILL "$evil_pid"
 wait "$ev_pid" 2>/dev/null
 ev_pid=
 wait_for 5 "! P vif-list | grep -q '^vif$edom\.0 '"
-check "! P vif-list | grep -q '^vif$edom\.0 '" "evil's vif gone after it quit"
+check "! P vif-list | grep -q '^vif$edom\.0 '" "evil's vif gone after it was killed"
 wait_for 5 "[ \"\$(occupancy)\" = '$before' ]"
 now=$(occupancy)
 check "[ '$now' = '$before' ]" "the NIC holds what it held before evil came: $now (before: $before)"
