@@ -41,6 +41,8 @@
  *                 at least MIN of our own
  *   inject N      N valid frames to the victim's MAC, N to our own: sent,
  *                 and nothing comes back to us
+ *   rxstall S     all RX buffers posted, then no event read for S seconds
+ *                 (the script floods our MAC): exactly the posted ones used
  *   doorbell S    the doorbell written without pause for S seconds
  *   evqstall S    TX posted and the doorbell rung for S seconds, events
  *                 never read: the event queue fills to exactly its size,
@@ -679,6 +681,33 @@ static void mode_inject(struct evil *ev, const struct ev_args *a)
 		  ev->t.rx ? "its own frames came back to it" : "not all sent");
 }
 
+/*
+ * rxstall S: every RX buffer posted, then no event read for S seconds
+ * while the wire floods us: the NIC fills exactly the posted descriptors
+ * and drops the rest (rx_no_desc), at no one else's expense.
+ */
+static void mode_rxstall(struct evil *ev, const struct ev_args *a)
+{
+	uint64_t end = ev_now_ms() + 1000ull * ev_secs(ev, a);
+	uint32_t posted, pending;
+	char extra[96];
+	int ok;
+
+	for (unsigned int j = 0; j < EV_NRX && ev->rx_out < EV_NRX; j++)
+		ev_rx_post(ev, &(struct pv_nic_desc){ .buf_id = ev->id[j], .len = PV_NIC_BUF_SIZE });
+	posted = ev->rx_out;
+	while (ev_now_ms() < end) {	/* the slow path served, the VI ignored */
+		ev_service(ev);
+		usleep(20000);
+	}
+	pending = __atomic_load_n(&ev->u.sh->evq_prod.v, __ATOMIC_ACQUIRE) - ev->u.evq_cons;
+	ev_events(ev);
+	snprintf(extra, sizeof(extra), "posted=%u evq_pending=%u", posted, pending);
+	ok = ev->t.rx == posted && pending == posted && !ev->t.rx_notmine && !nic_vi_fault(&ev->u);
+	ev_result(ev, "rxstall", extra, ok,
+		  "the NIC used other than exactly the posted RX descriptors");
+}
+
 static void mode_doorbell(struct evil *ev, const struct ev_args *a)
 {
 	uint64_t end = ev_now_ms() + 1000ull * ev_secs(ev, a), n = 0;
@@ -1006,6 +1035,7 @@ static const struct ev_mode {
 	{ "evqstall", mode_evqstall }, { "txflood", mode_txflood }, { "peek", mode_peek },
 	{ "fault", mode_fault }, { "scribble", mode_scribble }, { "flap", mode_flap },
 	{ "badrefs", mode_badrefs }, { "shrink", mode_shrink }, { "inject", mode_inject },
+	{ "rxstall", mode_rxstall },
 };
 
 static void ev_command(struct evil *ev, char *line)

@@ -16,7 +16,8 @@
 #   - the wire: ext never sees a frame with a source that is not evil's own
 #     (tcpdump in ext);
 #   - g1: its ping to ext loses nothing; under the floods (doorbells, an
-#     event queue never read, TX at full speed) its iperf3 keeps at least
+#     event queue never read with TX or with RX flooding in, TX at full
+#     speed) its iperf3 keeps at least
 #     half of what it had alone, measured in this run;
 #   - evil receives none of g1's frames (g1 receiving iperf3 data, ext
 #     flooding g1's MAC), but does receive its own;
@@ -172,13 +173,18 @@ attack() {
 	hear RESULT 60 || fail "$name: no RESULT from evil_vi ('$line')"
 	ping_end "$name"
 }
-# after MODE [noping]: the checks every mode shares
+# after MODE [noping|flood]: the checks every mode shares.  g1's ping loses
+# nothing, except under a flood: at most 2% there (as slowpath_evil.sh), the
+# flood taking host CPU (pvnet-nicd's, measured below) that g1 needs too.
 after() {
+	local max=0
+	[ "${2:-}" = flood ] && max=$(( ${ping_sent:-0} / 50 ))
 	check "[ \"\$(field verdict)\" = ok ]" "$1: evil_vi sees the NIC do what nic.h says ($(field verdict))"
-	[ -n "${2:-}" ] || check "[ \"${ping_sent:-0}\" -gt 0 ] && [ \"$ping_lost\" = 0 ]" \
-		"$1: g1's ping to ext meanwhile: $ping_lost of ${ping_sent:-0} lost"
+	[ "${2:-}" = noping ] || check "[ \"${ping_sent:-0}\" -gt 0 ] && [ \"$ping_lost\" -le $max ]" \
+		"$1: g1's ping to ext meanwhile: $ping_lost of ${ping_sent:-0} lost (at most $max)"
 	check "kill -0 $pvnetd_pid && kill -0 $nicd_pid" "$1: pvnetd and pvnet-nicd alive"
 }
+nicd_ticks() { awk '{ print $14 + $15 }' "/proc/$nicd_pid/stat"; }
 
 attack "legit 100" 20
 after legit
@@ -256,6 +262,24 @@ after inject
 check "[ \"\$(field tx_done)\" = 100 ] && [ \"\$(field rx)\" = 0 ]" \
 	"inject: 50 frames to g1's MAC, 50 to its own, all sent; none came back to evil"
 
+# Evil reads no RX event while the wire floods its MAC (BADINPUTS 17):
+# exactly its posted buffers are filled, the rest dropped at the NIC, and
+# g1's iperf3 keeps at least half of what it had alone.
+( g1_iperf $SECS 5203 >"$run/iperf.rxstall" ) &
+fl_iperf=$!
+track_pid $fl_iperf
+ping_start $((SECS * 20)) rxstall
+say "rxstall $((SECS + 1))"
+sleep 0.5
+ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" -r 30000 eth0 60000 >/dev/null
+hear RESULT 60 || fail "rxstall: no RESULT ('$line')"
+ping_end rxstall
+wait "$fl_iperf"
+after rxstall flood
+got=$(cat "$run/iperf.rxstall")
+check "[ \"\$(field rx)\" = \"\$(field posted)\" ] && [ \$(( \${got:-0} * 2 )) -ge \"\${solo:-0}\" ]" \
+	"rxstall: 60000 frames at evil, it took exactly its $(field posted) posted buffers ($(field rx)); g1 meanwhile $((${got:-0} / 1000000)) Mbit/s, alone $((${solo:-0} / 1000000))"
+
 # Floods: g1's iperf3 keeps at least half of what it had alone.
 port=5210
 for m in doorbell evqstall txflood; do
@@ -263,12 +287,15 @@ for m in doorbell evqstall txflood; do
 	( g1_iperf $SECS $port >"$run/iperf.$m" ) &
 	fl_iperf=$!
 	track_pid $fl_iperf
+	c0=$(nicd_ticks)
 	attack "$m $SECS" $((SECS * 20 + 10))
+	c1=$(nicd_ticks)
 	wait "$fl_iperf"
-	after "$m"
+	after "$m" flood
 	got=$(cat "$run/iperf.$m")
 	check "[ \$(( \${got:-0} * 2 )) -ge \"\${solo:-0}\" ]" \
 		"$m: g1's iperf3 meanwhile $((${got:-0} / 1000000)) Mbit/s, alone $((${solo:-0} / 1000000)) ($(field doorbells)$(field mbps) $m)"
+	echo "# $m: pvnet-nicd used $(( (c1 - c0) * 100 / $(getconf CLK_TCK) / SECS ))% of a core meanwhile"
 done
 check "[ \"\$(field tx_done)\" -gt 0 ]" "txflood: evil's own frames did go ($(field mbps) Mbit/s)"
 
