@@ -58,6 +58,10 @@
  *                 read-only, granted to another domain, one bad among good,
  *                 one too many), each followed by a good round
  *   shrink        ftruncate every memfd it holds: all sealed
+ *   stale         RX and TX descriptors of its buffers left in the rings
+ *                 while the backend takes them back ("RELEASED <ids>"), the
+ *                 script gives them to the victim and says "go"; then a
+ *                 doorbell and a poke: every stale descriptor refused
  *   fault tx|rx|evq  an impossible index: the NIC disables the VI
  *
  * Flood modes spin (bounded by S, default at most --seconds); everything
@@ -939,6 +943,65 @@ static void ev_round(struct evil *ev)
 	ev_service(ev);
 }
 
+/*
+ * stale: descriptors naming our buffers, left in the rings (RX posted, TX
+ * posted but not rung) while the backend takes the buffers back (our
+ * accelstate 1) and, the script arranges, hands the same ids to the victim;
+ * then our pages come back under new ids, the doorbell rings and the wire
+ * pokes us.  The NIC checks ownership when it uses a descriptor, not when
+ * it was posted: every stale one refused BUF_OWNER, nothing sent, nothing
+ * written into what is now the victim's.
+ */
+static void mode_stale(struct evil *ev, const struct ev_args *a)
+{
+	uint32_t old[EV_NBUF], tx_out, rx_out;
+	char line[EV_NBUF * 11 + 16], extra[96];
+	size_t o = 0;
+	int ok, e;
+
+	for (unsigned int j = 0; j < EV_NRX && ev->rx_out < EV_NRX; j++)
+		ev_rx_post(ev, &(struct pv_nic_desc){ .buf_id = ev->id[j], .len = PV_NIC_BUF_SIZE });
+	for (unsigned int j = EV_NRX; j < EV_NRX + 16; j++) {	/* valid frames, no doorbell */
+		ev_frame(ev->buf[j], ev->dst, ev->mac, -1, "stale", 60);
+		ev_tx_post(ev, &(struct pv_nic_desc){ .buf_id = ev->id[j], .len = 60 });
+	}
+	memcpy(old, ev->id, sizeof(old));
+	tx_out = ev->tx_out;
+	rx_out = ev->rx_out;
+	pv_accel_front_set_state(ev->dev, XenbusStateInitialising);
+	if (ev_wait_be(ev, XenbusStateInitWait, 3000)) {
+		ev_result(ev, "stale", "", 0, "the backend did not take the buffers back");
+		return;
+	}
+	o += (size_t)snprintf(line + o, sizeof(line) - o, "RELEASED");
+	for (unsigned int j = 0; j < EV_NBUF; j++)
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " %u", old[j]);
+	ev_say("%s", line);
+	if (ev_expect_line(ev, "go", 30000)) {
+		ev_result(ev, "stale", "", 0, "no 'go' from the script");
+		return;
+	}
+	pv_accel_front_set_state(ev->dev, XenbusStateInitialised);
+	e = ev_regrab(ev, 5000);
+	ev->tx_out = tx_out;	/* the stale descriptors are still in the rings */
+	ev->rx_out = rx_out;
+	if (e) {
+		ev_result(ev, "stale", "", 0, "no VI again");
+		return;
+	}
+	ev_ring(ev);
+	ev_say("POKE %u", rx_out);
+	if (ev_expect_line(ev, "poked", 30000)) {
+		ev_result(ev, "stale", "", 0, "no 'poked' from the script");
+		return;
+	}
+	ev_wait(ev, 3000, 1);
+	snprintf(extra, sizeof(extra), "stale_tx=%u stale_rx=%u", tx_out, rx_out);
+	ok = ev->t.err[0][PV_NIC_ERR_BUF_OWNER] == tx_out && ev->t.err[1][PV_NIC_ERR_BUF_OWNER] == rx_out &&
+	     ev->t.tx_done == 0 && ev->t.rx == 0 && !ev->t.foreign_done;
+	ev_result(ev, "stale", extra, ok, "a stale descriptor was used");
+}
+
 /* flap N: N handshake rounds as fast as xenstore takes them, then a clean one. */
 static void mode_flap(struct evil *ev, const struct ev_args *a)
 {
@@ -1035,7 +1098,7 @@ static const struct ev_mode {
 	{ "evqstall", mode_evqstall }, { "txflood", mode_txflood }, { "peek", mode_peek },
 	{ "fault", mode_fault }, { "scribble", mode_scribble }, { "flap", mode_flap },
 	{ "badrefs", mode_badrefs }, { "shrink", mode_shrink }, { "inject", mode_inject },
-	{ "rxstall", mode_rxstall },
+	{ "rxstall", mode_rxstall }, { "stale", mode_stale },
 };
 
 static void ev_command(struct evil *ev, char *line)

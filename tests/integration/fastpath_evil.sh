@@ -23,6 +23,8 @@
 #     flooding g1's MAC), but does receive its own;
 #   - evil's frames to g1's MAC go out of the port and reach nobody: g1
 #     never receives a frame from evil's MAC (tcpdump in g1), on any path;
+#   - descriptors left in evil's rings while its buffer ids pass to g1 are
+#     refused when used (ownership checked at use, not at post);
 #   - lies in the fields the NIC owns (tx_cons, rx_cons, evq_prod, info) are
 #     overwritten with the truth; an impossible index (tx_prod, rx_prod,
 #     evq_cons) disables evil's VI only, and accel off/on gives it a new one;
@@ -298,6 +300,41 @@ for m in doorbell evqstall txflood; do
 	echo "# $m: pvnet-nicd used $(( (c1 - c0) * 100 / $(getconf CLK_TCK) / SECS ))% of a core meanwhile"
 done
 check "[ \"\$(field tx_done)\" -gt 0 ]" "txflood: evil's own frames did go ($(field mbps) Mbit/s)"
+
+# Stale descriptors (a TOCTOU on ownership): evil leaves RX and TX
+# descriptors of its buffers in its rings while the backend takes the
+# buffers back; g1, accelerated again meanwhile, gets the same buffer ids
+# (the NIC reuses the last freed first); then evil's doorbell and frames to
+# evil: each stale descriptor refused BUF_OWNER, nothing of g1's sent or
+# overwritten.
+P accel "$d1" 0 off >/dev/null
+wait_for 10 "[ \"\$(accel_state $d1)\" != 4 ]" || fail "stale: g1's acceleration off"
+ping_start 200 stale
+say stale
+if hear RELEASED; then
+	released=${line#RELEASED }
+	P accel "$d1" 0 on pvnic >/dev/null
+	wait_for 10 "[ \"\$(accel_state $d1)\" = 4 ]" || fail "stale: g1's acceleration on again"
+	g1new=$(P store-dump "/local/domain/0/backend/vif/$d1/0/accel-buf-ids" |
+		sed -n 's/.*accel-buf-ids[^0-9]*\([0-9][0-9 ]*\).*/\1/p' | head -n1)
+	reused=$(comm -12 <(tr ' ' '\n' <<<"$released" | sort) <(tr ' ' '\n' <<<"$g1new" | sort) | wc -l)
+	say go
+	hear POKE || fail "stale: no POKE ('$line')"
+	ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" -r 1000 eth0 "${line#POKE }" \
+		>/dev/null
+	say poked
+	hear RESULT || fail "stale: no RESULT ('$line')"
+else
+	fail "stale: no RELEASED ('$line')"
+fi
+kill -INT "$ping_pid" 2>/dev/null	# g1 went through the slow path and back: not counted
+wait "$ping_pid" 2>/dev/null
+after stale noping
+check "[ \"\${reused:-0}\" -gt 0 ]" "stale: g1 now holds ${reused:-0} of the buffer ids evil's stale descriptors name"
+check "[ \"\$(field t_owner)\" = 16 ] && [ \"\$(field r_owner)\" = 64 ] && [ \"\$(field tx_done)\" = 0 ] && [ \"\$(field rx)\" = 0 ]" \
+	"stale: 16 stale TX and 64 stale RX descriptors refused BUF_OWNER when used; nothing sent or received"
+ip netns exec "$g1" timeout 10 ping -c 3 -i 0.2 -q 198.18.0.100 >/dev/null
+check "[ \"\$(g1_iperf 2 5220)\" -gt 10000000 ]" "stale: g1's TCP to ext works on its new buffers"
 
 attack "legit 100" 20
 after "legit again"
