@@ -17,8 +17,10 @@
  *                                        the VI is mapped (script: accel on)
  *   evil -> "VIDOWN"                     the backend took the VI away
  *   script -> "<mode> [ARGS]"            one of the modes below
- *   evil -> "POKE <n>"                   rxbad only: make <n> frames reach my
- *   script -> "poked"                    MAC from the wire, then say so
+ *   evil -> "POKE <n>"                   rxbad, fault rx, stale: make <n> frames
+ *   script -> "poked"                    reach my MAC from the wire, then say so
+ *   evil -> "RELEASED <ids>"             stale only: my buffers are given back;
+ *   script -> "go"                       hand them to the victim, then say so
  *   evil -> "RESULT <mode> k=v ... verdict=ok|bad [why]"
  *   script -> "quit"                     clean close (or EOF, SIGTERM)
  *
