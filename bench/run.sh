@@ -6,6 +6,17 @@
 #   pvnet:   g1 (pvnet-front) ==rings== pvnetd (netback, bridge) ==rings== g2 (pvnet-front)
 #   raw:     pvnet-bench gen ==rings== pvnetd (netback, bridge) ==rings== pvnet-bench sink
 #            (netfront's frame API: no TAP, no kernel stack; 60 and 1514-byte frames)
+#   to ext:  one guest to an external host: natively on a veth, and through
+#            pvnetd --nic and pvnet-nicd on a veth, slow path then fast path
+#   N to ext: 1, 2 and 4 guests sending to the external host at once (one
+#            iperf3 stream each, one server per guest on its own port in
+#            the external namespace), on each path:
+#              native: n1..n4 --veth-- [Linux bridge in ns "mbr"] --veth-- ext
+#              pvnet:  m1..m4 (pvnet-front) ==== pvnetd --nic ==== pvnet-nicd --veth-- ext
+#            Fair because both have the same shape: N senders, one switch
+#            (the Linux bridge; pvnetd's bridge or the NIC), one shared link
+#            to the external host, its kernel receiving every stream.  The
+#            fast path is every guest's acceleration on, the slow path off.
 #
 # usage: bench/run.sh [-r REPS] [-t SECONDS]     (as root)
 set -u
@@ -191,6 +202,96 @@ wait_for 10 "'$BUILD'/pvnetctl -r '$run/fp' --json accel $d3 0 show | grep -q '\
 ip netns exec "$g3" ping -c 3 -i 0.2 -q 198.18.4.100 >/dev/null
 fp_measure "pvnet fast path" "$g3" "$ext2" 198.18.4.100 pvnetd
 
+# --- N guests to the external host at once ----------------------------------
+multiout=$run/multiresults
+# multi_once EXT_NS EXT_IP NS...: every NS sends to EXT_IP at once, for SECS;
+# sets multi_r to "aggregate_gbps slowest_gbps bytes" (or "" if one failed).
+multi_once() {
+	local ext=$1 ip=$2 i=0 ns pids=() f bps bytes agg=0 min="" tot=0
+	shift 2
+	multi_r=""
+	for ns in "$@"; do
+		i=$((i + 1))
+		ip netns exec "$ext" timeout $((SECS + 20)) iperf3 -s -1 -p $((5300 + i)) >/dev/null 2>&1 &
+		track_pid $!
+	done
+	for i in $(seq $#); do
+		wait_for 5 "ip netns exec '$ext' ss -Hltn 'sport = :$((5300 + i))' | grep -q ." || return
+	done
+	i=0
+	for ns in "$@"; do
+		i=$((i + 1))
+		ip netns exec "$ns" timeout $((SECS + 15)) iperf3 -c "$ip" -p $((5300 + i)) -t "$SECS" -J \
+			>"$run/multi.$i.json" 2>/dev/null &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for i in $(seq $#); do
+		f=$run/multi.$i.json
+		bps=$(awk '/"sum_received"/ { r = 1 } r && /"bits_per_second"/ { gsub(/,/, ""); print $2; exit }' "$f")
+		bytes=$(awk '/"sum_received"/ { r = 1 } r && /"bytes"/ { gsub(/,/, ""); print $2; exit }' "$f")
+		[ -n "$bps" ] && [ -n "$bytes" ] || return
+		agg=$(awk -v a="$agg" -v b="$bps" 'BEGIN { print a + b / 1e9 }')
+		min=$(awk -v m="$min" -v b="$bps" 'BEGIN { b /= 1e9; print (m == "" || b < m) ? b : m }')
+		tot=$((tot + bytes))
+	done
+	multi_r="$agg $min $tot"
+}
+# multi_measure LABEL N EXT_NS EXT_IP TICKS_FN|- NS...: REPS runs of N senders
+multi_measure() {
+	local label=$1 n=$2 ext=$3 ip=$4 ticks=$5 a=() m=() bytes=0 c0=0 c1=0 cpu="n/a" i x y z
+	shift 5
+	[ "$ticks" != - ] && c0=$($ticks)
+	for i in $(seq "$REPS"); do
+		multi_once "$ext" "$ip" "${@:1:$n}"	# not in $(...): its servers are tracked
+		[ -n "$multi_r" ] || { echo "multi run failed ($label, $n guests)" >&2; continue; }
+		read -r x y z <<<"$multi_r"
+		a+=("$x"); m+=("$y"); bytes=$((bytes + z))
+	done
+	[ "$ticks" != - ] && c1=$($ticks) &&
+		cpu=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v gb="$bytes" \
+			'BEGIN { printf "%.3f", (gb > 0 ? t / hz / (gb / 1e9) : 0) }')
+	echo "$label|$n|$(stats "${a[@]}")|$(stats "${m[@]}")|$cpu" >>"$multiout"
+}
+mk_ns mbr mbr; mk_ns ext3 ext3
+ip -n "$mbr" link add br0 type bridge && ip -n "$mbr" link set br0 up
+veth_pair "$mbr" up0 "$ext3" eth0 && ip -n "$mbr" link set up0 master br0
+ip -n "$ext3" addr add 198.18.5.100/24 dev eth0
+natns=() pvns=()
+for k in 1 2 3 4; do
+	mk_ns nk "mn$k"
+	veth_pair "$nk" eth0 "$mbr" "p$k" && ip -n "$mbr" link set "p$k" master br0
+	ip -n "$nk" addr add "198.18.5.$k/24" dev eth0
+	natns+=("$nk")
+	mk_ns mk "mg$k"
+	ip netns exec "$mk" "$BUILD"/pvnet-front --run-dir "$run/fp" --name "m$k" 2>"$run/m$k.log" &
+	track_pid $!
+	wait_for 10 "ip -n '$mk' link show eth0 >/dev/null 2>&1"
+	ip -n "$mk" addr add "198.18.4.$((10 + k))/24" dev eth0; ip -n "$mk" link set eth0 up
+	pvns+=("$mk")
+done
+for k in 1 2 3 4; do
+	wait_for 5 "ip netns exec '${natns[k-1]}' ping -c1 -W1 198.18.5.100 >/dev/null 2>&1"
+	wait_for 10 "ip netns exec '${pvns[k-1]}' ping -c1 -W1 198.18.4.100 >/dev/null 2>&1"
+done
+for n in 1 2 4; do
+	multi_measure "native veth + bridge" $n "$ext3" 198.18.5.100 - "${natns[@]}"
+done
+for n in 1 2 4; do
+	multi_measure "pvnet slow path" $n "$ext2" 198.18.4.100 fp_ticks "${pvns[@]}"
+done
+for k in 1 2 3 4; do
+	dk=$("$BUILD"/pvnetctl -r "$run/fp" --json domain-list |
+		sed -n "s/.*\"domid\": \([0-9]*\), \"name\": \"m$k\".*/\1/p")
+	"$BUILD"/pvnetctl -r "$run/fp" accel "$dk" 0 on pvnic >/dev/null
+	wait_for 10 "'$BUILD'/pvnetctl -r '$run/fp' --json accel $dk 0 show | grep -q '\"accelstate\": \"4\"'" ||
+		echo "m$k: acceleration did not reach Connected" >&2
+	ip netns exec "${pvns[k-1]}" ping -c 3 -i 0.2 -q 198.18.4.100 >/dev/null
+done
+for n in 1 2 4; do
+	multi_measure "pvnet fast path" $n "$ext2" 198.18.4.100 fp_ticks "${pvns[@]}"
+done
+
 echo
 echo "pvnet benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), ${REPS}x${SECS}s iperf3"
 printf '%-24s %-24s %-24s %10s %10s\n' "guest to guest" "TCP 1 stream Gbit/s" "TCP 2 streams Gbit/s" \
@@ -220,3 +321,11 @@ printf '%-20s %-26s %s\n' "path" "Gbit/s median (range)" "pvnetd CPU s per GB"
 while IFS='|' read -r l t c; do
 	printf '%-20s %-26s %s\n' "$l" "$t" "$c"
 done <"$fpout"
+echo
+echo "N guests to the external host at once, TCP (iperf3, 1 stream each), ${REPS}x${SECS}s;"
+echo "native: N namespaces through a Linux bridge and one veth; pvnet: pvnetd --nic, pvnet-nicd on a veth"
+printf '%-22s %6s  %-26s %-26s %s\n' "path" "guests" "aggregate Gbit/s" "slowest guest Gbit/s" \
+	"pvnetd CPU s per GB"
+while IFS='|' read -r l n a m c; do
+	printf '%-22s %6s  %-26s %-26s %s\n' "$l" "$n" "$a" "$m" "$c"
+done <"$multiout"

@@ -1,0 +1,430 @@
+#!/usr/bin/env bash
+# fastpath_evil.sh - isolation on the fast path through the whole stack: a
+# hostile guest (tests/helpers/evil_vi: a real guest of pvnetd whose
+# frontend half is its own) gets an accelerated vif with a real VI of
+# pvnet-nicd and misbehaves on it, one mode at a time, while a good
+# accelerated guest g1 talks to the external host (BADINPUTS classes 1, 2,
+# 5, 8, 10, 13, 17-19, 26 and 27, on the fast path).  Per mode:
+#
+#   - the NIC's answer, as evil_vi counts the events of its own VI (per-VI
+#     counters are not reachable otherwise: pvnetctl has none yet, and the
+#     NIC's STATS is refused for a VI of another connection):
+#       spoofed source MACs (also 802.1Q-tagged) -> TX_SPOOF, runts -> TX_RUNT,
+#       g1's buffer ids, every id not its own -> BUF_OWNER, ids past the
+#       table -> BUF_RANGE, offset+len past the buffer -> BUF_BOUNDS, on TX and
+#       on RX; nothing of anybody else's sent or received;
+#   - the wire: ext never sees a frame with a source that is not evil's own
+#     (tcpdump in ext);
+#   - g1: its ping to ext loses nothing; under the floods (doorbells, an
+#     event queue never read with TX or with RX flooding in, TX at full
+#     speed) its iperf3 keeps at least
+#     half of what it had alone, measured in this run;
+#   - evil receives none of g1's frames (g1 receiving iperf3 data, ext
+#     flooding g1's MAC), but does receive its own;
+#   - evil's frames to g1's MAC go out of the port and reach nobody: g1
+#     never receives a frame from evil's MAC (tcpdump in g1), on any path;
+#   - descriptors left in evil's rings while its buffer ids pass to g1 are
+#     refused when used (ownership checked at use, not at post);
+#   - lies in the fields the NIC owns (tx_cons, rx_cons, evq_prod, info) are
+#     overwritten with the truth; an impossible index (tx_prod, rx_prod,
+#     evq_cons) disables evil's VI only, and accel off/on gives it a new one;
+#   - the control plane through the backend half: 200 handshake rounds in a
+#     row, 10 kinds of accel-buf-refs to refuse (each followed by a good
+#     round): nothing leaks (the NIC's VIs/buffers/filters, pvnetd's grant
+#     mappings of evil's domain); evil cannot shrink a memfd it shares;
+#   - pvnetd and pvnet-nicd survive, pvnet-nicd's log stays rate-limited,
+#     and once evil is killed (mid-flood) the NIC holds what it held before
+#     it came.
+#
+# CPU: this machine's cores are shared by the "guests" and the host; a real
+# guest burns its own vCPU.  evil_vi runs at nice 19 so that its spinning
+# floods take CPU from the host only as a guest's would (through the NIC's
+# work for it), not by the scheduler handing it a host core.
+#
+#  g1 (netns)                host (netns)                                   ext (netns)
+#  ┌───────────────┐  rings ┌─────────────────────┐        ┌──────────────┐ veth ┌─────────────┐
+#  │ eth0 .1       │<══════>│ pvnetd --nic        │host VI │ pvnet-nicd   │══════│ eth0 .100   │
+#  │ pvnet-front   │════════│═══ VI (fast path) ══│═══════>│  --port up0  │      │ iperf3 -s   │
+#  │ + pvnic       │        │ pvnic backend (ctl) │───────>│              │      │ tcpdump     │
+#  │ iperf3, ping  │        │                     │        │              │      │ macflood    │
+#  │ tcpdump       │        │                     │        │              │      │             │
+#  └───────────────┘        │                     │        │              │      │             │
+#  ┌───────────────┐  rings │                     │        │              │      └─────────────┘
+#  │ evil_vi       │<══════>│                     │        │              │
+#  │ (no TAP)      │════════│═══ its own VI ══════│═══════>│              │
+#  └───────────────┘        └─────────────────────┘        └──────────────┘
+set -u
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+need iperf3 ping timeout tcpdump ss nice
+EVIL=$BUILD/tests/helpers/evil_vi
+NICINFO=$BUILD/tests/helpers/nic_info
+MACFLOOD=$BUILD/tests/helpers/macflood
+for b in "$BUILD/pvnet-nicd" "$EVIL" "$NICINFO" "$MACFLOOD"; do
+	[ -x "$b" ] || { fail "fastpath_evil.sh: $b not built"; exit 1; }
+done
+SECS=3		# each flood, and each iperf3 run
+
+run=$(mktemp -d /tmp/pvnet-fpe.XXXXXX)
+nicdir=$run/nic
+mkdir -p "$nicdir"
+cleanup() {
+	[ -n "${td_pid:-}" ] && kill -INT "$td_pid" 2>/dev/null
+	[ -n "${td1_pid:-}" ] && kill -INT "$td1_pid" 2>/dev/null
+	[ -n "${ev_pid:-}" ] && kill "$ev_pid" 2>/dev/null
+	stop_pvnetd "$run"
+	ns_cleanup
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mk_ns hostns host && mk_ns g1 g1 && mk_ns ext ext && mk_ns evns evil || die "namespaces"
+veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
+ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+extmac=$(ip -n "$ext" -br link show eth0 | awk '{ print $3 }')
+
+ip netns exec "$hostns" "$BUILD"/pvnet-nicd --run-dir "$nicdir" --port up0 2>>"$run/nicd.log" &
+nicd_pid=$!
+track_pid $nicd_pid
+wait_for 5 "[ -S '$nicdir/nic.sock' ]" || die "pvnet-nicd did not start"
+ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$nicdir" --log-level debug \
+	2>>"$run/pvnetd.log" &
+wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
+pvnetd_pid=$(cat "$run/pvnetd.pid")
+NI() { "$NICINFO" "$nicdir/nic.sock" "$@"; }
+occupancy() { NI vis_active bufs_used filters_used | paste -sd' '; }
+
+ip netns exec "$g1" "$BUILD"/pvnet-front --run-dir "$run" --name g1 2>>"$run/g1.log" &
+track_pid $!
+wait_for 10 "ip -n '$g1' link show eth0 >/dev/null 2>&1" || die "g1: no eth0"
+ip -n "$g1" addr add 198.18.0.1/24 dev eth0
+ip -n "$g1" link set eth0 up
+wait_for 10 "ip netns exec '$g1' ping -c1 -W1 198.18.0.100 >/dev/null 2>&1" || die "g1 reaches ext"
+d1=$(domid_of g1)
+g1mac=$(vstat "$d1" mac)
+P accel "$d1" 0 on pvnic >/dev/null
+accel_state() { P --json accel "$1" 0 show | jget accelstate; }
+wait_for 10 "[ \"\$(accel_state $d1)\" = 4 ]" || die "g1's acceleration reaches Connected"
+ip netns exec "$g1" timeout 10 ping -c 5 -i 0.2 198.18.0.100 >/dev/null	# ext learned: fast path
+g1ids=$(P store-dump "/local/domain/0/backend/vif/$d1/0/accel-buf-ids" |
+	sed -n 's/.*accel-buf-ids[^0-9]*\([0-9][0-9 ]*\).*/\1/p' | head -n1)
+nr_bufs=$(NI nr_bufs)
+before=$(occupancy)
+pass "setup: g1 (dom $d1, $g1mac) accelerated; NIC holds (VIs buffers filters) $before of $nr_bufs buffers"
+[ -n "$g1ids" ] || die "g1's accel-buf-ids not found in the store"
+
+# g1_iperf SECS PORT [-R]: g1 <-> ext throughput (bits/s received) on a fresh server.
+g1_iperf() {
+	ip netns exec "$ext" timeout $(($1 + 15)) iperf3 -s -1 -p "$2" >/dev/null 2>&1 &
+	wait_for 5 "ip netns exec '$ext' ss -Hltn 'sport = :$2' | grep -q ." || { echo 0; return; }
+	ip netns exec "$g1" timeout $(($1 + 10)) iperf3 -c 198.18.0.100 -p "$2" -t "$1" ${3:-} -J \
+		2>/dev/null | awk '/"sum_received"/ { r = 1 }
+			r && /"bits_per_second"/ { gsub(/,/, ""); printf "%.0f\n", $2; exit }'
+}
+solo=$(g1_iperf $SECS 5201)
+check "[ \"\${solo:-0}\" -gt 10000000 ]" "g1 alone on the fast path: $((${solo:-0} / 1000000)) Mbit/s"
+
+# ---- the hostile guest -----------------------------------------------------
+coproc EV { ip netns exec "$evns" nice -n 19 timeout 300 "$EVIL" --run-dir "$run" --name evil \
+	--victim-mac "$g1mac" --dst-mac "$extmac" --nr-bufs "$nr_bufs" 2>"$run/evil.log"; }
+ev_pid=$EV_PID	# (bash unsets EV_PID once the coprocess is reaped)
+track_pid "$ev_pid"
+ev_in=${EV[0]} ev_out=${EV[1]}
+say() { echo "$1" >&"$ev_out"; }
+hear() { line=""; read -r -t "${2:-30}" line <&"$ev_in" && [ "${line%% *}" = "$1" ]; }
+# field KEY: KEY=value of the last RESULT line
+field() { tr ' ' '\n' <<<"$line" | sed -n "s/^$1=//p" | head -n1; }
+
+hear READY || die "evil_vi: no READY ('$line')"
+read -r _ edom emac <<<"$line"
+P accel "$edom" 0 on pvnic >/dev/null
+hear VI || die "evil_vi: no VI ('$line'; accelstate $(accel_state "$edom"))"
+read -r _ evi efirst elast <<<"$line"
+pass "evil_vi (dom $edom, $emac) holds VI $evi with buffers $efirst..$elast"
+check "[ \"\$(occupancy)\" != \"$before\" ]" "the NIC counts evil's VI, buffers, filter: $(occupancy)"
+
+ip netns exec "$ext" tcpdump -i eth0 -n -U -s 96 -w "$run/ext.pcap" \
+	"ether dst $extmac and not ether src $extmac and not ip and not arp and not ip6" \
+	2>"$run/tcpdump.err" &
+td_pid=$!
+track_pid $td_pid
+wait_for 5 "grep -q listening '$run/tcpdump.err'" || die "tcpdump in ext"
+# Nothing of evil's may reach g1, on any path.
+ip netns exec "$g1" tcpdump -i eth0 -n -U -s 96 -w "$run/g1.pcap" "ether src $emac" \
+	2>"$run/tcpdump-g1.err" &
+td1_pid=$!
+track_pid $td1_pid
+wait_for 5 "grep -q listening '$run/tcpdump-g1.err'" || die "tcpdump in g1"
+
+# attack "MODE ARGS" PINGS: the mode, with g1 pinging ext PINGS times meanwhile.
+ping_start() { # PINGS NAME: g1 pings ext in the background
+	ip netns exec "$g1" ping -n -i 0.05 -c "$1" -W 2 198.18.0.100 >"$run/ping.$2" 2>&1 &
+	ping_pid=$!
+	track_pid $ping_pid
+}
+ping_end() { # NAME: sets ping_sent, ping_lost
+	wait "$ping_pid"
+	ping_sent=$(awk '/packets transmitted/ { print $1 }' "$run/ping.$1")
+	ping_lost=$(( ${ping_sent:-0} - $(awk '/packets transmitted/ { print $4 }' "$run/ping.$1") ))
+}
+attack() {
+	local name=${1%% *}
+	ping_start "$2" "$name"
+	say "$1"
+	hear RESULT 60 || fail "$name: no RESULT from evil_vi ('$line')"
+	ping_end "$name"
+}
+# after MODE [noping|flood]: the checks every mode shares.  g1's ping loses
+# nothing, except under a flood: at most 2% there (as slowpath_evil.sh), the
+# flood taking host CPU (pvnet-nicd's, measured below) that g1 needs too.
+after() {
+	local max=0
+	[ "${2:-}" = flood ] && max=$(( ${ping_sent:-0} / 50 ))
+	check "[ \"\$(field verdict)\" = ok ]" "$1: evil_vi sees the NIC do what nic.h says ($(field verdict))"
+	[ "${2:-}" = noping ] || check "[ \"${ping_sent:-0}\" -gt 0 ] && [ \"$ping_lost\" -le $max ]" \
+		"$1: g1's ping to ext meanwhile: $ping_lost of ${ping_sent:-0} lost (at most $max)"
+	check "kill -0 $pvnetd_pid && kill -0 $nicd_pid" "$1: pvnetd and pvnet-nicd alive"
+}
+nicd_ticks() { awk '{ print $14 + $15 }' "/proc/$nicd_pid/stat"; }
+
+attack "legit 100" 20
+after legit
+check "[ \"\$(field tx_done)\" = 100 ]" "legit: its own 100 frames go out (control: the VI works)"
+
+attack "peek $d1" 20
+after peek
+check "[ \"\$(field verdict)\" = ok ]" "peek: g1's xenstore keys unreadable from evil ($(field buf_ids) $(field buf_refs))"
+
+attack "spoof 50" 40
+after spoof
+check "[ \"\$(field t_spoof)\" = 200 ] && [ \"\$(field t_runt)\" = 50 ] && [ \"\$(field tx_done)\" = 0 ]" \
+	"spoof: 200 spoofed (g1's MAC, tagged, broadcast, zero) -> TX_SPOOF, 50 runts -> TX_RUNT, 0 sent"
+
+attack "foreign $g1ids" 20
+after foreign
+check "[ \"\$(field t_owner)\" = \"\$(field posted)\" ] && [ \"\$(field tx_done)\" = 0 ]" \
+	"foreign: all $(field posted) of g1's buffer ids refused BUF_OWNER, none sent"
+
+attack scan 40
+after scan
+check "[ \"\$(field t_owner)\" = $((nr_bufs - 128)) ]" \
+	"scan: every one of the $((nr_bufs - 128)) ids not its own refused BUF_OWNER ($(field t_owner))"
+
+attack range 20
+after range
+check "[ \"\$(field t_range)\" = 6 ]" "range: 6 ids at and past the table's end refused BUF_RANGE"
+
+attack bounds 20
+after bounds
+check "[ \"\$(field t_bounds)\" = 7 ] && [ \"\$(field t_reserved)\" = 4 ] && [ \"\$(field t_toobig)\" = 1 ]" \
+	"bounds: 7 offset/len past 2 KiB -> BUF_BOUNDS, 4 reserved bits -> RESERVED, 1 oversized -> TX_TOO_BIG"
+
+# RX descriptors: two of g1's ids, past the table, out of bounds, flagged, too small.
+ping_start 40 rxbad
+say "rxbad $(cut -d' ' -f1,70 <<<"$g1ids")"
+if hear POKE; then
+	ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" -r 1000 eth0 "${line#POKE }" \
+		>/dev/null || fail "rxbad: macflood pokes evil's MAC"
+	say poked
+	hear RESULT || fail "rxbad: no RESULT ('$line')"
+else
+	fail "rxbad: no POKE ('$line')"
+fi
+ping_end rxbad
+after rxbad
+check "[ \"\$(field r_owner)\" = 2 ] && [ \"\$(field r_range)\" = 2 ] && [ \"\$(field r_bounds)\" = 2 ] && [ \"\$(field rx)\" = 0 ]" \
+	"rxbad: RX descriptors of g1's ids -> BUF_OWNER, past the table -> BUF_RANGE, past 2 KiB -> BUF_BOUNDS; nothing received"
+
+# Snooping: all of evil's RX buffers posted while ext sends to g1 (iperf3 -R,
+# and a flood at g1's MAC), floods broadcast, and pokes evil's own MAC.  No
+# ping here: a TCP receiver saturated by its sender drops from its own RX
+# queue, with or without evil (drop-tail), and g1's ping replies with it.
+iperf_out=$run/iperf.snoop
+( g1_iperf $SECS 5202 -R >"$iperf_out" ) &
+snoop_iperf=$!
+track_pid $snoop_iperf
+say "snoop $((SECS + 1)) 100"
+sleep 0.5
+ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$g1mac" -S "$extmac" -r 2000 eth0 2000 >/dev/null
+ip netns exec "$ext" timeout 10 "$MACFLOOD" -r 2000 eth0 500 >/dev/null
+ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" -r 1000 eth0 200 >/dev/null
+hear RESULT 60 || fail "snoop: no RESULT ('$line')"
+wait "$snoop_iperf"
+after snoop noping
+check "[ \"\$(field rx_victim)\" = 0 ] && [ \"\$(field rx_notmine)\" = 0 ] && [ \"\$(field rx)\" -ge 100 ]" \
+	"snoop: evil got $(field rx) frames, all its own: $(field rx_victim) for g1, $(field rx_notmine) for others"
+rs=$(cat "$iperf_out")
+check "[ \"\${rs:-0}\" -gt 10000000 ]" "snoop: g1 received from ext meanwhile: $((${rs:-0} / 1000000)) Mbit/s"
+
+# Frames of evil's own to g1's MAC, and to itself: out of the port they go,
+# and come back to nobody.
+attack "inject 50" 20
+after inject
+check "[ \"\$(field tx_done)\" = 100 ] && [ \"\$(field rx)\" = 0 ]" \
+	"inject: 50 frames to g1's MAC, 50 to its own, all sent; none came back to evil"
+
+# Evil reads no RX event while the wire floods its MAC (BADINPUTS 17):
+# exactly its posted buffers are filled, the rest dropped at the NIC, and
+# g1's iperf3 keeps at least half of what it had alone.
+( g1_iperf $SECS 5203 >"$run/iperf.rxstall" ) &
+fl_iperf=$!
+track_pid $fl_iperf
+ping_start $((SECS * 20)) rxstall
+say "rxstall $((SECS + 1))"
+sleep 0.5
+ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" -r 30000 eth0 60000 >/dev/null
+hear RESULT 60 || fail "rxstall: no RESULT ('$line')"
+ping_end rxstall
+wait "$fl_iperf"
+after rxstall flood
+got=$(cat "$run/iperf.rxstall")
+check "[ \"\$(field rx)\" = \"\$(field posted)\" ] && [ \$(( \${got:-0} * 2 )) -ge \"\${solo:-0}\" ]" \
+	"rxstall: 60000 frames at evil, it took exactly its $(field posted) posted buffers ($(field rx)); g1 meanwhile $((${got:-0} / 1000000)) Mbit/s, alone $((${solo:-0} / 1000000))"
+
+# Floods: g1's iperf3 keeps at least half of what it had alone.
+port=5210
+for m in doorbell evqstall txflood; do
+	port=$((port + 1))
+	( g1_iperf $SECS $port >"$run/iperf.$m" ) &
+	fl_iperf=$!
+	track_pid $fl_iperf
+	c0=$(nicd_ticks)
+	attack "$m $SECS" $((SECS * 20 + 10))
+	c1=$(nicd_ticks)
+	wait "$fl_iperf"
+	after "$m" flood
+	got=$(cat "$run/iperf.$m")
+	check "[ \$(( \${got:-0} * 2 )) -ge \"\${solo:-0}\" ]" \
+		"$m: g1's iperf3 meanwhile $((${got:-0} / 1000000)) Mbit/s, alone $((${solo:-0} / 1000000)) ($(field doorbells)$(field mbps) $m)"
+	echo "# $m: pvnet-nicd used $(( (c1 - c0) * 100 / $(getconf CLK_TCK) / SECS ))% of a core meanwhile"
+done
+check "[ \"\$(field tx_done)\" -gt 0 ]" "txflood: evil's own frames did go ($(field mbps) Mbit/s)"
+
+# Stale descriptors (a TOCTOU on ownership): evil leaves RX and TX
+# descriptors of its buffers in its rings while the backend takes the
+# buffers back; g1, accelerated again meanwhile, gets the same buffer ids
+# (the NIC reuses the last freed first); then evil's doorbell and frames to
+# evil: each stale descriptor refused BUF_OWNER, nothing of g1's sent or
+# overwritten.
+P accel "$d1" 0 off >/dev/null
+wait_for 10 "[ \"\$(accel_state $d1)\" != 4 ]" || fail "stale: g1's acceleration off"
+ping_start 200 stale
+say stale
+if hear RELEASED; then
+	released=${line#RELEASED }
+	P accel "$d1" 0 on pvnic >/dev/null
+	wait_for 10 "[ \"\$(accel_state $d1)\" = 4 ]" || fail "stale: g1's acceleration on again"
+	g1new=$(P store-dump "/local/domain/0/backend/vif/$d1/0/accel-buf-ids" |
+		sed -n 's/.*accel-buf-ids[^0-9]*\([0-9][0-9 ]*\).*/\1/p' | head -n1)
+	reused=$(comm -12 <(tr ' ' '\n' <<<"$released" | sort) <(tr ' ' '\n' <<<"$g1new" | sort) | wc -l)
+	say go
+	hear POKE || fail "stale: no POKE ('$line')"
+	ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" -r 1000 eth0 "${line#POKE }" \
+		>/dev/null
+	say poked
+	hear RESULT || fail "stale: no RESULT ('$line')"
+else
+	fail "stale: no RELEASED ('$line')"
+fi
+kill -INT "$ping_pid" 2>/dev/null	# g1 went through the slow path and back: not counted
+wait "$ping_pid" 2>/dev/null
+after stale noping
+check "[ \"\${reused:-0}\" -gt 0 ]" "stale: g1 now holds ${reused:-0} of the buffer ids evil's stale descriptors name"
+check "[ \"\$(field t_owner)\" = 16 ] && [ \"\$(field r_owner)\" = 64 ] && [ \"\$(field tx_done)\" = 0 ] && [ \"\$(field rx)\" = 0 ]" \
+	"stale: 16 stale TX and 64 stale RX descriptors refused BUF_OWNER when used; nothing sent or received"
+ip netns exec "$g1" timeout 10 ping -c 3 -i 0.2 -q 198.18.0.100 >/dev/null
+check "[ \"\$(g1_iperf 2 5220)\" -gt 10000000 ]" "stale: g1's TCP to ext works on its new buffers"
+
+attack "legit 100" 20
+after "legit again"
+
+# Lies in the fields the NIC owns: it goes on from its private copies.
+attack scribble 20
+after scribble
+check "[ \"\$(field tx_done)\" = 20 ]" \
+	"scribble: tx_cons, rx_cons, evq_prod, info overwritten by evil; the NIC's truth back ($(field tx_cons) $(field evq_prod)), 20 sent"
+
+# The control plane through the backend half: handshake rounds as fast as
+# xenstore takes them, then accel-buf-refs that must be refused, each
+# followed by a good round.  Nothing may leak: the NIC's occupancy and
+# pvnetd's grant mappings of evil's domain come back to what they were.
+evil_maps() { P --json domain-list | grep '"name": "evil"' | jget maps; }
+with_evil=$(occupancy) maps0=$(evil_maps)
+attack "flap 200" 60
+after flap
+check "[ \"\$(occupancy)\" = '$with_evil' ] && [ \"\$(evil_maps)\" = '$maps0' ]" \
+	"flap: 200 rounds, then the VI again; NIC $(occupancy) (was $with_evil), evil's grant maps $(evil_maps) (was $maps0)"
+attack "badrefs" 80
+after badrefs
+check "[ \"\$(field refused)\" = \"\$(field variants)\" ] && [ \"\$(field recovered)\" = \"\$(field variants)\" ]" \
+	"badrefs: $(field refused) of $(field variants) bad accel-buf-refs refused, $(field recovered) good rounds after them"
+check "[ \"\$(occupancy)\" = '$with_evil' ] && [ \"\$(evil_maps)\" = '$maps0' ]" \
+	"badrefs: nothing leaked: NIC $(occupancy) (was $with_evil), evil's grant maps $(evil_maps) (was $maps0)"
+attack "legit 20" 20
+after "legit after the handshake abuse"
+
+attack shrink 20
+after shrink
+check "[ \"\$(field shrunk)\" = 0 ]" "shrink: none of the $(field memfds) memfds shared with the host could shrink"
+
+# The impossible, per index: the NIC disables the VI (and nobody else's);
+# accel off and on gives evil a new VI.
+for f in tx rx evq; do
+	ping_start 20 "fault-$f"
+	say "fault $f"
+	if [ $f = rx ]; then
+		hear POKE || fail "fault rx: no POKE ('$line')"
+		ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" eth0 1 >/dev/null
+		say poked
+	fi
+	hear RESULT || fail "fault $f: no RESULT ('$line')"
+	ping_end "fault-$f"
+	after "fault $f"
+	check "[ \"\$(field fault)\" != 0 ]" "fault $f: the NIC disabled evil's VI (fault $(field fault))"
+	P accel "$edom" 0 off >/dev/null
+	hear VIDOWN 15 || fail "fault $f: no VIDOWN after accel off ('$line')"
+	P accel "$edom" 0 on pvnic >/dev/null
+	hear VI 20 || fail "fault $f: no new VI after accel on ('$line')"
+done
+attack "legit 20" 20
+after "new VI"
+
+kill -INT "$td_pid"
+wait "$td_pid" 2>/dev/null
+td_pid=
+# pcount FILE [FILTER]: frames in a capture (tcpdump adds hex lines for unknown EtherTypes)
+pcount() { tcpdump -r "$1" -n ${2:+"$2"} 2>/dev/null | grep -c '^[0-9]'; }
+leaked=$(pcount "$run/ext.pcap" "not ether src $emac")
+own=$(pcount "$run/ext.pcap" "ether src $emac")
+check "[ \"$leaked\" = 0 ]" "ext never saw a spoofed source: $leaked frames not from evil's MAC"
+check "[ \"$own\" = 260 ]" "ext saw each of evil's 260 valid frames to it once (control: $own)"
+kill -INT "$td1_pid"
+wait "$td1_pid" 2>/dev/null
+td1_pid=
+at_g1=$(pcount "$run/g1.pcap")
+check "[ \"$at_g1\" = 0 ]" "g1 never received a frame from evil's MAC ($at_g1)"
+
+check "[ \"\$(accel_state $d1)\" = 4 ] && [ \"\$(vstat $d1 fatal)\" = 0 ]" "g1 still accelerated, its vif never disabled"
+lines=$(wc -l <"$run/nicd.log")
+check "[ \"$lines\" -lt 2000 ]" "pvnet-nicd's log rate-limited: $lines lines for ~$((nr_bufs + 300)) refusals"
+
+# The end: evil SIGKILLed in the middle of a flood (its event queue full,
+# its TX ring full, RX buffers posted).
+say "evqstall 10"
+sleep 1
+evil_pid=
+for p in $(ip netns pids "$evns"); do
+	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = evil_vi ] && evil_pid=$p
+done
+check "[ -n \"$evil_pid\" ]" "evil_vi is flooding when killed (pid $evil_pid)"
+[ -n "$evil_pid" ] && kill -KILL "$evil_pid"
+wait "$ev_pid" 2>/dev/null
+ev_pid=
+wait_for 5 "! P vif-list | grep -q '^vif$edom\.0 '"
+check "! P vif-list | grep -q '^vif$edom\.0 '" "evil's vif gone after it was killed"
+wait_for 5 "[ \"\$(occupancy)\" = '$before' ]"
+now=$(occupancy)
+check "[ '$now' = '$before' ]" "the NIC holds what it held before evil came: $now (before: $before)"
+check "kill -0 $pvnetd_pid && kill -0 $nicd_pid" "pvnetd and pvnet-nicd alive at the end"
+finish
