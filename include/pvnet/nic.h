@@ -146,7 +146,12 @@
  * doorbell eventfd.  RX descriptors need no doorbell: the NIC reads rx_prod
  * when a frame arrives.  Each round the NIC serves at most PV_NIC_TX_BUDGET
  * TX descriptors per VI, round-robin: a VI ringing without pause cannot
- * starve the others.
+ * starve the others.  A doorbell that finds nothing to do (no descriptor
+ * posted, no room for an event, or the VI disabled) is idle; after a run
+ * of idle ones the NIC stops listening to that VI's doorbell for a while
+ * (1 ms, doubling to 64 ms while the storm lasts), then serves the VI once
+ * and listens again: ringing for nothing costs the ringer latency, not the
+ * NIC its time.
  *
  * Wake-up: a user that wants to sleep stores evq_cons, then wake_armed = 1
  * (seq_cst), then re-reads evq_prod and sleeps on the wake-up eventfd only if

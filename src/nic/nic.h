@@ -134,6 +134,10 @@ struct nic_vi {
 	struct pv_nic_event *evq;
 	int mem_fd, db_fd, wake_fd;
 	struct pv_watch *db_watch;
+	struct pv_watch *db_mute_w;	/* doorbell muted: the timer that unmutes it */
+	uint32_t db_idle;		/* doorbells in a row that found no TX work */
+	uint32_t db_backoff_ms;		/* next mute's length (doubles, 0: none yet) */
+	uint64_t db_mutes;
 	uint32_t tx_cons, rx_cons, evq_prod;	/* private, trusted */
 	struct nic_txpolicy pol;
 	bool queued;
@@ -156,6 +160,11 @@ struct nic_txframe {
 
 /* Send @n frames (a batch from one VI, in order). */
 typedef void (*nic_xmit_fn)(void *arg, struct nic_txframe *f, unsigned int n);
+
+/* Doorbells that find no work: after this many in a row, the doorbell is muted. */
+#define NIC_DB_IDLE_MAX		32u
+#define NIC_DB_MUTE_MIN_MS	1u
+#define NIC_DB_MUTE_MAX_MS	64u
 
 struct nic_config {
 	uint32_t max_vis;

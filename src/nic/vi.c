@@ -41,6 +41,18 @@
  *          <--------- frame ----------> <--> <----- waits ----->
  *   txbuf: [ d0 d1 d2 bytes | d3 bytes | ... ]   private copy, contiguous
  *
+ * Doorbell storms.  A doorbell costs the NIC a wake-up whether or not it
+ * brings work; a VI ringing without posting could keep pvnet-nicd busy on
+ * its own (Xen's XSA-332 "event storm", answered there by lateeoi).  A
+ * doorbell that finds tx_prod where the NIC already is, or no room for an
+ * event (the user reads none), or its VI disabled, counts as idle;
+ * NIC_DB_IDLE_MAX idle ones in a row mute the doorbell (off the loop) for
+ * NIC_DB_MUTE_MIN_MS, doubling up to NIC_DB_MUTE_MAX_MS while the VI goes
+ * on ringing for nothing; at the end of a mute the VI is served once (what
+ * it posted meanwhile goes) and the next idle doorbell mutes it again.  A
+ * doorbell with work resets both.  A user that rings only after posting
+ * (nic.h) never gets muted; one that storms costs a wake-up per mute.
+ *
  * RX.  nic_rx_frame() steers a frame (filters, else the host VI), takes
  * that VI's next RX descriptor if it posted one and there is room for the
  * event, checks it, copies the frame into the buffer and posts the event.
@@ -524,6 +536,33 @@ void nic_rx_frame(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t 
 
 /* ---- allocation, reset, free ---- */
 
+static void vi_db_unmute_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct nic_vi *vi = arg;
+
+	pv_loop_timer_del(loop, vi->db_mute_w);
+	vi->db_mute_w = NULL;
+	if (vi->db_watch)
+		pv_loop_mod(loop, vi->db_watch, EPOLLIN);
+	nic_vi_kick(vi->nic, vi);	/* what it posted while muted */
+}
+
+/* Idle doorbells in a row: off the loop for a while (see "Doorbell storms"). */
+static void vi_db_mute(struct nic *nic, struct nic_vi *vi)
+{
+	vi->db_backoff_ms = vi->db_backoff_ms ? vi->db_backoff_ms * 2 : NIC_DB_MUTE_MIN_MS;
+	if (vi->db_backoff_ms > NIC_DB_MUTE_MAX_MS)
+		vi->db_backoff_ms = NIC_DB_MUTE_MAX_MS;
+	vi->db_mute_w = pv_loop_timer(nic->loop, vi->db_backoff_ms, 0, vi_db_unmute_cb, vi);
+	if (!vi->db_mute_w)
+		return;		/* no timer: stay on the loop rather than lose the VI */
+	pv_loop_mod(nic->loop, vi->db_watch, 0);
+	vi->db_idle = NIC_DB_IDLE_MAX - 1;	/* the next idle one mutes again, longer */
+	if (vi->db_mutes++ == 0)
+		pv_log_rl(&nic->rl, PV_LOG_WARN, "vi %u: doorbell rung with no work %u times in a row: "
+			  "muted for %u ms at a time", vi->id, NIC_DB_IDLE_MAX, vi->db_backoff_ms);
+}
+
 static void vi_doorbell_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct nic_vi *vi = arg;
@@ -532,6 +571,15 @@ static void vi_doorbell_cb(struct pv_loop *loop, int fd, uint32_t events, void *
 	if (read(fd, &v, sizeof(v)) != sizeof(v))
 		return;
 	vi->st.doorbells++;
+	/* Idle: nothing posted, no room for a single event, or a VI the NIC disabled. */
+	if (vi->state != NIC_VI_ACTIVE || LOAD(&vi->sh->tx_prod.v) == vi->tx_cons ||
+	    vi_evq_room(vi->nic, vi) <= 0) {
+		if (++vi->db_idle >= NIC_DB_IDLE_MAX && !vi->db_mute_w)
+			vi_db_mute(vi->nic, vi);
+		return;		/* nothing to send: no round for it */
+	}
+	vi->db_idle = 0;
+	vi->db_backoff_ms = 0;
 	nic_vi_kick(vi->nic, vi);
 }
 
@@ -565,6 +613,8 @@ static int vi_mem_create(struct nic_vi *vi)
 
 static void vi_release(struct nic *nic, struct nic_vi *vi)
 {
+	if (vi->db_mute_w)
+		pv_loop_timer_del(nic->loop, vi->db_mute_w);
 	if (vi->db_watch)
 		pv_loop_del(nic->loop, vi->db_watch);
 	if (vi->sh)
