@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * loop.c - epoll event loop with deferred deletion.
+ *
+ * A one-shot timer of 0 ms ("run this soon": a kick after a budget ran out,
+ * work deferred out of a callback) is common on the data path and costs
+ * nothing here: no timerfd, no epoll_ctl, just a place on the soon list,
+ * which runs after the round's events; while it is not empty, the round
+ * does not sleep.  (A timerfd armed and torn down per kick cost pvnet-front
+ * a tenth of its CPU time.)
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,9 +20,10 @@
 #include "loop.h"
 
 struct pv_watch {
-	int fd;
+	int fd;			/* -1 for a soon watch */
 	int dead;
-	int is_timer;
+	int is_timer;		/* 1: timerfd, 2: soon (0 ms one-shot) */
+	struct pv_watch *soon_next;
 	pv_loop_cb cb;
 	void *arg;
 	struct pv_watch *next_dead;
@@ -28,6 +36,7 @@ struct pv_loop {
 	int stop;
 	int dispatching;
 	struct pv_watch *dead;
+	struct pv_watch *soon_head, *soon_tail;
 };
 
 struct pv_loop *pv_loop_new(void)
@@ -50,7 +59,7 @@ static void loop_reap(struct pv_loop *loop)
 		struct pv_watch *w = loop->dead;
 
 		loop->dead = w->next_dead;
-		if (w->is_timer)
+		if (w->is_timer == 1)
 			close(w->fd);
 		free(w);
 	}
@@ -114,11 +123,36 @@ int pv_loop_mod(struct pv_loop *loop, struct pv_watch *w, uint32_t events)
 	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
 }
 
+static void soon_unqueue(struct pv_loop *loop, struct pv_watch *w)
+{
+	struct pv_watch *prev = NULL;
+
+	for (struct pv_watch *v = loop->soon_head; v; prev = v, v = v->soon_next) {
+		if (v != w)
+			continue;
+		if (prev)
+			prev->soon_next = v->soon_next;
+		else
+			loop->soon_head = v->soon_next;
+		if (loop->soon_tail == v)
+			loop->soon_tail = prev;
+		w->soon_next = NULL;
+		return;
+	}
+	/*
+	 * Not on the list: already taken by the running round (which skips it
+	 * once dead, and the dispatch keeps it allocated), or already run.
+	 */
+}
+
 void pv_loop_del(struct pv_loop *loop, struct pv_watch *w)
 {
 	if (!w || w->dead)
 		return;
-	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	if (w->is_timer == 2)
+		soon_unqueue(loop, w);
+	else
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	loop_unlink(loop, w);
 	w->dead = 1;
 	w->next_dead = loop->dead;
@@ -148,6 +182,22 @@ struct pv_watch *pv_loop_timer(struct pv_loop *loop, unsigned int first_ms,
 	struct pv_watch *w;
 	int fd;
 
+	if (!first_ms && !period_ms) {		/* soon: no timerfd */
+		w = calloc(1, sizeof(*w));
+		if (!w)
+			return NULL;
+		w->fd = -1;
+		w->is_timer = 2;
+		w->cb = cb;
+		w->arg = arg;
+		if (loop->soon_tail)
+			loop->soon_tail->soon_next = w;
+		else
+			loop->soon_head = w;
+		loop->soon_tail = w;
+		loop_link(loop, w);
+		return w;
+	}
 	if (!first_ms)
 		its.it_value.tv_nsec = 1;
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -186,9 +236,10 @@ void pv_loop_timer_del(struct pv_loop *loop, struct pv_watch *w)
 int pv_loop_once(struct pv_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[64];
+	struct pv_watch *soon;
 	int n;
 
-	n = epoll_wait(loop->epfd, evs, 64, timeout_ms);
+	n = epoll_wait(loop->epfd, evs, 64, loop->soon_head ? 0 : timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	loop->dispatching = 1;
@@ -201,6 +252,19 @@ int pv_loop_once(struct pv_loop *loop, int timeout_ms)
 			timer_cb(loop, w->fd, evs[i].events, w);
 		else
 			w->cb(loop, w->fd, evs[i].events, w->arg);
+	}
+	/* The soon list as it is now; what these callbacks queue runs next round. */
+	soon = loop->soon_head;
+	loop->soon_head = loop->soon_tail = NULL;
+	while (soon) {
+		struct pv_watch *w = soon;
+
+		soon = w->soon_next;
+		w->soon_next = NULL;
+		if (!w->dead) {
+			w->cb(loop, -1, EPOLLIN, w->arg);
+			n++;
+		}
 	}
 	loop->dispatching = 0;
 	loop_reap(loop);

@@ -30,7 +30,10 @@ void pv_loop_del(struct pv_loop *loop, struct pv_watch *w);
 
 /*
  * A periodic or one-shot timer (@period_ms 0 = one-shot).  Returns a watch
- * whose fd is a timerfd the loop owns; pv_loop_timer_del closes it.
+ * whose fd is a timerfd the loop owns; pv_loop_timer_del closes it.  A
+ * one-shot of 0 ms is "soon": no timerfd; its callback (fd -1) runs after
+ * the current round's events, and the loop does not sleep while one waits.
+ * Either way the caller deletes the watch (also from its own callback).
  */
 struct pv_watch *pv_loop_timer(struct pv_loop *loop, unsigned int first_ms,
 			       unsigned int period_ms, pv_loop_cb cb, void *arg);
