@@ -92,16 +92,21 @@
 #include "pvnet/accel.h"
 #include "pvnet/xen.h"
 
+/* The buffers, split as the pvnic frontend splits them (pvnic.h, docs/accel-pvnic.md). */
 #define EV_K		PVNIC_NR_PAGES
 #define EV_NBUF		(EV_K * PVNIC_BUFS_PER_PAGE)
-#define EV_NRX		EV_K			/* buffers 0 .. K-1: RX */
-#define EV_NTX		(EV_NBUF - EV_NRX)	/* buffers K .. 2K-1: TX */
+#define EV_NRX		PVNIC_NR_RX		/* buffers 0 .. NR_RX-1: RX */
+#define EV_NTX		(EV_NBUF - EV_NRX)	/* buffers NR_RX .. 2K-1: TX */
 #define EV_PATH_MAX	256
 #define EV_LINE_MAX	8192
-#define EV_MAX_ARGS	160
+#define EV_MAX_ARGS	(EV_NBUF + 8)		/* "foreign" takes all of the victim's ids */
 #define EV_ETHERTYPE	0x88b5
 #define EV_MAX_SECS	30
 #define EV_CONNECT_MS	15000
+
+_Static_assert(EV_NRX > 0 && EV_NRX <= PV_NIC_RXQ_SIZE && EV_NTX > 16 &&
+	       EV_NTX <= PV_NIC_TXQ_SIZE, "evil's RX and TX buffers fit the VI's rings");
+_Static_assert(EV_MAX_ARGS * 11 < EV_LINE_MAX, "a line of all the victim's ids fits");
 
 enum ev_phase { EV_NONE, EV_WAIT_BE, EV_VI };
 
@@ -1040,7 +1045,7 @@ static void mode_badrefs(struct evil *ev, const struct ev_args *a)
 	snprintf(bad[nb++], sizeof(bad[0]), "%d ", ev->refs[0]);
 	snprintf(bad[nb++], sizeof(bad[0]), "%d", ro);		/* read-only, mapped for writing */
 	snprintf(bad[nb++], sizeof(bad[0]), "%d", other);	/* granted to domain 5 */
-	/* All good but the last: the 63 mapped before it must be let go. */
+	/* All good but the last: the K - 1 mapped before it must be let go. */
 	last = strrchr(ev->refs_s, ' ');
 	snprintf(bad[nb++], sizeof(bad[0]), "%.*s 900", (int)(last - ev->refs_s), ev->refs_s);
 	snprintf(bad[nb++], sizeof(bad[0]), "%s %s", ev->refs_s, "901");	/* K + 1 refs */

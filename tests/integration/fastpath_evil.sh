@@ -6,9 +6,10 @@
 # accelerated guest g1 talks to the external host (BADINPUTS classes 1, 2,
 # 5, 8, 10, 13, 17-19, 26 and 27, on the fast path).  Per mode:
 #
-#   - the NIC's answer, as evil_vi counts the events of its own VI (per-VI
-#     counters are not reachable otherwise: pvnetctl has none yet, and the
-#     NIC's STATS is refused for a VI of another connection):
+#   - the NIC's answer, as evil_vi counts the events of its own VI, and as
+#     the NIC counts it for evil's VI (its STATS, through pvnetctl accel
+#     show: vi_tx_spoofed, vi_tx_runt, vi_desc_errors, vi_rx_no_desc...;
+#     "dropped and counted", "refused with error events"):
 #       spoofed source MACs (also 802.1Q-tagged) -> TX_SPOOF, runts -> TX_RUNT,
 #       g1's buffer ids, every id not its own -> BUF_OWNER, ids past the
 #       table -> BUF_RANGE, offset+len past the buffer -> BUF_BOUNDS, on TX and
@@ -33,8 +34,16 @@
 #     round): nothing leaks (the NIC's VIs/buffers/filters, pvnetd's grant
 #     mappings of evil's domain); evil cannot shrink a memfd it shares;
 #   - pvnetd and pvnet-nicd survive, pvnet-nicd's log stays rate-limited,
-#     and once evil is killed (mid-flood) the NIC holds what it held before
-#     it came.
+#     and once evil is killed (mid-flood) the NIC holds the VIs and buffers
+#     it held before evil came, and exactly evil's filter fewer.
+#
+# Filters: g1 has the backend's default "flow" filters (learned per TCP/UDP
+# flow from the wire, docs/accel-pvnic.md), so the NIC's filters_used
+# follows g1's flows: checks compare it with the live per-VI counters
+# (vi_nr_filters) of g1 and evil.  Evil's vif is set to the "mac" mode by
+# the toolstack (backend key accel-filter, before accel on): the RX modes
+# need the wire's frames to evil's MAC steered to its VI (flow filters only
+# take TCP/UDP to an address the guest used on its slow path; evil has none).
 #
 # CPU: this machine's cores are shared by the "guests" and the host; a real
 # guest burns its own vCPU.  evil_vi runs at nice 19 so that its spinning
@@ -60,7 +69,13 @@ need iperf3 ping timeout tcpdump ss nice
 EVIL=$BUILD/tests/helpers/evil_vi
 NICINFO=$BUILD/tests/helpers/nic_info
 MACFLOOD=$BUILD/tests/helpers/macflood
-for b in "$BUILD/pvnet-nicd" "$EVIL" "$NICINFO" "$MACFLOOD"; do
+XSWRITE=$BUILD/tests/helpers/xs_write
+# Buffers per accelerated guest, and the pvnic frontend's RX share of them
+# (evil_vi splits its own the same way): src/accel/pvnic.h.
+NBUF=$(( $(cdefine src/accel/pvnic.h PVNIC_NR_PAGES) * $(cdefine src/accel/pvnic.h PVNIC_BUFS_PER_PAGE) ))
+NRX=$(cdefine src/accel/pvnic.h PVNIC_NR_RX)
+[ "$NBUF" -gt 0 ] && [ "${NRX:-0}" -gt 0 ] || { fail "fastpath_evil.sh: pvnic.h's constants not found"; exit 1; }
+for b in "$BUILD/pvnet-nicd" "$EVIL" "$NICINFO" "$MACFLOOD" "$XSWRITE"; do
 	[ -x "$b" ] || { fail "fastpath_evil.sh: $b not built"; exit 1; }
 done
 SECS=3		# each flood, and each iperf3 run
@@ -104,7 +119,8 @@ wait_for 10 "ip netns exec '$g1' ping -c1 -W1 198.18.0.100 >/dev/null 2>&1" || d
 d1=$(domid_of g1)
 g1mac=$(vstat "$d1" mac)
 P accel "$d1" 0 on pvnic >/dev/null
-accel_state() { P --json accel "$1" 0 show | jget accelstate; }
+ashow() { P --json accel "$1" 0 show | jget "$2"; }	# DOMID KEY
+accel_state() { ashow "$1" accelstate; }
 wait_for 10 "[ \"\$(accel_state $d1)\" = 4 ]" || die "g1's acceleration reaches Connected"
 ip netns exec "$g1" timeout 10 ping -c 5 -i 0.2 198.18.0.100 >/dev/null	# ext learned: fast path
 g1ids=$(P store-dump "/local/domain/0/backend/vif/$d1/0/accel-buf-ids" |
@@ -113,6 +129,8 @@ nr_bufs=$(NI nr_bufs)
 before=$(occupancy)
 pass "setup: g1 (dom $d1, $g1mac) accelerated; NIC holds (VIs buffers filters) $before of $nr_bufs buffers"
 [ -n "$g1ids" ] || die "g1's accel-buf-ids not found in the store"
+check "[ \"\$(wc -w <<<'$g1ids')\" = $NBUF ] && [ \"\$(ashow $d1 vi_nr_bufs)\" = $NBUF ]" \
+	"g1's VI holds its $NBUF buffer ids ($(wc -w <<<"$g1ids") in accel-buf-ids, $(ashow "$d1" vi_nr_bufs) in the NIC)"
 
 # g1_iperf SECS PORT [-R]: g1 <-> ext throughput (bits/s received) on a fresh server.
 g1_iperf() {
@@ -138,11 +156,40 @@ field() { tr ' ' '\n' <<<"$line" | sed -n "s/^$1=//p" | head -n1; }
 
 hear READY || die "evil_vi: no READY ('$line')"
 read -r _ edom emac <<<"$line"
+"$XSWRITE" "$run/xenstored.sock" "/local/domain/0/backend/vif/$edom/0/accel-filter" mac ||
+	die "the toolstack's accel-filter for evil's vif"
 P accel "$edom" 0 on pvnic >/dev/null
 hear VI || die "evil_vi: no VI ('$line'; accelstate $(accel_state "$edom"))"
 read -r _ evi efirst elast <<<"$line"
 pass "evil_vi (dom $edom, $emac) holds VI $evi with buffers $efirst..$elast"
-check "[ \"\$(occupancy)\" != \"$before\" ]" "the NIC counts evil's VI, buffers, filter: $(occupancy)"
+eids=$(P store-dump "/local/domain/0/backend/vif/$edom/0/accel-buf-ids" |
+	sed -n 's/.*accel-buf-ids[^0-9]*\([0-9][0-9 ]*\).*/\1/p' | head -n1)
+# with_vis VIS BUFS: the NIC holds VIS VIs and BUFS buffers; evil's VI its
+# $NBUF buffers and its one MAC filter; and the filters in use are exactly
+# g1's and evil's (the host VI holds none).
+with_vis() {
+	local v b f ef
+	read -r v b f <<<"$(occupancy)"
+	ef=$(ashow "$edom" vi_nr_filters)
+	[ "$v" = "$1" ] && [ "$b" = "$2" ] && [ "$(ashow "$edom" vi_nr_bufs)" = "$NBUF" ] &&
+		[ "$ef" = 1 ] && [ "$(ashow "$edom" filter_mode)" = mac ] &&
+		[ "$f" = $(( ef + $(ashow "$d1" vi_nr_filters) )) ]
+}
+read -r v0 b0 f0 <<<"$before"
+wait_for 5 "with_vis $((v0 + 1)) $((b0 + NBUF))"
+check "with_vis $((v0 + 1)) $((b0 + NBUF)) && [ \"\$(wc -w <<<'$eids')\" = $NBUF ]" \
+	"the NIC counts evil's VI, $NBUF buffers, 1 MAC filter: $(occupancy) (before: $before; evil's VI: $(ashow "$edom" vi_nr_bufs) buffers, $(ashow "$edom" vi_nr_filters) $(ashow "$edom" filter_mode) filter; g1's: $(ashow "$d1" vi_nr_filters) flow filters)"
+
+# Evil's VI as the NIC counts it (pvnetctl accel show): vi_snap before a
+# mode, vi_now after it, vd KEY: how much vi_KEY grew between them (or
+# "vi-changed"; a VI id may be reused, but no mode here changes the VI).
+# Counters are since the VI's allocation, so the checks are deltas.
+vi_snap() { vi0=$(P --json accel "$edom" 0 show); }
+vi_now() { vi1=$(P --json accel "$edom" 0 show); }
+vd() {
+	if [ "$(jget vi_id <<<"$vi0")" != "$(jget vi_id <<<"$vi1")" ]; then echo vi-changed; return; fi
+	echo $(( $(jget "vi_$1" <<<"$vi1") - $(jget "vi_$1" <<<"$vi0") ))
+}
 
 ip netns exec "$ext" tcpdump -i eth0 -n -U -s 96 -w "$run/ext.pcap" \
 	"ether dst $extmac and not ether src $extmac and not ip and not arp and not ip6" \
@@ -171,8 +218,10 @@ ping_end() { # NAME: sets ping_sent, ping_lost
 attack() {
 	local name=${1%% *}
 	ping_start "$2" "$name"
+	vi_snap
 	say "$1"
 	hear RESULT 60 || fail "$name: no RESULT from evil_vi ('$line')"
+	vi_now
 	ping_end "$name"
 }
 # after MODE [noping|flood]: the checks every mode shares.  g1's ping loses
@@ -191,6 +240,8 @@ nicd_ticks() { awk '{ print $14 + $15 }' "/proc/$nicd_pid/stat"; }
 attack "legit 100" 20
 after legit
 check "[ \"\$(field tx_done)\" = 100 ]" "legit: its own 100 frames go out (control: the VI works)"
+check "[ \"\$(vd tx_frames)\" = 100 ] && [ \"\$(vd tx_bytes)\" = 6000 ] && [ \"\$(vd desc_errors)\" = 0 ]" \
+	"legit: the NIC counts them for evil's VI: +$(vd tx_frames) frames, +$(vd tx_bytes) bytes, +$(vd desc_errors) refused descriptors"
 
 attack "peek $d1" 20
 after peek
@@ -200,28 +251,38 @@ attack "spoof 50" 40
 after spoof
 check "[ \"\$(field t_spoof)\" = 200 ] && [ \"\$(field t_runt)\" = 50 ] && [ \"\$(field tx_done)\" = 0 ]" \
 	"spoof: 200 spoofed (g1's MAC, tagged, broadcast, zero) -> TX_SPOOF, 50 runts -> TX_RUNT, 0 sent"
+check "[ \"\$(vd tx_spoofed)\" = 200 ] && [ \"\$(vd tx_runt)\" = 50 ] && [ \"\$(vd tx_frames)\" = 0 ]" \
+	"spoof: dropped and counted by the NIC for evil's VI: +$(vd tx_spoofed) spoofed, +$(vd tx_runt) runts, +$(vd tx_frames) sent"
 
 attack "foreign $g1ids" 20
 after foreign
-check "[ \"\$(field t_owner)\" = \"\$(field posted)\" ] && [ \"\$(field tx_done)\" = 0 ]" \
-	"foreign: all $(field posted) of g1's buffer ids refused BUF_OWNER, none sent"
+check "[ \"\$(field posted)\" = $NBUF ] && [ \"\$(field t_owner)\" = $NBUF ] && [ \"\$(field tx_done)\" = 0 ]" \
+	"foreign: all $(field posted) of g1's $NBUF buffer ids refused BUF_OWNER, none sent"
+check "[ \"\$(vd desc_errors)\" = $NBUF ] && [ \"\$(vd tx_frames)\" = 0 ]" \
+	"foreign: the NIC counts $(vd desc_errors) refused descriptors for evil's VI, $(vd tx_frames) sent"
 
 attack scan 40
 after scan
-check "[ \"\$(field t_owner)\" = $((nr_bufs - 128)) ]" \
-	"scan: every one of the $((nr_bufs - 128)) ids not its own refused BUF_OWNER ($(field t_owner))"
+check "[ \"\$(field t_owner)\" = $((nr_bufs - NBUF)) ] && [ \"\$(field posted)\" = $((nr_bufs - NBUF)) ]" \
+	"scan: every one of the $((nr_bufs - NBUF)) ids not its own refused BUF_OWNER ($(field t_owner))"
+check "[ \"\$(vd desc_errors)\" = $((nr_bufs - NBUF)) ] && [ \"\$(vd tx_frames)\" = 0 ]" \
+	"scan: the NIC counts $(vd desc_errors) refused descriptors for evil's VI, $(vd tx_frames) sent"
 
 attack range 20
 after range
-check "[ \"\$(field t_range)\" = 6 ]" "range: 6 ids at and past the table's end refused BUF_RANGE"
+check "[ \"\$(field t_range)\" = 6 ] && [ \"\$(vd desc_errors)\" = 6 ]" \
+	"range: 6 ids at and past the table's end refused BUF_RANGE (the NIC counts $(vd desc_errors))"
 
 attack bounds 20
 after bounds
 check "[ \"\$(field t_bounds)\" = 7 ] && [ \"\$(field t_reserved)\" = 4 ] && [ \"\$(field t_toobig)\" = 1 ]" \
 	"bounds: 7 offset/len past 2 KiB -> BUF_BOUNDS, 4 reserved bits -> RESERVED, 1 oversized -> TX_TOO_BIG"
+check "[ \"\$(vd desc_errors)\" = 11 ] && [ \"\$(vd tx_too_big)\" = 1 ] && [ \"\$(vd tx_frames)\" = 0 ]" \
+	"bounds: the NIC counts for evil's VI +$(vd desc_errors) refused descriptors, +$(vd tx_too_big) too big, +$(vd tx_frames) sent"
 
 # RX descriptors: two of g1's ids, past the table, out of bounds, flagged, too small.
 ping_start 40 rxbad
+vi_snap
 say "rxbad $(cut -d' ' -f1,70 <<<"$g1ids")"
 if hear POKE; then
 	ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" -r 1000 eth0 "${line#POKE }" \
@@ -231,10 +292,14 @@ if hear POKE; then
 else
 	fail "rxbad: no POKE ('$line')"
 fi
+vi_now
 ping_end rxbad
 after rxbad
 check "[ \"\$(field r_owner)\" = 2 ] && [ \"\$(field r_range)\" = 2 ] && [ \"\$(field r_bounds)\" = 2 ] && [ \"\$(field rx)\" = 0 ]" \
 	"rxbad: RX descriptors of g1's ids -> BUF_OWNER, past the table -> BUF_RANGE, past 2 KiB -> BUF_BOUNDS; nothing received"
+# 7 refused descriptors (2 owner, 2 range, 2 bounds, 1 flagged), 1 too small.
+check "[ \"\$(vd desc_errors)\" = 7 ] && [ \"\$(vd rx_bad_desc)\" = 7 ] && [ \"\$(vd rx_too_big)\" = 1 ] && [ \"\$(vd rx_frames)\" = 0 ]" \
+	"rxbad: the NIC counts for evil's VI +$(vd desc_errors) refused descriptors (+$(vd rx_bad_desc) on RX), +$(vd rx_too_big) too big for the room, +$(vd rx_frames) received"
 
 # Snooping: all of evil's RX buffers posted while ext sends to g1 (iperf3 -R,
 # and a flood at g1's MAC), floods broadcast, and pokes evil's own MAC.  No
@@ -244,16 +309,19 @@ iperf_out=$run/iperf.snoop
 ( g1_iperf $SECS 5202 -R >"$iperf_out" ) &
 snoop_iperf=$!
 track_pid $snoop_iperf
+vi_snap
 say "snoop $((SECS + 1)) 100"
 sleep 0.5
 ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$g1mac" -S "$extmac" -r 2000 eth0 2000 >/dev/null
 ip netns exec "$ext" timeout 10 "$MACFLOOD" -r 2000 eth0 500 >/dev/null
 ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" -r 1000 eth0 200 >/dev/null
 hear RESULT 60 || fail "snoop: no RESULT ('$line')"
+vi_now
 wait "$snoop_iperf"
 after snoop noping
 check "[ \"\$(field rx_victim)\" = 0 ] && [ \"\$(field rx_notmine)\" = 0 ] && [ \"\$(field rx)\" -ge 100 ]" \
 	"snoop: evil got $(field rx) frames, all its own: $(field rx_victim) for g1, $(field rx_notmine) for others"
+check "[ \"\$(vd rx_frames)\" = \"\$(field rx)\" ]" "snoop: the NIC counts the same $(vd rx_frames) frames received by evil's VI"
 rs=$(cat "$iperf_out")
 check "[ \"\${rs:-0}\" -gt 10000000 ]" "snoop: g1 received from ext meanwhile: $((${rs:-0} / 1000000)) Mbit/s"
 
@@ -263,6 +331,8 @@ attack "inject 50" 20
 after inject
 check "[ \"\$(field tx_done)\" = 100 ] && [ \"\$(field rx)\" = 0 ]" \
 	"inject: 50 frames to g1's MAC, 50 to its own, all sent; none came back to evil"
+check "[ \"\$(vd tx_frames)\" = 100 ] && [ \"\$(vd rx_frames)\" = 0 ]" \
+	"inject: the NIC counts +$(vd tx_frames) sent, +$(vd rx_frames) received for evil's VI"
 
 # Evil reads no RX event while the wire floods its MAC (BADINPUTS 17):
 # exactly its posted buffers are filled, the rest dropped at the NIC, and
@@ -271,16 +341,22 @@ check "[ \"\$(field tx_done)\" = 100 ] && [ \"\$(field rx)\" = 0 ]" \
 fl_iperf=$!
 track_pid $fl_iperf
 ping_start $((SECS * 20)) rxstall
+vi_snap
 say "rxstall $((SECS + 1))"
 sleep 0.5
 ip netns exec "$ext" timeout 10 "$MACFLOOD" -d "$emac" -S "$extmac" -r 30000 eth0 60000 >/dev/null
 hear RESULT 60 || fail "rxstall: no RESULT ('$line')"
+vi_now
 ping_end rxstall
 wait "$fl_iperf"
 after rxstall flood
 got=$(cat "$run/iperf.rxstall")
-check "[ \"\$(field rx)\" = \"\$(field posted)\" ] && [ \$(( \${got:-0} * 2 )) -ge \"\${solo:-0}\" ]" \
+check "[ \"\$(field posted)\" = $NRX ] && [ \"\$(field rx)\" = $NRX ] && [ \$(( \${got:-0} * 2 )) -ge \"\${solo:-0}\" ]" \
 	"rxstall: 60000 frames at evil, it took exactly its $(field posted) posted buffers ($(field rx)); g1 meanwhile $((${got:-0} / 1000000)) Mbit/s, alone $((${solo:-0} / 1000000))"
+# The rest dropped at the NIC for want of a descriptor (the event queue had
+# room for every posted one: none for want of event room).
+check "[ \"\$(vd rx_frames)\" = $NRX ] && [ \"\$(vd rx_no_desc)\" -gt 0 ] && [ \$(( \$(vd rx_no_desc) + $NRX )) -le 60000 ] && [ \"\$(vd rx_no_evq)\" = 0 ]" \
+	"rxstall: the NIC counts for evil's VI +$(vd rx_frames) received, +$(vd rx_no_desc) dropped without a descriptor, +$(vd rx_no_evq) without event room"
 
 # Floods: g1's iperf3 keeps at least half of what it had alone.
 port=5210
@@ -298,8 +374,18 @@ for m in doorbell evqstall txflood; do
 	check "[ \$(( \${got:-0} * 2 )) -ge \"\${solo:-0}\" ]" \
 		"$m: g1's iperf3 meanwhile $((${got:-0} / 1000000)) Mbit/s, alone $((${solo:-0} / 1000000)) ($(field doorbells)$(field mbps) $m)"
 	echo "# $m: pvnet-nicd used $(( (c1 - c0) * 100 / $(getconf CLK_TCK) / SECS ))% of a core meanwhile"
+	case $m in
+	doorbell) # an eventfd: many writes, fewer reads; but read it is
+		check "[ \"\$(vd doorbells)\" -ge 1 ] && [ \"\$(vd doorbells)\" -le \"\$(field doorbells)\" ] && [ \"\$(vd tx_frames)\" = 0 ]" \
+			"doorbell: the NIC counts $(vd doorbells) doorbells of evil's $(field doorbells), nothing sent" ;;
+	evqstall)
+		check "[ \"\$(vd evq_stalls)\" -ge 1 ] && [ \"\$(vd tx_frames)\" = \"\$(field posted)\" ] && [ \"\$(vd desc_errors)\" = 0 ]" \
+			"evqstall: the NIC counts $(vd evq_stalls) stalls on evil's full event queue, and every one of its $(field posted) frames sent ($(vd tx_frames))" ;;
+	txflood)
+		check "[ \"\$(field tx_done)\" -gt 0 ] && [ \"\$(vd tx_frames)\" = \"\$(field tx_done)\" ] && [ \"\$(vd tx_bytes)\" = \$(( \$(field tx_done) * 1514 )) ]" \
+			"txflood: evil's own frames did go ($(field mbps) Mbit/s), the NIC counts $(vd tx_frames) of them, $(vd tx_bytes) bytes" ;;
+	esac
 done
-check "[ \"\$(field tx_done)\" -gt 0 ]" "txflood: evil's own frames did go ($(field mbps) Mbit/s)"
 
 # Stale descriptors (a TOCTOU on ownership): evil leaves RX and TX
 # descriptors of its buffers in its rings while the backend takes the
@@ -310,6 +396,7 @@ check "[ \"\$(field tx_done)\" -gt 0 ]" "txflood: evil's own frames did go ($(fi
 P accel "$d1" 0 off >/dev/null
 wait_for 10 "[ \"\$(accel_state $d1)\" != 4 ]" || fail "stale: g1's acceleration off"
 ping_start 200 stale
+vi_snap
 say stale
 if hear RELEASED; then
 	released=${line#RELEASED }
@@ -327,12 +414,15 @@ if hear RELEASED; then
 else
 	fail "stale: no RELEASED ('$line')"
 fi
+vi_now
 kill -INT "$ping_pid" 2>/dev/null	# g1 went through the slow path and back: not counted
 wait "$ping_pid" 2>/dev/null
 after stale noping
 check "[ \"\${reused:-0}\" -gt 0 ]" "stale: g1 now holds ${reused:-0} of the buffer ids evil's stale descriptors name"
-check "[ \"\$(field t_owner)\" = 16 ] && [ \"\$(field r_owner)\" = 64 ] && [ \"\$(field tx_done)\" = 0 ] && [ \"\$(field rx)\" = 0 ]" \
-	"stale: 16 stale TX and 64 stale RX descriptors refused BUF_OWNER when used; nothing sent or received"
+check "[ \"\$(field stale_tx)\" = 16 ] && [ \"\$(field stale_rx)\" = $NRX ] && [ \"\$(field t_owner)\" = 16 ] && [ \"\$(field r_owner)\" = $NRX ] && [ \"\$(field tx_done)\" = 0 ] && [ \"\$(field rx)\" = 0 ]" \
+	"stale: 16 stale TX and $NRX stale RX descriptors refused BUF_OWNER when used; nothing sent or received"
+check "[ \"\$(vd desc_errors)\" = $((16 + NRX)) ] && [ \"\$(vd tx_frames)\" = 0 ] && [ \"\$(vd rx_frames)\" = 0 ]" \
+	"stale: the NIC counts for evil's VI (the same VI) +$(vd desc_errors) refused descriptors, +$(vd tx_frames) sent, +$(vd rx_frames) received"
 ip netns exec "$g1" timeout 10 ping -c 3 -i 0.2 -q 198.18.0.100 >/dev/null
 check "[ \"\$(g1_iperf 2 5220)\" -gt 10000000 ]" "stale: g1's TCP to ext works on its new buffers"
 
@@ -342,8 +432,8 @@ after "legit again"
 # Lies in the fields the NIC owns: it goes on from its private copies.
 attack scribble 20
 after scribble
-check "[ \"\$(field tx_done)\" = 20 ]" \
-	"scribble: tx_cons, rx_cons, evq_prod, info overwritten by evil; the NIC's truth back ($(field tx_cons) $(field evq_prod)), 20 sent"
+check "[ \"\$(field tx_done)\" = 20 ] && [ \"\$(vd tx_frames)\" = 20 ] && [ \"\$(vd faults)\" = 0 ]" \
+	"scribble: tx_cons, rx_cons, evq_prod, info overwritten by evil; the NIC's truth back ($(field tx_cons) $(field evq_prod)), 20 sent (the NIC counts $(vd tx_frames))"
 
 # The control plane through the backend half: handshake rounds as fast as
 # xenstore takes them, then accel-buf-refs that must be refused, each
@@ -351,16 +441,19 @@ check "[ \"\$(field tx_done)\" = 20 ]" \
 # pvnetd's grant mappings of evil's domain come back to what they were.
 evil_maps() { P --json domain-list | grep '"name": "evil"' | jget maps; }
 with_evil=$(occupancy) maps0=$(evil_maps)
+read -r ve be _ <<<"$with_evil"
 attack "flap 200" 60
 after flap
-check "[ \"\$(occupancy)\" = '$with_evil' ] && [ \"\$(evil_maps)\" = '$maps0' ]" \
-	"flap: 200 rounds, then the VI again; NIC $(occupancy) (was $with_evil), evil's grant maps $(evil_maps) (was $maps0)"
+wait_for 5 "with_vis $ve $be"	# evil's MAC filter comes back once the backend sees it Connected
+check "with_vis $ve $be && [ \"\$(evil_maps)\" = '$maps0' ]" \
+	"flap: 200 rounds, then the VI again; NIC $(occupancy) (was $with_evil; evil's filters $(ashow "$edom" vi_nr_filters), g1's $(ashow "$d1" vi_nr_filters)), evil's grant maps $(evil_maps) (was $maps0)"
 attack "badrefs" 80
 after badrefs
 check "[ \"\$(field refused)\" = \"\$(field variants)\" ] && [ \"\$(field recovered)\" = \"\$(field variants)\" ]" \
 	"badrefs: $(field refused) of $(field variants) bad accel-buf-refs refused, $(field recovered) good rounds after them"
-check "[ \"\$(occupancy)\" = '$with_evil' ] && [ \"\$(evil_maps)\" = '$maps0' ]" \
-	"badrefs: nothing leaked: NIC $(occupancy) (was $with_evil), evil's grant maps $(evil_maps) (was $maps0)"
+wait_for 5 "with_vis $ve $be"
+check "with_vis $ve $be && [ \"\$(evil_maps)\" = '$maps0' ]" \
+	"badrefs: nothing leaked: NIC $(occupancy) (was $with_evil; evil's filters $(ashow "$edom" vi_nr_filters), g1's $(ashow "$d1" vi_nr_filters)), evil's grant maps $(evil_maps) (was $maps0)"
 attack "legit 20" 20
 after "legit after the handshake abuse"
 
@@ -372,6 +465,7 @@ check "[ \"\$(field shrunk)\" = 0 ]" "shrink: none of the $(field memfds) memfds
 # accel off and on gives evil a new VI.
 for f in tx rx evq; do
 	ping_start 20 "fault-$f"
+	vi_snap
 	say "fault $f"
 	if [ $f = rx ]; then
 		hear POKE || fail "fault rx: no POKE ('$line')"
@@ -379,9 +473,12 @@ for f in tx rx evq; do
 		say poked
 	fi
 	hear RESULT || fail "fault $f: no RESULT ('$line')"
+	vi_now
 	ping_end "fault-$f"
 	after "fault $f"
 	check "[ \"\$(field fault)\" != 0 ]" "fault $f: the NIC disabled evil's VI (fault $(field fault))"
+	check "[ \"\$(jget vi_fault <<<\"\$vi1\")\" = \"\$(field fault)\" ] && [ \"\$(vd faults)\" = 1 ]" \
+		"fault $f: the NIC counts it for evil's VI $(jget vi_id <<<"$vi1"): fault $(jget vi_fault <<<"$vi1"), +$(vd faults) faults"
 	P accel "$edom" 0 off >/dev/null
 	hear VIDOWN 15 || fail "fault $f: no VIDOWN after accel off ('$line')"
 	P accel "$edom" 0 on pvnic >/dev/null
@@ -418,13 +515,29 @@ for p in $(ip netns pids "$evns"); do
 	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = evil_vi ] && evil_pid=$p
 done
 check "[ -n \"$evil_pid\" ]" "evil_vi is flooding when killed (pid $evil_pid)"
+# What the NIC and evil's VI hold at the kill, read twice alike.
+kill_snap() {
+	occ_k=$(occupancy) evf=$(ashow "$edom" vi_nr_filters)
+	[ "$(occupancy)" = "$occ_k" ] && [ "$(ashow "$edom" vi_nr_filters)" = "$evf" ]
+}
+wait_for 3 kill_snap
+read -r vk bk fk <<<"$occ_k"
 [ -n "$evil_pid" ] && kill -KILL "$evil_pid"
 wait "$ev_pid" 2>/dev/null
 ev_pid=
 wait_for 5 "! P vif-list | grep -q '^vif$edom\.0 '"
 check "! P vif-list | grep -q '^vif$edom\.0 '" "evil's vif gone after it was killed"
-wait_for 5 "[ \"\$(occupancy)\" = '$before' ]"
+# The VIs and buffers of before evil came; exactly evil's filter fewer, the
+# rest g1's (the host VI holds none).
+gone() {
+	local v b f
+	read -r v b f <<<"$(occupancy)"
+	[ "$v" = "$v0" ] && [ "$b" = "$b0" ] && [ "$f" = $((fk - ${evf:-0})) ] &&
+		[ "$f" = "$(ashow "$d1" vi_nr_filters)" ]
+}
+wait_for 5 gone
 now=$(occupancy)
-check "[ '$now' = '$before' ]" "the NIC holds what it held before evil came: $now (before: $before)"
+check "gone && [ '${evf:-}' = 1 ] && [ $((vk - 1)) = $v0 ] && [ $((bk - NBUF)) = $b0 ]" \
+	"the NIC holds the VIs and buffers of before evil came, and evil's ${evf:-none} filter fewer: $now (before evil: $before; at the kill: $occ_k; g1's filters: $(ashow "$d1" vi_nr_filters))"
 check "kill -0 $pvnetd_pid && kill -0 $nicd_pid" "pvnetd and pvnet-nicd alive at the end"
 finish

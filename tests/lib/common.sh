@@ -57,6 +57,15 @@ stop_pvnetd() {
 	kill -KILL "$pid" 2>/dev/null
 }
 
+# cdefine HEADER NAME: the integer of "#define NAME <integer>" in HEADER
+# (a path in the source tree), so that scripts follow the code's constants.
+cdefine() {
+	local root
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	sed -nE "s/^#define[[:space:]]+$2[[:space:]]+\(?([0-9]+)u?\)?([[:space:]].*)?$/\1/p" \
+		"$root/$1" | head -n1
+}
+
 # ---- network namespaces -------------------------------------------------
 # Names are unique per run ($RUNID) and recorded so that ns_cleanup, run
 # from a trap, removes them whatever happened.
