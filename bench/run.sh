@@ -170,9 +170,7 @@ ip -n "$nat" addr add 198.18.3.1/24 dev eth0; ip -n "$ext1" addr add 198.18.3.10
 mk_ns fph fph; mk_ns g3 g3; mk_ns ext2 ext2
 veth_pair "$fph" up0 "$ext2" eth0
 ip -n "$ext2" addr add 198.18.4.100/24 dev eth0
-ip netns exec "$fph" "$BUILD"/pvnet-nicd --run-dir "$run/fp/nic" --port up0 2>"$run/nicd.log" &
-track_pid $!
-wait_for 5 "[ -S '$run/fp/nic/nic.sock' ]"
+start_nicd "$fph" "$run/fp/nic" up0 "$run/nicd.log"
 ip netns exec "$fph" "$BUILD"/pvnetd --run-dir "$run/fp" --nic "$run/fp/nic" 2>"$run/fp/pvnetd.log" &
 wait_for 5 "[ -S '$run/fp/ctl.sock' ]"
 ip netns exec "$g3" "$BUILD"/pvnet-front --run-dir "$run/fp" --name g3 2>"$run/g3.log" &

@@ -39,10 +39,7 @@ veth_pair "$hostns" up0 "$ext" eth0 || die "cannot create the uplink veth"
 ip -n "$ext" addr add 198.18.0.100/24 dev eth0
 ip -n "$ext" addr add 2001:db8::100/64 dev eth0 nodad
 
-mkdir -p "$run/nic"
-ip netns exec "$hostns" "$BUILD"/pvnet-nicd --run-dir "$run/nic" --port up0 2>"$run/nicd.log" &
-track_pid $!
-wait_for 5 "[ -S '$run/nic/nic.sock' ]" || die "pvnet-nicd did not start"
+start_nicd "$hostns" "$run/nic" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
 ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$run/nic" 2>"$run/pvnetd.log" &
 wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
 track_pid "$(cat "$run/pvnetd.pid")"

@@ -56,10 +56,7 @@ mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext || die "namespa
 veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
 ip -n "$ext" addr add 198.18.0.100/24 dev eth0
 
-ip netns exec "$hostns" "$BUILD"/pvnet-nicd --run-dir "$nicdir" --port up0 2>>"$run/nicd.log" &
-nicd_pid=$!
-track_pid $nicd_pid
-wait_for 5 "[ -S '$nicdir/nic.sock' ]" || die "pvnet-nicd did not start"
+start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
 ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$nicdir" --log-level debug \
 	2>>"$run/pvnetd.log" &
 wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"

@@ -36,16 +36,7 @@ mk_ns hostns host && mk_ns g1 g1 && mk_ns ext ext || die "namespaces"
 veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
 ip -n "$ext" addr add 198.18.0.100/24 dev eth0
 
-# start_nicd: pvnet-nicd on up0; ready when its (new) socket is there.
-start_nicd() {
-	rm -f "$nicdir/nic.sock"
-	ip netns exec "$hostns" "$BUILD"/pvnet-nicd --run-dir "$nicdir" --port up0 \
-		2>>"$run/nicd.log" &
-	nicd_pid=$!
-	track_pid "$nicd_pid"
-	wait_for 5 "[ -S '$nicdir/nic.sock' ]"
-}
-start_nicd || die "pvnet-nicd did not start"
+start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
 ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$nicdir" --log-level debug \
 	2>>"$run/pvnetd.log" &
 wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
@@ -79,7 +70,7 @@ check "wait_for 5 \"[ \\\"\\\$(accel_state)\\\" = 6 ] && [ \\\"\\\$(ashow accel_
 check "wait_for 5 \"[ \\\"\\\$(P --json nic | jget connected)\\\" = 0 ]\"" \
 	"pvnetctl nic: not connected"
 sleep 2
-start_nicd || die "pvnet-nicd did not start again"
+start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start again"
 check "wait_for 10 \"[ \\\"\\\$(accel_state)\\\" = 4 ]\"" \
 	"pvnet-nicd back: accelerated again (accelstate 4)"
 check "[ \"\$(P --json nic | jget connects)\" = 2 ]" "the backend reconnected to the new pvnet-nicd"

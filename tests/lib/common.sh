@@ -46,6 +46,17 @@ start_pvnetd() {
 	return 1
 }
 
+# start_nicd NS NICDIR PORT LOG: pvnet-nicd in NS owning PORT, its log
+# appended to LOG; sets nicd_pid (tracked); fails if nic.sock never appears.
+start_nicd() {
+	mkdir -p "$2"
+	rm -f "$2/nic.sock"
+	ip netns exec "$1" "$BUILD"/pvnet-nicd --run-dir "$2" --port "$3" 2>>"$4" &
+	nicd_pid=$!
+	track_pid "$nicd_pid"
+	wait_for 5 "[ -S '$2/nic.sock' ]"
+}
+
 # stop_pvnetd DIR: SIGTERM, wait, SIGKILL if it will not go.
 stop_pvnetd() {
 	local dir=$1 pid
