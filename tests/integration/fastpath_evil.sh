@@ -19,7 +19,10 @@
 #   - g1: its ping to ext loses nothing; under the floods (doorbells, an
 #     event queue never read with TX or with RX flooding in, TX at full
 #     speed) its iperf3 keeps at least
-#     half of what it had alone, measured in this run;
+#     half of what it had alone, measured in this run.  Under a sanitizer
+#     build (ASan+UBSan: every daemon several times slower, on the same two
+#     cores as the floods) the bounds are a quarter of its solo rate and 25%
+#     of pings: still "g1's traffic goes on", not "g1 is as fast";
 #   - evil receives none of g1's frames (g1 receiving iperf3 data, ext
 #     flooding g1's MAC), but does receive its own;
 #   - evil's frames to g1's MAC go out of the port and reach nobody: g1
@@ -227,12 +230,15 @@ attack() {
 after() {
 	local max=0
 	[ "${2:-}" = flood ] && max=$(( ${ping_sent:-0} / 50 ))
+	[ "$SANITIZED" = 1 ] && max=$(( ${ping_sent:-0} / 4 ))
 	check "[ \"\$(field verdict)\" = ok ]" "$1: evil_vi sees the NIC do what nic.h says ($(field verdict))"
 	[ "${2:-}" = noping ] || check "[ \"${ping_sent:-0}\" -gt 0 ] && [ \"$ping_lost\" -le $max ]" \
 		"$1: g1's ping to ext meanwhile: $ping_lost of ${ping_sent:-0} lost (at most $max)"
 	check "kill -0 $pvnetd_pid && kill -0 $nicd_pid" "$1: pvnetd and pvnet-nicd alive"
 }
 nicd_ticks() { awk '{ print $14 + $15 }' "/proc/$nicd_pid/stat"; }
+# g1 kept its traffic under a flood: half its solo rate (a quarter when sanitized)
+kept() { [ $(( ${1:-0} * (SANITIZED ? 4 : 2) )) -ge "${solo:-0}" ]; }
 
 attack "legit 100" 20
 after legit
@@ -348,7 +354,7 @@ ping_end rxstall
 wait "$fl_iperf"
 after rxstall flood
 got=$(cat "$run/iperf.rxstall")
-check "[ \"\$(field posted)\" = $NRX ] && [ \"\$(field rx)\" = $NRX ] && [ \$(( \${got:-0} * 2 )) -ge \"\${solo:-0}\" ]" \
+check "[ \"\$(field posted)\" = $NRX ] && [ \"\$(field rx)\" = $NRX ] && kept \"\${got:-0}\"" \
 	"rxstall: 60000 frames at evil, it took exactly its $(field posted) posted buffers ($(field rx)); g1 meanwhile $((${got:-0} / 1000000)) Mbit/s, alone $((${solo:-0} / 1000000))"
 # The rest dropped at the NIC for want of a descriptor (the event queue had
 # room for every posted one: none for want of event room).
@@ -368,7 +374,7 @@ for m in doorbell evqstall txflood; do
 	wait "$fl_iperf"
 	after "$m" flood
 	got=$(cat "$run/iperf.$m")
-	check "[ \$(( \${got:-0} * 2 )) -ge \"\${solo:-0}\" ]" \
+	check "kept \"\${got:-0}\"" \
 		"$m: g1's iperf3 meanwhile $((${got:-0} / 1000000)) Mbit/s, alone $((${solo:-0} / 1000000)) ($(field doorbells)$(field mbps) $m)"
 	echo "# $m: pvnet-nicd used $(( (c1 - c0) * 100 / $(getconf CLK_TCK) / SECS ))% of a core meanwhile"
 	case $m in

@@ -2,6 +2,9 @@
 # Each check prints "PASS: name" or "FAIL: name"; finish() exits 1 on any failure.
 BUILD=${PVNET_BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/$BUILD ;; esac
+# 1 when the binaries are the sanitizer build (make asan: build-asan/),
+# several times slower: scripts scale their throughput floors with it.
+case $BUILD in *asan*) SANITIZED=1 ;; *) SANITIZED=0 ;; esac
 _failed=0
 
 pass() { echo "PASS: $*"; }
