@@ -46,7 +46,7 @@ static void cap_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 		c->n++;
 		c->len = f[i].len;
 		c->vh = f[i].vnet;
-		memcpy(c->last, f[i].data, f[i].len < sizeof(c->last) ? f[i].len : sizeof(c->last));
+		t_iov_flatten(f[i].iov, f[i].niov, c->last, sizeof(c->last));
 		f[i].rc = 0;
 	}
 }
@@ -357,7 +357,7 @@ static void spoof_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 	unsigned int *bad = arg;
 
 	for (unsigned int i = 0; i < n; i++) {
-		if (memcmp(f[i].data + 6, MAC_A, 6))
+		if (memcmp(f[i].hdr + 6, MAC_A, 6))	/* what goes out first: the header copy */
 			(*bad)++;
 		f[i].rc = 0;
 	}
