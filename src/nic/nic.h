@@ -123,7 +123,7 @@ struct nic_txpolicy {
  * the frame, payload only, goes to the port straight from the guest's
  * buffers.  The same bound as a GSO frame's headers (PV_PKT_GSO_HDR_MAX).
  */
-#define NIC_TX_HDR_MAX	256u
+#define NIC_TX_HDR_MAX	PV_NIC_TX_HDR_MAX
 _Static_assert(NIC_TX_HDR_MAX >= 14 + 4 + 60 + 60, "IPv4 + options, TCP + options, a tag");
 _Static_assert(NIC_TX_HDR_MAX >= 14 + 4 + 40 + 60, "IPv6, TCP + options, a tag");
 _Static_assert(NIC_TX_HDR_MAX >= 14 + 4 + 28, "ARP after a tag");
