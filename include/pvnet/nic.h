@@ -89,8 +89,17 @@
  * With CSUM or TSO the frame ends where its IP datagram does (no trailing
  * bytes: they would be summed as payload).
  * A frame without TSO is 14 .. port MTU + 14 (+ 4 tagged) bytes.
- * The NIC copies the whole frame out of the buffers into private memory
- * before it looks at it, then checks the copy:
+ * The NIC copies the frame's headers, its first min(length,
+ * PV_NIC_TX_HDR_MAX) bytes,
+ * out of the buffers into private memory and decides on that copy only;
+ * the copy is what goes out as the frame's first bytes.  The rest, the
+ * payload, is read from the buffers by the port when the frame is sent
+ * (as a real NIC reads it by DMA): a user that changes a buffer after
+ * posting it, before its TX_DONE, corrupts at most its own frame's
+ * payload, never what the NIC checked (source addresses, lengths, the
+ * headers of an offload).  The headers an offload needs (up to the end of
+ * the TCP/UDP header, after any IPv6 extension headers) must lie within
+ * those PV_NIC_TX_HDR_MAX bytes (otherwise: truncated headers).  The checks:
  *   - shorter than an Ethernet header          -> PV_NIC_ERR_TX_RUNT
  *   - source MAC not the VI's assigned MAC (a VI with no MAC assigned sends
  *     nothing)                                 -> PV_NIC_ERR_TX_SPOOF
@@ -201,6 +210,7 @@
 #define PV_NIC_TX_MAX_FRAGS	40u	/* descriptors in one TX frame (chain) */
 #define PV_NIC_TSO_MAX		(65535u + 14u + 4u)	/* a TSO frame, bytes */
 #define PV_NIC_TSO_MSS_MIN	64u	/* smallest mss of a TSO frame */
+#define PV_NIC_TX_HDR_MAX	256u	/* TX: leading bytes the NIC copies and checks */
 
 #define PV_NIC_OFF_TXQ		0x1000u
 #define PV_NIC_OFF_RXQ		(PV_NIC_OFF_TXQ + PV_NIC_TXQ_SIZE * 16u)

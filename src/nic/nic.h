@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <linux/virtio_net.h>
 
 #include "pvnet/nic.h"
@@ -111,11 +112,33 @@ struct nic_txpolicy {
 	uint32_t max_len;	/* port MTU + 14 (a tagged frame: 4 more) */
 };
 
-/* Source check: RUNT, SPOOF. */
-enum pv_nic_err nic_tx_check(const struct nic_txpolicy *p, const uint8_t *frame, uint32_t len);
-/* Length and offloads (writes the checksum field, fills @vh): TOO_BIG, OFFLOAD. */
-enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *frame, uint32_t len,
-			       uint32_t flags, uint16_t mss, struct virtio_net_hdr *vh);
+/*
+ * The private header copy of a TX frame: its first min(length,
+ * NIC_TX_HDR_MAX) bytes.  Everything the NIC decides on lies there: the
+ * largest headers the checks and offloads read are Ethernet (14) + one
+ * 802.1Q tag (4) + IPv4 with options (60) + TCP with options (60) = 138
+ * bytes; IPv6 (40) + TCP leaves 138 bytes for IPv6 extension headers
+ * (a CSUM frame whose TCP/UDP header ends past the copy is refused
+ * OFFLOAD, as truncated); ARP reads 28 bytes after the tag.  The rest of
+ * the frame, payload only, goes to the port straight from the guest's
+ * buffers.  The same bound as a GSO frame's headers (PV_PKT_GSO_HDR_MAX).
+ */
+#define NIC_TX_HDR_MAX	PV_NIC_TX_HDR_MAX
+_Static_assert(NIC_TX_HDR_MAX >= 14 + 4 + 60 + 60, "IPv4 + options, TCP + options, a tag");
+_Static_assert(NIC_TX_HDR_MAX >= 14 + 4 + 40 + 60, "IPv6, TCP + options, a tag");
+_Static_assert(NIC_TX_HDR_MAX >= 14 + 4 + 28, "ARP after a tag");
+
+/*
+ * Source check: RUNT, SPOOF.  @hdr: the private header copy, @hlen bytes
+ * (min(@len, NIC_TX_HDR_MAX)); @len: the whole frame's length.  Nothing
+ * past @hlen is read.
+ */
+enum pv_nic_err nic_tx_check(const struct nic_txpolicy *p, const uint8_t *hdr, uint32_t hlen,
+			     uint32_t len);
+/* Length and offloads (writes the checksum field in @hdr, fills @vh): TOO_BIG, OFFLOAD. */
+enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *hdr, uint32_t hlen,
+			       uint32_t len, uint32_t flags, uint16_t mss,
+			       struct virtio_net_hdr *vh);
 
 /* ---- VIs and the device (vi.c) ---- */
 
@@ -148,14 +171,23 @@ struct nic_vi {
 /*
  * One frame for the wire, with the virtio-net header the port sends it
  * with (offloads: checksum, TSO; little-endian fields, as PACKET_VNET_HDR
- * takes them; all zero for a complete frame).  The hook sets @rc (0 sent,
- * or -errno: dropped).
+ * takes them; all zero for a complete frame).  The frame is the
+ * concatenation of @iov[0 .. @niov): iov[0] is the private header copy
+ * @hdr (@hdr_len bytes, all of a frame of at most NIC_TX_HDR_MAX), the
+ * rest point into the guest's buffers (payload only, which the guest may
+ * change until the hook returns).  The hook sets @rc (0 sent, or -errno:
+ * dropped).
  */
+#define NIC_TX_IOV_MAX	(PV_NIC_TX_MAX_FRAGS + 1u)
+
 struct nic_txframe {
-	const uint8_t *data;
-	uint32_t len;
+	uint32_t len;			/* the whole frame */
+	uint32_t hdr_len;
+	unsigned int niov;
 	struct virtio_net_hdr vnet;
 	int rc;
+	struct iovec iov[NIC_TX_IOV_MAX];
+	uint8_t hdr[NIC_TX_HDR_MAX];
 };
 
 /* Send @n frames (a batch from one VI, in order). */
@@ -188,10 +220,9 @@ struct nic {
 	struct nic_vi *run_head, *run_tail;
 	uint64_t port_rx, port_tx, rx_unmatched_dropped, ctl_errors;
 	struct pv_ratelimit rl;
+	/* a round's good frames: at most one per descriptor, each with its
+	 * private header copy */
 	struct nic_txframe txf[PV_NIC_TX_BUDGET];
-	/* private copies of a round's frames, back to back: a round takes at most
-	 * PV_NIC_TX_BUDGET descriptors of at most PV_NIC_BUF_SIZE bytes each */
-	uint8_t txbuf[PV_NIC_TX_BUDGET * PV_NIC_BUF_SIZE];
 };
 
 struct nic *nic_new(struct pv_loop *loop, const struct nic_config *cfg);

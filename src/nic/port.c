@@ -19,7 +19,9 @@
  *   recvmmsg iov: [ struct virtio_net_hdr ][ slot + headroom ]
  *
  * TX sends a VI's batch with one sendmmsg(), each frame behind the
- * virtio-net header the device model made for it (vi.c, txcheck.c): all
+ * virtio-net header the device model made for it (vi.c, txcheck.c), as
+ * the iovecs the device model gives: its private copy of the headers, then
+ * the payload read from the guest's buffers at send time.  The header: all
  * zero for a complete frame; NEEDS_CSUM with csum_start/offset for a
  * checksum offload; a TSO frame adds GSO TCPV4/TCPV6, gso_size and hdr_len,
  * and goes out as one GSO frame: the kernel segments it in software only
@@ -73,6 +75,8 @@ struct nic_port {
 	struct iovec iovs[2 * PORT_BATCH];
 	struct sockaddr_ll addrs[PORT_BATCH];
 	union port_cmsg cmsgs[PORT_BATCH];
+	/* TX: each frame's virtio-net header, then its iovecs (header copy, payload) */
+	struct iovec txiov[PV_NIC_TX_BUDGET][1 + NIC_TX_IOV_MAX];
 };
 
 static int port_socket(struct nic_port *p)
@@ -83,20 +87,26 @@ static int port_socket(struct nic_port *p)
 
 /* ---- TX ---- */
 
-/* A batch of frames, one sendmmsg (repeated past a frame the kernel refuses). */
+/*
+ * A batch of frames, one sendmmsg (repeated past a frame the kernel
+ * refuses).  Each frame: its virtio-net header, its private header copy,
+ * its payload straight from the guest's buffers.
+ */
 static void port_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 {
 	struct nic_port *p = arg;
 	struct mmsghdr mm[PV_NIC_TX_BUDGET];
-	struct iovec iov[2 * PV_NIC_TX_BUDGET];
 	unsigned int i = 0;
 
 	if (n > PV_NIC_TX_BUDGET)
 		n = PV_NIC_TX_BUDGET;
 	for (unsigned int k = 0; k < n; k++) {
-		iov[2 * k] = (struct iovec){ &f[k].vnet, sizeof(f[k].vnet) };
-		iov[2 * k + 1] = (struct iovec){ (void *)f[k].data, f[k].len };
-		mm[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[2 * k], .msg_iovlen = 2 } };
+		struct iovec *iov = p->txiov[k];
+		unsigned int niov = f[k].niov < NIC_TX_IOV_MAX ? f[k].niov : NIC_TX_IOV_MAX;
+
+		iov[0] = (struct iovec){ &f[k].vnet, sizeof(f[k].vnet) };
+		memcpy(iov + 1, f[k].iov, niov * sizeof(*iov));
+		mm[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = iov, .msg_iovlen = 1 + niov } };
 	}
 	while (i < n) {
 		int r = sendmmsg(p->fd, mm + i, n - i, MSG_DONTWAIT | MSG_NOSIGNAL);

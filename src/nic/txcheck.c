@@ -5,9 +5,13 @@
  * (nic_tx_offload).
  *
  * The SFC4000 had a register for source enforcement and its driver never
- * set it; pvnet enforces it on every frame.  The frame checked is the
- * NIC's private copy, the same bytes that go out: the guest cannot change
- * them between the check and the send.
+ * set it; pvnet enforces it on every frame.  What is checked is the NIC's
+ * private copy of the frame's first bytes (the header copy, at most
+ * NIC_TX_HDR_MAX, all of a shorter frame), the same bytes that go out: the
+ * guest cannot change them between the check and the send.  These
+ * functions get only that copy, its length and the whole frame's length;
+ * the payload after it (sent from the guest's buffers) is never theirs to
+ * read.  Headers that do not fit the copy parse as truncated.
  *
  * Offloads become the virtio-net header the port sends the frame with
  * (AF_PACKET, PACKET_VNET_HDR): the kernel completes the checksum
@@ -28,34 +32,34 @@
 #include "lib/pkt.h"
 
 /* The sender IPv4 address of an Ethernet/IPv4 ARP packet at @l3, or 0. */
-static int arp_sender_ok(const uint8_t *frame, uint32_t len, uint32_t l3, uint32_t ip)
+static int arp_sender_ok(const uint8_t *hdr, uint32_t hlen, uint32_t l3, uint32_t ip)
 {
 	/* htype 1, ptype 0x0800, hlen 6, plen 4; sender IP at 14 of the ARP body */
-	if ((uint64_t)l3 + 28 > len || frame[l3 + 4] != 6 || frame[l3 + 5] != 4)
+	if ((uint64_t)l3 + 28 > hlen || hdr[l3 + 4] != 6 || hdr[l3 + 5] != 4)
 		return 0;
-	return !memcmp(frame + l3 + 14, &ip, 4) && !memcmp(frame + l3 + 8, frame + 6, 6);
+	return !memcmp(hdr + l3 + 14, &ip, 4) && !memcmp(hdr + l3 + 8, hdr + 6, 6);
 }
 
 /* With a source IPv4 assigned: only IPv4 from it and ARP as it pass. */
-static enum pv_nic_err tx_check_ip(const struct nic_txpolicy *p, const uint8_t *frame,
-				   uint32_t len)
+static enum pv_nic_err tx_check_ip(const struct nic_txpolicy *p, const uint8_t *hdr,
+				   uint32_t hlen, uint32_t len)
 {
 	uint32_t l3 = PV_PKT_ETH_HLEN;
-	uint16_t type = (uint16_t)(frame[12] << 8 | frame[13]);
+	uint16_t type = (uint16_t)(hdr[12] << 8 | hdr[13]);
 	struct pv_pkt_info pi;
 
 	if (type == PV_PKT_ETH_P_8021Q) {
-		if (len < l3 + PV_PKT_VLAN_HLEN)
+		if (hlen < l3 + PV_PKT_VLAN_HLEN)
 			return PV_NIC_ERR_TX_RUNT;
-		type = (uint16_t)(frame[16] << 8 | frame[17]);
+		type = (uint16_t)(hdr[16] << 8 | hdr[17]);
 		l3 += PV_PKT_VLAN_HLEN;
 	}
 	if (type == ETH_P_ARP)
-		return arp_sender_ok(frame, len, l3, p->ip) ? PV_NIC_ERR_NONE :
+		return arp_sender_ok(hdr, hlen, l3, p->ip) ? PV_NIC_ERR_NONE :
 		       PV_NIC_ERR_TX_SPOOF;
 	if (type != PV_PKT_ETH_P_IPV4)	/* also a second tag: what is inside is hidden */
 		return PV_NIC_ERR_TX_SPOOF;
-	if (pv_pkt_parse(frame, len, &pi) < 0 || pi.ip_version != 4)
+	if (pv_pkt_parse_hdr(hdr, hlen, len, &pi) < 0 || pi.ip_version != 4)
 		return PV_NIC_ERR_TX_SPOOF;	/* an IPv4 header that does not parse */
 	return memcmp(pi.src_ip, &p->ip, 4) ? PV_NIC_ERR_TX_SPOOF : PV_NIC_ERR_NONE;
 }
@@ -63,21 +67,25 @@ static enum pv_nic_err tx_check_ip(const struct nic_txpolicy *p, const uint8_t *
 /**
  * nic_tx_check() - may a VI with policy @p send this frame?
  * @p:		the VI's policy
- * @frame:	private copy of the frame
- * @len:	its length
+ * @hdr:	private copy of the frame's first @hlen bytes
+ * @hlen:	min(@len, NIC_TX_HDR_MAX): all that is read
+ * @len:	the whole frame's length
  *
  * Return: PV_NIC_ERR_NONE, or why not (RUNT, SPOOF).
  */
-enum pv_nic_err nic_tx_check(const struct nic_txpolicy *p, const uint8_t *frame, uint32_t len)
+enum pv_nic_err nic_tx_check(const struct nic_txpolicy *p, const uint8_t *hdr, uint32_t hlen,
+			     uint32_t len)
 {
-	if (len < PV_PKT_ETH_HLEN)
+	if (hlen > len)
+		hlen = len;
+	if (hlen < PV_PKT_ETH_HLEN)
 		return PV_NIC_ERR_TX_RUNT;
 	if (p->any_source)
 		return PV_NIC_ERR_NONE;
 	/* An 802.1Q frame carries its one source MAC before the tag: same place. */
-	if (!p->mac_set || memcmp(frame + 6, p->mac, 6))
+	if (!p->mac_set || memcmp(hdr + 6, p->mac, 6))
 		return PV_NIC_ERR_TX_SPOOF;
-	return p->ip_set ? tx_check_ip(p, frame, len) : PV_NIC_ERR_NONE;
+	return p->ip_set ? tx_check_ip(p, hdr, hlen, len) : PV_NIC_ERR_NONE;
 }
 
 /* The folded pseudo-header sum of an @l4_len-byte TCP/UDP packet: what CHECKSUM_PARTIAL carries. */
@@ -108,8 +116,8 @@ static uint16_t tx_pseudo_sum(const struct pv_pkt_info *pi, uint32_t l4_len)
  * GSO would take them, a device might not), an MSS from PV_NIC_TSO_MSS_MIN
  * up to what leaves room for the headers in a frame the port takes.
  */
-static enum pv_nic_err tx_tso(const struct pv_pkt_info *pi, const uint8_t *frame, uint32_t max,
-			      uint16_t mss, struct virtio_net_hdr *vh)
+static enum pv_nic_err tx_tso(const struct pv_pkt_info *pi, uint32_t max, uint16_t mss,
+			      struct virtio_net_hdr *vh)
 {
 	uint32_t hdr_len = pi->l4_off + pi->l4_hdr_len;
 
@@ -120,7 +128,7 @@ static enum pv_nic_err tx_tso(const struct pv_pkt_info *pi, const uint8_t *frame
 		return PV_NIC_ERR_TX_TOO_BIG;	/* segments the port would not take */
 	vh->gso_type = pi->ip_version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
 	/* CWR set: the first segment only keeps it (and a device must know). */
-	if (frame[pi->l4_off + 13] & PV_TCP_CWR)
+	if (pi->tcp_flags & PV_TCP_CWR)
 		vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
 	vh->gso_size = htole16(mss);
 	return PV_NIC_ERR_NONE;
@@ -129,9 +137,11 @@ static enum pv_nic_err tx_tso(const struct pv_pkt_info *pi, const uint8_t *frame
 /**
  * nic_tx_offload() - does the port take this frame, with its offloads?
  * @p:		the VI's policy (max_len: the port's MTU + 14)
- * @frame:	private copy of the frame (written: the L4 checksum field,
- *		with CSUM or TSO)
- * @len:	its length, at least an Ethernet header
+ * @hdr:	private copy of the frame's first @hlen bytes (written: the L4
+ *		checksum field, with CSUM or TSO; it lies inside the copy)
+ * @hlen:	min(@len, NIC_TX_HDR_MAX), at least an Ethernet header: all
+ *		that is read; offload headers past it are refused OFFLOAD
+ * @len:	the whole frame's length
  * @flags:	the frame's PV_NIC_TX_F_CSUM / PV_NIC_TX_F_TSO
  * @mss:	with TSO: segment payload bytes
  * @vh:		out: the virtio-net header to send it with (all zero without
@@ -139,26 +149,32 @@ static enum pv_nic_err tx_tso(const struct pv_pkt_info *pi, const uint8_t *frame
  *
  * Return: PV_NIC_ERR_NONE, or why not (TOO_BIG, OFFLOAD).
  */
-enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *frame, uint32_t len,
-			       uint32_t flags, uint16_t mss, struct virtio_net_hdr *vh)
+enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *hdr, uint32_t hlen,
+			       uint32_t len, uint32_t flags, uint16_t mss,
+			       struct virtio_net_hdr *vh)
 {
-	uint16_t type = (uint16_t)(frame[12] << 8 | frame[13]);
+	uint16_t type;
 	uint32_t max = p->max_len, field;
 	struct pv_pkt_info pi;
 	uint16_t sum;
 
 	memset(vh, 0, sizeof(*vh));
+	if (hlen > len)
+		hlen = len;
+	if (hlen < PV_PKT_ETH_HLEN)
+		return PV_NIC_ERR_TX_RUNT;	/* nic_tx_check() refused it already */
+	type = (uint16_t)(hdr[12] << 8 | hdr[13]);
 	if (type == PV_PKT_ETH_P_8021Q || type == ETH_P_8021AD)
 		max += PV_PKT_VLAN_HLEN;
 	if (len > ((flags & PV_NIC_TX_F_TSO) ? PV_NIC_TSO_MAX : max))
 		return PV_NIC_ERR_TX_TOO_BIG;
 	if (!(flags & (PV_NIC_TX_F_CSUM | PV_NIC_TX_F_TSO)))
 		return PV_NIC_ERR_NONE;
-	if (pv_pkt_parse(frame, len, &pi) < 0 || !pi.ip_version || (pi.flags & PV_PKT_F_FRAG) ||
+	if (pv_pkt_parse_hdr(hdr, hlen, len, &pi) < 0 || !pi.ip_version || (pi.flags & PV_PKT_F_FRAG) ||
 	    !(pi.flags & PV_PKT_F_PORTS) || pi.l3_end != len)
 		return PV_NIC_ERR_TX_OFFLOAD;
 	if (flags & PV_NIC_TX_F_TSO) {
-		enum pv_nic_err err = tx_tso(&pi, frame, max, mss, vh);
+		enum pv_nic_err err = tx_tso(&pi, max, mss, vh);
 
 		if (err != PV_NIC_ERR_NONE)
 			return err;
@@ -166,8 +182,9 @@ enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *frame, uin
 	field = pi.l4_off + (pi.l4_proto == IPPROTO_TCP ? PV_PKT_TCP_CSUM_OFF :
 							      PV_PKT_UDP_CSUM_OFF);
 	sum = tx_pseudo_sum(&pi, len - pi.l4_off);
-	frame[field] = (uint8_t)(sum >> 8);
-	frame[field + 1] = (uint8_t)sum;
+	/* field + 2 <= l4_off + l4_hdr_len <= hlen: pv_pkt_parse_hdr() read the L4 header there */
+	hdr[field] = (uint8_t)(sum >> 8);
+	hdr[field + 1] = (uint8_t)sum;
 	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	vh->csum_start = htole16((uint16_t)pi.l4_off);
 	vh->csum_offset = htole16((uint16_t)(field - pi.l4_off));

@@ -27,19 +27,32 @@
  *   2. descriptors: each copy through nic_bufta_get() (buffer, bounds, and
  *      the flags its place allows: offloads and mss on the first only);
  *      one refused refuses its frame (the others get TX_CHAIN).
- *   3. gather: the frame's bytes go into the private copy, nic->txbuf,
- *      frames back to back; guest memory is not read again after this.
- *   4. check the copy: source (nic_tx_check), then length and offloads
+ *   3. split: the frame's first min(length, NIC_TX_HDR_MAX) bytes (every
+ *      header the NIC decides on, even when they span descriptors) are
+ *      copied into the private header copy of its nic->txf entry; the
+ *      bytes after them become iovecs pointing into the guest's buffers
+ *      (payload only, never read by the NIC itself).  A frame of at most
+ *      NIC_TX_HDR_MAX bytes is all private.
+ *   4. check the header copy, given only the copy, its length and the
+ *      frame's length: source (nic_tx_check), then length and offloads
  *      (nic_tx_offload), which yield the frame's virtio-net header and
  *      put the pseudo-header sum in the checksum field of the copy.
- *   5. send the round's good frames to the port in one call (sendmmsg),
- *      TSO frames whole: the port's kernel segments them.
+ *   5. send the round's good frames to the port in one call (sendmmsg:
+ *      virtio-net header, header copy, payload iovecs), TSO frames whole:
+ *      the port's kernel segments them, reading the payload from the
+ *      guest's buffers at send time.
  *   6. events, in ring order: one per descriptor, TX_DONE or the frame's
  *      ERROR; counters once per frame.
  *
  *   txq:  | d0 MORE|TSO | d1 MORE | d2 | d3 | d4 MORE | d5 MORE |  <- tx_prod
  *          <--------- frame ----------> <--> <----- waits ----->
- *   txbuf: [ d0 d1 d2 bytes | d3 bytes | ... ]   private copy, contiguous
+ *   txf[0]: hdr [ d0's headers ] iov: hdr, rest of d0, d1, d2 (guest memory)
+ *   txf[1]: hdr [ all of d3 ]    iov: hdr                     (a short frame)
+ *
+ * A guest that changes a buffer after posting it can change only what
+ * the port reads from guest memory, the payload of its own frame (as with
+ * DMA on a real NIC): the headers that were checked are the NIC's copy,
+ * and they are what goes out.
  *
  * Doorbell storms.  A doorbell costs the NIC a wake-up whether or not it
  * brings work; a VI ringing without posting could keep pvnet-nicd busy on
@@ -302,21 +315,23 @@ static unsigned int vi_tx_chain(struct nic_vi *vi, struct tx_desc *td, uint32_t 
 }
 
 /*
- * vi_tx_frame() - validate a frame's descriptors, gather its bytes into the
- * private copy at nic->txbuf + *@used, check the copy; a frame that passes
- * goes into the batch nic->txf[*@nf].
+ * vi_tx_frame() - validate a frame's descriptors, copy its headers (the
+ * first min(len, NIC_TX_HDR_MAX) bytes) into the private copy of
+ * nic->txf[*@nf], check that copy; the rest of the frame becomes iovecs
+ * into the guest's buffers.  A frame that passes goes into the batch.
  */
 static void vi_tx_frame(struct nic *nic, struct nic_vi *vi, struct tx_frame *fr, bool overlong,
-			uint32_t *used, unsigned int *nf)
+			unsigned int *nf)
 {
 	const uint8_t *src[PV_NIC_TX_MAX_FRAGS];
-	uint8_t *copy = nic->txbuf + *used;
 	const struct pv_nic_desc *first = &fr->td[0].d;
 	struct nic_txframe *txf = &nic->txf[*nf];
+	uint32_t hlen, off;
+	unsigned int j;
 	bool refused = false;
 
 	fr->len = 0;
-	for (unsigned int j = 0; j < fr->n; j++) {
+	for (j = 0; j < fr->n; j++) {
 		src[j] = nic_bufta_get(&nic->bt, vi->id, &fr->td[j].d,
 				       j ? NIC_DESC_TX_NEXT : NIC_DESC_TX_FIRST, &fr->td[j].err);
 		refused |= !src[j];
@@ -327,24 +342,39 @@ static void vi_tx_frame(struct nic *nic, struct nic_vi *vi, struct tx_frame *fr,
 	if (fr->err != PV_NIC_ERR_NONE)
 		return;
 	/*
-	 * Each good descriptor is at most PV_NIC_BUF_SIZE bytes and a round
-	 * takes at most PV_NIC_TX_BUDGET of them: the copies fit txbuf.
+	 * The headers, possibly spanning descriptors, into the private copy;
+	 * the payload after them: iovecs straight into the buffers (their
+	 * bounds checked by nic_bufta_get()), one per descriptor it touches.
 	 */
-	for (unsigned int j = 0, off = 0; j < fr->n; off += fr->td[j].d.len, j++)
-		memcpy(copy + off, src[j], fr->td[j].d.len);
-	/* From here on only the private copy: the guest may rewrite its buffers at will. */
+	hlen = fr->len < NIC_TX_HDR_MAX ? fr->len : NIC_TX_HDR_MAX;
+	txf->iov[0] = (struct iovec){ txf->hdr, hlen };
+	txf->niov = 1;
+	for (j = 0, off = 0; j < fr->n; off += fr->td[j].d.len, j++) {
+		uint32_t dl = fr->td[j].d.len, h = 0;
+
+		if (off < hlen) {
+			h = hlen - off < dl ? hlen - off : dl;
+			memcpy(txf->hdr + off, src[j], h);
+		}
+		if (h < dl)
+			txf->iov[txf->niov++] = (struct iovec){ (void *)(src[j] + h), dl - h };
+	}
+	/*
+	 * From here on only the header copy is looked at: the guest may
+	 * rewrite its buffers at will, which changes at most the payload of
+	 * its own frame.  The checks get the copy and the frame's length only.
+	 */
 	vi->pol.max_len = nic->mtu + PV_PKT_ETH_HLEN;
-	fr->err = nic_tx_check(&vi->pol, copy, fr->len);
+	fr->err = nic_tx_check(&vi->pol, txf->hdr, hlen, fr->len);
 	if (fr->err == PV_NIC_ERR_NONE)
-		fr->err = nic_tx_offload(&vi->pol, copy, fr->len, first->flags, first->mss,
-					 &txf->vnet);
+		fr->err = nic_tx_offload(&vi->pol, txf->hdr, hlen, fr->len, first->flags,
+					 first->mss, &txf->vnet);
 	if (fr->err != PV_NIC_ERR_NONE)
 		return;
-	txf->data = copy;
+	txf->hdr_len = hlen;
 	txf->len = fr->len;
 	txf->rc = -ENETDOWN;
 	fr->txf = (*nf)++;
-	*used += fr->len;
 }
 
 /* Events and counters for a frame of a sent batch: one event per descriptor, in ring order. */
@@ -394,7 +424,7 @@ static bool vi_tx(struct nic *nic, struct nic_vi *vi)
 {
 	struct tx_desc td[PV_NIC_TX_BUDGET];
 	struct tx_frame fr[PV_NIC_TX_BUDGET];
-	uint32_t prod = LOAD(&vi->sh->tx_prod.v), avail, lim, n = 0, used = 0;
+	uint32_t prod = LOAD(&vi->sh->tx_prod.v), avail, lim, n = 0;
 	unsigned int nfr = 0, nf = 0;
 	enum tx_stop stop = TX_STOP_NONE;
 	int room;
@@ -423,7 +453,7 @@ static bool vi_tx(struct nic *nic, struct nic_vi *vi)
 			break;
 		}
 		fr[nfr] = (struct tx_frame){ .td = td + n, .n = k };
-		vi_tx_frame(nic, vi, &fr[nfr++], overlong, &used, &nf);
+		vi_tx_frame(nic, vi, &fr[nfr++], overlong, &nf);
 		n += k;
 	}
 	if (n == lim && lim < avail)

@@ -57,6 +57,20 @@ static void fz_check_vnet(const struct nic_txframe *f)
 	uint32_t start = le16toh(vh->csum_start), off = le16toh(vh->csum_offset);
 	uint32_t hdr = le16toh(vh->hdr_len), mss = le16toh(vh->gso_size);
 
+	uint32_t sum = 0;
+
+	/* The frame: the private header copy first, then payload iovecs; the
+	 * headers the kernel acts on (checksum field, GSO headers) all private. */
+	if (f->niov < 1 || f->niov > NIC_TX_IOV_MAX || f->iov[0].iov_base != f->hdr ||
+	    f->iov[0].iov_len != f->hdr_len ||
+	    f->hdr_len != (f->len < NIC_TX_HDR_MAX ? f->len : NIC_TX_HDR_MAX) ||
+	    (f->hdr_len < f->len) != (f->niov > 1))
+		abort();
+	for (unsigned int k = 0; k < f->niov; k++)
+		sum += (uint32_t)f->iov[k].iov_len;
+	if (sum != f->len || hdr > f->hdr_len ||
+	    ((vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && start + off + 2 > f->hdr_len))
+		abort();
 	if (vh->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
 		abort();
 	if ((vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
@@ -80,10 +94,10 @@ static void fz_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 	if (n == 0 || n > PV_NIC_TX_BUDGET)
 		abort();
 	for (unsigned int i = 0; i < n; i++) {
-		if (f[i].len < 14 || memcmp(f[i].data + 6, mac_a, 6))
+		if (f[i].len < 14 || f[i].hdr_len < 14 || memcmp(f[i].hdr + 6, mac_a, 6))
 			abort();	/* a frame not from A's MAC reached the wire */
 		fz_check_vnet(&f[i]);
-		f[i].rc = (f[i].data[13] & 1) ? -ENOBUFS : 0;
+		f[i].rc = (f[i].hdr[13] & 1) ? -ENOBUFS : 0;
 		if (fz_trace)
 			fprintf(stderr, "xmit: %u bytes, vnet flags %u gso %u/%u csum %u/%u hdr %u\n",
 				f[i].len, f[i].vnet.flags, f[i].vnet.gso_type, le16toh(f[i].vnet.gso_size),

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "pvnet/nic.h"
 #include "lib/pkt.h"
@@ -182,6 +183,25 @@ static inline int t_vnet_csum_ok(const uint8_t *f, uint32_t len, uint16_t csum_s
 	memcpy(copy, f, len);
 	return pv_pkt_csum_complete(copy, len, csum_start, csum_offset) == 0 &&
 	       t_l4_csum_ok(copy, len);
+}
+
+/*
+ * t_iov_flatten() - the frame an xmit hook gets as iovecs (struct
+ * nic_txframe: private header copy, then payload in guest memory), in one
+ * piece: at most @max bytes into @out.  Returns the bytes copied.
+ */
+static inline uint32_t t_iov_flatten(const struct iovec *iov, unsigned int n, uint8_t *out,
+				     size_t max)
+{
+	uint32_t got = 0;
+
+	for (unsigned int k = 0; k < n && got < max; k++) {
+		size_t c = iov[k].iov_len < max - got ? iov[k].iov_len : max - got;
+
+		memcpy(out + got, iov[k].iov_base, c);
+		got += (uint32_t)c;
+	}
+	return got;
 }
 
 /* ---- a VI's user: the guest side of the ABI ---- */

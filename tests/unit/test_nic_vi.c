@@ -14,7 +14,11 @@
  * indices, reset, wake-ups, round-robin fairness and VI free; TX chains
  * (1 to 40 descriptors, over-long, cut off at tx_prod, a bad descriptor
  * inside), CSUM and TSO (what the xmit hook gets, what is refused), event
- * queue room for whole chains, fairness and the double fetch with chains.
+ * queue room for whole chains, fairness and the double fetch with chains;
+ * the private header copy (NIC_TX_HDR_MAX): headers rewritten during the
+ * send go out as checked, payload iovecs into guest memory (a 32-descriptor
+ * TSO chain), frames of H and H + 1 bytes, headers spanning descriptors,
+ * the largest headers (tag + IPv4 and TCP with options).
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -35,6 +39,10 @@ struct cap {
 	unsigned int n;
 	uint32_t len;
 	struct virtio_net_hdr vh;
+	unsigned int niov;		/* the last frame's iovecs: header copy + payload */
+	uint32_t hdr_len;
+	const void *iov1;		/* its first payload iovec (in guest memory) */
+	unsigned int bad_shape;		/* frames whose iovecs were not hdr + payload, summing to len */
 	uint8_t last[PV_NIC_TSO_MAX];
 };
 
@@ -43,10 +51,19 @@ static void cap_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 	struct cap *c = arg;
 
 	for (unsigned int i = 0; i < n; i++) {
+		uint32_t sum = 0;
+
+		for (unsigned int k = 0; k < f[i].niov; k++)
+			sum += (uint32_t)f[i].iov[k].iov_len;
+		c->bad_shape += f[i].niov < 1 || f[i].niov > NIC_TX_IOV_MAX || sum != f[i].len ||
+				f[i].iov[0].iov_base != f[i].hdr || f[i].iov[0].iov_len != f[i].hdr_len;
 		c->n++;
 		c->len = f[i].len;
 		c->vh = f[i].vnet;
-		memcpy(c->last, f[i].data, f[i].len < sizeof(c->last) ? f[i].len : sizeof(c->last));
+		c->niov = f[i].niov;
+		c->hdr_len = f[i].hdr_len;
+		c->iov1 = f[i].niov > 1 ? f[i].iov[1].iov_base : NULL;
+		t_iov_flatten(f[i].iov, f[i].niov, c->last, sizeof(c->last));
 		f[i].rc = 0;
 	}
 }
@@ -357,7 +374,7 @@ static void spoof_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 	unsigned int *bad = arg;
 
 	for (unsigned int i = 0; i < n; i++) {
-		if (memcmp(f[i].data + 6, MAC_A, 6))
+		if (memcmp(f[i].hdr + 6, MAC_A, 6))	/* what goes out first: the header copy */
 			(*bad)++;
 		f[i].rc = 0;
 	}
@@ -830,6 +847,250 @@ static void test_tso_meta(void)
 		"flags %u gso %u start %u", cap.vh.flags, cap.vh.gso_type, le16toh(cap.vh.csum_start));
 }
 
+/* ---- the private header copy: what is copied, what is sent from guest memory ---- */
+
+/* The 'guest' rewrites buffer 0 of A while the NIC sends (inside the xmit hook). */
+static uint8_t *mut_buf;
+
+/* Where the NIC maps buffer @i of @g (its own mapping of the same memory): payload iovecs point there. */
+static const void *nic_gbuf(struct guest *g, unsigned int i, uint32_t off)
+{
+	const struct nic_buf *b = &nic->bt.e[g->buf[i]];
+
+	return b->reg->base + b->off + off;
+}
+
+static void mut_xmit(void *arg, struct nic_txframe *f, unsigned int n)
+{
+	uint32_t spoof_ip = ip4("10.0.0.66");
+
+	memcpy(mut_buf + 6, MAC_B, 6);		/* source MAC */
+	memcpy(mut_buf + 26, &spoof_ip, 4);	/* source IP */
+	memset(mut_buf + 600, 0xee, 100);	/* payload */
+	cap_xmit(arg, f, n);
+}
+
+static void test_hdr_payload_change(void)
+{
+	uint32_t len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 1000, 0x5a);
+	uint32_t sip = ip4("10.0.0.1");
+	unsigned int n0 = cap.n;
+	struct pv_nic_event ev;
+
+	mut_buf = gbuf(&ga, 0);
+	nic_set_xmit(nic, mut_xmit, &cap, 1500);
+	ev = tx_one(&ga, 0, tfr, len);
+	nic_set_xmit(nic, cap_xmit, &cap, 1500);
+	T_CHECK(ev.type == PV_NIC_EV_TX_DONE && cap.n == n0 + 1 && cap.len == len,
+		"hdr copy: a frame rewritten during the send still goes", "event %u sent %u", ev.type,
+		cap.n - n0);
+	T_CHECK(!memcmp(cap.last + 6, MAC_A, 6) && !memcmp(cap.last + 26, &sip, 4) &&
+		!memcmp(cap.last, tfr, 256),
+		"hdr copy: headers rewritten during the send: the checked ones go out (MAC A, 10.0.0.1)",
+		"src %02x ip %02x", cap.last[11], cap.last[29]);
+	T_CHECK(cap.niov == 2 && cap.hdr_len == NIC_TX_HDR_MAX &&
+		cap.iov1 == nic_gbuf(&ga, 0, NIC_TX_HDR_MAX) && cap.last[650] == 0xee &&
+		cap.last[599] == 0x5a,
+		"hdr copy: the payload is read from the guest's buffer at send time (its change shows)",
+		"niov %u hdr %u byte %#x", cap.niov, cap.hdr_len, cap.last[650]);
+}
+
+/* A TSO chain of 32 descriptors: header copy + 32 payload iovecs, the bytes in order. */
+static void test_hdr_tso32(void)
+{
+	struct pv_nic_event ev[64];
+	uint32_t len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 6, 80, 64000 - 54, 0);
+	unsigned int n0 = cap.n, got;
+
+	for (uint32_t i = 54; i < len; i++)
+		tfr[i] = (uint8_t)(i * 13 + (i >> 9));
+	post_chain(&ga, 0, tfr, len, 32, PV_NIC_TX_F_TSO, 1448);	/* 32 x 2000 bytes */
+	service(&ga);
+	got = events(&ga, ev, 64);
+	T_CHECK(got == 32 && frame_events(ev, 32, ga.v.tx_prod - 32, PV_NIC_EV_TX_DONE, 0, 32, 0) &&
+		cap.n == n0 + 1, "hdr copy: TSO chain of 32 descriptors: sent, 32 TX_DONE",
+		"%u events, sent %u", got, cap.n - n0);
+	T_CHECK(cap.niov == 33 && cap.hdr_len == NIC_TX_HDR_MAX &&
+		cap.iov1 == nic_gbuf(&ga, 0, NIC_TX_HDR_MAX) && !cap.bad_shape,
+		"hdr copy: TSO chain of 32: header copy + 32 payload iovecs into the buffers",
+		"niov %u hdr %u", cap.niov, cap.hdr_len);
+	T_CHECK(wire_is(tfr, len, 34 + 16) && t_vnet_csum_ok(cap.last, cap.len, 34, 16),
+		"hdr copy: TSO chain of 32: the hook sees the frame's bytes in order, checksum right",
+		"len %u/%u", cap.len, len);
+}
+
+/* Frames of exactly NIC_TX_HDR_MAX bytes (all private) and one more (one payload byte). */
+static void test_hdr_edges(void)
+{
+	uint32_t len;
+	struct pv_nic_event ev;
+	unsigned int n0 = cap.n;
+
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53,
+		       NIC_TX_HDR_MAX - 42, 0x31);
+	ev = tx_one(&ga, 1, tfr, len);
+	T_CHECK(len == NIC_TX_HDR_MAX && ev.type == PV_NIC_EV_TX_DONE && cap.n == n0 + 1 &&
+		cap.niov == 1 && cap.hdr_len == len && wire_is(tfr, len, 0),
+		"hdr copy: a frame of exactly NIC_TX_HDR_MAX bytes: all private, no payload iovec",
+		"len %u event %u niov %u", len, ev.type, cap.niov);
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53,
+		       NIC_TX_HDR_MAX + 1 - 42, 0x32);
+	tfr[len - 1] = 0x99;
+	ev = tx_one(&ga, 1, tfr, len);
+	T_CHECK(ev.type == PV_NIC_EV_TX_DONE && cap.n == n0 + 2 && cap.niov == 2 &&
+		cap.hdr_len == NIC_TX_HDR_MAX && cap.iov1 == nic_gbuf(&ga, 1, NIC_TX_HDR_MAX) &&
+		wire_is(tfr, len, 0), "hdr copy: NIC_TX_HDR_MAX + 1 bytes: header copy + a 1-byte payload iovec",
+		"event %u niov %u hdr %u", ev.type, cap.niov, cap.hdr_len);
+	post_chain(&ga, 2, tfr, len, 1, PV_NIC_TX_F_CSUM, 0);
+	service(&ga);
+	T_CHECK(t_vi_event(&ga.v, &ev) && ev.type == PV_NIC_EV_TX_DONE && cap.n == n0 + 3 &&
+		t_vnet_csum_ok(cap.last, cap.len, 34, 6),
+		"hdr copy: NIC_TX_HDR_MAX + 1 bytes, CSUM: checksum over the payload from guest memory",
+		"event %u", ev.type);
+	len = mk_frame(tfr, MAC_X, MAC_B, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53,
+		       NIC_TX_HDR_MAX + 1 - 42, 0x33);
+	ev = tx_one(&ga, 1, tfr, len);
+	T_CHECK(ev.type == PV_NIC_EV_ERROR && ev.code == PV_NIC_ERR_TX_SPOOF && cap.n == n0 + 3,
+		"hdr copy: NIC_TX_HDR_MAX + 1 bytes from B's MAC -> SPOOF", "event %u code %u",
+		ev.type, ev.code);
+}
+
+/* B with a source IPv4 enforced (10.0.0.2), or not. */
+static void gb_ip(bool on)
+{
+	struct pv_nic_set_mac m = { .vi_id = gb.vi };
+
+	memcpy(m.mac, MAC_B, 6);
+	if (on) {
+		m.flags = PV_NIC_MAC_F_IP;
+		m.src_ip = ip4("10.0.0.2");
+	}
+	nic_vi_set_mac(nic, &nic->vis[gb.vi], &m);
+}
+
+/* One frame from B as descriptors of the lengths @dl (0-terminated; then full buffers). */
+static struct pv_nic_event tx_split(const uint8_t *fr, uint32_t len, const uint16_t *dl,
+				    uint32_t flags, uint16_t mss, unsigned int *nd_out)
+{
+	struct pv_nic_event ev = { .type = 0xff }, e;
+	uint32_t off = 0;
+	unsigned int nd = 0, k = 0;
+
+	while (off < len) {
+		uint32_t want = dl[k] ? dl[k++] : PV_NIC_BUF_SIZE;
+		uint32_t n = want < len - off ? want : len - off;
+		bool last = off + n == len;
+
+		memcpy(gbuf(&gb, nd), fr + off, n);
+		t_vi_tx_put(&gb.v, nd, &(struct pv_nic_desc){ .buf_id = gb.buf[nd], .len = (uint16_t)n,
+			    .flags = (last ? 0 : PV_NIC_TX_F_MORE) | (nd ? 0 : flags), .mss = nd ? 0 : mss });
+		off += n;
+		nd++;
+	}
+	t_vi_tx_post(&gb.v, nd);
+	service(&gb);
+	for (unsigned int j = 0; j < nd; j++)
+		if (t_vi_event(&gb.v, &e) && (j == 0 || e.type == PV_NIC_EV_ERROR))
+			ev = e;
+	*nd_out = nd;
+	return ev;
+}
+
+/* Headers spread over descriptors shorter than them: copied, checked, sent as one. */
+static void test_hdr_span(void)
+{
+	static const uint16_t tiny[] = { 10, 18, 3, 25, 0 };	/* MAC, IP source, TCP split */
+	static const uint16_t one[] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+					1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+	uint32_t len;
+	unsigned int n0 = cap.n, nd;
+	struct pv_nic_event ev;
+
+	gb_ip(true);
+	len = mk_frame(tfr, MAC_X, MAC_B, 0, ip4("10.0.0.2"), ip4("10.0.0.9"), 6, 80, 1200, 0x41);
+	for (uint32_t i = 54; i < len; i++)
+		tfr[i] = (uint8_t)(i * 3);
+	ev = tx_split(tfr, len, tiny, PV_NIC_TX_F_CSUM, 0, &nd);
+	T_CHECK(nd == 5 && ev.type == PV_NIC_EV_TX_DONE && cap.n == n0 + 1 && cap.hdr_len == NIC_TX_HDR_MAX &&
+		cap.niov == 2 && cap.iov1 == nic_gbuf(&gb, 4, NIC_TX_HDR_MAX - 56) &&
+		wire_is(tfr, len, 34 + 16) && t_vnet_csum_ok(cap.last, cap.len, 34, 16) && !cap.bad_shape,
+		"hdr copy: headers over descriptors of 10, 18, 3, 25 bytes: copied whole, checked, sent",
+		"nd %u event %u code %u niov %u", nd, ev.type, ev.code, cap.niov);
+	len = mk_frame(tfr, MAC_X, MAC_B, 0, ip4("10.0.0.66"), ip4("10.0.0.9"), 6, 80, 1200, 0x42);
+	ev = tx_split(tfr, len, tiny, 0, 0, &nd);
+	T_CHECK(ev.type == PV_NIC_EV_ERROR && ev.code == PV_NIC_ERR_TX_SPOOF && cap.n == n0 + 1,
+		"hdr copy: a spoofed source IP split over two descriptors -> SPOOF", "event %u code %u",
+		ev.type, ev.code);
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.2"), ip4("10.0.0.9"), 6, 80, 1200, 0x43);
+	ev = tx_split(tfr, len, tiny, 0, 0, &nd);
+	T_CHECK(ev.type == PV_NIC_EV_ERROR && ev.code == PV_NIC_ERR_TX_SPOOF && cap.n == n0 + 1,
+		"hdr copy: another source MAC split over two descriptors -> SPOOF", "event %u code %u",
+		ev.type, ev.code);
+	len = mk_frame(tfr, MAC_X, MAC_B, 0, ip4("10.0.0.2"), ip4("10.0.0.9"), 6, 80, 1200, 0x44);
+	ev = tx_split(tfr, len, one, PV_NIC_TX_F_CSUM, 0, &nd);
+	T_CHECK(nd == 39 && ev.type == PV_NIC_EV_TX_DONE && cap.n == n0 + 2 && cap.niov == 2 &&
+		wire_is(tfr, len, 34 + 16) && t_vnet_csum_ok(cap.last, cap.len, 34, 16),
+		"hdr copy: 38 one-byte descriptors then the rest: headers gathered, payload one iovec",
+		"nd %u event %u code %u niov %u", nd, ev.type, ev.code, cap.niov);
+	gb_ip(false);
+}
+
+/*
+ * The largest headers: 802.1Q + IPv4 with 40 bytes of options + TCP with
+ * 40 bytes of options, 138 bytes, fit the header copy: checked (source IP
+ * behind the options) and offloaded.
+ */
+static uint32_t mk_big_hdr(uint8_t *f, const uint8_t *src, uint32_t sip, uint32_t plen)
+{
+	uint32_t dip = ip4("10.0.0.9"), tot = 60 + 60 + plen;
+	uint8_t *ip = f + 18, *tcp = f + 78;
+
+	memcpy(f, MAC_X, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x81; f[13] = 0x00; f[14] = 0; f[15] = 7;
+	f[16] = 0x08; f[17] = 0x00;
+	memset(ip, 1, 60);		/* options: NOPs */
+	memset(ip, 0, 20);
+	ip[0] = 0x4f;			/* IHL 15: 60 bytes */
+	ip[2] = (uint8_t)(tot >> 8); ip[3] = (uint8_t)tot;
+	ip[8] = 64; ip[9] = 6;
+	memcpy(ip + 12, &sip, 4);
+	memcpy(ip + 16, &dip, 4);
+	memset(tcp, 1, 60);
+	memset(tcp, 0, 20);
+	tcp[0] = 0x30; tcp[1] = 0x39; tcp[3] = 80;
+	tcp[12] = 0xf0;			/* data offset 15: 60 bytes */
+	tcp[13] = 0x10;
+	for (uint32_t i = 0; i < plen; i++)
+		tcp[60 + i] = (uint8_t)(i * 5 + 1);
+	return 138 + plen;
+}
+
+static void test_hdr_largest(void)
+{
+	static const uint16_t split[] = { 100, 0 };
+	uint32_t len;
+	unsigned int n0 = cap.n, nd;
+	struct pv_nic_event ev;
+
+	_Static_assert(14 + 4 + 60 + 60 <= NIC_TX_HDR_MAX, "largest IPv4/TCP headers fit the copy");
+	gb_ip(true);
+	len = mk_big_hdr(tfr, MAC_B, ip4("10.0.0.2"), 20000);
+	ev = tx_split(tfr, len, split, PV_NIC_TX_F_TSO, 1300, &nd);
+	T_CHECK(ev.type == PV_NIC_EV_TX_DONE && cap.n == n0 + 1 && le16toh(cap.vh.hdr_len) == 138 &&
+		le16toh(cap.vh.csum_start) == 78 && cap.vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 &&
+		wire_is(tfr, len, 78 + 16) && t_vnet_csum_ok(cap.last, cap.len, 78, 16),
+		"hdr copy: tag + IPv4 with 40 option bytes + TCP with 40: TSO, hdr_len 138, csum 78/16",
+		"event %u code %u hdr %u start %u", ev.type, ev.code, le16toh(cap.vh.hdr_len),
+		le16toh(cap.vh.csum_start));
+	len = mk_big_hdr(tfr, MAC_B, ip4("10.0.0.66"), 20000);
+	ev = tx_split(tfr, len, split, PV_NIC_TX_F_TSO, 1300, &nd);
+	T_CHECK(ev.type == PV_NIC_EV_ERROR && ev.code == PV_NIC_ERR_TX_SPOOF && cap.n == n0 + 1,
+		"hdr copy: largest headers with a spoofed source IP -> SPOOF", "event %u code %u",
+		ev.type, ev.code);
+	gb_ip(false);
+}
+
 /* The event queue has room for 3: a single frame goes, a 5-descriptor chain waits whole. */
 static void test_chain_evq(void)
 {
@@ -1074,6 +1335,11 @@ int main(void)
 	test_chain_bad();
 	test_chain_refused();
 	test_tso_meta();
+	test_hdr_payload_change();
+	test_hdr_tso32();
+	test_hdr_edges();
+	test_hdr_span();
+	test_hdr_largest();
 	test_chain_evq();
 	test_chain_fair();
 	test_client_post_frame();
