@@ -125,9 +125,6 @@
 #define PVNIC_RETRIES	200			/* -EAGAIN from pvnetd: 10 s */
 #define PVNIC_LINGER	4
 #define PVNIC_LOCAL_MAX	256			/* more than accel-local-macs can carry */
-#ifndef PV_NIC_TSO_MSS_MIN
-#define PV_NIC_TSO_MSS_MIN 64u	/* nic.h's on branch nic-tso; until it is here */
-#endif
 
 _Static_assert(PVNIC_K <= PVNIC_MAX_PAGES && PVNIC_MAX_PAGES <= PV_NF_NR_ACCEL,
 	       "pvnic pages fit netfront's accelerator reserve");
