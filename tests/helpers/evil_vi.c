@@ -35,6 +35,12 @@
  *   bounds        own buffer, offset + len past 2 KiB or len 0: BUF_BOUNDS;
  *                 undefined flags, reserved, mss: RESERVED; 2 KiB frame:
  *                 TX_TOO_BIG
+ *   chains ID     TX chains and offloads: a good TSO chain (sent), one with
+ *                 the victim's source (TX_SPOOF), ID mid-chain (BUF_OWNER,
+ *                 rest TX_CHAIN), 41 descriptors (40 TX_TOO_BIG, the 41st
+ *                 sent alone), impossible offloads (TX_OFFLOAD), offload
+ *                 flags past the first (RESERVED), a chain left cut off at
+ *                 tx_prod (untouched until completed)
  *   rxbad ID..    RX descriptors of foreign ids, beyond the table, out of
  *                 bounds, flagged, too small; a poke per descriptor: each
  *                 refused with its reason, nothing received
@@ -584,6 +590,269 @@ static void mode_bounds(struct evil *ev, const struct ev_args *a)
 	ev_result(ev, "bounds", extra, ok, ok ? "" : "a descriptor was not refused as it should be");
 }
 
+/* ---- chains: TX chains and offloads (nic.h version 2) ---- */
+
+#define EV_SRC_IP	0xc6120042u	/* 198.18.0.66: evil has no address; only ext's .100 is real */
+#define EV_DST_IP	0xc6120064u	/* 198.18.0.100 */
+#define EV_TCP_PORT	9		/* discard: nothing listens in ext */
+
+static void ev_put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void ev_put32(uint8_t *p, uint32_t v)
+{
+	ev_put16(p, v >> 16);
+	ev_put16(p + 2, v);
+}
+
+/*
+ * An IPv4 frame from @src to --dst-mac: TCP (@proto 6) or UDP (17) with
+ * @payload bytes, ending where its datagram ends (what CSUM and TSO need).
+ * The IP header checksum is right; the L4 one is left for the NIC.
+ */
+static uint32_t ev_ip_frame(const struct evil *ev, uint8_t *f, const uint8_t *src, uint8_t proto,
+			    uint32_t payload)
+{
+	uint32_t l4 = proto == 6 ? 20 : 8, len = 14 + 20 + l4 + payload, s = 0;
+	uint8_t *ip = f + 14, *th = ip + 20;
+
+	memset(f, 0, len);
+	memcpy(f, ev->dst, 6);
+	memcpy(f + 6, src, 6);
+	ev_put16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	ev_put16(ip + 2, 20 + l4 + payload);
+	ev_put16(ip + 4, 0x4242);
+	ev_put16(ip + 6, 0x4000);	/* DF */
+	ip[8] = 64;
+	ip[9] = proto;
+	ev_put32(ip + 12, EV_SRC_IP);
+	ev_put32(ip + 16, EV_DST_IP);
+	for (int i = 0; i < 20; i += 2)
+		s += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	ev_put16(ip + 10, ~s & 0xffff);
+	ev_put16(th, 40000);
+	ev_put16(th + 2, EV_TCP_PORT);
+	if (proto == 6) {
+		ev_put32(th + 4, 1);
+		th[12] = 5 << 4;
+		th[13] = 0x18;		/* ACK PSH */
+		ev_put16(th + 14, 65535);
+	} else {
+		ev_put16(th + 4, l4 + payload);
+	}
+	for (uint32_t i = 0; i < payload; i++)
+		th[l4 + i] = (uint8_t)('a' + i % 26);
+	return len;
+}
+
+/* An ARP request as ourselves (42 bytes). */
+static uint32_t ev_arp_frame(const struct evil *ev, uint8_t *f)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	memset(f, 0, 42);
+	memcpy(f, bcast, 6);
+	memcpy(f + 6, ev->mac, 6);
+	ev_put16(f + 12, 0x0806);
+	ev_put16(f + 14, 1);
+	ev_put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	ev_put16(f + 20, 1);
+	memcpy(f + 22, ev->mac, 6);
+	ev_put32(f + 28, EV_SRC_IP);
+	ev_put32(f + 38, EV_DST_IP);
+	return 42;
+}
+
+/*
+ * Split @len bytes of @f over @nd of our TX buffers (none in flight) as one
+ * chain: every descriptor but the last MORE, @flags and @mss on the first.
+ */
+static void ev_chain_build(struct evil *ev, const uint8_t *f, uint32_t len, unsigned int nd,
+			   uint32_t flags, uint16_t mss, struct pv_nic_desc *d)
+{
+	uint32_t off = 0;
+
+	for (unsigned int i = 0; i < nd; i++) {
+		uint32_t l = len / nd + (i < len % nd);
+		unsigned int j = EV_NRX + ev->tx_next++ % EV_NTX;
+
+		memcpy(ev->buf[j], f + off, l);
+		d[i] = (struct pv_nic_desc){ .buf_id = ev->id[j], .len = (uint16_t)l,
+					     .flags = i + 1 < nd ? PV_NIC_TX_F_MORE : 0 };
+		off += l;
+	}
+	d[0].flags |= flags;
+	d[0].mss = mss;
+}
+
+static void ev_post_all(struct evil *ev, const struct pv_nic_desc *d, unsigned int nd)
+{
+	for (unsigned int i = 0; i < nd; i++)
+		ev_send_desc(ev, &d[i]);
+}
+
+#define EV_D(before, f)	(ev->t.f - (before).f)
+#define EV_DE(before, c) (ev->t.err[0][c] - (before).err[0][c])
+
+/*
+ * chains VICTIM_ID: TX chains and offloads through the whole stack.
+ *   1 a TSO chain of ours (5 descriptors, 8000 bytes of TCP payload, mss
+ *     1000) to --dst-mac: sent, TX_DONE on each (control);
+ *   2 the same with the victim's source MAC: TX_SPOOF on all 5;
+ *   3 a 3-descriptor chain whose middle names VICTIM_ID: BUF_OWNER on it,
+ *     TX_CHAIN on the other two;
+ *   4 41 descriptors of MORE (each buffer a valid 60-byte frame of ours):
+ *     the first 40 TX_TOO_BIG, the 41st a frame of its own: sent;
+ *   5 TSO with mss 0 (1 descriptor), TSO on UDP (2), CSUM on ARP (1):
+ *     TX_OFFLOAD on all 4 descriptors, 3 frames;
+ *   6 CSUM, and TSO with an mss, on the second descriptor of a chain:
+ *     RESERVED on it, TX_CHAIN on the first (2 chains);
+ *   7 an incomplete chain (2 of 3 descriptors, the last posted with MORE)
+ *     at tx_prod, doorbell, 1.5 s: not consumed; then its third and a
+ *     single frame: both sent (4 TX_DONE).
+ * Frames that go: the TSO chain, the 41st, the completed chain (180 bytes),
+ * the single (60): to ext, 3 of them EtherType 0x88b5.
+ */
+static void mode_chains(struct evil *ev, const struct ev_args *a)
+{
+	static uint8_t f[PV_NIC_TSO_MAX];
+	struct pv_nic_desc d[PV_NIC_TX_MAX_FRAGS + 1];
+	uint32_t victim_id = (uint32_t)ev_arg_ul(a, 1, 0xffffffffu, 0xffffffffu), len;
+	struct ev_tally s;
+	char extra[512];
+	int ok[8] = { 0 }, all = 1;
+	uint64_t held_ev = 0, late;
+	uint32_t cons0, cons1;
+	const char *why = "";
+
+	if (ev_buf_index(ev, victim_id) >= 0 || victim_id == 0xffffffffu) {
+		ev_result(ev, "chains", "", 0, "no victim buffer id given");
+		return;
+	}
+	ev_flush(ev);
+
+	/* 1: the control */
+	s = ev->t;
+	len = ev_ip_frame(ev, f, ev->mac, 6, 8000);
+	ev_chain_build(ev, f, len, 5, PV_NIC_TX_F_TSO, 1000, d);
+	ev_post_all(ev, d, 5);
+	ev_flush(ev);
+	ok[1] = EV_D(s, tx_done) == 5 && ev_errs(ev, 0) == 0;
+
+	/* 2: spoofed headers */
+	s = ev->t;
+	len = ev_ip_frame(ev, f, ev->victim, 6, 8000);
+	ev_chain_build(ev, f, len, 5, PV_NIC_TX_F_TSO, 1000, d);
+	ev_post_all(ev, d, 5);
+	ev_flush(ev);
+	ok[2] = EV_D(s, tx_done) == 0 && EV_DE(s, PV_NIC_ERR_TX_SPOOF) == 5 && ev_errs(ev, 0) == 5;
+
+	/* 3: the victim's buffer in the middle */
+	s = ev->t;
+	ev_frame(f, ev->dst, ev->mac, -1, "chain-owner", 180);
+	ev_chain_build(ev, f, 180, 3, 0, 0, d);
+	d[1].buf_id = victim_id;
+	ev_post_all(ev, d, 3);
+	ev_flush(ev);
+	ok[3] = EV_D(s, tx_done) == 0 && EV_DE(s, PV_NIC_ERR_BUF_OWNER) == 1 &&
+		EV_DE(s, PV_NIC_ERR_TX_CHAIN) == 2 && ev_errs(ev, 0) == 5 + 3;
+
+	/* 4: one descriptor too many */
+	s = ev->t;
+	for (unsigned int i = 0; i <= PV_NIC_TX_MAX_FRAGS; i++) {
+		unsigned int j = EV_NRX + ev->tx_next++ % EV_NTX;
+
+		ev_frame(ev->buf[j], ev->dst, ev->mac, -1, "chain-41", 60);
+		d[i] = (struct pv_nic_desc){ .buf_id = ev->id[j], .len = 60,
+					     .flags = i < PV_NIC_TX_MAX_FRAGS ? PV_NIC_TX_F_MORE : 0 };
+	}
+	ev_post_all(ev, d, PV_NIC_TX_MAX_FRAGS + 1);
+	ev_flush(ev);
+	ok[4] = EV_D(s, tx_done) == 1 && EV_DE(s, PV_NIC_ERR_TX_TOO_BIG) == PV_NIC_TX_MAX_FRAGS &&
+		ev_errs(ev, 0) == 8 + PV_NIC_TX_MAX_FRAGS;
+
+	/* 5: offloads the frame cannot have */
+	s = ev->t;
+	len = ev_ip_frame(ev, f, ev->mac, 6, 1000);
+	ev_chain_build(ev, f, len, 1, PV_NIC_TX_F_TSO, 0, d);
+	ev_post_all(ev, d, 1);
+	len = ev_ip_frame(ev, f, ev->mac, 17, 1400);
+	ev_chain_build(ev, f, len, 2, PV_NIC_TX_F_TSO, 1000, d);
+	ev_post_all(ev, d, 2);
+	len = ev_arp_frame(ev, f);
+	ev_chain_build(ev, f, len, 1, PV_NIC_TX_F_CSUM, 0, d);
+	ev_post_all(ev, d, 1);
+	ev_flush(ev);
+	ok[5] = EV_D(s, tx_done) == 0 && EV_DE(s, PV_NIC_ERR_TX_OFFLOAD) == 4 &&
+		ev_errs(ev, 0) == 8 + PV_NIC_TX_MAX_FRAGS + 4;
+
+	/* 6: offload flags on a later descriptor */
+	s = ev->t;
+	len = ev_ip_frame(ev, f, ev->mac, 6, 1000);
+	ev_chain_build(ev, f, len, 2, 0, 0, d);
+	d[1].flags |= PV_NIC_TX_F_CSUM;
+	ev_post_all(ev, d, 2);
+	ev_chain_build(ev, f, len, 2, 0, 0, d);
+	d[1].flags |= PV_NIC_TX_F_TSO;
+	d[1].mss = 1000;
+	ev_post_all(ev, d, 2);
+	ev_flush(ev);
+	ok[6] = EV_D(s, tx_done) == 0 && EV_DE(s, PV_NIC_ERR_RESERVED) == 2 &&
+		EV_DE(s, PV_NIC_ERR_TX_CHAIN) == 2 && ev_errs(ev, 0) == 8 + PV_NIC_TX_MAX_FRAGS + 8;
+
+	/* 7: a chain cut off at tx_prod, then completed */
+	s = ev->t;
+	ev_frame(f, ev->dst, ev->mac, -1, "chain-held", 180);
+	ev_chain_build(ev, f, 180, 3, 0, 0, d);
+	cons0 = __atomic_load_n(&ev->u.sh->tx_cons.v, __ATOMIC_ACQUIRE);
+	ev_post_all(ev, d, 2);
+	ev_ring(ev);
+	for (uint64_t end = ev_now_ms() + 1500; ev_now_ms() < end;) {
+		held_ev += ev_events(ev);
+		ev_service(ev);
+		ev_sleep(ev, 20);
+		ev_ring(ev);	/* "did you forget me?" */
+	}
+	held_ev += ev_events(ev);
+	cons1 = __atomic_load_n(&ev->u.sh->tx_cons.v, __ATOMIC_ACQUIRE);
+	ev_send_desc(ev, &d[2]);
+	ev_frame(f, ev->dst, ev->mac, -1, "chain-after", 60);
+	ev_send(ev, f, 60);
+	ev_flush(ev);
+	late = EV_D(s, tx_done);
+	ok[7] = held_ev == 0 && cons1 == cons0 && late == 4 && ev_errs(ev, 0) == 8 + PV_NIC_TX_MAX_FRAGS + 8;
+
+	for (int i = 1; i <= 7; i++)
+		if (!ok[i] && all) {
+			static const char *const what[8] = {
+				"", "the good TSO chain was not sent whole",
+				"the spoofed TSO chain was not refused TX_SPOOF on every descriptor",
+				"the victim's buffer in a chain: not BUF_OWNER + TX_CHAIN",
+				"the 41-descriptor chain: not 40 TX_TOO_BIG and the 41st sent",
+				"impossible offloads not refused TX_OFFLOAD on every descriptor",
+				"offload flags on a later descriptor not RESERVED + TX_CHAIN",
+				"the incomplete chain was touched before it was completed, or not sent after",
+			};
+			all = 0;
+			why = what[i];
+		}
+	snprintf(extra, sizeof(extra),
+		 "ok=%d%d%d%d%d%d%d held_events=%" PRIu64 " held_cons=%d after=%" PRIu64
+		 " expect_done=10 expect_spoof=5 expect_owner=1 expect_chain=4 expect_toobig=40"
+		 " expect_offload=4 expect_reserved=2",
+		 ok[1], ok[2], ok[3], ok[4], ok[5], ok[6], ok[7], held_ev, cons1 == cons0, late);
+	ev_result(ev, "chains", extra, all && ev->t.tx_done == 10 && !ev->t.foreign_done && !ev->t.bogus,
+		  all ? "some descriptor got no event or a wrong one" : why);
+}
+
 /* Wait for a line @want on stdin (the script's answer); 0 or -ETIMEDOUT. */
 static int ev_expect_line(struct evil *ev, const char *want, unsigned int ms);
 static void ev_vi_down(struct evil *ev);
@@ -1101,6 +1370,7 @@ static const struct ev_mode {
 } ev_modes[] = {
 	{ "legit", mode_legit }, { "spoof", mode_spoof }, { "foreign", mode_foreign },
 	{ "scan", mode_scan }, { "range", mode_range }, { "bounds", mode_bounds },
+	{ "chains", mode_chains },
 	{ "rxbad", mode_rxbad }, { "snoop", mode_snoop }, { "doorbell", mode_doorbell },
 	{ "evqstall", mode_evqstall }, { "txflood", mode_txflood }, { "peek", mode_peek },
 	{ "fault", mode_fault }, { "scribble", mode_scribble }, { "flap", mode_flap },

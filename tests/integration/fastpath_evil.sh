@@ -14,6 +14,12 @@
 #       g1's buffer ids, every id not its own -> BUF_OWNER, ids past the
 #       table -> BUF_RANGE, offset+len past the buffer -> BUF_BOUNDS, on TX and
 #       on RX; nothing of anybody else's sent or received;
+#       TX chains and offloads (chains): a TSO chain of its own goes out
+#       (vi_tx_tso), with g1's MAC -> TX_SPOOF on every descriptor, g1's id
+#       mid-chain -> BUF_OWNER + TX_CHAIN, 41 descriptors -> 40 TX_TOO_BIG
+#       and the 41st alone, impossible offloads -> TX_OFFLOAD (counted per
+#       frame), offload flags past the first -> RESERVED, a chain cut off
+#       at tx_prod left alone until completed;
 #   - the wire: ext never sees a frame with a source that is not evil's own
 #     (tcpdump in ext);
 #   - g1: its ping to ext loses nothing; under the floods (doorbells, an
@@ -191,8 +197,10 @@ vd() {
 	echo $(( $(jget "vi_$1" <<<"$vi1") - $(jget "vi_$1" <<<"$vi0") ))
 }
 
+# Evil's own frames to ext, and its IPv4 ones (chains: its TSO chains, from
+# 198.18.0.66, an address nobody else uses; g1's iperf3 and ping stay out).
 ip netns exec "$ext" tcpdump -i eth0 -n -U -s 96 -w "$run/ext.pcap" \
-	"ether dst $extmac and not ether src $extmac and not ip and not arp and not ip6" \
+	"ether dst $extmac and not ether src $extmac and ((not ip and not arp and not ip6) or src host 198.18.0.66)" \
 	2>"$run/tcpdump.err" &
 td_pid=$!
 track_pid $td_pid
@@ -282,6 +290,22 @@ check "[ \"\$(field t_bounds)\" = 7 ] && [ \"\$(field t_reserved)\" = 4 ] && [ \
 	"bounds: 7 offset/len past 2 KiB -> BUF_BOUNDS, 4 reserved bits -> RESERVED, 1 oversized -> TX_TOO_BIG"
 check "[ \"\$(vd desc_errors)\" = 11 ] && [ \"\$(vd tx_too_big)\" = 1 ] && [ \"\$(vd tx_frames)\" = 0 ]" \
 	"bounds: the NIC counts for evil's VI +$(vd desc_errors) refused descriptors, +$(vd tx_too_big) too big, +$(vd tx_frames) sent"
+
+# TX chains and offloads (nic.h version 2): a good TSO chain of evil's own
+# (the control), the same with g1's source MAC, g1's buffer id mid-chain,
+# 41 descriptors, offloads the frame cannot have, offload flags past the
+# first descriptor, a chain left cut off at tx_prod for 1.5 s (g1 pinging
+# meanwhile) and then completed.
+attack "chains $(cut -d' ' -f5 <<<"$g1ids")" 40
+after chains
+check "[ \"\$(field ok)\" = 1111111 ] && [ \"\$(field tx_done)\" = 10 ]" \
+	"chains: per case (good TSO, spoofed TSO, g1's id mid-chain, 41 long, bad offloads, late flags, held chain) $(field ok), $(field tx_done) TX_DONE (5 TSO + the 41st + 3 completed + 1)"
+check "[ \"\$(field t_spoof)\" = 5 ] && [ \"\$(field t_owner)\" = 1 ] && [ \"\$(field t_chain)\" = 4 ] && [ \"\$(field t_toobig)\" = 40 ] && [ \"\$(field t_offload)\" = 4 ] && [ \"\$(field t_reserved)\" = 2 ]" \
+	"chains: TSO with g1's MAC -> TX_SPOOF x$(field t_spoof); g1's id mid-chain -> BUF_OWNER x$(field t_owner), TX_CHAIN on the rest (+ late flags: x$(field t_chain)); 41 long -> TX_TOO_BIG x$(field t_toobig), the 41st sent alone; TSO mss 0 / TSO on UDP / CSUM on ARP -> TX_OFFLOAD x$(field t_offload); flags past the first -> RESERVED x$(field t_reserved)"
+check "[ \"\$(field held_events)\" = 0 ] && [ \"\$(field held_cons)\" = 1 ] && [ \"\$(field after)\" = 4 ]" \
+	"chains: the chain cut off at tx_prod left alone for 1.5 s ($(field held_events) events, tx_cons unmoved: $(field held_cons)), sent once completed, with the frame after it ($(field after) TX_DONE)"
+check "[ \"\$(vd tx_frames)\" = 4 ] && [ \"\$(vd tx_bytes)\" = 8354 ] && [ \"\$(vd tx_tso)\" = 1 ] && [ \"\$(vd tx_spoofed)\" = 1 ] && [ \"\$(vd tx_too_big)\" = 1 ] && [ \"\$(vd tx_offload_errors)\" = 3 ] && [ \"\$(vd desc_errors)\" = 3 ]" \
+	"chains: the NIC counts for evil's VI +$(vd tx_frames) frames ($(vd tx_bytes) bytes), +$(vd tx_tso) TSO, +$(vd tx_spoofed) spoofed, +$(vd tx_too_big) too big, +$(vd tx_offload_errors) offload errors (frames), +$(vd desc_errors) refused descriptors"
 
 # RX descriptors: two of g1's ids, past the table, out of bounds, flagged, too small.
 ping_start 40 rxbad
@@ -496,9 +520,16 @@ td_pid=
 # pcount FILE [FILTER]: frames in a capture (tcpdump adds hex lines for unknown EtherTypes)
 pcount() { tcpdump -r "$1" -n ${2:+"$2"} 2>/dev/null | grep -c '^[0-9]'; }
 leaked=$(pcount "$run/ext.pcap" "not ether src $emac")
-own=$(pcount "$run/ext.pcap" "ether src $emac")
-check "[ \"$leaked\" = 0 ]" "ext never saw a spoofed source: $leaked frames not from evil's MAC"
-check "[ \"$own\" = 260 ]" "ext saw each of evil's 260 valid frames to it once (control: $own)"
+own=$(pcount "$run/ext.pcap" "ether src $emac and not ip")
+check "[ \"$leaked\" = 0 ]" "ext never saw a spoofed source: $leaked frames not from evil's MAC (of them from evil's TSO address: $(pcount "$run/ext.pcap" "not ether src $emac and ip"))"
+# 260 of the legit, inject... modes; 3 of chains (the 41st descriptor, the held chain, the frame after it)
+check "[ \"$own\" = 263 ]" "ext saw each of evil's 263 valid frames to it once (control: $own)"
+# chains' TSO chain: as 8 segments of 1000 bytes (mss 1000; GRO in ext may merge some) or one GSO frame
+tso_n=$(pcount "$run/ext.pcap" "ether src $emac and ip")
+tso_b=$(tcpdump -r "$run/ext.pcap" -n "ether src $emac and tcp" 2>/dev/null |
+	sed -n 's/.* length \([0-9]*\)$/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+check "[ \"$tso_n\" -ge 1 ] && [ \"$tso_n\" -le 8 ] && [ \"$tso_b\" = 8000 ]" \
+	"ext got evil's one TSO frame: $tso_n frames, $tso_b TCP payload bytes of 8000"
 kill -INT "$td1_pid"
 wait "$td1_pid" 2>/dev/null
 td1_pid=
