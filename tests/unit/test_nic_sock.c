@@ -56,6 +56,7 @@
 #include "lib/unix.h"
 #include "nic/nic_client.h"
 #include "../lib/test.h"
+#include "../lib/ifoffload.h"
 #include "test_nic_util.h"
 
 static char run_dir[] = "/tmp/pvnet-nictest.XXXXXX";
@@ -412,26 +413,6 @@ static void test_tx(int cfd, int wire, struct guest *a, struct guest *b)
 }
 
 /* ---- TSO through the real port ---- */
-
-/* Legacy ethtool switches on @name: TSO, GSO, TX checksum on or off. */
-static int if_offloads(const char *name, uint32_t on)
-{
-	const uint32_t cmds[] = { ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_STXCSUM };
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
-
-	for (size_t i = 0; s >= 0 && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		struct ethtool_value ev = { .cmd = cmds[i], .data = on };
-		struct ifreq ifr = { 0 };
-
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-		ifr.ifr_data = (void *)&ev;
-		if (ioctl(s, SIOCETHTOOL, &ifr) < 0)
-			rc = -errno;
-	}
-	if (s >= 0)
-		close(s);
-	return s < 0 ? -errno : rc;
-}
 
 /* An AF_PACKET socket on @ifname with virtio-net headers (GSO frames arrive whole). */
 static int wire_open_vnet(const char *ifname)

@@ -56,6 +56,7 @@
 #include "lib/pkt.h"
 #include "pvnet/nic.h"
 #include "../lib/test.h"
+#include "../lib/ifoffload.h"
 
 static const uint8_t mac_b1[6] = { 0x02, 0, 0, 0, 0, 0xb1 };	/* behind nB */
 static const uint8_t mac_c1[6] = { 0x02, 0, 0, 0, 0, 0xc1 };	/* behind cap */
@@ -172,26 +173,6 @@ static void test_both_ways(struct pv_loop *loop, struct pv_switch *sw, int wire,
 	ok = send(wire, fb, len, 0) == (ssize_t)len;
 	snprintf(name, sizeof(name), "nicport %s: wire -> NIC -> switch", phase);
 	T_CHECK(ok && cap_wait(loop, fb, len, 2000) >= 0, name, "sent %d, captured %u", ok, cap_n);
-}
-
-/* Legacy ethtool switches on @name: TSO, GSO, TX checksum on or off. */
-static int if_offloads(const char *name, uint32_t on)
-{
-	const uint32_t cmds[] = { ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_STXCSUM };
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
-
-	for (size_t i = 0; s >= 0 && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		struct ethtool_value ev = { .cmd = cmds[i], .data = on };
-		struct ifreq ifr = { 0 };
-
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-		ifr.ifr_data = (void *)&ev;
-		if (ioctl(s, SIOCETHTOOL, &ifr) < 0)
-			rc = -errno;
-	}
-	if (s >= 0)
-		close(s);
-	return s < 0 ? -errno : rc;
 }
 
 /* A TCP/IPv4 frame from the switch, source port @sport, partial checksum, GSO if @mss. */

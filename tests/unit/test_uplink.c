@@ -49,6 +49,7 @@
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "../lib/test.h"
+#include "../lib/ifoffload.h"
 
 static const uint8_t mac_b1[6] = { 0x02, 0, 0, 0, 0, 0xb1 };	/* behind upB */
 static const uint8_t mac_c1[6] = { 0x02, 0, 0, 0, 0, 0xc1 };	/* behind cap */
@@ -123,26 +124,6 @@ static int send_vnet(int fd, const struct virtio_net_hdr *vh, const uint8_t *b, 
 	struct iovec iov[2] = { { (void *)vh, sizeof(*vh) }, { (void *)b, len } };
 
 	return writev(fd, iov, 2) == (ssize_t)(sizeof(*vh) + len) ? 0 : -errno;
-}
-
-/* Legacy ethtool switches: TSO, GSO, TX checksum off (kernel segments and sums). */
-static int if_offloads_off(const char *name)
-{
-	const uint32_t cmds[] = { ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_STXCSUM };
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
-
-	for (size_t i = 0; s >= 0 && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		struct ethtool_value ev = { .cmd = cmds[i], .data = 0 };
-		struct ifreq ifr = { 0 };
-
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-		ifr.ifr_data = (void *)&ev;
-		if (ioctl(s, SIOCETHTOOL, &ifr) < 0)
-			rc = -errno;
-	}
-	if (s >= 0)
-		close(s);
-	return s < 0 ? -errno : rc;
 }
 
 /* ---- the tests ---- */
@@ -418,7 +399,7 @@ static void run(void)
 		return;
 	}
 	T_ASSERT(if_set_up("upA", 1) == 0 && if_set_up("upB", 1) == 0, "veth up");
-	T_ASSERT(if_offloads_off("upA") == 0, "offloads off on upA");
+	T_ASSERT(if_offloads("upA", 0) == 0, "offloads off on upA");
 	T_ASSERT(loop && sw, "loop and switch");
 
 	up = pv_uplink_open(loop, sw, "nosuchif0", &err);
