@@ -57,11 +57,11 @@
 #include "nic/nic_client.h"
 #include "../lib/test.h"
 #include "../lib/ifoffload.h"
+#include "../lib/nicd.h"
 #include "test_nic_util.h"
 
 static char run_dir[] = "/tmp/pvnet-nictest.XXXXXX";
 static char sock_path[256];
-static pid_t nicd_pid = -1;
 static uint32_t seq;
 
 /* ---- the trusted caller's side of the control protocol ---- */
@@ -870,37 +870,5 @@ out:
 
 int main(void)
 {
-	const char *build = getenv("PVNET_BUILD");
-	char bin[512];
-	int status;
-	pid_t pid;
-
-	snprintf(bin, sizeof(bin), "%s/pvnet-nicd", build && *build ? build : "build");
-	if (geteuid() != 0) {
-		T_SKIP("nic sock", "needs root");
-		return 0;
-	}
-	if (access(bin, X_OK) != 0) {
-		T_SKIP("nic sock", "pvnet-nicd not built");
-		return 0;
-	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return 1;
-	if (pid == 0) {
-		/* The namespace and its veth die with this child. */
-		if (unshare(CLONE_NEWNET) < 0) {
-			T_SKIP("nic sock", "no network namespaces");
-			_exit(0);
-		}
-		signal(SIGPIPE, SIG_IGN);
-		run(bin);
-		_exit(t_done());
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) {
-		printf("FAIL: nic sock: test child died (status %d)\n", status);
-		return 1;
-	}
-	return WEXITSTATUS(status);
+	return nicd_test_main("nic sock", run);
 }

@@ -63,10 +63,10 @@ static const uint8_t mac_c1[6] = { 0x02, 0, 0, 0, 0, 0xc1 };	/* behind cap */
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 #include "../lib/wire.h"
+#include "../lib/nicd.h"
 
 static char run_dir[] = "/tmp/pvnet-nicport.XXXXXX";
 static char sock_path[256];
-static pid_t nicd_pid = -1;
 static uint8_t fb[70000], fb2[70000];
 
 static long ms_since(const struct timespec *t0)
@@ -75,43 +75,6 @@ static long ms_since(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static int nicd_start(const char *bin)
-{
-	unlink(sock_path);	/* a killed pvnet-nicd leaves it behind */
-	nicd_pid = fork();
-	if (nicd_pid < 0)
-		return -1;
-	if (nicd_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* never outlive the test */
-		execl(bin, bin, "--run-dir", run_dir, "--port", "nA", "--max-vis", "4",
-		      "--buffers", "1024", "--log-level", "err", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 300; i++) {
-		if (access(sock_path, F_OK) == 0)
-			return 0;
-		usleep(10000);
-	}
-	return -1;
-}
-
-static void nicd_kill(int sig)
-{
-	if (nicd_pid <= 0)
-		return;
-	kill(nicd_pid, sig);
-	for (int i = 0; i < 300; i++) {
-		if (waitpid(nicd_pid, NULL, WNOHANG) == nicd_pid) {
-			nicd_pid = -1;
-			return;
-		}
-		usleep(10000);
-	}
-	kill(nicd_pid, SIGKILL);
-	waitpid(nicd_pid, NULL, 0);
-	nicd_pid = -1;
 }
 
 /* Run the loop until the port's connection state is @want (or @ms pass). */
@@ -366,6 +329,7 @@ static void run(const char *bin)
 	int err = 0, wire = -1, vwire = -1, br;
 	uint32_t len;
 
+	pv_log_init("test_nicport", PV_LOG_WARN, 0);
 	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
 	if (system("ip link add nA type veth peer name nB >/dev/null 2>&1") != 0) {
@@ -379,7 +343,7 @@ static void run(const char *bin)
 		return;
 	}
 	snprintf(sock_path, sizeof(sock_path), "%s/%s", run_dir, PV_NIC_SOCK_NAME);
-	T_CHECK(nicd_start(bin) == 0, "nicport: pvnet-nicd up on nA", "no %s", sock_path);
+	T_CHECK(nicd_start_vis(bin, run_dir, sock_path, "4") == 0, "nicport: pvnet-nicd up on nA", "no %s", sock_path);
 	cap_port.ops = &cap_ops;
 	snprintf(cap_port.name, sizeof(cap_port.name), "cap");
 	T_ASSERT(pv_switch_port_add(sw, &cap_port) == 0, "capture port added");
@@ -415,7 +379,7 @@ static void run(const char *bin)
 		"disconnects %llu", (unsigned long long)st.disconnects);
 
 	/* back: the port reconnects within the retry interval */
-	T_CHECK(nicd_start(bin) == 0, "nicport: pvnet-nicd restarted", "no socket");
+	T_CHECK(nicd_start_vis(bin, run_dir, sock_path, "4") == 0, "nicport: pvnet-nicd restarted", "no socket");
 	T_CHECK(wait_connected(loop, np, 1, 4000), "nicport: reconnected after restart",
 		"not connected");
 	pv_nicport_stats(np, &st);
@@ -443,38 +407,5 @@ out:
 
 int main(void)
 {
-	const char *build = getenv("PVNET_BUILD");
-	char bin[512];
-	int status;
-	pid_t pid;
-
-	snprintf(bin, sizeof(bin), "%s/pvnet-nicd", build && *build ? build : "build");
-	if (geteuid() != 0) {
-		T_SKIP("nicport", "needs root");
-		return 0;
-	}
-	if (access(bin, X_OK) != 0) {
-		T_SKIP("nicport", "pvnet-nicd not built");
-		return 0;
-	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return 1;
-	if (pid == 0) {
-		/* The namespace and its veth die with this child. */
-		if (unshare(CLONE_NEWNET) < 0) {
-			T_SKIP("nicport", "no network namespaces");
-			_exit(0);
-		}
-		signal(SIGPIPE, SIG_IGN);
-		pv_log_init("test_nicport", PV_LOG_WARN, 0);
-		run(bin);
-		_exit(t_done());
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) {
-		printf("FAIL: nicport: test child died (status %d)\n", status);
-		return 1;
-	}
-	return WEXITSTATUS(status);
+	return nicd_test_main("nicport", run);
 }

@@ -33,6 +33,7 @@
 
 #pragma GCC diagnostic ignored "-Wunused-function"	/* the harness has more than we use */
 #include "netback_harness.h"
+#include "../lib/nicd.h"
 #include "accel/pvnic.h"
 #include "accel/pvnic_back.h"
 #include "back/nicport.h"
@@ -45,47 +46,9 @@ static const uint8_t mac_spoof[6] = { 0x02, 0, 0, 0, 0, 0x66 };
 
 static char run_dir[] = "/tmp/pvnet-pvnicb.XXXXXX";
 static char sock_path[256];
-static pid_t nicd_pid = -1;
 static struct pvnic_back *PB;
 
 /* ---- pvnet-nicd and the wire ---- */
-
-static int nicd_start(const char *bin)
-{
-	unlink(sock_path);
-	nicd_pid = fork();
-	if (nicd_pid < 0)
-		return -1;
-	if (nicd_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(bin, bin, "--run-dir", run_dir, "--port", "nA", "--max-vis", "8",
-		      "--buffers", "1024", "--log-level", "err", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 300; i++) {
-		if (access(sock_path, F_OK) == 0)
-			return 0;
-		usleep(10000);
-	}
-	return -1;
-}
-
-static void nicd_kill(int sig)
-{
-	if (nicd_pid <= 0)
-		return;
-	kill(nicd_pid, sig);
-	for (int i = 0; i < 300; i++) {
-		if (waitpid(nicd_pid, NULL, WNOHANG) == nicd_pid) {
-			nicd_pid = -1;
-			return;
-		}
-		usleep(10000);
-	}
-	kill(nicd_pid, SIGKILL);
-	waitpid(nicd_pid, NULL, 0);
-	nicd_pid = -1;
-}
 
 static int if_up(const char *name)
 {
@@ -919,7 +882,7 @@ static void test_nic_death(struct nbh *n, const char *bin)
 		be_get(t, PV_ACCEL_KEY_FRONTEND), be_get(t, PV_ACCEL_KEY_STATE));
 	T_CHECK(ff_end(t, &f) == 0, "pvnic: NIC killed -> grants unmapped", "busy");
 	fe_set(t, PV_ACCEL_KEY_STATE, "6");	/* the frontend detached */
-	T_ASSERT(nicd_start(bin) == 0, "pvnet-nicd restarted");
+	T_ASSERT(nicd_start_vis(bin, run_dir, sock_path, "8") == 0, "pvnet-nicd restarted");
 	T_CHECK(be_wait(t, PV_ACCEL_KEY_FRONTEND, PVNIC_NAME, 4000),
 		"pvnic: NIC back -> accel-frontend published again", "'%s'",
 		be_get(t, PV_ACCEL_KEY_FRONTEND));
@@ -948,7 +911,7 @@ static void run(const char *bin)
 		return;
 	}
 	snprintf(sock_path, sizeof(sock_path), "%s/%s", run_dir, PV_NIC_SOCK_NAME);
-	T_CHECK(nicd_start(bin) == 0, "pvnic: pvnet-nicd up on nA", "no %s", sock_path);
+	T_CHECK(nicd_start_vis(bin, run_dir, sock_path, "8") == 0, "pvnic: pvnet-nicd up on nA", "no %s", sock_path);
 	wire = pkt_sock("nB");
 	T_ASSERT(wire >= 0, "socket on nB");
 
@@ -973,36 +936,5 @@ static void run(const char *bin)
 
 int main(void)
 {
-	const char *build = getenv("PVNET_BUILD");
-	char bin[512];
-	int status;
-	pid_t pid;
-
-	snprintf(bin, sizeof(bin), "%s/pvnet-nicd", build && *build ? build : "build");
-	if (geteuid() != 0) {
-		T_SKIP("pvnic_back", "needs root");
-		return 0;
-	}
-	if (access(bin, X_OK) != 0) {
-		T_SKIP("pvnic_back", "pvnet-nicd not built");
-		return 0;
-	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return 1;
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNET) < 0) {
-			T_SKIP("pvnic_back", "no network namespaces");
-			_exit(0);
-		}
-		signal(SIGPIPE, SIG_IGN);
-		run(bin);
-		_exit(t_done());
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) {
-		printf("FAIL: pvnic_back: test child died (status %d)\n", status);
-		return 1;
-	}
-	return WEXITSTATUS(status);
+	return nicd_test_main("pvnic_back", run);
 }
