@@ -58,7 +58,7 @@ $(DEPS_STAMP): scripts/deps.sh
 deps:
 	scripts/deps.sh
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
