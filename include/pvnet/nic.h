@@ -153,9 +153,12 @@
  * Doorbell: after posting TX descriptors, or after reading events when TX
  * stalled on a full event queue, the user writes 1 (uint64_t) to the
  * doorbell eventfd.  RX descriptors need no doorbell: the NIC reads rx_prod
- * when a frame arrives.  Each round the NIC serves at most PV_NIC_TX_BUDGET
- * TX descriptors per VI, round-robin: a VI ringing without pause cannot
- * starve the others.  A doorbell that finds nothing to do (no descriptor
+ * when a frame arrives.  The NIC shares its port between VIs by deficit
+ * round robin on the bytes each frame puts on the wire, at most
+ * PV_NIC_TX_BUDGET descriptors per VI per turn: VIs with work get equal
+ * wire bytes whatever their frame sizes, and a VI ringing without pause
+ * cannot starve the others (tx_quantum_stops and tx_wait_max_bytes in the
+ * VI's counters show the scheduler at work).  A doorbell that finds nothing to do (no descriptor
  * posted, no room for an event, or the VI disabled) is idle; after a run
  * of idle ones the NIC stops listening to that VI's doorbell for a while
  * (1 ms, doubling to 64 ms while the storm lasts), then serves the VI once
@@ -448,13 +451,18 @@ struct pv_nic_vi_stats {
 	uint64_t doorbells, wakeups, evq_stalls, faults;
 	uint64_t tx_tso;	/* TX frames sent with TSO (also in tx_frames) */
 	uint64_t tx_offload_errors;	/* frames refused: PV_NIC_ERR_TX_OFFLOAD */
+	/* The TX scheduler (deficit round robin by wire bytes): */
+	uint64_t tx_wire_bytes;		/* what its sent frames put on the wire (segments, overhead) */
+	uint64_t tx_turns;		/* turns in which it sent */
+	uint64_t tx_quantum_stops;	/* turns its deficit ended with work left */
+	uint64_t tx_wait_max_bytes;	/* most wire bytes other VIs sent while it waited */
 };
 
 _Static_assert(sizeof(struct pv_nic_hdr) == 16, "pv_nic_hdr 16 bytes");
 _Static_assert(sizeof(struct pv_nic_info_reply) == 80, "info reply");
 _Static_assert(sizeof(struct pv_nic_filter) == 20, "filter request");
 _Static_assert(sizeof(struct pv_nic_set_mac) == 20, "set_mac request");
-_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 19 * 8, "stats reply");
+_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 23 * 8, "stats reply");
 _Static_assert(PV_NIC_TX_MAX_FRAGS * PV_NIC_BUF_SIZE >= PV_NIC_TSO_MAX &&
 	       PV_NIC_TX_BUDGET >= PV_NIC_TX_MAX_FRAGS, "a whole TSO frame fits a chain and a round");
 

@@ -883,6 +883,7 @@ static void pb_show_vi(struct pvnic_vif *pv, struct pv_accel_kv *kv)
 	VI(tx_port_errors); VI(tx_offload_errors);
 	VI(rx_frames); VI(rx_bytes); VI(rx_no_desc); VI(rx_no_evq); VI(rx_too_big); VI(rx_bad_desc);
 	VI(desc_errors); VI(doorbells); VI(wakeups); VI(evq_stalls); VI(faults);
+	VI(tx_wire_bytes); VI(tx_turns); VI(tx_quantum_stops); VI(tx_wait_max_bytes);
 #undef VI
 }
 

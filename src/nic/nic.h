@@ -165,6 +165,8 @@ struct nic_vi {
 	struct nic_txpolicy pol;
 	bool queued;
 	struct nic_vi *run_next;
+	int64_t deficit;		/* wire bytes it may still send (DRR, vi.c) */
+	uint64_t wait_mark;		/* nic->tx_wire_total when it was queued */
 	struct pv_nic_vi_stats st;
 };
 
@@ -193,6 +195,20 @@ struct nic_txframe {
 /* Send @n frames (a batch from one VI, in order). */
 typedef void (*nic_xmit_fn)(void *arg, struct nic_txframe *f, unsigned int n);
 
+/*
+ * The TX scheduler (vi.c, "Sharing the port"): deficit round robin by the
+ * bytes a frame puts on the wire, each segment at least NIC_WIRE_MIN
+ * bytes plus NIC_WIRE_OVERHEAD (preamble 8, inter-frame gap 12, FCS 4);
+ * NIC_TX_QUANTUM wire bytes a turn.  NIC_TX_COST_MAX: the dearest frame,
+ * a TSO frame of PV_NIC_TSO_MAX bytes cut at PV_NIC_TSO_MSS_MIN.
+ */
+#define NIC_WIRE_MIN		60u
+#define NIC_WIRE_OVERHEAD	24u
+#define NIC_TX_QUANTUM		65536
+#define NIC_TX_COST_MAX		(PV_NIC_TSO_MAX + \
+				 (PV_NIC_TSO_MAX / PV_NIC_TSO_MSS_MIN + 1) * \
+				 (NIC_TX_HDR_MAX + NIC_WIRE_OVERHEAD))
+
 /* Doorbells that find no work: after this many in a row, the doorbell is muted. */
 #define NIC_DB_IDLE_MAX		32u
 #define NIC_DB_MUTE_MIN_MS	1u
@@ -218,6 +234,7 @@ struct nic {
 	uint32_t mtu;
 	uint8_t port_mac[6];
 	struct nic_vi *run_head, *run_tail;
+	uint64_t tx_wire_total;		/* wire bytes sent, all VIs (the scheduler's clock) */
 	uint64_t port_rx, port_tx, rx_unmatched_dropped, ctl_errors;
 	struct pv_ratelimit rl;
 	/* a round's good frames: at most one per descriptor, each with its

@@ -14,11 +14,33 @@
  * its own with wrap-around arithmetic.
  *
  * TX.  A doorbell (eventfd readable) puts the VI on the run queue.  Each
- * nic_service() round walks the queue once and serves each VI one round:
- * whole frames, at most PV_NIC_TX_BUDGET descriptors, and no more than its
- * event queue has room for (one event per descriptor); a VI stopped by the
- * budget goes to the back, one stopped by the event queue waits for its
- * next doorbell.  A round, as a list of steps:
+ * nic_service() pass walks the queue once and gives each VI one turn:
+ * whole frames while its deficit lasts (below), at most PV_NIC_TX_BUDGET
+ * descriptors, and no more than its event queue has room for (one event
+ * per descriptor); a VI stopped by its deficit or the budget goes to the
+ * back, one stopped by the event queue waits for its next doorbell.
+ *
+ * Sharing the port: deficit round robin by wire bytes (Shreedhar and
+ * Varghese's DRR, in the form Linux's fq_codel uses: the deficit may go
+ * below zero by the last frame of a turn), as a NIC's TX scheduler shares
+ * its wire between queues.  A frame costs what it puts on the wire: each
+ * segment's bytes (60 at least) plus 24 (preamble, gap, FCS), a TSO frame
+ * as the segments the port cuts it into.  A turn adds NIC_TX_QUANTUM to the
+ * VI's deficit (never above one quantum: a VI stopped by the descriptor
+ * budget saves no more) and sends frames while the deficit is positive;
+ * a VI that runs out of work keeps a negative deficit (its debt) but no
+ * credit.  So two VIs with work get the same wire bytes over time whatever
+ * their frame sizes, a VI that asks for less than its share gets all it
+ * asks, and a VI waits, from having work to its turn, for at most
+ * NIC_TX_QUANTUM + NIC_TX_COST_MAX wire bytes from each other VI.  The NIC
+ * counts, per VI, its wire bytes (tx_wire_bytes), the turns in which it
+ * sent (tx_turns: wire bytes per turn stay within a quantum and a frame),
+ * the turns its deficit ended (tx_quantum_stops) and the most wire bytes
+ * others sent while it waited (tx_wait_max_bytes): the share is visible
+ * in its own counters.  A refused frame costs the minimum
+ * frame: a VI of bad descriptors is held by the descriptor budget.
+ *
+ * A turn, as a list of steps:
  *
  *   1. chains: copy descriptors out of the ring (each once per round) until
  *      one without PV_NIC_TX_F_MORE, or PV_NIC_TX_MAX_FRAGS of them (an
@@ -37,7 +59,7 @@
  *      frame's length: source (nic_tx_check), then length and offloads
  *      (nic_tx_offload), which yield the frame's virtio-net header and
  *      put the pseudo-header sum in the checksum field of the copy.
- *   5. send the round's good frames to the port in one call (sendmmsg:
+ *   5. send the turn's good frames to the port in one call (sendmmsg:
  *      virtio-net header, header copy, payload iovecs), TSO frames whole:
  *      the port's kernel segments them, reading the payload from the
  *      guest's buffers at send time.
@@ -78,6 +100,7 @@
  * kind: an ERROR event, a counter, a rate-limited log line.
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -149,6 +172,7 @@ void nic_vi_kick(struct nic *nic, struct nic_vi *vi)
 		return;
 	vi->queued = true;
 	vi->run_next = NULL;
+	vi->wait_mark = nic->tx_wire_total;
 	if (nic->run_tail)
 		nic->run_tail->run_next = vi;
 	else
@@ -284,8 +308,25 @@ enum tx_stop {
 	TX_STOP_NONE,		/* everything posted was taken */
 	TX_STOP_CHAIN,		/* a chain cut off at tx_prod: waits for its rest */
 	TX_STOP_BUDGET,		/* PV_NIC_TX_BUDGET: the VI goes to the back */
+	TX_STOP_QUANTUM,	/* its deficit spent: the VI goes to the back */
 	TX_STOP_EVQ,		/* no event room for the next chain: waits for a doorbell */
 };
+
+/*
+ * The wire bytes a frame costs (see "Sharing the port"): @len bytes, one
+ * segment, or, a TSO frame (@vh from nic_tx_offload), its segments of at
+ * most gso_size payload behind hdr_len bytes of headers each.
+ */
+static uint32_t tx_wire_cost(uint32_t len, const struct virtio_net_hdr *vh)
+{
+	uint32_t hdr = le16toh(vh->hdr_len), mss = le16toh(vh->gso_size), nseg, pay;
+
+	if (vh->gso_type == VIRTIO_NET_HDR_GSO_NONE || !mss || hdr >= len)
+		return (len < NIC_WIRE_MIN ? NIC_WIRE_MIN : len) + NIC_WIRE_OVERHEAD;
+	pay = len - hdr;
+	nseg = (pay + mss - 1) / mss;
+	return pay + nseg * ((hdr < NIC_WIRE_MIN ? NIC_WIRE_MIN : hdr) + NIC_WIRE_OVERHEAD);
+}
 
 /*
  * vi_tx_chain() - copy the descriptors of the frame at tx_cons + @at into
@@ -381,6 +422,7 @@ static void vi_tx_frame(struct nic *nic, struct nic_vi *vi, struct tx_frame *fr,
 static void vi_tx_complete(struct nic *nic, struct nic_vi *vi, const struct tx_frame *fr)
 {
 	enum pv_nic_err err = fr->err;
+	uint32_t cost;
 
 	if (err == PV_NIC_ERR_NONE && nic->txf[fr->txf].rc < 0)
 		err = PV_NIC_ERR_TX_PORT;
@@ -390,6 +432,9 @@ static void vi_tx_complete(struct nic *nic, struct nic_vi *vi, const struct tx_f
 		vi->st.tx_bytes += fr->len;
 		vi->st.tx_tso += !!(fr->td[0].d.flags & PV_NIC_TX_F_TSO);
 		nic->port_tx++;
+		cost = tx_wire_cost(fr->len, &nic->txf[fr->txf].vnet);
+		vi->st.tx_wire_bytes += cost;
+		nic->tx_wire_total += cost;
 		for (unsigned int j = 0; j < fr->n; j++)
 			vi_event(vi, PV_NIC_EV_TX_DONE, 0, 0, &fr->td[j].d, fr->td[j].d.len, 0,
 				 fr->td[j].index);
@@ -417,16 +462,19 @@ static void vi_tx_complete(struct nic *nic, struct nic_vi *vi, const struct tx_f
 }
 
 /*
- * Serve one round: whole frames, at most PV_NIC_TX_BUDGET descriptors and
- * no more than the event queue has room for; true if the VI has more now.
+ * Serve one turn: whole frames while the deficit lasts, at most
+ * PV_NIC_TX_BUDGET descriptors and no more than the event queue has room
+ * for; true if the VI has more now (it goes to the back).
  */
 static bool vi_tx(struct nic *nic, struct nic_vi *vi)
 {
 	struct tx_desc td[PV_NIC_TX_BUDGET];
 	struct tx_frame fr[PV_NIC_TX_BUDGET];
 	uint32_t prod = LOAD(&vi->sh->tx_prod.v), avail, lim, n = 0;
+	uint64_t waited = nic->tx_wire_total - vi->wait_mark, wire0;
 	unsigned int nfr = 0, nf = 0;
 	enum tx_stop stop = TX_STOP_NONE;
+	int64_t deficit;
 	int room;
 
 	if (prod - vi->tx_cons > PV_NIC_TXQ_SIZE) {
@@ -435,15 +483,25 @@ static bool vi_tx(struct nic *nic, struct nic_vi *vi)
 	}
 	avail = prod - vi->tx_cons;
 	if (!avail)
-		return false;
+		goto idle;
 	room = vi_evq_room(nic, vi);
 	if (room < 0)
 		return false;
+	if (waited > vi->st.tx_wait_max_bytes)
+		vi->st.tx_wait_max_bytes = waited;
+	deficit = vi->deficit + NIC_TX_QUANTUM;
+	if (deficit > NIC_TX_QUANTUM)
+		deficit = NIC_TX_QUANTUM;
 	lim = avail < PV_NIC_TX_BUDGET ? avail : PV_NIC_TX_BUDGET;
 	while (n < lim) {
 		bool overlong;
-		unsigned int k = vi_tx_chain(vi, td + n, n, lim, &overlong);
+		unsigned int k, nf0 = nf;
 
+		if (deficit <= 0) {
+			stop = TX_STOP_QUANTUM;
+			break;
+		}
+		k = vi_tx_chain(vi, td + n, n, lim, &overlong);
 		if (!k) {
 			stop = lim == avail ? TX_STOP_CHAIN : TX_STOP_BUDGET;
 			break;
@@ -454,20 +512,33 @@ static bool vi_tx(struct nic *nic, struct nic_vi *vi)
 		}
 		fr[nfr] = (struct tx_frame){ .td = td + n, .n = k };
 		vi_tx_frame(nic, vi, &fr[nfr++], overlong, &nf);
+		deficit -= nf > nf0 ? tx_wire_cost(fr[nfr - 1].len, &nic->txf[nf0].vnet) :
+			   NIC_WIRE_MIN + NIC_WIRE_OVERHEAD;
 		n += k;
 	}
-	if (n == lim && lim < avail)
+	if (n == lim && lim < avail && stop == TX_STOP_NONE)
 		stop = TX_STOP_BUDGET;
 	if (stop == TX_STOP_EVQ)
 		vi->st.evq_stalls++;	/* resumes on the next doorbell */
+	if (stop == TX_STOP_QUANTUM)
+		vi->st.tx_quantum_stops++;
+	/* Work left: the deficit goes on; none: its debt stays, its credit goes. */
+	vi->deficit = stop == TX_STOP_QUANTUM || stop == TX_STOP_BUDGET ? deficit :
+		      deficit < 0 ? deficit : 0;
 	vi->tx_cons += n;
 	if (nf && nic->xmit)
 		nic->xmit(nic->xmit_arg, nic->txf, nf);
+	wire0 = nic->tx_wire_total;
 	for (unsigned int i = 0; i < nfr; i++)
 		vi_tx_complete(nic, vi, &fr[i]);
+	vi->st.tx_turns += nic->tx_wire_total != wire0;
 	if (n)
 		vi_publish(vi);
-	return stop == TX_STOP_BUDGET;
+	return stop == TX_STOP_BUDGET || stop == TX_STOP_QUANTUM;
+idle:
+	if (vi->deficit > 0)
+		vi->deficit = 0;
+	return false;
 }
 
 /**

@@ -75,9 +75,10 @@ static int ni_stats(int fd, const char *vi_s)
 	       st.nr_filters);
 	printf("tx_frames=%" PRIu64 "\ntx_spoofed=%" PRIu64 "\ntx_runt=%" PRIu64
 	       "\ndesc_errors=%" PRIu64 "\nrx_frames=%" PRIu64 "\ndoorbells=%" PRIu64
-	       "\nevq_stalls=%" PRIu64 "\nfaults=%" PRIu64 "\n",
+	       "\nevq_stalls=%" PRIu64 "\nfaults=%" PRIu64 "\ntx_bytes=%" PRIu64
+	       "\ntx_wire_bytes=%" PRIu64 "\ntx_turns=%" PRIu64 "\ntx_quantum_stops=%" PRIu64 "\ntx_wait_max_bytes=%" PRIu64 "\n",
 	       st.tx_frames, st.tx_spoofed, st.tx_runt, st.desc_errors, st.rx_frames, st.doorbells,
-	       st.evq_stalls, st.faults);
+	       st.evq_stalls, st.faults, st.tx_bytes, st.tx_wire_bytes, st.tx_turns, st.tx_quantum_stops, st.tx_wait_max_bytes);
 	return 0;
 }
 

@@ -1157,8 +1157,9 @@ static void test_chain_fair(void)
 		b_done += ev.type == PV_NIC_EV_TX_DONE;
 	while (t_vi_event(&ga.v, &ev))
 		a_done++;
-	T_CHECK(b_done == 1 && a_done == 3 * 33, "chain fair: B served in the first round, A held to "
-		"whole chains within its budget (3 x 33)", "b %u a %u", b_done, a_done);
+	/* 60,054 bytes cut at 1448 are 42 segments, 63,222 wire bytes: two spend a quantum. */
+	T_CHECK(b_done == 1 && a_done == 2 * 33, "chain fair: B served in the first round, A held to "
+		"whole chains within its quantum (2 x 33)", "b %u a %u", b_done, a_done);
 	while (nic_service(nic) && rounds++ < 100)
 		while (t_vi_event(&ga.v, &ev))
 			a_done++, a_bad += ev.type != PV_NIC_EV_TX_DONE;
@@ -1166,6 +1167,175 @@ static void test_chain_fair(void)
 		a_done++, a_bad += ev.type != PV_NIC_EV_TX_DONE;
 	T_CHECK(a_done == 15 * 33 && !a_bad && nic->vis[ga.vi].st.tx_tso == tso0 + 15,
 		"chain fair: A's 15 TSO chains all sent in later rounds", "a %u bad %u", a_done, a_bad);
+}
+
+/*
+ * Deficit round robin by wire bytes.  Keep the ring of @g full of frames:
+ * @tso, 60,000-byte TSO chains of 30 descriptors; else single @len-byte
+ * frames.  What it posted and what it was told: its TX_DONE events.
+ */
+static unsigned int drr_fill(struct guest *g, const uint8_t *src, int tso, uint32_t len,
+			     unsigned int *done)
+{
+	struct pv_nic_event ev;
+	unsigned int posted = 0;
+
+	while (t_vi_event(&g->v, &ev))
+		*done += ev.type == PV_NIC_EV_TX_DONE;
+	for (;;) {
+		uint32_t used = g->v.tx_prod - g->v.sh->tx_cons.v;
+
+		if (tso) {
+			if (used + 30 > PV_NIC_TXQ_SIZE)
+				break;
+			post_chain(g, 0, src, len, 30, PV_NIC_TX_F_TSO, 1448);
+		} else {
+			if (used + 1 > PV_NIC_TXQ_SIZE)
+				break;
+			t_vi_tx(&g->v, g->buf[0], 0, (uint16_t)len, 0);
+		}
+		posted++;
+	}
+	nic_vi_kick(nic, &nic->vis[g->vi]);
+	return posted;
+}
+
+/*
+ * Two VIs kept busy, one of 600-byte frames (128 descriptors: 79,872 wire
+ * bytes a turn under a descriptor budget), one of 60,000-byte TSO chains:
+ * the same wire bytes each over 200 passes, within one quantum and frame;
+ * every turn of each within a quantum and its largest frame; the waits of
+ * each within the other's one turn.
+ */
+static void test_drr_share(void)
+{
+	static uint8_t big[60100];
+	uint8_t small[600];
+	struct pv_nic_event ev;
+	struct nic_vi *va = &nic->vis[ga.vi], *vb = &nic->vis[gb.vi];
+	uint32_t lsmall = mk_frame(small, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53,
+				   600 - 42, 0);
+	uint32_t lbig = mk_frame(big, MAC_X, MAC_B, 0, ip4("10.0.0.2"), ip4("10.0.0.9"), 6, 80,
+				 60000, 0);
+	uint64_t wa0, wb0, ta0, tb0, qa0, qb0, wa, wb, ta, tb;
+	unsigned int a_done = 0, b_done = 0;
+	uint64_t cost_b = (lbig - 54) + ((lbig - 54 + 1447) / 1448) * (54 + NIC_WIRE_OVERHEAD);
+	double ratio;
+
+	while (t_vi_event(&ga.v, &ev))
+		;
+	while (t_vi_event(&gb.v, &ev))
+		;
+	memcpy(gbuf(&ga, 0), small, lsmall);
+	wa0 = va->st.tx_wire_bytes, wb0 = vb->st.tx_wire_bytes;
+	ta0 = va->st.tx_turns, tb0 = vb->st.tx_turns;
+	qa0 = va->st.tx_quantum_stops, qb0 = vb->st.tx_quantum_stops;
+	va->st.tx_wait_max_bytes = vb->st.tx_wait_max_bytes = 0;
+	for (int pass = 0; pass < 200; pass++) {
+		drr_fill(&ga, small, 0, lsmall, &a_done);
+		drr_fill(&gb, big, 1, lbig, &b_done);
+		nic_service(nic);
+	}
+	wa = va->st.tx_wire_bytes - wa0, wb = vb->st.tx_wire_bytes - wb0;
+	ta = va->st.tx_turns - ta0, tb = vb->st.tx_turns - tb0;
+	ratio = (double)wa / (double)wb;
+	printf("# drr share: 600-byte VI %llu wire bytes in %llu turns, TSO VI %llu in %llu; ratio %.3f\n",
+	       (unsigned long long)wa, (unsigned long long)ta, (unsigned long long)wb,
+	       (unsigned long long)tb, ratio);
+	T_CHECK(wa + NIC_TX_QUANTUM + cost_b >= wb && wb + NIC_TX_QUANTUM + cost_b >= wa,
+		"drr share: busy VIs of 600-byte frames and of TSO chains get the same wire bytes "
+		"(within a quantum and a frame)", "%llu vs %llu", (unsigned long long)wa,
+		(unsigned long long)wb);
+	T_CHECK(ta == 200 && tb == 200 && wa <= ta * (NIC_TX_QUANTUM + 624) &&
+		wb <= tb * (NIC_TX_QUANTUM + cost_b),
+		"drr share: one turn a pass each, every turn within a quantum and its largest frame",
+		"turns %llu %llu", (unsigned long long)ta, (unsigned long long)tb);
+	T_CHECK(va->st.tx_quantum_stops - qa0 >= 190 && vb->st.tx_quantum_stops - qb0 >= 190,
+		"drr share: both held by their quantum (tx_quantum_stops)", "%llu %llu",
+		(unsigned long long)(va->st.tx_quantum_stops - qa0),
+		(unsigned long long)(vb->st.tx_quantum_stops - qb0));
+	T_CHECK(va->st.tx_wait_max_bytes <= NIC_TX_QUANTUM + cost_b &&
+		vb->st.tx_wait_max_bytes <= NIC_TX_QUANTUM + 624 && vb->st.tx_wait_max_bytes > 0,
+		"drr share: each waited at most one turn of the other (tx_wait_max_bytes)",
+		"a %llu b %llu", (unsigned long long)va->st.tx_wait_max_bytes,
+		(unsigned long long)vb->st.tx_wait_max_bytes);
+	/* drain: everything posted goes, the events read as a guest would */
+	for (int i = 0; i < 200 && (ga.v.sh->tx_cons.v != ga.v.tx_prod ||
+				    gb.v.sh->tx_cons.v != gb.v.tx_prod); i++) {
+		while (t_vi_event(&ga.v, &ev))
+			;
+		while (t_vi_event(&gb.v, &ev))
+			;
+		nic_vi_kick(nic, va);
+		nic_vi_kick(nic, vb);
+		nic_service(nic);
+	}
+	while (t_vi_event(&ga.v, &ev))
+		;
+	while (t_vi_event(&gb.v, &ev))
+		;
+	T_CHECK(ga.v.sh->tx_cons.v == ga.v.tx_prod && gb.v.sh->tx_cons.v == gb.v.tx_prod,
+		"drr share: both rings drained once the flood stops", "a %u/%u b %u/%u",
+		ga.v.sh->tx_cons.v, ga.v.tx_prod, gb.v.sh->tx_cons.v, gb.v.tx_prod);
+}
+
+/*
+ * A VI asking for less than its share gets all it asks, every pass, while
+ * another floods; a VI that emptied its ring saves no credit (its next
+ * turn is one quantum, not two).
+ */
+static void test_drr_light(void)
+{
+	uint8_t fr[1514];
+	struct pv_nic_event ev;
+	struct nic_vi *vb = &nic->vis[gb.vi];
+	uint32_t len = mk_frame(fr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53,
+				1514 - 42, 0);
+	unsigned int a_done = 0, b_ok = 1, b_sent = 0;
+	uint64_t qb0 = vb->st.tx_quantum_stops, w0, t0;
+
+	memcpy(gbuf(&ga, 0), fr, len);
+	mk_frame(fr, MAC_X, MAC_B, 0, ip4("10.0.0.2"), ip4("10.0.0.9"), 17, 53, 1514 - 42, 0);
+	memcpy(gbuf(&gb, 0), fr, len);
+	while (t_vi_event(&gb.v, &ev))
+		;
+	for (int pass = 0; pass < 50; pass++) {
+		unsigned int got = 0;
+
+		drr_fill(&ga, NULL, 0, len, &a_done);
+		for (int k = 0; k < 10; k++)	/* 15,380 wire bytes: under a quantum */
+			t_vi_tx(&gb.v, gb.buf[0], 0, (uint16_t)len, 0);
+		nic_vi_kick(nic, vb);
+		nic_service(nic);
+		while (t_vi_event(&gb.v, &ev))
+			got += ev.type == PV_NIC_EV_TX_DONE;
+		b_ok &= got == 10;
+		b_sent += got;
+	}
+	T_CHECK(b_ok && vb->st.tx_quantum_stops == qb0,
+		"drr light: 10 frames a pass beside a flood, all sent in the pass they were posted",
+		"sent %u of 500, quantum stops +%llu", b_sent,
+		(unsigned long long)(vb->st.tx_quantum_stops - qb0));
+	/* B idle for passes, then a burst: its turn is one quantum, nothing saved. */
+	for (int pass = 0; pass < 5; pass++) {
+		drr_fill(&ga, NULL, 0, len, &a_done);
+		nic_service(nic);
+	}
+	for (int k = 0; k < 100; k++)
+		t_vi_tx(&gb.v, gb.buf[0], 0, (uint16_t)len, 0);
+	nic_vi_kick(nic, vb);
+	w0 = vb->st.tx_wire_bytes, t0 = vb->st.tx_turns;
+	drr_fill(&ga, NULL, 0, len, &a_done);
+	nic_service(nic);
+	T_CHECK(vb->st.tx_turns == t0 + 1 && vb->st.tx_wire_bytes - w0 < NIC_TX_QUANTUM + 1538 &&
+		vb->st.tx_wire_bytes - w0 >= NIC_TX_QUANTUM,
+		"drr light: after idle passes, a burst gets one quantum's turn (no saved credit)",
+		"%llu wire bytes", (unsigned long long)(vb->st.tx_wire_bytes - w0));
+	for (int i = 0; i < 100 && nic_service(nic); i++)
+		while (t_vi_event(&ga.v, &ev) || t_vi_event(&gb.v, &ev))
+			;
+	while (t_vi_event(&ga.v, &ev) || t_vi_event(&gb.v, &ev))
+		;
 }
 
 /* nic_client.h's nic_vi_tx_post_frame(), as the host VI's user: a chain posted whole. */
@@ -1342,6 +1512,8 @@ int main(void)
 	test_hdr_largest();
 	test_chain_evq();
 	test_chain_fair();
+	test_drr_share();
+	test_drr_light();
 	test_client_post_frame();
 	test_fault_reset();
 	test_free();
