@@ -200,6 +200,42 @@ wait_for 10 "'$BUILD'/pvnetctl -r '$run/fp' --json accel $d3 0 show | grep -q '\
 ip netns exec "$g3" ping -c 3 -i 0.2 -q 198.18.4.100 >/dev/null
 fp_measure "pvnet fast path" "$g3" "$ext2" 198.18.4.100 pvnetd
 
+# --- the fast path beside another VI's TX flood ------------------------------
+#   g3 (accelerated) -> ext2 as above while evil_vi, another accelerated
+#   guest of the same pvnetd, sends valid 1514-byte frames to ext2 as fast
+#   as its VI takes them: the NIC's share of its port between VIs (deficit
+#   round robin by wire bytes, src/nic/vi.c), seen as throughput.
+floodout=$run/floodresults
+mk_ns fpe fpe
+ext2mac=$(ip -n "$ext2" -br link show eth0 | awk '{ print $3 }')
+coproc EVB { ip netns exec "$fpe" nice -n 19 timeout $((REPS * (SECS + 20) + 60)) \
+	"$BUILD"/tests/helpers/evil_vi --run-dir "$run/fp" --name evil --dst-mac "$ext2mac" \
+	--seconds $((SECS + 2)) 2>"$run/evil.log"; }
+evb_pid=$EVB_PID
+track_pid "$evb_pid"
+evb_in=${EVB[0]} evb_out=${EVB[1]}
+evb_hear() { evb_line=""; read -r -t "${2:-30}" evb_line <&"$evb_in" && [ "${evb_line%% *}" = "$1" ]; }
+if evb_hear READY; then
+	read -r _ edom _ <<<"$evb_line"
+	"$BUILD"/pvnetctl -r "$run/fp" accel "$edom" 0 on pvnic >/dev/null
+	if evb_hear VI; then
+		gs=() es=()
+		for i in $(seq "$REPS"); do
+			echo "txflood $SECS" >&"$evb_out"
+			gs+=("$(iperf_gbps "$g3" "$ext2" 198.18.4.100)")
+			evb_hear RESULT $((SECS + 20)) &&
+				es+=("$(tr ' ' '\n' <<<"$evb_line" | sed -n 's/^mbps=//p' | awk '{ printf "%.3f", $1 / 1000 }')")
+		done
+		echo "pvnet fast path, another VI flooding|$(stats "${gs[@]}")|$(stats "${es[@]}")" >>"$floodout"
+	else
+		echo "evil_vi got no VI ($evb_line): no TX flood figures" >&2
+	fi
+	echo quit >&"$evb_out"
+else
+	echo "evil_vi did not start ($evb_line): no TX flood figures" >&2
+fi
+wait_for 5 "! kill -0 $evb_pid 2>/dev/null" || kill "$evb_pid" 2>/dev/null
+
 # --- N guests to the external host at once ----------------------------------
 multiout=$run/multiresults
 # multi_once EXT_NS EXT_IP NS...: every NS sends to EXT_IP at once, for SECS;
@@ -319,6 +355,15 @@ printf '%-20s %-26s %s\n' "path" "Gbit/s median (range)" "pvnetd CPU s per GB"
 while IFS='|' read -r l t c; do
 	printf '%-20s %-26s %s\n' "$l" "$t" "$c"
 done <"$fpout"
+if [ -s "$floodout" ]; then
+	echo
+	echo "the fast path beside another accelerated guest's TX flood (1514-byte frames to the same external host), ${REPS}x${SECS}s"
+	printf '%-38s %-26s %s\n' "path" "guest Gbit/s median (range)" "flooder Gbit/s median (range)"
+	while IFS='|' read -r l g e; do
+		printf '%-38s %-26s %s\n' "$l" "$g" "$e"
+	done <"$floodout"
+	echo "(the same guest alone: \"pvnet fast path\" above)"
+fi
 echo
 echo "N guests to the external host at once, TCP (iperf3, 1 stream each), ${REPS}x${SECS}s;"
 echo "native: N namespaces through a Linux bridge and one veth; pvnet: pvnetd --nic, pvnet-nicd on a veth"
