@@ -5,6 +5,7 @@ set -eu
 pkgs=(
 	build-essential   # cc, make
 	clang             # make asan, fuzzers
+	cppcheck          # make lint
 	libxen-dev        # Xen's public ABI headers: ring.h, netif.h, grant_table.h, xs_wire.h
 	xenstore-utils    # xenstore-ls & co, the interop tests' real clients
 	iproute2          # ip netns, veth

@@ -82,8 +82,9 @@ int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
 		     const int *fds, unsigned int nfds,
 		     void *reply, uint32_t reply_len, int *rfds, unsigned int *nrfds)
 {
-	static uint32_t seq;
-	struct pv_hv_hdr h = { .type = type, .seq = ++seq, .len = len }, rh;
+	static uint32_t last_seq;
+	uint32_t seq = ++last_seq;
+	struct pv_hv_hdr h = { .type = type, .seq = seq, .len = len }, rh;
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * PV_HV_MAX_FDS)];
 		struct cmsghdr align;

@@ -80,6 +80,7 @@ int nic_client_call(int fd, uint16_t type, const void *body, uint32_t blen,
 			return n < 0 ? -errno : -EPIPE;
 		if ((size_t)n < sizeof(rh))
 			return -EPROTO;
+		/* cppcheck-suppress legacyUninitvar ; recvmsg() filled it through riov */
 		memcpy(&rh, buf, sizeof(rh));
 		if (rh.seq != h.seq) {		/* a late reply to an abandoned call */
 			client_take_fds(&mh, NULL);
