@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nic.h"
+#include "nic/nic.h"
 #include "lib/log.h"
 #include "lib/pidfile.h"
 #include "lib/loop.h"
