@@ -24,10 +24,10 @@ LDLIBS   := -pthread
 LIB_SRCS   := $(wildcard src/lib/*.c)
 HV_SRCS    := $(wildcard src/hv/*.c)
 GUEST_SRCS := $(wildcard src/guest/*.c)
-BACK_SRCS  := $(filter-out src/back/pvnetd.c,$(wildcard src/back/*.c))
-FRONT_SRCS := $(filter-out src/front/pvnet-front.c,$(wildcard src/front/*.c))
+BACK_SRCS  := $(wildcard src/back/*.c)
+FRONT_SRCS := $(wildcard src/front/*.c)
 ACCEL_SRCS := $(wildcard src/accel/*.c)
-NIC_SRCS   := $(filter-out src/nic/pvnet-nicd.c,$(wildcard src/nic/*.c))
+NIC_SRCS   := $(wildcard src/nic/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -39,9 +39,8 @@ LIBFRONT := $(BUILD)/libpvnet-front.a
 LIBACCEL := $(BUILD)/libpvnet-accel.a
 LIBNIC   := $(BUILD)/libpvnet-nic.a
 
-BINS := $(BUILD)/pvnetd $(BUILD)/pvnetctl
-BINS += $(BUILD)/pvnet-front $(BUILD)/pvnet-bench
-BINS += $(BUILD)/pvnet-nicd
+# One binary per main in src/cmd/ (src/back, src/front, src/nic are libraries).
+BINS := $(patsubst src/cmd/%.c,$(BUILD)/%,$(wildcard src/cmd/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(wildcard tests/helpers/*.c))
 
@@ -80,16 +79,8 @@ $(LIBNIC): $(call obj,$(NIC_SRCS))
 # libpvnet-accel (accelerator plugins) first: it calls into the hosts in back/ and front/.
 ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBNIC) $(LIBPV)
 
-$(BUILD)/pvnetd: $(call obj,src/back/pvnetd.c) $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/pvnet-front: $(call obj,src/front/pvnet-front.c) $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/pvnet-nicd: $(call obj,src/nic/pvnet-nicd.c) $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
-$(BUILD)/pvnetctl: $(call obj,src/tools/pvnetctl.c) $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/pvnet-bench: $(call obj,src/tools/pvnet-bench.c) $(ALL_LIBS)
+# The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
+$(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ctl.c - pvnetd's control socket: the operator's and the toolstack's
- * window into the daemon (protocol in ctl.h).
+ * window into the daemon (protocol in include/pvnet/ctl.h).
  *
- * Commands are a table: name, minimum arguments, handler.  Each handler
+ * The commands are pvnet/ctl.h's table; here, a handler for each the
+ * daemon serves (PV_CTL_REMOTE).  Each handler
  * renders into a pv_buf, as text or JSON; the connection writes it out
  * without blocking the loop, then closes.
  */
@@ -30,7 +31,6 @@
 #include "lib/out.h"
 #include "pvnet/accel.h"
 
-#define CTL_MAX_ARGS 16
 #define CTL_MAX_CONNS 16
 
 struct pv_ctl {
@@ -55,7 +55,7 @@ struct ctl_req {
 	struct pv_ctl *ctl;
 	int json;
 	int argc;
-	char *argv[CTL_MAX_ARGS];
+	char *argv[PV_CTL_MAX_ARGS];
 	struct pv_buf *out;
 };
 
@@ -449,53 +449,42 @@ static int cmd_vif_stats(struct ctl_req *r)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int min_args;
-	ctl_fn fn;
-} ctl_cmds[] = {
-	{ "status", 0, cmd_status },
-	{ "domain-list", 0, cmd_domain_list },
-	{ "vif-create", 1, cmd_vif_create },
-	{ "vif-destroy", 2, cmd_vif_destroy },
-	{ "vif-list", 0, cmd_vif_list },
-	{ "vif-stats", 2, cmd_vif_stats },
-	{ "mac-table", 0, cmd_mac_table },
-	{ "accel", 3, cmd_accel },
-	{ "nic", 0, cmd_nic },
+/* The handlers of pv_ctl_cmds' PV_CTL_REMOTE commands. */
+static const ctl_fn ctl_fns[PV_CTL_NR_CMDS] = {
+	[PV_CTL_STATUS] = cmd_status,
+	[PV_CTL_DOMAIN_LIST] = cmd_domain_list,
+	[PV_CTL_VIF_LIST] = cmd_vif_list,
+	[PV_CTL_VIF_STATS] = cmd_vif_stats,
+	[PV_CTL_VIF_CREATE] = cmd_vif_create,
+	[PV_CTL_ACCEL] = cmd_accel,
+	[PV_CTL_NIC] = cmd_nic,
+	[PV_CTL_VIF_DESTROY] = cmd_vif_destroy,
+	[PV_CTL_MAC_TABLE] = cmd_mac_table,
 };
 
 static void ctl_execute(struct ctl_conn *c)
 {
 	struct pv_buf body = { 0 };
 	struct ctl_req r = { .ctl = c->ctl, .out = &body };
+	const struct pv_ctl_cmd *cmd;
 	char *save = NULL, *tok;
 	int err = -ENOSYS;
 
 	tok = strtok_r(c->line, " \t\r\n", &save);
 	r.json = tok && !strcmp(tok, "J");
-	while ((tok = strtok_r(NULL, " \t\r\n", &save)) && r.argc < CTL_MAX_ARGS)
+	while ((tok = strtok_r(NULL, " \t\r\n", &save)) && r.argc < PV_CTL_MAX_ARGS)
 		r.argv[r.argc++] = tok;
 	if (!r.argc) {
 		err = -EINVAL;
 		pv_buf_printf(&body, "empty request");
-	} else {
+	} else if (!(cmd = pv_ctl_cmd_find(r.argv[0])) || cmd->where != PV_CTL_REMOTE ||
+		   !ctl_fns[cmd - pv_ctl_cmds]) {
 		pv_buf_printf(&body, "unknown command '%s'", r.argv[0]);
-		for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
-			if (strcmp(ctl_cmds[i].name, r.argv[0]))
-				continue;
-			body.len = 0;	/* forget "unknown command" */
-			if (body.p)
-				body.p[0] = '\0';
-			if (r.argc - 1 < ctl_cmds[i].min_args) {
-				err = -EINVAL;
-				pv_buf_printf(&body, "%s needs %d argument(s)", ctl_cmds[i].name,
-					      ctl_cmds[i].min_args);
-			} else {
-				err = ctl_cmds[i].fn(&r);
-			}
-			break;
-		}
+	} else if (r.argc - 1 < cmd->min_args) {
+		err = -EINVAL;
+		pv_buf_printf(&body, "%s needs %d argument(s)", cmd->name, cmd->min_args);
+	} else {
+		err = ctl_fns[cmd - pv_ctl_cmds](&r);
 	}
 	if (err)
 		pv_buf_printf(&c->out, "error %d %s\n", -err, body.p ? body.p : "");

@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ctl.h - pvnetd's control socket, for pvnetctl (trusted: mode 0600).
- *
- * Protocol: the client connects to <run-dir>/ctl.sock (SOCK_STREAM),
- * sends one line "<T|J> command [args...]\n" (T: text tables, J: JSON),
- * and reads until EOF.  The first line of the answer is "ok" or
- * "error <errno> <message>"; the rest is the output.
+ * The protocol and its command table are in include/pvnet/ctl.h.
  */
 #ifndef PVNET_CTL_H
 #define PVNET_CTL_H
 
 #include <time.h>
+
+#include "pvnet/ctl.h"
 
 struct pv_loop;
 struct pv_hv;
@@ -27,9 +25,6 @@ struct pv_ctl_ctx {
 	struct pv_netback *nb;
 	time_t started;
 };
-
-#define PV_CTL_SOCK_NAME "ctl.sock"
-#define PV_CTL_LINE_MAX  1024
 
 struct pv_ctl *pv_ctl_listen(const struct pv_ctl_ctx *ctx, const char *path, int *err);
 void pv_ctl_close(struct pv_ctl *ctl);

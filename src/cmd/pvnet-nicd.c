@@ -10,31 +10,20 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "nic.h"
+#include "nic/nic.h"
+#include "lib/daemon.h"
 #include "lib/log.h"
-#include "lib/pidfile.h"
 #include "lib/loop.h"
 
 struct nicd {
-	const char *run_dir;
+	struct pv_daemon dd;	/* run directory, pid file, signals, the loop */
 	const char *port_name;
-	char pid_path[4096];
 	char sock_path[4096];
-	int pid_fd, sig_fd;
-	struct pv_watch *sig_watch;
-	volatile int stop;
-	struct pv_loop *loop;
 	struct nic *nic;
 	struct nic_port *port;
 	struct nic_ctl *ctl;
@@ -55,45 +44,9 @@ static void usage(FILE *f)
 		"  -b, --buffers N        buffer table entries, 2 KiB each (default 16384)\n"
 		"  -f, --filters N        RX filters in all (default 1024)\n"
 		"  -q, --vi-filters N     RX filters per VI (default 8)\n"
-		"  -l, --log-level LEVEL  err, warn, info (default) or debug\n"
-		"  -s, --syslog           log to syslog instead of stderr\n"
+		PV_DAEMON_USAGE_DETACH
+		PV_DAEMON_USAGE_LOG
 		"  -h, --help             this text\n");
-}
-
-/* The pid file doubles as a lock: one pvnet-nicd per run directory. */
-static int pidfile_take(struct nicd *d)
-{
-	d->pid_fd = pv_pidfile_take(d->pid_path, "pvnet-nicd", d->run_dir);
-	return d->pid_fd < 0 ? -1 : 0;
-}
-
-static void signal_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct nicd *d = arg;
-	struct signalfd_siginfo si;
-
-	if (read(fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	pv_info("signal %u: stopping", si.ssi_signo);
-	d->stop = 1;
-}
-
-static int signals_setup(struct nicd *d)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	d->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->sig_fd < 0)
-		return -1;
-	d->sig_watch = pv_loop_add(d->loop, d->sig_fd, EPOLLIN, signal_cb, d);
-	return d->sig_watch ? 0 : -1;
 }
 
 static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
@@ -113,31 +66,20 @@ static int setup(struct nicd *d, const struct nic_config *cfg)
 {
 	int err = 0;
 
-	if (mkdir(d->run_dir, 0755) < 0 && errno != EEXIST) {
-		pv_err("%s: %s", d->run_dir, strerror(errno));
+	if (pv_daemon_start(&d->dd) < 0 ||
+	    pv_daemon_path(&d->dd, d->sock_path, sizeof(d->sock_path), PV_NIC_SOCK_NAME) < 0)
 		return -1;
-	}
-	if (snprintf(d->pid_path, sizeof(d->pid_path), "%s/pvnet-nicd.pid", d->run_dir) >=
-	    (int)sizeof(d->pid_path) ||
-	    snprintf(d->sock_path, sizeof(d->sock_path), "%s/%s", d->run_dir, PV_NIC_SOCK_NAME) >=
-	    (int)sizeof(d->sock_path)) {
-		pv_err("run directory path too long");
-		return -1;
-	}
-	if (pidfile_take(d) < 0)
-		return -1;
-	d->loop = pv_loop_new();
-	d->nic = d->loop ? nic_new(d->loop, cfg) : NULL;
-	if (!d->nic || signals_setup(d) < 0) {
+	d->nic = nic_new(d->dd.loop, cfg);
+	if (!d->nic) {
 		pv_err("out of memory or descriptors");
 		return -1;
 	}
-	d->port = nic_port_open(d->loop, d->nic, d->port_name, &err);
+	d->port = nic_port_open(d->dd.loop, d->nic, d->port_name, &err);
 	if (!d->port) {
 		pv_err("port %s: %s", d->port_name, strerror(-err));
 		return -1;
 	}
-	d->ctl = nic_ctl_listen(d->loop, d->nic, d->sock_path, &err);
+	d->ctl = nic_ctl_listen(d->dd.loop, d->nic, d->sock_path, &err);
 	if (!d->ctl) {
 		pv_err("%s: %s", d->sock_path, strerror(-err));
 		return -1;
@@ -152,52 +94,39 @@ static void teardown(struct nicd *d)
 	nic_ctl_close(d->ctl);
 	nic_port_close(d->port);
 	nic_free(d->nic);
-	if (d->sig_watch)
-		pv_loop_del(d->loop, d->sig_watch);
-	if (d->sig_fd >= 0)
-		close(d->sig_fd);
-	if (d->loop)
-		pv_loop_free(d->loop);
-	if (d->pid_fd >= 0) {
-		unlink(d->pid_path);
-		close(d->pid_fd);
-	}
+	pv_daemon_teardown(&d->dd);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "run-dir", required_argument, NULL, 'r' },
+		PV_DAEMON_LONGOPTS,
 		{ "port", required_argument, NULL, 'p' },
 		{ "max-vis", required_argument, NULL, 'v' },
 		{ "buffers", required_argument, NULL, 'b' },
 		{ "filters", required_argument, NULL, 'f' },
 		{ "vi-filters", required_argument, NULL, 'q' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "syslog", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nic_config cfg = { .max_vis = 64, .nr_bufs = 16384, .max_filters = 1024,
 				  .vi_filters = 8 };
-	struct nicd d = { .pid_fd = -1, .sig_fd = -1 };
-	int level = PV_LOG_INFO, use_syslog = 0, c, rc = 0;
+	struct nicd d = { .port_name = NULL };
+	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "r:p:v:b:f:q:l:sh", opts, NULL)) != -1) {
+	pv_daemon_init(&d.dd, "pvnet-nicd");
+	while ((c = getopt_long(argc, argv, PV_DAEMON_SHORTOPTS "p:v:b:f:q:", opts, NULL)) != -1) {
 		int bad = 0;
 
+		if ((rc = pv_daemon_opt(&d.dd, c, optarg)) < 0)
+			return 2;
+		if (rc > 0)
+			continue;
 		switch (c) {
-		case 'r': d.run_dir = optarg; break;
 		case 'p': d.port_name = optarg; break;
 		case 'v': bad = parse_u32(optarg, 1, 4096, &cfg.max_vis); break;
 		case 'b': bad = parse_u32(optarg, 1, 1u << 22, &cfg.nr_bufs); break;
 		case 'f': bad = parse_u32(optarg, 1, 1u << 16, &cfg.max_filters); break;
 		case 'q': bad = parse_u32(optarg, 1, 1u << 16, &cfg.vi_filters); break;
-		case 's': use_syslog = 1; break;
-		case 'l':
-			level = pv_log_level_parse(optarg);
-			bad = level < 0;
-			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -206,19 +135,20 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!d.run_dir || !d.port_name || optind != argc) {
+	if (!d.dd.run_dir || !d.port_name || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
-	pv_log_init("pvnet-nicd", level, use_syslog);
 	if (setup(&d, &cfg) < 0) {
 		teardown(&d);
 		return 1;
 	}
-	while (!d.stop) {
+	pv_daemon_ready(&d.dd);
+	rc = 0;
+	while (!d.dd.stop) {
 		bool more = nic_service(d.nic);
 
-		rc = pv_loop_once(d.loop, more ? 0 : -1);
+		rc = pv_loop_once(d.dd.loop, more ? 0 : -1);
 		if (rc < 0) {
 			pv_err("epoll: %s", strerror(-rc));
 			break;

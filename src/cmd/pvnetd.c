@@ -9,17 +9,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "back/ctl.h"
 #include "back/netback.h"
@@ -30,17 +24,15 @@
 #include "back/uplink.h"
 #include "hv/hv.h"
 #include "hv/xs.h"
+#include "lib/daemon.h"
 #include "lib/log.h"
-#include "lib/pidfile.h"
 #include "lib/loop.h"
 
 struct pvnetd {
-	const char *run_dir;
+	struct pv_daemon dd;	/* run directory, pid file, signals, the loop */
 	char hv_path[PATH_MAX];
 	char xs_path[PATH_MAX];
-	char pid_path[PATH_MAX];
 	char ctl_path[PATH_MAX];
-	int pid_fd;
 	struct pv_loop *loop;
 	struct xs_server *xs;
 	struct pv_hv *hv;
@@ -58,7 +50,7 @@ struct pvnetd {
 	struct pvnic_back *pnb;		/* the pvnic accelerator's backend half */
 	int no_guest_vifs;
 	struct pv_switch_config swcfg;
-	int sig_fd;
+	long allow_uid;
 };
 
 static void usage(FILE *f)
@@ -69,9 +61,8 @@ static void usage(FILE *f)
 		"pvnet's host daemon: hypervisor services, xenstore, netback and bridge.\n"
 		"\n"
 		"  -r, --run-dir DIR      sockets and pid file go here (created if missing)\n"
-		"  -d, --daemon           detach and run in the background\n"
-		"  -l, --log-level LEVEL  err, warn, info (default) or debug\n"
-		"  -s, --syslog           log to syslog instead of stderr\n"
+		PV_DAEMON_USAGE_DETACH
+		PV_DAEMON_USAGE_LOG
 		"  -u, --allow-uid UID    also accept guests running as UID (root and our\n"
 		"                         own user always are)\n"
 		"  -U, --uplink IFNAME    join the bridge to this host interface (AF_PACKET);\n"
@@ -91,45 +82,11 @@ static void usage(FILE *f)
 		"DIR/ctl.sock (pvnetctl).\n");
 }
 
-/* The pid file doubles as a lock: one pvnetd per run directory. */
-static int pidfile_take(struct pvnetd *d)
-{
-	d->pid_fd = pv_pidfile_take(d->pid_path, "pvnetd", d->run_dir);
-	return d->pid_fd < 0 ? -1 : 0;
-}
-
-static void signal_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct signalfd_siginfo si;
-
-	if (read(fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	pv_info("signal %u: stopping", si.ssi_signo);
-	pv_loop_stop(loop);
-}
-
-static int signals_setup(struct pvnetd *d)
-{
-	d->sig_fd = pv_loop_signalfd(1);
-	if (d->sig_fd < 0 || !pv_loop_add(d->loop, d->sig_fd, EPOLLIN, signal_cb, d))
-		return -1;
-	return 0;
-}
-
 static int paths_setup(struct pvnetd *d)
 {
-	if (mkdir(d->run_dir, 0755) < 0 && errno != EEXIST) {
-		pv_err("%s: %s", d->run_dir, strerror(errno));
-		return -1;
-	}
-	if (snprintf(d->hv_path, sizeof(d->hv_path), "%s/%s", d->run_dir, PV_HV_SOCK_NAME) >= (int)sizeof(d->hv_path) ||
-	    snprintf(d->xs_path, sizeof(d->xs_path), "%s/%s", d->run_dir, PV_XS_SOCK_NAME) >= (int)sizeof(d->xs_path) ||
-	    snprintf(d->pid_path, sizeof(d->pid_path), "%s/pvnetd.pid", d->run_dir) >= (int)sizeof(d->pid_path) ||
-	    snprintf(d->ctl_path, sizeof(d->ctl_path), "%s/%s", d->run_dir, PV_CTL_SOCK_NAME) >= (int)sizeof(d->ctl_path)) {
-		pv_err("run directory path too long");
-		return -1;
-	}
-	return 0;
+	return pv_daemon_path(&d->dd, d->hv_path, sizeof(d->hv_path), PV_HV_SOCK_NAME) < 0 ||
+	       pv_daemon_path(&d->dd, d->xs_path, sizeof(d->xs_path), PV_XS_SOCK_NAME) < 0 ||
+	       pv_daemon_path(&d->dd, d->ctl_path, sizeof(d->ctl_path), PV_CTL_SOCK_NAME) < 0 ? -1 : 0;
 }
 
 /* A guest asked for its vif (PV_HV_VIF_REQUEST): the toolstack's job. */
@@ -203,11 +160,7 @@ static int services_start(struct pvnetd *d)
 	struct xs_quota q;
 	int err;
 
-	d->loop = pv_loop_new();
-	if (!d->loop || signals_setup(d) < 0) {
-		pv_err("event loop: %s", strerror(errno));
-		return -1;
-	}
+	d->loop = d->dd.loop;
 	xs_quota_default(&q);
 	d->xs = xs_server_new(d->loop, d->xs_path, &q);
 	if (!d->xs) {
@@ -262,22 +215,48 @@ static void services_stop(struct pvnetd *d)
 	pv_hv_free(d->hv);
 	pv_switch_free(d->sw);
 	xs_server_free(d->xs);
-	if (d->sig_fd >= 0)
-		close(d->sig_fd);
-	pv_loop_free(d->loop);
-	if (d->pid_fd >= 0) {
-		unlink(d->pid_path);
-		close(d->pid_fd);
+	pv_daemon_teardown(&d->dd);
+}
+
+/* pvnetd's own options; -1 if bad (said why). */
+static int option(struct pvnetd *d, int c, const char *arg)
+{
+	char *end;
+	unsigned long v;
+
+	switch (c) {
+	case 'u': d->allow_uid = strtol(arg, NULL, 10); return 0;
+	case 'U':
+		if (d->nr_uplinks == 8) {
+			fprintf(stderr, "pvnetd: at most 8 uplinks\n");
+			return -1;
+		}
+		d->uplinks[d->nr_uplinks++] = arg;
+		return 0;
+	case 'H': d->host_port = arg; return 0;
+	case 'N': d->nic_dir = arg; return 0;
+	case 'n': d->no_guest_vifs = 1; return 0;
+	case 'A':
+	case 'C':
+		v = strtoul(arg, &end, 10);
+		if (*end || !v || v > 1000000) {
+			fprintf(stderr, "pvnetd: bad value '%s' for -%c\n", arg, c);
+			return -1;
+		}
+		if (c == 'A')
+			d->swcfg.mac_aging_ms = (unsigned int)v * 1000;
+		else
+			d->swcfg.mac_cap = (unsigned int)v;
+		return 0;
+	default:
+		return -1;
 	}
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "run-dir", required_argument, NULL, 'r' },
-		{ "daemon", no_argument, NULL, 'd' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "syslog", no_argument, NULL, 's' },
+		PV_DAEMON_LONGOPTS,
 		{ "allow-uid", required_argument, NULL, 'u' },
 		{ "uplink", required_argument, NULL, 'U' },
 		{ "host-port", required_argument, NULL, 'H' },
@@ -285,73 +264,39 @@ int main(int argc, char **argv)
 		{ "no-guest-vifs", no_argument, NULL, 'n' },
 		{ "mac-aging", required_argument, NULL, 'A' },
 		{ "mac-cap", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct pvnetd d = { .pid_fd = -1, .sig_fd = -1 };
-	int level = PV_LOG_INFO, use_syslog = 0, daemonize = 0, c, rc;
-	long allow_uid = -1;
+	struct pvnetd d = { .allow_uid = -1 };
+	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "r:dl:su:U:H:N:nA:C:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r': d.run_dir = optarg; break;
-		case 'd': daemonize = 1; break;
-		case 's': use_syslog = 1; break;
-		case 'l':
-			level = pv_log_level_parse(optarg);
-			if (level < 0) {
-				fprintf(stderr, "pvnetd: bad log level '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'u': allow_uid = strtol(optarg, NULL, 10); break;
-		case 'U':
-			if (d.nr_uplinks == 8) {
-				fprintf(stderr, "pvnetd: at most 8 uplinks\n");
-				return 2;
-			}
-			d.uplinks[d.nr_uplinks++] = optarg;
-			break;
-		case 'H': d.host_port = optarg; break;
-		case 'N': d.nic_dir = optarg; break;
-		case 'n': d.no_guest_vifs = 1; break;
-		case 'A':
-		case 'C': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-
-			if (*end || !v || v > 1000000) {
-				fprintf(stderr, "pvnetd: bad value '%s' for -%c\n", optarg, c);
-				return 2;
-			}
-			if (c == 'A')
-				d.swcfg.mac_aging_ms = (unsigned int)v * 1000;
-			else
-				d.swcfg.mac_cap = (unsigned int)v;
-			break;
+	pv_daemon_init(&d.dd, "pvnetd");
+	while ((c = getopt_long(argc, argv, PV_DAEMON_SHORTOPTS "u:U:H:N:nA:C:", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
 		}
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		if ((rc = pv_daemon_opt(&d.dd, c, optarg)) < 0)
+			return 2;
+		if (rc == 0 && option(&d, c, optarg) < 0) {
+			if (c == '?')
+				usage(stderr);
+			return 2;
 		}
 	}
-	if (!d.run_dir || optind != argc) {
+	if (!d.dd.run_dir || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
-	pv_log_init("pvnetd", level, use_syslog);
-	if (paths_setup(&d) < 0)
-		return 1;
-	if (daemonize && daemon(1, use_syslog ? 0 : 1) < 0) {
-		pv_err("daemon: %s", strerror(errno));
+	if (pv_daemon_start(&d.dd) < 0 || paths_setup(&d) < 0) {
+		pv_daemon_teardown(&d.dd);
 		return 1;
 	}
-	if (pidfile_take(&d) < 0)
-		return 1;
 	rc = services_start(&d);
 	if (rc == 0) {
-		if (allow_uid >= 0)
-			d.hv->allow_uid = (uid_t)allow_uid;
-		pv_info("serving in %s (hv.sock, xenstored.sock, ctl.sock)", d.run_dir);
+		if (d.allow_uid >= 0)
+			d.hv->allow_uid = (uid_t)d.allow_uid;
+		pv_info("serving in %s (hv.sock, xenstored.sock, ctl.sock)", d.dd.run_dir);
+		pv_daemon_ready(&d.dd);
 		rc = pv_loop_run(d.loop);
 		if (rc < 0)
 			pv_err("event loop: %s", strerror(-rc));

@@ -4,7 +4,8 @@
  *
  * Most commands go to pvnetd's control socket (<run-dir>/ctl.sock); the
  * store commands speak xenstore directly on <run-dir>/xenstored.sock.
- * One table drives dispatch, argument checks and the help text.
+ * One table, pvnet/ctl.h's (pvnetd serves from the same), drives
+ * dispatch, argument checks and the help text.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,10 +17,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "back/ctl.h"
 #include "guest/xsc.h"
 #include "lib/out.h"
 #include "lib/unix.h"
+#include "pvnet/ctl.h"
 #include "pvnet/hv_proto.h"
 #include "pvnet/xen.h"
 
@@ -33,25 +34,9 @@ typedef int (*cmd_fn)(const struct opts *o, int argc, char **argv);
 static int cmd_remote(const struct opts *o, int argc, char **argv);
 static int cmd_store_dump(const struct opts *o, int argc, char **argv);
 
-static const struct cmd {
-	const char *name;
-	const char *args;
-	int min_args, max_args;
-	cmd_fn fn;
-	const char *help;
-} cmds[] = {
-	{ "status", "", 0, 0, cmd_remote, "pvnetd's counters: domains, grants, store, bridge" },
-	{ "domain-list", "", 0, 0, cmd_remote, "registered domains" },
-	{ "vif-list", "", 0, 0, cmd_remote, "vifs with their xenbus states and counters" },
-	{ "vif-stats", "DOMID DEVID", 2, 2, cmd_remote, "every counter of one vif, drops by reason" },
-	{ "vif-create", "DOMID [devid=N] [mac=M] [mtu=N] [bridge=B] [rate=BPS] [accel=NIC]", 1, 7,
-	  cmd_remote, "create a vif for a domain (what a guest's own request does)" },
-	{ "accel", "DOMID DEVID on [NIC] | off | show", 3, 4, cmd_remote,
-	  "switch a vif's accelerator at run time; show: keys, VI counters, filters" },
-	{ "nic", "[NIC]", 0, 1, cmd_remote, "the NIC behind an accelerator: features, use, counters" },
-	{ "vif-destroy", "DOMID DEVID", 2, 2, cmd_remote, "remove a vif" },
-	{ "mac-table", "", 0, 0, cmd_remote, "the bridge's MAC table" },
-	{ "store-dump", "[PATH]", 0, 1, cmd_store_dump, "the xenstore tree (default /)" },
+/* Handlers of pv_ctl_cmds' PV_CTL_LOCAL commands; the rest go to pvnetd. */
+static const cmd_fn local_fns[PV_CTL_NR_CMDS] = {
+	[PV_CTL_STORE_DUMP] = cmd_store_dump,
 };
 
 static void usage(FILE *f)
@@ -59,8 +44,9 @@ static void usage(FILE *f)
 	fprintf(f, "usage: pvnetctl [--run-dir DIR] [--json] COMMAND [ARGS]\n\n"
 		   "  -r, --run-dir DIR  pvnetd's run directory (default $PVNET_RUN_DIR or /run/pvnet)\n"
 		   "  -j, --json         machine-readable output\n\ncommands:\n");
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-12s %-52s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+	for (int i = 0; i < PV_CTL_NR_CMDS; i++)
+		fprintf(f, "  %-12s %-52s %s\n", pv_ctl_cmds[i].name, pv_ctl_cmds[i].args,
+			pv_ctl_cmds[i].help);
 }
 
 static int connect_unix(const char *dir, const char *name)
@@ -179,6 +165,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .run_dir = getenv("PVNET_RUN_DIR") };
+	const struct pv_ctl_cmd *cmd;
 	int c;
 
 	if (!o.run_dir)
@@ -195,16 +182,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+	cmd = pv_ctl_cmd_find(argv[optind]);
+	if (cmd) {
 		int nargs = argc - optind - 1;
 
-		if (strcmp(cmds[i].name, argv[optind]))
-			continue;
-		if (nargs < cmds[i].min_args || nargs > cmds[i].max_args) {
-			fprintf(stderr, "usage: pvnetctl %s %s\n", cmds[i].name, cmds[i].args);
+		if (nargs < cmd->min_args || nargs > cmd->max_args) {
+			fprintf(stderr, "usage: pvnetctl %s %s\n", cmd->name, cmd->args);
 			return 2;
 		}
-		return cmds[i].fn(&o, argc - optind, argv + optind);
+		if (cmd->where == PV_CTL_REMOTE)
+			return cmd_remote(&o, argc - optind, argv + optind);
+		return local_fns[cmd - pv_ctl_cmds](&o, argc - optind, argv + optind);
 	}
 	fprintf(stderr, "pvnetctl: unknown command '%s'\n", argv[optind]);
 	usage(stderr);

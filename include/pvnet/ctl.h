@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl.h - pvnetd's control protocol, spoken by pvnetctl: the spec of the
+ * wire and the one table of its commands.
+ *
+ * The client connects to <run-dir>/ctl.sock (SOCK_STREAM, mode 0600:
+ * trusted), sends one line "<T|J> command [args...]\n" (T: text tables,
+ * J: JSON) of at most PV_CTL_LINE_MAX bytes and reads until EOF.  The
+ * first line of the answer is "ok" or "error <errno> <message>"; the rest
+ * is the output.
+ *
+ * pv_ctl_cmds lists every command pvnetctl knows: its name, usage, argument
+ * counts and help.  pvnetd serves those marked PV_CTL_REMOTE (checking the
+ * minimum count; pvnetctl checks both); the rest pvnetctl runs itself.
+ * Each side keeps only its handlers, indexed by enum pv_ctl_cmd_id.
+ */
+#ifndef PVNET_CTL_PROTO_H
+#define PVNET_CTL_PROTO_H
+
+#include <string.h>
+
+#define PV_CTL_SOCK_NAME "ctl.sock"
+#define PV_CTL_LINE_MAX  1024
+#define PV_CTL_MAX_ARGS  16	/* words after T/J the server looks at */
+
+enum pv_ctl_cmd_id {
+	PV_CTL_STATUS,
+	PV_CTL_DOMAIN_LIST,
+	PV_CTL_VIF_LIST,
+	PV_CTL_VIF_STATS,
+	PV_CTL_VIF_CREATE,
+	PV_CTL_ACCEL,
+	PV_CTL_NIC,
+	PV_CTL_VIF_DESTROY,
+	PV_CTL_MAC_TABLE,
+	PV_CTL_STORE_DUMP,
+	PV_CTL_NR_CMDS
+};
+
+enum pv_ctl_where {
+	PV_CTL_REMOTE,		/* on ctl.sock, served by pvnetd */
+	PV_CTL_LOCAL,		/* pvnetctl's own (store-dump speaks xenstore) */
+};
+
+struct pv_ctl_cmd {
+	const char *name;
+	const char *args;	/* usage after the name */
+	int min_args, max_args;	/* words after the name */
+	enum pv_ctl_where where;
+	const char *help;
+};
+
+/* In pvnetctl's help order. */
+static const struct pv_ctl_cmd pv_ctl_cmds[PV_CTL_NR_CMDS] __attribute__((unused)) = {
+	[PV_CTL_STATUS] = { "status", "", 0, 0, PV_CTL_REMOTE,
+			    "pvnetd's counters: domains, grants, store, bridge" },
+	[PV_CTL_DOMAIN_LIST] = { "domain-list", "", 0, 0, PV_CTL_REMOTE, "registered domains" },
+	[PV_CTL_VIF_LIST] = { "vif-list", "", 0, 0, PV_CTL_REMOTE,
+			      "vifs with their xenbus states and counters" },
+	[PV_CTL_VIF_STATS] = { "vif-stats", "DOMID DEVID", 2, 2, PV_CTL_REMOTE,
+			       "every counter of one vif, drops by reason" },
+	[PV_CTL_VIF_CREATE] = { "vif-create",
+				"DOMID [devid=N] [mac=M] [mtu=N] [bridge=B] [rate=BPS] [accel=NIC]",
+				1, 7, PV_CTL_REMOTE,
+				"create a vif for a domain (what a guest's own request does)" },
+	[PV_CTL_ACCEL] = { "accel", "DOMID DEVID on [NIC] | off | show", 3, 4, PV_CTL_REMOTE,
+			   "switch a vif's accelerator at run time; show: keys, VI counters, filters" },
+	[PV_CTL_NIC] = { "nic", "[NIC]", 0, 1, PV_CTL_REMOTE,
+			 "the NIC behind an accelerator: features, use, counters" },
+	[PV_CTL_VIF_DESTROY] = { "vif-destroy", "DOMID DEVID", 2, 2, PV_CTL_REMOTE, "remove a vif" },
+	[PV_CTL_MAC_TABLE] = { "mac-table", "", 0, 0, PV_CTL_REMOTE, "the bridge's MAC table" },
+	[PV_CTL_STORE_DUMP] = { "store-dump", "[PATH]", 0, 1, PV_CTL_LOCAL,
+				"the xenstore tree (default /)" },
+};
+
+/* The command called @name, or NULL. */
+static inline const struct pv_ctl_cmd *pv_ctl_cmd_find(const char *name)
+{
+	for (int i = 0; i < PV_CTL_NR_CMDS; i++)
+		if (!strcmp(pv_ctl_cmds[i].name, name))
+			return &pv_ctl_cmds[i];
+	return NULL;
+}
+
+#endif
