@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * netback.c - netback: the instance, its public API, the domain hook, and
- * the event plumbing (channels, scheduling).  The control plane is in
- * netback_xenbus.c, the data path in netback_tx.c and netback_rx.c.
+ * netback.c - netback: the instance, its public API, the domain hook, the
+ * event plumbing (channels, scheduling) and the vif's own life cycle
+ * (lookup, disconnect, disable on a protocol violation, removal).  The
+ * control plane is in netback_xenbus.c, the data path in netback_tx.c and
+ * netback_rx.c; the data path calls down into this file, never up into the
+ * control plane
+ * (Linux keeps xenvif_fatal_tx_err in netback.c for the same reason).
  *
  * Theory of Operation
  * ===================
@@ -164,6 +168,116 @@ void nb_evtchn_rx_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	nb_drain_fd(fd);
 	vif->st.evt_in++;
 	nb_vif_service(vif, 0, 1);
+}
+
+/* ---- the vif: store writes, lookup, disconnect, disable, removal ---- */
+
+void nb_write(struct pv_netback *nb, const char *dir, const char *key, const char *val)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	if (xs_server_write(nb->xs, path, val, strlen(val)) < 0)
+		pv_log_rl(&nb_rl, PV_LOG_ERR, "netback: cannot write %s", path);
+}
+
+void nb_set_state(struct nb_vif *vif, int state)
+{
+	char v[4];
+
+	if (vif->be_state == state)
+		return;
+	vif->be_state = state;
+	snprintf(v, sizeof(v), "%d", state);
+	nb_write(vif->nb, vif->be_path, "state", v);
+	pv_debug("%s: backend state %d", vif->port.name, state);
+}
+
+/**
+ * nb_vif_disconnect() - stop serving: unmap, unbind, drop queued frames
+ *
+ * Idempotent; safe on a half-connected vif.  The caller holds no slot maps.
+ */
+void nb_vif_disconnect(struct nb_vif *vif)
+{
+	struct pv_netback *nb = vif->nb;
+
+	vif->connected = 0;
+	nb_unschedule(vif);
+	nb_credit_stop(vif);
+	if (vif->w_tx)
+		pv_loop_del(nb->loop, vif->w_tx);
+	if (vif->w_rx)
+		pv_loop_del(nb->loop, vif->w_rx);
+	if (vif->evtchn_tx)
+		pv_evtchn_close(nb->hv, 0, vif->evtchn_tx);
+	if (vif->evtchn_rx && vif->evtchn_rx != vif->evtchn_tx)
+		pv_evtchn_close(nb->hv, 0, vif->evtchn_rx);
+	vif->w_tx = vif->w_rx = NULL;
+	vif->evtchn_tx = vif->evtchn_rx = 0;
+	pv_gnt_unmap(nb->hv, &vif->tx_map);
+	pv_gnt_unmap(nb->hv, &vif->rx_map);
+	memset(&vif->tx, 0, sizeof(vif->tx));
+	memset(&vif->rx, 0, sizeof(vif->rx));
+	vif->rx_dirty = 0;
+	vif->st.rx_queued = 0;
+	nb_rxq_free(vif);
+}
+
+/**
+ * nb_vif_fatal() - the frontend broke the protocol: disable this vif only
+ *
+ * Stops touching its rings (the caller must return without using them),
+ * unmaps and unbinds, state Closing, "disabled-reason" in the backend
+ * directory, one log line.  The frontend may start over via Closed.
+ */
+void nb_vif_fatal(struct nb_vif *vif, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(vif->reason, sizeof(vif->reason), fmt, ap);
+	va_end(ap);
+	nb_vif_disconnect(vif);
+	if (vif->disabled)
+		return;
+	vif->disabled = 1;
+	vif->st.fatal++;
+	pv_warn("%s: disabled: %s", vif->port.name, vif->reason);
+	nb_write(vif->nb, vif->be_path, "disabled-reason", vif->reason);
+	nb_set_state(vif, XenbusStateClosing);
+}
+
+struct nb_vif *nb_vif_find(struct pv_netback *nb, unsigned int domid, unsigned int devid)
+{
+	for (struct nb_vif *v = nb->vifs; v; v = v->next)
+		if (v->domid == domid && v->devid == devid)
+			return v;
+	return NULL;
+}
+
+void nb_vif_free(struct nb_vif *vif)
+{
+	struct pv_netback *nb = vif->nb;
+	char path[192];
+
+	pv_accel_back_vif_free(vif->accel);	/* the plugin's remove(), first */
+	vif->accel = NULL;
+	nb_vif_disconnect(vif);
+	if (vif->fe_watched) {
+		snprintf(path, sizeof(path), "%s/state", vif->fe_path);
+		xs_server_unwatch(nb->xs, path, vif->fe_token);
+	}
+	if (vif->port.br_port >= 0)
+		pv_switch_port_del(nb->sw, &vif->port);
+	for (struct nb_vif **pp = &nb->vifs; *pp; pp = &(*pp)->next)
+		if (*pp == vif) {
+			*pp = vif->next;
+			break;
+		}
+	nb->nr_vifs--;
+	pv_info("%s: removed", vif->port.name);
+	free(vif);
 }
 
 static void nb_domain_hook(struct pv_hv *hv, struct pv_domain *d, void *arg)

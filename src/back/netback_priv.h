@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * netback_priv.h - netback's internals, shared by netback.c (vif life
- * cycle and xenbus), netback_tx.c (guest -> switch) and netback_rx.c
+ * netback_priv.h - netback's internals, shared by netback.c (the vif:
+ * events, disconnect, disable, removal), netback_xenbus.c (the control
+ * plane), netback_tx.c (guest -> switch) and netback_rx.c
  * (switch -> guest).  Not a contract: nothing outside these files uses it.
  */
 #ifndef PVNET_NETBACK_PRIV_H
@@ -134,14 +135,18 @@ void nb_notify(struct nb_vif *vif, uint32_t port);
 void nb_evtchn_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg);
 void nb_evtchn_rx_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg);
 
-/* netback_xenbus.c: vifs in the store, the state machine */
-struct xs_server;
-void nb_base_watch_cb(struct xs_server *xs, const char *path, const char *token, void *arg);
+/* netback.c: the vif itself; tx/rx report violations here, not to xenbus */
+void nb_write(struct pv_netback *nb, const char *dir, const char *key, const char *val);
+void nb_set_state(struct nb_vif *vif, int state);
 struct nb_vif *nb_vif_find(struct pv_netback *nb, unsigned int domid, unsigned int devid);
 void nb_vif_free(struct nb_vif *vif);
 void nb_vif_disconnect(struct nb_vif *vif);
 void nb_vif_fatal(struct nb_vif *vif, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* netback_xenbus.c: vifs in the store, the state machine */
+struct xs_server;
+void nb_base_watch_cb(struct xs_server *xs, const char *path, const char *token, void *arg);
 
 /* netback_tx.c: returns 1 if requests remain after @budget frames. */
 int nb_tx_poll(struct nb_vif *vif, unsigned int budget);

@@ -12,7 +12,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,27 +83,6 @@ static int nb_read_flag(struct pv_netback *nb, const char *dir, const char *key)
 	if (err == -ENOENT)
 		return 0;
 	return err < 0 ? err : (int)v;
-}
-
-static void nb_write(struct pv_netback *nb, const char *dir, const char *key, const char *val)
-{
-	char path[192];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, key);
-	if (xs_server_write(nb->xs, path, val, strlen(val)) < 0)
-		pv_log_rl(&nb_rl, PV_LOG_ERR, "netback: cannot write %s", path);
-}
-
-static void nb_set_state(struct nb_vif *vif, int state)
-{
-	char v[4];
-
-	if (vif->be_state == state)
-		return;
-	vif->be_state = state;
-	snprintf(v, sizeof(v), "%d", state);
-	nb_write(vif->nb, vif->be_path, "state", v);
-	pv_debug("%s: backend state %d", vif->port.name, state);
 }
 
 /* ---- connect / disconnect / disable ---- */
@@ -248,61 +226,6 @@ static void nb_vif_connect(struct nb_vif *vif)
 	nb_vif_service(vif, 1, 1);
 }
 
-/**
- * nb_vif_disconnect() - stop serving: unmap, unbind, drop queued frames
- *
- * Idempotent; safe on a half-connected vif.  The caller holds no slot maps.
- */
-void nb_vif_disconnect(struct nb_vif *vif)
-{
-	struct pv_netback *nb = vif->nb;
-
-	vif->connected = 0;
-	nb_unschedule(vif);
-	nb_credit_stop(vif);
-	if (vif->w_tx)
-		pv_loop_del(nb->loop, vif->w_tx);
-	if (vif->w_rx)
-		pv_loop_del(nb->loop, vif->w_rx);
-	if (vif->evtchn_tx)
-		pv_evtchn_close(nb->hv, 0, vif->evtchn_tx);
-	if (vif->evtchn_rx && vif->evtchn_rx != vif->evtchn_tx)
-		pv_evtchn_close(nb->hv, 0, vif->evtchn_rx);
-	vif->w_tx = vif->w_rx = NULL;
-	vif->evtchn_tx = vif->evtchn_rx = 0;
-	pv_gnt_unmap(nb->hv, &vif->tx_map);
-	pv_gnt_unmap(nb->hv, &vif->rx_map);
-	memset(&vif->tx, 0, sizeof(vif->tx));
-	memset(&vif->rx, 0, sizeof(vif->rx));
-	vif->rx_dirty = 0;
-	vif->st.rx_queued = 0;
-	nb_rxq_free(vif);
-}
-
-/**
- * nb_vif_fatal() - the frontend broke the protocol: disable this vif only
- *
- * Stops touching its rings (the caller must return without using them),
- * unmaps and unbinds, state Closing, "disabled-reason" in the backend
- * directory, one log line.  The frontend may start over via Closed.
- */
-void nb_vif_fatal(struct nb_vif *vif, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(vif->reason, sizeof(vif->reason), fmt, ap);
-	va_end(ap);
-	nb_vif_disconnect(vif);
-	if (vif->disabled)
-		return;
-	vif->disabled = 1;
-	vif->st.fatal++;
-	pv_warn("%s: disabled: %s", vif->port.name, vif->reason);
-	nb_write(vif->nb, vif->be_path, "disabled-reason", vif->reason);
-	nb_set_state(vif, XenbusStateClosing);
-}
-
 /* The frontend starts over: forget the violation, offer ourselves again. */
 static void nb_vif_restart(struct nb_vif *vif)
 {
@@ -377,38 +300,6 @@ static void nb_fe_watch_cb(struct xs_server *xs, const char *path, const char *t
 }
 
 /* ---- vif creation and removal ---- */
-
-struct nb_vif *nb_vif_find(struct pv_netback *nb, unsigned int domid, unsigned int devid)
-{
-	for (struct nb_vif *v = nb->vifs; v; v = v->next)
-		if (v->domid == domid && v->devid == devid)
-			return v;
-	return NULL;
-}
-
-void nb_vif_free(struct nb_vif *vif)
-{
-	struct pv_netback *nb = vif->nb;
-	char path[192];
-
-	pv_accel_back_vif_free(vif->accel);	/* the plugin's remove(), first */
-	vif->accel = NULL;
-	nb_vif_disconnect(vif);
-	if (vif->fe_watched) {
-		snprintf(path, sizeof(path), "%s/state", vif->fe_path);
-		xs_server_unwatch(nb->xs, path, vif->fe_token);
-	}
-	if (vif->port.br_port >= 0)
-		pv_switch_port_del(nb->sw, &vif->port);
-	for (struct nb_vif **pp = &nb->vifs; *pp; pp = &(*pp)->next)
-		if (*pp == vif) {
-			*pp = vif->next;
-			break;
-		}
-	nb->nr_vifs--;
-	pv_info("%s: removed", vif->port.name);
-	free(vif);
-}
 
 /*
  * The "rate" key, as Xen's toolstack writes it: "BYTES,USEC" = at most

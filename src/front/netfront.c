@@ -906,7 +906,8 @@ int nf_kick(struct pv_netfront *nf)
 	if (nf_tx_gc(nf))
 		return -EPROTO;
 	nf_accel_tx_resume(nf);		/* a returned frame first; check_ready */
-	nf_xs_check(nf);		/* a plugin's store request queued watch events? */
+	if (nf->after_kick)		/* a plugin's store request queued watch events? */
+		nf->after_kick(nf);
 	pv_netfront_flush(nf);
 	if (nf->tx_blocked && nf->carrier && !nf_accel_tx_stopped(nf) &&
 	    nf_tx_fits(nf, PV_NF_MAX_TX_SLOTS, PV_NF_MAX_TX_SLOTS + 1)) {

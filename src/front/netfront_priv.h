@@ -71,6 +71,14 @@ struct pv_netfront {
 	uint8_t *rx_lin;		/* private linear copy, for locating L4 headers */
 	struct pv_watch *kick_w;	/* re-poll after an exhausted RX budget */
 	struct pv_watch *xs_soon_w;	/* watch events queued by a request: run xenbus */
+	/*
+	 * Called at the end of every nf_kick(); set by netfront_xenbus.c, so
+	 * the data path needs nothing of xenbus.  An accelerator polled or
+	 * resumed in the kick may have made a store request that read watch
+	 * events off the socket and queued them (commit 74ff127): the hook
+	 * (nf_xs_check) runs xenbus soon for them.  NULL: nothing to do.
+	 */
+	void (*after_kick)(struct pv_netfront *nf);
 
 	struct pv_netfront_stats st;
 	struct pv_ratelimit rl;
@@ -89,9 +97,10 @@ int nf_kick(struct pv_netfront *nf);
 int nf_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh, const void *frame, uint32_t len);
 int nf_tx_room_slow(struct pv_netfront *nf, uint32_t len);
 void nf_kick_soon(struct pv_netfront *nf);
-void nf_xs_check(struct pv_netfront *nf);
 
 /* netfront_xenbus.c */
+/* Run xenbus soon if a request queued watch events (also nf->after_kick). */
+void nf_xs_check(struct pv_netfront *nf);
 /* Drop the connection to pvnetd now (from loop callbacks only) ... */
 void nf_lose(struct pv_netfront *nf, const char *why);
 /* ... or soon: safe anywhere, the data path stops at once. */

@@ -677,6 +677,7 @@ struct pv_netfront *pv_netfront_new(struct pv_loop *loop, const struct pv_netfro
 	nf->want_mtu = cfg->mtu;
 	nf->tx_ring_ref = nf->rx_ring_ref = -1;
 	nf->retry_ms = NF_RETRY_MIN_MS;
+	nf->after_kick = nf_xs_check;	/* the data path calls it without knowing xenbus */
 	/* Connect from the loop, so no callback runs before the caller has @nf. */
 	nf_schedule_retry(nf, 0);
 	if (!nf->retry_w) {

@@ -7,8 +7,11 @@
  * seals against shrinking before mapping them shared, so a guest cannot
  * make the daemon fault by truncating them (BADINPUTS 10).  Destroying a
  * domain runs the destroy hooks first (netback unmaps its grants and closes
- * its ports), then reclaims whatever is still held: grant pins, event
- * channels, xenstore connections and nodes, the mappings.
+ * its ports), then reclaims whatever is still held: event channels, grant
+ * pins, xenstore connections and nodes, the registration connection, the
+ * mappings.  Event channels, grants and the hypervisor socket are taken
+ * back through their own hooks (hv.h: struct pv_hv_reclaim), so this file
+ * calls none of them by name: they call down into it, not the reverse.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +26,13 @@
 #include "hv.h"
 #include "xs.h"
 #include "lib/log.h"
+
+/* Run one of the hypervisor's own destroy hooks, if that part was used. */
+static void domain_reclaim(struct pv_hv *hv, struct pv_domain *d, unsigned int part)
+{
+	if (hv->reclaim.domain[part])
+		hv->reclaim.domain[part](hv, d);
+}
 
 struct pv_hv *pv_hv_new(struct pv_loop *loop, struct xs_server *xs)
 {
@@ -53,11 +63,12 @@ void pv_hv_free(struct pv_hv *hv)
 {
 	if (!hv)
 		return;
-	pv_hvsock_close(hv);
+	if (hv->reclaim.close)
+		hv->reclaim.close(hv);
 	for (unsigned int i = 1; i < PV_MAX_DOMAINS; i++)
 		if (hv->doms[i])
 			pv_domain_destroy(hv, hv->doms[i]);
-	pv_evtchn_close_all(hv, hv->doms[0]);
+	domain_reclaim(hv, hv->doms[0], PV_HV_EVTCHN);
 	free(hv->doms[0]);
 	free(hv);
 }
@@ -240,12 +251,12 @@ void pv_domain_destroy(struct pv_hv *hv, struct pv_domain *d)
 	d->dying = 1;
 	for (unsigned int i = 0; i < hv->nr_hooks; i++)
 		hv->hooks[i].cb(hv, d, hv->hooks[i].arg);
-	pv_evtchn_close_all(hv, d);
-	pv_gnt_release_all(hv, d);
+	domain_reclaim(hv, d, PV_HV_EVTCHN);
+	domain_reclaim(hv, d, PV_HV_GNT);
 	if (hv->xs)
 		xs_server_domain_release(hv->xs, d->domid);
 	if (d->conn)
-		pv_hvsock_detach(hv, d->conn);
+		domain_reclaim(hv, d, PV_HV_CONN);
 	munmap(d->gnt, gnt_table_bytes(d->nr_grants));
 	munmap(d->mem, (size_t)d->nr_pages * PV_PAGE_SIZE);
 	close(d->gnt_fd);

@@ -67,6 +67,7 @@ int pv_evtchn_alloc_unbound(struct pv_hv *hv, unsigned int dom, unsigned int rem
 
 	if (!d || !pv_domain_get(hv, remote_dom))
 		return -ESRCH;
+	hv->reclaim.domain[PV_HV_EVTCHN] = pv_evtchn_close_all;	/* ports exist from now */
 	port = evtchn_find_free(d);
 	if (port < 0)
 		return port;
@@ -111,6 +112,7 @@ int pv_evtchn_bind_interdomain(struct pv_hv *hv, unsigned int dom,
 		return -ESRCH;
 	if (!r || r->state != PV_EVTCHN_UNBOUND || r->remote_dom != dom)
 		return -EINVAL;
+	hv->reclaim.domain[PV_HV_EVTCHN] = pv_evtchn_close_all;
 	port = evtchn_find_free(d);
 	if (port < 0)
 		return port;

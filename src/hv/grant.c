@@ -162,6 +162,7 @@ int pv_gnt_map(struct pv_hv *hv, unsigned int granter, grant_ref_t ref,
 			  granter, ref, mapper, strerror(-err));
 		return err;
 	}
+	hv->reclaim.domain[PV_HV_GNT] = pv_gnt_release_all;	/* a pin may outlive us */
 	m->dom = d;
 	m->ref = ref;
 	m->readonly = readonly;

@@ -77,6 +77,21 @@ struct pv_domain {
 /* Called before a domain is destroyed, so users unmap and close first. */
 typedef void (*pv_domain_cb)(struct pv_hv *hv, struct pv_domain *d, void *arg);
 
+/*
+ * The hypervisor's own destroy hooks: what evtchn.c, grant.c and hvsock.c
+ * take back from a dying domain.  Each part fills its slot when it is
+ * first used (an empty slot: nothing to take back), so domain.c calls them
+ * without naming them.  pv_domain_destroy() runs them after the users'
+ * hooks, in slot order (the store's release between GNT and CONN);
+ * pv_hv_free() runs @close first and domain[PV_HV_EVTCHN] on dom0 last.
+ */
+typedef void (*pv_reclaim_cb)(struct pv_hv *hv, struct pv_domain *d);
+enum { PV_HV_EVTCHN, PV_HV_GNT, PV_HV_CONN, PV_HV_NR_PARTS };
+struct pv_hv_reclaim {
+	pv_reclaim_cb domain[PV_HV_NR_PARTS];
+	void (*close)(struct pv_hv *hv);	/* hvsock: the socket, every connection */
+};
+
 struct pv_hv_stats {
 	uint64_t registered, destroyed;
 	uint64_t bad_msgs, rejected_peers;
@@ -112,6 +127,7 @@ struct pv_hv {
 	/* destroy hooks */
 	struct { pv_domain_cb cb; void *arg; } hooks[8];
 	unsigned int nr_hooks;
+	struct pv_hv_reclaim reclaim;
 };
 
 /* domain.c */
@@ -158,6 +174,6 @@ void pv_evtchn_close_all(struct pv_hv *hv, struct pv_domain *d);
 int pv_hvsock_listen(struct pv_hv *hv, const char *path);
 void pv_hvsock_close(struct pv_hv *hv);
 /* Close a domain's connection because the domain is being destroyed. */
-void pv_hvsock_detach(struct pv_hv *hv, struct hvsock_conn *c);
+void pv_hvsock_detach(struct pv_hv *hv, struct pv_domain *d);
 
 #endif

@@ -427,9 +427,13 @@ static void hvsock_conn_close(struct hvsock_conn *c, const char *why)
  * pv_hvsock_detach() - the domain is being destroyed from elsewhere
  * (pvnetctl, shutdown): drop its connection without destroying it again.
  */
-void pv_hvsock_detach(struct pv_hv *hv, struct hvsock_conn *c)
+void pv_hvsock_detach(struct pv_hv *hv, struct pv_domain *d)
 {
+	struct hvsock_conn *c = d->conn;
+
 	(void)hv;
+	if (!c)
+		return;
 	c->dom = NULL;
 	hvsock_conn_release(c);
 }
@@ -502,6 +506,8 @@ int pv_hvsock_listen(struct pv_hv *hv, const char *path)
 	}
 	hv->listen_fd = fd;
 	hv->sock_path = strdup(path);
+	hv->reclaim.domain[PV_HV_CONN] = pv_hvsock_detach;
+	hv->reclaim.close = pv_hvsock_close;
 	hv->listen_w = pv_loop_add(hv->loop, fd, EPOLLIN, hvsock_accept_cb, hv);
 	return hv->listen_w ? 0 : -ENOMEM;
 }

@@ -512,7 +512,7 @@ static void xs_accept_cb(struct pv_loop *loop, int lfd, uint32_t events, void *a
 /**
  * xs_pending_add() - queue an in-process watch event for the loop
  */
-void xs_pending_add(struct xs_server *xs, struct xs_watch *w, const char *path)
+static void xs_pending_add(struct xs_server *xs, struct xs_watch *w, const char *path)
 {
 	size_t l = strlen(path) + 1;
 	struct xs_pending *p = malloc(sizeof(*p) + l);
@@ -537,7 +537,7 @@ void xs_pending_add(struct xs_server *xs, struct xs_watch *w, const char *path)
 /**
  * xs_pending_drop() - forget queued events of a watch that goes away
  */
-void xs_pending_drop(struct xs_server *xs, struct xs_watch *w)
+static void xs_pending_drop(struct xs_server *xs, struct xs_watch *w)
 {
 	struct xs_pending **pp = &xs->pend_head, *last = NULL;
 
@@ -553,6 +553,22 @@ void xs_pending_drop(struct xs_server *xs, struct xs_watch *w)
 		}
 	}
 	xs->pend_tail = last;
+}
+
+/* xs->sink.event: one event, to the watch's connection or the loop's queue. */
+static void xs_sink_event(struct xs_server *xs, struct xs_watch *w, const char *path)
+{
+	if (w->conn)
+		xs_conn_event(w->conn, path, w->token);
+	else
+		xs_pending_add(xs, w, path);
+}
+
+/* xs->sink.gone: a watch is being freed. */
+static void xs_sink_gone(struct xs_server *xs, struct xs_watch *w)
+{
+	if (!w->conn)
+		xs_pending_drop(xs, w);
 }
 
 /**
@@ -644,6 +660,7 @@ struct xs_server *xs_server_new(struct pv_loop *loop, const char *sockpath,
 	xs->loop = loop;
 	xs->lfd = -1;
 	xs->rl = (struct pv_ratelimit)PV_RATELIMIT_INIT;
+	xs->sink = (struct xs_watch_sink){ .event = xs_sink_event, .gone = xs_sink_gone };
 	if (q)
 		xs->q = *q;
 	else

@@ -91,6 +91,17 @@ struct xs_pending {
 	char path[];
 };
 
+/*
+ * Where the store sends what happens to watches, set by xs.c: an event
+ * (@path already stripped for a relative watch) goes to the watch's
+ * connection or, in-process, to the loop's queue; a watch going away has
+ * its queued events forgotten.  So xs_store.c calls no connection code.
+ */
+struct xs_watch_sink {
+	void (*event)(struct xs_server *xs, struct xs_watch *w, const char *path);
+	void (*gone)(struct xs_server *xs, struct xs_watch *w);
+};
+
 /* Per-domain accounting. */
 struct xs_dom {
 	struct xs_dom *next;
@@ -143,6 +154,7 @@ struct xs_server {
 	struct xs_conn *conns;
 	unsigned int nconns, ndoomed;
 	struct xs_watch *watches;
+	struct xs_watch_sink sink;
 	struct xs_pending *pend_head, *pend_tail;
 	struct xs_dom *doms;
 	struct xs_stats st;
@@ -196,12 +208,10 @@ void xs_watch_event(struct xs_server *xs, struct xs_watch *w, const char *path);
 /* xs_proto.c: one complete request from a socket client */
 void xs_proto_handle(struct xs_conn *c, const struct xsd_sockmsg *h, const char *data);
 
-/* xs.c: replies, delivery of one event to a socket client; queueing of in-process ones */
+/* xs.c: replies, delivery of one event to a socket client (in-process ones: xs->sink) */
 void xs_conn_queue(struct xs_conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
 		   const void *data, size_t len);
 void xs_conn_doom(struct xs_conn *c, const char *why, int bad);
 void xs_conn_event(struct xs_conn *c, const char *path, const char *token);
-void xs_pending_add(struct xs_server *xs, struct xs_watch *w, const char *path);
-void xs_pending_drop(struct xs_server *xs, struct xs_watch *w);
 
 #endif

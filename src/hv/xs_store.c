@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * xs_store.c - the xenstore tree: paths, nodes, permissions, quotas,
- * transactions and watches.  No sockets here: xs.c feeds it requests.
+ * transactions and watches.  No sockets here: xs.c feeds it requests
+ * and takes the watch events back through xs->sink.
  *
  * Theory of operation
  *
@@ -928,8 +929,7 @@ static void xs_watch_unlink(struct xs_server *xs, struct xs_watch **pp)
 	*pp = w->next;
 	if (w->conn)
 		w->conn->nwatches--;
-	else
-		xs_pending_drop(xs, w);
+	xs->sink.gone(xs, w);
 	free(w->path);
 	free(w->token);
 	free(w);
@@ -974,10 +974,7 @@ void xs_watch_event(struct xs_server *xs, struct xs_watch *w, const char *path)
 	const char *p = strlen(path) > w->strip ? path + w->strip : path;
 
 	xs->st.watch_events++;
-	if (w->conn)
-		xs_conn_event(w->conn, p, w->token);
-	else
-		xs_pending_add(xs, w, p);
+	xs->sink.event(xs, w, p);
 }
 
 /**
