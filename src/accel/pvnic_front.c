@@ -40,7 +40,8 @@
  *   BUSY      not enough free TX buffers for all of the frame: the frame
  *             (and its plan) is copied and held; poll sends it once TX_DONE
  *             events freed enough buffers, and check_ready says go;
- *   SENT      the frame goes one of these ways (pvnic_tx_plan):
+ *   SENT      the frame goes one of these ways (pvnic_tx_plan), the
+ *             NIC's rules asked of src/nic/txrule.c:
  *             TSO    a TCP GSO frame the NIC's TSO rule takes (IPv4, or
  *                    IPv6 without extension headers; nothing after the
  *                    IP datagram; mss >= PV_NIC_TSO_MSS_MIN), with
@@ -109,6 +110,7 @@
 #include "lib/loop.h"
 #include "lib/pkt.h"
 #include "nic/nic_client.h"
+#include "nic/txrule.h"
 #include "pvnet/accel.h"
 #include "pvnet/xen.h"
 
@@ -814,36 +816,29 @@ static int pvnic_tx_send(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 	return 0;
 }
 
-/* The longest frame without TSO: the port's MTU, an Ethernet header and one tag. */
+/* The longest frame without TSO (the NIC's rule: MTU + 14, one tag 4 more), in one buffer. */
 static uint32_t pvnic_plain_max(const struct pvnic_dev *p, const uint8_t *hdr, uint32_t avail)
 {
-	uint32_t max = p->mtu + PV_PKT_ETH_HLEN;
+	uint32_t max = nic_txrule_max_len(p->mtu, hdr, avail);
 
-	if (avail >= 14 && hdr[12] == 0x81 && hdr[13] == 0x00)
-		max += PV_PKT_VLAN_HLEN;
 	return max < PV_NIC_BUF_SIZE ? max : PV_NIC_BUF_SIZE;
 }
 
 /*
- * May the NIC complete this frame's partial checksum (nic.h's CSUM rule)?
- * TCP or UDP over IPv4 or IPv6 without extension headers (the NIC takes
- * them, but software is as cheap for one buffer and never walks them
- * differently), not a fragment, nothing after the IP datagram, and the
- * checksum the kernel asked for is the one the NIC fills in.
+ * May the NIC complete this frame's partial checksum?  Its CSUM rule
+ * (src/nic/txrule.c: TCP or UDP over IPv4 or IPv6, not a fragment, nothing
+ * after the IP datagram), and the checksum the kernel asked for is the
+ * one the NIC fills in.
  */
 static int pvnic_csum_offload_ok(const struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 				 const uint8_t *hdr, uint32_t avail, uint32_t len)
 {
 	struct pv_pkt_info pi;
-	uint16_t field;
 
-	if (!p->off_csum || pv_pkt_parse_hdr(hdr, avail, len, &pi) || !pi.ip_version ||
-	    (pi.flags & PV_PKT_F_FRAG) || !(pi.flags & PV_PKT_F_PORTS) || pi.l3_end != len)
-		return 0;
-	if (pi.ip_version == 6 && pi.l4_off != pi.l3_off + 40)
-		return 0;
-	field = pi.l4_proto == IPPROTO_TCP ? PV_PKT_TCP_CSUM_OFF : PV_PKT_UDP_CSUM_OFF;
-	return vh->csum_start == pi.l4_off && vh->csum_offset == field;
+	return p->off_csum &&
+	       nic_txrule_offload(hdr, avail, len, p->mtu, PV_NIC_TX_F_CSUM, 0, &pi) ==
+		       PV_NIC_ERR_NONE &&
+	       nic_txrule_csum_at(&pi, vh->csum_start, vh->csum_offset);
 }
 
 /*
@@ -855,21 +850,22 @@ static int pvnic_plan_gso(const struct pvnic_dev *p, const struct virtio_net_hdr
 			  const uint8_t *hdr, uint32_t avail, uint32_t len, struct pvnic_plan *pl)
 {
 	int type = pvnic_gso_type(vh);
-	struct pv_pkt_info pi;
-	uint32_t l3l4, hlen, pay, mss;
+	struct pv_pkt_info pi, tso;
+	uint32_t hlen, pay, mss, mss_max;
 
 	if (type < 0 || !vh->gso_size || !pv_pkt_is_tcp_gso_ok_hdr(hdr, avail, len, type) ||
 	    pv_pkt_parse_hdr(hdr, avail, len, &pi))
 		return 1;
-	l3l4 = pi.l4_off - pi.l3_off + pi.l4_hdr_len;
 	hlen = pi.l4_off + pi.l4_hdr_len;
-	if (p->mtu <= l3l4 || pi.l3_end < hlen || hlen >= PV_NIC_BUF_SIZE)
+	mss_max = nic_txrule_tso_mss_max(&pi, p->mtu, hdr, avail);	/* segments the port takes */
+	if (!mss_max || pi.l3_end < hlen || hlen >= PV_NIC_BUF_SIZE)
 		return 1;
 	pay = pi.l3_end - hlen;
-	mss = vh->gso_size < p->mtu - l3l4 ? vh->gso_size : p->mtu - l3l4;
-	if (p->off_tso && pay && pi.l3_end == len && mss >= PV_NIC_TSO_MSS_MIN &&
-	    (pi.ip_version == 4 || pi.l4_off == pi.l3_off + 40)) {
-		pl->mode = PVNIC_TXM_TSO;	/* headers + mss fit the MTU: the NIC's rule */
+	mss = vh->gso_size < mss_max ? vh->gso_size : mss_max;
+	if (p->off_tso && pay &&
+	    nic_txrule_offload(hdr, avail, len, p->mtu, PV_NIC_TX_F_TSO, (uint16_t)mss, &tso) ==
+		    PV_NIC_ERR_NONE) {
+		pl->mode = PVNIC_TXM_TSO;	/* the NIC's rule, with the mss clamped to it */
 		pl->mss = (uint16_t)mss;
 		pl->nbuf = (len + PV_NIC_BUF_SIZE - 1) / PV_NIC_BUF_SIZE;
 		return pl->nbuf > PV_NIC_TX_MAX_FRAGS;	/* cannot happen: len <= 64 KiB */

@@ -26,9 +26,9 @@
  * the MTU with PV_NIC_TX_F_TSO and its gso_size (the NIC hands it to the
  * port's kernel whole: one frame instead of ~45), a partial checksum with
  * PV_NIC_TX_F_CSUM.  What the NIC would refuse (judged from the frame's
- * private header copy with the NIC's own rules: TCP of the GSO type's IP
- * version, no IPv6 extension header, an mss the MTU takes, the csum_start
- * the headers say, nothing after the IP datagram) takes the software path
+ * private header copy with the NIC's own rule, src/nic/txrule.c: TCP of
+ * the GSO type's IP version, no IPv6 extension header, an mss the MTU
+ * takes, the csum_start the headers say, nothing after the IP datagram) takes the software path
  * instead, which is also the only path with a NIC without those features:
  * the frame is copied into one TX buffer, its partial checksum completed
  * there; a GSO frame longer than the MTU is linearised into a 64 KiB
@@ -68,6 +68,7 @@
 #include "lib/loop.h"
 #include "lib/pkt.h"
 #include "nic/nic_client.h"
+#include "nic/txrule.h"
 
 #define NP_NBUFS	(PV_NICPORT_RX_BUFS + PV_NICPORT_TX_BUFS)
 #define NP_MEM_SIZE	((size_t)NP_NBUFS * PV_NIC_BUF_SIZE)
@@ -472,7 +473,7 @@ static int np_tx_seg(const struct pv_pkt_seg *seg, void *arg)
 	uint8_t *b;
 
 	if (seg->hdr_len + seg->payload_len > PV_NIC_BUF_SIZE ||
-	    seg->hdr_len + seg->payload_len > np->mtu + PV_PKT_ETH_HLEN + PV_PKT_VLAN_HLEN)
+	    seg->hdr_len + seg->payload_len > nic_txrule_max_len(np->mtu, seg->hdr, seg->hdr_len))
 		return np_tx_drop(np, &np->xs.tx_too_big);
 	if (np_tx_room(np) < 1)
 		return np_tx_drop(np, &np->xs.tx_no_room);
@@ -485,14 +486,10 @@ static int np_tx_seg(const struct pv_pkt_seg *seg, void *arg)
 	return 0;
 }
 
-/* Largest frame the port takes without GSO (as the NIC counts: a tagged frame 4 more). */
+/* Largest frame the port takes without GSO (the NIC's rule: a tagged frame 4 more). */
 static uint32_t np_wire_max(const struct pv_nicport *np, const struct pv_frame *f)
 {
-	uint32_t max = np->mtu + PV_PKT_ETH_HLEN;
-
-	if (f->hdr_len >= PV_PKT_ETH_HLEN && f->hdr[12] == 0x81 && f->hdr[13] == 0x00)
-		max += PV_PKT_VLAN_HLEN;
-	return max;
+	return nic_txrule_max_len(np->mtu, f->hdr, f->hdr_len);
 }
 
 /* Largest frame the software path sends without GSO: one TX buffer. */
@@ -510,9 +507,10 @@ static uint32_t np_max_len(const struct pv_nicport *np, const struct pv_frame *f
  * @flags:	out: 0, PV_NIC_TX_F_CSUM or PV_NIC_TX_F_TSO
  * @mss:	out: with TSO, the frame's gso_size
  *
- * Judged on the private header copy, with the rules the NIC applies
- * (nic.h, src/nic/txcheck.c), so that the NIC does not refuse what we
- * post; anything else takes the software path.
+ * Judged on the private header copy with the NIC's own rule
+ * (src/nic/txrule.c), so that the NIC does not refuse what we post; and
+ * the checksum asked for must be the one the NIC fills in, a GSO type that
+ * of the frame's IP version.  Anything else takes the software path.
  *
  * Return: true to post a chain.
  */
@@ -523,30 +521,19 @@ static bool np_offload(const struct pv_nicport *np, const struct pv_frame *f, ui
 	bool csum = f->flags & PV_FRAME_CSUM_PARTIAL;
 	const uint32_t need = PV_NIC_FEAT_TX_CHAIN | (gso ? PV_NIC_FEAT_TSO : 0) |
 			      (csum ? PV_NIC_FEAT_TX_CSUM : 0);
+	uint32_t fl = gso ? PV_NIC_TX_F_TSO : csum ? PV_NIC_TX_F_CSUM : 0;
+	uint16_t m = gso ? f->gso_size : 0;
 	struct pv_pkt_info pi;
 
 	*flags = 0;
 	*mss = 0;
-	if ((np->features & need) != need)
+	if ((np->features & need) != need ||
+	    (gso && !pv_pkt_is_tcp_gso_ok_hdr(f->hdr, f->hdr_len, f->len, f->gso_type)) ||
+	    nic_txrule_offload(f->hdr, f->hdr_len, f->len, np->mtu, fl, m, &pi) != PV_NIC_ERR_NONE ||
+	    (csum && !nic_txrule_csum_at(&pi, f->csum_start, f->csum_offset)))
 		return false;
-	if (!gso && !csum)
-		return f->len <= np_wire_max(np, f);	/* a jumbo frame in pieces */
-	if (pv_pkt_parse_hdr(f->hdr, f->hdr_len, f->len, &pi) || !pi.ip_version ||
-	    (pi.flags & PV_PKT_F_FRAG) || !(pi.flags & PV_PKT_F_PORTS) || pi.l3_end != f->len ||
-	    (csum && (f->csum_start != pi.l4_off ||
-		      f->csum_offset != (pi.l4_proto == IPPROTO_TCP ? PV_PKT_TCP_CSUM_OFF : PV_PKT_UDP_CSUM_OFF))))
-		return false;
-	if (!gso) {
-		*flags = PV_NIC_TX_F_CSUM;
-		return true;
-	}
-	if (!pv_pkt_is_tcp_gso_ok_hdr(f->hdr, f->hdr_len, f->len, f->gso_type) ||
-	    (pi.ip_version == 6 && pi.l4_off != pi.l3_off + 40) || f->len > PV_NIC_TSO_MAX ||
-	    f->gso_size < PV_NIC_TSO_MSS_MIN ||
-	    pi.l4_off + pi.l4_hdr_len + f->gso_size > np_wire_max(np, f))
-		return false;
-	*flags = PV_NIC_TX_F_TSO;
-	*mss = f->gso_size;
+	*flags = fl;
+	*mss = m;
 	return true;
 }
 
