@@ -59,7 +59,7 @@
  *             PLAIN  as it is.
  *             A frame is all or nothing: its descriptors are written past
  *             the published tx_prod and published at once when all are
- *             there (pvnic_vi_tx_publish), or taken back.
+ *             there (nic_vi_tx_stage_frame, nic_vi_tx_publish), or taken back.
  * TX events: one per descriptor, in ring order; each frees its buffer.  A
  * guest frame (a chain, or the segments of a software GSO frame) is counted
  * once, as netfront's slow path counts it, at its last buffer's event: sent
@@ -194,6 +194,7 @@ struct pvnic_dev {
 	unsigned int mtu;
 	const uint8_t *mac;
 	int irq_on, ring_pending, kicked;
+	uint32_t tx_staged;		/* descriptors of the frame being sent, unpublished */
 	uint8_t *lin;			/* a GSO frame made contiguous */
 	uint8_t *held;			/* the BUSY frame */
 	uint32_t held_len;
@@ -598,22 +599,14 @@ static int pvnic_tx_ring_sane(const struct pvnic_dev *p)
 }
 
 /*
- * Write the next TX descriptor without publishing it; pvnic_vi_tx_publish()
- * then posts everything written, so the NIC never sees part of a chain.
- * (nic_client.h's nic_vi_tx_post() publishes every descriptor: fine for
- * one, not for a chain.)
+ * Write one NIC frame (a chain of @n buffers) of the guest frame being
+ * sent, unpublished: pvnic_tx_commit() publishes the guest frame's
+ * descriptors at once (nic_vi_tx_publish), pvnic_tx_abort() forgets them.
  */
-static inline void pvnic_vi_tx_fill(struct nic_vi_user *u, uint32_t buf_id, uint16_t len,
-				    uint32_t flags, uint16_t mss)
+static int pvnic_tx_stage(struct pvnic_dev *p, const struct nic_tx_frag *frag, unsigned int n,
+			  uint32_t offload, uint16_t mss)
 {
-	u->txq[u->tx_prod & (PV_NIC_TXQ_SIZE - 1)] =
-		(struct pv_nic_desc){ .buf_id = buf_id, .len = len, .flags = flags, .mss = mss };
-	u->tx_prod++;
-}
-
-static inline void pvnic_vi_tx_publish(struct nic_vi_user *u)
-{
-	__atomic_store_n(&u->sh->tx_prod.v, u->tx_prod, __ATOMIC_RELEASE);
+	return nic_vi_tx_stage_frame(&p->u, &p->tx_staged, frag, n, offload, mss);
 }
 
 /* The next free TX buffer, in flight from now on; the caller counted them. */
@@ -628,15 +621,15 @@ static unsigned int pvnic_tx_take(struct pvnic_dev *p)
 
 /*
  * A frame's buffers are taken from the free stack (its entries stay in
- * place below ntx_free) and its descriptors written past the published
- * tx_prod: undoing is putting both indices back.
+ * place below ntx_free) and its descriptors staged past the published
+ * tx_prod: undoing is putting ntx_free back and forgetting the staged ones.
  */
-static void pvnic_tx_abort(struct pvnic_dev *p, unsigned int free0, uint32_t prod0)
+static void pvnic_tx_abort(struct pvnic_dev *p, unsigned int free0)
 {
 	for (unsigned int i = p->ntx_free; i < free0; i++)
 		p->bst[p->tx_free[i]] = B_TXFREE;
 	p->ntx_free = free0;
-	p->u.tx_prod = prod0;
+	p->tx_staged = 0;
 }
 
 /* Mark the frame's first and last buffers (for its events) and post it whole. */
@@ -647,7 +640,8 @@ static void pvnic_tx_commit(struct pvnic_dev *p, unsigned int free0, uint32_t le
 	p->tx_mark[first] |= PVNIC_TXB_FIRST;
 	p->tx_mark[last] |= PVNIC_TXB_LAST;
 	p->tx_flen[last] = len;
-	pvnic_vi_tx_publish(&p->u);
+	nic_vi_tx_publish(&p->u, p->tx_staged);
+	p->tx_staged = 0;
 	p->ring_pending = 1;
 }
 
@@ -706,19 +700,21 @@ static int pvnic_tx_tso(struct pvnic_dev *p, const struct iovec *iov, int iovcnt
 			uint16_t mss)
 {
 	struct pvnic_iter it = { .iov = iov, .iovcnt = iovcnt };
+	struct nic_tx_frag frag[PV_NIC_TX_MAX_FRAGS];
+	unsigned int nf = 0;
 
 	for (uint32_t off = 0; off < len; off += PV_NIC_BUF_SIZE) {
 		uint32_t n = len - off < PV_NIC_BUF_SIZE ? len - off : PV_NIC_BUF_SIZE;
-		uint32_t flags = off ? 0 : PV_NIC_TX_F_TSO;
-		unsigned int j = pvnic_tx_take(p);
+		unsigned int j;
 
-		if (off + n < len)
-			flags |= PV_NIC_TX_F_MORE;
+		if (nf == PV_NIC_TX_MAX_FRAGS)
+			return -EMSGSIZE;	/* cannot happen: planned */
+		j = pvnic_tx_take(p);
 		if (pvnic_iter_copy(&it, p->buf[j], n) != n)
 			return -EMSGSIZE;	/* the iovec is shorter than len */
-		pvnic_vi_tx_fill(&p->u, p->id[j], (uint16_t)n, flags, off ? 0 : mss);
+		frag[nf++] = (struct nic_tx_frag){ .buf_id = p->id[j], .len = (uint16_t)n };
 	}
-	return 0;
+	return pvnic_tx_stage(p, frag, nf, PV_NIC_TX_F_TSO, mss);
 }
 
 /* A frame in one buffer: as it is, its checksum completed here or by the NIC. */
@@ -732,9 +728,8 @@ static int pvnic_tx_one(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 	if (mode == PVNIC_TXM_SWCSUM &&
 	    pv_pkt_csum_complete(p->buf[j], len, vh->csum_start, vh->csum_offset))
 		return -EMSGSIZE;
-	pvnic_vi_tx_fill(&p->u, p->id[j], (uint16_t)len,
-			 mode == PVNIC_TXM_CSUM ? PV_NIC_TX_F_CSUM : 0, 0);
-	return 0;
+	return pvnic_tx_stage(p, &(struct nic_tx_frag){ .buf_id = p->id[j], .len = (uint16_t)len },
+			      1, mode == PVNIC_TXM_CSUM ? PV_NIC_TX_F_CSUM : 0, 0);
 }
 
 static int pvnic_seg_cb(const struct pv_pkt_seg *seg, void *arg)
@@ -748,8 +743,8 @@ static int pvnic_seg_cb(const struct pv_pkt_seg *seg, void *arg)
 	j = pvnic_tx_take(p);
 	memcpy(p->buf[j], seg->hdr, seg->hdr_len);
 	memcpy(p->buf[j] + seg->hdr_len, seg->payload, seg->payload_len);
-	pvnic_vi_tx_fill(&p->u, p->id[j], (uint16_t)len, 0, 0);
-	return 0;
+	return pvnic_tx_stage(p, &(struct nic_tx_frag){ .buf_id = p->id[j], .len = (uint16_t)len },
+			      1, 0, 0);
 }
 
 /* The virtio GSO type as pkt.h's, or -1. */
@@ -788,8 +783,9 @@ static int pvnic_tx_send(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 			 const struct pvnic_plan *pl)
 {
 	unsigned int free0 = p->ntx_free;
-	uint32_t prod0 = p->u.tx_prod;
 	int e;
+
+	p->tx_staged = 0;
 
 	switch (pl->mode) {
 	case PVNIC_TXM_TSO:
@@ -805,7 +801,7 @@ static int pvnic_tx_send(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 	if (!e && p->ntx_free == free0)
 		e = -EINVAL;		/* nothing to post: cannot happen */
 	if (e) {
-		pvnic_tx_abort(p, free0, prod0);
+		pvnic_tx_abort(p, free0);
 		return e;
 	}
 	pvnic_tx_commit(p, free0, len);
