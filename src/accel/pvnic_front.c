@@ -1567,3 +1567,37 @@ unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const c
 	*bad = p->local_bad;
 	return p->nlocal;
 }
+
+/*
+ * pvnic_front_test_tx_decide() - for unit tests (test_txrule.c): how the
+ * planner sends a frame (@vh may be NULL) on a NIC of @mtu and @features:
+ * the flags of the frame as posted (0, PV_NIC_TX_F_CSUM, PV_NIC_TX_F_TSO
+ * with @mss), or -1 (checksum or segments made here, or NOT_SENT).
+ */
+int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct virtio_net_hdr *vh,
+			       const uint8_t *frame, uint32_t len, uint16_t *mss);
+
+int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct virtio_net_hdr *vh,
+			       const uint8_t *frame, uint32_t len, uint16_t *mss)
+{
+	struct pvnic_dev *p = calloc(1, sizeof(*p));
+	uint32_t avail = len < PV_PKT_GSO_HDR_MAX ? len : PV_PKT_GSO_HDR_MAX;
+	struct pvnic_plan pl;
+	int rc = -1;
+
+	*mss = 0;
+	if (!p)
+		return -1;
+	p->mtu = mtu;
+	pvnic_offloads(p, features);
+	if (len >= PV_PKT_ETH_HLEN && !pvnic_tx_plan(p, vh, frame, avail, len, &pl)) {
+		switch (pl.mode) {
+		case PVNIC_TXM_PLAIN: rc = 0; break;
+		case PVNIC_TXM_CSUM: rc = PV_NIC_TX_F_CSUM; break;
+		case PVNIC_TXM_TSO: rc = PV_NIC_TX_F_TSO; *mss = pl.mss; break;
+		default: break;
+		}
+	}
+	free(p);
+	return rc;
+}

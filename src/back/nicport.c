@@ -565,6 +565,49 @@ static int np_tx_chain(struct pv_nicport *np, const struct pv_frame *f, uint32_t
 	return 0;
 }
 
+/* Software GSO: linearised into the scratch buffer, cut at gso_size, a TX buffer per segment. */
+static int np_tx_swgso(struct pv_nicport *np, const struct pv_frame *f)
+{
+	uint32_t need = f->len / f->gso_size + 1;
+	int rc;
+
+	if ((uint32_t)np_tx_room(np) < need)
+		return np_tx_drop(np, &np->xs.tx_no_room);
+	if (pv_frame_copy(f, 0, np->scratch, f->len) != f->len)
+		return np_tx_drop(np, &np->xs.tx_bad_frame);
+	rc = pv_pkt_gso_segment(np->scratch, f->len, f->gso_size, f->gso_type, np_tx_seg, np);
+	if (rc == -ENOBUFS)
+		return rc;	/* counted per segment */
+	if (rc < 0) {
+		pv_log_rl(&np->rl, PV_LOG_WARN, "%s: cannot segment a GSO frame: %s",
+			  np->port.name, strerror(-rc));
+		return np_tx_drop(np, &np->xs.tx_bad_frame);
+	}
+	return 0;
+}
+
+/* How np_xmit() sends a frame. */
+enum np_path {
+	NP_CHAIN,	/* one chain, with np_offload()'s flags */
+	NP_ONE,		/* one TX buffer, a partial checksum completed here */
+	NP_SWGSO,	/* segmented here, a TX buffer each */
+	NP_TOO_BIG,	/* dropped: longer than the port takes, not GSO */
+	NP_BAD,		/* dropped: GSO without an mss */
+};
+
+static enum np_path np_tx_path(const struct pv_nicport *np, const struct pv_frame *f,
+			       uint32_t *flags, uint16_t *mss)
+{
+	if ((f->len > PV_NIC_BUF_SIZE || f->gso_type != PV_GSO_NONE ||
+	     (f->flags & PV_FRAME_CSUM_PARTIAL)) && np_offload(np, f, flags, mss))
+		return NP_CHAIN;
+	if (f->len <= np_max_len(np, f))
+		return NP_ONE;
+	if (f->gso_type == PV_GSO_NONE)
+		return NP_TOO_BIG;
+	return f->gso_size ? NP_SWGSO : NP_BAD;
+}
+
 /**
  * np_xmit() - pv_port_ops.xmit: copy the frame (a chain, or its segments) into TX buffers
  * @port:	the NIC port
@@ -579,37 +622,22 @@ static int np_xmit(struct pv_port *port, const struct pv_frame *f)
 	uint32_t flags;
 	uint16_t mss;
 	uint8_t *b;
-	int rc;
 
 	if (!np->connected)
 		return np_tx_drop(np, &np->xs.tx_down);
 	if (f->len < PV_PKT_ETH_HLEN || f->len > PV_FRAME_MAX_LEN)
 		return np_tx_drop(np, &np->xs.tx_bad_frame);
-	if ((f->len > PV_NIC_BUF_SIZE || f->gso_type != PV_GSO_NONE ||
-	     (f->flags & PV_FRAME_CSUM_PARTIAL)) && np_offload(np, f, &flags, &mss))
+	switch (np_tx_path(np, f, &flags, &mss)) {
+	case NP_CHAIN:
 		return np_tx_chain(np, f, flags, mss);
-	if (f->len > np_max_len(np, f)) {
-		uint32_t need;
-
-		if (f->gso_type == PV_GSO_NONE)
-			return np_tx_drop(np, &np->xs.tx_too_big);
-		if (!f->gso_size)
-			return np_tx_drop(np, &np->xs.tx_bad_frame);
-		need = f->len / f->gso_size + 1;
-		if ((uint32_t)np_tx_room(np) < need)
-			return np_tx_drop(np, &np->xs.tx_no_room);
-		if (pv_frame_copy(f, 0, np->scratch, f->len) != f->len)
-			return np_tx_drop(np, &np->xs.tx_bad_frame);
-		rc = pv_pkt_gso_segment(np->scratch, f->len, f->gso_size, f->gso_type,
-					np_tx_seg, np);
-		if (rc == -ENOBUFS)
-			return rc;	/* counted per segment */
-		if (rc < 0) {
-			pv_log_rl(&np->rl, PV_LOG_WARN, "%s: cannot segment a GSO frame: %s",
-				  np->port.name, strerror(-rc));
-			return np_tx_drop(np, &np->xs.tx_bad_frame);
-		}
-		return 0;
+	case NP_TOO_BIG:
+		return np_tx_drop(np, &np->xs.tx_too_big);
+	case NP_BAD:
+		return np_tx_drop(np, &np->xs.tx_bad_frame);
+	case NP_SWGSO:
+		return np_tx_swgso(np, f);
+	case NP_ONE:
+		break;
 	}
 	if (np_tx_room(np) < 1)
 		return np_tx_drop(np, &np->xs.tx_no_room);
@@ -747,4 +775,39 @@ void pv_nicport_stats(const struct pv_nicport *np, struct pv_nicport_stats *out)
 	out->port = np->port.st;
 	out->connected = np->connected;
 	out->mtu = np->mtu;
+}
+
+/*
+ * pv_nicport_test_tx_decide() - for unit tests (test_txrule.c): what np_xmit()
+ * asks of a NIC of @mtu and @features for @f: the flags of the frame as
+ * posted (0, PV_NIC_TX_F_CSUM, PV_NIC_TX_F_TSO with @mss), or -1 (its
+ * checksum or segments made here, or dropped).
+ */
+int pv_nicport_test_tx_decide(uint32_t mtu, uint32_t features, const struct pv_frame *f,
+			      uint16_t *mss);
+
+int pv_nicport_test_tx_decide(uint32_t mtu, uint32_t features, const struct pv_frame *f,
+			      uint16_t *mss)
+{
+	struct pv_nicport *np = calloc(1, sizeof(*np));
+	uint32_t flags = 0;
+	int rc = -1;
+
+	*mss = 0;
+	if (!np)
+		return -1;
+	np->mtu = mtu;
+	np->features = features;
+	switch (np_tx_path(np, f, &flags, mss)) {
+	case NP_CHAIN:
+		rc = (int)flags;
+		break;
+	case NP_ONE:
+		rc = (f->flags & PV_FRAME_CSUM_PARTIAL) ? -1 : 0;
+		break;
+	default:
+		break;
+	}
+	free(np);
+	return rc;
 }
