@@ -732,19 +732,18 @@ static int pvnic_tx_one(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 			      1, mode == PVNIC_TXM_CSUM ? PV_NIC_TX_F_CSUM : 0, 0);
 }
 
-static int pvnic_seg_cb(const struct pv_pkt_seg *seg, void *arg)
+/* nic_txrule_swgso()'s buffers: the next free TX buffer. */
+static int pvnic_swgso_take(void *arg, uint32_t at, uint8_t **buf, uint32_t *buf_id)
 {
 	struct pvnic_dev *p = arg;
-	uint32_t len = seg->hdr_len + seg->payload_len;
 	unsigned int j;
 
-	if (!p->ntx_free || len > PV_NIC_BUF_SIZE)
+	if (!p->ntx_free)
 		return -ENOSPC;		/* cannot happen: planned */
 	j = pvnic_tx_take(p);
-	memcpy(p->buf[j], seg->hdr, seg->hdr_len);
-	memcpy(p->buf[j] + seg->hdr_len, seg->payload, seg->payload_len);
-	return pvnic_tx_stage(p, &(struct nic_tx_frag){ .buf_id = p->id[j], .len = (uint16_t)len },
-			      1, 0, 0);
+	*buf = p->buf[j];
+	*buf_id = p->id[j];
+	return 0;
 }
 
 /* The virtio GSO type as pkt.h's, or -1. */
@@ -757,7 +756,7 @@ static int pvnic_gso_type(const struct virtio_net_hdr *vh)
 	}
 }
 
-/* Software GSO: cut at the port's MTU, checksums computed, a buffer per segment. */
+/* Software GSO: cut at the port's MTU, checksums computed, a buffer per segment (txrule.c). */
 static int pvnic_tx_swgso(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 			  const struct iovec *iov, int iovcnt, uint32_t len, uint16_t mss)
 {
@@ -769,7 +768,8 @@ static int pvnic_tx_swgso(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 			return -EMSGSIZE;
 		frame = p->lin;
 	}
-	n = pv_pkt_gso_segment(frame, len, mss, pvnic_gso_type(vh), pvnic_seg_cb, p);
+	n = nic_txrule_swgso(&p->u, &p->tx_staged, frame, len, mss, pvnic_gso_type(vh), p->mtu,
+			     pvnic_swgso_take, p);
 	return n < 0 ? n : 0;
 }
 

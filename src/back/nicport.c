@@ -32,8 +32,9 @@
  * instead, which is also the only path with a NIC without those features:
  * the frame is copied into one TX buffer, its partial checksum completed
  * there; a GSO frame longer than the MTU is linearised into a 64 KiB
- * scratch buffer and cut by pv_pkt_gso_segment() into MSS-sized segments
- * with final checksums, one TX buffer each.  No buffer or ring slot:
+ * scratch buffer and cut by nic_txrule_swgso() (the plugin's too) into
+ * MSS-sized segments with final checksums, one TX buffer each, posted
+ * together (a segment the port would not take drops the frame).  No buffer or ring slot:
  * dropped and counted (-ENOBUFS); a frame, chain or all its segments, is
  * refused whole when there is not room for all of it.  flush() rings the
  * doorbell once if anything was posted.
@@ -465,27 +466,6 @@ static int np_tx_room(struct pv_nicport *np)
 	return (int)(ring < np->nr_tx_free ? ring : np->nr_tx_free);
 }
 
-/* One GSO segment into its own TX buffer (room was checked for all). */
-static int np_tx_seg(const struct pv_pkt_seg *seg, void *arg)
-{
-	struct pv_nicport *np = arg;
-	unsigned int chunk;
-	uint8_t *b;
-
-	if (seg->hdr_len + seg->payload_len > PV_NIC_BUF_SIZE ||
-	    seg->hdr_len + seg->payload_len > nic_txrule_max_len(np->mtu, seg->hdr, seg->hdr_len))
-		return np_tx_drop(np, &np->xs.tx_too_big);
-	if (np_tx_room(np) < 1)
-		return np_tx_drop(np, &np->xs.tx_no_room);
-	chunk = np->tx_free[--np->nr_tx_free];
-	b = np_buf(np, chunk);
-	memcpy(b, seg->hdr, seg->hdr_len);
-	memcpy(b + seg->hdr_len, seg->payload, seg->payload_len);
-	np_tx_post(np, chunk, seg->hdr_len + seg->payload_len);
-	np->xs.tx_segments++;
-	return 0;
-}
-
 /* Largest frame the port takes without GSO (the NIC's rule: a tagged frame 4 more). */
 static uint32_t np_wire_max(const struct pv_nicport *np, const struct pv_frame *f)
 {
@@ -565,24 +545,50 @@ static int np_tx_chain(struct pv_nicport *np, const struct pv_frame *f, uint32_t
 	return 0;
 }
 
-/* Software GSO: linearised into the scratch buffer, cut at gso_size, a TX buffer per segment. */
+/* nic_txrule_swgso()'s buffers: the next free TX buffer, for ring index @at. */
+static int np_swgso_take(void *arg, uint32_t at, uint8_t **buf, uint32_t *buf_id)
+{
+	struct pv_nicport *np = arg;
+	unsigned int chunk;
+
+	if (!np->nr_tx_free)
+		return -ENOBUFS;
+	chunk = np->tx_free[--np->nr_tx_free];
+	np->tx_shadow[at & (PV_NIC_TXQ_SIZE - 1)] = (uint16_t)chunk;
+	*buf = np_buf(np, chunk);
+	*buf_id = np->buf_id[chunk];
+	return 0;
+}
+
+/*
+ * Software GSO: linearised into the scratch buffer, cut at gso_size by
+ * nic_txrule_swgso(), a TX buffer per segment, all posted or none.
+ */
 static int np_tx_swgso(struct pv_nicport *np, const struct pv_frame *f)
 {
-	uint32_t need = f->len / f->gso_size + 1;
+	uint32_t need = f->len / f->gso_size + 1, staged = 0;
+	unsigned int free0 = np->nr_tx_free;
 	int rc;
 
 	if ((uint32_t)np_tx_room(np) < need)
 		return np_tx_drop(np, &np->xs.tx_no_room);
 	if (pv_frame_copy(f, 0, np->scratch, f->len) != f->len)
 		return np_tx_drop(np, &np->xs.tx_bad_frame);
-	rc = pv_pkt_gso_segment(np->scratch, f->len, f->gso_size, f->gso_type, np_tx_seg, np);
-	if (rc == -ENOBUFS)
-		return rc;	/* counted per segment */
+	rc = nic_txrule_swgso(&np->vi, &staged, np->scratch, f->len, f->gso_size, f->gso_type,
+			      np->mtu, np_swgso_take, np);
 	if (rc < 0) {
+		np->nr_tx_free = free0;	/* the buffers back; the staged descriptors forgotten */
+		if (rc == -E2BIG)
+			return np_tx_drop(np, &np->xs.tx_too_big);
+		if (rc == -ENOBUFS || rc == -ENOSPC)
+			return np_tx_drop(np, &np->xs.tx_no_room);	/* cannot be: room was checked */
 		pv_log_rl(&np->rl, PV_LOG_WARN, "%s: cannot segment a GSO frame: %s",
 			  np->port.name, strerror(-rc));
 		return np_tx_drop(np, &np->xs.tx_bad_frame);
 	}
+	nic_vi_tx_publish(&np->vi, staged);
+	np->tx_posted += (int)staged;
+	np->xs.tx_segments += staged;
 	return 0;
 }
 

@@ -29,8 +29,16 @@
  *           takes (every segment a frame the port takes: else TOO_BIG).
  * The checks run in that order, so the error is the NIC's: TOO_BIG for the
  * length first, then OFFLOAD, then TOO_BIG for the mss.
+ *
+ * The fallback, for a TCP GSO frame the rule refuses as TSO (or a NIC
+ * without TSO): nic_txrule_swgso() segments it in software, each segment a
+ * frame the rule takes without offloads, in a buffer of its own, staged on
+ * the VI's ring; the caller publishes the lot (nic_vi_tx_publish) or
+ * forgets it, so a GSO frame goes whole or not at all.
  */
+#include <errno.h>
 #include <netinet/in.h>
+#include <string.h>
 
 #include "nic/txrule.h"
 
@@ -85,4 +93,38 @@ enum pv_nic_err nic_txrule_offload(const uint8_t *hdr, uint32_t hlen, uint32_t l
 	if (pi->l4_off + pi->l4_hdr_len + mss > max)
 		return PV_NIC_ERR_TX_TOO_BIG;	/* segments the port would not take */
 	return PV_NIC_ERR_NONE;
+}
+
+struct txrule_swgso {
+	struct nic_vi_user *u;
+	uint32_t *staged;
+	uint32_t mtu;
+	nic_txrule_take_fn take;
+	void *arg;
+};
+
+static int txrule_swgso_seg(const struct pv_pkt_seg *seg, void *arg)
+{
+	struct txrule_swgso *g = arg;
+	uint32_t len = seg->hdr_len + seg->payload_len;
+	struct nic_tx_frag frag = { .len = (uint16_t)len };
+	uint8_t *buf;
+	int rc;
+
+	if (len > PV_NIC_BUF_SIZE || len > nic_txrule_max_len(g->mtu, seg->hdr, seg->hdr_len))
+		return -E2BIG;
+	rc = g->take(g->arg, g->u->tx_prod + *g->staged, &buf, &frag.buf_id);
+	if (rc)
+		return rc;
+	memcpy(buf, seg->hdr, seg->hdr_len);
+	memcpy(buf + seg->hdr_len, seg->payload, seg->payload_len);
+	return nic_vi_tx_stage_frame(g->u, g->staged, &frag, 1, 0, 0);
+}
+
+int nic_txrule_swgso(struct nic_vi_user *u, uint32_t *staged, const uint8_t *frame, uint32_t len,
+		     uint16_t mss, int gso_type, uint32_t mtu, nic_txrule_take_fn take, void *arg)
+{
+	struct txrule_swgso g = { .u = u, .staged = staged, .mtu = mtu, .take = take, .arg = arg };
+
+	return pv_pkt_gso_segment(frame, len, mss, gso_type, txrule_swgso_seg, &g);
 }

@@ -9,6 +9,9 @@
  * ask it before they post, so that the NIC does not refuse what they send.
  * Needs only the public ABI (pvnet/nic.h) and lib/pkt.h, never the NIC's
  * internals.
+ *
+ * Beside the rule, its fallback (nic_txrule_swgso): a TCP GSO frame the
+ * rule does not take as TSO, segmented by the VI user into frames it does.
  */
 #ifndef PVNET_NIC_TXRULE_H
 #define PVNET_NIC_TXRULE_H
@@ -18,6 +21,7 @@
 #include <stdint.h>
 
 #include "lib/pkt.h"
+#include "nic/nic_client.h"
 #include "pvnet/nic.h"
 
 /*
@@ -61,5 +65,27 @@ static inline bool nic_txrule_csum_at(const struct pv_pkt_info *pi, uint32_t csu
 	return csum_start == pi->l4_off &&
 	       csum_offset == (pi->l4_proto == IPPROTO_TCP ? PV_PKT_TCP_CSUM_OFF : PV_PKT_UDP_CSUM_OFF);
 }
+
+/*
+ * A free TX buffer (PV_NIC_BUF_SIZE bytes at *@buf, the NIC's *@buf_id)
+ * for the descriptor at ring index @at; 0 or -errno.  The caller of
+ * nic_txrule_swgso() takes the buffers back if it fails.
+ */
+typedef int (*nic_txrule_take_fn)(void *arg, uint32_t at, uint8_t **buf, uint32_t *buf_id);
+
+/*
+ * nic_txrule_swgso() - software GSO onto a VI: cut the linear TCP GSO
+ * frame @frame (@len bytes, @gso_type PV_PKT_GSO_TCPV4/V6) at @mss
+ * (pv_pkt_gso_segment: final checksums), each segment copied into a
+ * buffer from @take and staged as one NIC frame without offloads
+ * (nic_vi_tx_stage_frame, @*staged counting), never published.  Every
+ * segment must be a frame the rule takes on a port of @mtu and fit one
+ * buffer, else -E2BIG.
+ *
+ * Return: the number of segments, or -errno (of pv_pkt_gso_segment,
+ * @take or the ring): then forget @*staged and the buffers taken.
+ */
+int nic_txrule_swgso(struct nic_vi_user *u, uint32_t *staged, const uint8_t *frame, uint32_t len,
+		     uint16_t mss, int gso_type, uint32_t mtu, nic_txrule_take_fn take, void *arg);
 
 #endif
