@@ -40,7 +40,8 @@
  *   BUSY      not enough free TX buffers for all of the frame: the frame
  *             (and its plan) is copied and held; poll sends it once TX_DONE
  *             events freed enough buffers, and check_ready says go;
- *   SENT      the frame goes one of these ways (pvnic_tx_plan):
+ *   SENT      the frame goes one of these ways (pvnic_tx_plan), the
+ *             NIC's rules asked of src/nic/txrule.c:
  *             TSO    a TCP GSO frame the NIC's TSO rule takes (IPv4, or
  *                    IPv6 without extension headers; nothing after the
  *                    IP datagram; mss >= PV_NIC_TSO_MSS_MIN), with
@@ -58,7 +59,7 @@
  *             PLAIN  as it is.
  *             A frame is all or nothing: its descriptors are written past
  *             the published tx_prod and published at once when all are
- *             there (pvnic_vi_tx_publish), or taken back.
+ *             there (nic_vi_tx_stage_frame, nic_vi_tx_publish), or taken back.
  * TX events: one per descriptor, in ring order; each frees its buffer.  A
  * guest frame (a chain, or the segments of a software GSO frame) is counted
  * once, as netfront's slow path counts it, at its last buffer's event: sent
@@ -109,6 +110,7 @@
 #include "lib/loop.h"
 #include "lib/pkt.h"
 #include "nic/nic_client.h"
+#include "nic/txrule.h"
 #include "pvnet/accel.h"
 #include "pvnet/xen.h"
 
@@ -192,6 +194,7 @@ struct pvnic_dev {
 	unsigned int mtu;
 	const uint8_t *mac;
 	int irq_on, ring_pending, kicked;
+	uint32_t tx_staged;		/* descriptors of the frame being sent, unpublished */
 	uint8_t *lin;			/* a GSO frame made contiguous */
 	uint8_t *held;			/* the BUSY frame */
 	uint32_t held_len;
@@ -596,22 +599,14 @@ static int pvnic_tx_ring_sane(const struct pvnic_dev *p)
 }
 
 /*
- * Write the next TX descriptor without publishing it; pvnic_vi_tx_publish()
- * then posts everything written, so the NIC never sees part of a chain.
- * (nic_client.h's nic_vi_tx_post() publishes every descriptor: fine for
- * one, not for a chain.)
+ * Write one NIC frame (a chain of @n buffers) of the guest frame being
+ * sent, unpublished: pvnic_tx_commit() publishes the guest frame's
+ * descriptors at once (nic_vi_tx_publish), pvnic_tx_abort() forgets them.
  */
-static inline void pvnic_vi_tx_fill(struct nic_vi_user *u, uint32_t buf_id, uint16_t len,
-				    uint32_t flags, uint16_t mss)
+static int pvnic_tx_stage(struct pvnic_dev *p, const struct nic_tx_frag *frag, unsigned int n,
+			  uint32_t offload, uint16_t mss)
 {
-	u->txq[u->tx_prod & (PV_NIC_TXQ_SIZE - 1)] =
-		(struct pv_nic_desc){ .buf_id = buf_id, .len = len, .flags = flags, .mss = mss };
-	u->tx_prod++;
-}
-
-static inline void pvnic_vi_tx_publish(struct nic_vi_user *u)
-{
-	__atomic_store_n(&u->sh->tx_prod.v, u->tx_prod, __ATOMIC_RELEASE);
+	return nic_vi_tx_stage_frame(&p->u, &p->tx_staged, frag, n, offload, mss);
 }
 
 /* The next free TX buffer, in flight from now on; the caller counted them. */
@@ -626,15 +621,15 @@ static unsigned int pvnic_tx_take(struct pvnic_dev *p)
 
 /*
  * A frame's buffers are taken from the free stack (its entries stay in
- * place below ntx_free) and its descriptors written past the published
- * tx_prod: undoing is putting both indices back.
+ * place below ntx_free) and its descriptors staged past the published
+ * tx_prod: undoing is putting ntx_free back and forgetting the staged ones.
  */
-static void pvnic_tx_abort(struct pvnic_dev *p, unsigned int free0, uint32_t prod0)
+static void pvnic_tx_abort(struct pvnic_dev *p, unsigned int free0)
 {
 	for (unsigned int i = p->ntx_free; i < free0; i++)
 		p->bst[p->tx_free[i]] = B_TXFREE;
 	p->ntx_free = free0;
-	p->u.tx_prod = prod0;
+	p->tx_staged = 0;
 }
 
 /* Mark the frame's first and last buffers (for its events) and post it whole. */
@@ -645,7 +640,8 @@ static void pvnic_tx_commit(struct pvnic_dev *p, unsigned int free0, uint32_t le
 	p->tx_mark[first] |= PVNIC_TXB_FIRST;
 	p->tx_mark[last] |= PVNIC_TXB_LAST;
 	p->tx_flen[last] = len;
-	pvnic_vi_tx_publish(&p->u);
+	nic_vi_tx_publish(&p->u, p->tx_staged);
+	p->tx_staged = 0;
 	p->ring_pending = 1;
 }
 
@@ -704,19 +700,21 @@ static int pvnic_tx_tso(struct pvnic_dev *p, const struct iovec *iov, int iovcnt
 			uint16_t mss)
 {
 	struct pvnic_iter it = { .iov = iov, .iovcnt = iovcnt };
+	struct nic_tx_frag frag[PV_NIC_TX_MAX_FRAGS];
+	unsigned int nf = 0;
 
 	for (uint32_t off = 0; off < len; off += PV_NIC_BUF_SIZE) {
 		uint32_t n = len - off < PV_NIC_BUF_SIZE ? len - off : PV_NIC_BUF_SIZE;
-		uint32_t flags = off ? 0 : PV_NIC_TX_F_TSO;
-		unsigned int j = pvnic_tx_take(p);
+		unsigned int j;
 
-		if (off + n < len)
-			flags |= PV_NIC_TX_F_MORE;
+		if (nf == PV_NIC_TX_MAX_FRAGS)
+			return -EMSGSIZE;	/* cannot happen: planned */
+		j = pvnic_tx_take(p);
 		if (pvnic_iter_copy(&it, p->buf[j], n) != n)
 			return -EMSGSIZE;	/* the iovec is shorter than len */
-		pvnic_vi_tx_fill(&p->u, p->id[j], (uint16_t)n, flags, off ? 0 : mss);
+		frag[nf++] = (struct nic_tx_frag){ .buf_id = p->id[j], .len = (uint16_t)n };
 	}
-	return 0;
+	return pvnic_tx_stage(p, frag, nf, PV_NIC_TX_F_TSO, mss);
 }
 
 /* A frame in one buffer: as it is, its checksum completed here or by the NIC. */
@@ -730,23 +728,21 @@ static int pvnic_tx_one(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 	if (mode == PVNIC_TXM_SWCSUM &&
 	    pv_pkt_csum_complete(p->buf[j], len, vh->csum_start, vh->csum_offset))
 		return -EMSGSIZE;
-	pvnic_vi_tx_fill(&p->u, p->id[j], (uint16_t)len,
-			 mode == PVNIC_TXM_CSUM ? PV_NIC_TX_F_CSUM : 0, 0);
-	return 0;
+	return pvnic_tx_stage(p, &(struct nic_tx_frag){ .buf_id = p->id[j], .len = (uint16_t)len },
+			      1, mode == PVNIC_TXM_CSUM ? PV_NIC_TX_F_CSUM : 0, 0);
 }
 
-static int pvnic_seg_cb(const struct pv_pkt_seg *seg, void *arg)
+/* nic_txrule_swgso()'s buffers: the next free TX buffer. */
+static int pvnic_swgso_take(void *arg, uint32_t at, uint8_t **buf, uint32_t *buf_id)
 {
 	struct pvnic_dev *p = arg;
-	uint32_t len = seg->hdr_len + seg->payload_len;
 	unsigned int j;
 
-	if (!p->ntx_free || len > PV_NIC_BUF_SIZE)
+	if (!p->ntx_free)
 		return -ENOSPC;		/* cannot happen: planned */
 	j = pvnic_tx_take(p);
-	memcpy(p->buf[j], seg->hdr, seg->hdr_len);
-	memcpy(p->buf[j] + seg->hdr_len, seg->payload, seg->payload_len);
-	pvnic_vi_tx_fill(&p->u, p->id[j], (uint16_t)len, 0, 0);
+	*buf = p->buf[j];
+	*buf_id = p->id[j];
 	return 0;
 }
 
@@ -760,7 +756,7 @@ static int pvnic_gso_type(const struct virtio_net_hdr *vh)
 	}
 }
 
-/* Software GSO: cut at the port's MTU, checksums computed, a buffer per segment. */
+/* Software GSO: cut at the port's MTU, checksums computed, a buffer per segment (txrule.c). */
 static int pvnic_tx_swgso(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 			  const struct iovec *iov, int iovcnt, uint32_t len, uint16_t mss)
 {
@@ -772,7 +768,8 @@ static int pvnic_tx_swgso(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 			return -EMSGSIZE;
 		frame = p->lin;
 	}
-	n = pv_pkt_gso_segment(frame, len, mss, pvnic_gso_type(vh), pvnic_seg_cb, p);
+	n = nic_txrule_swgso(&p->u, &p->tx_staged, frame, len, mss, pvnic_gso_type(vh), p->mtu,
+			     pvnic_swgso_take, p);
 	return n < 0 ? n : 0;
 }
 
@@ -786,8 +783,9 @@ static int pvnic_tx_send(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 			 const struct pvnic_plan *pl)
 {
 	unsigned int free0 = p->ntx_free;
-	uint32_t prod0 = p->u.tx_prod;
 	int e;
+
+	p->tx_staged = 0;
 
 	switch (pl->mode) {
 	case PVNIC_TXM_TSO:
@@ -803,7 +801,7 @@ static int pvnic_tx_send(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 	if (!e && p->ntx_free == free0)
 		e = -EINVAL;		/* nothing to post: cannot happen */
 	if (e) {
-		pvnic_tx_abort(p, free0, prod0);
+		pvnic_tx_abort(p, free0);
 		return e;
 	}
 	pvnic_tx_commit(p, free0, len);
@@ -814,36 +812,29 @@ static int pvnic_tx_send(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 	return 0;
 }
 
-/* The longest frame without TSO: the port's MTU, an Ethernet header and one tag. */
+/* The longest frame without TSO (the NIC's rule: MTU + 14, one tag 4 more), in one buffer. */
 static uint32_t pvnic_plain_max(const struct pvnic_dev *p, const uint8_t *hdr, uint32_t avail)
 {
-	uint32_t max = p->mtu + PV_PKT_ETH_HLEN;
+	uint32_t max = nic_txrule_max_len(p->mtu, hdr, avail);
 
-	if (avail >= 14 && hdr[12] == 0x81 && hdr[13] == 0x00)
-		max += PV_PKT_VLAN_HLEN;
 	return max < PV_NIC_BUF_SIZE ? max : PV_NIC_BUF_SIZE;
 }
 
 /*
- * May the NIC complete this frame's partial checksum (nic.h's CSUM rule)?
- * TCP or UDP over IPv4 or IPv6 without extension headers (the NIC takes
- * them, but software is as cheap for one buffer and never walks them
- * differently), not a fragment, nothing after the IP datagram, and the
- * checksum the kernel asked for is the one the NIC fills in.
+ * May the NIC complete this frame's partial checksum?  Its CSUM rule
+ * (src/nic/txrule.c: TCP or UDP over IPv4 or IPv6, not a fragment, nothing
+ * after the IP datagram), and the checksum the kernel asked for is the
+ * one the NIC fills in.
  */
 static int pvnic_csum_offload_ok(const struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 				 const uint8_t *hdr, uint32_t avail, uint32_t len)
 {
 	struct pv_pkt_info pi;
-	uint16_t field;
 
-	if (!p->off_csum || pv_pkt_parse_hdr(hdr, avail, len, &pi) || !pi.ip_version ||
-	    (pi.flags & PV_PKT_F_FRAG) || !(pi.flags & PV_PKT_F_PORTS) || pi.l3_end != len)
-		return 0;
-	if (pi.ip_version == 6 && pi.l4_off != pi.l3_off + 40)
-		return 0;
-	field = pi.l4_proto == IPPROTO_TCP ? PV_PKT_TCP_CSUM_OFF : PV_PKT_UDP_CSUM_OFF;
-	return vh->csum_start == pi.l4_off && vh->csum_offset == field;
+	return p->off_csum &&
+	       nic_txrule_offload(hdr, avail, len, p->mtu, PV_NIC_TX_F_CSUM, 0, &pi) ==
+		       PV_NIC_ERR_NONE &&
+	       nic_txrule_csum_at(&pi, vh->csum_start, vh->csum_offset);
 }
 
 /*
@@ -855,21 +846,22 @@ static int pvnic_plan_gso(const struct pvnic_dev *p, const struct virtio_net_hdr
 			  const uint8_t *hdr, uint32_t avail, uint32_t len, struct pvnic_plan *pl)
 {
 	int type = pvnic_gso_type(vh);
-	struct pv_pkt_info pi;
-	uint32_t l3l4, hlen, pay, mss;
+	struct pv_pkt_info pi, tso;
+	uint32_t hlen, pay, mss, mss_max;
 
 	if (type < 0 || !vh->gso_size || !pv_pkt_is_tcp_gso_ok_hdr(hdr, avail, len, type) ||
 	    pv_pkt_parse_hdr(hdr, avail, len, &pi))
 		return 1;
-	l3l4 = pi.l4_off - pi.l3_off + pi.l4_hdr_len;
 	hlen = pi.l4_off + pi.l4_hdr_len;
-	if (p->mtu <= l3l4 || pi.l3_end < hlen || hlen >= PV_NIC_BUF_SIZE)
+	mss_max = nic_txrule_tso_mss_max(&pi, p->mtu, hdr, avail);	/* segments the port takes */
+	if (!mss_max || pi.l3_end < hlen || hlen >= PV_NIC_BUF_SIZE)
 		return 1;
 	pay = pi.l3_end - hlen;
-	mss = vh->gso_size < p->mtu - l3l4 ? vh->gso_size : p->mtu - l3l4;
-	if (p->off_tso && pay && pi.l3_end == len && mss >= PV_NIC_TSO_MSS_MIN &&
-	    (pi.ip_version == 4 || pi.l4_off == pi.l3_off + 40)) {
-		pl->mode = PVNIC_TXM_TSO;	/* headers + mss fit the MTU: the NIC's rule */
+	mss = vh->gso_size < mss_max ? vh->gso_size : mss_max;
+	if (p->off_tso && pay &&
+	    nic_txrule_offload(hdr, avail, len, p->mtu, PV_NIC_TX_F_TSO, (uint16_t)mss, &tso) ==
+		    PV_NIC_ERR_NONE) {
+		pl->mode = PVNIC_TXM_TSO;	/* the NIC's rule, with the mss clamped to it */
 		pl->mss = (uint16_t)mss;
 		pl->nbuf = (len + PV_NIC_BUF_SIZE - 1) / PV_NIC_BUF_SIZE;
 		return pl->nbuf > PV_NIC_TX_MAX_FRAGS;	/* cannot happen: len <= 64 KiB */
@@ -1574,4 +1566,38 @@ unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const c
 	pvnic_local_macs_set(p, val, val ? strlen(val) : 0);
 	*bad = p->local_bad;
 	return p->nlocal;
+}
+
+/*
+ * pvnic_front_test_tx_decide() - for unit tests (test_txrule.c): how the
+ * planner sends a frame (@vh may be NULL) on a NIC of @mtu and @features:
+ * the flags of the frame as posted (0, PV_NIC_TX_F_CSUM, PV_NIC_TX_F_TSO
+ * with @mss), or -1 (checksum or segments made here, or NOT_SENT).
+ */
+int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct virtio_net_hdr *vh,
+			       const uint8_t *frame, uint32_t len, uint16_t *mss);
+
+int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct virtio_net_hdr *vh,
+			       const uint8_t *frame, uint32_t len, uint16_t *mss)
+{
+	struct pvnic_dev *p = calloc(1, sizeof(*p));
+	uint32_t avail = len < PV_PKT_GSO_HDR_MAX ? len : PV_PKT_GSO_HDR_MAX;
+	struct pvnic_plan pl;
+	int rc = -1;
+
+	*mss = 0;
+	if (!p)
+		return -1;
+	p->mtu = mtu;
+	pvnic_offloads(p, features);
+	if (len >= PV_PKT_ETH_HLEN && !pvnic_tx_plan(p, vh, frame, avail, len, &pl)) {
+		switch (pl.mode) {
+		case PVNIC_TXM_PLAIN: rc = 0; break;
+		case PVNIC_TXM_CSUM: rc = PV_NIC_TX_F_CSUM; break;
+		case PVNIC_TXM_TSO: rc = PV_NIC_TX_F_TSO; *mss = pl.mss; break;
+		default: break;
+		}
+	}
+	free(p);
+	return rc;
 }

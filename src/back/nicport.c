@@ -26,14 +26,15 @@
  * the MTU with PV_NIC_TX_F_TSO and its gso_size (the NIC hands it to the
  * port's kernel whole: one frame instead of ~45), a partial checksum with
  * PV_NIC_TX_F_CSUM.  What the NIC would refuse (judged from the frame's
- * private header copy with the NIC's own rules: TCP of the GSO type's IP
- * version, no IPv6 extension header, an mss the MTU takes, the csum_start
- * the headers say, nothing after the IP datagram) takes the software path
+ * private header copy with the NIC's own rule, src/nic/txrule.c: TCP of
+ * the GSO type's IP version, no IPv6 extension header, an mss the MTU
+ * takes, the csum_start the headers say, nothing after the IP datagram) takes the software path
  * instead, which is also the only path with a NIC without those features:
  * the frame is copied into one TX buffer, its partial checksum completed
  * there; a GSO frame longer than the MTU is linearised into a 64 KiB
- * scratch buffer and cut by pv_pkt_gso_segment() into MSS-sized segments
- * with final checksums, one TX buffer each.  No buffer or ring slot:
+ * scratch buffer and cut by nic_txrule_swgso() (the plugin's too) into
+ * MSS-sized segments with final checksums, one TX buffer each, posted
+ * together (a segment the port would not take drops the frame).  No buffer or ring slot:
  * dropped and counted (-ENOBUFS); a frame, chain or all its segments, is
  * refused whole when there is not room for all of it.  flush() rings the
  * doorbell once if anything was posted.
@@ -68,6 +69,7 @@
 #include "lib/loop.h"
 #include "lib/pkt.h"
 #include "nic/nic_client.h"
+#include "nic/txrule.h"
 
 #define NP_NBUFS	(PV_NICPORT_RX_BUFS + PV_NICPORT_TX_BUFS)
 #define NP_MEM_SIZE	((size_t)NP_NBUFS * PV_NIC_BUF_SIZE)
@@ -464,35 +466,10 @@ static int np_tx_room(struct pv_nicport *np)
 	return (int)(ring < np->nr_tx_free ? ring : np->nr_tx_free);
 }
 
-/* One GSO segment into its own TX buffer (room was checked for all). */
-static int np_tx_seg(const struct pv_pkt_seg *seg, void *arg)
-{
-	struct pv_nicport *np = arg;
-	unsigned int chunk;
-	uint8_t *b;
-
-	if (seg->hdr_len + seg->payload_len > PV_NIC_BUF_SIZE ||
-	    seg->hdr_len + seg->payload_len > np->mtu + PV_PKT_ETH_HLEN + PV_PKT_VLAN_HLEN)
-		return np_tx_drop(np, &np->xs.tx_too_big);
-	if (np_tx_room(np) < 1)
-		return np_tx_drop(np, &np->xs.tx_no_room);
-	chunk = np->tx_free[--np->nr_tx_free];
-	b = np_buf(np, chunk);
-	memcpy(b, seg->hdr, seg->hdr_len);
-	memcpy(b + seg->hdr_len, seg->payload, seg->payload_len);
-	np_tx_post(np, chunk, seg->hdr_len + seg->payload_len);
-	np->xs.tx_segments++;
-	return 0;
-}
-
-/* Largest frame the port takes without GSO (as the NIC counts: a tagged frame 4 more). */
+/* Largest frame the port takes without GSO (the NIC's rule: a tagged frame 4 more). */
 static uint32_t np_wire_max(const struct pv_nicport *np, const struct pv_frame *f)
 {
-	uint32_t max = np->mtu + PV_PKT_ETH_HLEN;
-
-	if (f->hdr_len >= PV_PKT_ETH_HLEN && f->hdr[12] == 0x81 && f->hdr[13] == 0x00)
-		max += PV_PKT_VLAN_HLEN;
-	return max;
+	return nic_txrule_max_len(np->mtu, f->hdr, f->hdr_len);
 }
 
 /* Largest frame the software path sends without GSO: one TX buffer. */
@@ -510,9 +487,10 @@ static uint32_t np_max_len(const struct pv_nicport *np, const struct pv_frame *f
  * @flags:	out: 0, PV_NIC_TX_F_CSUM or PV_NIC_TX_F_TSO
  * @mss:	out: with TSO, the frame's gso_size
  *
- * Judged on the private header copy, with the rules the NIC applies
- * (nic.h, src/nic/txcheck.c), so that the NIC does not refuse what we
- * post; anything else takes the software path.
+ * Judged on the private header copy with the NIC's own rule
+ * (src/nic/txrule.c), so that the NIC does not refuse what we post; and
+ * the checksum asked for must be the one the NIC fills in, a GSO type that
+ * of the frame's IP version.  Anything else takes the software path.
  *
  * Return: true to post a chain.
  */
@@ -523,30 +501,19 @@ static bool np_offload(const struct pv_nicport *np, const struct pv_frame *f, ui
 	bool csum = f->flags & PV_FRAME_CSUM_PARTIAL;
 	const uint32_t need = PV_NIC_FEAT_TX_CHAIN | (gso ? PV_NIC_FEAT_TSO : 0) |
 			      (csum ? PV_NIC_FEAT_TX_CSUM : 0);
+	uint32_t fl = gso ? PV_NIC_TX_F_TSO : csum ? PV_NIC_TX_F_CSUM : 0;
+	uint16_t m = gso ? f->gso_size : 0;
 	struct pv_pkt_info pi;
 
 	*flags = 0;
 	*mss = 0;
-	if ((np->features & need) != need)
+	if ((np->features & need) != need ||
+	    (gso && !pv_pkt_is_tcp_gso_ok_hdr(f->hdr, f->hdr_len, f->len, f->gso_type)) ||
+	    nic_txrule_offload(f->hdr, f->hdr_len, f->len, np->mtu, fl, m, &pi) != PV_NIC_ERR_NONE ||
+	    (csum && !nic_txrule_csum_at(&pi, f->csum_start, f->csum_offset)))
 		return false;
-	if (!gso && !csum)
-		return f->len <= np_wire_max(np, f);	/* a jumbo frame in pieces */
-	if (pv_pkt_parse_hdr(f->hdr, f->hdr_len, f->len, &pi) || !pi.ip_version ||
-	    (pi.flags & PV_PKT_F_FRAG) || !(pi.flags & PV_PKT_F_PORTS) || pi.l3_end != f->len ||
-	    (csum && (f->csum_start != pi.l4_off ||
-		      f->csum_offset != (pi.l4_proto == IPPROTO_TCP ? PV_PKT_TCP_CSUM_OFF : PV_PKT_UDP_CSUM_OFF))))
-		return false;
-	if (!gso) {
-		*flags = PV_NIC_TX_F_CSUM;
-		return true;
-	}
-	if (!pv_pkt_is_tcp_gso_ok_hdr(f->hdr, f->hdr_len, f->len, f->gso_type) ||
-	    (pi.ip_version == 6 && pi.l4_off != pi.l3_off + 40) || f->len > PV_NIC_TSO_MAX ||
-	    f->gso_size < PV_NIC_TSO_MSS_MIN ||
-	    pi.l4_off + pi.l4_hdr_len + f->gso_size > np_wire_max(np, f))
-		return false;
-	*flags = PV_NIC_TX_F_TSO;
-	*mss = f->gso_size;
+	*flags = fl;
+	*mss = m;
 	return true;
 }
 
@@ -578,6 +545,75 @@ static int np_tx_chain(struct pv_nicport *np, const struct pv_frame *f, uint32_t
 	return 0;
 }
 
+/* nic_txrule_swgso()'s buffers: the next free TX buffer, for ring index @at. */
+static int np_swgso_take(void *arg, uint32_t at, uint8_t **buf, uint32_t *buf_id)
+{
+	struct pv_nicport *np = arg;
+	unsigned int chunk;
+
+	if (!np->nr_tx_free)
+		return -ENOBUFS;
+	chunk = np->tx_free[--np->nr_tx_free];
+	np->tx_shadow[at & (PV_NIC_TXQ_SIZE - 1)] = (uint16_t)chunk;
+	*buf = np_buf(np, chunk);
+	*buf_id = np->buf_id[chunk];
+	return 0;
+}
+
+/*
+ * Software GSO: linearised into the scratch buffer, cut at gso_size by
+ * nic_txrule_swgso(), a TX buffer per segment, all posted or none.
+ */
+static int np_tx_swgso(struct pv_nicport *np, const struct pv_frame *f)
+{
+	uint32_t need = f->len / f->gso_size + 1, staged = 0;
+	unsigned int free0 = np->nr_tx_free;
+	int rc;
+
+	if ((uint32_t)np_tx_room(np) < need)
+		return np_tx_drop(np, &np->xs.tx_no_room);
+	if (pv_frame_copy(f, 0, np->scratch, f->len) != f->len)
+		return np_tx_drop(np, &np->xs.tx_bad_frame);
+	rc = nic_txrule_swgso(&np->vi, &staged, np->scratch, f->len, f->gso_size, f->gso_type,
+			      np->mtu, np_swgso_take, np);
+	if (rc < 0) {
+		np->nr_tx_free = free0;	/* the buffers back; the staged descriptors forgotten */
+		if (rc == -E2BIG)
+			return np_tx_drop(np, &np->xs.tx_too_big);
+		if (rc == -ENOBUFS || rc == -ENOSPC)
+			return np_tx_drop(np, &np->xs.tx_no_room);	/* cannot be: room was checked */
+		pv_log_rl(&np->rl, PV_LOG_WARN, "%s: cannot segment a GSO frame: %s",
+			  np->port.name, strerror(-rc));
+		return np_tx_drop(np, &np->xs.tx_bad_frame);
+	}
+	nic_vi_tx_publish(&np->vi, staged);
+	np->tx_posted += (int)staged;
+	np->xs.tx_segments += staged;
+	return 0;
+}
+
+/* How np_xmit() sends a frame. */
+enum np_path {
+	NP_CHAIN,	/* one chain, with np_offload()'s flags */
+	NP_ONE,		/* one TX buffer, a partial checksum completed here */
+	NP_SWGSO,	/* segmented here, a TX buffer each */
+	NP_TOO_BIG,	/* dropped: longer than the port takes, not GSO */
+	NP_BAD,		/* dropped: GSO without an mss */
+};
+
+static enum np_path np_tx_path(const struct pv_nicport *np, const struct pv_frame *f,
+			       uint32_t *flags, uint16_t *mss)
+{
+	if ((f->len > PV_NIC_BUF_SIZE || f->gso_type != PV_GSO_NONE ||
+	     (f->flags & PV_FRAME_CSUM_PARTIAL)) && np_offload(np, f, flags, mss))
+		return NP_CHAIN;
+	if (f->len <= np_max_len(np, f))
+		return NP_ONE;
+	if (f->gso_type == PV_GSO_NONE)
+		return NP_TOO_BIG;
+	return f->gso_size ? NP_SWGSO : NP_BAD;
+}
+
 /**
  * np_xmit() - pv_port_ops.xmit: copy the frame (a chain, or its segments) into TX buffers
  * @port:	the NIC port
@@ -592,37 +628,22 @@ static int np_xmit(struct pv_port *port, const struct pv_frame *f)
 	uint32_t flags;
 	uint16_t mss;
 	uint8_t *b;
-	int rc;
 
 	if (!np->connected)
 		return np_tx_drop(np, &np->xs.tx_down);
 	if (f->len < PV_PKT_ETH_HLEN || f->len > PV_FRAME_MAX_LEN)
 		return np_tx_drop(np, &np->xs.tx_bad_frame);
-	if ((f->len > PV_NIC_BUF_SIZE || f->gso_type != PV_GSO_NONE ||
-	     (f->flags & PV_FRAME_CSUM_PARTIAL)) && np_offload(np, f, &flags, &mss))
+	switch (np_tx_path(np, f, &flags, &mss)) {
+	case NP_CHAIN:
 		return np_tx_chain(np, f, flags, mss);
-	if (f->len > np_max_len(np, f)) {
-		uint32_t need;
-
-		if (f->gso_type == PV_GSO_NONE)
-			return np_tx_drop(np, &np->xs.tx_too_big);
-		if (!f->gso_size)
-			return np_tx_drop(np, &np->xs.tx_bad_frame);
-		need = f->len / f->gso_size + 1;
-		if ((uint32_t)np_tx_room(np) < need)
-			return np_tx_drop(np, &np->xs.tx_no_room);
-		if (pv_frame_copy(f, 0, np->scratch, f->len) != f->len)
-			return np_tx_drop(np, &np->xs.tx_bad_frame);
-		rc = pv_pkt_gso_segment(np->scratch, f->len, f->gso_size, f->gso_type,
-					np_tx_seg, np);
-		if (rc == -ENOBUFS)
-			return rc;	/* counted per segment */
-		if (rc < 0) {
-			pv_log_rl(&np->rl, PV_LOG_WARN, "%s: cannot segment a GSO frame: %s",
-				  np->port.name, strerror(-rc));
-			return np_tx_drop(np, &np->xs.tx_bad_frame);
-		}
-		return 0;
+	case NP_TOO_BIG:
+		return np_tx_drop(np, &np->xs.tx_too_big);
+	case NP_BAD:
+		return np_tx_drop(np, &np->xs.tx_bad_frame);
+	case NP_SWGSO:
+		return np_tx_swgso(np, f);
+	case NP_ONE:
+		break;
 	}
 	if (np_tx_room(np) < 1)
 		return np_tx_drop(np, &np->xs.tx_no_room);
@@ -760,4 +781,39 @@ void pv_nicport_stats(const struct pv_nicport *np, struct pv_nicport_stats *out)
 	out->port = np->port.st;
 	out->connected = np->connected;
 	out->mtu = np->mtu;
+}
+
+/*
+ * pv_nicport_test_tx_decide() - for unit tests (test_txrule.c): what np_xmit()
+ * asks of a NIC of @mtu and @features for @f: the flags of the frame as
+ * posted (0, PV_NIC_TX_F_CSUM, PV_NIC_TX_F_TSO with @mss), or -1 (its
+ * checksum or segments made here, or dropped).
+ */
+int pv_nicport_test_tx_decide(uint32_t mtu, uint32_t features, const struct pv_frame *f,
+			      uint16_t *mss);
+
+int pv_nicport_test_tx_decide(uint32_t mtu, uint32_t features, const struct pv_frame *f,
+			      uint16_t *mss)
+{
+	struct pv_nicport *np = calloc(1, sizeof(*np));
+	uint32_t flags = 0;
+	int rc = -1;
+
+	*mss = 0;
+	if (!np)
+		return -1;
+	np->mtu = mtu;
+	np->features = features;
+	switch (np_tx_path(np, f, &flags, mss)) {
+	case NP_CHAIN:
+		rc = (int)flags;
+		break;
+	case NP_ONE:
+		rc = (f->flags & PV_FRAME_CSUM_PARTIAL) ? -1 : 0;
+		break;
+	default:
+		break;
+	}
+	free(np);
+	return rc;
 }

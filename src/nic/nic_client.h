@@ -5,7 +5,8 @@
  *  - the trusted caller's control client (nic_client.c): one blocking
  *    request/reply per call over DIR/nic.sock, for the backend plugin;
  *  - the VI user's side of the shared-memory ABI (inline below): map a VI,
- *    post TX/RX descriptors (a TX frame as a chain, with its offloads),
+ *    post TX/RX descriptors (a TX frame as a chain, with its offloads;
+ *    several frames published at once),
  *    read events, ring the doorbell, arm the wake-up, for the frontend
  *    plugin and libpvnet.
  *
@@ -105,39 +106,70 @@ struct nic_tx_frag {
 };
 
 /**
- * nic_vi_tx_post_frame() - post one TX frame, a chain of @n descriptors, whole
+ * nic_vi_tx_stage_frame() - write one TX frame, a chain of @n descriptors,
+ * after the @*staged ones already written, without publishing any
  * @u:		the VI
+ * @staged:	in/out: descriptors written past tx_prod, not yet published
  * @frag:	the frame's pieces, in order
  * @n:		1 .. PV_NIC_TX_MAX_FRAGS
  * @offload:	0, PV_NIC_TX_F_CSUM or PV_NIC_TX_F_TSO (on the first descriptor)
  * @mss:	with PV_NIC_TX_F_TSO: payload bytes per segment
  *		(PV_NIC_TSO_MSS_MIN at least); else 0
  *
- * Writes every descriptor (PV_NIC_TX_F_MORE on all but the last), then
- * moves tx_prod past the chain once: the NIC never sees half of it.  Ring
- * the doorbell afterwards.
+ * Writes every descriptor (PV_NIC_TX_F_MORE on all but the last).  The
+ * NIC sees none of them before nic_vi_tx_publish(); forgetting @*staged
+ * takes them all back.
  *
- * Return: 0; -EINVAL for @n, @offload or @mss out of range; -ENOSPC if
- * the ring has no room for @n descriptors (nothing written).
+ * Return: 0 (@*staged += @n); -EINVAL for @n, @offload or @mss out of
+ * range; -ENOSPC if the ring has no room for @*staged + @n descriptors
+ * (nothing written).
  */
-static inline int nic_vi_tx_post_frame(struct nic_vi_user *u, const struct nic_tx_frag *frag,
-				       unsigned int n, uint32_t offload, uint16_t mss)
+static inline int nic_vi_tx_stage_frame(struct nic_vi_user *u, uint32_t *staged,
+					const struct nic_tx_frag *frag, unsigned int n,
+					uint32_t offload, uint16_t mss)
 {
+	uint32_t at = u->tx_prod + *staged;
+
 	if (n == 0 || n > PV_NIC_TX_MAX_FRAGS ||
 	    (offload & ~(uint32_t)(PV_NIC_TX_F_CSUM | PV_NIC_TX_F_TSO)) ||
 	    (!(offload & PV_NIC_TX_F_TSO) && mss))
 		return -EINVAL;
-	if (nic_vi_tx_space(u) < n)
+	if ((uint64_t)*staged + n > nic_vi_tx_space(u))
 		return -ENOSPC;
 	for (unsigned int j = 0; j < n; j++)
-		u->txq[(u->tx_prod + j) & (PV_NIC_TXQ_SIZE - 1)] = (struct pv_nic_desc){
+		u->txq[(at + j) & (PV_NIC_TXQ_SIZE - 1)] = (struct pv_nic_desc){
 			.buf_id = frag[j].buf_id, .offset = frag[j].off, .len = frag[j].len,
 			.flags = (j + 1 < n ? PV_NIC_TX_F_MORE : 0) | (j ? 0 : offload),
 			.mss = j ? 0 : mss,
 		};
-	u->tx_prod += n;
-	__atomic_store_n(&u->sh->tx_prod.v, u->tx_prod, __ATOMIC_RELEASE);
+	*staged += n;
 	return 0;
+}
+
+/* Move tx_prod past @staged descriptors of nic_vi_tx_stage_frame() at once; ring afterwards. */
+static inline void nic_vi_tx_publish(struct nic_vi_user *u, uint32_t staged)
+{
+	u->tx_prod += staged;
+	__atomic_store_n(&u->sh->tx_prod.v, u->tx_prod, __ATOMIC_RELEASE);
+}
+
+/**
+ * nic_vi_tx_post_frame() - post one TX frame, a chain of @n descriptors, whole
+ *
+ * nic_vi_tx_stage_frame() of that one frame, then nic_vi_tx_publish(): the
+ * NIC never sees half of it.  Ring the doorbell afterwards.
+ *
+ * Return: 0, or nic_vi_tx_stage_frame()'s error (nothing posted).
+ */
+static inline int nic_vi_tx_post_frame(struct nic_vi_user *u, const struct nic_tx_frag *frag,
+				       unsigned int n, uint32_t offload, uint16_t mss)
+{
+	uint32_t staged = 0;
+	int rc = nic_vi_tx_stage_frame(u, &staged, frag, n, offload, mss);
+
+	if (!rc)
+		nic_vi_tx_publish(u, staged);
+	return rc;
 }
 
 /* Post one RX descriptor offering @len bytes at @off of @buf_id. */

@@ -17,9 +17,10 @@
  * (AF_PACKET, PACKET_VNET_HDR): the kernel completes the checksum
  * (VIRTIO_NET_HDR_F_NEEDS_CSUM) and cuts TSO frames into segments (GSO
  * TCPV4/TCPV6), in software or in the device.  What the kernel would
- * refuse or misread is refused here: only unfragmented TCP/UDP over IPv4
- * or IPv6 after at most one tag, the frame ending with the IP datagram;
- * TSO only for TCP without IPv6 extension headers, with a sane MSS.  The
+ * refuse or misread is refused: the rule (only unfragmented TCP/UDP over
+ * IPv4 or IPv6 after at most one tag, the frame ending with the IP
+ * datagram; TSO only for TCP without IPv6 extension headers, with a sane
+ * MSS) is txrule.c's, the one the VI users ask before they post.  The
  * checksum field gets the pseudo-header sum (as Linux's stack leaves it
  * for CHECKSUM_PARTIAL), so whatever the guest left there does not matter.
  */
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "nic.h"
+#include "nic/txrule.h"
 #include "lib/pkt.h"
 
 /* The sender IPv4 address of an Ethernet/IPv4 ARP packet at @l3, or 0. */
@@ -111,29 +113,6 @@ static uint16_t tx_pseudo_sum(const struct pv_pkt_info *pi, uint32_t l4_len)
 	return (uint16_t)~pv_pkt_csum_fold(pv_pkt_csum_add(0, ph, n));
 }
 
-/*
- * TSO on top of the checksum: TCP, no IPv6 extension header (the kernel's
- * GSO would take them, a device might not), an MSS from PV_NIC_TSO_MSS_MIN
- * up to what leaves room for the headers in a frame the port takes.
- */
-static enum pv_nic_err tx_tso(const struct pv_pkt_info *pi, uint32_t max, uint16_t mss,
-			      struct virtio_net_hdr *vh)
-{
-	uint32_t hdr_len = pi->l4_off + pi->l4_hdr_len;
-
-	if (pi->l4_proto != IPPROTO_TCP || mss < PV_NIC_TSO_MSS_MIN ||
-	    (pi->ip_version == 6 && pi->l4_off != pi->l3_off + 40))
-		return PV_NIC_ERR_TX_OFFLOAD;
-	if (hdr_len + mss > max)
-		return PV_NIC_ERR_TX_TOO_BIG;	/* segments the port would not take */
-	vh->gso_type = pi->ip_version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
-	/* CWR set: the first segment only keeps it (and a device must know). */
-	if (pi->tcp_flags & PV_TCP_CWR)
-		vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
-	vh->gso_size = htole16(mss);
-	return PV_NIC_ERR_NONE;
-}
-
 /**
  * nic_tx_offload() - does the port take this frame, with its offloads?
  * @p:		the VI's policy (max_len: the port's MTU + 14)
@@ -153,31 +132,23 @@ enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *hdr, uint3
 			       uint32_t len, uint32_t flags, uint16_t mss,
 			       struct virtio_net_hdr *vh)
 {
-	uint16_t type;
-	uint32_t max = p->max_len, field;
 	struct pv_pkt_info pi;
+	enum pv_nic_err err;
+	uint32_t field;
 	uint16_t sum;
 
 	memset(vh, 0, sizeof(*vh));
-	if (hlen > len)
-		hlen = len;
-	if (hlen < PV_PKT_ETH_HLEN)
-		return PV_NIC_ERR_TX_RUNT;	/* nic_tx_check() refused it already */
-	type = (uint16_t)(hdr[12] << 8 | hdr[13]);
-	if (type == PV_PKT_ETH_P_8021Q || type == ETH_P_8021AD)
-		max += PV_PKT_VLAN_HLEN;
-	if (len > ((flags & PV_NIC_TX_F_TSO) ? PV_NIC_TSO_MAX : max))
-		return PV_NIC_ERR_TX_TOO_BIG;
-	if (!(flags & (PV_NIC_TX_F_CSUM | PV_NIC_TX_F_TSO)))
-		return PV_NIC_ERR_NONE;
-	if (pv_pkt_parse_hdr(hdr, hlen, len, &pi) < 0 || !pi.ip_version || (pi.flags & PV_PKT_F_FRAG) ||
-	    !(pi.flags & PV_PKT_F_PORTS) || pi.l3_end != len)
-		return PV_NIC_ERR_TX_OFFLOAD;
+	/* The rule, as the VI users ask it (txrule.c); then what the port sends it with. */
+	err = nic_txrule_offload(hdr, hlen, len, p->max_len - PV_PKT_ETH_HLEN, flags, mss, &pi);
+	if (err != PV_NIC_ERR_NONE || !(flags & (PV_NIC_TX_F_CSUM | PV_NIC_TX_F_TSO)))
+		return err;
 	if (flags & PV_NIC_TX_F_TSO) {
-		enum pv_nic_err err = tx_tso(&pi, max, mss, vh);
-
-		if (err != PV_NIC_ERR_NONE)
-			return err;
+		vh->gso_type = pi.ip_version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 :
+						    VIRTIO_NET_HDR_GSO_TCPV6;
+		/* CWR set: the first segment only keeps it (and a device must know). */
+		if (pi.tcp_flags & PV_TCP_CWR)
+			vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+		vh->gso_size = htole16(mss);
 	}
 	field = pi.l4_off + (pi.l4_proto == IPPROTO_TCP ? PV_PKT_TCP_CSUM_OFF :
 							      PV_PKT_UDP_CSUM_OFF);
