@@ -91,14 +91,6 @@ static unsigned int rx_drain(void)
 
 /* ---- frames ---- */
 
-static void mk_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
-{
-	memcpy(f, dst, 6);
-	memcpy(f + 6, src, 6);
-	f[12] = (uint8_t)(type >> 8);
-	f[13] = (uint8_t)type;
-}
-
 /* Ethernet + IPv4 + TCP (6) or UDP (17), @len bytes, to @dst from our MAC. */
 static void mk_ip4(uint8_t *f, uint32_t len, const uint8_t *dst, uint8_t proto)
 {

@@ -130,6 +130,15 @@ static inline void tf_key(struct tf *t, uint32_t tx, const char *key, unsigned i
 	xsc_printf(t->xs, tx, path, "%u", v);
 }
 
+/* An Ethernet header: @dst, @src, EtherType @type. */
+static inline void mk_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = (uint8_t)(type >> 8);
+	f[13] = (uint8_t)type;
+}
+
 /* ---- RX requests ---- */
 
 /* Post RX request @id at the next RX ring index (not pushed). */

@@ -195,14 +195,6 @@ static void tf_free(struct tf *t)
 
 /* ---- frames ---- */
 
-static void mk_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
-{
-	memcpy(f, dst, 6);
-	memcpy(f + 6, src, 6);
-	f[12] = (uint8_t)(type >> 8);
-	f[13] = (uint8_t)type;
-}
-
 static void mk_payload(uint8_t *p, uint32_t n, uint32_t seed)
 {
 	for (uint32_t i = 0; i < n; i++)
