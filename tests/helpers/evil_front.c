@@ -7,7 +7,7 @@
  * After a case that disables the vif it starts over as netback allows:
  * Closed, ring grants given back, Initialising, new rings, Connected.
  * (The in-process version of the same attacks is tests/unit/test_netback_bad.c;
- * the ring helpers below follow tests/unit/netback_harness.h.)
+ * the rings, grants and requests are tests/lib/tfront.h's, as there.)
  *
  *   evil_front RUN_DIR all | CASE...      evil_front --list
  *
@@ -42,47 +42,10 @@
 #include "guest/xsc.h"
 #include "pvnet/hv_proto.h"
 #include "pvnet/xen.h"
-
-#define TF_PAGES	520
-#define TF_GRANTS	1100
-#define TF_TXBUF	2
-#define TF_RXBUF	258
-#define TF_RING		256
-
-struct tf {
-	struct pv_guest *g;
-	struct xsc *xs;
-	unsigned int domid;
-	char fe[64], be[64];
-	uint8_t mac[6];
-	netif_tx_front_ring_t tx;
-	netif_rx_front_ring_t rx;
-	int tx_ref, rx_ref;
-	uint32_t evtchn;
-	int txbuf_ref[TF_RING];
-	int rxbuf_ref[TF_RING];
-	uint16_t rx_id_at[TF_RING];
-};
+#include "../lib/tfront.h"
 
 static struct tf T, *m = &T;
 static uint8_t frame[70000];
-
-/* ---- time ---- */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* ---- talking to the script ---- */
 
@@ -101,330 +64,32 @@ static void expect_line(const char *want)
 	}
 }
 
-/* ---- store and xenbus ---- */
-
-static int read_state(const char *dir)
-{
-	char path[96], buf[16];
-
-	snprintf(path, sizeof(path), "%.63s/state", dir);
-	if (xsc_read(m->xs, 0, path, buf, sizeof(buf)) < 0)
-		return -1;
-	return atoi(buf);
-}
-
-static int wait_be(int state, unsigned int ms)
-{
-	uint64_t end = now_ms() + ms;
-
-	while (now_ms() < end) {
-		if (read_state(m->be) == state)
-			return 0;
-		sleep_ms(1);
-	}
-	return -ETIMEDOUT;
-}
-
-static void set_state(int state)
-{
-	char path[96];
-
-	snprintf(path, sizeof(path), "%.63s/state", m->fe);
-	xsc_printf(m->xs, 0, path, "%d", state);
-}
-
-static void fe_key(uint32_t tx, const char *key, unsigned int v)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%.63s/%.60s", m->fe, key);
-	xsc_printf(m->xs, tx, path, "%u", v);
-}
-
-static void rx_post(uint16_t id, int ref)
-{
-	netif_rx_request_t *req = RING_GET_REQUEST(&m->rx, m->rx.req_prod_pvt);
-
-	req->id = id;
-	req->gref = (grant_ref_t)ref;
-	m->rx_id_at[m->rx.req_prod_pvt & (TF_RING - 1)] = id;
-	m->rx.req_prod_pvt++;
-}
-
-static void rx_push(void)
-{
-	int notify;
-
-	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&m->rx, notify);
-	if (notify)
-		pv_guest_evtchn_notify(m->g, m->evtchn);
-}
-
-/* Fresh rings and channel, keys, Connected; @post RX buffers (-1: none). */
-static int tf_connect(int post)
-{
-	uint8_t *txp = pv_guest_frame(m->g, 0), *rxp = pv_guest_frame(m->g, 1);
-	uint32_t tx;
-	int n = post < 0 ? 0 : post ? post : TF_RING;
-
-	memset(txp, 0, PV_PAGE_SIZE);
-	memset(rxp, 0, PV_PAGE_SIZE);
-	SHARED_RING_INIT((netif_tx_sring_t *)txp);
-	SHARED_RING_INIT((netif_rx_sring_t *)rxp);
-	FRONT_RING_INIT(&m->tx, (netif_tx_sring_t *)txp, PV_PAGE_SIZE);
-	FRONT_RING_INIT(&m->rx, (netif_rx_sring_t *)rxp, PV_PAGE_SIZE);
-	m->tx_ref = pv_guest_grant(m->g, 0, 0, 0);
-	m->rx_ref = pv_guest_grant(m->g, 0, 1, 0);
-	m->evtchn = (uint32_t)pv_guest_evtchn_alloc_unbound(m->g, 0);
-	if (m->tx_ref < 0 || m->rx_ref < 0 || (int32_t)m->evtchn < 0)
-		return -ENOSPC;
-	for (int i = 0; i < n && i < TF_RING; i++)
-		rx_post((uint16_t)i, m->rxbuf_ref[i]);
-	RING_PUSH_REQUESTS(&m->rx);
-	for (int tries = 0;; tries++) {
-		if (xsc_transaction_start(m->xs, &tx) < 0)
-			return -EIO;
-		fe_key(tx, "tx-ring-ref", (unsigned int)m->tx_ref);
-		fe_key(tx, "rx-ring-ref", (unsigned int)m->rx_ref);
-		fe_key(tx, "event-channel", m->evtchn);
-		fe_key(tx, "request-rx-copy", 1);
-		fe_key(tx, "feature-rx-notify", 1);
-		fe_key(tx, "feature-sg", 1);
-		fe_key(tx, "feature-gso-tcpv4", 1);
-		fe_key(tx, "feature-gso-tcpv6", 1);
-		fe_key(tx, "feature-no-csum-offload", 0);
-		int e = xsc_transaction_end(m->xs, tx, 1);
-
-		if (e == 0)
-			break;
-		if (e != -EAGAIN || tries > 10)
-			return -EIO;
-	}
-	set_state(XenbusStateConnected);
-	return wait_be(XenbusStateConnected, 5000);
-}
-
-/* Closed, ring grants back (must be unmapped by now), Initialising: 0 or the failed step. */
-static int tf_reset(void)
-{
-	int rc = 0;
-
-	set_state(XenbusStateClosed);
-	if (wait_be(XenbusStateClosed, 5000) < 0)
-		rc = 1;
-	if (pv_guest_end_grant(m->g, (grant_ref_t)m->tx_ref) < 0 ||
-	    pv_guest_end_grant(m->g, (grant_ref_t)m->rx_ref) < 0)
-		rc = rc ? rc : 2;
-	pv_guest_evtchn_close(m->g, m->evtchn);
-	set_state(XenbusStateInitialising);
-	if (wait_be(XenbusStateInitWait, 5000) < 0)
-		rc = rc ? rc : 3;
-	return rc;
-}
-
-/* ---- TX ---- */
-
-static void tx_put(grant_ref_t gref, uint16_t offset, uint16_t flags, uint16_t id, uint16_t size)
-{
-	netif_tx_request_t *r = RING_GET_REQUEST(&m->tx, m->tx.req_prod_pvt);
-
-	r->gref = gref;
-	r->offset = offset;
-	r->flags = flags;
-	r->id = id;
-	r->size = size;
-	m->tx.req_prod_pvt++;
-}
-
-static void tx_put_extra(uint8_t type, uint8_t flags, uint16_t gso_size, uint8_t gso_type)
-{
-	netif_extra_info_t *e = (netif_extra_info_t *)RING_GET_REQUEST(&m->tx, m->tx.req_prod_pvt);
-
-	memset(e, 0, sizeof(netif_tx_request_t));
-	e->type = type;
-	e->flags = flags;
-	e->u.gso.size = gso_size;
-	e->u.gso.type = gso_type;
-	m->tx.req_prod_pvt++;
-}
-
-static uint8_t *tx_page(RING_IDX idx)
-{
-	return pv_guest_frame(m->g, TF_TXBUF + (idx & (TF_RING - 1)));
-}
-
-static grant_ref_t tx_ref(RING_IDX idx)
-{
-	return (grant_ref_t)m->txbuf_ref[idx & (TF_RING - 1)];
-}
-
-static void tx_push(void)
-{
-	int notify;
-
-	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&m->tx, notify);
-	if (notify)
-		pv_guest_evtchn_notify(m->g, m->evtchn);
-}
+/* ---- TX and RX, on tests/lib/tfront.h ---- */
 
 /* Queue one frame over @nslots data slots (@sizes, or an even split); returns slots used. */
 static unsigned int tx_frame(const uint8_t *data, uint32_t len, unsigned int nslots,
 			     const uint32_t *sizes, uint16_t flags, uint8_t gso_type,
 			     uint16_t gso_size)
 {
-	unsigned int n = nslots ? nslots : 1, used = 0;
-	uint32_t done = 0;
+	struct tf_send s = { .nslots = nslots, .sizes = sizes, .flags = flags,
+			     .gso_type = gso_type, .gso_size = gso_size };
 
-	for (unsigned int i = 0; i < n; i++) {
-		RING_IDX idx = m->tx.req_prod_pvt;
-		uint32_t piece = sizes ? sizes[i] : (i == n - 1 ? len - done : len / n);
-		uint16_t fl = (uint16_t)(i == n - 1 ? 0 : NETTXF_more_data);
-
-		if (i == 0) {
-			fl |= flags;
-			if (gso_type)
-				fl |= NETTXF_extra_info;
-		}
-		if (piece && piece <= PV_PAGE_SIZE)
-			memcpy(tx_page(idx), data + done, piece);
-		tx_put(tx_ref(idx), 0, fl, (uint16_t)idx, (uint16_t)(i == 0 ? len : piece));
-		used++;
-		done += piece;
-		if (i == 0 && gso_type) {
-			tx_put_extra(XEN_NETIF_EXTRA_TYPE_GSO, 0, gso_size, gso_type);
-			used++;
-		}
-	}
-	return used;
+	return tf_tx_frame(m, data, len, &s);
 }
 
-static int tx_wait(unsigned int n, int16_t *status, uint16_t *ids, unsigned int ms)
-{
-	uint64_t end = now_ms() + ms;
-	unsigned int got = 0;
-
-	while (got < n) {
-		RING_IDX prod = __atomic_load_n(&m->tx.sring->rsp_prod, __ATOMIC_ACQUIRE);
-
-		while (m->tx.rsp_cons != prod && got < n) {
-			netif_tx_response_t r;
-
-			RING_COPY_RESPONSE(&m->tx, m->tx.rsp_cons, &r);
-			m->tx.rsp_cons++;
-			if (status)
-				status[got] = r.status;
-			if (ids)
-				ids[got] = r.id;
-			got++;
-		}
-		if (got >= n)
-			break;
-		if (now_ms() >= end)
-			return -ETIMEDOUT;
-		sleep_ms(1);
-	}
-	return 0;
-}
-
-static int tx_send(const uint8_t *data, uint32_t len)
-{
-	int16_t st[4];
-
-	tx_frame(data, len, 1, NULL, 0, 0, 0);
-	tx_push();
-	if (tx_wait(1, st, NULL, 3000) < 0)
-		return -ETIMEDOUT;
-	return st[0] == NETIF_RSP_OKAY ? 0 : st[0];
-}
-
-/* ---- RX ---- */
-
-struct rxf {
-	uint8_t data[70000];
-	uint32_t len;
-	int error;
-};
-static struct rxf rx;
-
-static int rx_avail(void)
-{
-	return __atomic_load_n(&m->rx.sring->rsp_prod, __ATOMIC_ACQUIRE) != m->rx.rsp_cons;
-}
-
-static int rx_next(netif_rx_response_t *r, uint64_t end)
-{
-	while (!rx_avail()) {
-		if (now_ms() >= end)
-			return -ETIMEDOUT;
-		sleep_ms(1);
-	}
-	RING_COPY_RESPONSE(&m->rx, m->rx.rsp_cons, r);
-	m->rx.rsp_cons++;
-	return 0;
-}
-
-/* One frame (re-posting its buffers unless @no_repost); 0, -ETIMEDOUT or -EPROTO. */
-static int rx_recv(unsigned int ms, int no_repost)
-{
-	uint64_t end = now_ms() + ms;
-	netif_rx_response_t r;
-	int more = 1, first = 1;
-
-	rx.len = 0;
-	rx.error = 0;
-	while (more) {
-		uint16_t id = m->rx_id_at[m->rx.rsp_cons & (TF_RING - 1)];
-
-		if (rx_next(&r, end) < 0)
-			return -ETIMEDOUT;
-		if (r.id != id || id >= TF_RING)
-			return -EPROTO;
-		if (r.status < 0)
-			rx.error = 1;
-		else if (r.offset + (uint32_t)r.status <= PV_PAGE_SIZE &&
-			 rx.len + (uint32_t)r.status <= sizeof(rx.data)) {
-			memcpy(rx.data + rx.len,
-			       (uint8_t *)pv_guest_frame(m->g, TF_RXBUF + id) + r.offset,
-			       (size_t)r.status);
-			rx.len += (uint32_t)r.status;
-		}
-		if (!no_repost)
-			rx_post(id, m->rxbuf_ref[id]);
-		more = r.flags & NETRXF_more_data;
-		if (first && (r.flags & NETRXF_extra_info)) {
-			uint16_t eid = m->rx_id_at[m->rx.rsp_cons & (TF_RING - 1)];
-
-			if (rx_next(&r, end) < 0)
-				return -ETIMEDOUT;
-			if (!no_repost)
-				rx_post(eid, m->rxbuf_ref[eid]);
-		}
-		first = 0;
-	}
-	if (!no_repost)
-		rx_push();
-	return 0;
-}
+static struct tf_rx rx;
 
 /* Take whatever arrived (broadcasts from the good guests), re-post. */
 static unsigned int rx_drain(void)
 {
 	unsigned int n = 0;
 
-	while (rx_avail() && rx_recv(50, 0) == 0)
+	while (tf_rx_avail(m) && tf_recv(m, &rx, 50, 0) == 0)
 		n++;
 	return n;
 }
 
 /* ---- frames ---- */
-
-static void mk_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
-{
-	memcpy(f, dst, 6);
-	memcpy(f + 6, src, 6);
-	f[12] = (uint8_t)(type >> 8);
-	f[13] = (uint8_t)type;
-}
 
 /* Ethernet + IPv4 + TCP (6) or UDP (17), @len bytes, to @dst from our MAC. */
 static void mk_ip4(uint8_t *f, uint32_t len, const uint8_t *dst, uint8_t proto)
@@ -467,8 +132,8 @@ static void expect_drop(struct res *r, unsigned int n)
 	int16_t st[64];
 	int nerr = 0;
 
-	tx_push();
-	if (tx_wait(n, st, NULL, 3000) < 0) {
+	tf_tx_push(m);
+	if (tf_tx_wait(m, n, st, NULL, 3000) < 0) {
 		r->ok = 0;
 		NOTE(r, "no_responses");
 		return;
@@ -510,7 +175,7 @@ static void c_prod_wrap(struct res *r)
 static void c_prod_back(struct res *r)
 {
 	mk_ip4(frame, 100, m->mac, 17);
-	r->ok = tx_send(frame, 100) == 0 && tx_send(frame, 100) == 0;
+	r->ok = tf_send(m, frame, 100, NULL) == 0 && tf_send(m, frame, 100, NULL) == 0;
 	NOTE(r, "good_frames_%s", r->ok ? "okay" : "failed");
 	m->tx.sring->req_prod = m->tx.req_prod_pvt - 1;
 	pv_guest_evtchn_notify(m->g, m->evtchn);
@@ -553,12 +218,12 @@ static void c_double_fetch(struct res *r)
 	pthread_create(&th, NULL, flip_main, &fl);
 	for (int i = 0; i < 100; i++) {
 		tx_frame(frame, 1000, 1, NULL, 0, 0, 0);
-		tx_push();
-		answered += tx_wait(1, NULL, NULL, 3000) == 0;
+		tf_tx_push(m);
+		answered += tf_tx_wait(m, 1, NULL, NULL, 3000) == 0;
 	}
 	fl.stop = 1;
 	pthread_join(th, NULL);
-	r->ok = answered == 100 && wait_be(XenbusStateConnected, 10) == 0;
+	r->ok = answered == 100 && tf_wait_be(m, XenbusStateConnected, 10) == 0;
 	NOTE(r, "%d_of_100_answered", answered);
 }
 
@@ -570,12 +235,12 @@ static void c_ids(struct res *r)
 
 	mk_ip4(frame, 200, m->mac, 17);
 	for (int i = 0; i < 3; i++)
-		memcpy(tx_page(m->tx.req_prod_pvt + (RING_IDX)i), frame, 200);
-	tx_put(tx_ref(m->tx.req_prod_pvt), 0, 0, 0xffff, 200);
-	tx_put(tx_ref(m->tx.req_prod_pvt), 0, 0, 7, 200);
-	tx_put(tx_ref(m->tx.req_prod_pvt), 0, 0, 7, 200);
-	tx_push();
-	r->ok = tx_wait(3, st, ids, 3000) == 0 && st[0] == 0 && st[1] == 0 && st[2] == 0 &&
+		memcpy(tf_tx_page(m, m->tx.req_prod_pvt + (RING_IDX)i), frame, 200);
+	tf_tx_put(m, tf_tx_ref(m, m->tx.req_prod_pvt), 0, 0, 0xffff, 200);
+	tf_tx_put(m, tf_tx_ref(m, m->tx.req_prod_pvt), 0, 0, 7, 200);
+	tf_tx_put(m, tf_tx_ref(m, m->tx.req_prod_pvt), 0, 0, 7, 200);
+	tf_tx_push(m);
+	r->ok = tf_tx_wait(m, 3, st, ids, 3000) == 0 && st[0] == 0 && st[1] == 0 && st[2] == 0 &&
 		ids[0] == 0xffff && ids[1] == 7 && ids[2] == 7;
 	NOTE(r, "ids_echoed_%s", r->ok ? "yes" : "no");
 }
@@ -583,11 +248,11 @@ static void c_ids(struct res *r)
 static void extra_frame(uint8_t type, uint8_t flags, int n)
 {
 	mk_ip4(frame, 200, m->mac, 6);
-	memcpy(tx_page(m->tx.req_prod_pvt), frame, 200);
-	tx_put(tx_ref(m->tx.req_prod_pvt), 0, NETTXF_extra_info, 1, 200);
+	memcpy(tf_tx_page(m, m->tx.req_prod_pvt), frame, 200);
+	tf_tx_put(m, tf_tx_ref(m, m->tx.req_prod_pvt), 0, NETTXF_extra_info, 1, 200);
 	for (int i = 0; i < n; i++)
-		tx_put_extra(type, flags, 0, 0);
-	tx_push();
+		tf_tx_put_extra(m, type, flags, 0, 0);
+	tf_tx_push(m);
 }
 
 static void c_extra_type0(struct res *r)
@@ -615,30 +280,30 @@ static void c_extra_ring_end(struct res *r)
 	int waited, served;
 
 	/* Fresh rings, then 255 frames to ourselves: the next request is index 255. */
-	if (tf_reset() || tf_connect(0)) {
+	if (tf_reset(m) || tf_connect(m, NULL)) {
 		r->ok = 0;
 		NOTE(r, "cannot_restart");
 		return;
 	}
 	mk_ip4(frame, 60, m->mac, 17);
 	for (RING_IDX i = m->tx.req_prod_pvt; i < TF_RING - 1; i++) {
-		memcpy(tx_page(m->tx.req_prod_pvt), frame, 60);
-		tx_put(tx_ref(m->tx.req_prod_pvt), 0, 0, 0, 60);
+		memcpy(tf_tx_page(m, m->tx.req_prod_pvt), frame, 60);
+		tf_tx_put(m, tf_tx_ref(m, m->tx.req_prod_pvt), 0, 0, 0, 60);
 		if ((i & 31) == 31 || i == TF_RING - 2) {
-			tx_push();
-			tx_wait(m->tx.req_prod_pvt - m->tx.rsp_cons, NULL, NULL, 3000);
+			tf_tx_push(m);
+			tf_tx_wait(m, m->tx.req_prod_pvt - m->tx.rsp_cons, NULL, NULL, 3000);
 		}
 	}
 	mk_ip4(frame, 3000, m->mac, 6);
-	memcpy(tx_page(m->tx.req_prod_pvt), frame, 3000);
-	tx_put(tx_ref(m->tx.req_prod_pvt), 0, NETTXF_extra_info | NETTXF_csum_blank, 1, 3000);
-	tx_push();
-	sleep_ms(100);
+	memcpy(tf_tx_page(m, m->tx.req_prod_pvt), frame, 3000);
+	tf_tx_put(m, tf_tx_ref(m, m->tx.req_prod_pvt), 0, NETTXF_extra_info | NETTXF_csum_blank, 1, 3000);
+	tf_tx_push(m);
+	tf_sleep_ms(100);
 	waited = m->tx.sring->rsp_prod == m->tx.rsp_cons &&
-		 read_state(m->be) == XenbusStateConnected;
-	tx_put_extra(XEN_NETIF_EXTRA_TYPE_GSO, 0, 1000, XEN_NETIF_GSO_TYPE_TCPV4);
-	tx_push();
-	served = tx_wait(2, st, NULL, 3000) == 0 && st[0] == 0 && st[1] == NETIF_RSP_NULL;
+		 tf_read_state(m, m->be) == XenbusStateConnected;
+	tf_tx_put_extra(m, XEN_NETIF_EXTRA_TYPE_GSO, 0, 1000, XEN_NETIF_GSO_TYPE_TCPV4);
+	tf_tx_push(m);
+	served = tf_tx_wait(m, 2, st, NULL, 3000) == 0 && st[0] == 0 && st[1] == NETIF_RSP_NULL;
 	r->ok = waited && served && m->tx.req_prod_pvt == TF_RING + 1;
 	NOTE(r, "waited_%d_served_%d", waited, served);
 }
@@ -647,8 +312,8 @@ static void c_extra_ring_end(struct res *r)
 static void c_ref_never(struct res *r)
 {
 	mk_ip4(frame, 200, m->mac, 17);
-	memcpy(tx_page(m->tx.req_prod_pvt), frame, 200);
-	tx_put(1000, 0, 0, 1, 200);
+	memcpy(tf_tx_page(m, m->tx.req_prod_pvt), frame, 200);
+	tf_tx_put(m, 1000, 0, 0, 1, 200);
 	expect_drop(r, 1);
 }
 
@@ -659,7 +324,7 @@ static void c_ref_other_dom(struct res *r)
 
 	mk_ip4(frame, 200, m->mac, 17);
 	memcpy(pv_guest_frame(m->g, TF_TXBUF), frame, 200);
-	tx_put((grant_ref_t)ref, 0, 0, 1, 200);
+	tf_tx_put(m, (grant_ref_t)ref, 0, 0, 1, 200);
 	expect_drop(r, 1);
 	pv_guest_end_grant(m->g, (grant_ref_t)ref);
 }
@@ -670,8 +335,8 @@ static void c_ref_revoked(struct res *r)
 	RING_IDX idx = m->tx.req_prod_pvt;
 	int busy;
 
-	pv_guest_end_grant(m->g, tx_ref(idx));
-	tx_put(tx_ref(idx), 0, 0, 1, 200);
+	pv_guest_end_grant(m->g, tf_tx_ref(m, idx));
+	tf_tx_put(m, tf_tx_ref(m, idx), 0, 0, 1, 200);
 	expect_drop(r, 1);
 	m->txbuf_ref[idx & (TF_RING - 1)] =
 		pv_guest_grant(m->g, 0, TF_TXBUF + (idx & (TF_RING - 1)), 1);
@@ -683,16 +348,16 @@ static void c_ref_revoked(struct res *r)
 /* 5: a ref beyond the grant table: impossible. */
 static void c_ref_range(struct res *r)
 {
-	tx_put(5000, 0, 0, 1, 200);
-	tx_push();
+	tf_tx_put(m, 5000, 0, 0, 1, 200);
+	tf_tx_push(m);
 	r->ok = 1;
 }
 
 /* 7: offsets and sizes across the page. */
 static void c_offset_first(struct res *r)
 {
-	tx_put(tx_ref(m->tx.req_prod_pvt), 4000, 0, 1, 200);
-	tx_push();
+	tf_tx_put(m, tf_tx_ref(m, m->tx.req_prod_pvt), 4000, 0, 1, 200);
+	tf_tx_push(m);
 	r->ok = 1;
 }
 
@@ -703,7 +368,7 @@ static void c_offset_frag(struct res *r)
 	mk_ip4(frame, 300, m->mac, 17);
 	tx_frame(frame, 300, 2, s2, 0, 0, 0);
 	RING_GET_REQUEST(&m->tx, m->tx.req_prod_pvt - 1)->offset = 4000;
-	tx_push();
+	tf_tx_push(m);
 	r->ok = 1;
 }
 
@@ -714,7 +379,7 @@ static void c_offset_page(struct res *r)
 	mk_ip4(frame, 300, m->mac, 17);
 	tx_frame(frame, 300, 2, s2, 0, 0, 0);
 	RING_GET_REQUEST(&m->tx, m->tx.req_prod_pvt - 1)->offset = 4096;
-	tx_push();
+	tf_tx_push(m);
 	r->ok = 1;
 }
 
@@ -723,16 +388,16 @@ static void c_rx_readonly(struct res *r)
 {
 	int ref;
 
-	if (tf_reset() || tf_connect(-1)) {
+	if (tf_reset(m) || tf_connect(m, &(struct tf_opts){ .rx_post = -1 })) {
 		r->ok = 0;
 		NOTE(r, "cannot_restart");
 		return;
 	}
 	ref = pv_guest_grant(m->g, 0, TF_RXBUF, 1);
-	rx_post(0, ref);
-	rx_push();
+	tf_rx_post(m, 0, ref);
+	tf_rx_push(m);
 	poke("rx_readonly", 1);
-	r->ok = rx_recv(3000, 1) == 0 && rx.error;
+	r->ok = tf_recv(m, &rx, 3000, 1) == 0 && rx.error;
 	NOTE(r, "slot_error_%d", rx.error);
 	pv_guest_end_grant(m->g, (grant_ref_t)ref);
 }
@@ -740,13 +405,13 @@ static void c_rx_readonly(struct res *r)
 /* 5: an RX buffer ref beyond the grant table: impossible. */
 static void c_rx_ref_range(struct res *r)
 {
-	if (tf_reset() || tf_connect(-1)) {
+	if (tf_reset(m) || tf_connect(m, &(struct tf_opts){ .rx_post = -1 })) {
 		r->ok = 0;
 		NOTE(r, "cannot_restart");
 		return;
 	}
-	rx_post(0, 5000);
-	rx_push();
+	tf_rx_post(m, 0, 5000);
+	tf_rx_push(m);
 	poke("rx_ref_range", 1);
 	r->ok = 1;
 }
@@ -859,7 +524,7 @@ static void c_slots19(struct res *r)
 		tiny[i] = 1;
 	mk_ip4(frame, 100, m->mac, 17);
 	tx_frame(frame, 100, 19, tiny, 0, 0, 0);
-	tx_push();
+	tf_tx_push(m);
 	r->ok = 1;
 }
 
@@ -872,13 +537,13 @@ static void c_chain_endless(struct res *r)
 	mk_ip4(frame, 100, m->mac, 17);
 	tx_frame(frame, 100, 5, five, 0, 0, 0);
 	RING_GET_REQUEST(&m->tx, m->tx.req_prod_pvt - 1)->flags |= NETTXF_more_data;
-	tx_push();
-	sleep_ms(200);
+	tf_tx_push(m);
+	tf_sleep_ms(200);
 	waited = m->tx.sring->rsp_prod == m->tx.rsp_cons &&
-		 read_state(m->be) == XenbusStateConnected;
+		 tf_read_state(m, m->be) == XenbusStateConnected;
 	for (int i = 0; i < 14; i++)
-		tx_put(tx_ref(m->tx.req_prod_pvt), 0, NETTXF_more_data, 1, 0);
-	tx_push();
+		tf_tx_put(m, tf_tx_ref(m, m->tx.req_prod_pvt), 0, NETTXF_more_data, 1, 0);
+	tf_tx_push(m);
 	r->ok = waited;
 	NOTE(r, "waited_connected_%d", waited);
 }
@@ -886,13 +551,13 @@ static void c_chain_endless(struct res *r)
 /* 17: one RX buffer, a stream of frames: queued (bounded), never partial; drained later. */
 static void c_rx_full(struct res *r)
 {
-	if (tf_reset() || tf_connect(1)) {
+	if (tf_reset(m) || tf_connect(m, &(struct tf_opts){ .rx_post = 1 })) {
 		r->ok = 0;
 		NOTE(r, "cannot_restart");
 		return;
 	}
 	poke("rx_full", 400);
-	sleep_ms(100);
+	tf_sleep_ms(100);
 	/* Exactly the one posted buffer was used: one response, whole frames only. */
 	r->ok = m->rx.sring->rsp_prod == 1;
 	NOTE(r, "rsp_prod_%u", m->rx.sring->rsp_prod);
@@ -903,9 +568,9 @@ static void c_rx_full_after(struct res *r)
 	unsigned int got = 0;
 
 	for (int i = 1; i < TF_RING; i++)
-		rx_post((uint16_t)i, m->rxbuf_ref[i]);
-	rx_push();
-	while (rx_recv(500, 0) == 0)
+		tf_rx_post(m, (uint16_t)i, m->rxbuf_ref[i]);
+	tf_rx_push(m);
+	while (tf_recv(m, &rx, 500, 0) == 0)
 		got++;
 	r->ok = got >= 257;	/* the one posted buffer, then the 256 queued */
 	NOTE(r, "drained_%u_frames", got);
@@ -974,20 +639,10 @@ static int setup(const char *run_dir)
 	int err;
 
 	snprintf(hv, sizeof(hv), "%s/%s", run_dir, PV_HV_SOCK_NAME);
-	m->g = pv_guest_register(hv, "evil", TF_PAGES, TF_GRANTS, &err);
-	if (!m->g) {
+	err = tf_register(m, hv, "evil");
+	if (err < 0) {
 		fprintf(stderr, "evil_front: register: %s\n", strerror(-err));
 		return -1;
-	}
-	m->domid = pv_guest_domid(m->g);
-	m->xs = xsc_open_fd(pv_guest_xs_connect(m->g));
-	if (!m->xs)
-		return -1;
-	for (int i = 0; i < TF_RING; i++) {
-		m->txbuf_ref[i] = pv_guest_grant(m->g, 0, TF_TXBUF + (uint32_t)i, 1);
-		m->rxbuf_ref[i] = pv_guest_grant(m->g, 0, TF_RXBUF + (uint32_t)i, 0);
-		if (m->txbuf_ref[i] < 0 || m->rxbuf_ref[i] < 0)
-			return -1;
 	}
 	err = pv_guest_hv_call(pv_guest_hv_fd(m->g), PV_HV_VIF_REQUEST, &rq, sizeof(rq), NULL, 0,
 			       &rep, sizeof(rep), NULL, NULL);
@@ -996,13 +651,11 @@ static int setup(const char *run_dir)
 		return -1;
 	}
 	memcpy(m->mac, rep.mac, 6);
-	snprintf(m->fe, sizeof(m->fe), "/local/domain/%u/device/vif/0", m->domid);
-	snprintf(m->be, sizeof(m->be), "/local/domain/0/backend/vif/%u/0", m->domid);
-	if (wait_be(XenbusStateInitWait, 5000) < 0) {
+	if (tf_wait_be(m, XenbusStateInitWait, 5000) < 0) {
 		fprintf(stderr, "evil_front: backend never reached InitWait\n");
 		return -1;
 	}
-	if (tf_connect(0) < 0) {
+	if (tf_connect(m, NULL) < 0) {
 		fprintf(stderr, "evil_front: backend never Connected\n");
 		return -1;
 	}
@@ -1013,7 +666,7 @@ static int setup(const char *run_dir)
 static void wait_fatal(const struct evil_case *c, struct res *r)
 {
 	char path[128], buf[160] = "";
-	int closing = wait_be(XenbusStateClosing, 3000) == 0;
+	int closing = tf_wait_be(m, XenbusStateClosing, 3000) == 0;
 	int n;
 
 	snprintf(path, sizeof(path), "%.63s/disabled-reason", m->be);
@@ -1042,9 +695,9 @@ static int run_case(const struct evil_case *c)
 	c->fn(&r);
 	if (c->kind == K_FATAL)
 		wait_fatal(c, &r);
-	else if (read_state(m->be) != XenbusStateConnected) {
+	else if (tf_read_state(m, m->be) != XenbusStateConnected) {
 		r.ok = 0;
-		snprintf(r.detail, sizeof(r.detail), "backend_state_%d", read_state(m->be));
+		snprintf(r.detail, sizeof(r.detail), "backend_state_%d", tf_read_state(m, m->be));
 	}
 	printf("DONE %s %s %s\n", c->name, r.ok ? "ok" : "bad", r.detail);
 	bad += !r.ok;
@@ -1057,7 +710,7 @@ static int run_case(const struct evil_case *c)
 		bad += !a.ok;
 	}
 	if (c->kind == K_FATAL || c->restart) {
-		int rs = tf_reset(), cn = rs ? -1 : tf_connect(0);
+		int rs = tf_reset(m), cn = rs ? -1 : tf_connect(m, NULL);
 
 		printf("RESTARTED %s %s reset_%d_connect_%d\n", c->name, !rs && !cn ? "ok" : "bad",
 		       rs, cn);

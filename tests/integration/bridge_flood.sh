@@ -25,23 +25,7 @@ AGING=3
 MACFLOOD=$BUILD/tests/helpers/macflood
 [ -x "$MACFLOOD" ] || { fail "$MACFLOOD not built"; exit 1; }
 
-run=$(mktemp -d /tmp/pvnet-bfl.XXXXXX)
-cleanup() {
-	stop_pvnetd "$run"
-	ns_cleanup
-	rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-start_guest() { # NS NAME IP4
-	ip netns exec "$1" "$BUILD"/pvnet-front --run-dir "$run" --name "$2" --ifname eth0 \
-		2>>"$run/$2.log" &
-	track_pid $!
-	wait_for 10 "ip -n '$1' link show eth0 >/dev/null 2>&1" || die "$2: no eth0"
-	ip -n "$1" addr add "$3/24" dev eth0
-	ip -n "$1" link set eth0 up
-}
+host_begin bfl
 uplink_entries() { P mac-table | grep -c ' uplink:up0 '; }
 learned_except() { P mac-table | grep ' learned ' | grep -vic "^$1 "; }	# MAC
 # pings NAME NS DST COUNT: background ping every 50 ms, output in $run/NAME.ping
@@ -60,17 +44,10 @@ ping_loss_ok() {
 		"$2: ping $1 keeps answering (${recv:-0}/${sent:-0})"
 }
 
-mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext || die "namespaces"
-veth_pair "$hostns" up0 "$ext" eth0 || die "uplink veth"
-ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+host_netns g1 g2
 # Only what the test sends: no IPv6 chatter refreshing ext's entry.
 ip netns exec "$ext" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
-ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --uplink up0 \
-	--mac-cap "$CAP" --mac-aging "$AGING" 2>>"$run/pvnetd.log" &
-pvnetd_pid=$!
-track_pid $pvnetd_pid
-wait_for 10 "[ \"\$(cat '$run/pvnetd.pid' 2>/dev/null)\" = $pvnetd_pid ] && [ -S '$run/ctl.sock' ]" ||
-	die "pvnetd starts"
+host_pvnetd --uplink up0 --mac-cap "$CAP" --mac-aging "$AGING" || die "pvnetd starts"
 start_guest "$g1" g1 198.18.0.1
 start_guest "$g2" g2 198.18.0.2
 for g in "$g1" "$g2"; do ip netns exec "$g" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1; done

@@ -21,35 +21,12 @@ need_root
 need iperf3 ping timeout
 [ -x "$BUILD/pvnet-nicd" ] || { skip "fastpath.sh: no pvnet-nicd"; exit 0; }
 
-run=$(mktemp -d /tmp/pvnet-fp.XXXXXX)
-nicdir=$run/nic
-mkdir -p "$nicdir"
-cleanup() {
-	keep_logs "$run"
-	stop_pvnetd "$run"
-	[ -f "$nicdir/pvnet-nicd.pid" ] && kill "$(cat "$nicdir/pvnet-nicd.pid")" 2>/dev/null
-	ns_cleanup
-	rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+host_begin fp
 
-mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext || die "namespaces"
-veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
-ip -n "$ext" addr add 198.18.0.100/24 dev eth0
-
-start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
-ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$nicdir" --log-level debug \
-	2>>"$run/pvnetd.log" &
-wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
-for g in 1 2; do
-	ns=$g1; [ $g = 2 ] && ns=$g2
-	ip netns exec "$ns" "$BUILD"/pvnet-front --run-dir "$run" --name "g$g" 2>>"$run/g$g.log" &
-	track_pid $!
-	wait_for 10 "ip -n '$ns' link show eth0 >/dev/null 2>&1" || die "g$g: no eth0"
-	ip -n "$ns" addr add "198.18.0.$g/24" dev eth0
-	ip -n "$ns" link set eth0 up
-done
+host_netns g1 g2
+host_nic_pvnetd
+start_guest "$g1" g1 198.18.0.1
+start_guest "$g2" g2 198.18.0.2
 check "wait_for 10 \"ip netns exec '$g1' ping -c1 -W1 198.18.0.100 >/dev/null 2>&1\"" \
 	"slow path: g1 reaches ext through the NIC's host VI"
 d1=$(domid_of g1); d2=$(domid_of g2)

@@ -89,38 +89,22 @@ for b in "$BUILD/pvnet-nicd" "$EVIL" "$NICINFO" "$MACFLOOD" "$XSWRITE"; do
 done
 SECS=3		# each flood, and each iperf3 run
 
-run=$(mktemp -d /tmp/pvnet-fpe.XXXXXX)
-nicdir=$run/nic
-mkdir -p "$nicdir"
-cleanup() {
+on_cleanup() {
 	[ -n "${td_pid:-}" ] && kill -INT "$td_pid" 2>/dev/null
 	[ -n "${td1_pid:-}" ] && kill -INT "$td1_pid" 2>/dev/null
 	[ -n "${ev_pid:-}" ] && kill "$ev_pid" 2>/dev/null
-	stop_pvnetd "$run"
-	ns_cleanup
-	rm -rf "$run"
+	return 0
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+host_begin fpe
 
-mk_ns hostns host && mk_ns g1 g1 && mk_ns ext ext && mk_ns evns evil || die "namespaces"
-veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
-ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+host_netns g1 evns:evil
 extmac=$(ip -n "$ext" -br link show eth0 | awk '{ print $3 }')
 
-start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
-ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$nicdir" --log-level debug \
-	2>>"$run/pvnetd.log" &
-wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
-pvnetd_pid=$(cat "$run/pvnetd.pid")
+host_nic_pvnetd
 NI() { "$NICINFO" "$nicdir/nic.sock" "$@"; }
 occupancy() { NI vis_active bufs_used filters_used | paste -sd' '; }
 
-ip netns exec "$g1" "$BUILD"/pvnet-front --run-dir "$run" --name g1 2>>"$run/g1.log" &
-track_pid $!
-wait_for 10 "ip -n '$g1' link show eth0 >/dev/null 2>&1" || die "g1: no eth0"
-ip -n "$g1" addr add 198.18.0.1/24 dev eth0
-ip -n "$g1" link set eth0 up
+start_guest "$g1" g1 198.18.0.1
 wait_for 10 "ip netns exec '$g1' ping -c1 -W1 198.18.0.100 >/dev/null 2>&1" || die "g1 reaches ext"
 d1=$(domid_of g1)
 g1mac=$(vstat "$d1" mac)

@@ -41,40 +41,15 @@ for b in "$BUILD/pvnet-nicd" "$NICINFO"; do
 	[ -x "$b" ] || { fail "fastpath_guest_kill.sh: $b not built"; exit 1; }
 done
 
-run=$(mktemp -d /tmp/pvnet-fpk.XXXXXX)
-nicdir=$run/nic
-mkdir -p "$nicdir"
-cleanup() {
-	stop_pvnetd "$run"
-	ns_cleanup
-	rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+host_begin fpk
 
-mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext || die "namespaces"
-veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
-ip -n "$ext" addr add 198.18.0.100/24 dev eth0
-
-start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
-ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$nicdir" --log-level debug \
-	2>>"$run/pvnetd.log" &
-wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
-pvnetd_pid=$(cat "$run/pvnetd.pid")
+host_netns g1 g2
+host_nic_pvnetd
 
 # occupancy: "VIs buffers filters" the NIC holds now
 occupancy() { "$NICINFO" "$nicdir/nic.sock" vis_active bufs_used filters_used | paste -sd' '; }
 ashow() { P --json accel "$1" 0 show | jget "$2"; }	# DOMID KEY
 accel_state() { ashow "$1" accelstate; }
-start_guest() { # NS NAME IP4: sets front_pid_NAME
-	ip netns exec "$1" "$BUILD"/pvnet-front --run-dir "$run" --name "$2" --ifname eth0 \
-		2>>"$run/$2.log" &
-	track_pid $!
-	printf -v "front_pid_$2" '%s' $!
-	wait_for 10 "ip -n '$1' link show eth0 >/dev/null 2>&1" || die "$2: no eth0"
-	ip -n "$1" addr add "$3/24" dev eth0
-	ip -n "$1" link set eth0 up
-}
 accelerate() { # NS DOMID: on, Connected, and ext learned as a fast-path destination
 	P accel "$2" 0 on pvnic >/dev/null
 	wait_for 10 "[ \"\$(accel_state $2)\" = 4 ]" || return 1

@@ -19,32 +19,11 @@ need_root
 need iperf3 ping timeout
 [ -x "$BUILD/pvnet-nicd" ] || { skip "fastpath_nicd_restart.sh: no pvnet-nicd"; exit 0; }
 
-run=$(mktemp -d /tmp/pvnet-fpr.XXXXXX)
-nicdir=$run/nic
-mkdir -p "$nicdir"
-nicd_pid=
-cleanup() {
-	stop_pvnetd "$run"
-	[ -n "$nicd_pid" ] && kill "$nicd_pid" 2>/dev/null
-	ns_cleanup
-	rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+host_begin fpr
 
-mk_ns hostns host && mk_ns g1 g1 && mk_ns ext ext || die "namespaces"
-veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
-ip -n "$ext" addr add 198.18.0.100/24 dev eth0
-
-start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
-ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$nicdir" --log-level debug \
-	2>>"$run/pvnetd.log" &
-wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
-ip netns exec "$g1" "$BUILD"/pvnet-front --run-dir "$run" --name g1 2>>"$run/g1.log" &
-track_pid $!
-wait_for 10 "ip -n '$g1' link show eth0 >/dev/null 2>&1" || die "g1: no eth0"
-ip -n "$g1" addr add 198.18.0.1/24 dev eth0
-ip -n "$g1" link set eth0 up
+host_netns g1
+host_nic_pvnetd
+start_guest "$g1" g1 198.18.0.1
 wait_for 10 "ip netns exec '$g1' ping -c1 -W1 198.18.0.100 >/dev/null 2>&1" ||
 	die "slow path: g1 does not reach ext"
 d1=$(domid_of g1)

@@ -12,14 +12,10 @@ set -u
 need_root
 need timeout
 
-run=$(mktemp -d /tmp/pvnet-fsd.XXXXXX)
-cleanup() { stop_pvnetd "$run"; ns_cleanup; rm -rf "$run"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+host_begin fsd
 
 mk_ns hostns host && mk_ns g1 g1 || { fail "namespaces"; exit 1; }
-ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --log-level debug 2>>"$run/pvnetd.log" &
-wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
+host_pvnetd --log-level debug || die "pvnetd did not start"
 ip netns exec "$g1" "$BUILD"/pvnet-front --run-dir "$run" --name g1 2>>"$run/g1.log" &
 fpid=$!
 track_pid "$fpid"

@@ -31,35 +31,12 @@ MACFLOOD=$BUILD/tests/helpers/macflood
 [ -x "$EVIL" ] && [ -x "$MACFLOOD" ] || { fail "$EVIL or $MACFLOOD not built"; exit 1; }
 CASES=${EVIL_CASES:-all}
 
-run=$(mktemp -d /tmp/pvnet-spe.XXXXXX)
-cleanup() {
-	[ -n "${ev_pid:-}" ] && kill "$ev_pid" 2>/dev/null
-	stop_pvnetd "$run"
-	ns_cleanup
-	rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_cleanup() { [ -n "${ev_pid:-}" ] && kill "$ev_pid" 2>/dev/null; return 0; }
+host_begin spe
 
-start_guest() { # NS NAME IP4
-	ip netns exec "$1" "$BUILD"/pvnet-front --run-dir "$run" --name "$2" --ifname eth0 \
-		2>>"$run/$2.log" &
-	track_pid $!
-	wait_for 10 "ip -n '$1' link show eth0 >/dev/null 2>&1" || die "$2: no eth0"
-	ip -n "$1" addr add "$3/24" dev eth0
-	ip -n "$1" link set eth0 up
-}
-
-mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext && mk_ns evns evil ||
-	die "namespaces"
-veth_pair "$hostns" up0 "$ext" eth0 || die "uplink veth"
-ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+host_netns g1 g2 evns:evil
 extmac=$(ip -n "$ext" -br link show eth0 | awk '{ print $3 }')
-ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --uplink up0 2>>"$run/pvnetd.log" &
-pvnetd_pid=$!
-track_pid $pvnetd_pid
-wait_for 10 "[ \"\$(cat '$run/pvnetd.pid' 2>/dev/null)\" = $pvnetd_pid ] && [ -S '$run/ctl.sock' ]" ||
-	die "pvnetd starts"
+host_pvnetd --uplink up0 || die "pvnetd starts"
 start_guest "$g1" g1 198.18.0.1
 start_guest "$g2" g2 198.18.0.2
 d1=$(domid_of g1); d2=$(domid_of g2)

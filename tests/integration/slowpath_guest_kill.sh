@@ -21,32 +21,10 @@ set -u
 need_root
 need iperf3 ping timeout ss
 
-run=$(mktemp -d /tmp/pvnet-spk.XXXXXX)
-cleanup() {
-	stop_pvnetd "$run"
-	ns_cleanup
-	rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+host_begin spk
 
-start_guest() { # NS NAME IP4: sets front_pid_NAME
-	ip netns exec "$1" "$BUILD"/pvnet-front --run-dir "$run" --name "$2" --ifname eth0 \
-		2>>"$run/$2.log" &
-	track_pid $!
-	printf -v "front_pid_$2" '%s' $!
-	wait_for 10 "ip -n '$1' link show eth0 >/dev/null 2>&1" || die "$2: no eth0"
-	ip -n "$1" addr add "$3/24" dev eth0
-	ip -n "$1" link set eth0 up
-}
-
-mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext || die "namespaces"
-veth_pair "$hostns" up0 "$ext" eth0 || die "uplink veth"
-ip -n "$ext" addr add 198.18.0.100/24 dev eth0
-ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --uplink up0 2>>"$run/pvnetd.log" &
-wait_for 10 "[ -S '$run/ctl.sock' ] && [ -S '$run/hv.sock' ]" || die "pvnetd starts"
-pvnetd_pid=$(cat "$run/pvnetd.pid")
-track_pid "$pvnetd_pid"
+host_netns g1 g2
+host_pvnetd --uplink up0 || die "pvnetd starts"
 
 start_guest "$g1" g1 198.18.0.1
 start_guest "$g2" g2 198.18.0.2

@@ -23,32 +23,11 @@ need iperf3 ping timeout ss
 SECS=${RESTART_SECS:-8}
 KILL_AT=2
 
-run=$(mktemp -d /tmp/pvnet-spr.XXXXXX)
-cleanup() {
-	stop_pvnetd "$run"
-	ns_cleanup
-	rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+host_begin spr
 
-start_daemon() {
-	# (ip netns exec execs: $! is pvnetd.  A SIGKILLed one leaves its pid
-	# file and sockets behind, so wait for our pid in the pid file.)
-	ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --uplink up0 2>>"$run/pvnetd.log" &
-	pvnetd_pid=$!
-	track_pid "$pvnetd_pid"
-	wait_for 10 "[ \"\$(cat '$run/pvnetd.pid' 2>/dev/null)\" = $pvnetd_pid ] && [ -S '$run/ctl.sock' ] && [ -S '$run/hv.sock' ]" &&
-		timeout 5 "$BUILD"/pvnetctl -r "$run" status >/dev/null
-}
-start_guest() { # NS NAME IP4
-	ip netns exec "$1" "$BUILD"/pvnet-front --run-dir "$run" --name "$2" --ifname eth0 \
-		2>>"$run/$2.log" &
-	track_pid $!
-	wait_for 10 "ip -n '$1' link show eth0 >/dev/null 2>&1" || die "$2: no eth0"
-	ip -n "$1" addr add "$3/24" dev eth0
-	ip -n "$1" link set eth0 up
-}
+# (A SIGKILLed pvnetd leaves its pid file and sockets behind: host_pvnetd
+# waits for the new one's pid in the pid file.)
+start_daemon() { host_pvnetd --uplink up0 && timeout 5 "$BUILD"/pvnetctl -r "$run" status >/dev/null; }
 both_connected() {
 	local a b
 	a=$(domid_of g1); b=$(domid_of g2)
@@ -56,9 +35,7 @@ both_connected() {
 }
 now() { date +%s.%N; }
 
-mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext || die "namespaces"
-veth_pair "$hostns" up0 "$ext" eth0 || die "uplink veth"
-ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+host_netns g1 g2
 start_daemon || die "pvnetd starts"
 start_guest "$g1" g1 198.18.0.1
 start_guest "$g2" g2 198.18.0.2

@@ -26,36 +26,9 @@ need iperf3 ping timeout ss
 SECS=${SLOWPATH_SECS:-2}
 FLOOR_MBPS=${SLOWPATH_FLOOR_MBPS:-50}
 
-run=$(mktemp -d /tmp/pvnet-spt.XXXXXX)
-cleanup() {
-	stop_pvnetd "$run"
-	ns_cleanup
-	rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+host_begin spt
 
-
-start_daemon() { # [pvnetd args]
-	ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --uplink up0 "$@" \
-		2>>"$run/pvnetd.log" &
-	local pid=$!	# ip netns exec execs: this is pvnetd
-	track_pid $pid
-	wait_for 10 "[ \"\$(cat '$run/pvnetd.pid' 2>/dev/null)\" = $pid ] && [ -S '$run/ctl.sock' ] && [ -S '$run/hv.sock' ]" ||
-		die "pvnetd starts"
-}
-# start_guest NS NAME IP4 IP6 [pvnet-front args]: sets front_pid_NAME
-start_guest() {
-	local ns=$1 name=$2 ip4=$3 ip6=$4; shift 4
-	ip netns exec "$ns" "$BUILD"/pvnet-front --run-dir "$run" --name "$name" --ifname eth0 "$@" \
-		2>>"$run/$name.log" &
-	track_pid $!
-	printf -v "front_pid_$name" '%s' $!
-	wait_for 10 "ip -n '$ns' link show eth0 >/dev/null 2>&1" || die "$name: no eth0"
-	ip -n "$ns" addr add "$ip4/24" dev eth0
-	ip -n "$ns" addr add "$ip6/64" dev eth0	# with DAD
-	ip -n "$ns" link set eth0 up
-}
+start_daemon() { host_pvnetd --uplink up0 || die "pvnetd starts"; }
 stop_guest() { # NAME
 	local v="front_pid_$1"
 	kill -TERM "${!v}" 2>/dev/null
@@ -105,16 +78,14 @@ neigh_ok() {
 	ip -n "$1" neigh show "$2" dev eth0 | grep -qiE "lladdr $3 .*(REACHABLE|STALE|DELAY|PROBE)"
 }
 
-mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext || die "namespaces"
-veth_pair "$hostns" up0 "$ext" eth0 || die "uplink veth"
-ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+host_netns g1 g2
 ip -n "$ext" addr add 2001:db8::100/64 dev eth0
 start_daemon
 pass "pvnetd starts with --uplink"
 
 # ---------------- phase 1: MTU 1500 ----------------
-start_guest "$g1" g1 198.18.0.1 2001:db8::1
-start_guest "$g2" g2 198.18.0.2 2001:db8::2
+start_guest "$g1" g1 "198.18.0.1 2001:db8::1"
+start_guest "$g2" g2 "198.18.0.2 2001:db8::2"
 d1=$(domid_of g1); d2=$(domid_of g2)
 check "[ -n '$d1' ] && [ -n '$d2' ] && [ '$d1' != '$d2' ]" "guests registered (domids $d1, $d2)"
 wait_for 10 "[ \"\$(vstat $d1 backend_state)\" = Connected ] && [ \"\$(vstat $d2 backend_state)\" = Connected ]"
@@ -183,8 +154,8 @@ wait_for 5 "! ip -n '$g1' link show eth0 >/dev/null 2>&1 && ! ip -n '$g2' link s
 ip -n "$hostns" link set up0 mtu 9000
 ip -n "$ext" link set eth0 mtu 9000
 start_daemon
-start_guest "$g1" g1 198.18.0.1 2001:db8::1 --mtu 9000 --mac "$mac1"
-start_guest "$g2" g2 198.18.0.2 2001:db8::2 --mtu 9000 --mac "$mac2"
+start_guest "$g1" g1 "198.18.0.1 2001:db8::1" --mtu 9000 --mac "$mac1"
+start_guest "$g2" g2 "198.18.0.2 2001:db8::2" --mtu 9000 --mac "$mac2"
 d1=$(domid_of g1); d2=$(domid_of g2)
 wait_for 10 "[ \"\$(vstat $d1 connected)\" = 1 ] && [ \"\$(vstat $d2 connected)\" = 1 ]"
 check "[ \"\$(vstat $d1 mac)\" = '$mac1' ] && [ \"\$(vstat $d2 mac)\" = '$mac2' ]" \

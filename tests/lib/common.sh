@@ -155,3 +155,70 @@ die() {
 	for f in "$run"/*.log; do echo "--- $f"; tail -n 20 "$f"; done
 	exit 1
 }
+
+# ---- the usual topology: pvnetd in "host", guests, an external host ------
+# host_begin TAG: $run (a fresh /tmp/pvnet-TAG.XXXXXX) and $nicdir
+# ($run/nic), and the traps: host_cleanup on exit, whatever happened.  A
+# script with more to stop defines on_cleanup (called first).
+host_begin() {
+	run=$(mktemp -d "/tmp/pvnet-$1.XXXXXX") || { fail "mktemp"; exit 1; }
+	nicdir=$run/nic
+	trap host_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+host_cleanup() {
+	declare -F on_cleanup >/dev/null && on_cleanup
+	stop_pvnetd "$run"
+	ns_cleanup
+	keep_logs "$run"
+	rm -rf "$run"
+}
+
+# host_netns [VAR[:SUFFIX]...]: namespaces $hostns ("host") and $ext
+# ("ext"), one per guest VAR (suffix VAR unless given), and the uplink:
+# veth up0 in host <-> eth0 198.18.0.100/24 in ext.  Dies on failure.
+host_netns() {
+	local a
+	mk_ns hostns host && mk_ns ext ext || die "namespaces"
+	for a in "$@"; do
+		mk_ns "${a%%:*}" "${a#*:}" || die "namespaces"
+	done
+	veth_pair "$hostns" up0 "$ext" eth0 || die "uplink veth"
+	ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+}
+
+# host_pvnetd [ARGS...]: pvnetd in $hostns on $run, its log in
+# $run/pvnetd.log; sets pvnetd_pid (tracked); returns 0 once that pvnetd
+# (not a killed one's leftovers) has written its pid and its sockets, 1
+# after 10 s.
+host_pvnetd() {
+	# ip netns exec execs: $! is pvnetd.
+	ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" "$@" 2>>"$run/pvnetd.log" &
+	pvnetd_pid=$!
+	track_pid "$pvnetd_pid"
+	wait_for 10 "[ \"\$(cat '$run/pvnetd.pid' 2>/dev/null)\" = $pvnetd_pid ] && [ -S '$run/ctl.sock' ] && [ -S '$run/hv.sock' ]"
+}
+
+# host_nic_pvnetd: pvnet-nicd in $hostns owning up0 ($nicdir, log
+# $run/nicd.log), then pvnetd --nic on it; dies if either does not start.
+host_nic_pvnetd() {
+	start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
+	host_pvnetd --nic "$nicdir" --log-level debug || die "pvnetd did not start"
+}
+
+# start_guest NS NAME "ADDR..." [pvnet-front ARGS...]: pvnet-front NAME in
+# NS (log $run/NAME.log, pid in front_pid_NAME, tracked); once eth0 is
+# there, the addresses (IPv4 /24, IPv6 /64) and eth0 up.  Dies when eth0
+# does not appear within 10 s.
+start_guest() {
+	local ns=$1 name=$2 addrs=$3 a; shift 3
+	ip netns exec "$ns" "$BUILD"/pvnet-front --run-dir "$run" --name "$name" --ifname eth0 "$@" \
+		2>>"$run/$name.log" &
+	track_pid $!
+	printf -v "front_pid_$name" '%s' $!
+	wait_for 10 "ip -n '$ns' link show eth0 >/dev/null 2>&1" || die "$name: no eth0"
+	for a in $addrs; do
+		case $a in *:*) ip -n "$ns" addr add "$a/64" dev eth0 ;; *) ip -n "$ns" addr add "$a/24" dev eth0 ;; esac
+	done
+	ip -n "$ns" link set eth0 up
+}
