@@ -134,8 +134,35 @@
  * the length.  No descriptor posted, or no room in the event queue: the
  * frame is dropped and counted for that VI.  A frame longer than the room
  * offered: ERROR PV_NIC_ERR_RX_TOO_BIG, frame dropped, descriptor consumed.
- * Frames arrive on the wire as the port's MTU allows: GSO frames from the
- * kernel are segmented and partial checksums completed before delivery.
+ * A VI without RX chains gets frames as a wire carries them: GSO frames
+ * from the port's kernel are cut into segments of the port's MTU (and
+ * checksums completed) before delivery, one descriptor each; a frame or
+ * segment longer than the room offered is RX_TOO_BIG, as above.
+ *
+ * RX chains (PV_NIC_FEAT_RX_CHAIN in INFO; a VI asks for them in VI_ALLOC
+ * with PV_NIC_VI_F_RX_CHAIN).  A frame of any length up to
+ * PV_NIC_RX_FRAME_MAX goes whole into consecutive posted RX descriptors,
+ * each filled to the room it offers, at most PV_NIC_RX_MAX_FRAGS of them;
+ * a GSO frame from the port stays one frame (what a NIC's LRO gives).  A
+ * frame that needs more than one descriptor, or is a GSO frame, is told
+ * by one PV_NIC_EV_RX_META event (struct pv_nic_rx_meta: the frame's
+ * length, its descriptors, GSO type and size, checksum state) and then
+ * one RX event per descriptor in ring order, each with the bytes in its
+ * buffer, all but the last with PV_NIC_RX_F_MORE; a one-descriptor frame
+ * without GSO is one RX event, as without chains.  A GSO frame comes with
+ * PV_NIC_RX_F_CSUM_PARTIAL: its TCP checksum field holds the pseudo-header
+ * sum, to be completed from csum_start as virtio-net's NEEDS_CSUM says (or
+ * left to a stack that takes it so).  A frame never arrives partial:
+ *   - fewer descriptors posted than it needs -> dropped, counted rx_no_desc,
+ *     nothing consumed;
+ *   - more than PV_NIC_RX_MAX_FRAGS needed (the rooms offered too small) or
+ *     longer than PV_NIC_RX_FRAME_MAX -> dropped, counted rx_too_big,
+ *     nothing consumed;
+ *   - not enough event room for all its events -> dropped, rx_no_evq;
+ *   - a descriptor refused (buffer, bounds, flags) -> the descriptors up to
+ *     it are consumed: it with its ERROR, the ones before it ERROR
+ *     PV_NIC_ERR_RX_CHAIN; the frame is dropped (rx_bad_desc).
+ * The VI's other frames are unaffected by any of these.
  *
  * Events and wake-ups
  * ===================
@@ -195,6 +222,18 @@
 
 #include <stdint.h>
 
+/*
+ * Versions.  PV_NIC_VERSION is the ABI's version: a NIC takes VI_ALLOC
+ * only of its own version (another: -EPROTONOSUPPORT) and writes it in the
+ * VI's info, which a VI's user checks before anything else.  What comes
+ * later without breaking the users of a version comes as a feature bit in
+ * INFO and, where a VI must take part, a VI_ALLOC flag the user sets only
+ * if INFO offers it (a NIC refuses flags it does not know: -EINVAL): a
+ * user that does not ask gets the behaviour it was written for.  A reply
+ * body may grow at its end within a version (STATS has); a client takes
+ * the bytes it knows.  Anything else changes PV_NIC_VERSION.
+ * Within version 2: RX chains (PV_NIC_FEAT_RX_CHAIN, PV_NIC_VI_F_RX_CHAIN).
+ */
 #define PV_NIC_VERSION		2	/* 2: TX chains, CSUM and TSO offloads */
 #define PV_NIC_SOCK_NAME	"nic.sock"
 #define PV_NIC_MSG_MAX		1024	/* header + body, one datagram */
@@ -214,6 +253,8 @@
 #define PV_NIC_TSO_MAX		(65535u + 14u + 4u)	/* a TSO frame, bytes */
 #define PV_NIC_TSO_MSS_MIN	64u	/* smallest mss of a TSO frame */
 #define PV_NIC_TX_HDR_MAX	256u	/* TX: leading bytes the NIC copies and checks */
+#define PV_NIC_RX_MAX_FRAGS	40u	/* descriptors in one RX frame (chain) */
+#define PV_NIC_RX_FRAME_MAX	(65535u + 14u + 4u)	/* the longest frame RX chains carry */
 
 #define PV_NIC_OFF_TXQ		0x1000u
 #define PV_NIC_OFF_RXQ		(PV_NIC_OFF_TXQ + PV_NIC_TXQ_SIZE * 16u)
@@ -270,6 +311,7 @@ enum pv_nic_ev_type {
 	PV_NIC_EV_TX_DONE = 1,
 	PV_NIC_EV_RX = 2,
 	PV_NIC_EV_ERROR = 3,
+	PV_NIC_EV_RX_META = 4,	/* RX chains: struct pv_nic_rx_meta, before the frame's RX events */
 };
 
 enum pv_nic_err {
@@ -285,12 +327,21 @@ enum pv_nic_err {
 	PV_NIC_ERR_RX_TOO_BIG,	/* frame longer than the room offered */
 	PV_NIC_ERR_TX_OFFLOAD,	/* CSUM/TSO asked on a frame that cannot have it */
 	PV_NIC_ERR_TX_CHAIN,	/* another descriptor of this frame was refused */
+	PV_NIC_ERR_RX_CHAIN,	/* RX chains: another descriptor of this frame was refused */
 	PV_NIC_ERR_MAX,
 };
 
 /* pv_nic_event.flags for RX */
 #define PV_NIC_RX_F_CSUM_OK	0x1	/* L4 checksum known good */
 #define PV_NIC_RX_F_FILTER	0x2	/* steered by a filter (not host default) */
+#define PV_NIC_RX_F_MORE	0x4	/* RX chains: the frame goes on in the next descriptor */
+#define PV_NIC_RX_F_CSUM_PARTIAL 0x8	/* L4 checksum field holds the pseudo-header sum */
+
+/* struct pv_nic_rx_meta.gso_type: virtio-net's values */
+#define PV_NIC_GSO_NONE		0
+#define PV_NIC_GSO_TCPV4	1
+#define PV_NIC_GSO_TCPV6	4
+#define PV_NIC_GSO_ECN		0x80	/* with TCPV4/6: the frame had CWR set */
 
 /* struct pv_nic_event - one event queue entry */
 struct pv_nic_event {
@@ -302,6 +353,23 @@ struct pv_nic_event {
 	uint8_t queue;		/* 0 TX, 1 RX: which ring @index is in */
 	uint8_t reserved;
 	uint32_t index;		/* the descriptor's ring index (free-running) */
+};
+
+/*
+ * struct pv_nic_rx_meta - an event of type PV_NIC_EV_RX_META (RX chains
+ * only): read an event, and if its type is RX_META, copy the same 16
+ * bytes into this.  The frame's RX events follow it.
+ */
+struct pv_nic_rx_meta {
+	uint8_t type;		/* PV_NIC_EV_RX_META */
+	uint8_t gso_type;	/* PV_NIC_GSO_* */
+	uint16_t flags;		/* the frame's PV_NIC_RX_F_* (not MORE) */
+	uint32_t frame_len;	/* all of its bytes, all its descriptors */
+	uint16_t gso_size;	/* with a gso_type: payload bytes per segment */
+	uint8_t queue;		/* 1 */
+	uint8_t nr_desc;	/* RX events that follow: 1 .. PV_NIC_RX_MAX_FRAGS */
+	uint16_t csum_start;	/* CSUM_PARTIAL: the sum covers from here to the end */
+	uint16_t csum_offset;	/* ... and goes csum_offset bytes after csum_start */
 };
 
 enum pv_nic_fault {
@@ -316,6 +384,7 @@ _Static_assert(sizeof(struct pv_nic_line) == 64, "one cache line");
 _Static_assert(sizeof(struct pv_nic_vi_shared) == 512, "shared header 512 bytes");
 _Static_assert(sizeof(struct pv_nic_desc) == 16, "descriptor 16 bytes");
 _Static_assert(sizeof(struct pv_nic_event) == 16, "event 16 bytes");
+_Static_assert(sizeof(struct pv_nic_rx_meta) == 16, "an RX_META event is an event");
 _Static_assert(PV_NIC_VI_MEM_SIZE == 0x9000, "VI memory layout as drawn");
 _Static_assert((PV_NIC_TXQ_SIZE & (PV_NIC_TXQ_SIZE - 1)) == 0 &&
 	       (PV_NIC_RXQ_SIZE & (PV_NIC_RXQ_SIZE - 1)) == 0 &&
@@ -365,10 +434,13 @@ struct pv_nic_info_reply {
 #define PV_NIC_FEAT_TX_CHAIN	0x1
 #define PV_NIC_FEAT_TX_CSUM	0x2
 #define PV_NIC_FEAT_TSO		0x4
+#define PV_NIC_FEAT_RX_CHAIN	0x8	/* RX chains, frames above 2 KiB, GSO frames whole */
+
+#define PV_NIC_VI_F_RX_CHAIN	0x1	/* VI_ALLOC: this VI takes RX chains */
 
 struct pv_nic_vi_alloc {
 	uint32_t version;	/* PV_NIC_VERSION */
-	uint32_t reserved;
+	uint32_t flags;		/* PV_NIC_VI_F_*: only those INFO's features offer */
 };
 
 struct pv_nic_vi_alloc_reply {
@@ -456,13 +528,17 @@ struct pv_nic_vi_stats {
 	uint64_t tx_turns;		/* turns in which it sent */
 	uint64_t tx_quantum_stops;	/* turns its deficit ended with work left */
 	uint64_t tx_wait_max_bytes;	/* most wire bytes other VIs sent while it waited */
+	/* RX chains and receive offload: */
+	uint64_t rx_chains;		/* frames delivered in more than one descriptor */
+	uint64_t rx_gso;		/* GSO frames delivered whole (in rx_frames too) */
+	uint64_t rx_gso_segmented;	/* GSO frames cut into segments for it (each in rx_frames) */
 };
 
 _Static_assert(sizeof(struct pv_nic_hdr) == 16, "pv_nic_hdr 16 bytes");
 _Static_assert(sizeof(struct pv_nic_info_reply) == 80, "info reply");
 _Static_assert(sizeof(struct pv_nic_filter) == 20, "filter request");
 _Static_assert(sizeof(struct pv_nic_set_mac) == 20, "set_mac request");
-_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 23 * 8, "stats reply");
+_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 26 * 8, "stats reply");
 _Static_assert(PV_NIC_TX_MAX_FRAGS * PV_NIC_BUF_SIZE >= PV_NIC_TSO_MAX &&
 	       PV_NIC_TX_BUDGET >= PV_NIC_TX_MAX_FRAGS, "a whole TSO frame fits a chain and a round");
 

@@ -884,6 +884,7 @@ static void pb_show_vi(struct pvnic_vif *pv, struct pv_accel_kv *kv)
 	VI(rx_frames); VI(rx_bytes); VI(rx_no_desc); VI(rx_no_evq); VI(rx_too_big); VI(rx_bad_desc);
 	VI(desc_errors); VI(doorbells); VI(wakeups); VI(evq_stalls); VI(faults);
 	VI(tx_wire_bytes); VI(tx_turns); VI(tx_quantum_stops); VI(tx_wait_max_bytes);
+	VI(rx_chains); VI(rx_gso); VI(rx_gso_segmented);
 #undef VI
 }
 

@@ -217,12 +217,13 @@ static int ctl_vi_alloc(struct ctl_conn *c, const struct ctl_req *r, struct ctl_
 	memcpy(&a, r->body, sizeof(a));
 	if (a.version != PV_NIC_VERSION)
 		return -EPROTONOSUPPORT;
-	if (a.reserved)
+	if (a.flags & ~PV_NIC_VI_F_RX_CHAIN)
 		return -EINVAL;
 	rc = nic_vi_alloc(c->ctl->nic, c, &id);
 	if (rc)
 		return rc;
 	vi = &c->ctl->nic->vis[id];
+	vi->rx_chain = a.flags & PV_NIC_VI_F_RX_CHAIN;
 	*ar = (struct pv_nic_vi_alloc_reply){ .vi_id = id, .mem_size = PV_NIC_VI_MEM_SIZE };
 	rep->h.len = sizeof(*ar);
 	rep->fds[0] = vi->mem_fd;

@@ -143,7 +143,8 @@ enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *hdr, uint3
 /* ---- VIs and the device (vi.c) ---- */
 
 /* What INFO reports: TX chains and both offloads, on any port. */
-#define NIC_FEATURES	(PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO)
+#define NIC_FEATURES	(PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO | \
+			 PV_NIC_FEAT_RX_CHAIN)
 
 enum nic_vi_state { NIC_VI_FREE = 0, NIC_VI_ACTIVE, NIC_VI_FAULT };
 
@@ -164,6 +165,7 @@ struct nic_vi {
 	uint32_t tx_cons, rx_cons, evq_prod;	/* private, trusted */
 	struct nic_txpolicy pol;
 	bool queued;
+	bool rx_chain;			/* PV_NIC_VI_F_RX_CHAIN: frames whole, in chains */
 	struct nic_vi *run_next;
 	int64_t deficit;		/* wire bytes it may still send (DRR, vi.c) */
 	uint64_t wait_mark;		/* nic->tx_wire_total when it was queued */
@@ -237,6 +239,8 @@ struct nic {
 	uint64_t tx_wire_total;		/* wire bytes sent, all VIs (the scheduler's clock) */
 	uint64_t port_rx, port_tx, rx_unmatched_dropped, ctl_errors;
 	struct pv_ratelimit rl;
+	/* a GSO frame's segment, for a VI without RX chains */
+	uint8_t segbuf[PV_NIC_RX_FRAME_MAX];
 	/* a round's good frames: at most one per descriptor, each with its
 	 * private header copy */
 	struct nic_txframe txf[PV_NIC_TX_BUDGET];
@@ -256,7 +260,20 @@ int nic_set_host(struct nic *nic, uint32_t vi_id);
 void nic_vi_stats(struct nic *nic, struct nic_vi *vi, struct pv_nic_vi_stats *st);
 void nic_vi_kick(struct nic *nic, struct nic_vi *vi);
 
+/*
+ * What the port knows of a frame beyond its bytes: a GSO frame (virtio-net
+ * gso_type and gso_size) comes whole, its TCP checksum partial (the
+ * pseudo-header sum at csum_start + csum_offset).
+ */
+struct nic_rxmeta {
+	uint8_t gso_type;	/* PV_NIC_GSO_* */
+	uint16_t gso_size;
+	uint16_t csum_start, csum_offset;
+};
+
 void nic_rx_frame(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t rx_flags);
+void nic_rx_frame_meta(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t rx_flags,
+		       const struct nic_rxmeta *m);
 bool nic_service(struct nic *nic);
 
 /* ---- the physical port (port.c) ---- */

@@ -107,7 +107,13 @@ static int client_vi_req(int fd, uint16_t type, uint32_t vi_id, void *out, uint3
 
 int nic_client_vi_alloc(int fd, struct nic_client_vi *vi)
 {
-	struct pv_nic_vi_alloc a = { .version = PV_NIC_VERSION };
+	return nic_client_vi_alloc_flags(fd, 0, vi);
+}
+
+/* A VI with PV_NIC_VI_F_* @flags (only what INFO's features offer; else -EINVAL). */
+int nic_client_vi_alloc_flags(int fd, uint32_t flags, struct nic_client_vi *vi)
+{
+	struct pv_nic_vi_alloc a = { .version = PV_NIC_VERSION, .flags = flags };
 	struct pv_nic_vi_alloc_reply ar = { 0 };
 	int rfds[3], rc;
 

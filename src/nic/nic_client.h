@@ -41,6 +41,7 @@ struct nic_client_vi {
 };
 
 int nic_client_vi_alloc(int fd, struct nic_client_vi *vi);
+int nic_client_vi_alloc_flags(int fd, uint32_t flags, struct nic_client_vi *vi);
 int nic_client_vi_free(int fd, uint32_t vi_id);
 int nic_client_vi_reset(int fd, uint32_t vi_id);
 int nic_client_set_host(int fd, uint32_t vi_id);

@@ -10,10 +10,11 @@
  * out are put back), PACKET_IGNORE_OUTGOING (skipped by hand on kernels
  * without it), promiscuous through a PACKET_MR_PROMISC membership.
  *
- * The port behaves like a wire: the VIs see frames of at most MTU size
- * with complete checksums.  A GSO frame the kernel hands over is cut into
- * segments in software (pv_pkt_gso_segment) and a partial checksum is
- * completed (pv_pkt_csum_complete) before nic_rx_frame() steers it.
+ * RX: a complete frame has a partial checksum completed
+ * (pv_pkt_csum_complete) before nic_rx_frame() steers it; a GSO frame the
+ * kernel hands over (GRO on the interface) goes to the device whole with
+ * its metadata (nic_rx_frame_meta): a VI with RX chains gets it so, the
+ * device cuts it into wire-sized segments for one without (vi.c).
  *
  *   slot:  | headroom (4) | frame, up to 64 KiB                           |
  *   recvmmsg iov: [ struct virtio_net_hdr ][ slot + headroom ]
@@ -127,40 +128,47 @@ static void port_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 
 /* ---- RX ---- */
 
-static int port_seg_cb(const struct pv_pkt_seg *seg, void *arg)
-{
-	struct nic_port *p = arg;
-	uint8_t buf[PV_NIC_BUF_SIZE];
-	uint32_t len = seg->hdr_len + seg->payload_len;
-
-	if (len > sizeof(buf)) {
-		p->rx_bad++;
-		return 0;
-	}
-	memcpy(buf, seg->hdr, seg->hdr_len);
-	memcpy(buf + seg->hdr_len, seg->payload, seg->payload_len);
-	nic_rx_frame(p->nic, buf, len, PV_NIC_RX_F_CSUM_OK);
-	return 0;
-}
-
 static void port_bad(struct nic_port *p, const char *why)
 {
 	p->rx_bad++;
 	pv_log_rl(&p->rl, PV_LOG_WARN, "port %s: dropped a received frame: %s", p->ifname, why);
 }
 
-/* One frame as the kernel gave it: to wire shape, then to the device. */
+/*
+ * One frame as the kernel gave it, to the device: a complete frame with
+ * its checksum completed, or a GSO frame whole with its GSO metadata and
+ * its checksum left partial (the device cuts it for VIs without RX
+ * chains, vi.c).
+ */
 static void port_input(struct nic_port *p, uint8_t *frame, uint32_t len,
 		       const struct virtio_net_hdr *vh, uint32_t shift)
 {
 	unsigned int gso = vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+	struct nic_rxmeta m = { 0 };
 	uint16_t flags = 0;
 
+	if (gso != VIRTIO_NET_HDR_GSO_NONE) {
+		int pt = gso == VIRTIO_NET_HDR_GSO_TCPV4 ? PV_PKT_GSO_TCPV4 : PV_PKT_GSO_TCPV6;
+
+		if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
+		    !le16toh(vh->gso_size) || !pv_pkt_is_tcp_gso_ok(frame, len, pt)) {
+			port_bad(p, "GSO frame that cannot be segmented");
+			return;
+		}
+		m.gso_type = (uint8_t)vh->gso_type;	/* virtio's values, as nic.h's */
+		m.gso_size = le16toh(vh->gso_size);
+		if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+			m.csum_start = (uint16_t)(le16toh(vh->csum_start) + shift);
+			m.csum_offset = le16toh(vh->csum_offset);
+			flags = PV_NIC_RX_F_CSUM_PARTIAL;
+		}
+		nic_rx_frame_meta(p->nic, frame, len, flags, &m);
+		return;
+	}
 	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		uint32_t start = le16toh(vh->csum_start) + shift;
 
-		if (gso == VIRTIO_NET_HDR_GSO_NONE &&
-		    pv_pkt_csum_complete(frame, len, (uint16_t)start, le16toh(vh->csum_offset))) {
+		if (pv_pkt_csum_complete(frame, len, (uint16_t)start, le16toh(vh->csum_offset))) {
 			port_bad(p, "bad partial checksum");
 			return;
 		}
@@ -168,15 +176,7 @@ static void port_input(struct nic_port *p, uint8_t *frame, uint32_t len,
 	} else if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
 		flags = PV_NIC_RX_F_CSUM_OK;
 	}
-	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
-		nic_rx_frame(p->nic, frame, len, flags);
-		return;
-	}
-	if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
-	    pv_pkt_gso_segment(frame, len, le16toh(vh->gso_size),
-			       gso == VIRTIO_NET_HDR_GSO_TCPV4 ? PV_PKT_GSO_TCPV4 : PV_PKT_GSO_TCPV6,
-			       port_seg_cb, p) < 0)
-		port_bad(p, "GSO frame that cannot be segmented");
+	nic_rx_frame(p->nic, frame, len, flags);
 }
 
 static void port_rx_one(struct nic_port *p, unsigned int i)

@@ -91,6 +91,19 @@
  * RX.  nic_rx_frame() steers a frame (filters, else the host VI), takes
  * that VI's next RX descriptor if it posted one and there is room for the
  * event, checks it, copies the frame into the buffer and posts the event.
+ * A VI with RX chains (nic.h) gets every frame whole: the NIC first copies
+ * and checks as many posted descriptors as the frame needs, decides
+ * (enough of them, event room for all, none refused), and only then
+ * consumes them; so a frame never arrives partial, and what is dropped
+ * costs the VI nothing but a counter.  The port hands GSO frames whole
+ * (nic_rx_frame_meta); a VI with chains gets them so, with their GSO
+ * metadata in an RX_META event, as a NIC's LRO would deliver them; a VI
+ * without gets them cut into segments here (pv_pkt_gso_segment), each a
+ * complete frame of the wire's size.  Receive offload sits in the NIC
+ * model rather than in each frontend because the NIC is where the frame
+ * is still whole: the port's kernel already coalesced it (GRO on the
+ * veth, or LRO on real hardware), and cutting it only to glue it again in
+ * the guest costs a copy and a system call per segment.
  *
  * Faults.  Indices that cannot be true (a producer more than a ring ahead,
  * an evq_cons ahead of evq_prod or more than a queue behind) mean the VI's
@@ -606,17 +619,162 @@ static void vi_rx(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint
 	vi_publish(vi);
 }
 
+/* The RX_META event of a chained or GSO frame (nic.h "RX chains"). */
+static void vi_rx_meta(struct nic_vi *vi, uint32_t len, uint16_t flags, uint32_t ndesc,
+		       const struct nic_rxmeta *m)
+{
+	struct pv_nic_rx_meta me = {
+		.type = PV_NIC_EV_RX_META, .flags = flags, .frame_len = len, .queue = 1,
+		.nr_desc = (uint8_t)ndesc,
+	};
+
+	if (m) {
+		me.gso_type = m->gso_type;
+		me.gso_size = me.gso_type != PV_NIC_GSO_NONE ? m->gso_size : 0;
+		if (flags & PV_NIC_RX_F_CSUM_PARTIAL) {
+			me.csum_start = m->csum_start;
+			me.csum_offset = m->csum_offset;
+		}
+	}
+	memcpy(&vi->evq[vi->evq_prod & (PV_NIC_EVQ_SIZE - 1)], &me, sizeof(me));
+	vi->evq_prod++;
+}
+
+/*
+ * vi_rx_chain() - a frame whole into as many posted descriptors as it
+ * needs; decided on private copies of them before any is consumed.
+ */
+static void vi_rx_chain(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint32_t len,
+			uint16_t flags, const struct nic_rxmeta *m)
+{
+	struct pv_nic_desc d[PV_NIC_RX_MAX_FRAGS];
+	uint8_t *dst[PV_NIC_RX_MAX_FRAGS];
+	enum pv_nic_err err = PV_NIC_ERR_NONE;
+	uint32_t prod, avail, room = 0, n = 0, off = 0;
+	bool gso = m && m->gso_type != PV_NIC_GSO_NONE, meta;
+	int evroom = vi_evq_room(nic, vi);
+
+	if (evroom < 0)
+		return;
+	prod = LOAD(&vi->sh->rx_prod.v);
+	if (prod - vi->rx_cons > PV_NIC_RXQ_SIZE) {
+		vi_fault(nic, vi, PV_NIC_FAULT_RX_PROD);
+		return;
+	}
+	avail = prod - vi->rx_cons;
+	if (len > PV_NIC_RX_FRAME_MAX) {
+		vi->st.rx_too_big++;
+		return;
+	}
+	while (room < len) {
+		if (n == PV_NIC_RX_MAX_FRAGS) {
+			vi->st.rx_too_big++;
+			return;
+		}
+		if (n == avail) {
+			vi->st.rx_no_desc++;
+			return;
+		}
+		memcpy(&d[n], &vi->rxq[(vi->rx_cons + n) & (PV_NIC_RXQ_SIZE - 1)], sizeof(d[n]));
+		dst[n] = nic_bufta_get(&nic->bt, vi->id, &d[n], NIC_DESC_RX, &err);
+		if (!dst[n++])
+			break;
+		room += d[n - 1].len;
+	}
+	meta = err == PV_NIC_ERR_NONE && (n > 1 || gso);
+	if ((uint32_t)evroom < n + meta) {
+		vi->st.rx_no_evq++;
+		return;
+	}
+	if (err != PV_NIC_ERR_NONE) {	/* the ones before it back to the user, it refused */
+		for (uint32_t j = 0; j + 1 < n; j++)
+			vi_event(vi, PV_NIC_EV_ERROR, PV_NIC_ERR_RX_CHAIN, 0, &d[j], 0, 1,
+				 vi->rx_cons + j);
+		vi->st.rx_bad_desc++;
+		vi_desc_error(nic, vi, err, &d[n - 1], 1, vi->rx_cons + n - 1);
+		vi->rx_cons += n;
+		vi_publish(vi);
+		return;
+	}
+	if (meta)
+		vi_rx_meta(vi, len, flags, n, m);
+	for (uint32_t j = 0; j < n; j++) {
+		uint32_t c = len - off < d[j].len ? len - off : d[j].len;
+
+		memcpy(dst[j], frame + off, c);
+		off += c;
+		vi_event(vi, PV_NIC_EV_RX, 0, flags | (j + 1 < n ? PV_NIC_RX_F_MORE : 0), &d[j],
+			 (uint16_t)c, 1, vi->rx_cons + j);
+	}
+	vi->rx_cons += n;
+	vi->st.rx_frames++;
+	vi->st.rx_bytes += len;
+	vi->st.rx_chains += n > 1;
+	vi->st.rx_gso += gso;
+	vi_publish(vi);
+}
+
+/* A GSO frame's segments, one by one, to a VI without RX chains. */
+struct rx_seg_arg {
+	struct nic *nic;
+	struct nic_vi *vi;
+	uint16_t flags;
+};
+
+static int vi_rx_seg_cb(const struct pv_pkt_seg *seg, void *arg)
+{
+	struct rx_seg_arg *a = arg;
+	uint32_t len = seg->hdr_len + seg->payload_len;
+
+	if (len > sizeof(a->nic->segbuf))
+		return -EMSGSIZE;
+	memcpy(a->nic->segbuf, seg->hdr, seg->hdr_len);
+	memcpy(a->nic->segbuf + seg->hdr_len, seg->payload, seg->payload_len);
+	vi_rx(a->nic, a->vi, a->nic->segbuf, len, a->flags);
+	return 0;
+}
+
+static void vi_deliver(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint32_t len,
+		       uint16_t flags, const struct nic_rxmeta *m)
+{
+	unsigned int gso = m ? m->gso_type & ~PV_NIC_GSO_ECN : PV_NIC_GSO_NONE;
+	struct rx_seg_arg a = {
+		nic, vi, (uint16_t)((flags & ~PV_NIC_RX_F_CSUM_PARTIAL) | PV_NIC_RX_F_CSUM_OK),
+	};
+
+	if (vi->rx_chain) {
+		vi_rx_chain(nic, vi, frame, len, flags, m);
+		return;
+	}
+	if (gso == PV_NIC_GSO_NONE) {
+		vi_rx(nic, vi, frame, len, flags);
+		return;
+	}
+	vi->st.rx_gso_segmented++;
+	if ((gso != PV_NIC_GSO_TCPV4 && gso != PV_NIC_GSO_TCPV6) ||
+	    pv_pkt_gso_segment(frame, len, m->gso_size,
+			       gso == PV_NIC_GSO_TCPV4 ? PV_PKT_GSO_TCPV4 : PV_PKT_GSO_TCPV6,
+			       vi_rx_seg_cb, &a) < 0) {
+		vi->st.rx_too_big++;
+		pv_log_rl(&nic->rl, PV_LOG_WARN, "vi %u: a GSO frame of %u bytes (gso_size %u) "
+			  "could not be cut into segments: dropped", vi->id, len, m->gso_size);
+	}
+}
+
 /**
- * nic_rx_frame() - a frame from the wire
+ * nic_rx_frame_meta() - a frame from the wire, with what the port knows of it
  * @nic:	device
- * @frame:	the frame (whole, at most the port's MTU + headers)
- * @len:	its length
- * @rx_flags:	PV_NIC_RX_F_CSUM_OK if the port knows the checksum is good
+ * @frame:	the frame: a complete one, or a GSO frame whole (@m)
+ * @len:	its length (at most PV_NIC_RX_FRAME_MAX)
+ * @rx_flags:	PV_NIC_RX_F_CSUM_OK if the port knows the checksum is good;
+ *		PV_NIC_RX_F_CSUM_PARTIAL with @m's csum_start and csum_offset
+ * @m:		GSO type and size, partial checksum place; NULL: none
  *
  * Group addresses go to the host VI; unicast to the VI a filter names,
  * else to the host VI; without a host VI, unmatched frames are dropped.
  */
-void nic_rx_frame(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t rx_flags)
+void nic_rx_frame_meta(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t rx_flags,
+		       const struct nic_rxmeta *m)
 {
 	uint32_t id = PV_NIC_VI_NONE;
 
@@ -628,11 +786,17 @@ void nic_rx_frame(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t 
 	else
 		id = nic->host_vi;
 	if (id == PV_NIC_VI_NONE || nic->vis[id].state != NIC_VI_ACTIVE || len < 14 ||
-	    len > PV_NIC_BUF_SIZE) {
+	    len > PV_NIC_RX_FRAME_MAX) {
 		nic->rx_unmatched_dropped++;
 		return;
 	}
-	vi_rx(nic, &nic->vis[id], frame, len, rx_flags);
+	vi_deliver(nic, &nic->vis[id], frame, len, rx_flags, m);
+}
+
+/* A complete frame from the wire (see nic_rx_frame_meta()). */
+void nic_rx_frame(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t rx_flags)
+{
+	nic_rx_frame_meta(nic, frame, len, rx_flags & ~PV_NIC_RX_F_CSUM_PARTIAL, NULL);
 }
 
 /* ---- allocation, reset, free ---- */

@@ -315,9 +315,23 @@ static void test_control(int cfd)
 	T_CHECK(nic_call(cfd, PV_NIC_INFO, NULL, 0, NULL, 0, &ir, sizeof(ir), NULL) == 0 &&
 		ir.version == PV_NIC_VERSION && ir.max_vis == 2 && ir.nr_bufs == 64 && ir.mtu == 1500,
 		"sock: INFO", "version %u vis %u mtu %u", ir.version, ir.max_vis, ir.mtu);
-	T_EQ(ir.features, PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO,
-	     "sock: INFO features: TX chains, checksum offload, TSO");
+	T_EQ(ir.features, PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO |
+	     PV_NIC_FEAT_RX_CHAIN, "sock: INFO features: TX chains, checksum offload, TSO, RX chains");
 	T_EQ(nic_call(cfd, 99, NULL, 0, NULL, 0, NULL, 0, NULL), -EINVAL, "sock: unknown type -> -EINVAL");
+	{
+		struct nic_client_vi cv;
+		int rc = nic_client_vi_alloc_flags(cfd, PV_NIC_VI_F_RX_CHAIN << 1, &cv);
+
+		T_EQ(rc, -EINVAL, "sock: VI_ALLOC with a flag the NIC does not know -> -EINVAL");
+		rc = nic_client_vi_alloc_flags(cfd, PV_NIC_VI_F_RX_CHAIN, &cv);
+		T_CHECK(rc == 0 && nic_client_vi_free(cfd, cv.vi_id) == 0,
+			"sock: VI_ALLOC with PV_NIC_VI_F_RX_CHAIN (offered by INFO) taken", "rc %d", rc);
+		if (rc == 0) {
+			close(cv.mem_fd);
+			close(cv.doorbell_fd);
+			close(cv.wake_fd);
+		}
+	}
 	T_EQ(nic_call(cfd, PV_NIC_VI_FREE, junk, 3, NULL, 0, NULL, 0, NULL), -EINVAL, "sock: short body -> -EINVAL");
 	T_EQ(nic_call(cfd, PV_NIC_BUF_MAP, junk, 8, NULL, 0, NULL, 0, NULL), -EINVAL, "sock: BUF_MAP count 0 -> -EINVAL");
 	q.reserved = 1;

@@ -498,6 +498,273 @@ static void test_fair(void)
 	T_EQ(a_done, 500, "fair: A's flood all served in later rounds");
 }
 
+/* ---- RX chains (nic.h "RX chains") ---- */
+
+static uint8_t rxfr[PV_NIC_RX_FRAME_MAX], rxgot[PV_NIC_RX_FRAME_MAX];
+
+/* A frame of @len bytes to MAC_B, EtherType 0x88b5 (nothing the NIC parses), a pattern. */
+static void rx_pattern(uint32_t len, uint8_t seed)
+{
+	memcpy(rxfr, MAC_B, 6);
+	memcpy(rxfr + 6, MAC_X, 6);
+	rxfr[12] = 0x88, rxfr[13] = 0xb5;
+	for (uint32_t i = 14; i < len; i++)
+		rxfr[i] = (uint8_t)(i * 7 + seed);
+}
+
+/* Post @n of gb's buffers, from buffer @b0, each offering 2 KiB. */
+static void rx_post(unsigned int b0, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		t_vi_rx(&gb.v, gb.buf[b0 + i], 0, PV_NIC_BUF_SIZE);
+}
+
+/*
+ * Read one delivered frame from gb's events into rxgot: its RX_META (if
+ * any, into *@me) and RX events.  Return: its length, or -1 if the events
+ * were not a well-formed frame (MORE on all but the last, meta's count).
+ */
+static long rx_read(struct pv_nic_rx_meta *me, int *had_meta, unsigned int b0)
+{
+	struct pv_nic_event ev;
+	uint32_t off = 0;
+	unsigned int k = 0;
+
+	*had_meta = 0;
+	memset(me, 0, sizeof(*me));
+	while (t_vi_event(&gb.v, &ev)) {
+		if (ev.type == PV_NIC_EV_RX_META && !*had_meta && !k) {
+			memcpy(me, &ev, sizeof(*me));
+			*had_meta = 1;
+			continue;
+		}
+		if (ev.type != PV_NIC_EV_RX || ev.buf_id != gb.buf[b0 + k] || off + ev.len > sizeof(rxgot))
+			return -1;
+		memcpy(rxgot + off, gbuf(&gb, b0 + k), ev.len);
+		off += ev.len;
+		k++;
+		if (!(ev.flags & PV_NIC_RX_F_MORE))
+			return *had_meta && me->nr_desc != k ? -1 : (long)off;
+	}
+	return -1;
+}
+
+static void test_rx_chain_sizes(void)
+{
+	static const uint32_t sizes[] = { 60, 2048, 2049, 9018, 16384, PV_NIC_RX_FRAME_MAX };
+	struct nic_vi *vb = &nic->vis[gb.vi];
+	struct pv_nic_event ev;
+
+	while (t_vi_event(&gb.v, &ev))
+		;
+	vb->rx_chain = true;
+	for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint32_t len = sizes[i], need = (len + PV_NIC_BUF_SIZE - 1) / PV_NIC_BUF_SIZE;
+		uint64_t ch0 = vb->st.rx_chains, f0 = vb->st.rx_frames;
+		struct pv_nic_rx_meta me;
+		int had_meta;
+		long got;
+
+		rx_pattern(len, (uint8_t)i);
+		rx_post(0, need);
+		nic_rx_frame(nic, rxfr, len, 0);
+		got = rx_read(&me, &had_meta, 0);
+		T_CHECK(got == (long)len && !memcmp(rxgot, rxfr, len) && had_meta == (need > 1) &&
+			(!had_meta || (me.frame_len == len && me.nr_desc == need && me.queue == 1 &&
+				       me.gso_type == PV_NIC_GSO_NONE)) &&
+			vb->st.rx_frames == f0 + 1 && vb->st.rx_chains == ch0 + (need > 1) &&
+			gb.v.sh->rx_cons.v == gb.v.rx_prod,
+			"rx chain: a frame of the size whole, in its descriptors, bytes as sent",
+			"len %u: got %ld, meta %d (frame_len %u nr %u), %u descriptors", len, got, had_meta,
+			me.frame_len, me.nr_desc, need);
+	}
+	vb->rx_chain = false;
+}
+
+/* A GSO frame whole: its metadata and checksum state in RX_META; none on the RX events. */
+static void test_rx_chain_gso(void)
+{
+	struct nic_vi *vb = &nic->vis[gb.vi];
+	struct nic_rxmeta m = { .gso_type = PV_NIC_GSO_TCPV4 | PV_NIC_GSO_ECN, .gso_size = 1448,
+				.csum_start = 34, .csum_offset = 16 };
+	uint32_t len = mk_frame(rxfr, MAC_B, MAC_X, 0, ip4("10.0.0.9"), ip4("10.0.0.2"), 6, 80,
+				9000, 0);
+	uint64_t g0 = vb->st.rx_gso;
+	struct pv_nic_rx_meta me;
+	int had_meta;
+	long got;
+
+	vb->rx_chain = true;
+	rx_post(0, 5);
+	nic_rx_frame_meta(nic, rxfr, len, PV_NIC_RX_F_CSUM_PARTIAL, &m);
+	got = rx_read(&me, &had_meta, 0);
+	T_CHECK(got == (long)len && had_meta && me.frame_len == len && me.nr_desc == 5 &&
+		me.gso_type == (PV_NIC_GSO_TCPV4 | PV_NIC_GSO_ECN) && me.gso_size == 1448 &&
+		me.csum_start == 34 && me.csum_offset == 16 &&
+		(me.flags & PV_NIC_RX_F_CSUM_PARTIAL) && vb->st.rx_gso == g0 + 1 &&
+		!memcmp(rxgot, rxfr, len),
+		"rx chain gso: a 9054-byte GSO frame whole, RX_META with TCPV4|ECN, 1448, csum 34+16, "
+		"CSUM_PARTIAL", "got %ld meta %d type %u size %u start %u off %u flags %#x", got,
+		had_meta, me.gso_type, me.gso_size, me.csum_start, me.csum_offset, me.flags);
+	/* one buffer and no GSO: one RX event, no meta, as without chains */
+	len = mk_frame(rxfr, MAC_B, MAC_X, 0, ip4("10.0.0.9"), ip4("10.0.0.2"), 17, 53, 100, 0);
+	rx_post(0, 1);
+	nic_rx_frame(nic, rxfr, len, 0);
+	got = rx_read(&me, &had_meta, 0);
+	T_CHECK(got == (long)len && !had_meta, "rx chain: a one-buffer frame is one RX event, no meta",
+		"got %ld meta %d", got, had_meta);
+	vb->rx_chain = false;
+}
+
+/* Too few posted: dropped whole, counted, nothing consumed; the VI's next frame fine. */
+static void test_rx_chain_short(void)
+{
+	struct nic_vi *vb = &nic->vis[gb.vi];
+	struct pv_nic_event ev;
+	struct pv_nic_rx_meta me;
+	uint64_t nd0 = vb->st.rx_no_desc, tb0 = vb->st.rx_too_big, f0 = vb->st.rx_frames;
+	uint32_t cons0;
+	int had_meta, nev = 0;
+	long got;
+
+	vb->rx_chain = true;
+	rx_post(0, 2);
+	cons0 = gb.v.sh->rx_cons.v;
+	rx_pattern(9018, 3);
+	nic_rx_frame(nic, rxfr, 9018, 0);
+	while (t_vi_event(&gb.v, &ev))
+		nev++;
+	T_CHECK(vb->st.rx_no_desc == nd0 + 1 && gb.v.sh->rx_cons.v == cons0 && !nev &&
+		vb->st.rx_frames == f0,
+		"rx chain: 9018 bytes, 2 buffers posted -> dropped whole (rx_no_desc), nothing consumed, "
+		"no event", "no_desc +%llu, cons %u -> %u, %d events",
+		(unsigned long long)(vb->st.rx_no_desc - nd0), cons0, gb.v.sh->rx_cons.v, nev);
+	rx_post(2, 3);		/* now 5 posted: the next frame goes */
+	nic_rx_frame(nic, rxfr, 9018, 0);
+	got = rx_read(&me, &had_meta, 0);
+	T_CHECK(got == 9018 && !memcmp(rxgot, rxfr, 9018), "rx chain: posted enough, the next frame arrives",
+		"got %ld", got);
+	/* rooms too small: 40 descriptors of 100 bytes cannot hold 9018 */
+	for (unsigned int i = 0; i < PV_NIC_RX_MAX_FRAGS; i++)
+		t_vi_rx(&gb.v, gb.buf[i], 0, 100);
+	cons0 = gb.v.sh->rx_cons.v;
+	nic_rx_frame(nic, rxfr, 9018, 0);
+	T_CHECK(vb->st.rx_too_big == tb0 + 1 && gb.v.sh->rx_cons.v == cons0,
+		"rx chain: more than PV_NIC_RX_MAX_FRAGS descriptors needed -> dropped (rx_too_big), "
+		"nothing consumed", "too_big +%llu", (unsigned long long)(vb->st.rx_too_big - tb0));
+	/* give them back: small frames take them one by one */
+	for (unsigned int i = 0; i < PV_NIC_RX_MAX_FRAGS; i++) {
+		rx_pattern(60, 1);
+		nic_rx_frame(nic, rxfr, 60, 0);
+	}
+	while (t_vi_event(&gb.v, &ev))
+		;
+	vb->rx_chain = false;
+}
+
+/* Hostile descriptors inside a chain: refused with their reason, the ones before RX_CHAIN. */
+static void test_rx_chain_hostile(void)
+{
+	static const struct {
+		int which;	/* 0 another VI's buffer, 1 beyond the table, 2 past 2 KiB, 3 reserved */
+		uint8_t err;
+		const char *name;
+	} cases[] = {
+		{ 0, PV_NIC_ERR_BUF_OWNER, "rx chain hostile: another VI's buffer mid-chain -> BUF_OWNER" },
+		{ 1, PV_NIC_ERR_BUF_RANGE, "rx chain hostile: an id beyond the table -> BUF_RANGE" },
+		{ 2, PV_NIC_ERR_BUF_BOUNDS, "rx chain hostile: offset + len past the buffer -> BUF_BOUNDS" },
+		{ 3, PV_NIC_ERR_RESERVED, "rx chain hostile: flags set on an RX descriptor -> RESERVED" },
+	};
+	struct nic_vi *vb = &nic->vis[gb.vi];
+	struct pv_nic_event ev[4];
+
+	vb->rx_chain = true;
+	for (unsigned int c = 0; c < 4; c++) {
+		uint64_t bad0 = vb->st.rx_bad_desc, de0 = vb->st.desc_errors, f0 = vb->st.rx_frames;
+		uint64_t ga_f0 = nic->vis[ga.vi].st.rx_frames;
+		struct pv_nic_desc d = { .buf_id = gb.buf[1], .len = PV_NIC_BUF_SIZE };
+		unsigned int n = 0;
+		struct pv_nic_event e;
+
+		if (cases[c].which == 0)
+			d.buf_id = ga.buf[3];
+		else if (cases[c].which == 1)
+			d.buf_id = T_NR_BUFS + 5;
+		else if (cases[c].which == 2)
+			d.offset = 100;
+		else
+			d.flags = 1;
+		rx_post(0, 1);
+		gb.v.rxq[gb.v.rx_prod & (PV_NIC_RXQ_SIZE - 1)] = d;
+		gb.v.rx_prod++;
+		__atomic_store_n(&gb.v.sh->rx_prod.v, gb.v.rx_prod, __ATOMIC_RELEASE);
+		rx_post(2, 3);
+		rx_pattern(9018, (uint8_t)c);
+		nic_rx_frame(nic, rxfr, 9018, 0);
+		while (n < 4 && t_vi_event(&gb.v, &ev[n]))
+			n++;
+		T_CHECK(n == 2 && ev[0].type == PV_NIC_EV_ERROR && ev[0].code == PV_NIC_ERR_RX_CHAIN &&
+			ev[1].type == PV_NIC_EV_ERROR && ev[1].code == cases[c].err &&
+			vb->st.rx_bad_desc == bad0 + 1 && vb->st.desc_errors == de0 + 1 &&
+			vb->st.rx_frames == f0 && nic->vis[ga.vi].st.rx_frames == ga_f0,
+			cases[c].name, "%u events: %u/%u %u/%u", n, ev[0].type, ev[0].code, ev[1].type,
+			ev[1].code);
+		/* the 3 good ones after it still posted: drain them with small frames */
+		for (int k = 0; k < 3; k++) {
+			rx_pattern(60, 2);
+			nic_rx_frame(nic, rxfr, 60, 0);
+		}
+		while (t_vi_event(&gb.v, &e))
+			;
+	}
+	vb->rx_chain = false;
+}
+
+/* Without RX chains: a GSO frame is cut into wire frames, each whole with good checksums. */
+static void test_rx_nochain_gso(void)
+{
+	struct nic_vi *vb = &nic->vis[gb.vi];
+	struct nic_rxmeta m = { .gso_type = PV_NIC_GSO_TCPV4, .gso_size = 1448,
+				.csum_start = 34, .csum_offset = 16 };
+	uint32_t len = mk_frame(rxfr, MAC_B, MAC_X, 0, ip4("10.0.0.9"), ip4("10.0.0.2"), 6, 80,
+				8000, 0);
+	uint64_t s0 = vb->st.rx_gso_segmented, f0 = vb->st.rx_frames;
+	struct pv_nic_event ev;
+	unsigned int n = 0, bad = 0, meta = 0;
+	uint32_t total = 0;
+
+	rx_post(0, 8);
+	nic_rx_frame_meta(nic, rxfr, len, PV_NIC_RX_F_CSUM_PARTIAL, &m);
+	while (t_vi_event(&gb.v, &ev)) {
+		meta += ev.type == PV_NIC_EV_RX_META;
+		if (ev.type != PV_NIC_EV_RX || ev.len > 1514 || (ev.flags & PV_NIC_RX_F_MORE) ||
+		    !(ev.flags & PV_NIC_RX_F_CSUM_OK) ||
+		    !t_l4_csum_ok(gbuf(&gb, n < 8 ? n : 0), ev.len))
+			bad++;
+		else
+			total += ev.len - 54;
+		n++;
+	}
+	T_CHECK(n == 6 && !bad && !meta && total == 8000 && vb->st.rx_gso_segmented == s0 + 1 &&
+		vb->st.rx_frames == f0 + 6,
+		"rx no chain: an 8000-byte GSO frame -> 6 wire frames of at most 1514, checksums good, "
+		"no RX_META", "%u frames, %u bad, %u meta, payload %u", n, bad, meta, total);
+	/* a jumbo frame to a VI without chains: RX_TOO_BIG on the descriptor, counted */
+	{
+		uint64_t tb0 = vb->st.rx_too_big;
+		int got_err = 0;
+
+		rx_pattern(9018, 9);
+		rx_post(0, 1);
+		nic_rx_frame(nic, rxfr, 9018, 0);
+		while (t_vi_event(&gb.v, &ev))
+			got_err += ev.type == PV_NIC_EV_ERROR && ev.code == PV_NIC_ERR_RX_TOO_BIG;
+		T_CHECK(got_err == 1 && vb->st.rx_too_big == tb0 + 1,
+			"rx no chain: a 9018-byte frame -> ERROR RX_TOO_BIG, counted rx_too_big",
+			"%d errors", got_err);
+	}
+}
+
 /* ---- TX chains and offloads ---- */
 
 static uint8_t tfr[PV_NIC_TSO_MAX + 64];
@@ -1498,6 +1765,11 @@ int main(void)
 	test_double_fetch(0);
 	test_double_fetch(1);
 	test_wake();
+	test_rx_chain_sizes();
+	test_rx_chain_gso();
+	test_rx_chain_short();
+	test_rx_chain_hostile();
+	test_rx_nochain_gso();
 	test_fair();
 	test_chain_good();
 	test_chain_overlong();
