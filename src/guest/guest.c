@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,12 @@
 #include "pvnet/hv_proto.h"
 #include "accel/pvnic.h"
 #include "lib/unix.h"
+#include "lib/seqpacket_call.h"
+
+_Static_assert(sizeof(struct pv_hv_hdr) == sizeof(struct pv_sp_hdr) &&
+	       offsetof(struct pv_hv_hdr, seq) == offsetof(struct pv_sp_hdr, seq) &&
+	       offsetof(struct pv_hv_hdr, err) == offsetof(struct pv_sp_hdr, err),
+	       "pv_hv_hdr is the seqpacket call header");
 
 #define GUEST_RESERVED_REFS 8
 
@@ -76,6 +83,9 @@ static size_t gnttab_bytes(uint32_t n)
  * pv_guest_hv_call() - one request/reply on the hypervisor socket
  * @rfds: room for PV_HV_MAX_FDS descriptors, or NULL (received ones closed)
  *
+ * A stale reply (another seq) is skipped, one of another type or length
+ * is -EPROTO (see pv_seqpacket_call()).
+ *
  * Return: the reply's err field (0 or -errno), or -errno of the transport.
  */
 int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
@@ -83,49 +93,12 @@ int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
 		     void *reply, uint32_t reply_len, int *rfds, unsigned int *nrfds)
 {
 	static uint32_t last_seq;
-	uint32_t seq = ++last_seq;
-	struct pv_hv_hdr h = { .type = type, .seq = seq, .len = len }, rh;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * PV_HV_MAX_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, len } };
-	uint8_t rbody[PV_HV_MSG_MAX];
-	ssize_t n;
-	int e;
+	const struct pv_sp_reply r = {
+		.body = reply, .body_max = reply_len, .recv_max = PV_HV_MSG_MAX,
+		.rfds = rfds, .rfds_max = PV_HV_MAX_FDS, .nrfds = nrfds, .body_if_ok = 1,
+	};
 
-	e = pv_unix_send_fds(hv_fd, iov, len ? 2 : 1, fds, nfds, 0);
-	if (e)
-		return e;
-
-	struct iovec riov[2] = { { &rh, sizeof(rh) }, { rbody, sizeof(rbody) } };
-	struct msghdr rmsg = { .msg_iov = riov, .msg_iovlen = 2,
-			       .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	unsigned int got = 0;
-
-	do
-		n = recvmsg(hv_fd, &rmsg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n < sizeof(rh))
-		return -EPIPE;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&rmsg); cm; cm = CMSG_NXTHDR(&rmsg, cm)) {
-		unsigned int k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int *in = (int *)(void *)CMSG_DATA(cm);
-
-		for (unsigned int i = 0; i < k; i++) {
-			if (rfds && got < PV_HV_MAX_FDS)
-				rfds[got++] = in[i];
-			else
-				close(in[i]);
-		}
-	}
-	if (nrfds)
-		*nrfds = got;
-	if (rh.err == 0 && reply)
-		memcpy(reply, rbody, (size_t)n - sizeof(rh) < reply_len ? (size_t)n - sizeof(rh) : reply_len);
-	return rh.err;
+	return pv_seqpacket_call(hv_fd, type, ++last_seq, body, len, fds, nfds, &r, -1);
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -15,84 +15,33 @@
 
 #include "nic_client.h"
 #include "lib/unix.h"
+#include "lib/seqpacket_call.h"
 
 int nic_client_connect(const char *path)
 {
 	return pv_unix_connect(path, SOCK_SEQPACKET);
 }
 
-/* Take the reply's descriptors: up to 3 into @rfds, the rest closed. */
-static void client_take_fds(struct msghdr *mh, int *rfds)
-{
-	unsigned int k = 0;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		size_t n;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (rfds && k < 3)
-				rfds[k++] = f;
-			else
-				close(f);
-		}
-	}
-}
+_Static_assert(sizeof(struct pv_nic_hdr) == sizeof(struct pv_sp_hdr) &&
+	       offsetof(struct pv_nic_hdr, seq) == offsetof(struct pv_sp_hdr, seq) &&
+	       offsetof(struct pv_nic_hdr, err) == offsetof(struct pv_sp_hdr, err),
+	       "pv_nic_hdr is the seqpacket call header");
 
 int nic_client_call(int fd, uint16_t type, const void *body, uint32_t blen,
 		    const int *fds, unsigned int nfds, void *out, uint32_t omax,
 		    int *rfds, int timeout_ms)
 {
 	static __thread uint32_t next_seq;
-	struct pv_nic_hdr h = { .type = type, .seq = ++next_seq, .len = blen };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, blen } };
-	uint8_t buf[sizeof(h) + PV_NIC_MSG_MAX];
-	int rc;
+	const struct pv_sp_reply r = {
+		.body = out, .body_max = omax, .recv_max = PV_NIC_MSG_MAX,
+		.rfds = rfds, .rfds_max = 3,
+	};
 
 	if (rfds)
 		rfds[0] = rfds[1] = rfds[2] = -1;
 	if (blen > PV_NIC_MSG_MAX)
 		return -EINVAL;
-	rc = pv_unix_send_fds(fd, iov, 2, fds, nfds, MSG_NOSIGNAL);
-	if (rc < 0)
-		return rc;
-	for (;;) {
-		union { struct cmsghdr a; char b[CMSG_SPACE(PV_SCM_MAX_FDS * sizeof(int))]; } cm;
-		struct iovec riov = { buf, sizeof(buf) };
-		struct msghdr mh = { .msg_iov = &riov, .msg_iovlen = 1, .msg_control = cm.b,
-				     .msg_controllen = sizeof(cm.b) };
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		struct pv_nic_hdr rh;
-		ssize_t n;
-
-		rc = poll(&pfd, 1, timeout_ms);
-		if (rc == 0)
-			return -ETIMEDOUT;
-		if (rc < 0)
-			return -errno;
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		if ((size_t)n < sizeof(rh))
-			return -EPROTO;
-		/* cppcheck-suppress legacyUninitvar ; recvmsg() filled it through riov */
-		memcpy(&rh, buf, sizeof(rh));
-		if (rh.seq != h.seq) {		/* a late reply to an abandoned call */
-			client_take_fds(&mh, NULL);
-			continue;
-		}
-		client_take_fds(&mh, rfds);
-		if (rh.type != type || rh.len != (size_t)n - sizeof(rh))
-			return -EPROTO;
-		if (out)
-			memcpy(out, buf + sizeof(rh), rh.len < omax ? rh.len : omax);
-		return rh.err;
-	}
+	return pv_seqpacket_call(fd, type, ++next_seq, body, blen, fds, nfds, &r, timeout_ms);
 }
 
 #define CALL(fd, type, body, out, omax) \

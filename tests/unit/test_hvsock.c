@@ -18,6 +18,7 @@
 #include "../lib/host.h"
 #include "guest/guest.h"
 #include "pvnet/hv_proto.h"
+#include "lib/unix.h"
 
 static int hv_connect(struct test_host *h)
 {
@@ -267,6 +268,58 @@ static void test_peer_uid(struct test_host *h)
 		"a guest of another uid is refused (SO_PEERCRED)", "status %#x", status);
 }
 
+/* The guest library's side: a stale reply is skipped, a wrong one is -EPROTO. */
+static void peer_reply(int fd, int how)
+{
+	struct pv_hv_hdr q, r;
+	uint32_t body = 42;
+	struct iovec iov[2] = { { &r, sizeof(r) }, { &body, sizeof(body) } };
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (recv(fd, &q, sizeof(q), 0) < (ssize_t)sizeof(q))
+		_exit(1);
+	r = (struct pv_hv_hdr){ .type = q.type, .seq = q.seq - 1, .len = sizeof(body) };
+	pv_unix_send_fds(fd, iov, 2, &devnull, 1, 0);		/* stale, with an fd */
+	r.seq = q.seq;
+	if (how == 1)
+		r.type++;
+	else if (how == 2)
+		r.len++;
+	pv_unix_send_fds(fd, iov, 2, NULL, 0, 0);
+	_exit(0);
+}
+
+static int call_peer(int how, uint32_t *out)
+{
+	int sv[2], st, e;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		abort();
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		peer_reply(sv[1], how);
+	}
+	close(sv[1]);
+	e = pv_guest_hv_call(sv[0], PV_HV_XS_CONNECT, NULL, 0, NULL, 0, out, sizeof(*out), NULL, NULL);
+	close(sv[0]);
+	waitpid(pid, &st, 0);
+	return e;
+}
+
+static void test_client_checks(void)
+{
+	int before = count_fds();
+	uint32_t out = 0;
+
+	T_EQ(call_peer(0, &out), 0, "hv call skips a stale reply, takes the right one");
+	T_EQ(out, 42u, "hv call: body of the right reply");
+	T_EQ(call_peer(1, &out), -EPROTO, "hv call: reply of another type is -EPROTO");
+	T_EQ(call_peer(2, &out), -EPROTO, "hv call: reply with a wrong len is -EPROTO");
+	T_EQ(count_fds(), before, "hv call: descriptors of skipped replies closed");
+}
+
 int main(void)
 {
 	struct test_host *h = host_start();
@@ -285,6 +338,7 @@ int main(void)
 	test_error_flood(h, good);
 	test_request_flood(h, good);
 	test_peer_uid(h);
+	test_client_checks();
 	T_CHECK(good_guest_works(h, good), "well-behaved guest served at the end", "failed");
 	pv_guest_close(good);
 	usleep(100000);
