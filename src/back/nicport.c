@@ -16,7 +16,17 @@
  * ring index, so the shadow gives the buffer back, and the buffer id in the
  * event must match what we posted (else counted as a bad event, ignored).
  * RX event: the frame (private header copy + one segment in the buffer) goes
- * to pv_switch_input(), then the buffer is posted again.  TX_DONE: the TX
+ * to pv_switch_input(), then the buffer is posted again.  With a NIC that
+ * offers RX chains the host VI asks for them: a frame above 2 KiB or a GSO
+ * frame comes as an RX_META event and then its buffers (RX events with
+ * MORE on all but the last); each buffer's bytes are copied as they come
+ * into a 64 KiB assembly buffer and the buffer reposted at once; the last
+ * one hands the whole frame to the switch, GSO type and size and partial
+ * checksum kept, so the bridge forwards it whole and netback gives it to
+ * guests that negotiated GSO as one frame (nothing is cut for the slow
+ * path any more).  A chain that breaks off (an event out of turn, a frame
+ * longer than the assembly buffer) is dropped and counted (rx_dropped,
+ * bad_events).  TX_DONE: the TX
  * buffer goes back on the free stack.  ERROR: counted, logged rate-limited,
  * the buffer reclaimed (TX) or reposted (RX) as for a normal event.
  *
@@ -87,6 +97,10 @@ struct pv_nicport {
 	int memfd;
 	uint8_t *mem;
 	uint8_t *scratch;		/* GSO linearisation, PV_FRAME_MAX_LEN */
+	uint8_t *rx_asm;		/* an RX chain's frame, PV_FRAME_MAX_LEN */
+	struct pv_nic_rx_meta rx_meta;	/* the chain being assembled */
+	uint32_t rx_asm_len;		/* its bytes so far */
+	unsigned int rx_asm_left;	/* its RX events still to come; 0: none */
 	/* connection: valid while connected */
 	int connected;
 	int cfd;
@@ -120,7 +134,10 @@ static int np_vi_req(struct pv_nicport *np, uint16_t type, uint32_t vi_id)
 
 static int np_vi_alloc(struct pv_nicport *np, int fds[3])
 {
-	struct pv_nic_vi_alloc a = { .version = PV_NIC_VERSION };
+	struct pv_nic_vi_alloc a = {
+		.version = PV_NIC_VERSION,
+		.flags = (np->features & PV_NIC_FEAT_RX_CHAIN) ? PV_NIC_VI_F_RX_CHAIN : 0,
+	};
 	struct pv_nic_vi_alloc_reply ar = { 0 };
 	int rc;
 
@@ -209,6 +226,8 @@ static void np_detach(struct pv_nicport *np, const char *why, int retry)
 		close(np->cfd);	/* the NIC frees the VI with the connection */
 	np->cfd = -1;
 	np->tx_posted = 0;
+	np->rx_asm_left = 0;	/* a chain half-read from the old VI is gone with it */
+	np->rx_asm_len = 0;
 	if (retry)
 		np_retry_start(np);
 }
@@ -242,17 +261,96 @@ static void np_rx_event(struct pv_nicport *np, const struct pv_nic_event *ev, un
 	pv_switch_input(np->sw, &np->port, &f);
 }
 
+/* An RX chain broken off: what was assembled is dropped. */
+static void np_rx_asm_drop(struct pv_nicport *np, const char *why)
+{
+	np->rx_asm_left = 0;
+	np->rx_asm_len = 0;
+	np->port.st.rx_dropped++;
+	np->xs.bad_events++;
+	pv_log_rl(&np->rl, PV_LOG_WARN, "%s: RX chain dropped: %s", np->port.name, why);
+}
+
+/* RX_META: a chained or GSO frame's description; its RX events follow. */
+static void np_rx_meta(struct pv_nicport *np, const struct pv_nic_event *ev)
+{
+	if (np->rx_asm_left)
+		np_rx_asm_drop(np, "a new frame before the last one ended");
+	memcpy(&np->rx_meta, ev, sizeof(np->rx_meta));
+	if (np->rx_meta.nr_desc == 0 || np->rx_meta.nr_desc > PV_NIC_RX_MAX_FRAGS ||
+	    np->rx_meta.frame_len > PV_FRAME_MAX_LEN || np->rx_meta.frame_len < PV_PKT_ETH_HLEN) {
+		np_rx_asm_drop(np, "impossible RX_META");
+		return;
+	}
+	np->rx_asm_left = np->rx_meta.nr_desc;
+	np->rx_asm_len = 0;
+}
+
+/* One buffer of a chain: copied in; the last hands the frame to the switch. */
+static void np_rx_chain_part(struct pv_nicport *np, const struct pv_nic_event *ev,
+			     unsigned int chunk)
+{
+	const struct pv_nic_rx_meta *m = &np->rx_meta;
+	unsigned int gso = m->gso_type & ~PV_NIC_GSO_ECN;
+	bool last = !(ev->flags & PV_NIC_RX_F_MORE);
+	struct pv_frame f;
+
+	if (ev->len > PV_NIC_BUF_SIZE || np->rx_asm_len + ev->len > m->frame_len ||
+	    last != (np->rx_asm_left == 1)) {
+		np_rx_asm_drop(np, "RX events do not match RX_META");
+		return;
+	}
+	memcpy(np->rx_asm + np->rx_asm_len, np_buf(np, chunk), ev->len);
+	np->rx_asm_len += ev->len;
+	if (--np->rx_asm_left)
+		return;
+	if (np->rx_asm_len != m->frame_len) {
+		np_rx_asm_drop(np, "frame shorter than RX_META says");
+		return;
+	}
+	f.len = np->rx_asm_len;
+	f.hdr_len = f.len < PV_FRAME_HDR_MAX ? f.len : PV_FRAME_HDR_MAX;
+	memcpy(f.hdr, np->rx_asm, f.hdr_len);
+	f.nseg = 0;
+	if (f.len > f.hdr_len) {
+		f.seg[0].p = np->rx_asm + f.hdr_len;
+		f.seg[0].len = f.len - f.hdr_len;
+		f.nseg = 1;
+	}
+	f.flags = (m->flags & PV_NIC_RX_F_CSUM_OK) ? PV_FRAME_CSUM_VALID : 0;
+	f.csum_start = f.csum_offset = 0;
+	if (m->flags & PV_NIC_RX_F_CSUM_PARTIAL) {
+		f.flags = PV_FRAME_CSUM_PARTIAL;
+		f.csum_start = m->csum_start;
+		f.csum_offset = m->csum_offset;
+	}
+	f.gso_type = gso == PV_NIC_GSO_TCPV4 ? PV_GSO_TCPV4 :
+		     gso == PV_NIC_GSO_TCPV6 ? PV_GSO_TCPV6 : PV_GSO_NONE;
+	f.gso_size = f.gso_type != PV_GSO_NONE ? m->gso_size : 0;
+	np->rx_asm_len = 0;
+	np->xs.rx_chains++;
+	pv_switch_input(np->sw, &np->port, &f);
+}
+
 static void np_event(struct pv_nicport *np, const struct pv_nic_event *ev)
 {
 	unsigned int chunk;
 
+	if (ev->type == PV_NIC_EV_RX_META) {
+		np_rx_meta(np, ev);
+		return;
+	}
 	if (ev->queue == 1) {
 		chunk = np->rx_shadow[ev->index & (PV_NIC_RXQ_SIZE - 1)];
 		if (chunk >= PV_NICPORT_RX_BUFS || np->buf_id[chunk] != ev->buf_id) {
 			np->xs.bad_events++;
 			return;
 		}
-		if (ev->type == PV_NIC_EV_RX)
+		if (ev->type == PV_NIC_EV_RX && np->rx_asm_left)
+			np_rx_chain_part(np, ev, chunk);
+		else if (ev->type == PV_NIC_EV_RX && (ev->flags & PV_NIC_RX_F_MORE))
+			np_rx_asm_drop(np, "RX chain without RX_META");
+		else if (ev->type == PV_NIC_EV_RX)
 			np_rx_event(np, ev, chunk);
 		else if (ev->type == PV_NIC_EV_ERROR) {
 			np->xs.nic_errors++;
@@ -721,8 +819,9 @@ struct pv_nicport *pv_nicport_open(struct pv_loop *loop, struct pv_switch *sw,
 	}
 	np->mem = mmap(NULL, NP_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, np->memfd, 0);
 	np->scratch = malloc(PV_FRAME_MAX_LEN);
+	np->rx_asm = malloc(PV_FRAME_MAX_LEN);
 	rc = -ENOMEM;
-	if (np->mem == MAP_FAILED || !np->scratch)
+	if (np->mem == MAP_FAILED || !np->scratch || !np->rx_asm)
 		goto fail;
 	rc = np_connect(np);
 	if (rc) {
@@ -762,6 +861,7 @@ void pv_nicport_close(struct pv_nicport *np)
 	if (np->memfd >= 0)
 		close(np->memfd);
 	free(np->scratch);
+	free(np->rx_asm);
 	free(np);
 }
 

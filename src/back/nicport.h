@@ -40,7 +40,9 @@ struct pv_nicport;
  * @tx_down:	frames offered while the NIC is away
  * @tx_segments: segments made from GSO frames
  * @nic_errors:	ERROR events from the NIC
- * @bad_events:	events naming a descriptor we did not post
+ * @bad_events:	events naming a descriptor we did not post, or an RX chain
+ *		that does not hold together
+ * @rx_chains:	frames received whole in several buffers or as GSO frames
  * @connects:	successful (re)connections
  * @disconnects: losses of the NIC
  * @wakeups:	wake-up passes
@@ -50,7 +52,7 @@ struct pv_nicport;
 struct pv_nicport_stats {
 	struct pv_port_stats port;
 	uint64_t tx_no_room, tx_too_big, tx_bad_frame, tx_down, tx_segments;
-	uint64_t nic_errors, bad_events;
+	uint64_t nic_errors, bad_events, rx_chains;
 	uint64_t connects, disconnects, wakeups;
 	int connected;
 	uint32_t mtu;
