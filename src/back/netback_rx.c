@@ -390,8 +390,14 @@ static int nb_port_xmit(struct pv_port *port, const struct pv_frame *f)
 
 	if (!vif->connected)
 		return nb_rx_refuse(vif, &vif->st.rx_not_connected);
-	if (!nb_rx_fits(vif, f))
+	if (!nb_rx_fits(vif, f)) {
+		pv_log_rl(&vif->rl, PV_LOG_WARN, "%s: a %u-byte frame%s does not fit the vif "
+			  "(mtu %u%s): dropped", vif->port.name, f->len,
+			  f->gso_type != PV_GSO_NONE ? " (GSO)" : "", vif->mtu,
+			  f->gso_type != PV_GSO_NONE && !nb_rx_gso_ok(vif, f) ?
+			  ", GSO not negotiated" : "");
 		return nb_rx_refuse(vif, &vif->st.rx_too_big);
+	}
 	if (vif->accel_frames)	/* the accelerator learns flows from what comes this way */
 		pv_accel_back_frame(vif->accel, vif->nb->tx_from ? PV_ACCEL_FRAME_RX_LOCAL
 								  : PV_ACCEL_FRAME_RX_EXTERNAL,
