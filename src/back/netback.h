@@ -67,9 +67,10 @@ struct pv_netback_config {
  * @tx_bad_grant:	a slot's grant could not be mapped (not granted, other
  *			domain, revoked, busy)
  * @tx_csum:		NETTXF_csum_blank on a frame that is not TCP/UDP
- * @tx_gso_bad:		GSO size 0, unknown GSO type, GSO on non-TCP, or GSO
+ * @tx_gso_bad:		GSO size below 64 (0 too), unknown GSO type, GSO on non-TCP, or GSO
  *			without csum_blank
  * @tx_spoofed:		source MAC other than the vif's own
+ * @tx_too_many_slots:	19 or 20 data slots (Linux: dropped; more: fatal)
  * Drops on RX (to the guest):
  * @rx_not_connected:	the vif was not connected
  * @rx_too_big:		bigger than the guest can take (no GSO/SG, > MTU)
@@ -86,7 +87,7 @@ struct pv_vif_stats {
 	uint64_t tx_packets, tx_bytes;
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_runt, tx_too_long, tx_frag_overrun, tx_bad_grant,
-		 tx_csum, tx_gso_bad, tx_spoofed;
+		 tx_csum, tx_gso_bad, tx_spoofed, tx_too_many_slots;
 	uint64_t rx_not_connected, rx_too_big, rx_queue_full, rx_bad_grant;
 	uint64_t rx_queued, rx_queued_max;
 	uint64_t tx_rate_limited;

@@ -22,6 +22,19 @@
 #define NB_TX_RING_SIZE		__CONST_RING_SIZE(netif_tx, PV_PAGE_SIZE)
 #define NB_RX_RING_SIZE		__CONST_RING_SIZE(netif_rx, PV_PAGE_SIZE)
 #define NB_MAX_EXTRAS		(XEN_NETIF_EXTRA_TYPE_MAX - 1)
+/*
+ * Data slots of one TX frame, as Linux netback: up to XEN_NETIF_NR_SLOTS_MIN
+ * (18) taken; more, up to NB_FATAL_SLOTS (Linux's fatal_skb_slots default,
+ * 20), dropped with error responses (tx_too_many_slots); more than that is
+ * a frontend that cannot be honest: the vif is disabled.
+ */
+#define NB_FATAL_SLOTS		20
+/*
+ * The smallest GSO size netback takes from a guest: a 64 KiB frame cut at
+ * 64 is 1,024 segments already (the NIC's PV_NIC_TSO_MSS_MIN, for the same
+ * reason); below, tx_gso_bad.
+ */
+#define NB_GSO_SIZE_MIN		64
 
 _Static_assert(sizeof(netif_extra_info_t) <= sizeof(netif_tx_request_t),
 	       "an extra-info slot fits a TX request slot");
@@ -84,7 +97,7 @@ struct nb_vif {
 	struct nb_vif *pend_next;
 
 	/* TX scratch, preallocated: private slot copies, their maps, the frame. */
-	netif_tx_request_t txs[XEN_NETIF_NR_SLOTS_MIN];
+	netif_tx_request_t txs[NB_FATAL_SLOTS];
 	struct pv_gnt_map txm[XEN_NETIF_NR_SLOTS_MIN];
 	netif_extra_info_t extras[NB_MAX_EXTRAS];	/* by type - 1 */
 	unsigned int extra_mask;			/* 1 << (type - 1) seen */

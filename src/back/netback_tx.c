@@ -19,10 +19,10 @@
  *            into vif->txs[] / vif->extras[].  Nothing below reads the
  *            shared ring again (XSA-155): a request rewritten after we
  *            copied it changes nothing.
- *  validate  structural lies are fatal (bad extra type, > 18 data slots,
+ *  validate  structural lies are fatal (bad extra type, > 20 data slots,
  *            data crossing a page); shape problems of a possible frame are
  *            drops (runt, too long, fragment larger than what remains,
- *            bad GSO).  A chain that is not yet complete (its next slot is
+ *            bad GSO, 19 or 20 data slots: Linux's limits).  A chain that is not yet complete (its next slot is
  *            beyond req_prod) is not consumed: we wait for the guest to
  *            publish the rest, arming req_event just past req_prod.
  *  map       each non-empty slot's grant, read-only, through pv_gnt_map().
@@ -32,6 +32,10 @@
  *            bytes: the header copy, or, when offloads need the L4 header
  *            found, a private linear copy of the whole frame (tx_lin),
  *            which then also backs the segments.
+ *  credit    with a rate (the "rate" key), the frame's size is charged from
+ *            the private copy of its first slot, the one that is sent:
+ *            a frame the credit does not cover is left in the ring,
+ *            unconsumed, until the credit timer fires.
  *  use       pv_switch_input(); then unmap and respond.
  *
  * Responses are built privately and copied into the ring in request
@@ -53,7 +57,9 @@
 #include "netback_priv.h"
 #include "lib/pkt.h"
 
-enum nb_tx_verdict { NB_TX_OK, NB_TX_DROP, NB_TX_WAIT, NB_TX_FATAL };
+enum nb_tx_verdict { NB_TX_OK, NB_TX_DROP, NB_TX_WAIT, NB_TX_FATAL, NB_TX_CREDIT };
+
+static int nb_tx_credit_exceeded(struct nb_vif *vif, uint32_t size);
 
 /* A drop: count it under its reason, once, and log (rate-limited). */
 static int nb_tx_drop(struct nb_vif *vif, uint64_t *counter, const char *why)
@@ -125,11 +131,16 @@ static int nb_tx_parse(struct nb_vif *vif, unsigned int avail, unsigned int *nsl
 	while (more) {
 		netif_tx_request_t *t = &vif->txs[n];
 
-		/* Lie caught: more data slots than netif.h allows (XSA-423, XSA-432). */
-		if (n >= XEN_NETIF_NR_SLOTS_MIN) {
-			nb_vif_fatal(vif, "tx: more than %d slots in a frame", XEN_NETIF_NR_SLOTS_MIN);
+		/*
+		 * Lie caught: more data slots than any frontend sends (XSA-423,
+		 * XSA-432); 19 or 20 a frontend might (Linux drops them).
+		 */
+		if (n >= NB_FATAL_SLOTS) {
+			nb_vif_fatal(vif, "tx: more than %d slots in a frame", NB_FATAL_SLOTS);
 			return NB_TX_FATAL;
 		}
+		if (n >= XEN_NETIF_NR_SLOTS_MIN && !*drop)
+			*drop = &vif->st.tx_too_many_slots;
 		/* The chain goes on beyond req_prod: not published yet, wait. */
 		if (i >= avail)
 			return NB_TX_WAIT;
@@ -175,8 +186,9 @@ static uint64_t *nb_tx_check_shape(struct nb_vif *vif, const char **why)
 	if (vif->extra_mask & (1u << (XEN_NETIF_EXTRA_TYPE_GSO - 1))) {
 		const netif_extra_info_t *g = &vif->extras[XEN_NETIF_EXTRA_TYPE_GSO - 1];
 
-		if (g->u.gso.size == 0) {
-			*why = "GSO size 0";
+		/* Linux refuses 0; below NB_GSO_SIZE_MIN a frame cuts into too many segments. */
+		if (g->u.gso.size < NB_GSO_SIZE_MIN) {
+			*why = g->u.gso.size ? "GSO size below 64" : "GSO size 0";
 			return &vif->st.tx_gso_bad;
 		}
 		if (g->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
@@ -363,8 +375,13 @@ static int nb_tx_frame(struct nb_vif *vif, RING_IDX prod)
 	r = nb_tx_parse(vif, prod - vif->tx.req_cons, &nslots, &ndata, &nextra, &drop);
 	if (r != NB_TX_OK)
 		return r;
+	if (drop == &vif->st.tx_too_many_slots)
+		why = "more than 18 data slots";
 	if (!drop)
 		drop = nb_tx_check_shape(vif, &why);
+	/* The credit is charged on the first slot's private copy, the size that is sent. */
+	if (vif->credit_bytes && nb_tx_credit_exceeded(vif, vif->txs[0].size))
+		return NB_TX_CREDIT;	/* not consumed: the timer reschedules us */
 	if (drop) {
 		r = nb_tx_drop(vif, drop, why);
 	} else if ((r = nb_tx_map(vif, ndata)) == NB_TX_OK) {
@@ -471,15 +488,6 @@ static int nb_tx_credit_exceeded(struct nb_vif *vif, uint32_t size)
 	return 1;
 }
 
-/* The first slot's size (the frame's), from a private copy. */
-static uint32_t nb_tx_peek_size(struct nb_vif *vif)
-{
-	netif_tx_request_t req;
-
-	RING_COPY_REQUEST(&vif->tx, vif->tx.req_cons, &req);
-	return req.size;
-}
-
 /**
  * nb_tx_poll() - one pass over a vif's TX ring
  * @budget: frames at most
@@ -499,12 +507,9 @@ int nb_tx_poll(struct nb_vif *vif, unsigned int budget)
 			break;
 		}
 		while (vif->tx.req_cons != prod && done < budget) {
-			if (vif->credit_bytes &&
-			    nb_tx_credit_exceeded(vif, nb_tx_peek_size(vif))) {
-				r = NB_TX_WAIT;	/* the timer reschedules us */
-				goto out;
-			}
 			r = nb_tx_frame(vif, prod);
+			if (r == NB_TX_CREDIT)
+				goto out;	/* the credit timer reschedules us */
 			if (r == NB_TX_FATAL || r == NB_TX_WAIT)
 				break;
 			if (vif->credit_bytes) {

@@ -514,21 +514,40 @@ static void c_spoofed(struct res *r)
 	expect_drop(r, 1);
 }
 
-/* 15: a tiny frame in 19 slots. */
-static void c_slots19(struct res *r)
+/* 15: a tiny frame in @n slots (the first of 100 - (n - 1) bytes, the rest 1). */
+static void slots_frame(unsigned int n)
 {
-	uint32_t tiny[19];
+	uint32_t tiny[21];
 
-	tiny[0] = 82;
-	for (int i = 1; i < 19; i++)
+	tiny[0] = 100 - (n - 1);
+	for (unsigned int i = 1; i < n; i++)
 		tiny[i] = 1;
 	mk_ip4(frame, 100, m->mac, 17);
-	tx_frame(frame, 100, 19, tiny, 0, 0, 0);
+	tx_frame(frame, 100, n, tiny, 0, 0, 0);
+}
+
+/* 15: 19 and 20 data slots: dropped, as Linux netback (tx_too_many_slots). */
+static void c_slots19(struct res *r)
+{
+	slots_frame(19);
+	expect_drop(r, 19);
+}
+
+static void c_slots20(struct res *r)
+{
+	slots_frame(20);
+	expect_drop(r, 20);
+}
+
+/* 15: 21 data slots: more than fatal_skb_slots (20), fatal. */
+static void c_slots21(struct res *r)
+{
+	slots_frame(21);
 	tf_tx_push(m);
 	r->ok = 1;
 }
 
-/* 15: a chain that never ends is waited for (not consumed, not fatal); grown past 18, fatal. */
+/* 15: a chain that never ends is waited for (not consumed, not fatal); grown past 20, fatal. */
 static void c_chain_endless(struct res *r)
 {
 	uint32_t five[5] = { 20, 20, 20, 20, 20 };
@@ -541,7 +560,7 @@ static void c_chain_endless(struct res *r)
 	tf_sleep_ms(200);
 	waited = m->tx.sring->rsp_prod == m->tx.rsp_cons &&
 		 tf_read_state(m, m->be) == XenbusStateConnected;
-	for (int i = 0; i < 14; i++)
+	for (int i = 0; i < 16; i++)
 		tf_tx_put(m, tf_tx_ref(m, m->tx.req_prod_pvt), 0, NETTXF_more_data, 1, 0);
 	tf_tx_push(m);
 	r->ok = waited;
@@ -619,8 +638,10 @@ static const struct evil_case cases[] = {
 	{ "gso_udp", K_DROP, "tx_gso_bad", c_gso_udp, NULL, 0 },
 	{ "csum_arp", K_DROP, "tx_csum", c_csum_arp, NULL, 0 },
 	{ "spoofed", K_DROP, "tx_spoofed", c_spoofed, NULL, 0 },
-	{ "slots19", K_FATAL, "more than 18 slots", c_slots19, NULL, 0 },
-	{ "chain_endless", K_FATAL, "more than 18 slots", c_chain_endless, NULL, 0 },
+	{ "slots19", K_DROP, "tx_too_many_slots", c_slots19, NULL, 0 },
+	{ "slots20", K_DROP, "tx_too_many_slots", c_slots20, NULL, 0 },
+	{ "slots21", K_FATAL, "more than 20 slots", c_slots21, NULL, 0 },
+	{ "chain_endless", K_FATAL, "more than 20 slots", c_chain_endless, NULL, 0 },
 	{ "rx_full", K_OK, "-", c_rx_full, c_rx_full_after, 1 },
 };
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))

@@ -371,7 +371,7 @@ static void case_grants(void)
 
 static void case_shapes(void)
 {
-	uint32_t big[18], tiny[19], over[2] = { 0, 200 }, zero[3] = { 0, 0, 0 };
+	uint32_t big[18], tiny[21], over[2] = { 0, 200 }, zero[3] = { 0, 0, 0 };
 
 	mk_ip4(frame, 2000, g1->mac, m->mac, 17, 10);
 	/* 13: runt, too long without GSO. */
@@ -395,6 +395,10 @@ static void case_shapes(void)
 	mk_ip4(frame, 3000, g1->mac, m->mac, 6, 11);
 	m_frame(3000, NULL, 1, NETTXF_csum_blank, XEN_NETIF_GSO_TYPE_TCPV4, 0);
 	expect_drop("16 GSO size 0", 2, ST(tx_gso_bad));
+	m_frame(3000, NULL, 1, NETTXF_csum_blank, XEN_NETIF_GSO_TYPE_TCPV4, 1);
+	expect_drop("16 GSO size 1 (below 64)", 2, ST(tx_gso_bad));
+	m_frame(3000, NULL, 1, NETTXF_csum_blank, XEN_NETIF_GSO_TYPE_TCPV4, 63);
+	expect_drop("16 GSO size 63 (below 64)", 2, ST(tx_gso_bad));
 	m_frame(3000, NULL, 1, NETTXF_csum_blank, 7, 1000);
 	expect_drop("16 GSO unknown type", 2, ST(tx_gso_bad));
 	m_frame(3000, NULL, 1, 0, XEN_NETIF_GSO_TYPE_TCPV4, 1000);
@@ -414,14 +418,28 @@ static void case_shapes(void)
 	T_CHECK(tf_recv(g1, &rx, 100, 0) == -ETIMEDOUT, "spoofed: G1 got nothing from M",
 		"G1 received %u bytes", rx.len);
 
-	/* 15: a tiny frame in 19 slots; more than 18 data slots is fatal. */
+	/*
+	 * 15: a tiny frame in 19, 20, 21 slots: as Linux netback, more than 18
+	 * data slots are dropped (error responses, tx_too_many_slots), more
+	 * than 20 (fatal_skb_slots) are fatal.
+	 */
 	mk_ip4(frame, 100, g1->mac, m->mac, 17, 15);
 	tiny[0] = 82;
 	for (int i = 1; i < 19; i++)
 		tiny[i] = 1;
 	m_frame(100, tiny, 19, 0, 0, 0);
+	expect_drop("15 tiny frame in 19 slots", 19, ST(tx_too_many_slots));
+	tiny[0] = 81;
+	for (int i = 1; i < 20; i++)
+		tiny[i] = 1;
+	m_frame(100, tiny, 20, 0, 0, 0);
+	expect_drop("15 tiny frame in 20 slots", 20, ST(tx_too_many_slots));
+	tiny[0] = 80;
+	for (int i = 1; i < 21; i++)
+		tiny[i] = 1;
+	m_frame(100, tiny, 21, 0, 0, 0);
 	tf_tx_push(m);
-	expect_fatal("15 tiny frame in 19 slots", "more than 18 slots");
+	expect_fatal("15 tiny frame in 21 slots", "more than 20 slots");
 
 	/* 15: a chain that never ends: waited for, never consumed, never fatal. */
 	struct pv_vif_info vi;
@@ -435,11 +453,11 @@ static void case_shapes(void)
 	T_CHECK(vi.connected && m->tx.sring->rsp_prod == m->tx.rsp_cons,
 		"15 endless chain: waiting, not consumed, not fatal", "connected %d", vi.connected);
 	good_pair("15 endless chain");
-	/* ...and grown past 18 slots it is fatal. */
-	for (int i = 0; i < 14; i++)
+	/* ...and grown past 20 slots it is fatal. */
+	for (int i = 0; i < 16; i++)
 		tf_tx_put(m, tf_tx_ref(m, m->tx.req_prod_pvt), 0, NETTXF_more_data, 1, 0);
 	tf_tx_push(m);
-	expect_fatal("15 endless chain grown", "more than 18 slots");
+	expect_fatal("15 endless chain grown", "more than 20 slots");
 }
 
 /* ---- class 17: a guest that does not consume RX ---- */
