@@ -508,10 +508,13 @@ static int ifport_tx_error(struct pv_ifport *ifp, int e)
  *
  * Return: 0 if the kernel took it; -ENOBUFS if dropped (counted here).
  */
+#define PV_ETH_MIN_FRAME	60u	/* without FCS */
+static const uint8_t up_zero_pad[PV_ETH_MIN_FRAME];
+
 static int ifport_xmit(struct pv_port *port, const struct pv_frame *f)
 {
 	struct pv_ifport *ifp = port->priv;
-	struct iovec iov[2 + PV_FRAME_MAX_SEGS];
+	struct iovec iov[3 + PV_FRAME_MAX_SEGS];
 	struct virtio_net_hdr vh;
 	ssize_t r;
 	int n;
@@ -523,6 +526,9 @@ static int ifport_xmit(struct pv_port *port, const struct pv_frame *f)
 		return ifport_tx_drop(ifp, &ifp->xs.tx_bad_frame);
 	if (!ifport_fits_mtu(ifp, f))
 		return ifport_tx_drop(ifp, &ifp->xs.tx_too_big);
+	/* The wire's minimum: a shorter frame leaves padded with zeros, as a MAC pads it. */
+	if (!ifp->is_tap && f->len < PV_ETH_MIN_FRAME)
+		iov[n++] = (struct iovec){ (void *)up_zero_pad, PV_ETH_MIN_FRAME - f->len };
 	if (ifp->is_tap) {
 		r = writev(ifp->fd, iov, n);
 	} else {

@@ -19,7 +19,8 @@
  *   slot:  | headroom (4) | frame, up to 64 KiB                           |
  *   recvmmsg iov: [ struct virtio_net_hdr ][ slot + headroom ]
  *
- * TX sends a VI's batch with one sendmmsg(), each frame behind the
+ * TX pads a frame shorter than 60 bytes with zeros, as an Ethernet MAC
+ * does.  TX sends a VI's batch with one sendmmsg(), each frame behind the
  * virtio-net header the device model made for it (vi.c, txcheck.c), as
  * the iovecs the device model gives: its private copy of the headers, then
  * the payload read from the guest's buffers at send time.  The header: all
@@ -53,6 +54,8 @@
 #define PORT_FRAME_MAX	65536u
 #define PORT_SLOT	(PORT_HEADROOM + PORT_FRAME_MAX)
 #define PORT_SOCKBUF	(4 << 20)
+#define PORT_MIN_FRAME	60u		/* without FCS: shorter frames are padded */
+_Static_assert(PORT_MIN_FRAME <= NIC_TX_HDR_MAX, "a short frame pads inside its header copy");
 
 union port_cmsg {
 	struct cmsghdr align;
@@ -69,7 +72,7 @@ struct nic_port {
 	uint32_t mtu;
 	char ifname[IFNAMSIZ];
 	struct pv_ratelimit rl;
-	uint64_t rx_bad, tx_errors;
+	uint64_t rx_bad, tx_errors, tx_padded;
 	uint8_t *slots;
 	struct virtio_net_hdr vnet[PORT_BATCH];
 	struct mmsghdr msgs[PORT_BATCH];
@@ -107,6 +110,15 @@ static void port_xmit(void *arg, struct nic_txframe *f, unsigned int n)
 
 		iov[0] = (struct iovec){ &f[k].vnet, sizeof(f[k].vnet) };
 		memcpy(iov + 1, f[k].iov, niov * sizeof(*iov));
+		/*
+		 * A frame under the minimum leaves padded with zeros, as a MAC
+		 * pads it: such a frame is all in the header copy (hdr_len = len).
+		 */
+		if (f[k].len < PORT_MIN_FRAME && niov == 1 && f[k].hdr_len == f[k].len) {
+			memset(f[k].hdr + f[k].len, 0, PORT_MIN_FRAME - f[k].len);
+			iov[1].iov_len = PORT_MIN_FRAME;
+			p->tx_padded++;
+		}
 		mm[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = iov, .msg_iovlen = 1 + niov } };
 	}
 	while (i < n) {

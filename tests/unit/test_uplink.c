@@ -254,6 +254,24 @@ static void test_uplink_tx(struct pv_loop *loop, struct pv_switch *sw, struct pv
 
 	test_uplink_tx_gso(sw, wire);
 
+	/* short frames leave padded to 60 bytes of zeros, as a MAC pads them */
+	for (uint32_t sl = 20; sl <= 59; sl += 39) {
+		uint8_t want[60] = { 0 };
+
+		memcpy(want, mac_b1, 6);
+		memcpy(want + 6, mac_c1, 6);
+		want[12] = 0x88, want[13] = 0xb5;
+		for (uint32_t i = 14; i < sl; i++)
+			want[i] = (uint8_t)(0x60 + i);
+		memcpy(fb, want, sl);
+		mk_pvframe(&f, fb, sl, 1);
+		inject(sw, &f);
+		T_CHECK(sock_wait(wire, want, 60, 2000),
+			sl == 20 ? "uplink tx: a 20-byte frame leaves padded to 60 bytes of zeros"
+				 : "uplink tx: a 59-byte frame leaves padded to 60 bytes of zeros",
+			"no 60-byte padded frame on upB");
+	}
+
 	pv_uplink_stats(up, &a);
 	n = mk_plain(fb, mac_b1, mac_c1, 0, "PVNET-T6", 1515);	/* MTU 1500 + 14 + 1 */
 	mk_pvframe(&f, fb, n, 1);
