@@ -373,6 +373,7 @@ static uint64_t vif_drops(const struct pv_vif_stats *st)
 {
 	return st->tx_runt + st->tx_too_long + st->tx_frag_overrun + st->tx_bad_grant +
 	       st->tx_csum + st->tx_gso_bad + st->tx_spoofed + st->tx_too_many_slots +
+	       st->tx_storm_bcast + st->tx_storm_mcast + st->tx_storm_unknown +
 	       st->rx_not_connected +
 	       st->rx_too_big + st->rx_queue_full + st->rx_bad_grant;
 }
@@ -442,7 +443,7 @@ static int cmd_vif_stats(struct ctl_req *r)
 #define KV(f) pv_kv_u64(&kv, #f, vi.st.f)
 	KV(tx_packets); KV(tx_bytes); KV(rx_packets); KV(rx_bytes);
 	KV(tx_runt); KV(tx_too_long); KV(tx_frag_overrun); KV(tx_bad_grant);
-	KV(tx_too_many_slots);
+	KV(tx_too_many_slots); KV(tx_storm_bcast); KV(tx_storm_mcast); KV(tx_storm_unknown);
 	KV(tx_csum); KV(tx_gso_bad); KV(tx_spoofed);
 	KV(rx_not_connected); KV(rx_too_big); KV(rx_queue_full); KV(rx_bad_grant);
 	KV(rx_queued); KV(rx_queued_max); KV(tx_rate_limited); KV(fatal); KV(evt_in); KV(evt_out);

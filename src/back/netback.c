@@ -370,6 +370,9 @@ static void nb_vif_fill_info(const struct nb_vif *vif, struct pv_vif_info *vi)
 	snprintf(vi->reason, sizeof(vi->reason), "%s", vif->disabled ? vif->reason : "");
 	vi->features = vif->features;
 	vi->st = vif->st;
+	vi->st.tx_storm_bcast = vif->port.st.storm_drops[PV_STORM_BCAST];
+	vi->st.tx_storm_mcast = vif->port.st.storm_drops[PV_STORM_MCAST];
+	vi->st.tx_storm_unknown = vif->port.st.storm_drops[PV_STORM_UNKNOWN];
 }
 
 int pv_netback_foreach_vif(struct pv_netback *nb, pv_netback_vif_cb cb, void *arg)

@@ -71,6 +71,8 @@ struct pv_netback_config {
  *			without csum_blank
  * @tx_spoofed:		source MAC other than the vif's own
  * @tx_too_many_slots:	19 or 20 data slots (Linux: dropped; more: fatal)
+ * @tx_storm_bcast, @tx_storm_mcast, @tx_storm_unknown: floods over the
+ *			vif's storm limits (the switch's counts, port.h)
  * Drops on RX (to the guest):
  * @rx_not_connected:	the vif was not connected
  * @rx_too_big:		bigger than the guest can take (no GSO/SG, > MTU)
@@ -88,6 +90,7 @@ struct pv_vif_stats {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_runt, tx_too_long, tx_frag_overrun, tx_bad_grant,
 		 tx_csum, tx_gso_bad, tx_spoofed, tx_too_many_slots;
+	uint64_t tx_storm_bcast, tx_storm_mcast, tx_storm_unknown;
 	uint64_t rx_not_connected, rx_too_big, rx_queue_full, rx_bad_grant;
 	uint64_t rx_queued, rx_queued_max;
 	uint64_t tx_rate_limited;

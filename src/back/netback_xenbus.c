@@ -328,6 +328,42 @@ bad:
 	pv_log_rl(&nb_rl, PV_LOG_WARN, "%s: ignoring malformed rate '%s'", vif->port.name, buf);
 }
 
+/*
+ * Storm control (port.h): the backend keys storm-broadcast, storm-multicast
+ * and storm-unknown-unicast, each "PPS" or "PPS,BURST" (frames per second
+ * this vif may flood, and a burst; "0": no limit).  Absent: the defaults,
+ * PV_STORM_DEFAULT_*; malformed: the default, logged.
+ */
+static void nb_vif_read_storm(struct nb_vif *vif)
+{
+	static const char *const keys[PV_STORM_KINDS] = {
+		"storm-broadcast", "storm-multicast", "storm-unknown-unicast",
+	};
+	static const uint32_t dflt[PV_STORM_KINDS] = {
+		PV_STORM_DEFAULT_BCAST_PPS, PV_STORM_DEFAULT_MCAST_PPS, PV_STORM_DEFAULT_UNKNOWN_PPS,
+	};
+
+	for (int k = 0; k < PV_STORM_KINDS; k++) {
+		char buf[64], *end;
+		unsigned long pps, burst = 0;
+
+		pv_storm_set(&vif->port.storm[k], dflt[k], 0);
+		if (nb_read(vif->nb, vif->be_path, keys[k], buf, sizeof(buf)) < 0)
+			continue;
+		errno = 0;
+		pps = strtoul(buf, &end, 10);
+		if (*end == ',')
+			burst = strtoul(end + 1, &end, 10);
+		if (errno || *end || end == buf || pps > 10000000ul || burst > 100000000ul ||
+		    (*buf < '0' || *buf > '9')) {
+			pv_log_rl(&nb_rl, PV_LOG_WARN, "%s: ignoring malformed %s '%s'", vif->port.name,
+				  keys[k], buf);
+			continue;
+		}
+		pv_storm_set(&vif->port.storm[k], (uint32_t)pps, (uint32_t)burst);
+	}
+}
+
 /* Read what the toolstack wrote; 0 if the directory is complete and usable. */
 static int nb_vif_read_config(struct nb_vif *vif)
 {
@@ -352,6 +388,7 @@ static int nb_vif_read_config(struct nb_vif *vif)
 			 &v) == 0 && v >= 68)
 		vif->mtu = (unsigned int)v;
 	nb_vif_read_rate(vif);
+	nb_vif_read_storm(vif);
 	return 0;
 }
 

@@ -62,6 +62,34 @@ uint32_t pv_frame_copy(const struct pv_frame *f, uint32_t off, void *dst, uint32
 struct pv_port;
 struct pv_switch;
 
+/*
+ * Storm control: what a port may flood.  The switch floods broadcast,
+ * multicast and unknown-unicast frames to every other port; each kind has
+ * a token bucket per ingress port (frames per second, a burst), so one
+ * port's flood costs the others a bounded rate.  pps 0: no limit.  Frames
+ * over the limit are dropped at the switch, counted on the ingress port
+ * (storm_drops[kind]) and logged, rate-limited.  Defaults for vifs:
+ * PV_STORM_DEFAULT_* (docs/xenbus.md: the backend keys that change them).
+ */
+enum pv_storm_kind { PV_STORM_BCAST, PV_STORM_MCAST, PV_STORM_UNKNOWN, PV_STORM_KINDS };
+
+#define PV_STORM_DEFAULT_BCAST_PPS	1000
+#define PV_STORM_DEFAULT_MCAST_PPS	2000
+#define PV_STORM_DEFAULT_UNKNOWN_PPS	5000
+#define PV_STORM_BURST_FACTOR		2	/* default burst: this many seconds' worth */
+
+struct pv_storm_bucket {
+	uint32_t pps;			/* 0: no limit */
+	uint32_t burst;			/* frames */
+	uint64_t tokens_m;		/* thousandths of a frame */
+	uint64_t last_ms;
+};
+
+/* Set a bucket (full); pps 0 turns it off; burst 0: PV_STORM_BURST_FACTOR x pps. */
+void pv_storm_set(struct pv_storm_bucket *b, uint32_t pps, uint32_t burst);
+/* Take one frame's token at @now_ms: 1 if it may go. */
+int pv_storm_take(struct pv_storm_bucket *b, uint64_t now_ms);
+
 /* Per-port counters, as pvnetctl shows them. */
 struct pv_port_stats {
 	uint64_t rx_packets, rx_bytes;	/* into the switch from this port */
@@ -69,6 +97,7 @@ struct pv_port_stats {
 	uint64_t tx_dropped;		/* could not deliver (no room, queue full) */
 	uint64_t rx_dropped;		/* refused on input (malformed, spoofed, ...) */
 	uint64_t errors;
+	uint64_t storm_drops[PV_STORM_KINDS];	/* floods over the port's storm limits */
 };
 
 struct pv_port_ops {
@@ -92,6 +121,7 @@ struct pv_port {
 	int flush_pending;		/* set by the switch; cleared by pv_switch_flush */
 	struct pv_port *flush_next;
 	struct pv_port_stats st;
+	struct pv_storm_bucket storm[PV_STORM_KINDS];	/* zero: no limits */
 };
 
 struct pv_switch_config {

@@ -13,6 +13,13 @@
  * A vif's MAC (from xenstore) is a static entry of its port: another
  * guest claiming it as a source is refused by the table and cannot draw
  * that vif's traffic.
+ *
+ * Storm control (port.h): a frame the table floods is broadcast,
+ * multicast or unknown unicast; the ingress port's bucket for that kind
+ * must have a token, or the frame is dropped before it is copied to
+ * anyone (counted in the port's storm_drops, logged rate-limited).  One
+ * guest flooding broadcasts at line rate thus costs every other port at
+ * most its bucket's rate; unicast to a learned MAC is never limited.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +36,36 @@ struct pv_switch {
 	unsigned int max_ports;
 	struct pv_port *flush_list;
 };
+
+static struct pv_ratelimit storm_rl = PV_RATELIMIT_INIT;
+static const char *const storm_names[PV_STORM_KINDS] = { "broadcast", "multicast", "unknown unicast" };
+
+void pv_storm_set(struct pv_storm_bucket *b, uint32_t pps, uint32_t burst)
+{
+	b->pps = pps;
+	b->burst = pps ? (burst ? burst : pps * PV_STORM_BURST_FACTOR) : 0;
+	b->tokens_m = (uint64_t)b->burst * 1000;
+	b->last_ms = 0;
+}
+
+int pv_storm_take(struct pv_storm_bucket *b, uint64_t now_ms)
+{
+	uint64_t cap = (uint64_t)b->burst * 1000;
+
+	if (!b->pps)
+		return 1;
+	if (b->last_ms && now_ms > b->last_ms) {
+		/* pps frames a second: pps thousandths of a frame a millisecond */
+		uint64_t add = (now_ms - b->last_ms) * b->pps;
+
+		b->tokens_m = b->tokens_m + add > cap ? cap : b->tokens_m + add;
+	}
+	b->last_ms = now_ms;
+	if (b->tokens_m < 1000)
+		return 0;
+	b->tokens_m -= 1000;
+	return 1;
+}
 
 static uint64_t sw_now_ms(void)
 {
@@ -196,6 +233,7 @@ static void sw_deliver(struct pv_switch *sw, struct pv_port *out, const struct p
 void pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_frame *f)
 {
 	const struct pv_ethhdr *eh = (const void *)f->hdr;
+	uint64_t now;
 	int out = -1, p;
 
 	if (f->hdr_len < PV_ETH_HLEN) {
@@ -204,16 +242,28 @@ void pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_f
 	}
 	in->st.rx_packets++;
 	in->st.rx_bytes += f->len;
-	switch (pv_bridge_input(sw->br, in->br_port, eh, sw_now_ms(), &out)) {
+	now = sw_now_ms();
+	switch (pv_bridge_input(sw->br, in->br_port, eh, now, &out)) {
 	case PV_BRIDGE_FORWARD:
 		if (pv_switch_port(sw, out))
 			sw_deliver(sw, sw->ports[out], f);
 		break;
-	case PV_BRIDGE_FLOOD:
+	case PV_BRIDGE_FLOOD: {
+		enum pv_storm_kind k = eh->dst[0] & 1 ? (memcmp(eh->dst, "\xff\xff\xff\xff\xff\xff", 6) ?
+							 PV_STORM_MCAST : PV_STORM_BCAST)
+						      : PV_STORM_UNKNOWN;
+
+		if (!pv_storm_take(&in->storm[k], now)) {
+			in->st.storm_drops[k]++;
+			pv_log_rl(&storm_rl, PV_LOG_WARN, "%s: %s over %u frames/s: dropped (storm control)",
+				  in->name, storm_names[k], in->storm[k].pps);
+			break;
+		}
 		pv_bridge_foreach_flood(sw->br, in->br_port, p)
 			if (pv_switch_port(sw, p))
 				sw_deliver(sw, sw->ports[p], f);
 		break;
+	}
 	case PV_BRIDGE_DROP:
 		break;
 	}
