@@ -74,7 +74,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: pvnetctl [--run-dir DIR] [--json] COMMAND [ARGS]\n\n"
 		   "  -r, --run-dir DIR  pvnetd's run directory (default $PVNET_RUN_DIR or /run/pvnet)\n"
-		   "  -j, --json         machine-readable output\n\ncommands:\n");
+		   "  -j, --json         machine-readable output (errors too: {\"error\": ..., \"code\": ...})\n"
+		   "  -h, --help         this text\n\ncommands:\n");
 	for (int i = 0; i < PV_CTL_NR_CMDS; i++)
 		fprintf(f, "  %-12s %-52s %s\n", pv_ctl_cmds[i].name, pv_ctl_cmds[i].args,
 			pv_ctl_cmds[i].help);
