@@ -7,11 +7,14 @@
  * trusted), sends one line "<T|J> command [args...]\n" (T: text tables,
  * J: JSON) of at most PV_CTL_LINE_MAX bytes and reads until EOF.  The
  * first line of the answer is "ok" or "error <errno> <message>"; the rest
- * is the output.
+ * is the output.  An error whose message begins "usage:" is the caller's
+ * mistake (a malformed or out-of-range argument: pvnetctl exits 2); any
+ * other is a refused request (pvnetctl exits 1).  The error line is the
+ * same for T and J; pvnetctl --json renders it as JSON.
  *
  * pv_ctl_cmds lists every command pvnetctl knows: its name, usage, argument
  * counts and help.  pvnetd serves those marked PV_CTL_REMOTE (checking the
- * minimum count; pvnetctl checks both); the rest pvnetctl runs itself.
+ * counts too); the rest pvnetctl runs itself.
  * Each side keeps only its handlers, indexed by enum pv_ctl_cmd_id.
  */
 #ifndef PVNET_CTL_PROTO_H

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,52 @@ static int ctl_fail(struct ctl_req *r, int err, const char *msg)
 {
 	pv_buf_printf(r->out, "%s", msg);
 	return err;
+}
+
+/* A usage error (pvnet/ctl.h: the message starts "usage:"; pvnetctl exits 2). */
+static int ctl_usage(struct ctl_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ctl_usage(struct ctl_req *r, const char *fmt, ...)
+{
+	const struct pv_ctl_cmd *cmd = pv_ctl_cmd_find(r->argv[0]);
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	pv_buf_printf(r->out, "usage: %s %s%s%s", r->argv[0], cmd ? cmd->args : "",
+		      why[0] ? ": " : "", why);
+	return -EINVAL;
+}
+
+/* DOMID and DEVID arguments at @i and @i + 1, or a usage error. */
+static int ctl_ids(struct ctl_req *r, int i, unsigned long *dom, unsigned long *dev)
+{
+	if (ctl_uint(r->argv[i], PV_MAX_DOMAINS - 1, dom) < 0)
+		return ctl_usage(r, "bad DOMID '%s' (want 0..%d)", r->argv[i], PV_MAX_DOMAINS - 1);
+	if (ctl_uint(r->argv[i + 1], PV_TS_MAX_DEVID, dev) < 0)
+		return ctl_usage(r, "bad DEVID '%s' (want 0..%d)", r->argv[i + 1], PV_TS_MAX_DEVID);
+	return 0;
+}
+
+/* Is an accelerator plugin registered for @nic?  Else the refusal. */
+static int ctl_nic_known(struct ctl_req *r, const char *nic)
+{
+	struct pv_buf scratch = { 0 };
+	struct pv_kv kv;
+	int e;
+
+	if (!pv_accel_name_ok(nic))
+		return ctl_usage(r, "bad NIC name '%s' (want [a-z0-9_.-]{1,31})", nic);
+	pv_kv_begin(&kv, &scratch, 0);
+	e = pv_accel_back_show_nic(nic, &kv);
+	pv_kv_end(&kv);
+	pv_buf_free(&scratch);
+	if (e == -ENOENT) {
+		pv_buf_printf(r->out, "no such accelerator plugin: no plugin serves NIC '%s'", nic);
+		return -ENOENT;
+	}
+	return 0;
 }
 
 static int cmd_status(struct ctl_req *r)
@@ -196,24 +243,26 @@ static int cmd_accel(struct ctl_req *r)
 	struct pv_vif_info vi;
 	const char *name;
 	struct pv_kv kv;
+	int e;
 
-	if (ctl_uint(r->argv[1], PV_MAX_DOMAINS - 1, &dom) < 0 ||
-	    ctl_uint(r->argv[2], PV_TS_MAX_DEVID, &dev) < 0)
-		return ctl_fail(r, -EINVAL, "usage: accel DOMID DEVID on [NIC] | off | show");
+	if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
+		return e;
+	if (strcmp(r->argv[3], "on") && strcmp(r->argv[3], "off") && strcmp(r->argv[3], "show"))
+		return ctl_usage(r, "want on, off or show, not '%s'", r->argv[3]);
+	if (r->argc > 4 && strcmp(r->argv[3], "on"))
+		return ctl_usage(r, "only 'on' takes a NIC");
 	if (pv_netback_vif_info(r->ctl->ctx.nb, (unsigned int)dom, (unsigned int)dev, &vi) < 0)
 		return ctl_fail(r, -ENOENT, "no such vif");
 	if (!strcmp(r->argv[3], "on")) {
 		name = r->argc > 4 ? r->argv[4] : pv_accel_back_default_nic();
 		if (!name)
 			return ctl_fail(r, -EINVAL, "name the NIC (no single accelerator registered)");
-		if (!pv_accel_name_ok(name))
-			return ctl_fail(r, -EINVAL, "bad NIC name");
+		if ((e = ctl_nic_known(r, name)) < 0)
+			return e;
 		return ctl_accel_key(r, (unsigned int)dom, (unsigned int)dev, name);
 	}
 	if (!strcmp(r->argv[3], "off"))
 		return ctl_accel_key(r, (unsigned int)dom, (unsigned int)dev, NULL);
-	if (strcmp(r->argv[3], "show"))
-		return ctl_fail(r, -EINVAL, "usage: accel DOMID DEVID on [NIC] | off | show");
 	if (pv_accel_back_status(r->ctl->ctx.xs, (unsigned int)dom, (unsigned int)dev, plugin, nic))
 		plugin[0] = nic[0] = '\0';
 #define AKEY(k, buf) (snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%lu/%lu/%s", \
@@ -244,7 +293,7 @@ static int cmd_nic(struct ctl_req *r)
 	if (!nic)
 		return ctl_fail(r, -ENOENT, "name the NIC (no single accelerator registered)");
 	if (!pv_accel_name_ok(nic))
-		return ctl_fail(r, -EINVAL, "bad NIC name");
+		return ctl_usage(r, "bad NIC name '%s' (want [a-z0-9_.-]{1,31})", nic);
 	pv_kv_begin(&kv, &body, r->json);
 	pv_kv_str(&kv, "nic", nic);
 	e = pv_accel_back_show_nic(nic, &kv);
@@ -253,11 +302,14 @@ static int cmd_nic(struct ctl_req *r)
 		pv_buf_put(r->out, body.p, body.len);
 	pv_buf_free(&body);
 	if (e == -ENOENT)
-		return ctl_fail(r, e, "no accelerator serves that NIC");
+		return ctl_fail(r, e, "no such accelerator plugin: none serves that NIC");
 	if (e)
 		return ctl_fail(r, e, "the accelerator shows nothing of its NIC");
 	return 0;
 }
+
+/* vif-create's keys, as in pv_ctl_cmds' usage. */
+static const char *const vif_keys[] = { "devid", "mac", "mtu", "bridge", "rate", "accel" };
 
 static int cmd_vif_create(struct ctl_req *r)
 {
@@ -269,33 +321,67 @@ static int cmd_vif_create(struct ctl_req *r)
 
 	memset(&p, 0, sizeof(p));
 	if (ctl_uint(r->argv[1], PV_MAX_DOMAINS - 1, &v) < 0 || v == 0)
-		return ctl_fail(r, -EINVAL, "bad domid");
+		return ctl_usage(r, "bad DOMID '%s' (want 1..%d)", r->argv[1], PV_MAX_DOMAINS - 1);
 	p.domid = (unsigned int)v;
-	if (!pv_domain_get(r->ctl->ctx.hv, p.domid))
-		return ctl_fail(r, -ESRCH, "no such domain");
-	if ((s = ctl_opt(r, "devid")) && (ctl_uint(s, PV_TS_MAX_DEVID, &v) < 0 || !(p.devid = (unsigned int)v, 1)))
-		return ctl_fail(r, -EINVAL, "bad devid");
-	if ((s = ctl_opt(r, "mac")) && pv_mac_parse(s, p.mac) < 0)
-		return ctl_fail(r, -EINVAL, "bad mac (want xx:xx:xx:xx:xx:xx)");
+	for (int i = 2; i < r->argc; i++) {
+		const char *eq = strchr(r->argv[i], '=');
+		size_t k = 0, n = sizeof(vif_keys) / sizeof(vif_keys[0]);
+
+		while (eq && k < n && (strlen(vif_keys[k]) != (size_t)(eq - r->argv[i]) ||
+				       strncmp(vif_keys[k], r->argv[i], (size_t)(eq - r->argv[i]))))
+			k++;
+		if (!eq || k == n) {
+			pv_buf_printf(r->out, "unknown key '%.*s' (want devid, mac, mtu, bridge, rate, accel)",
+				      eq ? (int)(eq - r->argv[i]) : (int)strlen(r->argv[i]), r->argv[i]);
+			return -EINVAL;
+		}
+		for (int j = 2; j < i; j++)
+			if (!strncmp(r->argv[j], r->argv[i], (size_t)(eq - r->argv[i]) + 1)) {
+				pv_buf_printf(r->out, "key '%s' given twice", vif_keys[k]);
+				return -EINVAL;
+			}
+	}
+	if ((s = ctl_opt(r, "devid"))) {
+		if (ctl_uint(s, PV_TS_MAX_DEVID, &v) < 0)
+			return ctl_usage(r, "bad devid '%s' (want 0..%d)", s, PV_TS_MAX_DEVID);
+		p.devid = (unsigned int)v;
+	}
+	if ((s = ctl_opt(r, "mac"))) {
+		if (pv_mac_parse(s, p.mac) < 0)
+			return ctl_usage(r, "bad mac '%s' (want xx:xx:xx:xx:xx:xx)", s);
+		if (p.mac[0] & 1)
+			return ctl_fail(r, -EADDRNOTAVAIL, "mac is multicast or broadcast: a vif needs a unicast MAC");
+		if (!(p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] | p.mac[4] | p.mac[5]))
+			return ctl_fail(r, -EADDRNOTAVAIL, "mac 00:00:00:00:00:00 is no station address (leave mac= out for a random one)");
+	}
 	if ((s = ctl_opt(r, "mtu"))) {
-		if (ctl_uint(s, PV_TS_MAX_MTU, &v) < 0)
-			return ctl_fail(r, -EINVAL, "bad mtu");
+		if (ctl_uint(s, PV_TS_MAX_MTU, &v) < 0 || v < 68)
+			return ctl_usage(r, "bad mtu '%s' (want 68..%d)", s, PV_TS_MAX_MTU);
 		p.mtu = (unsigned int)v;
 	}
-	if ((s = ctl_opt(r, "bridge")))
+	if ((s = ctl_opt(r, "bridge"))) {
+		if (!*s || strlen(s) >= sizeof(p.bridge))
+			return ctl_usage(r, "bad bridge '%s' (want 1..%zu characters)", s, sizeof(p.bridge) - 1);
 		snprintf(p.bridge, sizeof(p.bridge), "%s", s);
+	}
 	if ((s = ctl_opt(r, "rate"))) {
 		if (ctl_uint(s, ~0ul, &v) < 0)
-			return ctl_fail(r, -EINVAL, "bad rate (bits per second)");
+			return ctl_usage(r, "bad rate '%s' (bits per second)", s);
 		p.rate_bps = v;
 	}
-	if ((s = ctl_opt(r, "accel")) && !pv_accel_name_ok(s))
-		return ctl_fail(r, -EINVAL, "bad accel NIC name");
+	if (!pv_domain_get(r->ctl->ctx.hv, p.domid))
+		return ctl_fail(r, -ESRCH, "no such domain");
+	if ((s = ctl_opt(r, "accel")) && (err = ctl_nic_known(r, s)) < 0)
+		return err;
 	err = pv_ts_vif_create(r->ctl->ctx.xs, &p);
 	if (err == -EEXIST)
 		return ctl_fail(r, err, "vif exists");
+	if (err == -EADDRINUSE)
+		return ctl_fail(r, err, "mac in use: another vif has it");
+	if (err == -EADDRNOTAVAIL)
+		return ctl_fail(r, err, "mac is multicast or broadcast: a vif needs a unicast MAC");
 	if (err)
-		return ctl_fail(r, err, "cannot create vif (bad mtu?)");
+		return ctl_fail(r, err, "cannot create vif (store write failed)");
 	/* Accelerator: the backend's "accel" names the NIC (netback probes its plugin). */
 	if (s && (err = ctl_accel_key(r, p.domid, p.devid, s)) < 0)
 		return ctl_fail(r, err, "vif created, but cannot write its accel key");
@@ -311,10 +397,10 @@ static int cmd_vif_create(struct ctl_req *r)
 static int cmd_vif_destroy(struct ctl_req *r)
 {
 	unsigned long dom, dev;
+	int e;
 
-	if (ctl_uint(r->argv[1], PV_MAX_DOMAINS - 1, &dom) < 0 ||
-	    ctl_uint(r->argv[2], PV_TS_MAX_DEVID, &dev) < 0)
-		return ctl_fail(r, -EINVAL, "usage: vif-destroy DOMID DEVID");
+	if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
+		return e;
 	if (pv_ts_vif_destroy(r->ctl->ctx.xs, (unsigned int)dom, (unsigned int)dev) < 0)
 		return ctl_fail(r, -ENOENT, "no such vif");
 	return 0;
@@ -423,10 +509,10 @@ static int cmd_vif_stats(struct ctl_req *r)
 	unsigned long dom, dev;
 	struct pv_kv kv;
 	char mac[18];
+	int e;
 
-	if (ctl_uint(r->argv[1], PV_MAX_DOMAINS - 1, &dom) < 0 ||
-	    ctl_uint(r->argv[2], PV_TS_MAX_DEVID, &dev) < 0)
-		return ctl_fail(r, -EINVAL, "usage: vif-stats DOMID DEVID");
+	if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
+		return e;
 	if (pv_netback_vif_info(r->ctl->ctx.nb, (unsigned int)dom, (unsigned int)dev, &vi) < 0)
 		return ctl_fail(r, -ENOENT, "no such vif");
 	pv_mac_format(vi.mac, mac);
@@ -483,9 +569,9 @@ static void ctl_execute(struct ctl_conn *c)
 	} else if (!(cmd = pv_ctl_cmd_find(r.argv[0])) || cmd->where != PV_CTL_REMOTE ||
 		   !ctl_fns[cmd - pv_ctl_cmds]) {
 		pv_buf_printf(&body, "unknown command '%s'", r.argv[0]);
-	} else if (r.argc - 1 < cmd->min_args) {
+	} else if (r.argc - 1 < cmd->min_args || r.argc - 1 > cmd->max_args) {
 		err = -EINVAL;
-		pv_buf_printf(&body, "%s needs %d argument(s)", cmd->name, cmd->min_args);
+		pv_buf_printf(&body, "usage: %s %s", cmd->name, cmd->args);
 	} else {
 		err = ctl_fns[cmd - pv_ctl_cmds](&r);
 	}

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "toolstack.h"
@@ -31,12 +33,38 @@ void pv_mac_format(const uint8_t mac[6], char out[18])
 		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
 
-static int mac_usable(const uint8_t mac[6])
+static int mac_is_zero(const uint8_t mac[6])
 {
 	static const uint8_t zero[6];
 
-	/* A vif's MAC must be a unicast station address. */
-	return memcmp(mac, zero, 6) && !(mac[0] & 1);
+	return !memcmp(mac, zero, 6);
+}
+
+/*
+ * Does a vif other than @domid.@devid have @mac?  The store's backend
+ * directories are the toolstack's record of every vif (netback's too).
+ */
+static int mac_in_use(struct xs_server *xs, const uint8_t mac[6], unsigned int domid,
+		      unsigned int devid)
+{
+	char doms[4096], devs[4096], path[128], val[32], want[18];
+	int nd, nv;
+
+	pv_mac_format(mac, want);
+	nd = xs_server_directory(xs, "/local/domain/0/backend/vif", doms, sizeof(doms));
+	for (int i = 0, off = 0; i < nd; i++, off += (int)strlen(doms + off) + 1) {
+		snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%s", doms + off);
+		nv = xs_server_directory(xs, path, devs, sizeof(devs));
+		for (int k = 0, o2 = 0; k < nv; k++, o2 += (int)strlen(devs + o2) + 1) {
+			snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%s/%s/mac",
+				 doms + off, devs + o2);
+			if (strtoul(doms + off, NULL, 10) == domid && strtoul(devs + o2, NULL, 10) == devid)
+				continue;
+			if (xs_server_read(xs, path, val, sizeof(val)) >= 0 && !strcasecmp(val, want))
+				return 1;
+		}
+	}
+	return 0;
 }
 
 static void mac_random(uint8_t mac[6])
@@ -82,7 +110,10 @@ static int ts_write_dir(struct xs_server *xs, const char *dir, const char *peer_
  * pv_ts_vif_create() - write a vif's frontend and backend directories
  *
  * The backend's "state" is written last: netback watches the backend
- * tree and starts on a complete directory.
+ * tree and starts on a complete directory.  Nothing is written when the
+ * request is refused: -EINVAL (devid, mtu), -EADDRNOTAVAIL (a multicast
+ * or broadcast MAC), -EEXIST (the vif exists), -EADDRINUSE (another vif
+ * has the MAC).
  */
 int pv_ts_vif_create(struct xs_server *xs, struct pv_vif_params *p)
 {
@@ -97,13 +128,20 @@ int pv_ts_vif_create(struct xs_server *xs, struct pv_vif_params *p)
 		return -EINVAL;
 	if (!p->bridge[0])
 		strcpy(p->bridge, "br0");
-	if (!mac_usable(p->mac))
-		mac_random(p->mac);
-	pv_mac_format(p->mac, mac);
+	/* A vif's MAC must be a unicast station address no other vif has. */
+	if (!mac_is_zero(p->mac) && (p->mac[0] & 1))
+		return -EADDRNOTAVAIL;
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u", p->domid, p->devid);
 	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", p->domid, p->devid);
 	if (xs_server_read(xs, be, buf, sizeof(buf)) >= 0 || xs_server_read(xs, fe, buf, sizeof(buf)) >= 0)
 		return -EEXIST;
+	if (mac_is_zero(p->mac)) {
+		for (int i = 0; i < 16 && (mac_is_zero(p->mac) || mac_in_use(xs, p->mac, p->domid, p->devid)); i++)
+			mac_random(p->mac);
+	}
+	if (mac_in_use(xs, p->mac, p->domid, p->devid))
+		return -EADDRINUSE;
+	pv_mac_format(p->mac, mac);
 
 	/* Frontend: owned by the guest, dom0 full access anyway. */
 	if (xs_server_mkdir(xs, fe) < 0)

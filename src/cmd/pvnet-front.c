@@ -36,6 +36,7 @@ int pvnic_front_register(void);
 #define FR_TX_BUDGET     64	/* TAP frames per wake-up, then one push */
 #define FR_CLOSE_WAIT_MS 2000	/* bound on the xenbus close handshake */
 #define FR_BUF_SIZE      (PV_NF_MAX_FRAME + 1024)
+#define FR_MAC_WAIT_S    10	/* with --mac: registered but no vif this long: give up */
 
 struct front {
 	struct pv_loop *loop;
@@ -46,6 +47,9 @@ struct front {
 	int direct;
 	uint8_t mac[6];
 	int have_mac;
+	unsigned int unconnected_s;
+	int mac_failed;	/* with --mac: seconds registered without a vif */
+	struct pv_watch *mac_w;
 	uint32_t ip;			/* direct test: network order, 0 = none */
 	uint8_t *buf;			/* a TAP frame on its way to netfront */
 	struct pv_ratelimit rl;
@@ -112,6 +116,20 @@ static int fr_uint(const char *s, unsigned long max, unsigned int *out)
 	return 0;
 }
 
+/* A domain name as netfront takes it: [A-Za-z0-9._-]{1,31}. */
+static int fr_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 31)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      *s == '.' || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
 static int fr_parse(int argc, char **argv, struct fr_args *a, struct front *fr)
 {
 	struct option longs[FR_NOPTS + 1];
@@ -131,16 +149,27 @@ static int fr_parse(int argc, char **argv, struct fr_args *a, struct front *fr)
 		switch (c) {
 		case OPT_RUN_DIR: a->cfg.run_dir = optarg; break;
 		case OPT_IFNAME: a->ifname = optarg; break;
-		case OPT_NAME: a->cfg.name = optarg; break;
+		case OPT_NAME:
+			if (!fr_name_ok(optarg)) {
+				fprintf(stderr, "pvnet-front: bad domain name '%s': want 1 to 31 of "
+					"A-Z a-z 0-9 . _ -\n", optarg);
+				return -1;
+			}
+			a->cfg.name = optarg;
+			break;
 		case OPT_SYSLOG: a->use_syslog = 1; break;
 		case OPT_DIRECT: fr->direct = 1; break;
 		case OPT_NO_ACCEL: a->no_accel = 1; break;
 		case OPT_HELP: usage(stdout); exit(0);
 		case OPT_MAC:
-			if (pv_netfront_mac_parse(optarg, a->cfg.mac) || (a->cfg.mac[0] & 1)) {
-				fprintf(stderr, "pvnet-front: bad unicast MAC: %s\n", optarg);
+			if (pv_netfront_mac_parse(optarg, a->cfg.mac) || (a->cfg.mac[0] & 1) ||
+			    !(a->cfg.mac[0] | a->cfg.mac[1] | a->cfg.mac[2] | a->cfg.mac[3] |
+			      a->cfg.mac[4] | a->cfg.mac[5])) {
+				fprintf(stderr, "pvnet-front: bad MAC '%s': want a unicast "
+					"xx:xx:xx:xx:xx:xx, not multicast, broadcast or zero\n", optarg);
 				return -1;
 			}
+			fr->have_mac = 1;
 			break;
 		case OPT_DEVID:
 			if (fr_uint(optarg, 255, &a->cfg.devid))
@@ -379,6 +408,28 @@ static void fr_sig_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	pv_loop_stop(loop);
 }
 
+/*
+ * With --mac, pvnetd refuses a MAC another vif has and netfront would wait
+ * for a toolstack that never comes: registered but without a connected
+ * vif for FR_MAC_WAIT_S seconds, give up.
+ */
+static void fr_mac_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct front *fr = arg;
+
+	if (!pv_netfront_domid(fr->nf) || pv_netfront_connected(fr->nf)) {
+		fr->unconnected_s = 0;
+		return;
+	}
+	if (++fr->unconnected_s < FR_MAC_WAIT_S)
+		return;
+	pv_err("domain %u: no vif after %u s: pvnetd refused the one asked for with --mac "
+	       "(is the MAC in use by another vif? see the warning above and pvnetd's log)",
+	       pv_netfront_domid(fr->nf), FR_MAC_WAIT_S);
+	fr->mac_failed = 1;
+	pv_loop_stop(loop);
+}
+
 static uint64_t fr_now_ms(void)
 {
 	struct timespec ts;
@@ -464,14 +515,20 @@ int main(int argc, char **argv)
 		pv_err("netfront: %s", strerror(-e));
 		goto out;
 	}
+	if (fr.have_mac && !(fr.mac_w = pv_loop_timer(fr.loop, 1000, 1000, fr_mac_cb, &fr))) {
+		pv_err("setup: cannot arm the --mac timer");
+		goto out;
+	}
 	pv_info("%s%s, pvnetd at %s", fr.direct ? "direct test" : "TAP ",
 		fr.direct ? "" : fr.tap.ifname, a.cfg.run_dir);
-	if (pv_loop_run(fr.loop) == 0) {
+	if (pv_loop_run(fr.loop) == 0 && !fr.mac_failed) {
 		fr_close_wait(&fr);
 		rc = 0;
 	}
 	fr_report(&fr);
 out:
+	if (fr.mac_w)
+		pv_loop_timer_del(fr.loop, fr.mac_w);
 	pv_netfront_free(fr.nf);
 	pv_loop_del(fr.loop, fr.tap_w);
 	pv_loop_del(fr.loop, fr.sig_w);

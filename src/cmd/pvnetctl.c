@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,11 +40,42 @@ static const cmd_fn local_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_STORE_DUMP] = cmd_store_dump,
 };
 
+/*
+ * An error: rc 2 for usage errors, 1 for refused requests.  With --json it
+ * is {"error": MSG, "code": ERRNO} on stdout (what a script parses), and
+ * nothing on stderr; else "pvnetctl: [CMD: ]MSG" on stderr.
+ */
+static int fail(const struct opts *o, int rc, int code, const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int fail(const struct opts *o, int rc, int code, const char *cmd, const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (o->json) {
+		struct pv_buf b = { 0 };
+
+		pv_buf_printf(&b, "{\"error\": ");
+		pv_json_str(&b, msg);
+		pv_buf_printf(&b, ", \"code\": %d}\n", code);
+		if (b.p)
+			fputs(b.p, stdout);
+		pv_buf_free(&b);
+	} else {
+		fprintf(stderr, "pvnetctl: %s%s%s\n", cmd ? cmd : "", cmd ? ": " : "", msg);
+	}
+	return rc;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pvnetctl [--run-dir DIR] [--json] COMMAND [ARGS]\n\n"
 		   "  -r, --run-dir DIR  pvnetd's run directory (default $PVNET_RUN_DIR or /run/pvnet)\n"
-		   "  -j, --json         machine-readable output\n\ncommands:\n");
+		   "  -j, --json         machine-readable output (errors too: {\"error\": ..., \"code\": ...})\n"
+		   "  -h, --help         this text\n\ncommands:\n");
 	for (int i = 0; i < PV_CTL_NR_CMDS; i++)
 		fprintf(f, "  %-12s %-52s %s\n", pv_ctl_cmds[i].name, pv_ctl_cmds[i].args,
 			pv_ctl_cmds[i].help);
@@ -68,30 +100,39 @@ static int cmd_remote(const struct opts *o, int argc, char **argv)
 
 	len = (size_t)snprintf(line, sizeof(line), "%s", o->json ? "J" : "T");
 	for (int i = 0; i < argc; i++) {
-		if (strchr(argv[i], '\n') || len + strlen(argv[i]) + 2 >= sizeof(line)) {
-			fprintf(stderr, "pvnetctl: argument too long or with a newline\n");
-			return 2;
-		}
+		if (strchr(argv[i], '\n') || strchr(argv[i], ' ') || strchr(argv[i], '\t') ||
+		    len + strlen(argv[i]) + 2 >= sizeof(line))
+			return fail(o, 2, EINVAL, argv[0], "usage: argument too long or with white space");
 		len += (size_t)snprintf(line + len, sizeof(line) - len, " %s", argv[i]);
 	}
 	line[len++] = '\n';
 	fd = connect_unix(o->run_dir, PV_CTL_SOCK_NAME);
-	if (fd < 0) {
-		fprintf(stderr, "pvnetctl: %s/%s: %s (is pvnetd running?)\n", o->run_dir,
-			PV_CTL_SOCK_NAME, strerror(-fd));
-		return 1;
-	}
+	if (fd < 0)
+		return fail(o, 1, -fd, NULL, "%s/%s: %s (is pvnetd running?)", o->run_dir,
+			    PV_CTL_SOCK_NAME, strerror(-fd));
 	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len) {
-		fprintf(stderr, "pvnetctl: send: %s\n", strerror(errno));
+		rc = errno;
 		close(fd);
-		return 1;
+		return fail(o, 1, rc, NULL, "send: %s", strerror(rc));
 	}
 	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
 		pv_buf_put(&ans, buf, (size_t)n);
 	close(fd);
 	if (!ans.p || strncmp(ans.p, "ok\n", 3)) {
-		fprintf(stderr, "pvnetctl: %s: %s", argv[0], ans.p ? ans.p : "no answer\n");
-		rc = 1;
+		/* "error <errno> <message>\n" (pvnet/ctl.h) */
+		char *msg = NULL, *nl;
+		long code = ans.p && !strncmp(ans.p, "error ", 6) ? strtol(ans.p + 6, &msg, 10) : 0;
+
+		if (msg && *msg == ' ')
+			msg++;
+		else
+			msg = NULL;
+		if (msg && (nl = strchr(msg, '\n')))
+			*nl = '\0';
+		if (!msg)
+			rc = fail(o, 1, EPROTO, argv[0], "%s", ans.p ? "bad answer from pvnetd" : "no answer from pvnetd");
+		else
+			rc = fail(o, strncmp(msg, "usage:", 6) ? 1 : 2, (int)code, argv[0], "%s", msg);
 	} else {
 		fputs(ans.p + 3, stdout);
 		rc = 0;
@@ -140,13 +181,25 @@ static int cmd_store_dump(const struct opts *o, int argc, char **argv)
 	int fd = connect_unix(o->run_dir, PV_XS_SOCK_NAME), first = 1;
 	struct xsc *x;
 
-	if (fd < 0) {
-		fprintf(stderr, "pvnetctl: %s/%s: %s\n", o->run_dir, PV_XS_SOCK_NAME, strerror(-fd));
-		return 1;
-	}
+	char val[XENSTORE_PAYLOAD_MAX + 1];
+	int n;
+
+	if (root[0] != '/')
+		return fail(o, 2, EINVAL, argv[0], "usage: store-dump [PATH]: PATH must be absolute, not '%s'", root);
+	if (fd < 0)
+		return fail(o, 1, -fd, argv[0], "%s/%s: %s (is pvnetd running?)", o->run_dir,
+			    PV_XS_SOCK_NAME, strerror(-fd));
 	x = xsc_open_fd(fd);
-	if (!x)
-		return 1;
+	if (!x) {	/* it closed @fd */
+		return fail(o, 1, ENOMEM, argv[0], "cannot talk xenstore");
+	}
+	n = xsc_read(x, 0, root, val, sizeof(val));
+	if (n < 0) {
+		xsc_close(x);
+		if (n == -ENOENT)
+			return fail(o, 1, ENOENT, argv[0], "%s: no such node", root);
+		return fail(o, 1, -n, argv[0], "%s: %s", root, strerror(-n));
+	}
 	if (o->json)
 		fputs("[", stdout);
 	dump_node(x, root, 0, o, &first);
@@ -186,14 +239,14 @@ int main(int argc, char **argv)
 	if (cmd) {
 		int nargs = argc - optind - 1;
 
-		if (nargs < cmd->min_args || nargs > cmd->max_args) {
-			fprintf(stderr, "usage: pvnetctl %s %s\n", cmd->name, cmd->args);
-			return 2;
-		}
+		if (nargs < cmd->min_args || nargs > cmd->max_args)
+			return fail(&o, 2, EINVAL, cmd->name, "usage: pvnetctl %s %s", cmd->name, cmd->args);
 		if (cmd->where == PV_CTL_REMOTE)
 			return cmd_remote(&o, argc - optind, argv + optind);
 		return local_fns[cmd - pv_ctl_cmds](&o, argc - optind, argv + optind);
 	}
+	if (o.json)
+		return fail(&o, 2, EINVAL, NULL, "usage: unknown command '%s'", argv[optind]);
 	fprintf(stderr, "pvnetctl: unknown command '%s'\n", argv[optind]);
 	usage(stderr);
 	return 2;

@@ -225,7 +225,15 @@ static int option(struct pvnetd *d, int c, const char *arg)
 	unsigned long v;
 
 	switch (c) {
-	case 'u': d->allow_uid = strtol(arg, NULL, 10); return 0;
+	case 'u':
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || v >= (uid_t)-1) {
+			fprintf(stderr, "pvnetd: bad --allow-uid '%s': want a numeric user id\n", arg);
+			return -1;
+		}
+		d->allow_uid = (long)v;
+		return 0;
 	case 'U':
 		if (d->nr_uplinks == 8) {
 			fprintf(stderr, "pvnetd: at most 8 uplinks\n");
@@ -238,8 +246,9 @@ static int option(struct pvnetd *d, int c, const char *arg)
 	case 'n': d->no_guest_vifs = 1; return 0;
 	case 'A':
 	case 'C':
+		errno = 0;
 		v = strtoul(arg, &end, 10);
-		if (*end || !v || v > 1000000) {
+		if (errno || end == arg || *end || arg[0] == '-' || !v || v > 1000000) {
 			fprintf(stderr, "pvnetd: bad value '%s' for -%c\n", arg, c);
 			return -1;
 		}
