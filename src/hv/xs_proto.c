@@ -593,7 +593,7 @@ void xs_proto_handle(struct xs_conn *c, const struct xsd_sockmsg *h, const char 
 
 	c->xs->st.requests++;
 	if (!hd || !hd->fn) {
-		err = -EINVAL;		/* unknown type, or one only the server sends */
+		err = -ENOSYS;		/* unknown type, or one only the server sends (Xen) */
 	} else if (hd->in_txn && h->tx_id && !(r.op.txn = xs_txn_find(c, h->tx_id))) {
 		err = -ENOENT;
 	} else {
