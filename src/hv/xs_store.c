@@ -43,8 +43,9 @@
 
 #include "hv/xs_priv.h"
 
+/* Xen's is_valid_nodename(): [A-Za-z0-9-/_@] only (docs/misc/xenstore.txt). */
 static const char xs_valid_chars[] =
-	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_@.";
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_@";
 
 /**
  * xs_path_canon() - make an absolute, validated path from a client's path

@@ -601,8 +601,13 @@ static void test_bad_requests(struct cli *d0, struct cli *g1)
 	EXPECT("trailing slash", WR(d0, 0, "/a/", "x"), "!EINVAL");
 	EXPECT("@ path not a node", WR(d0, 0, "@releaseDomain", "x"), "!EINVAL");
 	EXPECT("empty relative", RD(g1, 0, ""), "!EINVAL");
-	EXPECT("dots allowed", WR(d0, 0, "/a/x.y", "1"), "OK");
-	EXPECT("still served after bad requests", RD(d0, 0, "/a/x.y"), "1");
+	EXPECT("dot refused, as Xen", WR(d0, 0, "/a/x.y", "1"), "!EINVAL");
+	EXPECT("colon refused", WR(d0, 0, "/a/x:y", "1"), "!EINVAL");
+	EXPECT("relative dot refused", WR(g1, 0, "data/a.b", "1"), "!EINVAL");
+	EXPECT("watch with dot refused", WATCH(d0, "/a/x.y", "t"), "!EINVAL");
+	EXPECT("all valid chars", WR(d0, 0, "/a/x_y", "1"), "OK");
+	EXPECT("all valid chars 2", WR(d0, 0, "/a/Az09-_@", "1"), "OK");
+	EXPECT("still served after bad requests", RD(d0, 0, "/a/x_y"), "1");
 }
 
 static void test_bad_conns(struct cli *d0)
@@ -639,7 +644,7 @@ static void test_bad_conns(struct cli *d0)
 		cli_write(c, g, sizeof(g));
 		pump(50);
 	}
-	EXPECT("served after garbage elsewhere", RD(d0, 0, "/a/x.y"), "1");
+	EXPECT("served after garbage elsewhere", RD(d0, 0, "/a/x_y"), "1");
 	cli_close(c);
 
 	/* Zero bytes of garbage pattern: valid headers with zero type etc. */
@@ -650,7 +655,7 @@ static void test_bad_conns(struct cli *d0)
 		cli_write(c, z, sizeof(z));
 		pump(50);
 	}
-	EXPECT("served after zeros elsewhere", RD(d0, 0, "/a/x.y"), "1");
+	EXPECT("served after zeros elsewhere", RD(d0, 0, "/a/x_y"), "1");
 	cli_close(c);
 }
 
@@ -671,7 +676,7 @@ static void test_stall_and_flood(struct cli *d0)
 	cli_write(stall, &h, sizeof(h));
 	cli_write(stall, "/local", 6);
 	t0 = now_ms();
-	EXPECT("served while another stalls", RD(d0, 0, "/a/x.y"), "1");
+	EXPECT("served while another stalls", RD(d0, 0, "/a/x_y"), "1");
 	T_CHECK(now_ms() - t0 < 150, "stall does not delay others", "%llu ms",
 		(unsigned long long)(now_ms() - t0));
 	closed = conn_closed(stall, 1500);
@@ -703,7 +708,7 @@ static void test_stall_and_flood(struct cli *d0)
 	}
 	T_CHECK(sent < 200000, "flooder is throttled (server stops reading)", "sent %zu", sent);
 	t0 = now_ms();
-	EXPECT("served during flood", RD(d0, 0, "/a/x.y"), "1");
+	EXPECT("served during flood", RD(d0, 0, "/a/x_y"), "1");
 	T_CHECK(now_ms() - t0 < 200, "flood does not delay others", "%llu ms",
 		(unsigned long long)(now_ms() - t0));
 	while (got < sent && cli_recv(flood, &m, 500) == 1)
@@ -779,7 +784,7 @@ static void test_fds(void)
 	fds[1] = p[1];
 	fds[2] = dup(p[0]);
 	memcpy(payload, &h, HDR);
-	memcpy(payload + HDR, "/a/x.y", 7);
+	memcpy(payload + HDR, "/a/x_y", 7);
 	cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
