@@ -745,7 +745,7 @@ void xs_server_stats(struct xs_server *xs, struct xs_stats *st)
 static int xs_api_end(struct xs_server *xs, int err)
 {
 	xs_reap(xs);
-	return err == XS_EQUOTA ? -EDQUOT : err;
+	return err == XS_EQUOTA || err == XS_EQUOTA_WATCH ? -EDQUOT : err;
 }
 
 /**

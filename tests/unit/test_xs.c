@@ -489,25 +489,44 @@ static void test_quotas(struct cli *d0, struct cli *g1)
 
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	EXPECT("node size quota", WR(g1, 0, "big", big), "!EQUOTA");
+	EXPECT("node size quota: ENOSPC, as Xen", WR(g1, 0, "big", big), "!ENOSPC");
 	EXPECT("node size quota dom0 exempt", WR(d0, 0, "/local/domain/1/big", big), "OK");
 	for (i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "w%d", i);
 		EXPECT("watch within quota", WATCH(g1, path, "q"), "OK");
 	}
-	EXPECT("watch quota", WATCH(g1, "w9", "q"), "!EQUOTA");
+	EXPECT("watch quota: E2BIG, as Xen", WATCH(g1, "w9", "q"), "!E2BIG");
 	rq(g1, XS_RESET_WATCHES, 0, "", NULL, 0);
 	g1->nev = 0;
+	{
+		/* Xen counts watches per domain, not per connection. */
+		struct cli *g1b = cli_guest(1);
+
+		for (i = 0; i < 3; i++) {
+			snprintf(path, sizeof(path), "w%d", i);
+			EXPECT("per-domain watch within quota", WATCH(g1, path, "q"), "OK");
+		}
+		EXPECT("second connection: 4th watch of the domain", WATCH(g1b, "w3", "q"), "OK");
+		EXPECT("second connection: domain's watch quota", WATCH(g1b, "w4", "q"), "!E2BIG");
+		EXPECT("first connection: domain's watch quota", WATCH(g1, "w5", "q"), "!E2BIG");
+		cli_close(g1b);
+		EXPECT("closing a connection frees its watches", WATCH(g1, "w6", "q"), "OK");
+		EXPECT("and the quota holds again", WATCH(g1, "w7", "q"), "!E2BIG");
+		rq(g1, XS_RESET_WATCHES, 0, "", NULL, 0);
+		EXPECT("reset frees the domain's watches", WATCH(g1, "w8", "q"), "OK");
+		rq(g1, XS_RESET_WATCHES, 0, "", NULL, 0);
+		g1->nev = 0;
+	}
 	for (i = 0; i < 2; i++)
 		snprintf(tx[i], sizeof(tx[i]), "%s", rq(g1, XS_TRANSACTION_START, 0, "", NULL, 0));
-	EXPECT("transaction quota", rq(g1, XS_TRANSACTION_START, 0, "", NULL, 0), "!EQUOTA");
+	EXPECT("transaction quota: ENOSPC, as Xen", rq(g1, XS_TRANSACTION_START, 0, "", NULL, 0), "!ENOSPC");
 	for (i = 0; i < 2; i++)
 		rq(g1, XS_TRANSACTION_END, (uint32_t)atoi(tx[i]), "F", NULL, 0);
 	for (i = 0; i < 60 && !strcmp(r, "OK"); i++) {
 		snprintf(path, sizeof(path), "n/%d", i);
 		r = WR(g1, 0, path, "v");
 	}
-	T_CHECK(!strcmp(r, "!EQUOTA") && i < 60, "node quota", "after %d writes: '%s'", i, r);
+	T_CHECK(!strcmp(r, "!ENOSPC") && i < 60, "node quota: ENOSPC, as Xen", "after %d writes: '%s'", i, r);
 	EXPECT("node quota: overwrite still fine", WR(g1, 0, "n/0", "w"), "OK");
 	EXPECT("node quota released by rm", rq(g1, XS_RM, 0, "n", NULL, 0), "OK");
 	EXPECT("node quota after rm", WR(g1, 0, "n/again", "v"), "OK");
