@@ -78,8 +78,14 @@ check "default tree" "$($T xenstore-list /local/domain)" "0
 # Permissions.
 if $T xenstore-chmod /pvt/a/b n0 r1; then pass "xenstore-chmod"; else fail "xenstore-chmod: exit $?"; fi
 check "xenstore-ls -p shows perms" "$($T xenstore-ls -p /pvt/a | sed -n 's/^\(b\) = .*(\(.*\))$/\1 \2/p')" "b n0,r1"
-check "introduced domain owns its home" \
-	"$($T xenstore-ls -p /local/domain | sed -n 's/^ *\(1\) = .*(\(.*\))$/\1 \2/p')" "1 n1"
+# An introduced domain's home is as libxl makes it: dom0's, the guest may
+# read; data/ (and attr/, feature/, ...) are the guest's.
+check "introduced domain's home is n0 r1 (libxl)" \
+	"$($T xenstore-ls -p /local/domain | sed -n 's/^ *\(1\) = .*(\(.*\))$/\1 \2/p')" "1 n0,r1"
+check "its data/ is the guest's" \
+	"$($T xenstore-ls -p /local/domain/1 | sed -n 's/^\(data\) = .*(\(.*\))$/\1 \2/p')" "data n1"
+check "its device/ is dom0's" \
+	"$($T xenstore-ls -p /local/domain/1 | sed -n 's/^\(device\) = .*(\(.*\))$/\1 \2/p')" "device n0,r1"
 
 # Watch: the initial event, then the change.
 ($T xenstore-watch -n 2 /pvt >"$dir/watch.out" 2>&1; echo "rc=$?" >>"$dir/watch.out") &
