@@ -15,7 +15,7 @@
  * claiming more than XENSTORE_PAYLOAD_MAX bytes is a protocol violation:
  * the connection is closed, as Xen does.  A half message just waits in its
  * buffer, costing nobody else anything, and is dropped with its connection
- * after tune.partial_ms.
+ * after tune.partial_ms (5 s by default).
  *
  * Output: replies and watch events are queued per connection and written
  * when the socket takes them (EPOLLOUT), so a slow client never blocks the
@@ -667,7 +667,7 @@ struct xs_server *xs_server_new(struct pv_loop *loop, const char *sockpath,
 		xs_quota_default(&xs->q);
 	if (!xs->q.max_requests)
 		xs->q.max_requests = 1;	/* 0 would never read anything */
-	xs->tune = (struct xs_tuning){ .partial_ms = 10000, .stall_ms = 30000,
+	xs->tune = (struct xs_tuning){ .partial_ms = 5000, .stall_ms = 30000,
 				       .outq_max = 1 << 20 };
 	xs->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (xs->efd < 0 || !(xs->ew = pv_loop_add(loop, xs->efd, EPOLLIN, xs_pending_cb, xs))) {

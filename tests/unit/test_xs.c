@@ -792,8 +792,19 @@ static void test_stall_and_flood(struct cli *d0)
 		snprintf(p, sizeof(p), "/local/domain/2/spam%d", i);
 		xs_server_rm(XS, p);
 	}
-	tune = (struct xs_tuning){ .partial_ms = 10000, .stall_ms = 30000, .outq_max = 1 << 20 };
+	/* The defaults: a half message is dropped after 5 s (checked within 6). */
+	tune = (struct xs_tuning){ .partial_ms = 5000, .stall_ms = 30000, .outq_max = 1 << 20 };
 	xs_server_tune(XS, &tune);
+	stall = cli_guest(2);
+	h = (struct xsd_sockmsg){ XS_READ, 1, 0, 10 };
+	cli_write(stall, &h, sizeof(h));
+	cli_write(stall, "/local", 6);
+	t0 = now_ms();
+	closed = conn_closed(stall, 7000);
+	T_CHECK(closed && now_ms() - t0 >= 4500 && now_ms() - t0 < 6500,
+		"default: stalled half message closed after 5..6 s", "closed %d after %llu ms",
+		closed, (unsigned long long)(now_ms() - t0));
+	cli_close(stall);
 }
 
 static void test_fds(void)
