@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "hv/xs.h"
+#include "back/toolstack.h"
 #include "../lib/test.h"
 
 #define HDR sizeof(struct xsd_sockmsg)
@@ -492,6 +493,30 @@ static void test_transactions(struct cli *d0, struct cli *d0b)
 	EXPECT("end unknown tx", rq(d0, XS_TRANSACTION_END, 4242, "T", NULL, 0), "!ENOENT");
 	UNWATCH(d0b, "/t", "tt");
 	d0b->nev = 0;
+}
+
+/* The toolstack's vif directories, as libxl sets them, and what the guest may write. */
+static void test_toolstack_perms(struct cli *d0, struct cli *g1)
+{
+	struct pv_vif_params p = { .domid = 1, .devid = 0 };
+
+	T_EQ(pv_ts_vif_create(XS, &p), 0, "toolstack creates vif 1.0");
+	EXPECT("frontend dir: nD r0, as libxl",
+	       rq(d0, XS_GET_PERMS, 0, "/local/domain/1/device/vif/0", NULL, 0), "n1,r0");
+	EXPECT("device/vif: dom0's, guest reads",
+	       rq(d0, XS_GET_PERMS, 0, "/local/domain/1/device/vif", NULL, 0), "n0,r1");
+	EXPECT("backend dir: n0 rD",
+	       rq(d0, XS_GET_PERMS, 0, "/local/domain/0/backend/vif/1/0", NULL, 0), "n0,r1");
+	EXPECT("guest reads its backend path", RD(g1, 0, "device/vif/0/backend"),
+	       "/local/domain/0/backend/vif/1/0");
+	EXPECT("guest writes frontend state", WR(g1, 0, "device/vif/0/state", "4"), "OK");
+	EXPECT("guest writes ring refs", WR(g1, 0, "device/vif/0/tx-ring-ref", "8"), "OK");
+	EXPECT("guest writes accelstate", WR(g1, 0, "device/vif/0/accelstate", "1"), "OK");
+	EXPECT("guest reads backend state", RD(g1, 0, "/local/domain/0/backend/vif/1/0/state"), "1");
+	EXPECT("guest cannot write backend",
+	       WR(g1, 0, "/local/domain/0/backend/vif/1/0/state", "4"), "!EACCES");
+	EXPECT("guest cannot make itself a vif", WR(g1, 0, "device/vif/1/state", "1"), "!EACCES");
+	T_EQ(pv_ts_vif_destroy(XS, 1, 0), 0, "toolstack removes vif 1.0");
 }
 
 static void test_quotas(struct cli *d0, struct cli *g1)
@@ -1011,6 +1036,7 @@ int main(void)
 	test_perms(d0, g1, g2);
 	test_watches(d0, d0b, g1, g2);
 	test_transactions(d0, d0b);
+	test_toolstack_perms(d0, g1);
 	test_quotas(d0, g1);
 	test_directory_part(d0);
 	test_bad_requests(d0, g1);
