@@ -23,11 +23,17 @@
  * always closed, never kept.  A peer that keeps sending malformed requests
  * is disconnected (PV_HV_MAX_ERRORS).
  *
- * Memory: the domain's shareable memory is a memfd of nr_pages 4 KiB pages
- * whose frame numbers are page indices; its grant table is a memfd of
- * nr_grants grant_entry_v1_t.  pvnetd adds F_SEAL_SHRINK (and F_SEAL_SEAL)
- * to both before mapping them, so the guest cannot truncate them under the
- * daemon (SIGBUS).
+ * Memory: the domain's shareable memory is a memfd of at least nr_pages
+ * 4 KiB pages whose frame numbers are page indices; its grant table is a
+ * memfd of at least nr_grants grant_entry_v1_t (8 bytes each) rounded up to
+ * a whole 4 KiB page, i.e. ((nr_grants * 8 + 4095) & ~4095) bytes.  pvnetd
+ * adds F_SEAL_SHRINK (and F_SEAL_SEAL) to both before mapping them, so the
+ * guest cannot truncate them under the daemon (SIGBUS): create them with
+ * memfd_create(..., MFD_ALLOW_SEALING), or seal them yourself with at least
+ * F_SEAL_SHRINK.  REGISTER fails with EPERM for a memfd that can be neither
+ * sealed nor is already sealed against shrinking (no MFD_ALLOW_SEALING),
+ * EBADF for a descriptor that is not a regular file, EINVAL for one smaller
+ * than these sizes (checked after sealing).
  *
  * Event channels: each port is a pair of eventfds.  "in" becomes readable
  * when the remote end notifies; writing 1 (a uint64_t) to "out" notifies

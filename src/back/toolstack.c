@@ -143,10 +143,14 @@ int pv_ts_vif_create(struct xs_server *xs, struct pv_vif_params *p)
 		return -EADDRINUSE;
 	pv_mac_format(p->mac, mac);
 
-	/* Frontend: owned by the guest, dom0 full access anyway. */
+	/*
+	 * Frontend: owned by the guest, which writes its keys there; "r0" as
+	 * libxl (dom0 has full access anyway).  device/ and device/vif above
+	 * it stay dom0's, read-only to the guest (the home's perms).
+	 */
 	if (xs_server_mkdir(xs, fe) < 0)
 		return -EIO;
-	n = snprintf(perms, sizeof(perms), "n%u", p->domid) + 1;
+	n = snprintf(perms, sizeof(perms), "n%u%cr0", p->domid, 0) + 1;
 	xs_server_set_perms(xs, fe, perms, (size_t)n);
 	if (ts_write_dir(xs, fe, "backend", be, "backend-id", 0, p, mac) < 0 ||
 	    ts_key(xs, fe, "state", "%d", XenbusStateInitialising) < 0)

@@ -15,7 +15,7 @@
  * claiming more than XENSTORE_PAYLOAD_MAX bytes is a protocol violation:
  * the connection is closed, as Xen does.  A half message just waits in its
  * buffer, costing nobody else anything, and is dropped with its connection
- * after tune.partial_ms.
+ * after tune.partial_ms (5 s by default).
  *
  * Output: replies and watch events are queued per connection and written
  * when the socket takes them (EPOLLOUT), so a slow client never blocks the
@@ -667,7 +667,7 @@ struct xs_server *xs_server_new(struct pv_loop *loop, const char *sockpath,
 		xs_quota_default(&xs->q);
 	if (!xs->q.max_requests)
 		xs->q.max_requests = 1;	/* 0 would never read anything */
-	xs->tune = (struct xs_tuning){ .partial_ms = 10000, .stall_ms = 30000,
+	xs->tune = (struct xs_tuning){ .partial_ms = 5000, .stall_ms = 30000,
 				       .outq_max = 1 << 20 };
 	xs->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (xs->efd < 0 || !(xs->ew = pv_loop_add(loop, xs->efd, EPOLLIN, xs_pending_cb, xs))) {
@@ -745,7 +745,7 @@ void xs_server_stats(struct xs_server *xs, struct xs_stats *st)
 static int xs_api_end(struct xs_server *xs, int err)
 {
 	xs_reap(xs);
-	return err == XS_EQUOTA ? -EDQUOT : err;
+	return err == XS_EQUOTA || err == XS_EQUOTA_WATCH ? -EDQUOT : err;
 }
 
 /**
@@ -928,26 +928,59 @@ int xs_server_unwatch(struct xs_server *xs, const char *path, const char *token)
 	return xs_api_end(xs, err);
 }
 
+/*
+ * The home libxl (libxl__domain_make) gives a domain: the directory and
+ * the ones the toolstack fills are dom0's, read-only to the guest
+ * ("n0" "rD"); these are the guest's own ("nD"), charged to its node quota
+ * as Xen charges nodes to their owner.
+ */
+static const char *const xs_home_rw[] = {
+	"data", "attr", "feature", "drivers", "error", "control/shutdown",
+};
+static const char *const xs_home_ro[] = { "device", "control" };
+
 /**
- * xs_server_domain_intro() - create /local/domain/<domid> owned by @domid
- * (others: no access) and fire @introduceDomain
+ * xs_home_dir() - mkdir /local/domain/<domid>[/@sub] with the access list @perm
+ */
+static int xs_home_dir(struct xs_op *op, unsigned int domid, const char *sub,
+		       const char *perm, size_t plen)
+{
+	char path[64];
+	int err;
+
+	snprintf(path, sizeof(path), "/local/domain/%u%s%s", domid, sub ? "/" : "",
+		 sub ? sub : "");
+	err = xs_op_mkdir(op, path);
+	return err ? err : xs_op_set_perms(op, path, perm, plen);
+}
+
+/**
+ * xs_server_domain_intro() - create /local/domain/<domid> as libxl does
+ * (dom0's, the guest may read; the guest's own data, attr, feature,
+ * drivers, error and control/shutdown) and fire @introduceDomain
  */
 int xs_server_domain_intro(struct xs_server *xs, unsigned int domid)
 {
 	struct xs_op op = { .xs = xs };
-	char path[32], perm[16];
+	char ro[24], rw[16];
 	struct xs_dom *d;
-	int err, pl;
+	size_t rol, rwl;
+	int err;
 
 	if (!domid || domid >= DOMID_FIRST_RESERVED)
 		return -EINVAL;
 	if (!(d = xs_dom_get(xs, domid, 1)))
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "/local/domain/%u", domid);
-	pl = snprintf(perm, sizeof(perm), "n%u", domid) + 1;
-	if ((err = xs_op_mkdir(&op, path)) ||
-	    (err = xs_op_set_perms(&op, path, perm, (size_t)pl)))
+	rol = (size_t)snprintf(ro, sizeof(ro), "n0%cr%u", 0, domid) + 1;
+	rwl = (size_t)snprintf(rw, sizeof(rw), "n%u", domid) + 1;
+	if ((err = xs_home_dir(&op, domid, NULL, ro, rol)))
 		return xs_api_end(xs, err);
+	for (size_t i = 0; i < sizeof(xs_home_ro) / sizeof(xs_home_ro[0]); i++)
+		if ((err = xs_home_dir(&op, domid, xs_home_ro[i], ro, rol)))
+			return xs_api_end(xs, err);
+	for (size_t i = 0; i < sizeof(xs_home_rw) / sizeof(xs_home_rw[0]); i++)
+		if ((err = xs_home_dir(&op, domid, xs_home_rw[i], rw, rwl)))
+			return xs_api_end(xs, err);
 	d->introduced = 1;
 	xs_watch_fire_special(xs, "@introduceDomain");
 	return xs_api_end(xs, 0);

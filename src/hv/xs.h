@@ -87,7 +87,7 @@ void xs_server_stats(struct xs_server *xs, struct xs_stats *st);
 
 /*
  * Timeouts and output bounds for socket clients; xs_server_new sets the
- * defaults (partial message 10 s, stalled output 30 s, output queue
+ * defaults (partial message 5 s, stalled output 30 s, output queue
  * 1 MiB).  A client with max_requests replies unread is no longer read
  * from (backpressure); one whose queue passes @outq_max, or whose queue
  * does not move for @stall_ms, or whose half-sent message does not

@@ -16,8 +16,14 @@
 #include "lib/loop.h"
 #include "hv/xs.h"
 
-/* A quota hit: sent as "EQUOTA" on the wire, -EDQUOT in-process. */
-#define XS_EQUOTA	0x10000
+/*
+ * Quota hits, sent with the errno Xen's C xenstored uses (docs/xenbus.md):
+ * ENOSPC for nodes, node size, transactions and a transaction's accesses;
+ * E2BIG for watches.  In-process callers (always dom0, exempt) would see
+ * -EDQUOT.
+ */
+#define XS_EQUOTA	0x10000		/* "ENOSPC" */
+#define XS_EQUOTA_WATCH	0x10001		/* "E2BIG" */
 
 /* Input buffer: room for two whole messages, so one read can complete one. */
 #define XS_MSG_MAX	(sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX)
@@ -108,6 +114,7 @@ struct xs_dom {
 	unsigned int domid;
 	unsigned int nodes;		/* nodes it owns in the main tree */
 	unsigned int conns;
+	unsigned int watches;		/* of all its connections (Xen: per domain) */
 	int introduced;
 };
 

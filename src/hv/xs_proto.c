@@ -50,7 +50,9 @@ static void xs_reply_ok(struct xs_conn *c, const struct xs_req *r)
 static const char *xs_errname(int err)
 {
 	if (err == XS_EQUOTA)
-		return "EQUOTA";
+		return "ENOSPC";
+	if (err == XS_EQUOTA_WATCH)
+		return "E2BIG";
 	for (size_t i = 0; i < sizeof(xsd_errors) / sizeof(xsd_errors[0]); i++)
 		if (xsd_errors[i].errnum == -err)
 			return xsd_errors[i].errstring;
@@ -565,10 +567,12 @@ static void xs_reply_error(struct xs_conn *c, const struct xs_req *r, int err)
 	const char *type = r->h.type < XS_TYPE_COUNT && xs_handlers[r->h.type].name ?
 			   xs_handlers[r->h.type].name : "unknown";
 
+	int quota = err == XS_EQUOTA || err == XS_EQUOTA_WATCH;
+
 	xs->st.errors++;
-	if (err == XS_EQUOTA)
+	if (quota)
 		xs->st.quota_hits++;
-	if (err == XS_EQUOTA || err == -EINVAL)
+	if (quota || err == -EINVAL)
 		pv_log_rl(&xs->rl, PV_LOG_WARN, "xs: dom%u %s (type %u): %s",
 			  c->domid, type, r->h.type, name);
 	else
@@ -593,7 +597,7 @@ void xs_proto_handle(struct xs_conn *c, const struct xsd_sockmsg *h, const char 
 
 	c->xs->st.requests++;
 	if (!hd || !hd->fn) {
-		err = -EINVAL;		/* unknown type, or one only the server sends */
+		err = -ENOSYS;		/* unknown type, or one only the server sends (Xen) */
 	} else if (hd->in_txn && h->tx_id && !(r.op.txn = xs_txn_find(c, h->tx_id))) {
 		err = -ENOENT;
 	} else {

@@ -43,8 +43,9 @@
 
 #include "hv/xs_priv.h"
 
+/* Xen's is_valid_nodename(): [A-Za-z0-9-/_@] only (docs/misc/xenstore.txt). */
 static const char xs_valid_chars[] =
-	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_@.";
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_@";
 
 /**
  * xs_path_canon() - make an absolute, validated path from a client's path
@@ -886,18 +887,23 @@ int xs_txn_commit(struct xs_server *xs, struct xs_txn *t, unsigned int domid)
  * @cb:		in-process callback
  * @arg:	its argument
  *
- * Return: 0, -EEXIST (same path and token), -ENOMEM, XS_EQUOTA.
+ * A guest's watches count against its domain, whatever connection set
+ * them, as in Xen.  Return: 0, -EEXIST (same path and token), -ENOMEM,
+ * XS_EQUOTA_WATCH.
  */
 int xs_watch_add(struct xs_server *xs, struct xs_conn *c, const char *path,
 		 const char *token, size_t strip, xs_watch_cb cb, void *arg)
 {
+	struct xs_dom *d = c ? xs_dom_get(xs, c->domid, 1) : NULL;
 	struct xs_watch *w;
 
 	for (w = xs->watches; w; w = w->next)
 		if (w->conn == c && !strcmp(w->path, path) && !strcmp(w->token, token))
 			return -EEXIST;
-	if (c && c->domid && c->nwatches >= xs->q.max_watches)
-		return XS_EQUOTA;
+	if (c && !d)
+		return -ENOMEM;
+	if (c && c->domid && d->watches >= xs->q.max_watches)
+		return XS_EQUOTA_WATCH;
 	if (!(w = calloc(1, sizeof(*w))))
 		return -ENOMEM;
 	w->path = strdup(path);
@@ -914,8 +920,10 @@ int xs_watch_add(struct xs_server *xs, struct xs_conn *c, const char *path,
 	w->arg = arg;
 	w->next = xs->watches;
 	xs->watches = w;
-	if (c)
+	if (c) {
 		c->nwatches++;
+		d->watches++;
+	}
 	return 0;
 }
 
@@ -927,8 +935,13 @@ static void xs_watch_unlink(struct xs_server *xs, struct xs_watch **pp)
 	struct xs_watch *w = *pp;
 
 	*pp = w->next;
-	if (w->conn)
+	if (w->conn) {
+		struct xs_dom *d = xs_dom_get(xs, w->conn->domid, 0);
+
 		w->conn->nwatches--;
+		if (d && d->watches)
+			d->watches--;
+	}
 	xs->sink.gone(xs, w);
 	free(w->path);
 	free(w->token);

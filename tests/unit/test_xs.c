@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "hv/xs.h"
+#include "back/toolstack.h"
 #include "../lib/test.h"
 
 #define HDR sizeof(struct xsd_sockmsg)
@@ -324,7 +325,20 @@ static void test_perms(struct cli *d0, struct cli *g1, struct cli *g2)
 	EXPECT("guest relative write seen by dom0", RD(d0, 0, "/local/domain/1/data/foo"), "bar");
 	EXPECT("guest relative read", RD(g1, 0, "data/foo"), "bar");
 	EXPECT("guest owns what it creates", rq(d0, XS_GET_PERMS, 0, "/local/domain/1/data/foo", NULL, 0), "n1");
-	EXPECT("intro perms", rq(d0, XS_GET_PERMS, 0, "/local/domain/2", NULL, 0), "n2");
+	EXPECT("intro perms: n0 r2, as libxl", rq(d0, XS_GET_PERMS, 0, "/local/domain/2", NULL, 0), "n0,r2");
+	EXPECT("home device: n0 r2", rq(d0, XS_GET_PERMS, 0, "/local/domain/2/device", NULL, 0), "n0,r2");
+	EXPECT("home data: the guest's", rq(d0, XS_GET_PERMS, 0, "/local/domain/2/data", NULL, 0), "n2");
+	EXPECT("home control/shutdown: the guest's",
+	       rq(d0, XS_GET_PERMS, 0, "/local/domain/2/control/shutdown", NULL, 0), "n2");
+	EXPECT("guest cannot write its home directly", WR(g2, 0, "x", "1"), "!EACCES");
+	EXPECT("guest cannot write device/", WR(g2, 0, "device/x", "1"), "!EACCES");
+	EXPECT("guest cannot rm its home", rq(g2, XS_RM, 0, "/local/domain/2", NULL, 0), "!EACCES");
+	EXPECT("guest may rm its own data/", rq(g2, XS_RM, 0, "data", NULL, 0), "OK");
+	EXPECT("guest cannot recreate data/", WR(g2, 0, "data", ""), "!EACCES");
+	EXPECT("dom0 restores data/", WR(d0, 0, "/local/domain/2/data", ""), "OK");
+	rq(d0, XS_SET_PERMS, 0, "/local/domain/2/data", "n2", 3);
+	EXPECT("guest reads its home", DIRL(g2, 0, "/local/domain/2"), "device,control,attr,feature,drivers,error,data");	/* data/ recreated: last */
+	EXPECT("guest writes control/shutdown", WR(g2, 0, "control/shutdown", "poweroff"), "OK");
 	EXPECT("dom0 writes guest 2", WR(d0, 0, "/local/domain/2/secret", "s"), "OK");
 	EXPECT("g1 cannot read g2", RD(g1, 0, "/local/domain/2/secret"), "!EACCES");
 	EXPECT("g1 cannot list g2", DIRL(g1, 0, "/local/domain/2"), "!EACCES");
@@ -336,22 +350,22 @@ static void test_perms(struct cli *d0, struct cli *g1, struct cli *g2)
 	EXPECT("g1 cannot rm g2", rq(g1, XS_RM, 0, "/local/domain/2/secret", NULL, 0), "!EACCES");
 	EXPECT("g1 cannot rm its own home's parent", rq(g1, XS_RM, 0, "/local/domain", NULL, 0), "!EACCES");
 	EXPECT("g1 cannot read root", DIRL(g1, 0, "/"), "!EACCES");
-	EXPECT("g2 write shared", WR(g2, 0, "shared", "hello1"), "OK");
-	EXPECT("g1 cannot read shared yet", RD(g1, 0, "/local/domain/2/shared"), "!EACCES");
-	EXPECT("g2 grants read", rq(g2, XS_SET_PERMS, 0, "shared", "n2\0r1", 6), "OK");
-	EXPECT("get_perms granted", rq(g2, XS_GET_PERMS, 0, "shared", NULL, 0), "n2,r1");
-	EXPECT("g1 reads granted", RD(g1, 0, "/local/domain/2/shared"), "hello1");
-	EXPECT("g1 still cannot write granted", WR(g1, 0, "/local/domain/2/shared", "x"), "!EACCES");
-	EXPECT("g1 cannot set_perms of g2's", rq(g1, XS_SET_PERMS, 0, "/local/domain/2/shared", "b1", 3), "!EACCES");
-	EXPECT("g2 cannot give away", rq(g2, XS_SET_PERMS, 0, "shared", "n1", 3), "!EPERM");
-	EXPECT("bad perms string", rq(g2, XS_SET_PERMS, 0, "shared", "x2", 3), "!EINVAL");
-	EXPECT("perms unterminated", rq(g2, XS_SET_PERMS, 0, "shared", "n2", 2), "!EINVAL");
-	EXPECT("g2 grants write", rq(g2, XS_SET_PERMS, 0, "shared", "n2\0b1", 6), "OK");
-	EXPECT("g1 writes granted", WR(g1, 0, "/local/domain/2/shared", "from1"), "OK");
-	EXPECT("dom0 reads all", RD(d0, 0, "/local/domain/2/shared"), "from1");
-	EXPECT("dom0 changes owner", rq(d0, XS_SET_PERMS, 0, "/local/domain/2/shared", "n0\0r2", 6), "OK");
-	EXPECT("g2 lost write after chown", WR(g2, 0, "shared", "x"), "!EACCES");
-	EXPECT("g2 keeps read after chown", RD(g2, 0, "shared"), "from1");
+	EXPECT("g2 write shared", WR(g2, 0, "data/shared", "hello1"), "OK");
+	EXPECT("g1 cannot read shared yet", RD(g1, 0, "/local/domain/2/data/shared"), "!EACCES");
+	EXPECT("g2 grants read", rq(g2, XS_SET_PERMS, 0, "data/shared", "n2\0r1", 6), "OK");
+	EXPECT("get_perms granted", rq(g2, XS_GET_PERMS, 0, "data/shared", NULL, 0), "n2,r1");
+	EXPECT("g1 reads granted", RD(g1, 0, "/local/domain/2/data/shared"), "hello1");
+	EXPECT("g1 still cannot write granted", WR(g1, 0, "/local/domain/2/data/shared", "x"), "!EACCES");
+	EXPECT("g1 cannot set_perms of g2's", rq(g1, XS_SET_PERMS, 0, "/local/domain/2/data/shared", "b1", 3), "!EACCES");
+	EXPECT("g2 cannot give away", rq(g2, XS_SET_PERMS, 0, "data/shared", "n1", 3), "!EPERM");
+	EXPECT("bad perms string", rq(g2, XS_SET_PERMS, 0, "data/shared", "x2", 3), "!EINVAL");
+	EXPECT("perms unterminated", rq(g2, XS_SET_PERMS, 0, "data/shared", "n2", 2), "!EINVAL");
+	EXPECT("g2 grants write", rq(g2, XS_SET_PERMS, 0, "data/shared", "n2\0b1", 6), "OK");
+	EXPECT("g1 writes granted", WR(g1, 0, "/local/domain/2/data/shared", "from1"), "OK");
+	EXPECT("dom0 reads all", RD(d0, 0, "/local/domain/2/data/shared"), "from1");
+	EXPECT("dom0 changes owner", rq(d0, XS_SET_PERMS, 0, "/local/domain/2/data/shared", "n0\0r2", 6), "OK");
+	EXPECT("g2 lost write after chown", WR(g2, 0, "data/shared", "x"), "!EACCES");
+	EXPECT("g2 keeps read after chown", RD(g2, 0, "data/shared"), "from1");
 	EXPECT("guest control", rq(g1, XS_CONTROL, 0, "print", "x", 2), "!EACCES");
 }
 
@@ -400,9 +414,9 @@ static void test_watches(struct cli *d0, struct cli *d0b, struct cli *g1, struct
 	WR(g1, 0, "data/secret", "s");
 	next_event(g1, 200);
 	EXPECT("g2 gets no event for unreadable node", next_event(g2, 150), "<none>");
-	WR(g1, 0, "pub", "p");
-	rq(g1, XS_SET_PERMS, 0, "pub", "n1\0r2", 6);
-	EXPECT("g2 gets event for readable node", next_event(g2, 500), "/local/domain/1/pub|spy");
+	WR(g1, 0, "attr/pub", "p");
+	rq(g1, XS_SET_PERMS, 0, "attr/pub", "n1\0r2", 6);
+	EXPECT("g2 gets event for readable node", next_event(g2, 500), "/local/domain/1/attr/pub|spy");
 	EXPECT("guest cannot watch bad special", WATCH(g2, "@foo", "x"), "!EINVAL");
 	EXPECT("g2 watches @releaseDomain", WATCH(g2, "@releaseDomain", "r"), "OK");
 	EXPECT("g2 initial special", next_event(g2, 500), "@releaseDomain|r");
@@ -481,6 +495,30 @@ static void test_transactions(struct cli *d0, struct cli *d0b)
 	d0b->nev = 0;
 }
 
+/* The toolstack's vif directories, as libxl sets them, and what the guest may write. */
+static void test_toolstack_perms(struct cli *d0, struct cli *g1)
+{
+	struct pv_vif_params p = { .domid = 1, .devid = 0 };
+
+	T_EQ(pv_ts_vif_create(XS, &p), 0, "toolstack creates vif 1.0");
+	EXPECT("frontend dir: nD r0, as libxl",
+	       rq(d0, XS_GET_PERMS, 0, "/local/domain/1/device/vif/0", NULL, 0), "n1,r0");
+	EXPECT("device/vif: dom0's, guest reads",
+	       rq(d0, XS_GET_PERMS, 0, "/local/domain/1/device/vif", NULL, 0), "n0,r1");
+	EXPECT("backend dir: n0 rD",
+	       rq(d0, XS_GET_PERMS, 0, "/local/domain/0/backend/vif/1/0", NULL, 0), "n0,r1");
+	EXPECT("guest reads its backend path", RD(g1, 0, "device/vif/0/backend"),
+	       "/local/domain/0/backend/vif/1/0");
+	EXPECT("guest writes frontend state", WR(g1, 0, "device/vif/0/state", "4"), "OK");
+	EXPECT("guest writes ring refs", WR(g1, 0, "device/vif/0/tx-ring-ref", "8"), "OK");
+	EXPECT("guest writes accelstate", WR(g1, 0, "device/vif/0/accelstate", "1"), "OK");
+	EXPECT("guest reads backend state", RD(g1, 0, "/local/domain/0/backend/vif/1/0/state"), "1");
+	EXPECT("guest cannot write backend",
+	       WR(g1, 0, "/local/domain/0/backend/vif/1/0/state", "4"), "!EACCES");
+	EXPECT("guest cannot make itself a vif", WR(g1, 0, "device/vif/1/state", "1"), "!EACCES");
+	T_EQ(pv_ts_vif_destroy(XS, 1, 0), 0, "toolstack removes vif 1.0");
+}
+
 static void test_quotas(struct cli *d0, struct cli *g1)
 {
 	char big[400], path[64], tx[4][16];
@@ -489,28 +527,47 @@ static void test_quotas(struct cli *d0, struct cli *g1)
 
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	EXPECT("node size quota", WR(g1, 0, "big", big), "!EQUOTA");
-	EXPECT("node size quota dom0 exempt", WR(d0, 0, "/local/domain/1/big", big), "OK");
+	EXPECT("node size quota: ENOSPC, as Xen", WR(g1, 0, "data/big", big), "!ENOSPC");
+	EXPECT("node size quota dom0 exempt", WR(d0, 0, "/local/domain/1/data/big", big), "OK");
 	for (i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "w%d", i);
 		EXPECT("watch within quota", WATCH(g1, path, "q"), "OK");
 	}
-	EXPECT("watch quota", WATCH(g1, "w9", "q"), "!EQUOTA");
+	EXPECT("watch quota: E2BIG, as Xen", WATCH(g1, "w9", "q"), "!E2BIG");
 	rq(g1, XS_RESET_WATCHES, 0, "", NULL, 0);
 	g1->nev = 0;
+	{
+		/* Xen counts watches per domain, not per connection. */
+		struct cli *g1b = cli_guest(1);
+
+		for (i = 0; i < 3; i++) {
+			snprintf(path, sizeof(path), "w%d", i);
+			EXPECT("per-domain watch within quota", WATCH(g1, path, "q"), "OK");
+		}
+		EXPECT("second connection: 4th watch of the domain", WATCH(g1b, "w3", "q"), "OK");
+		EXPECT("second connection: domain's watch quota", WATCH(g1b, "w4", "q"), "!E2BIG");
+		EXPECT("first connection: domain's watch quota", WATCH(g1, "w5", "q"), "!E2BIG");
+		cli_close(g1b);
+		EXPECT("closing a connection frees its watches", WATCH(g1, "w6", "q"), "OK");
+		EXPECT("and the quota holds again", WATCH(g1, "w7", "q"), "!E2BIG");
+		rq(g1, XS_RESET_WATCHES, 0, "", NULL, 0);
+		EXPECT("reset frees the domain's watches", WATCH(g1, "w8", "q"), "OK");
+		rq(g1, XS_RESET_WATCHES, 0, "", NULL, 0);
+		g1->nev = 0;
+	}
 	for (i = 0; i < 2; i++)
 		snprintf(tx[i], sizeof(tx[i]), "%s", rq(g1, XS_TRANSACTION_START, 0, "", NULL, 0));
-	EXPECT("transaction quota", rq(g1, XS_TRANSACTION_START, 0, "", NULL, 0), "!EQUOTA");
+	EXPECT("transaction quota: ENOSPC, as Xen", rq(g1, XS_TRANSACTION_START, 0, "", NULL, 0), "!ENOSPC");
 	for (i = 0; i < 2; i++)
 		rq(g1, XS_TRANSACTION_END, (uint32_t)atoi(tx[i]), "F", NULL, 0);
 	for (i = 0; i < 60 && !strcmp(r, "OK"); i++) {
-		snprintf(path, sizeof(path), "n/%d", i);
+		snprintf(path, sizeof(path), "data/n/%d", i);
 		r = WR(g1, 0, path, "v");
 	}
-	T_CHECK(!strcmp(r, "!EQUOTA") && i < 60, "node quota", "after %d writes: '%s'", i, r);
-	EXPECT("node quota: overwrite still fine", WR(g1, 0, "n/0", "w"), "OK");
-	EXPECT("node quota released by rm", rq(g1, XS_RM, 0, "n", NULL, 0), "OK");
-	EXPECT("node quota after rm", WR(g1, 0, "n/again", "v"), "OK");
+	T_CHECK(!strcmp(r, "!ENOSPC") && i < 60, "node quota: ENOSPC, as Xen", "after %d writes: '%s'", i, r);
+	EXPECT("node quota: overwrite still fine", WR(g1, 0, "data/n/0", "w"), "OK");
+	EXPECT("node quota released by rm", rq(g1, XS_RM, 0, "data/n", NULL, 0), "OK");
+	EXPECT("node quota after rm", WR(g1, 0, "data/n/again", "v"), "OK");
 	for (i = 0; i < 100; i++) {
 		snprintf(path, sizeof(path), "/dom0many/%d", i);
 		r = WR(d0, 0, path, "v");
@@ -580,9 +637,9 @@ static void test_bad_requests(struct cli *d0, struct cli *g1)
 	char longp[XENSTORE_ABS_PATH_MAX + 20];
 	struct msg m;
 
-	EXPECT("unknown type", rq(d0, 999, 0, "/a", NULL, 0), "!EINVAL");
-	EXPECT("client-sent WATCH_EVENT", rq(d0, XS_WATCH_EVENT, 0, "/a", "t", 2), "!EINVAL");
-	EXPECT("client-sent ERROR", rq(d0, XS_ERROR, 0, "/a", NULL, 0), "!EINVAL");
+	EXPECT("unknown type", rq(d0, 999, 0, "/a", NULL, 0), "!ENOSYS");
+	EXPECT("client-sent WATCH_EVENT", rq(d0, XS_WATCH_EVENT, 0, "/a", "t", 2), "!ENOSYS");
+	EXPECT("client-sent ERROR", rq(d0, XS_ERROR, 0, "/a", NULL, 0), "!ENOSYS");
 	cli_raw(d0, XS_READ, 0, "/a/e", 4, &m);
 	EXPECT("unterminated path", res(&m), "!EINVAL");
 	cli_raw(d0, XS_READ, 0, NULL, 0, &m);
@@ -601,8 +658,13 @@ static void test_bad_requests(struct cli *d0, struct cli *g1)
 	EXPECT("trailing slash", WR(d0, 0, "/a/", "x"), "!EINVAL");
 	EXPECT("@ path not a node", WR(d0, 0, "@releaseDomain", "x"), "!EINVAL");
 	EXPECT("empty relative", RD(g1, 0, ""), "!EINVAL");
-	EXPECT("dots allowed", WR(d0, 0, "/a/x.y", "1"), "OK");
-	EXPECT("still served after bad requests", RD(d0, 0, "/a/x.y"), "1");
+	EXPECT("dot refused, as Xen", WR(d0, 0, "/a/x.y", "1"), "!EINVAL");
+	EXPECT("colon refused", WR(d0, 0, "/a/x:y", "1"), "!EINVAL");
+	EXPECT("relative dot refused", WR(g1, 0, "data/a.b", "1"), "!EINVAL");
+	EXPECT("watch with dot refused", WATCH(d0, "/a/x.y", "t"), "!EINVAL");
+	EXPECT("all valid chars", WR(d0, 0, "/a/x_y", "1"), "OK");
+	EXPECT("all valid chars 2", WR(d0, 0, "/a/Az09-_@", "1"), "OK");
+	EXPECT("still served after bad requests", RD(d0, 0, "/a/x_y"), "1");
 }
 
 static void test_bad_conns(struct cli *d0)
@@ -639,7 +701,7 @@ static void test_bad_conns(struct cli *d0)
 		cli_write(c, g, sizeof(g));
 		pump(50);
 	}
-	EXPECT("served after garbage elsewhere", RD(d0, 0, "/a/x.y"), "1");
+	EXPECT("served after garbage elsewhere", RD(d0, 0, "/a/x_y"), "1");
 	cli_close(c);
 
 	/* Zero bytes of garbage pattern: valid headers with zero type etc. */
@@ -650,7 +712,7 @@ static void test_bad_conns(struct cli *d0)
 		cli_write(c, z, sizeof(z));
 		pump(50);
 	}
-	EXPECT("served after zeros elsewhere", RD(d0, 0, "/a/x.y"), "1");
+	EXPECT("served after zeros elsewhere", RD(d0, 0, "/a/x_y"), "1");
 	cli_close(c);
 }
 
@@ -671,7 +733,7 @@ static void test_stall_and_flood(struct cli *d0)
 	cli_write(stall, &h, sizeof(h));
 	cli_write(stall, "/local", 6);
 	t0 = now_ms();
-	EXPECT("served while another stalls", RD(d0, 0, "/a/x.y"), "1");
+	EXPECT("served while another stalls", RD(d0, 0, "/a/x_y"), "1");
 	T_CHECK(now_ms() - t0 < 150, "stall does not delay others", "%llu ms",
 		(unsigned long long)(now_ms() - t0));
 	closed = conn_closed(stall, 1500);
@@ -681,7 +743,7 @@ static void test_stall_and_flood(struct cli *d0)
 	/* Flood of requests without reading any reply. */
 	h = (struct xsd_sockmsg){ XS_READ, 0, 0, 7 };
 	memcpy(req, &h, HDR);
-	memcpy(req + HDR, "shared", 7);
+	memcpy(req + HDR, "device", 7);
 	for (int i = 0; i < 200000; i++) {
 		ssize_t n;
 
@@ -703,7 +765,7 @@ static void test_stall_and_flood(struct cli *d0)
 	}
 	T_CHECK(sent < 200000, "flooder is throttled (server stops reading)", "sent %zu", sent);
 	t0 = now_ms();
-	EXPECT("served during flood", RD(d0, 0, "/a/x.y"), "1");
+	EXPECT("served during flood", RD(d0, 0, "/a/x_y"), "1");
 	T_CHECK(now_ms() - t0 < 200, "flood does not delay others", "%llu ms",
 		(unsigned long long)(now_ms() - t0));
 	while (got < sent && cli_recv(flood, &m, 500) == 1)
@@ -721,7 +783,7 @@ static void test_stall_and_flood(struct cli *d0)
 		for (uint32_t i = 0; i < 600; i++) {
 			h = (struct xsd_sockmsg){ XS_READ, i, 0, 7 };
 			memcpy(burst + off, &h, HDR);
-			memcpy(burst + off + HDR, "shared", 7);
+			memcpy(burst + off + HDR, "device", 7);
 			off += HDR + 7;
 		}
 		T_CHECK(cli_write(flood, burst, off) == 0, "pipelined burst sent", "send failed");
@@ -755,8 +817,19 @@ static void test_stall_and_flood(struct cli *d0)
 		snprintf(p, sizeof(p), "/local/domain/2/spam%d", i);
 		xs_server_rm(XS, p);
 	}
-	tune = (struct xs_tuning){ .partial_ms = 10000, .stall_ms = 30000, .outq_max = 1 << 20 };
+	/* The defaults: a half message is dropped after 5 s (checked within 6). */
+	tune = (struct xs_tuning){ .partial_ms = 5000, .stall_ms = 30000, .outq_max = 1 << 20 };
 	xs_server_tune(XS, &tune);
+	stall = cli_guest(2);
+	h = (struct xsd_sockmsg){ XS_READ, 1, 0, 10 };
+	cli_write(stall, &h, sizeof(h));
+	cli_write(stall, "/local", 6);
+	t0 = now_ms();
+	closed = conn_closed(stall, 7000);
+	T_CHECK(closed && now_ms() - t0 >= 4500 && now_ms() - t0 < 6500,
+		"default: stalled half message closed after 5..6 s", "closed %d after %llu ms",
+		closed, (unsigned long long)(now_ms() - t0));
+	cli_close(stall);
 }
 
 static void test_fds(void)
@@ -779,7 +852,7 @@ static void test_fds(void)
 	fds[1] = p[1];
 	fds[2] = dup(p[0]);
 	memcpy(payload, &h, HDR);
-	memcpy(payload + HDR, "/a/x.y", 7);
+	memcpy(payload + HDR, "/a/x_y", 7);
 	cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
@@ -876,16 +949,16 @@ static void test_domains(struct cli *d0)
 	rel = intro = 0;
 	T_EQ(xs_server_domain_intro(XS, 3), 0, "intro 3");
 	EXPECT("@introduceDomain fired", next_event(d0, 500), "@introduceDomain|int");
-	EXPECT("intro node perms", rq(d0, XS_GET_PERMS, 0, "/local/domain/3", NULL, 0), "n3");
+	EXPECT("intro node perms", rq(d0, XS_GET_PERMS, 0, "/local/domain/3", NULL, 0), "n0,r3");
 	g3 = cli_guest(3);
 	g3b = cli_guest(3);
 	for (i = 0; i < 30; i++) {
-		snprintf(path, sizeof(path), "x/%d", i);
+		snprintf(path, sizeof(path), "data/x/%d", i);
 		WR(g3, 0, path, "v");
 	}
-	EXPECT("g3 writes home", RD(g3, 0, "x/0"), "v");
+	EXPECT("g3 writes home", RD(g3, 0, "data/x/0"), "v");
 	WR(g3, 0, "/local/domain/1/data/from3", "x");
-	WATCH(g3b, "x", "w3");
+	WATCH(g3b, "data/x", "w3");
 	rq(g3b, XS_TRANSACTION_START, 0, "", NULL, 0);
 	xs_server_domain_release(XS, 3);
 	T_CHECK(conn_closed(g3, 500) && conn_closed(g3b, 500), "release closes the domain's connections", "still open");
@@ -899,12 +972,13 @@ static void test_domains(struct cli *d0)
 	/* Accounting released: a new domain 3 starts with a clean quota. */
 	xs_server_domain_intro(XS, 3);
 	g3 = cli_guest(3);
-	for (i = 0; i < 45; i++) {
-		snprintf(path, sizeof(path), "y/%d", i);
+	/* 6 home nodes are the guest's (data, attr, ...): 6 + data/y + 40 <= 50. */
+	for (i = 0; i < 40; i++) {
+		snprintf(path, sizeof(path), "data/y/%d", i);
 		if (strcmp(WR(g3, 0, path, "v"), "OK"))
 			break;
 	}
-	T_EQ(i, 45, "node accounting released with the domain");
+	T_EQ(i, 40, "node accounting released with the domain");
 	cli_close(g3);
 	xs_server_domain_release(XS, 3);
 	T_EQ(xs_server_domain_intro(XS, 0), -EINVAL, "intro dom0 refused");
@@ -962,6 +1036,7 @@ int main(void)
 	test_perms(d0, g1, g2);
 	test_watches(d0, d0b, g1, g2);
 	test_transactions(d0, d0b);
+	test_toolstack_perms(d0, g1);
 	test_quotas(d0, g1);
 	test_directory_part(d0);
 	test_bad_requests(d0, g1);
