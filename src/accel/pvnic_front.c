@@ -59,7 +59,7 @@
  *             PLAIN  as it is.
  *             A frame is all or nothing: its descriptors are written past
  *             the published tx_prod and published at once when all are
- *             there (nic_vi_tx_stage_frame, nic_vi_tx_publish), or taken back.
+ *             there (vi_user_tx_stage_frame, vi_user_tx_publish), or taken back.
  * TX events: one per descriptor, in ring order; each frees its buffer.  A
  * guest frame (a chain, or the segments of a software GSO frame) is counted
  * once, as netfront's slow path counts it, at its last buffer's event: sent
@@ -79,7 +79,7 @@
  * also rings after reading events while the NIC has TX descriptors not yet
  * consumed (it may have stalled on a full event queue, nic.h).
  *
- * Interrupts: start_irq arms the VI's wake-up (nic_vi_arm: returns 1 when
+ * Interrupts: start_irq arms the VI's wake-up (vi_user_arm: returns 1 when
  * events are already there), stop_irq disarms; the wake-up eventfd's
  * callback kicks netfront.
  *
@@ -188,7 +188,7 @@ struct pvnic_dev {
 	int txa_err;			/* the frame whose events we are reading had an ERROR */
 	uint32_t features;		/* PV_NIC_FEAT_* the backend published */
 	int off_tso, off_csum;		/* offloads in use (from features) */
-	struct nic_vi_user u;
+	struct vi_user u;
 	int fds[PVNIC_NR_FDS];
 	int up;				/* data path on */
 	unsigned int mtu;
@@ -463,7 +463,7 @@ static int pvnic_buf_lookup(const struct pvnic_dev *p, uint32_t id)
 static void pvnic_ring(struct pvnic_dev *p)
 {
 	if (p->up)
-		nic_vi_user_ring(&p->u);
+		vi_user_ring(&p->u);
 	p->ring_pending = 0;
 	p->kicked = 0;
 }
@@ -496,7 +496,7 @@ static void pvnic_vi_down(struct pvnic_dev *p, const char *why)
 		pv_loop_del(p->loop, p->wake_w);
 	p->wake_w = NULL;
 	if (p->up) {
-		nic_vi_user_close(&p->u);
+		vi_user_close(&p->u);
 		pv_info("pvnic: vif %u: fast path off (%s)", p->devid, why);
 	}
 	p->up = 0;
@@ -536,15 +536,15 @@ static int pvnic_vi_up(struct pvnic_dev *p, int fds[PVNIC_NR_FDS], const uint32_
 	e = pvnic_ids_index(p, ids);
 	if (e)
 		goto fail;
-	e = nic_vi_user_open(&p->u, fds[PVNIC_FD_VI_MEM], fds[PVNIC_FD_DOORBELL],
-			     fds[PVNIC_FD_WAKE]);
+	e = vi_user_open(&p->u, fds[PVNIC_FD_VI_MEM], fds[PVNIC_FD_DOORBELL],
+			 fds[PVNIC_FD_WAKE]);
 	if (e)
 		goto fail;
 	in = &p->u.sh->info;
 	if (in->txq_size != PV_NIC_TXQ_SIZE || in->rxq_size != PV_NIC_RXQ_SIZE ||
 	    in->evq_size != PV_NIC_EVQ_SIZE || in->buf_size != PV_NIC_BUF_SIZE ||
-	    nic_vi_fault(&p->u) || nic_vi_rx_space(&p->u) < PVNIC_NRX) {
-		nic_vi_user_close(&p->u);
+	    vi_user_fault(&p->u) || vi_user_rx_space(&p->u) < PVNIC_NRX) {
+		vi_user_close(&p->u);
 		e = -EPROTO;
 		goto fail;
 	}
@@ -556,7 +556,7 @@ static int pvnic_vi_up(struct pvnic_dev *p, int fds[PVNIC_NR_FDS], const uint32_
 	for (unsigned int j = 0; j < PVNIC_NBUF; j++) {
 		if (j < PVNIC_NRX) {
 			p->bst[j] = B_RX;
-			nic_vi_rx_post(&p->u, p->id[j], 0, PV_NIC_BUF_SIZE);
+			vi_user_rx_post(&p->u, p->id[j], 0, PV_NIC_BUF_SIZE);
 		} else {
 			p->bst[j] = B_TXFREE;
 			p->tx_free[p->ntx_free++] = (uint16_t)j;
@@ -564,13 +564,13 @@ static int pvnic_vi_up(struct pvnic_dev *p, int fds[PVNIC_NR_FDS], const uint32_
 	}
 	p->wake_w = pv_loop_add(p->loop, fds[PVNIC_FD_WAKE], EPOLLIN, pvnic_wake_cb, p);
 	if (!p->wake_w) {
-		nic_vi_user_close(&p->u);
+		vi_user_close(&p->u);
 		e = -ENOMEM;
 		goto fail;
 	}
 	p->up = 1;
 	p->irq_on = 1;
-	nic_vi_arm(&p->u);
+	vi_user_arm(&p->u);
 	pv_info("pvnic: vif %u: fast path on (VI %u, MTU %u, TX offloads:%s%s)", p->devid,
 		p->u.sh->info.vi_id, mtu, p->off_csum ? " csum" : "", p->off_tso ? " tso" : "");
 	return 0;
@@ -601,12 +601,12 @@ static int pvnic_tx_ring_sane(const struct pvnic_dev *p)
 /*
  * Write one NIC frame (a chain of @n buffers) of the guest frame being
  * sent, unpublished: pvnic_tx_commit() publishes the guest frame's
- * descriptors at once (nic_vi_tx_publish), pvnic_tx_abort() forgets them.
+ * descriptors at once (vi_user_tx_publish), pvnic_tx_abort() forgets them.
  */
 static int pvnic_tx_stage(struct pvnic_dev *p, const struct nic_tx_frag *frag, unsigned int n,
 			  uint32_t offload, uint16_t mss)
 {
-	return nic_vi_tx_stage_frame(&p->u, &p->tx_staged, frag, n, offload, mss);
+	return vi_user_tx_stage_frame(&p->u, &p->tx_staged, frag, n, offload, mss);
 }
 
 /* The next free TX buffer, in flight from now on; the caller counted them. */
@@ -640,7 +640,7 @@ static void pvnic_tx_commit(struct pvnic_dev *p, unsigned int free0, uint32_t le
 	p->tx_mark[first] |= PVNIC_TXB_FIRST;
 	p->tx_mark[last] |= PVNIC_TXB_LAST;
 	p->tx_flen[last] = len;
-	nic_vi_tx_publish(&p->u, p->tx_staged);
+	vi_user_tx_publish(&p->u, p->tx_staged);
 	p->tx_staged = 0;
 	p->ring_pending = 1;
 }
@@ -936,7 +936,7 @@ static enum pv_accel_xmit pvnic_start_xmit(struct pv_accel_front_dev *dev,
 		return PV_ACCEL_NOT_SENT;
 	if (pvnic_tx_plan(p, vh, hdr, avail, len, &pl))
 		return PV_ACCEL_NOT_SENT;
-	if (nic_vi_fault(&p->u) || !pvnic_tx_ring_sane(p))
+	if (vi_user_fault(&p->u) || !pvnic_tx_ring_sane(p))
 		return PV_ACCEL_NOT_SENT;	/* the NIC disabled the VI, or lost its mind */
 
 	/* ---- BUSY: held until TX_DONE frees enough buffers ---- */
@@ -978,7 +978,7 @@ static void pvnic_bogus(struct pvnic_dev *p, const struct pv_nic_event *ev)
 static void pvnic_rx_repost(struct pvnic_dev *p, unsigned int j)
 {
 	p->bst[j] = B_RX;
-	nic_vi_rx_post(&p->u, p->id[j], 0, PV_NIC_BUF_SIZE);
+	vi_user_rx_post(&p->u, p->id[j], 0, PV_NIC_BUF_SIZE);
 }
 
 static int pvnic_rx(struct pvnic_dev *p, const struct pv_nic_event *ev)
@@ -1073,14 +1073,14 @@ static int pvnic_poll(struct pv_accel_front_dev *dev, int budget)
 
 	if (!p || !p->up)
 		return 0;
-	if (nic_vi_fault(&p->u)) {
+	if (vi_user_fault(&p->u)) {
 		pv_warn("pvnic: vif %u: the NIC disabled the VI (fault %u)", p->devid,
-			nic_vi_fault(&p->u));
+			vi_user_fault(&p->u));
 		pvnic_vi_down(p, "VI fault");
 		pv_accel_front_set_state(dev, XenbusStateClosing);
 		return 0;
 	}
-	while (n < budget && p->up && nic_vi_event(&p->u, &ev)) {
+	while (n < budget && p->up && vi_user_event(&p->u, &ev)) {
 		events++;
 		if (ev.type == PV_NIC_EV_RX)
 			n += pvnic_rx(p, &ev);
@@ -1110,7 +1110,7 @@ static int pvnic_start_irq(struct pv_accel_front_dev *dev)
 	if (p->ring_pending)
 		pvnic_ring(p);
 	p->irq_on = 1;
-	return nic_vi_arm(&p->u);
+	return vi_user_arm(&p->u);
 }
 
 static void pvnic_stop_irq(struct pv_accel_front_dev *dev)

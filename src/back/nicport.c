@@ -22,7 +22,7 @@
  *
  * Transmit.  With a NIC of ABI version 2 (INFO features TX_CHAIN, TX_CSUM,
  * TSO) a frame is copied into as many free 2 KiB TX buffers as it needs
- * and posted as one chain (nic_vi_tx_post_frame): a GSO frame longer than
+ * and posted as one chain (vi_user_tx_post_frame): a GSO frame longer than
  * the MTU with PV_NIC_TX_F_TSO and its gso_size (the NIC hands it to the
  * port's kernel whole: one frame instead of ~45), a partial checksum with
  * PV_NIC_TX_F_CSUM.  What the NIC would refuse (judged from the frame's
@@ -92,7 +92,7 @@ struct pv_nicport {
 	int cfd;
 	uint32_t vi_id;
 	int mem_fd;
-	struct nic_vi_user vi;
+	struct vi_user vi;
 	struct pv_watch *sock_watch, *wake_watch;
 	uint32_t buf_id[NP_NBUFS];	/* the NIC's id for each chunk */
 	uint16_t rx_shadow[PV_NIC_RXQ_SIZE];
@@ -171,7 +171,7 @@ static uint8_t *np_buf(struct pv_nicport *np, unsigned int chunk)
 static void np_rx_post(struct pv_nicport *np, unsigned int chunk)
 {
 	np->rx_shadow[np->vi.rx_prod & (PV_NIC_RXQ_SIZE - 1)] = (uint16_t)chunk;
-	nic_vi_rx_post(&np->vi, np->buf_id[chunk], 0, PV_NIC_BUF_SIZE);
+	vi_user_rx_post(&np->vi, np->buf_id[chunk], 0, PV_NIC_BUF_SIZE);
 }
 
 static void np_retry_start(struct pv_nicport *np);
@@ -196,7 +196,7 @@ static void np_detach(struct pv_nicport *np, const char *why, int retry)
 	if (np->wake_watch)
 		pv_loop_del(np->loop, np->wake_watch);
 	np->sock_watch = np->wake_watch = NULL;
-	nic_vi_user_close(&np->vi);
+	vi_user_close(&np->vi);
 	if (np->vi.doorbell_fd >= 0)
 		close(np->vi.doorbell_fd);
 	if (np->vi.wake_fd >= 0)
@@ -293,26 +293,26 @@ static void np_wake_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 		/* EAGAIN: a spurious round */
 	}
 	np->xs.wakeups++;
-	while (done < PV_NICPORT_BUDGET && nic_vi_event(&np->vi, &ev)) {
+	while (done < PV_NICPORT_BUDGET && vi_user_event(&np->vi, &ev)) {
 		np_event(np, &ev);
 		done++;
 	}
 	pv_switch_flush(np->sw);
-	if (nic_vi_fault(&np->vi)) {
+	if (vi_user_fault(&np->vi)) {
 		char why[48];
 
-		snprintf(why, sizeof(why), "VI fault %u", nic_vi_fault(&np->vi));
+		snprintf(why, sizeof(why), "VI fault %u", vi_user_fault(&np->vi));
 		np_detach(np, why, 1);
 		return;
 	}
-	if (done >= PV_NICPORT_BUDGET || nic_vi_arm(&np->vi)) {
+	if (done >= PV_NICPORT_BUDGET || vi_user_arm(&np->vi)) {
 		v = 1;	/* more to do: come back after the others' turn */
 		if (write(fd, &v, sizeof(v)) < 0) {
 			/* the counter is full: a wake-up is pending anyway */
 		}
 	}
 	if (np->tx_posted) {	/* events read: a TX stalled on the queue may go on */
-		nic_vi_user_ring(&np->vi);
+		vi_user_ring(&np->vi);
 		np->tx_posted = 0;
 	}
 }
@@ -363,7 +363,7 @@ static int np_connect(struct pv_nicport *np)
 	np->mem_fd = fds[0];
 	np->vi.doorbell_fd = fds[1];
 	np->vi.wake_fd = fds[2];
-	rc = nic_vi_user_open(&np->vi, fds[0], fds[1], fds[2]);
+	rc = vi_user_open(&np->vi, fds[0], fds[1], fds[2]);
 	np->vi.doorbell_fd = fds[1];	/* kept for np_detach() even on failure */
 	np->vi.wake_fd = fds[2];
 	if (rc)
@@ -392,7 +392,7 @@ static int np_connect(struct pv_nicport *np)
 	pv_bridge_port_set_flags(pv_switch_bridge(np->sw), np->port.br_port, PV_BRIDGE_PORT_ALL);
 	np->connected = 1;
 	np->xs.connects++;
-	if (nic_vi_arm(&np->vi)) {
+	if (vi_user_arm(&np->vi)) {
 		uint64_t one = 1;
 
 		if (write(np->vi.wake_fd, &one, sizeof(one)) < 0) {
@@ -455,13 +455,13 @@ static int np_tx_drop(struct pv_nicport *np, uint64_t *reason)
 static void np_tx_post(struct pv_nicport *np, unsigned int chunk, uint32_t len)
 {
 	np->tx_shadow[np->vi.tx_prod & (PV_NIC_TXQ_SIZE - 1)] = (uint16_t)chunk;
-	nic_vi_tx_post(&np->vi, np->buf_id[chunk], 0, (uint16_t)len);
+	vi_user_tx_post(&np->vi, np->buf_id[chunk], 0, (uint16_t)len);
 	np->tx_posted++;
 }
 
 static int np_tx_room(struct pv_nicport *np)
 {
-	uint32_t ring = nic_vi_tx_space(&np->vi);
+	uint32_t ring = vi_user_tx_space(&np->vi);
 
 	return (int)(ring < np->nr_tx_free ? ring : np->nr_tx_free);
 }
@@ -538,7 +538,7 @@ static int np_tx_chain(struct pv_nicport *np, const struct pv_frame *f, uint32_t
 		frag[j] = (struct nic_tx_frag){ .buf_id = np->buf_id[chunk], .len = (uint16_t)k };
 		np->tx_shadow[(np->vi.tx_prod + j) & (PV_NIC_TXQ_SIZE - 1)] = (uint16_t)chunk;
 	}
-	if (nic_vi_tx_post_frame(&np->vi, frag, n, flags, mss))
+	if (vi_user_tx_post_frame(&np->vi, frag, n, flags, mss))
 		return np_tx_drop(np, &np->xs.tx_no_room);	/* cannot be: room was checked */
 	np->nr_tx_free -= n;
 	np->tx_posted += (int)n;
@@ -586,7 +586,7 @@ static int np_tx_swgso(struct pv_nicport *np, const struct pv_frame *f)
 			  np->port.name, strerror(-rc));
 		return np_tx_drop(np, &np->xs.tx_bad_frame);
 	}
-	nic_vi_tx_publish(&np->vi, staged);
+	vi_user_tx_publish(&np->vi, staged);
 	np->tx_posted += (int)staged;
 	np->xs.tx_segments += staged;
 	return 0;
@@ -665,7 +665,7 @@ static void np_flush(struct pv_port *port)
 	struct pv_nicport *np = port->priv;
 
 	if (np->connected && np->tx_posted) {
-		nic_vi_user_ring(&np->vi);
+		vi_user_ring(&np->vi);
 		np->tx_posted = 0;
 	}
 }
