@@ -79,9 +79,10 @@
  * port, so guest-to-guest frames must stay on the slow path, as in the
  * original design.
  *
- * Doorbell: start_xmit posts descriptors and asks netfront for a poll
- * (pv_accel_front_kick) once per burst; the doorbell is rung once from
- * poll (or start_irq), so a burst of frames costs one eventfd write.  Poll
+ * Doorbell: start_xmit publishes each frame's descriptors and asks
+ * netfront for a poll (pv_accel_front_kick) once per burst; the doorbell is
+ * rung once from poll (or start_irq), so a burst of frames costs one
+ * eventfd write.  Poll
  * also rings after reading events while the NIC has TX descriptors not yet
  * consumed (it may have stalled on a full event queue, nic.h).
  *

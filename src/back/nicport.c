@@ -20,8 +20,8 @@
  * buffer goes back on the free stack.  ERROR: counted, logged rate-limited,
  * the buffer reclaimed (TX) or reposted (RX) as for a normal event.
  *
- * Transmit.  With a NIC of ABI version 2 (INFO features TX_CHAIN, TX_CSUM,
- * TSO) a frame is copied into as many free 2 KiB TX buffers as it needs
+ * Transmit.  With the features the NIC's INFO announces (TX_CHAIN, TX_CSUM,
+ * TSO; the ABI version must match, PV_NIC_VERSION) a frame is copied into as many free 2 KiB TX buffers as it needs
  * and posted as one chain (vi_user_tx_post_frame): a GSO frame longer than
  * the MTU with PV_NIC_TX_F_TSO and its gso_size (the NIC hands it to the
  * port's kernel whole: one frame instead of ~45), a partial checksum with
@@ -29,7 +29,7 @@
  * private header copy with the NIC's own rule, src/nic/txrule.c: TCP of
  * the GSO type's IP version, no IPv6 extension header, an mss the MTU
  * takes, the csum_start the headers say, nothing after the IP datagram) takes the software path
- * instead, which is also the only path with a NIC without those features:
+ * instead, which is also the only path for a feature the NIC does not announce:
  * the frame is copied into one TX buffer, its partial checksum completed
  * there; a GSO frame longer than the MTU is linearised into a 64 KiB
  * scratch buffer and cut by nic_txrule_swgso() (the plugin's too) into
@@ -356,7 +356,7 @@ static int np_connect(struct pv_nicport *np)
 	if (rc)
 		goto fail;
 	np->mtu = info.mtu ? info.mtu : 1500;
-	np->features = info.features;	/* 0 from a NIC before ABI version 2 */
+	np->features = info.features;	/* PV_NIC_FEAT_*: what the NIC announces */
 	rc = np_vi_alloc(np, fds);
 	if (rc)
 		goto fail;
