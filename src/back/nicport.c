@@ -30,16 +30,16 @@
  * buffer goes back on the free stack.  ERROR: counted, logged rate-limited,
  * the buffer reclaimed (TX) or reposted (RX) as for a normal event.
  *
- * Transmit.  With a NIC of ABI version 2 (INFO features TX_CHAIN, TX_CSUM,
- * TSO) a frame is copied into as many free 2 KiB TX buffers as it needs
- * and posted as one chain (nic_vi_tx_post_frame): a GSO frame longer than
+ * Transmit.  With the features the NIC's INFO announces (TX_CHAIN, TX_CSUM,
+ * TSO; the ABI version must match, PV_NIC_VERSION) a frame is copied into as many free 2 KiB TX buffers as it needs
+ * and posted as one chain (vi_user_tx_post_frame): a GSO frame longer than
  * the MTU with PV_NIC_TX_F_TSO and its gso_size (the NIC hands it to the
  * port's kernel whole: one frame instead of ~45), a partial checksum with
  * PV_NIC_TX_F_CSUM.  What the NIC would refuse (judged from the frame's
  * private header copy with the NIC's own rule, src/nic/txrule.c: TCP of
  * the GSO type's IP version, no IPv6 extension header, an mss the MTU
  * takes, the csum_start the headers say, nothing after the IP datagram) takes the software path
- * instead, which is also the only path with a NIC without those features:
+ * instead, which is also the only path for a feature the NIC does not announce:
  * the frame is copied into one TX buffer, its partial checksum completed
  * there; a GSO frame longer than the MTU is linearised into a 64 KiB
  * scratch buffer and cut by nic_txrule_swgso() (the plugin's too) into
@@ -106,7 +106,7 @@ struct pv_nicport {
 	int cfd;
 	uint32_t vi_id;
 	int mem_fd;
-	struct nic_vi_user vi;
+	struct vi_user vi;
 	struct pv_watch *sock_watch, *wake_watch;
 	uint32_t buf_id[NP_NBUFS];	/* the NIC's id for each chunk */
 	uint16_t rx_shadow[PV_NIC_RXQ_SIZE];
@@ -188,7 +188,7 @@ static uint8_t *np_buf(struct pv_nicport *np, unsigned int chunk)
 static void np_rx_post(struct pv_nicport *np, unsigned int chunk)
 {
 	np->rx_shadow[np->vi.rx_prod & (PV_NIC_RXQ_SIZE - 1)] = (uint16_t)chunk;
-	nic_vi_rx_post(&np->vi, np->buf_id[chunk], 0, PV_NIC_BUF_SIZE);
+	vi_user_rx_post(&np->vi, np->buf_id[chunk], 0, PV_NIC_BUF_SIZE);
 }
 
 static void np_retry_start(struct pv_nicport *np);
@@ -213,7 +213,7 @@ static void np_detach(struct pv_nicport *np, const char *why, int retry)
 	if (np->wake_watch)
 		pv_loop_del(np->loop, np->wake_watch);
 	np->sock_watch = np->wake_watch = NULL;
-	nic_vi_user_close(&np->vi);
+	vi_user_close(&np->vi);
 	if (np->vi.doorbell_fd >= 0)
 		close(np->vi.doorbell_fd);
 	if (np->vi.wake_fd >= 0)
@@ -391,26 +391,26 @@ static void np_wake_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 		/* EAGAIN: a spurious round */
 	}
 	np->xs.wakeups++;
-	while (done < PV_NICPORT_BUDGET && nic_vi_event(&np->vi, &ev)) {
+	while (done < PV_NICPORT_BUDGET && vi_user_event(&np->vi, &ev)) {
 		np_event(np, &ev);
 		done++;
 	}
 	pv_switch_flush(np->sw);
-	if (nic_vi_fault(&np->vi)) {
+	if (vi_user_fault(&np->vi)) {
 		char why[48];
 
-		snprintf(why, sizeof(why), "VI fault %u", nic_vi_fault(&np->vi));
+		snprintf(why, sizeof(why), "VI fault %u", vi_user_fault(&np->vi));
 		np_detach(np, why, 1);
 		return;
 	}
-	if (done >= PV_NICPORT_BUDGET || nic_vi_arm(&np->vi)) {
+	if (done >= PV_NICPORT_BUDGET || vi_user_arm(&np->vi)) {
 		v = 1;	/* more to do: come back after the others' turn */
 		if (write(fd, &v, sizeof(v)) < 0) {
 			/* the counter is full: a wake-up is pending anyway */
 		}
 	}
 	if (np->tx_posted) {	/* events read: a TX stalled on the queue may go on */
-		nic_vi_user_ring(&np->vi);
+		vi_user_ring(&np->vi);
 		np->tx_posted = 0;
 	}
 }
@@ -454,14 +454,14 @@ static int np_connect(struct pv_nicport *np)
 	if (rc)
 		goto fail;
 	np->mtu = info.mtu ? info.mtu : 1500;
-	np->features = info.features;	/* 0 from a NIC before ABI version 2 */
+	np->features = info.features;	/* PV_NIC_FEAT_*: what the NIC announces */
 	rc = np_vi_alloc(np, fds);
 	if (rc)
 		goto fail;
 	np->mem_fd = fds[0];
 	np->vi.doorbell_fd = fds[1];
 	np->vi.wake_fd = fds[2];
-	rc = nic_vi_user_open(&np->vi, fds[0], fds[1], fds[2]);
+	rc = vi_user_open(&np->vi, fds[0], fds[1], fds[2]);
 	np->vi.doorbell_fd = fds[1];	/* kept for np_detach() even on failure */
 	np->vi.wake_fd = fds[2];
 	if (rc)
@@ -490,7 +490,7 @@ static int np_connect(struct pv_nicport *np)
 	pv_bridge_port_set_flags(pv_switch_bridge(np->sw), np->port.br_port, PV_BRIDGE_PORT_ALL);
 	np->connected = 1;
 	np->xs.connects++;
-	if (nic_vi_arm(&np->vi)) {
+	if (vi_user_arm(&np->vi)) {
 		uint64_t one = 1;
 
 		if (write(np->vi.wake_fd, &one, sizeof(one)) < 0) {
@@ -553,13 +553,13 @@ static int np_tx_drop(struct pv_nicport *np, uint64_t *reason)
 static void np_tx_post(struct pv_nicport *np, unsigned int chunk, uint32_t len)
 {
 	np->tx_shadow[np->vi.tx_prod & (PV_NIC_TXQ_SIZE - 1)] = (uint16_t)chunk;
-	nic_vi_tx_post(&np->vi, np->buf_id[chunk], 0, (uint16_t)len);
+	vi_user_tx_post(&np->vi, np->buf_id[chunk], 0, (uint16_t)len);
 	np->tx_posted++;
 }
 
 static int np_tx_room(struct pv_nicport *np)
 {
-	uint32_t ring = nic_vi_tx_space(&np->vi);
+	uint32_t ring = vi_user_tx_space(&np->vi);
 
 	return (int)(ring < np->nr_tx_free ? ring : np->nr_tx_free);
 }
@@ -636,7 +636,7 @@ static int np_tx_chain(struct pv_nicport *np, const struct pv_frame *f, uint32_t
 		frag[j] = (struct nic_tx_frag){ .buf_id = np->buf_id[chunk], .len = (uint16_t)k };
 		np->tx_shadow[(np->vi.tx_prod + j) & (PV_NIC_TXQ_SIZE - 1)] = (uint16_t)chunk;
 	}
-	if (nic_vi_tx_post_frame(&np->vi, frag, n, flags, mss))
+	if (vi_user_tx_post_frame(&np->vi, frag, n, flags, mss))
 		return np_tx_drop(np, &np->xs.tx_no_room);	/* cannot be: room was checked */
 	np->nr_tx_free -= n;
 	np->tx_posted += (int)n;
@@ -684,7 +684,7 @@ static int np_tx_swgso(struct pv_nicport *np, const struct pv_frame *f)
 			  np->port.name, strerror(-rc));
 		return np_tx_drop(np, &np->xs.tx_bad_frame);
 	}
-	nic_vi_tx_publish(&np->vi, staged);
+	vi_user_tx_publish(&np->vi, staged);
 	np->tx_posted += (int)staged;
 	np->xs.tx_segments += staged;
 	return 0;
@@ -763,7 +763,7 @@ static void np_flush(struct pv_port *port)
 	struct pv_nicport *np = port->priv;
 
 	if (np->connected && np->tx_posted) {
-		nic_vi_user_ring(&np->vi);
+		vi_user_ring(&np->vi);
 		np->tx_posted = 0;
 	}
 }

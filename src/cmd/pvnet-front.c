@@ -308,9 +308,9 @@ static uint16_t fr_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]);
 /* An ARP request for our address: turn it into the reply, in place. */
 static int fr_arp_reply(struct front *fr, uint8_t *f, uint32_t len)
 {
-	uint8_t *a = f + 14;
+	uint8_t *a = pv_pkt_getw(f, len, PV_PKT_ETH_HLEN, 28);
 
-	if (len < 42 || fr_rd16(a) != 1 || fr_rd16(a + 2) != 0x0800 || fr_rd16(a + 6) != 1 ||
+	if (!a || fr_rd16(a) != 1 || fr_rd16(a + 2) != 0x0800 || fr_rd16(a + 6) != 1 ||
 	    memcmp(a + 24, &fr->ip, 4))
 		return 0;
 	memcpy(f, f + 6, 6);
@@ -333,10 +333,10 @@ static int fr_ping_reply(struct front *fr, uint8_t *f, uint32_t len)
 	if (pv_pkt_parse(f, len, &pi) || pi.ip_version != 4 || pi.l4_proto != 1 ||
 	    (pi.flags & PV_PKT_F_FRAG) || memcmp(pi.dst_ip, &fr->ip, 4))
 		return 0;
-	icmp = f + pi.l4_off;
-	ilen = pi.l3_end - pi.l4_off;
-	if (ilen < 8 || icmp[0] != 8)
+	icmp = pv_pkt_getw(f, pi.l3_end, pi.l4_off, 8);
+	if (!icmp || icmp[0] != 8)
 		return 0;
+	ilen = pi.l3_end - pi.l4_off;
 	memcpy(f, f + 6, 6);
 	memcpy(f + 6, fr->mac, 6);
 	memcpy(tmp, f + pi.l3_off + 12, 4);	/* swap addresses: the IP checksum holds */
@@ -359,6 +359,7 @@ static int fr_direct_deliver(void *arg, const struct virtio_net_hdr *vh, const s
 {
 	struct front *fr = arg;
 	uint32_t got = 0;
+	const uint8_t *eh;
 	int answer = 0;
 
 	fr->direct_rx++;
@@ -368,9 +369,12 @@ static int fr_direct_deliver(void *arg, const struct virtio_net_hdr *vh, const s
 		memcpy(fr->buf + got, iov[k].iov_base, iov[k].iov_len);
 		got += (uint32_t)iov[k].iov_len;
 	}
-	if (fr_rd16(fr->buf + 12) == 0x0806)
+	eh = pv_pkt_get(fr->buf, got, 0, PV_PKT_ETH_HLEN);
+	if (!eh)
+		return 0;
+	if (fr_rd16(eh + 12) == 0x0806)
 		answer = fr_arp_reply(fr, fr->buf, got);
-	else if (fr_rd16(fr->buf + 12) == 0x0800)
+	else if (fr_rd16(eh + 12) == 0x0800)
 		answer = fr_ping_reply(fr, fr->buf, got);
 	if (answer && pv_netfront_xmit(fr->nf, NULL, fr->buf, got) == 0)
 		pv_netfront_flush(fr->nf);

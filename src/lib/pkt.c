@@ -10,7 +10,7 @@
  * walks Ethernet, at most one 802.1Q tag, IPv4 (IHL and total length
  * checked) or IPv6 (payload length checked, hop-by-hop / routing /
  * destination-options headers walked, at most PV_PKT_IPV6_MAX_EXT of
- * them), then a TCP or UDP header.  Each header is fetched with pkt_get(),
+ * them), then a TCP or UDP header.  Each header is fetched with pv_pkt_get(),
  * the one checked accessor: it returns NULL (and, at debug level, logs the
  * caller) when the bytes asked for are not all inside the buffer.  Once
  * the IP length is known, L4 parsing is bounded by the IP datagram's end
@@ -45,23 +45,11 @@
 #define IP6_FRAGMENT	44
 #define IP6_DSTOPTS	60
 
-/**
- * pkt_get_() - the checked accessor: a pointer to @size bytes at @off
- * @buf:	buffer start
- * @len:	buffer length: nothing at or beyond it may be read
- * @off:	offset of the bytes wanted
- * @size:	how many bytes
- * @func:	caller, for the debug message
- * @line:	caller's line
- *
- * Offsets and sizes are 64-bit so that off + size cannot wrap.
- *
- * Return: buf + off, or NULL if [off, off + size) is not inside [0, len).
- */
-static const uint8_t *pkt_get_(const uint8_t *buf, uint32_t len, uint64_t off,
-			       uint64_t size, const char *func, int line)
+/* The checked accessor (pkt.h); every header read below goes through it. */
+const uint8_t *pv_pkt_get_(const uint8_t *buf, uint32_t len, uint64_t off, uint64_t size,
+			   const char *func, int line)
 {
-	if (off + size > len) {
+	if (off > len || size > len - off) {
 		pv_debug("pkt: %s:%d: %llu bytes at %llu past the end (%u)",
 			 func, line, (unsigned long long)size,
 			 (unsigned long long)off, len);
@@ -80,12 +68,6 @@ static inline uint32_t pkt_min(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
 }
-
-#define pkt_get(buf, len, off, size) \
-	pkt_get_((buf), (len), (off), (size), __func__, __LINE__)
-/* The same for buffers the caller may write (checksum completion). */
-#define pkt_getw(buf, len, off, size) \
-	((uint8_t *)(uintptr_t)pkt_get_((buf), (len), (off), (size), __func__, __LINE__))
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -160,7 +142,7 @@ uint16_t pv_pkt_csum_fold(uint32_t sum)
  */
 static int pkt_parse_eth(const uint8_t *frame, uint32_t avail, struct pv_pkt_info *pi)
 {
-	const uint8_t *eh = pkt_get(frame, avail, 0, PV_PKT_ETH_HLEN);
+	const uint8_t *eh = pv_pkt_get(frame, avail, 0, PV_PKT_ETH_HLEN);
 	const uint8_t *tag;
 
 	if (!eh)
@@ -169,7 +151,7 @@ static int pkt_parse_eth(const uint8_t *frame, uint32_t avail, struct pv_pkt_inf
 	pi->l3_off = PV_PKT_ETH_HLEN;
 	if (pi->ethertype != PV_PKT_ETH_P_8021Q)
 		return 0;
-	tag = pkt_get(frame, avail, PV_PKT_ETH_HLEN, PV_PKT_VLAN_HLEN);
+	tag = pv_pkt_get(frame, avail, PV_PKT_ETH_HLEN, PV_PKT_VLAN_HLEN);
 	if (!tag)
 		return -EMSGSIZE;
 	pi->flags |= PV_PKT_F_VLAN;
@@ -191,7 +173,7 @@ static int pkt_parse_eth(const uint8_t *frame, uint32_t avail, struct pv_pkt_inf
 static int pkt_parse_ipv4(const uint8_t *frame, uint32_t avail, uint32_t len,
 			  struct pv_pkt_info *pi)
 {
-	const uint8_t *ip = pkt_get(frame, avail, pi->l3_off, 20);
+	const uint8_t *ip = pv_pkt_get(frame, avail, pi->l3_off, 20);
 	uint32_t ihl, tot;
 
 	if (!ip)
@@ -235,7 +217,7 @@ static int pkt_parse_ipv4(const uint8_t *frame, uint32_t avail, uint32_t len,
 static int pkt_parse_ipv6(const uint8_t *frame, uint32_t avail, uint32_t len,
 			  struct pv_pkt_info *pi)
 {
-	const uint8_t *ip = pkt_get(frame, avail, pi->l3_off, 40);
+	const uint8_t *ip = pv_pkt_get(frame, avail, pi->l3_off, 40);
 	const uint8_t *ext;
 	uint32_t cur, end;
 	uint8_t nh;
@@ -258,7 +240,7 @@ static int pkt_parse_ipv6(const uint8_t *frame, uint32_t avail, uint32_t len,
 			break;
 		if (n >= PV_PKT_IPV6_MAX_EXT)
 			return -EINVAL;
-		ext = pkt_get(frame, pkt_min(end, avail), cur, 8);
+		ext = pv_pkt_get(frame, pkt_min(end, avail), cur, 8);
 		if (!ext)
 			return -EMSGSIZE;
 		if (nh == IP6_FRAGMENT) {
@@ -292,17 +274,17 @@ static int pkt_parse_l4(const uint8_t *frame, uint32_t avail, struct pv_pkt_info
 	uint32_t hl;
 
 	if (pi->l4_proto == IPPROTO_TCP_) {
-		l4 = pkt_get(frame, lim, pi->l4_off, 20);
+		l4 = pv_pkt_get(frame, lim, pi->l4_off, 20);
 		if (!l4)
 			return -EMSGSIZE;
 		hl = (l4[12] >> 4) * 4u;
 		if (hl < 20)
 			return -EINVAL;
-		if (!pkt_get(frame, lim, pi->l4_off, hl))
+		if (!pv_pkt_get(frame, lim, pi->l4_off, hl))
 			return -EMSGSIZE;
 		pi->tcp_flags = l4[13];
 	} else if (pi->l4_proto == IPPROTO_UDP_) {
-		l4 = pkt_get(frame, lim, pi->l4_off, 8);
+		l4 = pv_pkt_get(frame, lim, pi->l4_off, 8);
 		if (!l4)
 			return -EMSGSIZE;
 		hl = 8;
@@ -461,7 +443,7 @@ bool pv_pkt_is_tcp_gso_ok_hdr(const uint8_t *hdr, uint32_t avail, uint32_t len, 
 int pv_pkt_csum_complete(uint8_t *frame, uint32_t len,
 			 uint16_t csum_start, uint16_t csum_offset)
 {
-	uint8_t *field = pkt_getw(frame, len, (uint64_t)csum_start + csum_offset, 2);
+	uint8_t *field = pv_pkt_getw(frame, len, (uint64_t)csum_start + csum_offset, 2);
 	uint16_t c;
 
 	if (!field)
@@ -567,7 +549,7 @@ int pv_pkt_gso_segment(const uint8_t *frame, uint32_t len, uint16_t gso_size,
 	if (hlen > sizeof(hdr))
 		return -EINVAL;
 	plen = pi.l3_end - hlen;
-	payload = pkt_get(frame, pi.l3_end, hlen, plen);
+	payload = pv_pkt_get(frame, pi.l3_end, hlen, plen);
 	if (!payload)
 		return -EMSGSIZE;	/* cannot happen after a good parse */
 	seg.hdr_len = hlen;

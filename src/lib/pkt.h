@@ -115,6 +115,31 @@ struct pv_pkt_seg {
 /* Called per segment; a non-zero return stops segmentation and is returned. */
 typedef int (*pv_pkt_seg_fn)(const struct pv_pkt_seg *seg, void *arg);
 
+/**
+ * pv_pkt_get_() - the checked accessor: a pointer to @size bytes at @off
+ * @buf:	buffer start
+ * @len:	buffer length: nothing at or beyond it may be read
+ * @off:	offset of the bytes wanted
+ * @size:	how many bytes
+ * @func:	caller, for the debug message
+ * @line:	caller's line
+ *
+ * Use it through pv_pkt_get(), or pv_pkt_getw() for buffers the caller may
+ * write (checksum completion); both pass the caller's place.  Offsets and sizes are 64-bit and checked without
+ * computing off + size, so no sum of them can wrap.
+ *
+ * Return: buf + off, or NULL (logged at debug level) if [off, off + size)
+ * is not inside [0, len).
+ */
+const uint8_t *pv_pkt_get_(const uint8_t *buf, uint32_t len, uint64_t off, uint64_t size,
+			   const char *func, int line);
+
+#define pv_pkt_get(buf, len, off, size) \
+	pv_pkt_get_((buf), (len), (off), (size), __func__, __LINE__)
+
+#define pv_pkt_getw(buf, len, off, size) \
+	((uint8_t *)(uintptr_t)pv_pkt_get_((buf), (len), (off), (size), __func__, __LINE__))
+
 int pv_pkt_parse(const uint8_t *frame, uint32_t len, struct pv_pkt_info *pi);
 /* The same from a header copy: reads @avail bytes at most, checks lengths against @len. */
 int pv_pkt_parse_hdr(const uint8_t *hdr, uint32_t avail, uint32_t len, struct pv_pkt_info *pi);

@@ -183,7 +183,7 @@ int nic_client_filter_del(int fd, uint32_t vi_id, uint32_t filter_id)
 
 /* ---- VI user ---- */
 
-int nic_vi_user_open(struct nic_vi_user *u, int mem_fd, int doorbell_fd, int wake_fd)
+int vi_user_open(struct vi_user *u, int mem_fd, int doorbell_fd, int wake_fd)
 {
 	struct pv_nic_vi_info info;
 	void *p;
@@ -212,14 +212,14 @@ int nic_vi_user_open(struct nic_vi_user *u, int mem_fd, int doorbell_fd, int wak
 	return 0;
 }
 
-void nic_vi_user_close(struct nic_vi_user *u)
+void vi_user_close(struct vi_user *u)
 {
 	if (u->sh)
 		munmap(u->sh, PV_NIC_VI_MEM_SIZE);
 	u->sh = NULL;
 }
 
-void nic_vi_user_ring(struct nic_vi_user *u)
+void vi_user_ring(struct vi_user *u)
 {
 	uint64_t one = 1;
 

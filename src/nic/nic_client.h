@@ -4,7 +4,8 @@
  *
  *  - the trusted caller's control client (nic_client.c): one blocking
  *    request/reply per call over DIR/nic.sock, for the backend plugin;
- *  - the VI user's side of the shared-memory ABI (inline below): map a VI,
+ *  - the VI user's side of the shared-memory ABI (inline below, vi_user_*;
+ *    the NIC's own internals are nic_vi_*): map a VI,
  *    post TX/RX descriptors (a TX frame as a chain, with its offloads;
  *    several frames published at once),
  *    read events, ring the doorbell, arm the wake-up, for the frontend
@@ -60,12 +61,12 @@ int nic_client_info(int fd, struct pv_nic_info_reply *info);
 /* ---- VI user (untrusted side of the ABI) ---- */
 
 /**
- * struct nic_vi_user - a VI as its user sees it
+ * struct vi_user - a VI as its user sees it
  * @sh:		the mapped VI memory
  * @tx_prod, @rx_prod, @evq_cons: the user's own indices (private copies)
  * @doorbell_fd, @wake_fd: from the trusted caller
  */
-struct nic_vi_user {
+struct vi_user {
 	struct pv_nic_vi_shared *sh;
 	struct pv_nic_desc *txq, *rxq;
 	struct pv_nic_event *evq;
@@ -74,24 +75,24 @@ struct nic_vi_user {
 };
 
 /* Map the VI memory of @mem_fd; checks magic, version and layout. */
-int nic_vi_user_open(struct nic_vi_user *u, int mem_fd, int doorbell_fd, int wake_fd);
-void nic_vi_user_close(struct nic_vi_user *u);
+int vi_user_open(struct vi_user *u, int mem_fd, int doorbell_fd, int wake_fd);
+void vi_user_close(struct vi_user *u);
 /* Write 1 to the doorbell. */
-void nic_vi_user_ring(struct nic_vi_user *u);
+void vi_user_ring(struct vi_user *u);
 
 /* Free TX ring slots, by the NIC's published tx_cons. */
-static inline uint32_t nic_vi_tx_space(const struct nic_vi_user *u)
+static inline uint32_t vi_user_tx_space(const struct vi_user *u)
 {
 	return PV_NIC_TXQ_SIZE - (u->tx_prod - __atomic_load_n(&u->sh->tx_cons.v, __ATOMIC_ACQUIRE));
 }
 
-static inline uint32_t nic_vi_rx_space(const struct nic_vi_user *u)
+static inline uint32_t vi_user_rx_space(const struct vi_user *u)
 {
 	return PV_NIC_RXQ_SIZE - (u->rx_prod - __atomic_load_n(&u->sh->rx_cons.v, __ATOMIC_ACQUIRE));
 }
 
-/* Post one TX descriptor (caller checked nic_vi_tx_space); ring afterwards. */
-static inline void nic_vi_tx_post(struct nic_vi_user *u, uint32_t buf_id, uint16_t off, uint16_t len)
+/* Post one TX descriptor (caller checked vi_user_tx_space); ring afterwards. */
+static inline void vi_user_tx_post(struct vi_user *u, uint32_t buf_id, uint16_t off, uint16_t len)
 {
 	u->txq[u->tx_prod & (PV_NIC_TXQ_SIZE - 1)] =
 		(struct pv_nic_desc){ .buf_id = buf_id, .offset = off, .len = len };
@@ -107,7 +108,7 @@ struct nic_tx_frag {
 };
 
 /**
- * nic_vi_tx_stage_frame() - write one TX frame, a chain of @n descriptors,
+ * vi_user_tx_stage_frame() - write one TX frame, a chain of @n descriptors,
  * after the @*staged ones already written, without publishing any
  * @u:		the VI
  * @staged:	in/out: descriptors written past tx_prod, not yet published
@@ -118,16 +119,16 @@ struct nic_tx_frag {
  *		(PV_NIC_TSO_MSS_MIN at least); else 0
  *
  * Writes every descriptor (PV_NIC_TX_F_MORE on all but the last).  The
- * NIC sees none of them before nic_vi_tx_publish(); forgetting @*staged
+ * NIC sees none of them before vi_user_tx_publish(); forgetting @*staged
  * takes them all back.
  *
  * Return: 0 (@*staged += @n); -EINVAL for @n, @offload or @mss out of
  * range; -ENOSPC if the ring has no room for @*staged + @n descriptors
  * (nothing written).
  */
-static inline int nic_vi_tx_stage_frame(struct nic_vi_user *u, uint32_t *staged,
-					const struct nic_tx_frag *frag, unsigned int n,
-					uint32_t offload, uint16_t mss)
+static inline int vi_user_tx_stage_frame(struct vi_user *u, uint32_t *staged,
+					 const struct nic_tx_frag *frag, unsigned int n,
+					 uint32_t offload, uint16_t mss)
 {
 	uint32_t at = u->tx_prod + *staged;
 
@@ -135,7 +136,7 @@ static inline int nic_vi_tx_stage_frame(struct nic_vi_user *u, uint32_t *staged,
 	    (offload & ~(uint32_t)(PV_NIC_TX_F_CSUM | PV_NIC_TX_F_TSO)) ||
 	    (!(offload & PV_NIC_TX_F_TSO) && mss))
 		return -EINVAL;
-	if ((uint64_t)*staged + n > nic_vi_tx_space(u))
+	if ((uint64_t)*staged + n > vi_user_tx_space(u))
 		return -ENOSPC;
 	for (unsigned int j = 0; j < n; j++)
 		u->txq[(at + j) & (PV_NIC_TXQ_SIZE - 1)] = (struct pv_nic_desc){
@@ -147,34 +148,34 @@ static inline int nic_vi_tx_stage_frame(struct nic_vi_user *u, uint32_t *staged,
 	return 0;
 }
 
-/* Move tx_prod past @staged descriptors of nic_vi_tx_stage_frame() at once; ring afterwards. */
-static inline void nic_vi_tx_publish(struct nic_vi_user *u, uint32_t staged)
+/* Move tx_prod past @staged descriptors of vi_user_tx_stage_frame() at once; ring afterwards. */
+static inline void vi_user_tx_publish(struct vi_user *u, uint32_t staged)
 {
 	u->tx_prod += staged;
 	__atomic_store_n(&u->sh->tx_prod.v, u->tx_prod, __ATOMIC_RELEASE);
 }
 
 /**
- * nic_vi_tx_post_frame() - post one TX frame, a chain of @n descriptors, whole
+ * vi_user_tx_post_frame() - post one TX frame, a chain of @n descriptors, whole
  *
- * nic_vi_tx_stage_frame() of that one frame, then nic_vi_tx_publish(): the
+ * vi_user_tx_stage_frame() of that one frame, then vi_user_tx_publish(): the
  * NIC never sees half of it.  Ring the doorbell afterwards.
  *
- * Return: 0, or nic_vi_tx_stage_frame()'s error (nothing posted).
+ * Return: 0, or vi_user_tx_stage_frame()'s error (nothing posted).
  */
-static inline int nic_vi_tx_post_frame(struct nic_vi_user *u, const struct nic_tx_frag *frag,
-				       unsigned int n, uint32_t offload, uint16_t mss)
+static inline int vi_user_tx_post_frame(struct vi_user *u, const struct nic_tx_frag *frag,
+					unsigned int n, uint32_t offload, uint16_t mss)
 {
 	uint32_t staged = 0;
-	int rc = nic_vi_tx_stage_frame(u, &staged, frag, n, offload, mss);
+	int rc = vi_user_tx_stage_frame(u, &staged, frag, n, offload, mss);
 
 	if (!rc)
-		nic_vi_tx_publish(u, staged);
+		vi_user_tx_publish(u, staged);
 	return rc;
 }
 
 /* Post one RX descriptor offering @len bytes at @off of @buf_id. */
-static inline void nic_vi_rx_post(struct nic_vi_user *u, uint32_t buf_id, uint16_t off, uint16_t len)
+static inline void vi_user_rx_post(struct vi_user *u, uint32_t buf_id, uint16_t off, uint16_t len)
 {
 	u->rxq[u->rx_prod & (PV_NIC_RXQ_SIZE - 1)] =
 		(struct pv_nic_desc){ .buf_id = buf_id, .offset = off, .len = len };
@@ -183,7 +184,7 @@ static inline void nic_vi_rx_post(struct nic_vi_user *u, uint32_t buf_id, uint16
 }
 
 /* The next event into @ev; false if none.  Consumes it. */
-static inline bool nic_vi_event(struct nic_vi_user *u, struct pv_nic_event *ev)
+static inline bool vi_user_event(struct vi_user *u, struct pv_nic_event *ev)
 {
 	uint32_t prod = __atomic_load_n(&u->sh->evq_prod.v, __ATOMIC_ACQUIRE);
 
@@ -199,7 +200,7 @@ static inline bool nic_vi_event(struct nic_vi_user *u, struct pv_nic_event *ev)
  * Ask for a wake-up before sleeping on wake_fd.  Returns true if events
  * arrived meanwhile: then do not sleep, poll again.
  */
-static inline bool nic_vi_arm(struct nic_vi_user *u)
+static inline bool vi_user_arm(struct vi_user *u)
 {
 	__atomic_store_n(&u->sh->evq_cons.v, u->evq_cons, __ATOMIC_RELEASE);
 	__atomic_store_n(&u->sh->evq_cons.v2, 1, __ATOMIC_SEQ_CST);
@@ -208,7 +209,7 @@ static inline bool nic_vi_arm(struct nic_vi_user *u)
 }
 
 /* The VI's fault code (enum pv_nic_fault); non-zero: the NIC disabled it. */
-static inline uint32_t nic_vi_fault(const struct nic_vi_user *u)
+static inline uint32_t vi_user_fault(const struct vi_user *u)
 {
 	return __atomic_load_n(&u->sh->fault.v, __ATOMIC_ACQUIRE);
 }

@@ -37,9 +37,11 @@
 static int arp_sender_ok(const uint8_t *hdr, uint32_t hlen, uint32_t l3, uint32_t ip)
 {
 	/* htype 1, ptype 0x0800, hlen 6, plen 4; sender IP at 14 of the ARP body */
-	if ((uint64_t)l3 + 28 > hlen || hdr[l3 + 4] != 6 || hdr[l3 + 5] != 4)
+	const uint8_t *arp = pv_pkt_get(hdr, hlen, l3, 28);
+
+	if (!arp || arp[4] != 6 || arp[5] != 4)
 		return 0;
-	return !memcmp(hdr + l3 + 14, &ip, 4) && !memcmp(hdr + l3 + 8, hdr + 6, 6);
+	return !memcmp(arp + 14, &ip, 4) && !memcmp(arp + 8, hdr + 6, 6);
 }
 
 /* With a source IPv4 assigned: only IPv4 from it and ARP as it pass. */
@@ -48,12 +50,14 @@ static enum pv_nic_err tx_check_ip(const struct nic_txpolicy *p, const uint8_t *
 {
 	uint32_t l3 = PV_PKT_ETH_HLEN;
 	uint16_t type = (uint16_t)(hdr[12] << 8 | hdr[13]);
+	const uint8_t *tag;
 	struct pv_pkt_info pi;
 
 	if (type == PV_PKT_ETH_P_8021Q) {
-		if (hlen < l3 + PV_PKT_VLAN_HLEN)
+		tag = pv_pkt_get(hdr, hlen, l3, PV_PKT_VLAN_HLEN);
+		if (!tag)
 			return PV_NIC_ERR_TX_RUNT;
-		type = (uint16_t)(hdr[16] << 8 | hdr[17]);
+		type = (uint16_t)(tag[2] << 8 | tag[3]);
 		l3 += PV_PKT_VLAN_HLEN;
 	}
 	if (type == ETH_P_ARP)

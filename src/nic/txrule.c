@@ -33,7 +33,7 @@
  * The fallback, for a TCP GSO frame the rule refuses as TSO (or a NIC
  * without TSO): nic_txrule_swgso() segments it in software, each segment a
  * frame the rule takes without offloads, in a buffer of its own, staged on
- * the VI's ring; the caller publishes the lot (nic_vi_tx_publish) or
+ * the VI's ring; the caller publishes the lot (vi_user_tx_publish) or
  * forgets it, so a GSO frame goes whole or not at all.
  */
 #include <errno.h>
@@ -96,7 +96,7 @@ enum pv_nic_err nic_txrule_offload(const uint8_t *hdr, uint32_t hlen, uint32_t l
 }
 
 struct txrule_swgso {
-	struct nic_vi_user *u;
+	struct vi_user *u;
 	uint32_t *staged;
 	uint32_t mtu;
 	nic_txrule_take_fn take;
@@ -118,10 +118,10 @@ static int txrule_swgso_seg(const struct pv_pkt_seg *seg, void *arg)
 		return rc;
 	memcpy(buf, seg->hdr, seg->hdr_len);
 	memcpy(buf + seg->hdr_len, seg->payload, seg->payload_len);
-	return nic_vi_tx_stage_frame(g->u, g->staged, &frag, 1, 0, 0);
+	return vi_user_tx_stage_frame(g->u, g->staged, &frag, 1, 0, 0);
 }
 
-int nic_txrule_swgso(struct nic_vi_user *u, uint32_t *staged, const uint8_t *frame, uint32_t len,
+int nic_txrule_swgso(struct vi_user *u, uint32_t *staged, const uint8_t *frame, uint32_t len,
 		     uint16_t mss, int gso_type, uint32_t mtu, nic_txrule_take_fn take, void *arg)
 {
 	struct txrule_swgso g = { .u = u, .staged = staged, .mtu = mtu, .take = take, .arg = arg };

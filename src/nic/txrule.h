@@ -78,14 +78,14 @@ typedef int (*nic_txrule_take_fn)(void *arg, uint32_t at, uint8_t **buf, uint32_
  * frame @frame (@len bytes, @gso_type PV_PKT_GSO_TCPV4/V6) at @mss
  * (pv_pkt_gso_segment: final checksums), each segment copied into a
  * buffer from @take and staged as one NIC frame without offloads
- * (nic_vi_tx_stage_frame, @*staged counting), never published.  Every
+ * (vi_user_tx_stage_frame, @*staged counting), never published.  Every
  * segment must be a frame the rule takes on a port of @mtu and fit one
  * buffer, else -E2BIG.
  *
  * Return: the number of segments, or -errno (of pv_pkt_gso_segment,
  * @take or the ring): then forget @*staged and the buffers taken.
  */
-int nic_txrule_swgso(struct nic_vi_user *u, uint32_t *staged, const uint8_t *frame, uint32_t len,
+int nic_txrule_swgso(struct vi_user *u, uint32_t *staged, const uint8_t *frame, uint32_t len,
 		     uint16_t mss, int gso_type, uint32_t mtu, nic_txrule_take_fn take, void *arg);
 
 #endif

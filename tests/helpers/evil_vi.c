@@ -141,7 +141,7 @@ struct evil {
 	char refs_s[EV_K * 11 + 1];	/* "R1 ... RK", as written in accel-buf-refs */
 	uint8_t *buf[EV_NBUF];
 	uint32_t id[EV_NBUF];
-	struct nic_vi_user u;
+	struct vi_user u;
 	int fds[PVNIC_NR_FDS];
 	uint32_t tx_out, rx_out;	/* posted, no event yet */
 	unsigned int tx_next;
@@ -215,7 +215,7 @@ static void ev_tx_post(struct evil *ev, const struct pv_nic_desc *d)
 
 static void ev_ring(struct evil *ev)
 {
-	nic_vi_user_ring(&ev->u);
+	vi_user_ring(&ev->u);
 }
 
 /* An RX event: is the frame for us?  Then the buffer goes back if snooping. */
@@ -245,7 +245,7 @@ static unsigned int ev_events(struct evil *ev)
 	struct pv_nic_event e;
 	unsigned int n = 0;
 
-	while (nic_vi_event(&ev->u, &e)) {
+	while (vi_user_event(&ev->u, &e)) {
 		n++;
 		if (e.queue > 1) {
 			ev->t.bogus++;
@@ -286,7 +286,7 @@ static void ev_sleep(struct evil *ev, int ms)
 	struct pollfd p = { .fd = ev->u.wake_fd, .events = POLLIN };
 	uint64_t v;
 
-	if (nic_vi_arm(&ev->u))
+	if (vi_user_arm(&ev->u))
 		return;
 	if (poll(&p, 1, ms) > 0 && read(ev->u.wake_fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: someone read it first; nothing lost, the events are in the queue */
@@ -304,7 +304,7 @@ static int ev_wait(struct evil *ev, unsigned int ms, int rx)
 			ev_ring(ev);
 		if (!ev->tx_out && (!rx || !ev->rx_out))
 			return 0;
-		if (ev_now_ms() >= end || nic_vi_fault(&ev->u))
+		if (ev_now_ms() >= end || vi_user_fault(&ev->u))
 			return -ETIMEDOUT;
 		ev_service(ev);
 		ev_sleep(ev, 5);
@@ -314,7 +314,7 @@ static int ev_wait(struct evil *ev, unsigned int ms, int rx)
 /* Room for one more TX descriptor: wait for the NIC when the ring is full. */
 static int ev_tx_room(struct evil *ev)
 {
-	if (nic_vi_tx_space(&ev->u) > 0 && ev->tx_out < PV_NIC_EVQ_SIZE / 2)
+	if (vi_user_tx_space(&ev->u) > 0 && ev->tx_out < PV_NIC_EVQ_SIZE / 2)
 		return 0;
 	ev_ring(ev);
 	return ev_wait(ev, 2000, 0);
@@ -399,7 +399,7 @@ static void ev_result(struct evil *ev, const char *mode, const char *extra, int 
 			      " rx_victim=%" PRIu64 " foreign_done=%" PRIu64 " bogus=%" PRIu64
 			      " fault=%u", mode, ev->t.tx_done, ev->t.rx, ev->t.rx_notmine,
 			      ev->t.rx_victim, ev->t.foreign_done, ev->t.bogus,
-			      ev->phase == EV_VI ? nic_vi_fault(&ev->u) : 0);
+			      ev->phase == EV_VI ? vi_user_fault(&ev->u) : 0);
 	for (int q = 0; q < 2; q++)
 		for (int c = 1; c <= PV_NIC_ERR_MAX && o < sizeof(line); c++)
 			o += (size_t)snprintf(line + o, sizeof(line) - o, " %c_%s=%" PRIu64,
@@ -915,7 +915,7 @@ static void mode_snoop(struct evil *ev, const struct ev_args *a)
 	for (unsigned int j = 0; j < EV_NRX && ev->rx_out < EV_NRX; j++)
 		ev_rx_post(ev, &(struct pv_nic_desc){ .buf_id = ev->id[j], .len = PV_NIC_BUF_SIZE });
 	ev->rx_repost = 1;
-	while (ev_now_ms() < end && !nic_vi_fault(&ev->u)) {
+	while (ev_now_ms() < end && !vi_user_fault(&ev->u)) {
 		if (!ev_events(ev)) {
 			ev_service(ev);
 			ev_sleep(ev, 10);
@@ -983,7 +983,7 @@ static void mode_rxstall(struct evil *ev, const struct ev_args *a)
 	pending = __atomic_load_n(&ev->u.sh->evq_prod.v, __ATOMIC_ACQUIRE) - ev->u.evq_cons;
 	ev_events(ev);
 	snprintf(extra, sizeof(extra), "posted=%u evq_pending=%u", posted, pending);
-	ok = ev->t.rx == posted && pending == posted && !ev->t.rx_notmine && !nic_vi_fault(&ev->u);
+	ok = ev->t.rx == posted && pending == posted && !ev->t.rx_notmine && !vi_user_fault(&ev->u);
 	ev_result(ev, "rxstall", extra, ok,
 		  "the NIC used other than exactly the posted RX descriptors");
 }
@@ -1000,7 +1000,7 @@ static void mode_doorbell(struct evil *ev, const struct ev_args *a)
 	}
 	ev_events(ev);
 	snprintf(extra, sizeof(extra), "doorbells=%" PRIu64, n);
-	ev_result(ev, "doorbell", extra, !nic_vi_fault(&ev->u), "");
+	ev_result(ev, "doorbell", extra, !vi_user_fault(&ev->u), "");
 }
 
 static void mode_evqstall(struct evil *ev, const struct ev_args *a)
@@ -1013,7 +1013,7 @@ static void mode_evqstall(struct evil *ev, const struct ev_args *a)
 
 	ev_frame(p, ev_blackhole, ev->mac, -1, "evqstall", 60);
 	while (ev_now_ms() < end) {	/* never read an event */
-		while (nic_vi_tx_space(&ev->u) > 0) {
+		while (vi_user_tx_space(&ev->u) > 0) {
 			ev_tx_post(ev, &(struct pv_nic_desc){ .buf_id = mine, .len = 60 });
 			posted++;
 		}
@@ -1030,7 +1030,7 @@ static void mode_evqstall(struct evil *ev, const struct ev_args *a)
 		 " evq_pending=%u evq_size=%u left=%u", posted, rings, pending, PV_NIC_EVQ_SIZE,
 		 ev->tx_out);
 	ok = pending == PV_NIC_EVQ_SIZE && !ev->tx_out && ev->t.tx_done == posted &&
-	     !nic_vi_fault(&ev->u);
+	     !vi_user_fault(&ev->u);
 	ev_result(ev, "evqstall", extra, ok,
 		  pending != PV_NIC_EVQ_SIZE ? "the event queue did not stop at its size" :
 		  ok ? "" : "TX did not resume once the events were read");
@@ -1044,11 +1044,11 @@ static void mode_txflood(struct evil *ev, const struct ev_args *a)
 
 	for (unsigned int j = EV_NRX; j < EV_NBUF; j++)
 		ev_frame(ev->buf[j], ev_blackhole, ev->mac, -1, "txflood", 1514);
-	while (ev_now_ms() < end && !nic_vi_fault(&ev->u)) {
+	while (ev_now_ms() < end && !vi_user_fault(&ev->u)) {
 		unsigned int k = 0;
 
 		ev_events(ev);
-		while (ev->tx_out < EV_NTX && nic_vi_tx_space(&ev->u) > 0) {
+		while (ev->tx_out < EV_NTX && vi_user_tx_space(&ev->u) > 0) {
 			unsigned int j = EV_NRX + ev->tx_next++ % EV_NTX;
 
 			ev_tx_post(ev, &(struct pv_nic_desc){ .buf_id = ev->id[j], .len = 1514 });
@@ -1066,7 +1066,7 @@ static void mode_txflood(struct evil *ev, const struct ev_args *a)
 	ev_flush(ev);
 	snprintf(extra, sizeof(extra), "mbps=%.0f",
 		 (double)ev->t.tx_done * 1514 * 8 / 1e6 / (double)(ev_now_ms() - t0) * 1000);
-	ev_result(ev, "txflood", extra, !nic_vi_fault(&ev->u) && ev->t.tx_done > 0, "");
+	ev_result(ev, "txflood", extra, !vi_user_fault(&ev->u) && ev->t.tx_done > 0, "");
 }
 
 static void mode_peek(struct evil *ev, const struct ev_args *a)
@@ -1121,11 +1121,11 @@ static void mode_fault(struct evil *ev, const struct ev_args *a)
 		ev_ring(ev);
 	}
 	end = ev_now_ms() + 2000;
-	while (ev_now_ms() < end && nic_vi_fault(&ev->u) != want) {
+	while (ev_now_ms() < end && vi_user_fault(&ev->u) != want) {
 		ev_service(ev);
 		usleep(10000);
 	}
-	ev_result(ev, "fault", which, nic_vi_fault(&ev->u) == want, "the VI was not disabled");
+	ev_result(ev, "fault", which, vi_user_fault(&ev->u) == want, "the VI was not disabled");
 }
 
 /*
@@ -1167,8 +1167,8 @@ static void mode_scribble(struct evil *ev, const struct ev_args *a)
 	     __atomic_load_n(&sh->evq_prod.v, __ATOMIC_ACQUIRE) - evq0 >= 20 &&
 	     __atomic_load_n(&sh->evq_prod.v, __ATOMIC_ACQUIRE) - evq0 < 500;
 	ev_wait(ev, 2000, 0);
-	sh->info = info;	/* ours to ruin; put back for a later nic_vi_user_open */
-	ok = ok && ev->t.tx_done == 20 && !nic_vi_fault(&ev->u);
+	sh->info = info;	/* ours to ruin; put back for a later vi_user_open */
+	ok = ok && ev->t.tx_done == 20 && !vi_user_fault(&ev->u);
 	ev_result(ev, "scribble", extra, ok, "the NIC believed a field it owns");
 }
 
@@ -1463,7 +1463,7 @@ static int ev_expect_line(struct evil *ev, const char *want, unsigned int ms)
 static void ev_vi_drop(struct evil *ev, int announce)
 {
 	if (ev->phase == EV_VI) {
-		nic_vi_user_close(&ev->u);
+		vi_user_close(&ev->u);
 		if (announce)
 			ev_say("VIDOWN");
 	}
@@ -1619,8 +1619,8 @@ static int ev_grab_vi(struct evil *ev, int announce)
 		return e;
 	for (int i = 0; i < PVNIC_NR_FDS; i++)
 		ev->fds[i] = fds[i];
-	e = nic_vi_user_open(&ev->u, fds[PVNIC_FD_VI_MEM], fds[PVNIC_FD_DOORBELL],
-			     fds[PVNIC_FD_WAKE]);
+	e = vi_user_open(&ev->u, fds[PVNIC_FD_VI_MEM], fds[PVNIC_FD_DOORBELL],
+			 fds[PVNIC_FD_WAKE]);
 	if (e) {
 		pv_err("VI memory: %s", strerror(-e));
 		ev_vi_down(ev);

@@ -132,7 +132,7 @@ struct guest {
 	int cfd;		/* the trusted caller's connection */
 	int fds[3];		/* mem, doorbell, wake */
 	struct t_vi v;
-	struct nic_vi_user u;	/* the same VI through nic_client.h */
+	struct vi_user u;	/* the same VI through nic_client.h */
 	int memfd;
 	uint8_t *mem;
 	uint32_t buf[16];
@@ -157,7 +157,7 @@ static int guest_new(int cfd, struct guest *g, const uint8_t *mac)
 	g->fds[0] = cv.mem_fd;
 	g->fds[1] = cv.doorbell_fd;
 	g->fds[2] = cv.wake_fd;
-	rc = nic_vi_user_open(&g->u, cv.mem_fd, cv.doorbell_fd, cv.wake_fd);
+	rc = vi_user_open(&g->u, cv.mem_fd, cv.doorbell_fd, cv.wake_fd);
 	if (rc)
 		return rc;
 	t_vi_init(&g->v, g->u.sh);
@@ -500,7 +500,7 @@ static int tso_post(struct guest *a, uint32_t len, uint16_t mss)
 		frag[n] = (struct nic_tx_frag){ .buf_id = a->buf[n], .len = (uint16_t)k };
 	}
 	a->u.tx_prod = a->v.tx_prod;
-	if (nic_vi_tx_post_frame(&a->u, frag, n, PV_NIC_TX_F_TSO, mss))
+	if (vi_user_tx_post_frame(&a->u, frag, n, PV_NIC_TX_F_TSO, mss))
 		return -ENOSPC;
 	a->v.tx_prod = a->u.tx_prod;
 	ring(a);

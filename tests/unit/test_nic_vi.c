@@ -1605,32 +1605,32 @@ static void test_drr_light(void)
 		;
 }
 
-/* nic_client.h's nic_vi_tx_post_frame(), as the host VI's user: a chain posted whole. */
+/* nic_client.h's vi_user_tx_post_frame(), as the host VI's user: a chain posted whole. */
 static void test_client_post_frame(void)
 {
 	struct nic_tx_frag frag[PV_NIC_TX_MAX_FRAGS + 1];
 	struct pv_nic_event ev[8];
-	struct nic_vi_user u;
+	struct vi_user u;
 	uint32_t len, idx0;
 	unsigned int n0 = cap.n, got;
 	int rc;
 
-	if (nic_vi_user_open(&u, nic->vis[gh.vi].mem_fd, -1, -1)) {
-		T_CHECK(0, "client: nic_vi_user_open on the host VI", "failed");
+	if (vi_user_open(&u, nic->vis[gh.vi].mem_fd, -1, -1)) {
+		T_CHECK(0, "client: vi_user_open on the host VI", "failed");
 		return;
 	}
 	u.tx_prod = gh.v.tx_prod;	/* the test's guest side posted before */
 	u.evq_cons = gh.v.evq_cons;
 	for (unsigned int j = 0; j <= PV_NIC_TX_MAX_FRAGS; j++)
 		frag[j] = (struct nic_tx_frag){ .buf_id = gh.buf[j], .len = 100 };
-	rc = nic_vi_tx_post_frame(&u, frag, 0, 0, 0) == -EINVAL &&
-	     nic_vi_tx_post_frame(&u, frag, PV_NIC_TX_MAX_FRAGS + 1, 0, 0) == -EINVAL &&
-	     nic_vi_tx_post_frame(&u, frag, 2, PV_NIC_TX_F_MORE, 0) == -EINVAL &&
-	     nic_vi_tx_post_frame(&u, frag, 2, PV_NIC_TX_F_CSUM, 1448) == -EINVAL;
+	rc = vi_user_tx_post_frame(&u, frag, 0, 0, 0) == -EINVAL &&
+	     vi_user_tx_post_frame(&u, frag, PV_NIC_TX_MAX_FRAGS + 1, 0, 0) == -EINVAL &&
+	     vi_user_tx_post_frame(&u, frag, 2, PV_NIC_TX_F_MORE, 0) == -EINVAL &&
+	     vi_user_tx_post_frame(&u, frag, 2, PV_NIC_TX_F_CSUM, 1448) == -EINVAL;
 	T_CHECK(rc && u.tx_prod == gh.v.tx_prod, "client: post_frame refuses bad counts, flags, mss",
 		"rc %d", rc);
 	u.tx_prod += PV_NIC_TXQ_SIZE - 2;	/* pretend the ring is nearly full */
-	rc = nic_vi_tx_post_frame(&u, frag, 3, 0, 0);
+	rc = vi_user_tx_post_frame(&u, frag, 3, 0, 0);
 	u.tx_prod -= PV_NIC_TXQ_SIZE - 2;
 	T_EQ(rc, -ENOSPC, "client: post_frame without ring room -> -ENOSPC");
 
@@ -1641,10 +1641,10 @@ static void test_client_post_frame(void)
 		memcpy(gbuf(&gh, 10 + j) + 8, tfr + 500 * j, frag[j].len);
 	}
 	idx0 = u.tx_prod;
-	rc = nic_vi_tx_post_frame(&u, frag, 3, PV_NIC_TX_F_CSUM, 0);
+	rc = vi_user_tx_post_frame(&u, frag, 3, PV_NIC_TX_F_CSUM, 0);
 	service(&gh);
 	got = 0;
-	while (got < 8 && nic_vi_event(&u, &ev[got]))
+	while (got < 8 && vi_user_event(&u, &ev[got]))
 		got++;
 	T_CHECK(rc == 0 && got == 3 && frame_events(ev, 3, idx0, PV_NIC_EV_TX_DONE, 0, 3, 0) &&
 		cap.n == n0 + 1 && wire_is(tfr, len, 50) && cap.vh.flags == VIRTIO_NET_HDR_F_NEEDS_CSUM,
@@ -1652,7 +1652,7 @@ static void test_client_post_frame(void)
 		"rc %d events %u sent %u", rc, got, cap.n - n0);
 	gh.v.tx_prod = u.tx_prod;
 	gh.v.evq_cons = u.evq_cons;
-	nic_vi_user_close(&u);
+	vi_user_close(&u);
 }
 
 static void test_fault_reset(void)

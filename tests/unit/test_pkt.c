@@ -569,8 +569,28 @@ static void test_parse_hdr(void)
 		"GSO check from the header copy", "refused");
 }
 
+/* The exported checked accessor: in range, past the end, an off + size that would wrap. */
+static void test_get(void)
+{
+	uint8_t b[64] = { 0 };
+
+	T_CHECK(pv_pkt_get(b, sizeof(b), 0, sizeof(b)) == b, "get: all of it", "NULL");
+	T_CHECK(pv_pkt_get(b, sizeof(b), 12, 2) == b + 12, "get: in range", "wrong pointer");
+	T_CHECK(pv_pkt_get(b, sizeof(b), sizeof(b), 0) == b + sizeof(b), "get: 0 bytes at the end",
+		"NULL");
+	T_CHECK(pv_pkt_getw(b, sizeof(b), 62, 2) == b + 62, "getw: the last 2 bytes", "wrong pointer");
+	T_CHECK(!pv_pkt_get(b, sizeof(b), 63, 2), "get: one byte past the end", "not NULL");
+	T_CHECK(!pv_pkt_get(b, sizeof(b), sizeof(b) + 1, 0), "get: offset past the end", "not NULL");
+	T_CHECK(!pv_pkt_get(b, sizeof(b), 0, sizeof(b) + 1), "get: size past the end", "not NULL");
+	T_CHECK(!pv_pkt_get(b, sizeof(b), UINT64_MAX, 2), "get: off + size wraps", "not NULL");
+	T_CHECK(!pv_pkt_get(b, sizeof(b), 2, UINT64_MAX), "get: size + off wraps", "not NULL");
+	T_CHECK(!pv_pkt_getw(b, sizeof(b), UINT64_MAX - 1, 4), "getw: off + size wraps", "not NULL");
+	T_CHECK(!pv_pkt_get(b, 0, 0, 1), "get: empty buffer", "not NULL");
+}
+
 int main(void)
 {
+	test_get();
 	test_parse_hdr();
 	test_parse_basic();
 	test_parse_ipv6();

@@ -358,7 +358,7 @@ static void test_datapath(struct nbh *n, int wire)
 	struct ff f = { 0 };
 	char refs[4096];
 	int fds[3] = { -1, -1, -1 }, e;
-	struct nic_vi_user u;
+	struct vi_user u;
 	struct pv_nic_event ev = { 0 };
 	struct pv_nic_info_reply info0, info1;
 	uint8_t fr[256];
@@ -428,7 +428,7 @@ static void test_datapath(struct nbh *n, int wire)
 				     NULL, 0, NULL, 0, bad, &nbad);
 		T_CHECK(e == -EINVAL && nbad == 0, "pvnic: malformed ACCEL_FDS refused", "%d", e);
 	}
-	e = nic_vi_user_open(&u, fds[0], fds[1], fds[2]);
+	e = vi_user_open(&u, fds[0], fds[1], fds[2]);
 	T_CHECK(e == 0 && u.sh->info.vi_id == (uint32_t)atoi(be_get(t, PVNIC_KEY_VI)),
 		"pvnic: VI memory maps, its id is accel-vi", "%d", e);
 	if (e) {
@@ -438,7 +438,7 @@ static void test_datapath(struct nbh *n, int wire)
 	}
 
 	/* RX: a frame for the vif's MAC lands in buffer ids[0] = page 0, first half */
-	nic_vi_rx_post(&u, f.ids[0], 0, PV_NIC_BUF_SIZE);
+	vi_user_rx_post(&u, f.ids[0], 0, PV_NIC_BUF_SIZE);
 	fe_set(t, PV_ACCEL_KEY_STATE, "4");	/* the frontend reads the VI now */
 	T_CHECK(VIF_WAIT(t, v.mac_filter && v.fe_connected, 3000),
 		"pvnic: accel-filter=mac, frontend Connected -> MAC filter installed", "no filter");
@@ -447,7 +447,7 @@ static void test_datapath(struct nbh *n, int wire)
 	got = 0;
 	end = tf_now_ms() + 2000;
 	while (!got && tf_now_ms() < end) {
-		if (nic_vi_event(&u, &ev))
+		if (vi_user_event(&u, &ev))
 			got = 1;
 		else
 			tf_sleep_ms(2);
@@ -460,27 +460,27 @@ static void test_datapath(struct nbh *n, int wire)
 	/* TX with the vif's MAC as source: out on the wire (buffer ids[3] = page 1, half 1) */
 	len = mk_test(fr, mac_x, t->mac, "from-the-guest", 100);
 	memcpy((uint8_t *)pv_guest_frame(t->g, FP0 + 1) + PV_NIC_BUF_SIZE, fr, len);
-	nic_vi_tx_post(&u, f.ids[3], 0, (uint16_t)len);
-	nic_vi_user_ring(&u);
+	vi_user_tx_post(&u, f.ids[3], 0, (uint16_t)len);
+	vi_user_ring(&u);
 	T_CHECK(wire_wait(wire, fr, len, 2000), "pvnic: TX from the vif's MAC goes out on the wire",
 		"not seen");
 
 	/* TX spoofed: dropped, ERROR event TX_SPOOF */
 	len = mk_test(fr, mac_x, mac_spoof, "spoofed", 100);
 	memcpy(pv_guest_frame(t->g, FP0 + 2), fr, len);
-	nic_vi_tx_post(&u, f.ids[4], 0, (uint16_t)len);
-	nic_vi_user_ring(&u);
+	vi_user_tx_post(&u, f.ids[4], 0, (uint16_t)len);
+	vi_user_ring(&u);
 	got = 0;
 	end = tf_now_ms() + 2000;
 	while (!got && tf_now_ms() < end) {
-		if (nic_vi_event(&u, &ev) && ev.type == PV_NIC_EV_ERROR)
+		if (vi_user_event(&u, &ev) && ev.type == PV_NIC_EV_ERROR)
 			got = 1;
 		else
 			tf_sleep_ms(2);
 	}
 	T_CHECK(got && ev.code == PV_NIC_ERR_TX_SPOOF && !wire_wait(wire, fr, len, 300),
 		"pvnic: spoofed source dropped by the NIC", "got %d code %u", got, ev.code);
-	nic_vi_user_close(&u);
+	vi_user_close(&u);
 
 	/* accel off: VI freed, filter gone, grants unmapped, keys deleted */
 	cfd = nic_client_connect(sock_path);
@@ -666,17 +666,17 @@ static int slow_rx(struct tf *t, const uint8_t *want, uint32_t len, unsigned int
 }
 
 /* A frame of @len bytes from the wire to the guest's VI (RX event) within @ms? */
-static int vi_rx(struct nic_vi_user *u, uint32_t len, unsigned int ms)
+static int vi_rx(struct vi_user *u, uint32_t len, unsigned int ms)
 {
 	struct pv_nic_event ev;
 	uint64_t end = tf_now_ms() + ms;
 
 	while (tf_now_ms() < end) {
-		if (!nic_vi_event(u, &ev)) {
+		if (!vi_user_event(u, &ev)) {
 			tf_sleep_ms(2);
 			continue;
 		}
-		nic_vi_rx_post(u, ev.buf_id, 0, PV_NIC_BUF_SIZE);	/* the buffer again */
+		vi_user_rx_post(u, ev.buf_id, 0, PV_NIC_BUF_SIZE);	/* the buffer again */
 		if (ev.type == PV_NIC_EV_RX && ev.len == len)
 			return 1;
 	}
@@ -735,7 +735,7 @@ static void test_flows(struct nbh *n, int wire)
 {
 	struct tf *t = tf_new(n, "pv4", 4), *o = tf_new(n, "pv5", 5);
 	struct pvnic_vif_info v0, v1;
-	struct nic_vi_user u;
+	struct vi_user u;
 	struct ff f = { 0 };
 	int fds[3] = { -1, -1, -1 }, up = 0, e;
 	uint8_t fr[128];
@@ -757,9 +757,9 @@ static void test_flows(struct nbh *n, int wire)
 	T_ASSERT(fe_offer(t, refs, "4") && ff_parse_ids(&f, be_get(t, PVNIC_KEY_BUF_IDS)) == 8,
 		 "handshake");
 	e = pvnic_guest_accel_fds(t->g, 0, fds);
-	T_ASSERT(e == 0 && nic_vi_user_open(&u, fds[0], fds[1], fds[2]) == 0, "VI mapped");
+	T_ASSERT(e == 0 && vi_user_open(&u, fds[0], fds[1], fds[2]) == 0, "VI mapped");
 	for (unsigned int i = 0; i < f.nids; i++)
-		nic_vi_rx_post(&u, f.ids[i], 0, PV_NIC_BUF_SIZE);
+		vi_user_rx_post(&u, f.ids[i], 0, PV_NIC_BUF_SIZE);
 	fe_set(t, PV_ACCEL_KEY_STATE, "4");
 	T_CHECK(VIF_WAIT(t, v.fe_connected && !v.mac_filter && v.quota == 3 && !v.mode_mac, 3000),
 		"pvnic: default accel-filter is flow: no MAC filter; limits/max-filters=3 read",
@@ -855,7 +855,7 @@ static void test_flows(struct nbh *n, int wire)
 	T_CHECK(VIF_WAIT(t, !v.fe_connected && v.flows == 0 && !v.ready, 3000) &&
 		nic_filters_used() == f0, "pvnic: frontend Closed -> its filters removed from the NIC",
 		"flows %u nic %u (was %u)", pb_vif(t).flows, nic_filters_used(), f0);
-	nic_vi_user_close(&u);
+	vi_user_close(&u);
 	be_set(t, PV_ACCEL_KEY_NIC, NULL);
 	be_wait(t, PV_ACCEL_KEY_FRONTEND, "", 3000);
 	T_CHECK(!strcmp(be_get(t, PVNIC_KEY_LOCAL_MACS), ""), "pvnic: accel off -> accel-local-macs gone",
