@@ -24,7 +24,11 @@ check "wait_for 10 \"ip netns exec '$g1' ping -c1 -W1 198.18.0.100 >/dev/null 2>
 d1=$(domid_of g1); de=$(domid_of evil)
 emac=$(vstat "$de" mac)
 bc_def=$(cdefine src/back/port.h PV_STORM_DEFAULT_BCAST_PPS)
+mc_def=$(cdefine src/back/port.h PV_STORM_DEFAULT_MCAST_PPS)
+uu_def=$(cdefine src/back/port.h PV_STORM_DEFAULT_UNKNOWN_PPS)
 burst=$(cdefine src/back/port.h PV_STORM_BURST_FACTOR)
+# allowed PPS: what may pass the switch in the flood's time: a burst and the rate
+allowed() { echo $(( $1 * burst + $1 * (msecs + 999) / 1000 )); }
 
 # flood KIND DST N: evil's root sends N frames to DST as fast as it can; sets sent, dropped, secs
 flood() {
@@ -45,17 +49,24 @@ flood bcast ff:ff:ff:ff:ff:ff 200000
 wait "$ping_pid"
 lost=$(sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p' "$run/ping.bc")
 # at most the burst plus the rate over the flood's time passed the switch
-allowed=$(( bc_def * burst + bc_def * (msecs + 999) / 1000 ))
+allowed=$(allowed "$bc_def")
 check "[ \"$dropped\" -gt 0 ] && [ \$(( sent - dropped )) -le $allowed ]" \
 	"broadcast flood: evil's vif sent $sent frames in $msecs ms, $dropped dropped by storm control (tx_storm_bcast), $((sent - dropped)) flooded (at most $allowed: ${bc_def}/s, burst x$burst)"
 check "[ \"\${lost:-100}\" -le 2 ]" "broadcast flood: g1's 100 pings to ext meanwhile lost ${lost:-?}%"
 check "grep -q 'broadcast over $bc_def frames/s: dropped (storm control)' '$run/pvnetd.log'" \
 	"broadcast flood: pvnetd logs the storm, rate-limited"
 
+# Multicast and unknown unicast: what passed stays within their own
+# (larger) limits; a slow build may not reach them: then nothing is
+# dropped, and the check says so.
 flood mcast 33:33:00:00:00:01 50000
-check "[ \"$dropped\" -gt 0 ]" "multicast flood: $dropped of $sent dropped (tx_storm_mcast)"
+allowed=$(allowed "$mc_def")
+check "[ \$(( sent - dropped )) -le $allowed ]" \
+	"multicast flood: $sent frames in $msecs ms, $dropped dropped (tx_storm_mcast), $((sent - dropped)) flooded (at most $allowed)"
 flood unknown 02:00:00:00:99:99 50000
-check "[ \"$dropped\" -gt 0 ]" "unknown unicast flood: $dropped of $sent dropped (tx_storm_unknown)"
+allowed=$(allowed "$uu_def")
+check "[ \$(( sent - dropped )) -le $allowed ]" \
+	"unknown unicast flood: $sent frames in $msecs ms, $dropped dropped (tx_storm_unknown), $((sent - dropped)) flooded (at most $allowed)"
 
 # TCP from g1 to ext during a broadcast flood: it goes on.
 ip netns exec "$ext" timeout 20 iperf3 -s -1 -p 5305 >/dev/null 2>&1 &
