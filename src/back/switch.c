@@ -249,9 +249,8 @@ void pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_f
 			sw_deliver(sw, sw->ports[out], f);
 		break;
 	case PV_BRIDGE_FLOOD: {
-		enum pv_storm_kind k = eh->dst[0] & 1 ? (memcmp(eh->dst, "\xff\xff\xff\xff\xff\xff", 6) ?
-							 PV_STORM_MCAST : PV_STORM_BCAST)
-						      : PV_STORM_UNKNOWN;
+		enum pv_storm_kind k = pv_eth_is_broadcast(eh->dst) ? PV_STORM_BCAST :
+				       pv_eth_is_multicast(eh->dst) ? PV_STORM_MCAST : PV_STORM_UNKNOWN;
 
 		if (!pv_storm_take(&in->storm[k], now)) {
 			in->st.storm_drops[k]++;
