@@ -314,6 +314,7 @@ struct tx_frame {
 	enum pv_nic_err err;	/* NONE, TX_CHAIN (a descriptor refused), or the frame's reason */
 	unsigned int txf;	/* with NONE: its entry in nic->txf */
 	uint32_t len;
+	uint32_t cost;		/* wire bytes (tx_wire_cost), or a minimum frame's if refused */
 };
 
 /* Why a round stopped before the VI's posted descriptors ran out. */
@@ -435,7 +436,6 @@ static void vi_tx_frame(struct nic *nic, struct nic_vi *vi, struct tx_frame *fr,
 static void vi_tx_complete(struct nic *nic, struct nic_vi *vi, const struct tx_frame *fr)
 {
 	enum pv_nic_err err = fr->err;
-	uint32_t cost;
 
 	if (err == PV_NIC_ERR_NONE && nic->txf[fr->txf].rc < 0)
 		err = PV_NIC_ERR_TX_PORT;
@@ -445,9 +445,8 @@ static void vi_tx_complete(struct nic *nic, struct nic_vi *vi, const struct tx_f
 		vi->st.tx_bytes += fr->len;
 		vi->st.tx_tso += !!(fr->td[0].d.flags & PV_NIC_TX_F_TSO);
 		nic->port_tx++;
-		cost = tx_wire_cost(fr->len, &nic->txf[fr->txf].vnet);
-		vi->st.tx_wire_bytes += cost;
-		nic->tx_wire_total += cost;
+		vi->st.tx_wire_bytes += fr->cost;
+		nic->tx_wire_total += fr->cost;
 		for (unsigned int j = 0; j < fr->n; j++)
 			vi_event(vi, PV_NIC_EV_TX_DONE, 0, 0, &fr->td[j].d, fr->td[j].d.len, 0,
 				 fr->td[j].index);
@@ -524,9 +523,10 @@ static bool vi_tx(struct nic *nic, struct nic_vi *vi)
 			break;
 		}
 		fr[nfr] = (struct tx_frame){ .td = td + n, .n = k };
-		vi_tx_frame(nic, vi, &fr[nfr++], overlong, &nf);
-		deficit -= nf > nf0 ? tx_wire_cost(fr[nfr - 1].len, &nic->txf[nf0].vnet) :
-			   NIC_WIRE_MIN + NIC_WIRE_OVERHEAD;
+		vi_tx_frame(nic, vi, &fr[nfr], overlong, &nf);
+		fr[nfr].cost = nf > nf0 ? tx_wire_cost(fr[nfr].len, &nic->txf[nf0].vnet) :
+			       NIC_WIRE_MIN + NIC_WIRE_OVERHEAD;
+		deficit -= fr[nfr++].cost;
 		n += k;
 	}
 	if (n == lim && lim < avail && stop == TX_STOP_NONE)
