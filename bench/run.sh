@@ -6,8 +6,9 @@
 #   pvnet:   g1 (pvnet-front) ==rings== pvnetd (netback, bridge) ==rings== g2 (pvnet-front)
 #   raw:     pvnet-bench gen ==rings== pvnetd (netback, bridge) ==rings== pvnet-bench sink
 #            (netfront's frame API: no TAP, no kernel stack; 60 and 1514-byte frames)
-#   to ext:  one guest to an external host: natively on a veth, and through
-#            pvnetd --nic and pvnet-nicd on a veth, slow path then fast path
+#   to ext:  one guest to an external host and the external host to it:
+#            natively on a veth, and through pvnetd --nic and pvnet-nicd on
+#            a veth, slow path then fast path
 #   N to ext: 1, 2 and 4 guests sending to the external host at once (one
 #            iperf3 stream each, one server per guest on its own port in
 #            the external namespace), on each path:
@@ -193,12 +194,15 @@ fp_measure() { # LABEL CLIENT_NS SERVER_NS SERVER_IP [pvnetd]
 	echo "$1|$(stats "${t[@]}")|$cpu" >>"$fpout"
 }
 fp_measure "native veth" "$nat" "$ext1" 198.18.3.100
+fp_measure "native veth, ext -> guest" "$ext1" "$nat" 198.18.3.1
 d3=$("$BUILD"/pvnetctl -r "$run/fp" --json domain-list | sed -n 's/.*"domid": \([0-9]*\), "name": "g3".*/\1/p')
 fp_measure "pvnet slow path" "$g3" "$ext2" 198.18.4.100 pvnetd
+fp_measure "pvnet slow, ext -> guest" "$ext2" "$g3" 198.18.4.3 pvnetd
 "$BUILD"/pvnetctl -r "$run/fp" accel "$d3" 0 on pvnic >/dev/null
 wait_for 10 "'$BUILD'/pvnetctl -r '$run/fp' --json accel $d3 0 show | grep -q '\"accelstate\": \"4\"'"
 ip netns exec "$g3" ping -c 3 -i 0.2 -q 198.18.4.100 >/dev/null
 fp_measure "pvnet fast path" "$g3" "$ext2" 198.18.4.100 pvnetd
+fp_measure "pvnet fast, ext -> guest" "$ext2" "$g3" 198.18.4.3 pvnetd
 
 # --- the fast path beside another VI's TX flood ------------------------------
 #   g3 (accelerated) -> ext2 as above while evil_vi, another accelerated
@@ -350,10 +354,10 @@ echo "lost: sent but not received (dropped at the sink's full queue); CPU: per m
 [ "$raw_noend" -eq 0 ] || echo "warning: in $raw_noend raw runs the sink never saw the generator's END" \
 	"frame: frames stuck in a ring (a lost wakeup?)"
 echo
-echo "guest to external host, TCP (iperf3, 1 stream), ${REPS}x${SECS}s; the NIC is pvnet-nicd on a veth"
-printf '%-20s %-26s %s\n' "path" "Gbit/s median (range)" "pvnetd CPU s per GB"
+echo "guest to external host and back (ext -> guest), TCP (iperf3, 1 stream), ${REPS}x${SECS}s; the NIC is pvnet-nicd on a veth"
+printf '%-28s %-26s %s\n' "path" "Gbit/s median (range)" "pvnetd CPU s per GB"
 while IFS='|' read -r l t c; do
-	printf '%-20s %-26s %s\n' "$l" "$t" "$c"
+	printf '%-28s %-26s %s\n' "$l" "$t" "$c"
 done <"$fpout"
 if [ -s "$floodout" ]; then
 	echo
