@@ -183,9 +183,12 @@ unsigned int pv_accel_front_mtu(const struct pv_accel_front_dev *dev);
 
 /*
  * pv_accel_front_deliver() - a frame received on the fast path, to the
- * guest's stack (call from poll).  @iov is read during the call only.
+ * guest's stack (call from poll).  @iov (at most PV_ACCEL_DELIVER_IOV
+ * pieces) is read during the call only; @vh may carry a GSO frame of up
+ * to 64 KiB with its partial checksum (virtio-net's rules).
  * Return: 0, or -errno if the upper edge dropped it (the plugin counts it).
  */
+#define PV_ACCEL_DELIVER_IOV	64
 int pv_accel_front_deliver(struct pv_accel_front_dev *dev, const struct virtio_net_hdr *vh,
 			   const struct iovec *iov, int iovcnt, uint32_t len);
 /* The plugin's interrupt: run netfront's poll soon (from the loop). */

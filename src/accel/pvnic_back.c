@@ -6,9 +6,12 @@
  * Theory of Operation
  * ===================
  *
- *   probe(vif)  --> accel-local-macs, VI_ALLOC, SET_MAC(vif MAC),
+ *   probe(vif)  --> accel-local-macs, VI_ALLOC (RX chains if the NIC has
+ *                   them), SET_MAC(vif MAC),
  *                   accel-frontend = pvnic, accelstate InitWait
- *   frontend accelstate 3 --> read accel-filter, limits/max-filters and
+ *   frontend accelstate 3 --> accel-rx-chain asks for RX chains otherwise
+ *                   than the VI has them: VI_FREE, VI_ALLOC, SET_MAC;
+ *                   read accel-filter, limits/max-filters and
  *                   accel-buf-refs, pv_gnt_map each (kept), BUF_MAP(guest
  *                   memfd, chunks 2f, 2f+1), accel-buf-ids, accel-vi,
  *                   accel-mtu, accel-features, accelstate 4
@@ -96,6 +99,7 @@ struct pvnic_vif {
 	/* the VI (vi_ok: allocated on the current control connection) */
 	int vi_ok;
 	struct nic_client_vi vi;
+	uint32_t vi_flags;		/* PV_NIC_VI_F_* the VI was allocated with */
 
 	/* filters: only while the frontend reads the VI (fe_connected) */
 	int fe_connected;
@@ -538,26 +542,57 @@ static void pb_local_macs(struct pvnic_vif *pv)
 
 /* ---- probe's work: a VI for the vif ---- */
 
-static int pb_vi_setup(struct pvnic_vif *pv)
+/*
+ * VI_ALLOC with @flags and SET_MAC(vif MAC).  Return: 0, or -errno with
+ * the VI freed again (a transport error: the NIC is gone).
+ */
+static int pb_vi_open(struct pvnic_vif *pv, uint32_t flags)
 {
 	struct pvnic_back *pb = pv->pb;
 	int e;
 
 	if (pb->cfd < 0)
 		return -ENOTCONN;
-	e = nic_client_vi_alloc(pb->cfd, &pv->vi);
+	e = nic_client_vi_alloc_flags(pb->cfd, flags, &pv->vi);
 	if (e) {
 		pv_warn("vif%u.%u: pvnic: VI_ALLOC: %s", pv->domid, pv->devid, strerror(-e));
 		pv->vi.mem_fd = pv->vi.doorbell_fd = pv->vi.wake_fd = -1;
 		return pb_ctl_err(pb, e, "VI_ALLOC failed");
 	}
 	pv->vi_ok = 1;
+	pv->vi_flags = flags;
 	pb->st.vi_allocs++;
 	e = nic_client_set_mac(pb->cfd, pv->vi.vi_id, pv->mac, 0);
 	if (e) {
 		pv_warn("vif%u.%u: pvnic: SET_MAC: %s", pv->domid, pv->devid, strerror(-e));
-		goto fail;
+		if (pb->cfd >= 0)
+			pb_vi_teardown(pv);
+		else
+			pb_vi_close_fds(pv);
+		return pb_ctl_err(pb, e, "setup failed");
 	}
+	return 0;
+}
+
+/*
+ * The VI's flags for a frontend: RX chains if the NIC has them and the
+ * frontend said it reads them (accel-rx-chain = 1).  At probe the
+ * frontend is not there yet: chains if the NIC has them (what pvnet's
+ * frontend asks for), changed at its accelstate 3 if it asks otherwise.
+ */
+static uint32_t pb_vi_flags_for(struct pvnic_vif *pv, int fe_chains)
+{
+	return fe_chains && (pv->pb->features & PV_NIC_FEAT_RX_CHAIN) ? PV_NIC_VI_F_RX_CHAIN : 0;
+}
+
+static int pb_vi_setup(struct pvnic_vif *pv)
+{
+	struct pvnic_back *pb = pv->pb;
+	int e;
+
+	e = pb_vi_open(pv, pb_vi_flags_for(pv, 1));
+	if (e)
+		return e;
 	e = pv_accel_back_publish_frontend(pv->vif, PVNIC_NAME);
 	if (e) {
 		pv_warn("vif%u.%u: pvnic: accel-frontend: %s", pv->domid, pv->devid, strerror(-e));
@@ -616,6 +651,28 @@ static void pb_fail(struct pvnic_vif *pv, const char *what, int e)
 		pv_accel_back_set_state(pv->vif, XenbusStateClosed);
 }
 
+/*
+ * The frontend's accelstate 3: if it reads RX chains otherwise than the
+ * VI was given them at probe, a new VI (nothing is on the old one yet:
+ * no buffers, no filters).
+ */
+static int pb_vi_match_frontend(struct pvnic_vif *pv)
+{
+	char path[PB_PATH_MAX + 32], val[8];
+	uint32_t flags;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", pv->fe, PVNIC_KEY_RX_CHAIN);
+	n = xs_server_read(pv->pb->xs, path, val, sizeof(val));
+	flags = pb_vi_flags_for(pv, n == 1 && val[0] == '1');
+	if (flags == pv->vi_flags)
+		return 0;
+	pb_vi_teardown(pv);
+	pv_info("vif%u.%u: pvnic: a new VI, RX chains %s for this frontend", pv->domid, pv->devid,
+		flags & PV_NIC_VI_F_RX_CHAIN ? "on" : "off");
+	return pb_vi_open(pv, flags);
+}
+
 static void pb_bufs_connect(struct pvnic_vif *pv)
 {
 	struct pvnic_back *pb = pv->pb;
@@ -629,6 +686,11 @@ static void pb_bufs_connect(struct pvnic_vif *pv)
 
 	if (!d) {
 		pb_fail(pv, "no such domain", ENOENT);
+		return;
+	}
+	e = pb_vi_match_frontend(pv);
+	if (e) {
+		pb_fail(pv, "VI for the frontend's " PVNIC_KEY_RX_CHAIN, e);
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/%s", pv->fe, PVNIC_KEY_BUF_REFS);
@@ -705,7 +767,9 @@ static void pb_bufs_connect(struct pvnic_vif *pv)
 	snprintf(num, sizeof(num), "%u", pb->mtu);
 	if (!e)
 		e = pb_write(pv, pv->be, PVNIC_KEY_MTU, num);
-	snprintf(num, sizeof(num), "%u", pb->features);
+	snprintf(num, sizeof(num), "%u",
+		 (pb->features & ~PV_NIC_FEAT_RX_CHAIN) |
+			 (pv->vi_flags & PV_NIC_VI_F_RX_CHAIN ? PV_NIC_FEAT_RX_CHAIN : 0));
 	if (!e)
 		e = pb_write(pv, pv->be, PVNIC_KEY_FEATURES, num);
 	if (e) {

@@ -24,11 +24,13 @@
  * buffer is in the state the event needs (in flight for TX, posted for RX).
  *
  * Handshake (own xenstore connection, own watches, on netfront's loop):
- *   new_device: grant, write accel-buf-refs, accelstate 3, watch the
- *               backend's accelstate and accel-local-macs;
+ *   new_device: grant, write accel-rx-chain = 1 and accel-buf-refs,
+ *               accelstate 3, watch the backend's accelstate and
+ *               accel-local-macs;
  *   any watch:  read accel-local-macs again (pvnic_check), then:
- *   backend 4:  read accel-buf-ids (exactly 2K), accel-mtu and
- *               accel-features (absent: no offloads), ask pvnetd for [VI
+ *   backend 4:  read accel-buf-ids (exactly 2K), accel-features (absent:
+ *               no offloads, no chains) and accel-mtu (above 2 KiB only
+ *               with chains both ways), ask pvnetd for [VI
  *               memfd, doorbell, wake-up] (retried on -EAGAIN from a
  *               timer), map and check the VI, post the RX buffers, watch
  *               the wake-up eventfd, accelstate 4: data path on;
@@ -63,6 +65,15 @@
  *                    feature TX_CSUM: the flag, the field left for the NIC;
  *             SWCSUM any other partial checksum: completed here;
  *             PLAIN  as it is.
+ *             CSUM, SWCSUM and PLAIN take one buffer, or (a frame above
+ *             2 KiB: MTU 9000, feature TX_CHAIN) one chain of them.
+ * RX: with accel-rx-chain (written by us) and PV_NIC_FEAT_RX_CHAIN in
+ * accel-features (the backend gave the VI chains), a frame may span
+ * several RX buffers and a GSO frame from the port arrives whole
+ * (RX_META, nic.h): it goes up as one iovec of those buffers with a
+ * virtio-net header carrying its GSO type and size and its partial
+ * checksum, so the guest's TAP takes 64 KiB in one write.  A frame above
+ * the vif's MTU (not GSO) is dropped and counted (rx_over_mtu).
  *             A frame is all or nothing: its descriptors are written past
  *             the published tx_prod and published at once when all are
  *             there (vi_user_tx_stage_frame, vi_user_tx_publish), or taken back.
@@ -277,6 +288,20 @@ static void pvnic_offloads(struct pvnic_dev *p, uint32_t features)
 	p->off_csum = !!(features & PV_NIC_FEAT_TX_CSUM);
 	p->off_tso = (features & (PV_NIC_FEAT_TSO | PV_NIC_FEAT_TX_CHAIN)) ==
 		     (PV_NIC_FEAT_TSO | PV_NIC_FEAT_TX_CHAIN);
+	p->tx_chain = !!(features & PV_NIC_FEAT_TX_CHAIN);
+	p->rx_chain = !!(features & PV_NIC_FEAT_RX_CHAIN);
+}
+
+/*
+ * The largest MTU the fast path carries: a frame in one 2 KiB buffer, or
+ * with chains both ways (accel-features) whatever a chain holds.
+ */
+static unsigned int pvnic_mtu_max(uint32_t features)
+{
+	uint32_t both = PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_RX_CHAIN;
+
+	return (features & both) == both ? PVNIC_MTU_MAX
+					 : PV_NIC_BUF_SIZE - PV_PKT_ETH_HLEN - PV_PKT_VLAN_HLEN;
 }
 
 /*
@@ -310,6 +335,7 @@ static int pvnic_vi_up(struct pvnic_dev *p, int fds[PVNIC_NR_FDS], const uint32_
 	p->mtu = mtu;
 	p->ntx_free = 0;
 	p->txa_err = 0;
+	memset(&p->rxc, 0, sizeof(p->rxc));
 	pvnic_offloads(p, p->features);
 	for (unsigned int j = 0; j < PVNIC_NBUF; j++) {
 		if (j < PVNIC_NRX) {
@@ -329,8 +355,9 @@ static int pvnic_vi_up(struct pvnic_dev *p, int fds[PVNIC_NR_FDS], const uint32_
 	p->up = 1;
 	p->irq_on = 1;
 	vi_user_arm(&p->u);
-	pv_info("pvnic: vif %u: fast path on (VI %u, MTU %u, TX offloads:%s%s)", p->devid,
-		p->u.sh->info.vi_id, mtu, p->off_csum ? " csum" : "", p->off_tso ? " tso" : "");
+	pv_info("pvnic: vif %u: fast path on (VI %u, MTU %u, TX offloads:%s%s%s, RX chains %s)",
+		p->devid, p->u.sh->info.vi_id, mtu, p->off_csum ? " csum" : "",
+		p->off_tso ? " tso" : "", p->tx_chain ? " chains" : "", p->rx_chain ? "on" : "off");
 	return 0;
 fail:
 	for (int i = 0; i < PVNIC_NR_FDS; i++) {
@@ -468,14 +495,13 @@ static void pvnic_check(struct pvnic_dev *p)
 	e = pvnic_read_ids(p, ids);
 	if (e)
 		return pvnic_fail(p, "bad " PVNIC_KEY_BUF_IDS, e);
-	if (pvnic_read_uint(p, PVNIC_KEY_MTU, &mtu) || mtu < 68 ||
-	    mtu > PV_NIC_BUF_SIZE - PV_PKT_ETH_HLEN - PV_PKT_VLAN_HLEN)
-		mtu = pv_accel_front_mtu(p->dev);
-	if (!mtu || mtu > PV_NIC_BUF_SIZE - PV_PKT_ETH_HLEN - PV_PKT_VLAN_HLEN)
-		mtu = 1500;
 	if (pvnic_read_uint(p, PVNIC_KEY_FEATURES, &feat))
 		feat = 0;	/* a backend or NIC without offloads: all in software */
 	p->features = feat;
+	if (pvnic_read_uint(p, PVNIC_KEY_MTU, &mtu) || mtu < 68 || mtu > pvnic_mtu_max(feat))
+		mtu = pv_accel_front_mtu(p->dev);
+	if (!mtu || mtu > pvnic_mtu_max(feat))
+		mtu = 1500;
 	e = pvnic_guest_accel_fds(p->g, p->devid, fds);
 	if (e == -EAGAIN && ++p->retries < PVNIC_RETRIES) {
 		pvnic_schedule(p, PVNIC_RETRY_MS);
@@ -567,6 +593,8 @@ static void pvnic_free(struct pvnic_dev *p)
 			xsc_unwatch(p->xs, path, "pvnic");
 		if (!pvnic_key(path, pv_accel_front_path(p->dev), PVNIC_KEY_BUF_REFS))
 			xsc_rm(p->xs, 0, path);
+		if (!pvnic_key(path, pv_accel_front_path(p->dev), PVNIC_KEY_RX_CHAIN))
+			xsc_rm(p->xs, 0, path);
 		xsc_close(p->xs);
 	}
 	if (p->g) {
@@ -619,7 +647,9 @@ static int pvnic_new_device(struct pv_accel_front_dev *dev, void *arg)
 	p->xs_w = pv_loop_add(p->loop, xsc_fd(p->xs), EPOLLIN, pvnic_xs_cb, p);
 	if (!p->xs_w)
 		goto fail;
-	if ((e = pvnic_key(path, fe, PVNIC_KEY_BUF_REFS)) ||
+	if ((e = pvnic_key(path, fe, PVNIC_KEY_RX_CHAIN)) ||
+	    (e = xsc_write(p->xs, 0, path, "1", 1)) < 0 ||
+	    (e = pvnic_key(path, fe, PVNIC_KEY_BUF_REFS)) ||
 	    (e = xsc_write(p->xs, 0, path, refs, strlen(refs))) < 0 ||
 	    (e = pvnic_key(path, pv_accel_front_backend(dev), PV_ACCEL_KEY_STATE)) ||
 	    (e = xsc_watch(p->xs, path, "pvnic")) < 0 ||

@@ -48,8 +48,9 @@ _Static_assert(PVNIC_NTX <= PV_NIC_TXQ_SIZE && PVNIC_NRX <= PV_NIC_RXQ_SIZE &&
 	       PVNIC_NRX > 0 && PVNIC_NRX < PVNIC_NBUF, "buffers fit the rings");
 _Static_assert(XENSTORE_PAYLOAD_MAX / 18 < PVNIC_LOCAL_MAX,
 	       "every MAC accel-local-macs can carry fits the table");
-_Static_assert(PVNIC_NRX + PVNIC_NTX <= PV_NIC_EVQ_SIZE,
-	       "every buffer's event fits the event queue at once: the NIC never stalls on us");
+_Static_assert(2 * PVNIC_NRX + PVNIC_NTX <= PV_NIC_EVQ_SIZE,
+	       "every buffer's event (and an RX_META before each RX buffer) fits the event "
+	       "queue at once: the NIC never stalls on us");
 _Static_assert(PVNIC_IDX_SLOTS >= 2 * PVNIC_NBUF && PVNIC_NBUF < 0xffff,
 	       "the id index has free slots and 16-bit entries");
 /*
@@ -77,6 +78,19 @@ struct pvnic_plan {
 	unsigned int nbuf;	/* TX buffers the frame takes */
 };
 
+/*
+ * An RX chain being read: its RX_META, then the buffers of its RX events
+ * so far (left: events still to come; 0: no chain open).
+ */
+struct pvnic_rxc {
+	struct pv_nic_rx_meta m;
+	unsigned int left, n;
+	int skip;		/* in pieces (MORE) of a frame whose RX_META was not believed */
+	uint32_t got;
+	uint16_t part[PV_NIC_RX_MAX_FRAGS];
+	uint16_t plen[PV_NIC_RX_MAX_FRAGS];
+};
+
 /* tx_mark: a guest frame's first and last buffers, for counting it once. */
 #define PVNIC_TXB_FIRST	0x1
 #define PVNIC_TXB_LAST	0x2
@@ -102,6 +116,11 @@ struct pvnic_dev {
 	int txa_err;			/* the frame whose events we are reading had an ERROR */
 	uint32_t features;		/* PV_NIC_FEAT_* the backend published */
 	int off_tso, off_csum;		/* offloads in use (from features) */
+	int tx_chain;			/* frames above 2 KiB go out as chains */
+	int rx_chain;			/* the VI was allocated with RX chains */
+	struct pvnic_rxc rxc;		/* the RX chain being read */
+	uint64_t rx_chain_bad;		/* chains whose events broke their RX_META: dropped */
+	uint64_t rx_over_mtu;		/* frames longer than the vif's MTU: dropped */
 	struct vi_user u;
 	int fds[PVNIC_NR_FDS];
 	int up;				/* data path on */

@@ -123,9 +123,12 @@ static uint32_t pvnic_iter_copy(struct pvnic_iter *it, uint8_t *dst, uint32_t le
 	return got;
 }
 
-/* TSO: the frame as it is, 2 KiB a buffer, one chain; the NIC segments it. */
-static int pvnic_tx_tso(struct pvnic_dev *p, const struct iovec *iov, int iovcnt, uint32_t len,
-			uint16_t mss)
+/*
+ * A frame as it is, 2 KiB a buffer, one chain: a TSO frame (the NIC
+ * segments it) or a frame longer than a buffer (a jumbo frame).
+ */
+static int pvnic_tx_chain(struct pvnic_dev *p, const struct iovec *iov, int iovcnt, uint32_t len,
+			  uint32_t offload, uint16_t mss)
 {
 	struct pvnic_iter it = { .iov = iov, .iovcnt = iovcnt };
 	struct nic_tx_frag frag[PV_NIC_TX_MAX_FRAGS];
@@ -142,22 +145,40 @@ static int pvnic_tx_tso(struct pvnic_dev *p, const struct iovec *iov, int iovcnt
 			return -EMSGSIZE;	/* the iovec is shorter than len */
 		frag[nf++] = (struct nic_tx_frag){ .buf_id = p->id[j], .len = (uint16_t)n };
 	}
-	return pvnic_tx_stage(p, frag, nf, PV_NIC_TX_F_TSO, mss);
+	return pvnic_tx_stage(p, frag, nf, offload, mss);
 }
 
-/* A frame in one buffer: as it is, its checksum completed here or by the NIC. */
+/*
+ * A frame without GSO: as it is, its checksum completed here or by the
+ * NIC; in one buffer, or a chain when longer (its software checksum then
+ * computed on a linear copy first).
+ */
 static int pvnic_tx_one(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 			const struct iovec *iov, int iovcnt, uint32_t len, int mode)
 {
-	unsigned int j = pvnic_tx_take(p);
+	uint32_t offload = mode == PVNIC_TXM_CSUM ? PV_NIC_TX_F_CSUM : 0;
+	struct iovec lin;
+	unsigned int j;
 
+	if (len > PV_NIC_BUF_SIZE) {
+		if (mode == PVNIC_TXM_SWCSUM) {
+			if (pvnic_gather(p->lin, iov, iovcnt, 0, len) != len ||
+			    pv_pkt_csum_complete(p->lin, len, vh->csum_start, vh->csum_offset))
+				return -EMSGSIZE;
+			lin = (struct iovec){ .iov_base = p->lin, .iov_len = len };
+			iov = &lin;
+			iovcnt = 1;
+		}
+		return pvnic_tx_chain(p, iov, iovcnt, len, offload, 0);
+	}
+	j = pvnic_tx_take(p);
 	if (pvnic_gather(p->buf[j], iov, iovcnt, 0, len) != len)
 		return -EMSGSIZE;
 	if (mode == PVNIC_TXM_SWCSUM &&
 	    pv_pkt_csum_complete(p->buf[j], len, vh->csum_start, vh->csum_offset))
 		return -EMSGSIZE;
 	return pvnic_tx_stage(p, &(struct nic_tx_frag){ .buf_id = p->id[j], .len = (uint16_t)len },
-			      1, mode == PVNIC_TXM_CSUM ? PV_NIC_TX_F_CSUM : 0, 0);
+			      1, offload, 0);
 }
 
 /* nic_txrule_swgso()'s buffers: the next free TX buffer. */
@@ -217,7 +238,7 @@ static int pvnic_tx_send(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 
 	switch (pl->mode) {
 	case PVNIC_TXM_TSO:
-		e = pvnic_tx_tso(p, iov, iovcnt, len, pl->mss);
+		e = pvnic_tx_chain(p, iov, iovcnt, len, PV_NIC_TX_F_TSO, pl->mss);
 		break;
 	case PVNIC_TXM_SWGSO:
 		e = pvnic_tx_swgso(p, vh, iov, iovcnt, len, pl->mss);
@@ -240,12 +261,16 @@ static int pvnic_tx_send(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 	return 0;
 }
 
-/* The longest frame without TSO (the NIC's rule: MTU + 14, one tag 4 more), in one buffer. */
+/*
+ * The longest frame without TSO (the NIC's rule: MTU + 14, one tag 4
+ * more), in one buffer or, with TX chains, in one chain.
+ */
 static uint32_t pvnic_plain_max(const struct pvnic_dev *p, const uint8_t *hdr, uint32_t avail)
 {
 	uint32_t max = nic_txrule_max_len(p->mtu, hdr, avail);
+	uint32_t room = p->tx_chain ? PV_NIC_TX_MAX_FRAGS * PV_NIC_BUF_SIZE : PV_NIC_BUF_SIZE;
 
-	return max < PV_NIC_BUF_SIZE ? max : PV_NIC_BUF_SIZE;
+	return max < room ? max : room;
 }
 
 /*
@@ -315,6 +340,7 @@ int pvnic_tx_plan(const struct pvnic_dev *p, const struct virtio_net_hdr *vh,
 		return pvnic_plan_gso(p, vh, hdr, avail, len, pl);
 	if (len > pvnic_plain_max(p, hdr, avail))
 		return 1;
+	pl->nbuf = (len + PV_NIC_BUF_SIZE - 1) / PV_NIC_BUF_SIZE;
 	if (!vh || !(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
 		return 0;
 	if ((uint32_t)vh->csum_start + vh->csum_offset + 2 > len)

@@ -26,6 +26,7 @@
 
 #include "front/netfront.h"
 #include "front/tap.h"
+#include "pvnet/accel.h"
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/pkt.h"
@@ -246,6 +247,9 @@ static void fr_tap_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	}
 	pv_netfront_flush(fr->nf);
 }
+
+_Static_assert(TAP_WRITE_IOV >= PV_ACCEL_DELIVER_IOV && TAP_WRITE_IOV >= PV_NF_MAX_RX_SLOTS,
+	       "a frame netfront or a plugin delivers fits one TAP write");
 
 static int fr_tap_deliver(void *arg, const struct virtio_net_hdr *vh, const struct iovec *iov,
 			  int iovcnt, uint32_t len)

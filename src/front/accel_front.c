@@ -184,6 +184,8 @@ int pv_accel_front_deliver(struct pv_accel_front_dev *dev, const struct virtio_n
 
 	if (!dev->pl || !nf->carrier)
 		return -ENOTCONN;
+	if (iovcnt < 1 || iovcnt > PV_ACCEL_DELIVER_IOV)
+		return -EINVAL;
 	return nf->ops.deliver(nf->arg, vh, iov, iovcnt, len);
 }
 

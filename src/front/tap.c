@@ -170,10 +170,10 @@ ssize_t tap_readv(struct pv_tap *t, struct virtio_net_hdr *vh, const struct iove
 int tap_write(struct pv_tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
 	      int iovcnt)
 {
-	struct iovec v[1 + PV_NF_MAX_RX_SLOTS];
+	struct iovec v[1 + TAP_WRITE_IOV];
 	ssize_t n;
 
-	if (iovcnt < 0 || iovcnt > PV_NF_MAX_RX_SLOTS)
+	if (iovcnt < 0 || iovcnt > TAP_WRITE_IOV)
 		return -EINVAL;
 	v[0].iov_base = (void *)vh;
 	v[0].iov_len = sizeof(*vh);

@@ -42,7 +42,11 @@ int tap_set_carrier(struct pv_tap *t, int on);
  * Return: its length (without the header), -EAGAIN if none, -errno.
  */
 ssize_t tap_read(struct pv_tap *t, struct virtio_net_hdr *vh, void *buf, size_t size);
-/* One frame to the kernel: 0, or -errno. */
+/*
+ * tap_write() - one frame to the kernel, of at most TAP_WRITE_IOV pieces
+ * (netback's slots, or an RX chain of the fast path): 0, or -errno.
+ */
+#define TAP_WRITE_IOV	64
 ssize_t tap_readv(struct pv_tap *t, struct virtio_net_hdr *vh, const struct iovec *iov, int iovcnt);
 int tap_write(struct pv_tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
 	      int iovcnt);

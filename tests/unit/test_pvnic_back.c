@@ -324,12 +324,26 @@ static int ff_parse_ids(struct ff *f, const char *s)
 }
 
 /* Offer @refs with accelstate 3; wait for backend accelstate @want. */
-static int fe_offer(struct tf *t, const char *refs, const char *want)
+/* @chains: "1" as pvnet's frontend writes accel-rx-chain, NULL for a frontend without it. */
+static int fe_offer_chains(struct tf *t, const char *refs, const char *want, const char *chains)
 {
+	char path[160];
+
 	fe_set(t, PV_ACCEL_KEY_STATE, "1");
+	if (chains) {
+		fe_set(t, PVNIC_KEY_RX_CHAIN, chains);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s", t->fe, PVNIC_KEY_RX_CHAIN);
+		xsc_rm(t->xs, 0, path);
+	}
 	fe_set(t, PVNIC_KEY_BUF_REFS, refs);
 	fe_set(t, PV_ACCEL_KEY_STATE, "3");
 	return be_wait(t, PV_ACCEL_KEY_STATE, want, 3000);
+}
+
+static int fe_offer(struct tf *t, const char *refs, const char *want)
+{
+	return fe_offer_chains(t, refs, want, "1");
 }
 
 static struct pb_req pb_stats(struct nbh *n);
@@ -547,13 +561,20 @@ static void test_bad_refs(struct nbh *n)
 		(unsigned long long)r.hv.gnt.maps, (unsigned long long)r.hv.gnt.unmaps,
 		(unsigned long long)r.st.bad_refs);
 
-	/* a good offer after bad ones works: 64 pages */
+	/* a good offer after bad ones works, from a frontend that does not read RX chains */
+	uint64_t allocs = pb_stats(n).st.vi_allocs;
 	ff_grant(t, &f, PVNIC_MAX_PAGES);
 	ff_refs_str(&f, refs, sizeof(refs));
-	T_CHECK(fe_offer(t, refs, "4") &&
+	T_CHECK(fe_offer_chains(t, refs, "4", NULL) &&
 		ff_parse_ids(&f, be_get(t, PVNIC_KEY_BUF_IDS)) == 2 * PVNIC_MAX_PAGES,
 		"pvnic: 64 good refs after bad ones -> accelstate 4, 128 ids", "'%s'",
 		be_get(t, PV_ACCEL_KEY_STATE));
+	T_CHECK(pb_stats(n).st.vi_allocs == allocs + 1 &&
+		!(strtoul(be_get(t, PVNIC_KEY_FEATURES), NULL, 10) & PV_NIC_FEAT_RX_CHAIN),
+		"pvnic: a frontend without accel-rx-chain -> a new VI without RX chains, "
+		"accel-features says so", "allocs %llu -> %llu features '%s'",
+		(unsigned long long)allocs, (unsigned long long)pb_stats(n).st.vi_allocs,
+		be_get(t, PVNIC_KEY_FEATURES));
 
 	/* the frontend leaves (accelstate 6): its pages come back */
 	fe_set(t, PV_ACCEL_KEY_STATE, "6");
@@ -566,6 +587,10 @@ static void test_bad_refs(struct nbh *n)
 	ff_refs_str(&f, refs, sizeof(refs));
 	T_CHECK(fe_offer(t, refs, "4"), "pvnic: reconnect -> accelstate 4", "'%s'",
 		be_get(t, PV_ACCEL_KEY_STATE));
+	T_CHECK(pb_stats(n).st.vi_allocs == allocs + 2 &&
+		(strtoul(be_get(t, PVNIC_KEY_FEATURES), NULL, 10) & PV_NIC_FEAT_RX_CHAIN),
+		"pvnic: accel-rx-chain = 1 again -> a VI with RX chains again", "allocs %llu features '%s'",
+		(unsigned long long)pb_stats(n).st.vi_allocs, be_get(t, PVNIC_KEY_FEATURES));
 	uint64_t frees = pb_stats(n).st.vi_frees;
 	xsc_close(t->xs);
 	pv_guest_close(t->g);

@@ -45,6 +45,8 @@ uint64_t pvnic_front_test_bogus(struct pv_accel_front_dev *dev);
 unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const char *val,
 					 uint64_t *bad);
 unsigned int pvnic_front_test_tx_free(struct pv_accel_front_dev *dev);
+int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct virtio_net_hdr *vh,
+			       const uint8_t *frame, uint32_t len, uint16_t *mss);
 
 /* ---- the fake accel host ---- */
 
@@ -54,8 +56,10 @@ struct pv_accel_front_dev {
 	uint8_t mac[6];
 	unsigned int kicks;
 	unsigned int delivered;
-	uint8_t last_rx[2048];
+	uint8_t last_rx[70000];
 	uint32_t last_rx_len;
+	struct virtio_net_hdr last_vh;
+	int last_iovcnt;
 	int last_rx_valid;
 	int rx_vh_null;
 	unsigned int returned;
@@ -89,6 +93,9 @@ int pv_accel_front_deliver(struct pv_accel_front_dev *dev, const struct virtio_n
 		got += (uint32_t)iov[i].iov_len;
 	}
 	dev->last_rx_len = len;
+	dev->last_iovcnt = iovcnt;
+	if (vh)
+		dev->last_vh = *vh;
 	dev->last_rx_valid = vh && (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID);
 	dev->rx_vh_null += !vh;
 	dev->delivered++;
@@ -260,6 +267,53 @@ static int nic_rx(const uint8_t *f, uint32_t len, uint8_t err)
 	N.rx_cons++;
 	__atomic_store_n(&N.sh->rx_cons.v, N.rx_cons, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* An RX_META event as the NIC writes it (nic.h, RX chains). */
+static void nic_rx_meta(uint32_t frame_len, uint8_t nr_desc, uint8_t gso_type, uint16_t gso_size,
+			uint16_t flags, uint16_t csum_start, uint16_t csum_offset)
+{
+	struct pv_nic_rx_meta m = {
+		.type = PV_NIC_EV_RX_META, .gso_type = gso_type, .flags = flags,
+		.frame_len = frame_len, .gso_size = gso_size, .queue = 1, .nr_desc = nr_desc,
+		.csum_start = csum_start, .csum_offset = csum_offset,
+	};
+
+	memcpy(&N.evq[N.evq_prod & (PV_NIC_EVQ_SIZE - 1)], &m, sizeof(m));
+	N.evq_prod++;
+	__atomic_store_n(&N.sh->evq_prod.v, N.evq_prod, __ATOMIC_RELEASE);
+}
+
+/*
+ * A frame into consecutive posted RX descriptors as a chain: RX_META
+ * (unless @no_meta) and an RX event per descriptor, MORE on all but the
+ * last; @lie_more: the last one claims MORE too.  Return: descriptors
+ * used, or -1 if too few are posted.
+ */
+static int nic_rx_chain(const uint8_t *f, uint32_t len, uint8_t gso_type, uint16_t gso_size,
+			uint16_t flags, int no_meta, int lie_more)
+{
+	uint32_t prod = __atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE);
+	uint32_t n = (len + PV_NIC_BUF_SIZE - 1) / PV_NIC_BUF_SIZE, off = 0;
+
+	if (prod - N.rx_cons < n)
+		return -1;
+	if (!no_meta)
+		nic_rx_meta(len, (uint8_t)n, gso_type, gso_size, flags,
+			    (flags & PV_NIC_RX_F_CSUM_PARTIAL) ? 34 : 0,
+			    (flags & PV_NIC_RX_F_CSUM_PARTIAL) ? 16 : 0);
+	for (uint32_t j = 0; j < n; j++) {
+		struct pv_nic_desc d = N.rxq[(N.rx_cons + j) & (PV_NIC_RXQ_SIZE - 1)];
+		uint32_t c = len - off < PV_NIC_BUF_SIZE ? len - off : PV_NIC_BUF_SIZE;
+		uint16_t more = (j + 1 < n || lie_more) ? PV_NIC_RX_F_MORE : 0;
+
+		memcpy(nic_buf(d.buf_id) + d.offset, f + off, c);
+		off += c;
+		nic_event(PV_NIC_EV_RX, 0, 1, d.buf_id, (uint16_t)c, N.rx_cons + j, flags | more);
+	}
+	N.rx_cons += n;
+	__atomic_store_n(&N.sh->rx_cons.v, N.rx_cons, __ATOMIC_RELEASE);
+	return (int)n;
 }
 
 static uint64_t efd_read(int fd)
@@ -1084,6 +1138,144 @@ static void test_irq(struct pv_loop *loop)
 	ops->poll(&D, 64);
 }
 
+/* RX chains (nic.h): frames over several buffers, GSO frames whole, lies refused. */
+static void test_rx_chains(void)
+{
+	struct pv_accel_stats st = { 0 };
+	uint32_t len, prod0;
+	unsigned int d0;
+	uint64_t bogus0;
+	int n;
+
+	ops->poll(&D, 256);
+	ops->get_stats(&D, &st);
+	pvnic_front_test_set_features(&D, PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM |
+					      PV_NIC_FEAT_TSO | PV_NIC_FEAT_RX_CHAIN);
+	prod0 = __atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE);
+
+	/* a 1400-byte frame, one descriptor, no RX_META: as without chains */
+	d0 = D.delivered;
+	len = eth_frame(F, MY_MAC, PEER, 1400);
+	T_ASSERT(nic_rx_chain(F, len, PV_NIC_GSO_NONE, 0, PV_NIC_RX_F_CSUM_OK, 1, 0) == 1, "rx");
+	ops->poll(&D, 64);
+	T_CHECK(D.delivered == d0 + 1 && D.last_rx_len == 1400 && D.last_iovcnt == 1 &&
+		D.last_rx_valid, "rx chains: a one-buffer frame without RX_META delivered",
+		"delivered %u len %u iov %d", D.delivered - d0, D.last_rx_len, D.last_iovcnt);
+
+	/* a 64 KiB TCPv4 GSO frame: one delivery of 33 pieces, its GSO and checksum state */
+	len = tcp_frame(F, MY_MAC, PEER, 65535 - 40);
+	d0 = D.delivered;
+	n = nic_rx_chain(F, len, PV_NIC_GSO_TCPV4, 1448, PV_NIC_RX_F_CSUM_PARTIAL, 0, 0);
+	T_ASSERT(n == 33, "a 64 KiB frame takes 33 buffers");
+	ops->poll(&D, 64);
+	T_CHECK(D.delivered == d0 + 1 && D.last_rx_len == len && D.last_iovcnt == 33 &&
+		!memcmp(D.last_rx, F, len),
+		"rx chains: a 64 KiB GSO frame goes up whole, bytes intact", "delivered %u len %u iov %d",
+		D.delivered - d0, D.last_rx_len, D.last_iovcnt);
+	T_CHECK(D.last_vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && D.last_vh.gso_size == 1448 &&
+		(D.last_vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && D.last_vh.csum_start == 34 &&
+		D.last_vh.csum_offset == 16 && D.last_vh.hdr_len == 54,
+		"rx chains: virtio header from RX_META (TCPV4, mss, NEEDS_CSUM 34/16, hdr_len 54)",
+		"type %u size %u flags %u cs %u co %u hl %u", D.last_vh.gso_type, D.last_vh.gso_size,
+		D.last_vh.flags, D.last_vh.csum_start, D.last_vh.csum_offset, D.last_vh.hdr_len);
+	T_EQ(__atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE) - N.rx_cons, NRX,
+	     "rx chains: every buffer of the chain posted again");
+
+	/* IPv6 with ECN */
+	len = tcp6_frame(F, MY_MAC, PEER, 20000);
+	d0 = D.delivered;
+	nic_rx_chain(F, len, PV_NIC_GSO_TCPV6 | PV_NIC_GSO_ECN, 1428, PV_NIC_RX_F_CSUM_PARTIAL, 0, 0);
+	ops->poll(&D, 64);
+	T_CHECK(D.delivered == d0 + 1 && D.last_rx_len == len &&
+		D.last_vh.gso_type == (VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN),
+		"rx chains: TCPv6 GSO frame with ECN", "delivered %u type %u",
+		D.delivered - d0, D.last_vh.gso_type);
+
+	/* a 3000-byte frame without GSO on a vif of MTU 1500: dropped and counted */
+	memset(&st, 0, sizeof(st));
+	ops->get_stats(&D, &st);
+	memset(&st, 0, sizeof(st));
+	len = eth_frame(F, MY_MAC, PEER, 3000);
+	d0 = D.delivered;
+	nic_rx_chain(F, len, PV_NIC_GSO_NONE, 0, PV_NIC_RX_F_CSUM_OK, 0, 0);
+	ops->poll(&D, 64);
+	ops->get_stats(&D, &st);
+	T_CHECK(D.delivered == d0 && st.rx_dropped == 1 &&
+		__atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE) - N.rx_cons == NRX,
+		"rx chains: a frame above the vif's MTU dropped, counted, buffers back",
+		"delivered %u dropped %llu", D.delivered - d0, (unsigned long long)st.rx_dropped);
+
+	/* lies: each dropped (an RX error), buffers back, the next frame fine */
+	struct {
+		const char *what;
+		int no_meta, lie_more;
+		uint8_t gso;
+		uint16_t flags;
+	} lie[] = {
+		{ "RX events with MORE and no RX_META", 1, 0, PV_NIC_GSO_NONE, 0 },
+		{ "a last event claiming MORE (the next frame's RX_META ends it)", 0, 1,
+		  PV_NIC_GSO_NONE, 0 },
+		{ "a GSO frame without a partial checksum", 0, 0, PV_NIC_GSO_TCPV4, 0 },
+		{ "a UDP GSO type", 0, 0, 5, PV_NIC_RX_F_CSUM_PARTIAL },
+	};
+	for (unsigned int i = 0; i < sizeof(lie) / sizeof(lie[0]); i++) {
+		memset(&st, 0, sizeof(st));
+		bogus0 = pvnic_front_test_bogus(&D);
+		len = tcp_frame(F, MY_MAC, PEER, 5000);
+		d0 = D.delivered;
+		nic_rx_chain(F, len, lie[i].gso, lie[i].gso ? 1448 : 0, lie[i].flags, lie[i].no_meta,
+			     lie[i].lie_more);
+		len = eth_frame(F, MY_MAC, PEER, 1000);	/* a good frame after it */
+		nic_rx_chain(F, len, PV_NIC_GSO_NONE, 0, PV_NIC_RX_F_CSUM_OK, 0, 0);
+		ops->poll(&D, 64);
+		ops->get_stats(&D, &st);
+		T_CHECK(D.delivered == d0 + 1 && D.last_rx_len == 1000 &&
+			(st.rx_errors >= 1 || pvnic_front_test_bogus(&D) > bogus0) &&
+			__atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE) - N.rx_cons == NRX,
+			lie[i].what, "delivered %u len %u errors %llu bogus %llu posted %u",
+			D.delivered - d0, D.last_rx_len, (unsigned long long)st.rx_errors,
+			(unsigned long long)(pvnic_front_test_bogus(&D) - bogus0),
+			__atomic_load_n(&N.sh->rx_prod.v, __ATOMIC_ACQUIRE) - N.rx_cons);
+	}
+
+	/* RX_META saying 41 descriptors, or a length past its descriptors: not believed */
+	bogus0 = pvnic_front_test_bogus(&D);
+	nic_rx_meta(5000, PV_NIC_RX_MAX_FRAGS + 1, 0, 0, 0, 0, 0);
+	nic_rx_meta(5000, 2, 0, 0, 0, 0, 0);
+	nic_rx_meta(5000, 3, 0, 0, PV_NIC_RX_F_CSUM_PARTIAL, 4990, 16);
+	ops->poll(&D, 64);
+	T_EQ(pvnic_front_test_bogus(&D), bogus0 + 3, "rx chains: impossible RX_META events ignored, counted");
+	len = eth_frame(F, MY_MAC, PEER, 4000);
+	d0 = D.delivered;
+	nic_rx_chain(F, len, PV_NIC_GSO_NONE, 0, 0, 0, 0);
+	ops->poll(&D, 64);
+	T_CHECK(D.delivered == d0 + 0 && pvnic_front_test_bogus(&D) == bogus0 + 3,
+		"rx chains: a 4000-byte frame on MTU 1500 still dropped after lies", "delivered %u",
+		D.delivered - d0);
+	len = eth_frame(F, MY_MAC, PEER, 1514);
+	nic_rx_chain(F, len, PV_NIC_GSO_NONE, 0, 0, 0, 0);
+	ops->poll(&D, 64);
+	T_CHECK(D.delivered == d0 + 1, "rx chains: and a good frame after them goes up",
+		"delivered %u", D.delivered - d0);
+	(void)prod0;
+	pvnic_front_test_set_features(&D, PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM |
+					      PV_NIC_FEAT_TSO);
+}
+
+/* TX of a frame above 2 KiB without GSO (MTU 9000): a chain with TX_CHAIN, else slow. */
+static void test_tx_jumbo(void)
+{
+	uint16_t mss;
+	uint32_t len = eth_frame(F, PEER, MY_MAC, 9014);
+
+	T_EQ(pvnic_front_test_tx_decide(9000, PV_NIC_FEAT_TX_CHAIN, NULL, F, len, &mss), 0,
+	     "tx jumbo: a 9014-byte frame on MTU 9000 with TX chains posted as it is");
+	T_EQ(pvnic_front_test_tx_decide(9000, 0, NULL, F, len, &mss), -1,
+	     "tx jumbo: without TX chains it stays on the slow path");
+	T_EQ(pvnic_front_test_tx_decide(9000, PV_NIC_FEAT_TX_CHAIN, NULL, F, 9015, &mss), -1,
+	     "tx jumbo: one byte above the MTU stays on the slow path");
+}
+
 static void test_remove(void)
 {
 	uint32_t len = eth_frame(F, PEER, MY_MAC, 300);
@@ -1131,6 +1323,8 @@ int main(void)
 	test_chain_errors();
 	test_hostile_events();
 	test_local_macs();
+	test_rx_chains();
+	test_tx_jumbo();
 	test_irq(loop);
 	test_remove();
 	pv_loop_free(loop);
