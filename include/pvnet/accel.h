@@ -67,6 +67,15 @@
  *                dropped); a held frame is never lost silently, never sent
  *                twice.
  *
+ * Optional frontend hook (version 1.1; NULL, or an ops table of 1.0's
+ * size, and netfront never calls it):
+ *
+ *   flush        the upper edge ended a batch of transmits (netfront's own
+ *                flush, where it pushes its ring and notifies once): post
+ *                what start_xmit staged, ringing the plugin's doorbell once
+ *                for the batch, as a NIC driver's xmit_more ends.  Without
+ *                it, a plugin rings from poll after a kick.
+ *
  * Backend hooks: probe(vif) and remove(vif), per vif; 0 from probe = the
  * plugin serves it.  Everything else (the NIC, buffers, filters, the
  * plugins' own message channel) is the plugin's own control work.  Vifs
@@ -106,14 +115,21 @@
 #ifndef PVNET_ACCEL_H
 #define PVNET_ACCEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 #include <linux/virtio_net.h>
 
 /* Versions: major in the top 16 bits (must match), minor below (additions). */
-#define PV_ACCEL_FRONT_VERSION	0x00010000u
+#define PV_ACCEL_FRONT_VERSION	0x00010001u	/* 1.1: flush */
 #define PV_ACCEL_BACK_VERSION	0x00010001u	/* 1.1: frame, vifs_changed, show, show_nic */
 #define PV_ACCEL_VERSION_MAJOR(v) ((v) >> 16)
+/*
+ * PV_ACCEL_OP() - an optional op of an ops table, or NULL when the table
+ * (its @size) ends before it: how a host calls a newer minor version's op.
+ */
+#define PV_ACCEL_OP(ops, type, op)							\
+	((ops)->size >= offsetof(type, op) + sizeof((ops)->op) ? (ops)->op : NULL)
 
 #define PV_ACCEL_NAME_MAX	32	/* names: [a-z0-9_.-]{1,31} */
 
@@ -157,9 +173,13 @@ struct pv_accel_front_ops {
 	void (*stop_irq)(struct pv_accel_front_dev *dev);
 	int (*check_ready)(struct pv_accel_front_dev *dev);
 	void (*get_stats)(struct pv_accel_front_dev *dev, struct pv_accel_stats *delta);
+	/* 1.1: optional, may be NULL */
+	void (*flush)(struct pv_accel_front_dev *dev);
 };
-_Static_assert(sizeof(struct pv_accel_front_ops) == 8 + 9 * sizeof(void *),
-	       "pv_accel_front_ops v1: grow only at the end, bump the minor version");
+/* The size of a 1.0 table (everything before flush): still accepted. */
+#define PV_ACCEL_FRONT_OPS_SIZE_1_0	(8 + 9 * sizeof(void *))
+_Static_assert(sizeof(struct pv_accel_front_ops) == 8 + 10 * sizeof(void *),
+	       "pv_accel_front_ops v1.1: grow only at the end, bump the minor version");
 
 /*
  * pv_accel_front_register() - make a frontend plugin known by @ops->name

@@ -92,8 +92,9 @@
  *
  * Doorbell: start_xmit publishes each frame's descriptors and asks
  * netfront for a poll (pv_accel_front_kick) once per burst; the doorbell is
- * rung once from poll (or start_irq), so a burst of frames costs one
- * eventfd write.  Poll
+ * rung once for the burst, from flush (accel.h 1.1: netfront's upper edge
+ * ended its batch) or else from that poll (or start_irq), so a burst of
+ * frames costs one eventfd write.  Poll
  * also rings after reading events while the NIC has TX descriptors not yet
  * consumed (it may have stalled on a full event queue, nic.h).
  *
@@ -691,6 +692,7 @@ static const struct pv_accel_front_ops pvnic_front_ops = {
 	.stop_irq = pvnic_stop_irq,
 	.check_ready = pvnic_check_ready,
 	.get_stats = pvnic_get_stats,
+	.flush = pvnic_flush,
 };
 
 /* Prototypes for pvnet-front.c and the unit test (pvnic.h is the backend's). */

@@ -162,6 +162,7 @@ enum pv_accel_xmit pvnic_start_xmit(struct pv_accel_front_dev *dev,
 				    const struct virtio_net_hdr *vh,
 				    const struct iovec *iov, int iovcnt, uint32_t len);
 void pvnic_tx_held(struct pvnic_dev *p);
+void pvnic_flush(struct pv_accel_front_dev *dev);
 
 /* pvnic_front_rx.c: poll: RX and TX events, interrupts, stats */
 int pvnic_poll(struct pv_accel_front_dev *dev, int budget);

@@ -413,3 +413,16 @@ void pvnic_tx_held(struct pvnic_dev *p)
 			  &p->held_pl))
 		p->pend.tx_dropped++;	/* cannot happen: it was planned */
 }
+
+/*
+ * flush (accel.h 1.1): netfront's upper edge ended its batch: one doorbell
+ * for the frames start_xmit published in it, now rather than from the
+ * poll that start_xmit's kick asks for (which still reaps the TX events).
+ */
+void pvnic_flush(struct pv_accel_front_dev *dev)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	if (p && p->up && p->ring_pending)
+		pvnic_ring(p);
+}

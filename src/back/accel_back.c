@@ -82,9 +82,7 @@ static struct ab_plugin ab_plugins[AB_MAX_PLUGINS];
 static struct pv_accel_back_vif *ab_vifs;
 
 /* An optional op of @ops, or NULL when the table is too short to have it. */
-#define ab_op(ops, op)								\
-	((ops)->size >= offsetof(struct pv_accel_back_ops, op) + sizeof((ops)->op) ?	\
-	 (ops)->op : NULL)
+#define ab_op(ops, op)	PV_ACCEL_OP(ops, struct pv_accel_back_ops, op)
 
 struct pv_accel_kv {
 	struct pv_kv *kv;

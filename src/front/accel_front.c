@@ -109,7 +109,7 @@ int pv_accel_front_register(const struct pv_accel_front_ops *ops, void *arg)
 	/* A table from another major version would be called with the wrong layout. */
 	if (!ops || !ops->name || !pv_accel_name_ok(ops->name) ||
 	    PV_ACCEL_VERSION_MAJOR(ops->version) != PV_ACCEL_VERSION_MAJOR(PV_ACCEL_FRONT_VERSION) ||
-	    ops->size < sizeof(struct pv_accel_front_ops) || !ops->new_device || !ops->remove ||
+	    ops->size < PV_ACCEL_FRONT_OPS_SIZE_1_0 || !ops->new_device || !ops->remove ||
 	    !ops->start_xmit)
 		return -EINVAL;
 	if (nfa_find(ops->name))
@@ -526,6 +526,20 @@ int nf_accel_irq(struct pv_netfront *nf, int on)
 		ops->stop_irq(&a->dev);
 	a->in_hook = 0;
 	return pending != 0;
+}
+
+/* The upper edge's batch ended: the plugin posts what it staged (accel.h 1.1 flush). */
+void nf_accel_flush(struct pv_netfront *nf)
+{
+	struct nf_accel *a = nf->accel;
+	void (*fn)(struct pv_accel_front_dev *dev);
+
+	if (!a || !a->dev.pl || a->in_hook ||
+	    !(fn = PV_ACCEL_OP(a->dev.pl->ops, struct pv_accel_front_ops, flush)))
+		return;
+	a->in_hook = 1;
+	fn(&a->dev);
+	a->in_hook = 0;
 }
 
 int nf_accel_poll(struct pv_netfront *nf, int budget)

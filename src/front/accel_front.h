@@ -43,6 +43,7 @@ void nf_accel_tx_resume(struct pv_netfront *nf);
 int nf_accel_irq(struct pv_netfront *nf, int on);
 /* The plugin's poll with @budget: 1 if it may have more. */
 int nf_accel_poll(struct pv_netfront *nf, int budget);
+void nf_accel_flush(struct pv_netfront *nf);
 /* Collect the plugin's counter deltas into netfront's stats. */
 void nf_accel_stats(struct pv_netfront *nf);
 

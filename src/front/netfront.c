@@ -615,6 +615,7 @@ void pv_netfront_flush(struct pv_netfront *nf)
 {
 	int ntx = 0, nrx = 0;
 
+	nf_accel_flush(nf);	/* the fast path's doorbell for the batch */
 	if (!nf->rings_up)
 		return;
 	if (nf->tx_unpushed)

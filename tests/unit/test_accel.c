@@ -310,6 +310,14 @@ static int detach(void)
 
 /* ---- the tests ---- */
 
+static int old10_new(struct pv_accel_front_dev *dev, void *arg) { return -ENODEV; }
+static void old10_remove(struct pv_accel_front_dev *dev) { }
+static enum pv_accel_xmit old10_xmit(struct pv_accel_front_dev *dev, const struct virtio_net_hdr *vh,
+				     const struct iovec *iov, int iovcnt, uint32_t len)
+{
+	return PV_ACCEL_NOT_SENT;
+}
+
 static void test_registry(void)
 {
 	struct pv_accel_front_ops bad = { .version = 0x00020000, .size = sizeof(bad), .name = "x" };
@@ -322,6 +330,22 @@ static void test_registry(void)
 		"accepted");
 	T_CHECK(pv_dummy_front_register(&F.df) == -EEXIST, "registry: a name registers once",
 		"registered twice");
+	{
+		/* A 1.0 table (without flush) still registers; netfront never calls past it. */
+		struct pv_accel_front_ops old10 = {
+			.name = "old10", .new_device = old10_new, .remove = old10_remove,
+			.start_xmit = old10_xmit,
+		};
+
+		old10.version = 0x00010000;
+		old10.size = PV_ACCEL_FRONT_OPS_SIZE_1_0;
+		old10.flush = (void (*)(struct pv_accel_front_dev *))1;	/* beyond size: never called */
+		T_CHECK(pv_accel_front_register(&old10, NULL) == 0 &&
+			PV_ACCEL_OP(&old10, struct pv_accel_front_ops, flush) == NULL &&
+			pv_accel_front_unregister("old10") == 0,
+			"registry: a 1.0-sized frontend table registers, its missing flush is NULL",
+			"refused or flush seen");
+	}
 	T_CHECK(!pv_accel_name_ok("") && !pv_accel_name_ok("a/b") && !pv_accel_name_ok("A") &&
 		pv_accel_name_ok("sfc-0.x_y"), "registry: names checked", "name check wrong");
 	T_CHECK(pv_accel_load("/nonexistent", "dummy") == -ENOENT && pv_accel_load(NULL, "../x") == -EINVAL,

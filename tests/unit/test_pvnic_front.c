@@ -1262,6 +1262,27 @@ static void test_rx_chains(void)
 					      PV_NIC_FEAT_TSO);
 }
 
+/* flush (accel.h 1.1): the batch's doorbell rung at once, once. */
+static void test_flush(void)
+{
+	uint32_t len = eth_frame(F, PEER, MY_MAC, 200);
+	uint64_t db;
+
+	drain();
+	efd_read(N.db);
+	T_CHECK(ops->flush != NULL, "flush: the plugin has it", "NULL");
+	for (int i = 0; i < 3; i++)
+		T_ASSERT(xmit(NULL, F, len) == PV_ACCEL_SENT, "sent");
+	db = efd_read(N.db);
+	T_EQ(db, 0, "flush: start_xmit alone rings no doorbell");
+	ops->flush(&D);
+	db = efd_read(N.db);
+	T_EQ(db, 1, "flush: three frames, one doorbell at flush");
+	ops->flush(&D);
+	T_EQ(efd_read(N.db), 0, "flush: nothing staged, no doorbell");
+	drain();
+}
+
 /* TX of a frame above 2 KiB without GSO (MTU 9000): a chain with TX_CHAIN, else slow. */
 static void test_tx_jumbo(void)
 {
@@ -1307,8 +1328,8 @@ int main(void)
 	D.loop = loop;
 	memcpy(D.mac, MY_MAC, 6);
 	ops = pvnic_front_ops_get();
-	T_CHECK(ops && !strcmp(ops->name, "pvnic") && ops->version == PV_ACCEL_FRONT_VERSION,
-		"ops: pvnic, v1", "bad ops");
+	T_CHECK(ops && !strcmp(ops->name, "pvnic") && ops->version == PV_ACCEL_FRONT_VERSION &&
+		ops->size == sizeof(*ops), "ops: pvnic, v1.1", "bad ops");
 	test_attach(pages);
 	test_policy();
 	test_csum();
@@ -1325,6 +1346,7 @@ int main(void)
 	test_local_macs();
 	test_rx_chains();
 	test_tx_jumbo();
+	test_flush();
 	test_irq(loop);
 	test_remove();
 	pv_loop_free(loop);
