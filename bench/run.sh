@@ -8,7 +8,15 @@
 #            (netfront's frame API: no TAP, no kernel stack; 60 and 1514-byte frames)
 #   to ext:  one guest to an external host and the external host to it:
 #            natively on a veth, and through pvnetd --nic and pvnet-nicd on
-#            a veth, slow path then fast path
+#            a veth, slow path then fast path: TCP both ways, UDP at 1 and
+#            5 Gbit/s offered, the highest rate losing at most 0.1% (RFC
+#            2544, by bisection), ping RTT; then TCP again with every
+#            interface at MTU 9000
+#   the table: all of these (and guest <-> guest) in one table, native /
+#            slow / fast side by side, CPU seconds of all pvnet processes
+#            per GB beside each TCP figure; also written, with a gnuplot
+#            chart of the TCP rows, to $BENCH_OUT (default build/bench):
+#            table.txt, tcp.dat, chart.svg
 #   N to ext: 1, 2 and 4 guests sending to the external host at once (one
 #            iperf3 stream each, one server per guest on its own port in
 #            the external namespace), on each path:
@@ -35,6 +43,7 @@ out=$run/results
 cleanup() {
 	stop_pvnetd "$run"
 	[ -d "$run/fp" ] && stop_pvnetd "$run/fp"
+	[ -d "$run/fp9" ] && stop_pvnetd "$run/fp9"
 	ns_cleanup
 	rm -rf "$run"
 }
@@ -159,50 +168,134 @@ raw_measure() { # LABEL SIZE
 raw_measure "60 B (64 with FCS)" 60
 raw_measure "1514 B (MTU 1500)" 1514
 
-# --- guest to external: native, slow path, fast path ------------------------
+# --- guest <-> external host: native, slow path, fast path; MTU 1500 and 9000 ---
 #   native: a namespace on a plain veth to the external host;
-#   pvnet:  guest g3 -> pvnetd (--nic) -> pvnet-nicd owning a veth -> external,
-#           with g3's acceleration off (slow path) and then on (fast path).
-mkdir -p "$run/fp/nic"
-fpout=$run/fpresults
-mk_ns nat nat; mk_ns ext1 ext1
-veth_pair "$nat" eth0 "$ext1" eth0
-ip -n "$nat" addr add 198.18.3.1/24 dev eth0; ip -n "$ext1" addr add 198.18.3.100/24 dev eth0
-mk_ns fph fph; mk_ns g3 g3; mk_ns ext2 ext2
-veth_pair "$fph" up0 "$ext2" eth0
-ip -n "$ext2" addr add 198.18.4.100/24 dev eth0
-start_nicd "$fph" "$run/fp/nic" up0 "$run/nicd.log"
-ip netns exec "$fph" "$BUILD"/pvnetd --run-dir "$run/fp" --nic "$run/fp/nic" 2>"$run/fp/pvnetd.log" &
-wait_for 5 "[ -S '$run/fp/ctl.sock' ]"
-ip netns exec "$g3" "$BUILD"/pvnet-front --run-dir "$run/fp" --name g3 2>"$run/g3.log" &
-track_pid $!
-wait_for 10 "ip -n '$g3' link show eth0 >/dev/null 2>&1"
-ip -n "$g3" addr add 198.18.4.3/24 dev eth0; ip -n "$g3" link set eth0 up
-wait_for 10 "ip netns exec '$g3' ping -c1 -W1 198.18.4.100 >/dev/null 2>&1"
-fp_ticks() { awk '{print $14 + $15}' "/proc/$(cat "$run/fp/pvnetd.pid")/stat"; }
-fp_measure() { # LABEL CLIENT_NS SERVER_NS SERVER_IP [pvnetd]
-	local t=() i c0 c1 gb=0 cpu="n/a" g
-	c0=$(fp_ticks)
-	for i in $(seq "$REPS"); do
-		g=$(iperf_gbps "$2" "$3" "$4")
-		t+=("$g")
-		gb=$(awk -v a="$gb" -v g="$g" -v s="$SECS" 'BEGIN { print a + g * s / 8 }')
-	done
-	c1=$(fp_ticks)
-	[ -n "${5:-}" ] && cpu=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v gb="$gb" \
-		'BEGIN { printf "%.3f", (gb > 0 ? t / hz / gb : 0) }')
-	echo "$1|$(stats "${t[@]}")|$cpu" >>"$fpout"
+#   pvnet:  a guest -> pvnetd (--nic) -> pvnet-nicd owning a veth -> external,
+#           with the guest's acceleration off (slow path) and then on (fast path).
+#   Once at MTU 1500 (nat/ext1, fph/g3/ext2: also used by the sections after
+#   this one) and once with every interface at MTU 9000 (nat9/ext9n,
+#   fph9/g9/ext9).  CPU: utime + stime of every pvnet process of that host
+#   (pvnetd, pvnet-nicd, the guest's pvnet-front) per GB received.
+tab=$run/table	# MTU|row|path|cell
+# ext_host NAME MTU NET RUNDIR: sets xn_nat xn_ext (the native pair,
+# NET.3.x), xp_host xp_guest xp_ext (pvnet: guest NAME of a pvnetd on
+# RUNDIR, NET.4.x), xp_dom, xp_pids (pvnetd, pvnet-nicd, pvnet-front)
+ext_host() {
+	local s=$1 mtu=$2 n=$3 gp
+	xnet=$n xp_run=$4
+	mk_ns xn_nat "nat-$s"; mk_ns xn_ext "extn-$s"
+	veth_pair "$xn_nat" eth0 "$xn_ext" eth0
+	ip -n "$xn_nat" link set eth0 mtu "$mtu"; ip -n "$xn_ext" link set eth0 mtu "$mtu"
+	ip -n "$xn_nat" addr add "$n.3.1/24" dev eth0; ip -n "$xn_ext" addr add "$n.3.100/24" dev eth0
+	mkdir -p "$xp_run/nic"
+	mk_ns xp_host "fph-$s"; mk_ns xp_guest "$s"; mk_ns xp_ext "ext-$s"
+	veth_pair "$xp_host" up0 "$xp_ext" eth0
+	ip -n "$xp_host" link set up0 mtu "$mtu"; ip -n "$xp_ext" link set eth0 mtu "$mtu"
+	ip -n "$xp_ext" addr add "$n.4.100/24" dev eth0
+	start_nicd "$xp_host" "$xp_run/nic" up0 "$run/nicd$s.log"
+	ip netns exec "$xp_host" "$BUILD"/pvnetd --run-dir "$xp_run" --nic "$xp_run/nic" \
+		2>"$xp_run/pvnetd.log" &
+	wait_for 5 "[ -S '$xp_run/ctl.sock' ]"
+	ip netns exec "$xp_guest" "$BUILD"/pvnet-front --run-dir "$xp_run" --name "$s" --mtu "$mtu" \
+		2>"$run/$s.log" &
+	gp=$!; track_pid "$gp"
+	wait_for 10 "ip -n '$xp_guest' link show eth0 >/dev/null 2>&1"
+	ip -n "$xp_guest" addr add "$n.4.3/24" dev eth0; ip -n "$xp_guest" link set eth0 up
+	wait_for 10 "ip netns exec '$xp_guest' ping -c1 -W1 $n.4.100 >/dev/null 2>&1"
+	wait_for 5 "ip netns exec '$xn_nat' ping -c1 -W1 $n.3.100 >/dev/null 2>&1"
+	xp_pids="$(cat "$xp_run/pvnetd.pid") $nicd_pid $gp"
+	xp_dom=$("$BUILD"/pvnetctl -r "$xp_run" --json domain-list |
+		sed -n "s/.*\"domid\": \([0-9]*\), \"name\": \"$s\".*/\1/p")
 }
-fp_measure "native veth" "$nat" "$ext1" 198.18.3.100
-fp_measure "native veth, ext -> guest" "$ext1" "$nat" 198.18.3.1
-d3=$("$BUILD"/pvnetctl -r "$run/fp" --json domain-list | sed -n 's/.*"domid": \([0-9]*\), "name": "g3".*/\1/p')
-fp_measure "pvnet slow path" "$g3" "$ext2" 198.18.4.100 pvnetd
-fp_measure "pvnet slow, ext -> guest" "$ext2" "$g3" 198.18.4.3 pvnetd
-"$BUILD"/pvnetctl -r "$run/fp" accel "$d3" 0 on pvnic >/dev/null
-wait_for 10 "'$BUILD'/pvnetctl -r '$run/fp' --json accel $d3 0 show | grep -q '\"accelstate\": \"4\"'"
-ip netns exec "$g3" ping -c 3 -i 0.2 -q 198.18.4.100 >/dev/null
-fp_measure "pvnet fast path" "$g3" "$ext2" 198.18.4.100 pvnetd
-fp_measure "pvnet fast, ext -> guest" "$ext2" "$g3" 198.18.4.3 pvnetd
+# ticks PIDS...: their utime + stime, in clock ticks
+ticks() { local p s=0; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$s"; }
+# tcp_cell CLIENT_NS SERVER_NS SERVER_IP [PIDS]: "median (range)" Gbit/s [, CPU s/GB]
+tcp_cell() {
+	local t=() i c0 c1 gb=0 g cn=$1 ce=$2 ip=$3
+	shift 3
+	c0=$(ticks "$@")
+	for i in $(seq "$REPS"); do
+		g=$(iperf_gbps "$cn" "$ce" "$ip"); t+=("$g")
+		gb=$(awk -v a="$gb" -v g="${g:-0}" -v s="$SECS" 'BEGIN { print a + g * s / 8 }')
+	done
+	c1=$(ticks "$@")
+	if [ $# -gt 0 ]; then
+		echo "$(stats "${t[@]}"), $(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v gb="$gb" \
+			'BEGIN { printf "%.2f", (gb > 0 ? t / hz / gb : 0) }') s/GB"
+	else
+		stats "${t[@]}"
+	fi
+}
+# udp_run CLIENT_NS SERVER_NS SERVER_IP RATE SECONDS: "delivered_gbps loss_pct" (1470-byte datagrams)
+udp_run() {
+	ip netns exec "$2" iperf3 -s -1 -D -I "$run/iperf.pid" >/dev/null 2>&1
+	sleep 0.3
+	ip netns exec "$1" timeout $(($5 + 10)) iperf3 -c "$3" -u -b "$4" -l 1470 -t "$5" -J 2>/dev/null |
+		awk '/"sum_received"/ { r = 1 } r && /"bits_per_second"/ { gsub(/,/, ""); b = $2 }
+		     r && /"lost_percent"/ { gsub(/,/, ""); l = $2; exit }
+		     END { if (b == "") print "0 100"; else printf "%.3f %.3f\n", b / 1e9, l }'
+	kill "$(cat "$run/iperf.pid" 2>/dev/null)" 2>/dev/null
+	sleep 0.2
+}
+udp_cell() { # CLIENT SERVER IP RATE: "G Gbit/s, L % lost"
+	local r; r=$(udp_run "$1" "$2" "$3" "$4" "$SECS")
+	echo "${r% *} Gbit/s, ${r#* }% lost"
+}
+# rfc2544 CLIENT SERVER IP: the highest offered rate (Gbit/s) losing at most
+# 0.1% (RFC 2544's "throughput"): doubling from 0.25 Gbit/s until a trial
+# loses more, then 5 bisection steps; 2-second trials.
+rfc2544() {
+	local lo=0 hi="" r=0.25 i l
+	while [ -z "$hi" ]; do
+		l=$(udp_run "$1" "$2" "$3" "${r}G" 2); l=${l#* }
+		if awk -v l="$l" 'BEGIN { exit !(l <= 0.1) }'; then
+			lo=$r; r=$(awk -v r="$r" 'BEGIN { print r * 2 }')
+			awk -v r="$r" 'BEGIN { exit !(r > 40) }' && hi=$r
+		else
+			hi=$r
+		fi
+	done
+	for i in 1 2 3 4 5; do
+		r=$(awk -v a="$lo" -v b="$hi" 'BEGIN { print (a + b) / 2 }')
+		l=$(udp_run "$1" "$2" "$3" "${r}G" 2); l=${l#* }
+		if awk -v l="$l" 'BEGIN { exit !(l <= 0.1) }'; then lo=$r; else hi=$r; fi
+	done
+	awk -v r="$lo" 'BEGIN { printf "%.2f Gbit/s\n", r }'
+}
+rtt_cell() { local p; p=$(ping_pct "$1" "$2"); echo "${p% *} / ${p#* } us"; }
+# ext_rows MTU FULL: every row of the table for the host made by ext_host
+ext_rows() {
+	local m=$1 full=$2 path cn ce ip_n ip_e pids ig ie
+	for path in native slow fast; do
+		case $path in
+		native) cn=$xn_nat ce=$xn_ext ip_n=${xnet}.3.1 ip_e=${xnet}.3.100 pids="" ;;
+		slow) cn=$xp_guest ce=$xp_ext ip_n=${xnet}.4.3 ip_e=${xnet}.4.100 pids=$xp_pids ;;
+		fast)
+			cn=$xp_guest ce=$xp_ext ip_n=${xnet}.4.3 ip_e=${xnet}.4.100 pids=$xp_pids
+			"$BUILD"/pvnetctl -r "$xp_run" accel "$xp_dom" 0 on pvnic >/dev/null
+			wait_for 10 "'$BUILD'/pvnetctl -r '$xp_run' --json accel $xp_dom 0 show | grep -q '\"accelstate\": \"4\"'" ||
+				echo "g: acceleration did not reach Connected (MTU $m)" >&2
+			ip netns exec "$xp_guest" ping -c 3 -i 0.2 -q "${xnet}.4.100" >/dev/null
+			;;
+		esac
+		echo "$m|TCP guest -> ext, Gbit/s|$path|$(tcp_cell "$cn" "$ce" "$ip_e" $pids)" >>"$tab"
+		echo "$m|TCP ext -> guest, Gbit/s|$path|$(tcp_cell "$ce" "$cn" "$ip_n" $pids)" >>"$tab"
+		[ "$full" = 1 ] || continue
+		for r in 1G 5G; do
+			echo "$m|UDP $r offered, guest -> ext|$path|$(udp_cell "$cn" "$ce" "$ip_e" $r)" >>"$tab"
+			echo "$m|UDP $r offered, ext -> guest|$path|$(udp_cell "$ce" "$cn" "$ip_n" $r)" >>"$tab"
+		done
+		echo "$m|UDP at most 0.1% lost (RFC 2544), guest -> ext|$path|$(rfc2544 "$cn" "$ce" "$ip_e")" >>"$tab"
+		echo "$m|UDP at most 0.1% lost (RFC 2544), ext -> guest|$path|$(rfc2544 "$ce" "$cn" "$ip_n")" >>"$tab"
+		echo "$m|ping RTT guest -> ext, p50 / p99|$path|$(rtt_cell "$cn" "$ip_e")" >>"$tab"
+	done
+}
+ext_host g3 1500 198.18 "$run/fp"
+ext_rows 1500 1
+# the names the sections below use
+nat=$xn_nat ext1=$xn_ext fph=$xp_host g3=$xp_guest ext2=$xp_ext d3=$xp_dom
+fp_pids=$xp_pids
+fp_ticks() { ticks ${fp_pids% *}; }	# pvnetd and pvnet-nicd
 
 # --- the fast path beside another VI's TX flood ------------------------------
 #   g3 (accelerated) -> ext2 as above while evil_vi, another accelerated
@@ -330,6 +423,10 @@ for n in 1 2 4; do
 	multi_measure "pvnet fast path" $n "$ext2" 198.18.4.100 fp_ticks "${pvns[@]}"
 done
 
+# --- the same at MTU 9000 (TCP) --------------------------------------------
+ext_host g9 9000 198.19 "$run/fp9"
+ext_rows 9000 0
+
 echo
 echo "pvnet benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), ${REPS}x${SECS}s iperf3"
 printf '%-24s %-24s %-24s %10s %10s\n' "guest to guest" "TCP 1 stream Gbit/s" "TCP 2 streams Gbit/s" \
@@ -354,11 +451,6 @@ echo "lost: sent but not received (dropped at the sink's full queue); CPU: per m
 [ "$raw_noend" -eq 0 ] || echo "warning: in $raw_noend raw runs the sink never saw the generator's END" \
 	"frame: frames stuck in a ring (a lost wakeup?)"
 echo
-echo "guest to external host and back (ext -> guest), TCP (iperf3, 1 stream), ${REPS}x${SECS}s; the NIC is pvnet-nicd on a veth"
-printf '%-28s %-26s %s\n' "path" "Gbit/s median (range)" "pvnetd CPU s per GB"
-while IFS='|' read -r l t c; do
-	printf '%-28s %-26s %s\n' "$l" "$t" "$c"
-done <"$fpout"
 if [ -s "$floodout" ]; then
 	echo
 	echo "the fast path beside another accelerated guest's TX flood (1514-byte frames to the same external host), ${REPS}x${SECS}s"
@@ -372,7 +464,63 @@ echo
 echo "N guests to the external host at once, TCP (iperf3, 1 stream each), ${REPS}x${SECS}s;"
 echo "native: N namespaces through a Linux bridge and one veth; pvnet: pvnetd --nic, pvnet-nicd on a veth"
 printf '%-22s %6s  %-26s %-26s %s\n' "path" "guests" "aggregate Gbit/s" "slowest guest Gbit/s" \
-	"pvnetd CPU s per GB"
+	"pvnetd + pvnet-nicd CPU s per GB"
 while IFS='|' read -r l n a m c; do
 	printf '%-22s %6s  %-26s %-26s %s\n' "$l" "$n" "$a" "$m" "$c"
 done <"$multiout"
+
+# --- the table: native / slow path / fast path side by side ------------------
+# guest <-> guest (from the first section): the fast path is not used between
+# guests of one host (the NIC sends only out of its port), as in the original.
+awk -F'|' 'NR <= 2 { p = (NR == 1) ? "native" : "slow"
+	print "1500|TCP guest <-> guest, 1 stream, Gbit/s|" p "|" $2
+	print "1500|TCP guest <-> guest, 2 streams, Gbit/s|" p "|" $3
+	print "1500|ping RTT guest <-> guest, p50 / p99|" p "|" $4 " / " $5 " us" }' "$out" >>"$tab"
+for r in "TCP guest <-> guest, 1 stream, Gbit/s" "TCP guest <-> guest, 2 streams, Gbit/s" \
+	"ping RTT guest <-> guest, p50 / p99"; do
+	echo "1500|$r|fast|- (slow path between guests)" >>"$tab"
+done
+bout=${BENCH_OUT:-$BUILD/bench}
+mkdir -p "$bout"
+{
+echo
+echo "the table: guest <-> external host (pvnet-nicd on a veth) and guest <-> guest; ${REPS}x${SECS}s iperf3 TCP, 1 stream"
+echo "(median (min-max), and CPU seconds of all pvnet processes per GB: pvnetd, pvnet-nicd, pvnet-front);"
+echo "UDP: iperf3, 1470-byte datagrams, ${SECS} s, delivered and lost as the receiver counted; RFC 2544: 2 s trials, bisection"
+awk -F'|' '{ k = $1 "|" $2; if (!(k in seen)) { seen[k] = 1; order[++n] = k }; c[k, $3] = $4 }
+	END {
+		printf "%-5s %-48s %-34s %-34s %-34s %s\n", "MTU", "measurement", "native", "pvnet slow path", "pvnet fast path", "slow, fast / native"
+		for (i = 1; i <= n; i++) {
+			k = order[i]; split(k, f, "|"); r = ""
+			if (f[2] ~ /^TCP/) {
+				split(c[k, "native"], a, " "); split(c[k, "slow"], b, " "); split(c[k, "fast"], d, " ")
+				if (a[1] > 0) r = sprintf("%.2fx, %s", b[1] / a[1], (d[1] ~ /^[0-9.]+$/) ? sprintf("%.2fx", d[1] / a[1]) : "-")
+			}
+			printf "%-5s %-48s %-34s %-34s %-34s %s\n", f[1], f[2], c[k, "native"], c[k, "slow"], c[k, "fast"], r
+		}
+	}' "$tab"
+} | tee "$bout/table.txt"
+# The chart: the TCP rows' medians, one group of three bars per row.
+awk -F'|' '$2 ~ /^TCP/ { k = $1 " " $2; sub(/, Gbit\/s/, "", k); if (!(k in seen)) { seen[k] = 1; o[++n] = k }
+	split($4, v, " "); c[k, $3] = (v[1] ~ /^[0-9.]+$/) ? v[1] : "NaN" }
+	END { for (i = 1; i <= n; i++) printf "\"%s\" %s %s %s\n", o[i], c[o[i], "native"], c[o[i], "slow"], c[o[i], "fast"] }' \
+	"$tab" >"$bout/tcp.dat"
+if command -v gnuplot >/dev/null 2>&1; then
+	gnuplot <<GP 2>"$bout/gnuplot.log" && echo "chart: $bout/chart.svg (data $bout/tcp.dat, table $bout/table.txt)"
+set terminal svg size 1200,600 dynamic font "sans,11"
+set output "$bout/chart.svg"
+set title "pvnet TCP throughput beside native, $(date -u '+%Y-%m-%d'), $(nproc) cores, $(uname -r)"
+set ylabel "Gbit/s (median of ${REPS}x${SECS}s)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set xtics rotate by -25 scale 0 font ",9"
+set key top right
+set grid ytics
+set yrange [0:*]
+plot "$bout/tcp.dat" using 2:xtic(1) title "native", "" using 3 title "pvnet slow path", "" using 4 title "pvnet fast path"
+GP
+else
+	echo "no gnuplot: no chart (data $bout/tcp.dat, table $bout/table.txt)"
+fi

@@ -10,6 +10,7 @@ pkgs=(
 	xenstore-utils    # xenstore-ls & co, the interop tests' real clients
 	iproute2          # ip netns, veth
 	iperf3            # integration tests and benchmarks
+	gnuplot-nox       # make bench: the chart of the table
 	iputils-ping
 	tcpdump
 	procps            # pgrep, ps
