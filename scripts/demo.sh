@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # demo.sh - pvnet's main job: a host (pvnetd and the NIC, pvnet-nicd) with
 # two guests and an external host; traffic on the slow path, then the same
-# guest-to-external flow on the fast path; a short report; teardown.
+# guest-to-external and external-to-guest flows on the fast path; a third
+# guest at MTU 9000 receiving from the external host on both paths (the
+# port and the external host run at MTU 9000, the other guests at 1500); a
+# short report; teardown.
 #
 #  guest g1 (netns)           host (netns)                                   external (netns)
 #  +----------------+  rings  +--------------------------+ host VI +-------------+    +--------------+
@@ -11,7 +14,10 @@
 #  +----------------+         |                          |         |  port up0   |    +--------------+
 #  +----------------+  rings  |                          |         +-------------+
 #  | eth0 198.18.0.2|<=======>|                          |
-#  +----------------+         +--------------------------+
+#  +----------------+         |                          |
+#  | g3, mtu 9000   |<=======>|                          |
+#  | eth0 198.18.0.3|         +--------------------------+
+#  +----------------+
 #  (198.18.0.0/15 is the range set aside for benchmarking network devices.)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,8 +40,11 @@ trap 'echo; echo "interrupted: tearing down"; exit 130' INT TERM
 say() { printf '%s\n' "$*" | tee -a "$report"; }
 die() { echo "demo: $*" >&2; for f in "$run"/*.log; do echo "--- $f"; tail -n 20 "$f"; done >&2; exit 1; }
 
-mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns ext ext || die "cannot create namespaces"
+mk_ns hostns host && mk_ns g1 g1 && mk_ns g2 g2 && mk_ns g3 g3 && mk_ns ext ext ||
+	die "cannot create namespaces"
 veth_pair "$hostns" up0 "$ext" eth0 || die "cannot create the uplink veth"
+# The wire at MTU 9000 (pvnet-nicd reads its port's MTU at start); guests choose theirs.
+ip -n "$hostns" link set up0 mtu 9000 && ip -n "$ext" link set eth0 mtu 9000 || die "MTU 9000 on the wire"
 ip -n "$ext" addr add 198.18.0.100/24 dev eth0
 ip -n "$ext" addr add 2001:db8::100/64 dev eth0 nodad
 
@@ -44,8 +53,8 @@ ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" --nic "$run/nic" 2>"$ru
 wait_for 5 "[ -S '$run/ctl.sock' ]" || die "pvnetd did not start"
 track_pid "$(cat "$run/pvnetd.pid")"
 
-start_guest() { # NS NAME IP4 IP6
-	ip netns exec "$1" "$BUILD"/pvnet-front --run-dir "$run" --name "$2" --ifname eth0 \
+start_guest() { # NS NAME IP4 IP6 [pvnet-front ARGS]
+	ip netns exec "$1" "$BUILD"/pvnet-front --run-dir "$run" --name "$2" --ifname eth0 "${@:5}" \
 		2>"$run/$2.log" &
 	track_pid $!
 	wait_for 10 "ip -n '$1' link show eth0 >/dev/null 2>&1" || die "$2: no eth0"
@@ -55,6 +64,7 @@ start_guest() { # NS NAME IP4 IP6
 }
 start_guest "$g1" g1 198.18.0.1 2001:db8::1
 start_guest "$g2" g2 198.18.0.2 2001:db8::2
+start_guest "$g3" g3 198.18.0.3 2001:db8::3 --mtu 9000
 wait_for 10 "ip netns exec '$g1' ping -c1 -W1 198.18.0.2 >/dev/null 2>&1" || die "g1 cannot reach g2"
 
 : >"$report"
@@ -81,20 +91,50 @@ pvnetd_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}
 	"/proc/$(cat "$run/pvnetd.pid")/stat"; }
 vif_tx() { "$BUILD"/pvnetctl -r "$run" --json vif-stats "$1" 0 | sed -n 's/.*"tx_bytes": \([0-9]*\).*/\1/p'; }
 d1=$("$BUILD"/pvnetctl -r "$run" --json domain-list | sed -n 's/.*"domid": \([0-9]*\), "name": "g1".*/\1/p')
+vif_rx() { "$BUILD"/pvnetctl -r "$run" --json vif-stats "$1" 0 | sed -n 's/.*"rx_bytes": \([0-9]*\).*/\1/p'; }
+vi_bytes() { "$BUILD"/pvnetctl -r "$run" --json accel "$1" 0 show | sed -n "s/.*\"vi_$2_bytes\": \([0-9]*\).*/\1/p"; }
+accel_on() { # DOMID: acceleration on, Connected, the external host learned on the VI
+	"$BUILD"/pvnetctl -r "$run" accel "$1" 0 on pvnic >/dev/null
+	wait_for 10 "\"$BUILD\"/pvnetctl -r '$run' --json accel $1 0 show | grep -q '\"accelstate\": \"4\"'" ||
+		die "acceleration did not come up"
+}
+mb() { echo $(( (${2:-0} - ${1:-0}) / 1000000 )); }
+d1=$("$BUILD"/pvnetctl -r "$run" --json domain-list | sed -n 's/.*"domid": \([0-9]*\), "name": "g1".*/\1/p')
+d3=$("$BUILD"/pvnetctl -r "$run" --json domain-list | sed -n 's/.*"domid": \([0-9]*\), "name": "g3".*/\1/p')
+cpu() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 say ""
-say "The same flow, g1 -> external, on each path (pvnetd's CPU time and netback's bytes during it):"
+say "The same flows, g1 <-> external, on each path (pvnetd's CPU time, and the bytes netback and g1's VI carried):"
 c0=$(pvnetd_cpu); b0=$(vif_tx "$d1")
 t=$(tput_tcp "$g1" "$ext" 198.18.0.100)
 c1=$(pvnetd_cpu); b1=$(vif_tx "$d1")
-say "  slow path: $t Gbit/s, pvnetd CPU $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}') s, via netback $(( (b1 - b0) / 1000000 )) MB"
-"$BUILD"/pvnetctl -r "$run" accel "$d1" 0 on pvnic >/dev/null
-wait_for 10 "\"$BUILD\"/pvnetctl -r '$run' --json accel $d1 0 show | grep -q '\"accelstate\": \"4\"'" ||
-	die "acceleration did not come up"
+say "  slow path, g1 -> external: $t Gbit/s, pvnetd CPU $(cpu "$c0" "$c1") s, via netback $(mb "$b0" "$b1") MB"
+c0=$(pvnetd_cpu); b0=$(vif_rx "$d1")
+t=$(tput_tcp "$ext" "$g1" 198.18.0.1)
+c1=$(pvnetd_cpu); b1=$(vif_rx "$d1")
+say "  slow path, external -> g1: $t Gbit/s, pvnetd CPU $(cpu "$c0" "$c1") s, via netback $(mb "$b0" "$b1") MB"
+accel_on "$d1"
 ip netns exec "$g1" ping -c 3 -i 0.2 -q 198.18.0.100 >/dev/null	# learn ext on the fast path
-c0=$(pvnetd_cpu); b0=$(vif_tx "$d1")
+c0=$(pvnetd_cpu); b0=$(vif_tx "$d1"); v0=$(vi_bytes "$d1" tx)
 t=$(tput_tcp "$g1" "$ext" 198.18.0.100)
-c1=$(pvnetd_cpu); b1=$(vif_tx "$d1")
-say "  fast path: $t Gbit/s, pvnetd CPU $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}') s, via netback $(( (b1 - b0) / 1000000 )) MB"
+c1=$(pvnetd_cpu); b1=$(vif_tx "$d1"); v1=$(vi_bytes "$d1" tx)
+say "  fast path, g1 -> external: $t Gbit/s, pvnetd CPU $(cpu "$c0" "$c1") s, via netback $(mb "$b0" "$b1") MB, via the VI $(mb "$v0" "$v1") MB"
+c0=$(pvnetd_cpu); b0=$(vif_rx "$d1"); v0=$(vi_bytes "$d1" rx)
+t=$(tput_tcp "$ext" "$g1" 198.18.0.1)
+c1=$(pvnetd_cpu); b1=$(vif_rx "$d1"); v1=$(vi_bytes "$d1" rx)
+say "  fast path, external -> g1: $t Gbit/s, pvnetd CPU $(cpu "$c0" "$c1") s, via netback $(mb "$b0" "$b1") MB, via the VI $(mb "$v0" "$v1") MB"
+say ""
+say "MTU 9000: g3 (mtu 9000) receiving from the external host (the wire at 9000):"
+say "  ping -M do -s 8972 external -> g3: $(ip netns exec "$ext" ping -c 3 -i 0.2 -W 2 -M do -s 8972 -q 198.18.0.3 2>&1 | sed -n 's/.*\([0-9]\) received.*/\1/p')/3 replies"
+b0=$(vif_rx "$d3")
+t=$(tput_tcp "$ext" "$g3" 198.18.0.3)
+b1=$(vif_rx "$d3")
+say "  slow path, external -> g3: $t Gbit/s, via netback $(mb "$b0" "$b1") MB"
+accel_on "$d3"
+ip netns exec "$g3" ping -c 3 -i 0.2 -q 198.18.0.100 >/dev/null
+v0=$(vi_bytes "$d3" rx)
+t=$(tput_tcp "$ext" "$g3" 198.18.0.3)
+v1=$(vi_bytes "$d3" rx)
+say "  fast path, external -> g3: $t Gbit/s, via the VI $(mb "$v0" "$v1") MB ($(grep -o 'fast path on (.*)' "$run/g3.log" | tail -1))"
 say ""
 say "pvnetctl accel $d1 0 show:"
 "$BUILD"/pvnetctl -r "$run" accel "$d1" 0 show | tee -a "$report"
