@@ -12,6 +12,7 @@ pkgs=(
 	iperf3            # integration tests and benchmarks
 	iputils-ping
 	tcpdump
+	ethtool           # gro.sh: the external host's TSO/GSO off
 	procps            # pgrep, ps
 	psmisc
 )

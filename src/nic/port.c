@@ -25,8 +25,12 @@
  * as before.  Nothing is held past the batch.  Only flows whose VI takes
  * RX chains are merged (port_gro_want): for a VI without, vi.c would cut
  * the merged frame again, recomputing every segment's checksum in
- * software, which costs more than the merge saves (measured: commit
- * message).  The NIC's counters (struct nic, INFO) count what merged.
+ * software, and the VI would still get MTU frames.  Measured on 32
+ * segments of 1448 bytes with validated checksums (2026-12-01, -O2, this
+ * machine): delivering them as they came, 1.9 us; merging then cutting
+ * again, 27.6 us; merging for a VI with chains, 7.8 us (with partial
+ * checksums, which the port completes one by one otherwise: 36.5, 27.5
+ * and 7.0 us).  The NIC's counters (struct nic, INFO) count what merged.
  *
  *   slot:  | headroom (4) | frame, up to 64 KiB (received) ... RX_FRAME_MAX (merged) |
  *   recvmmsg iov: [ struct virtio_net_hdr ][ slot + headroom, 64 KiB ]
