@@ -139,7 +139,9 @@
  * of one flow in one batch the port read become one GSO frame, as a NIC's
  * LRO makes them, for VIs with RX chains only; it arrives as a GSO frame
  * from the port does (below), and cuts back into the same segments.
- * Nothing is held past the batch.  The rules: src/nic/gro.c.
+ * Nothing is held past the batch.  The rules: src/nic/gro.c.  INFO's
+ * port_rx counts frames as delivered (a merged frame once), gro_segs the
+ * segments that went into merged frames.
  * A VI without RX chains gets frames as a wire carries them: GSO frames
  * from the port's kernel are cut into segments of the port's MTU (and
  * checksums completed) before delivery, one descriptor each; a frame or
@@ -441,7 +443,7 @@ struct pv_nic_info_reply {
 	/* Receive coalescing at the port, since start (within version 2, appended): */
 	uint64_t gro_frames;		/* merged frames delivered, of 2 segments or more */
 	uint64_t gro_segs;		/* the segments in them */
-	uint64_t gro_not_wanted;	/* flows not merged: their VI takes no RX chains */
+	uint64_t gro_not_wanted;	/* flows (once a batch) not merged: their VI takes no RX chains */
 	/* why each merge (a first segment and those it took) ended: */
 	uint64_t gro_close_batch;	/* the port's batch ended */
 	uint64_t gro_close_push;	/* PSH, or a segment shorter than the MSS (taken, last) */

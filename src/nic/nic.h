@@ -3,7 +3,8 @@
  * nic.h - pvnet-nicd's device model, inside the daemon: the buffer table
  * (bufta.c), RX filters (filter.c), the TX source check (txcheck.c), the
  * VIs with their rings, event queues and doorbells (vi.c), the physical
- * port (port.c) and the control socket (ctl.c).  The ABI the VI's user and
+ * port (port.c) with its receive coalescing (gro.c, gro.h) and the
+ * control socket (ctl.c).  The ABI the VI's user and
  * the trusted caller see is include/pvnet/nic.h.
  *
  * Everything runs on one thread around one pv_loop.  The model takes frames
