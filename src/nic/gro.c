@@ -52,13 +52,17 @@
  *   - its payload is at most the MSS (a shorter one is taken as the last);
  *   - its TCP flags are the head's but for PSH (taken, as the last) and
  *     it has no CWR (a CWR segment may only start a merge, which then
- *     carries PV_NIC_GSO_ECN, as Linux's SKB_GSO_TCP_ECN);
+ *     carries PV_NIC_GSO_ECN, as Linux's SKB_GSO_TCP_ECN); its window is
+ *     the head's (Linux compares the whole word of data offset, flags
+ *     and window);
  *   - its TCP header has the head's length and its options the head's
  *     bytes, except the values of a timestamp option (kind 8, at the same
  *     place): Linux compares every option byte; here a timestamp may
- *     advance within a merge, and the merged frame carries the last
- *     segment's timestamp values and window (what the receiver would
- *     hold after taking the segments one by one);
+ *     advance within a merge (it ticks every millisecond or so, a merge
+ *     would otherwise end with each tick), and the merged frame carries
+ *     the last segment's timestamp values (what the receiver would hold
+ *     after taking the segments one by one: the newest TSval for PAWS
+ *     and ts_recent, the newest TSecr);
  *   - its MAC addresses, and IPv4 TOS, TTL and DF or IPv6 traffic class,
  *     flow label and hop limit, are the head's;
  *   - IPv4: its ID is the head's plus its place in the merge.  Linux also
@@ -260,6 +264,7 @@ static int gro_can_follow(const struct gro_batch *b, const struct gro_flow *f,
 		return NIC_GRO_CLOSE_SIZE;
 	if (s->seq != f->next_seq || s->ack != f->ack || s->plen > f->mss ||
 	    (s->flags & PV_TCP_CWR) || ((s->flags ^ f->flags) & ~(PV_TCP_PSH | PV_TCP_CWR)) ||
+	    memcmp(th_head + 14, th + 14, 2) != 0 ||	/* window */
 	    s->pi.l4_hdr_len != f->pi.l4_hdr_len || memcmp(h->frame, p->frame, 12) != 0 ||
 	    !gro_opts_match(f, th_head, th) ||
 	    !gro_ip_match(f, h->frame + f->pi.l3_off, p->frame + s->pi.l3_off))
@@ -267,7 +272,7 @@ static int gro_can_follow(const struct gro_batch *b, const struct gro_flow *f,
 	return GRO_NONE;
 }
 
-/* Segment @s's payload to the end of the head; its window, timestamps and PSH to the head's header. */
+/* Segment @s's payload to the end of the head; its timestamp values and PSH to the head's header. */
 static void gro_append(struct gro_batch *b, struct gro_flow *f, unsigned int i,
 		       const struct gro_seg *s)
 {
@@ -277,7 +282,6 @@ static void gro_append(struct gro_batch *b, struct gro_flow *f, unsigned int i,
 	const uint8_t *th = p->frame + s->pi.l4_off;
 
 	memcpy(hf + f->hlen + f->plen, p->frame + s->hlen, s->plen);
-	memcpy(th_head + 14, th + 14, 2);
 	if (f->ts_off != GRO_NONE)
 		memcpy(th_head + f->ts_off + 2, th + f->ts_off + 2, 8);
 	th_head[13] |= s->flags & PV_TCP_PSH;

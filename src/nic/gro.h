@@ -39,7 +39,8 @@ enum nic_gro_close {
 	NIC_GRO_CLOSE_PUSH,		/* PSH, or a segment shorter than the MSS: taken, last */
 	NIC_GRO_CLOSE_SIZE,		/* the next segment would pass 64 KiB (or the buffer) */
 	NIC_GRO_CLOSE_MISMATCH,		/* a segment of the flow that cannot follow: sequence gap
-					 * or overlap, other ack, options, IP fields, flags, ID */
+					 * or overlap, other ack or window, options, IP fields,
+					 * flags, ID */
 	NIC_GRO_CLOSE_OTHER,		/* a frame of the flow never merged: SYN/FIN/RST/URG, no
 					 * payload, checksum not known good, GSO, IP options... */
 	NIC_GRO_CLOSE_MAX,
