@@ -6,8 +6,9 @@
 # the NIC's gro_* counters and the VI's rx_gso and rx_chains; IPv6 ext ->
 # g1 (no IPv6 flow filters: the host VI, then the slow path) merges too.
 # Then pvnet-nicd again with --no-gro: nothing merges, TCP still works,
-# INFO drops the RX_GRO feature.  The throughputs of both runs are
-# printed (not asserted: a shared machine).
+# INFO drops the RX_GRO feature.  The throughputs of both runs, and
+# pvnet-nicd's CPU time for each, are printed (not asserted: a shared
+# machine).
 #
 #  g1 (netns)                  host (netns)                                ext (netns)
 #  ┌───────────────┐  rings   ┌───────────────────────┐
@@ -48,6 +49,8 @@ tcp() {
 	ip netns exec "$ext" timeout 12 iperf3 -c "$1" -p 5302 -t 3 -J 2>/dev/null |
 		awk '/"sum_received"/ { r = 1 } r && /"bytes"/ { gsub(/,/, ""); print $2; exit }'
 }
+# cpu_ticks PID: user + system clock ticks of PID so far (printed figures only)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 accelerate() {
 	P accel "$d1" 0 on pvnic >/dev/null
 	wait_for 10 "[ \"\$(accel_state)\" = 4 ]"
@@ -60,13 +63,15 @@ check "wait_for 5 \"grep -q 'pvnic: vif 0: fast path on (VI [0-9]*, .*RX chains 
 
 # IPv4 ext -> g1: on the fast path, merged for g1's VI.
 f0=$(ni gro_frames); s0=$(ni gro_segs); g0=$(ashow vi_rx_gso); c0=$(ashow vi_rx_chains)
-rb0=$(ashow vi_rx_bytes)
+rb0=$(ashow vi_rx_bytes); t0=$(cpu_ticks "$nicd_pid")
 b4=$(tcp 198.18.0.1)
+t4=$(( $(cpu_ticks "$nicd_pid") - t0 ))
 f1=$(ni gro_frames); s1=$(ni gro_segs); g1c=$(ashow vi_rx_gso); c1=$(ashow vi_rx_chains)
 rb1=$(ashow vi_rx_bytes)
 df=$(( ${f1:-0} - ${f0:-0} )); ds=$(( ${s1:-0} - ${s0:-0} ))
 echo "IPv4 ext -> g1, GRO on: ${b4:-0} bytes in 3 s; NIC merged $ds segments into $df frames" \
 	"($(( df ? ds * 10 / df : 0 )) tenths of a segment per frame); VI rx_gso +$(( ${g1c:-0} - ${g0:-0} )), rx_chains +$(( ${c1:-0} - ${c0:-0} ))"
+echo "pvnet-nicd CPU for it: $t4 ticks of $(getconf CLK_TCK)/s"
 ni | grep '^gro_'
 check "[ \"\${b4:-0}\" -gt 10000000 ]" "IPv4 TCP ext -> g1 with ext's TSO/GSO off works (${b4:-0} bytes)"
 check "[ $df -ge 100 ] && [ $ds -ge $(( 2 * df )) ]" \
@@ -101,10 +106,12 @@ track_pid "$nicd_pid"
 wait_for 5 "[ -S '$nicdir/nic.sock' ]" || die "pvnet-nicd --no-gro did not start"
 check "wait_for 10 \"[ \\\"\\\$(accel_state)\\\" = 4 ]\"" "pvnet-nicd --no-gro: g1 accelerated again"
 check "[ \$(( \$(ni features) & 0x10 )) -eq 0 ]" "--no-gro: INFO without RX_GRO (features $(ni features))"
-c0=$(ashow vi_rx_chains); rf0=$(ashow vi_rx_frames)
+c0=$(ashow vi_rx_chains); rf0=$(ashow vi_rx_frames); t0=$(cpu_ticks "$nicd_pid")
 b4n=$(tcp 198.18.0.1)
+t4n=$(( $(cpu_ticks "$nicd_pid") - t0 ))
 c1=$(ashow vi_rx_chains); rf1=$(ashow vi_rx_frames)
 echo "IPv4 ext -> g1, --no-gro: ${b4n:-0} bytes in 3 s (GRO on: ${b4:-0}); VI rx_frames +$(( ${rf1:-0} - ${rf0:-0} )), rx_chains +$(( ${c1:-0} - ${c0:-0} ))"
+echo "pvnet-nicd CPU for it: $t4n ticks (GRO on: $t4)"
 check "[ \"\${b4n:-0}\" -gt 10000000 ]" "--no-gro: IPv4 TCP ext -> g1 works (${b4n:-0} bytes)"
 check "[ \"\$(ni gro_frames)\" = 0 ] && [ \"\$(ni gro_segs)\" = 0 ]" \
 	"--no-gro: nothing merged (gro_frames $(ni gro_frames))"
