@@ -70,8 +70,9 @@
  *     virtio-net's GSO types cannot say "fixed ID", and re-segmenting
  *     (vi.c, the guest's stack) increments it, so such segments are not
  *     merged here;
- *   - the merged IP datagram stays within 65535 bytes, and the frame
- *     within the head's buffer.
+ *   - the merged IP datagram, its header included (IPv6 too, so that the
+ *     frame fits PV_NIC_RX_FRAME_MAX), stays within 65535 bytes, and the
+ *     frame within the head's buffer.
  * A candidate that cannot follow ends the merge and opens the next one;
  * any other frame of the flow (control flags, no payload, unknown
  * checksum...) ends the merge and is delivered as it is, after it.  The

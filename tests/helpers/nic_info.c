@@ -11,7 +11,8 @@
  *                            none of ours: nic.h)
  *
  * Tests use vis_active, bufs_used and filters_used to prove that nothing
- * is left behind (VIs, buffer table entries, filters) after a guest goes.
+ * is left behind (VIs, buffer table entries, filters) after a guest goes;
+ * gro.sh reads the receive coalescing counters (gro_*).
  * Exit status: 0, 1 on a transport or protocol error, 2 on bad usage.
  */
 #define _GNU_SOURCE

@@ -621,6 +621,16 @@ static void test_limits(void)
 		"64 KiB: the largest merged frame is right and cuts back into its 45 segments", "no");
 
 	reset();
+	s = base(1);
+	add_run(s, 47);
+	run();
+	/* IPv6: the whole datagram, its 40-byte header too, within 65535 (RX_FRAME_MAX) */
+	T_CHECK(pk[0].verdict == NIC_GRO_HEAD && pk[0].segs == 45 && pk[45].segs == 2 && 40 + be16(pk[0].frame + 14 + 4) <= 65535 &&
+		merged_ok(0, &s, s.seq, 45 * s.plen) && reseg_ok(0, 0, 45, 1),
+		"64 KiB, IPv6: 47 segments become 45 (a 65212-byte datagram) and 2, each right",
+		"segs %u %u", pk[0].segs, pk[45].segs);
+
+	reset();
 	s = base(0);
 	add_run(s, 4);
 	pk[0].cap = pk[0].len + 2 * s.plen;	/* the head's buffer takes 2 more payloads */
