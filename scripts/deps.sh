@@ -13,6 +13,7 @@ pkgs=(
 	gnuplot-nox       # make bench: the chart of the table
 	iputils-ping
 	tcpdump
+	ethtool           # gro.sh: the external host's TSO/GSO off
 	procps            # pgrep, ps
 	psmisc
 )

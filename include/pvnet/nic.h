@@ -134,6 +134,14 @@
  * the length.  No descriptor posted, or no room in the event queue: the
  * frame is dropped and counted for that VI.  A frame longer than the room
  * offered: ERROR PV_NIC_ERR_RX_TOO_BIG, frame dropped, descriptor consumed.
+ * Receive coalescing (PV_NIC_FEAT_RX_GRO; pvnet-nicd --no-gro turns it
+ * off): where the port hands MTU-sized TCP segments, the in-order segments
+ * of one flow in one batch the port read become one GSO frame, as a NIC's
+ * LRO makes them, for VIs with RX chains only; it arrives as a GSO frame
+ * from the port does (below), and cuts back into the same segments.
+ * Nothing is held past the batch.  The rules: src/nic/gro.c.  INFO's
+ * port_rx counts frames as delivered (a merged frame once), gro_segs the
+ * segments that went into merged frames.
  * A VI without RX chains gets frames as a wire carries them: GSO frames
  * from the port's kernel are cut into segments of the port's MTU (and
  * checksums completed) before delivery, one descriptor each; a frame or
@@ -232,7 +240,10 @@
  * user that does not ask gets the behaviour it was written for.  A reply
  * body may grow at its end within a version (STATS has); a client takes
  * the bytes it knows.  Anything else changes PV_NIC_VERSION.
- * Within version 2: RX chains (PV_NIC_FEAT_RX_CHAIN, PV_NIC_VI_F_RX_CHAIN).
+ * Within version 2: RX chains (PV_NIC_FEAT_RX_CHAIN, PV_NIC_VI_F_RX_CHAIN);
+ * receive coalescing (PV_NIC_FEAT_RX_GRO when on; INFO's reply grew by the
+ * gro_* counters at its end: a client that asks for the shorter reply
+ * gets it, one that knows the longer checks the length or zeroes first).
  */
 #define PV_NIC_VERSION		2	/* 2: TX chains, CSUM and TSO offloads */
 #define PV_NIC_SOCK_NAME	"nic.sock"
@@ -429,12 +440,23 @@ struct pv_nic_info_reply {
 	uint32_t vis_active;	/* VIs allocated now (all connections) */
 	uint32_t bufs_used;	/* buffer table entries mapped now */
 	uint32_t filters_used;	/* filters installed now */
+	/* Receive coalescing at the port, since start (within version 2, appended): */
+	uint64_t gro_frames;		/* merged frames delivered, of 2 segments or more */
+	uint64_t gro_segs;		/* the segments in them */
+	uint64_t gro_not_wanted;	/* flows (once a batch) not merged: their VI takes no RX chains */
+	/* why each merge (a first segment and those it took) ended: */
+	uint64_t gro_close_batch;	/* the port's batch ended */
+	uint64_t gro_close_push;	/* PSH, or a segment shorter than the MSS (taken, last) */
+	uint64_t gro_close_size;	/* 64 KiB of IP datagram reached */
+	uint64_t gro_close_mismatch;	/* a segment that cannot follow (gap, options, IP fields) */
+	uint64_t gro_close_other;	/* a frame of the flow never merged (SYN/FIN/RST/URG, ...) */
 };
 
 #define PV_NIC_FEAT_TX_CHAIN	0x1
 #define PV_NIC_FEAT_TX_CSUM	0x2
 #define PV_NIC_FEAT_TSO		0x4
 #define PV_NIC_FEAT_RX_CHAIN	0x8	/* RX chains, frames above 2 KiB, GSO frames whole */
+#define PV_NIC_FEAT_RX_GRO	0x10	/* the port coalesces TCP segments for VIs with RX chains */
 
 #define PV_NIC_VI_F_RX_CHAIN	0x1	/* VI_ALLOC: this VI takes RX chains */
 
@@ -535,7 +557,7 @@ struct pv_nic_vi_stats {
 };
 
 _Static_assert(sizeof(struct pv_nic_hdr) == 16, "pv_nic_hdr 16 bytes");
-_Static_assert(sizeof(struct pv_nic_info_reply) == 80, "info reply");
+_Static_assert(sizeof(struct pv_nic_info_reply) == 80 + 8 * 8, "info reply (80 bytes before gro_*)");
 _Static_assert(sizeof(struct pv_nic_filter) == 20, "filter request");
 _Static_assert(sizeof(struct pv_nic_set_mac) == 20, "set_mac request");
 _Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 26 * 8, "stats reply");

@@ -7,6 +7,9 @@
  * The main loop sleeps in epoll while nothing is pending; while VIs still
  * have TX work after their budget (nic_service() says so) it polls without
  * sleeping, one round-robin round per loop pass.
+ *
+ * Receive coalescing (src/nic/gro.c) is on unless --no-gro; what it merged
+ * is in INFO's gro_* counters and in the last log line.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,6 +47,7 @@ static void usage(FILE *f)
 		"  -b, --buffers N        buffer table entries, 2 KiB each (default 16384)\n"
 		"  -f, --filters N        RX filters in all (default 1024)\n"
 		"  -q, --vi-filters N     RX filters per VI (default 8)\n"
+		"      --no-gro           do not coalesce received TCP segments (gro.c)\n"
 		PV_DAEMON_USAGE_DETACH
 		PV_DAEMON_USAGE_LOG
 		"  -h, --help             this text\n");
@@ -84,13 +88,20 @@ static int setup(struct nicd *d, const struct nic_config *cfg)
 		pv_err("%s: %s", d->sock_path, strerror(-err));
 		return -1;
 	}
-	pv_info("port %s, mtu %u, %u VIs, %u buffers; control on %s", d->port_name,
-		d->nic->mtu, cfg->max_vis, cfg->nr_bufs, d->sock_path);
+	pv_info("port %s, mtu %u, %u VIs, %u buffers, receive coalescing %s; control on %s",
+		d->port_name, d->nic->mtu, cfg->max_vis, cfg->nr_bufs, cfg->gro ? "on" : "off",
+		d->sock_path);
 	return 0;
 }
 
 static void teardown(struct nicd *d)
 {
+	if (d->nic && d->nic->cfg.gro) {
+		const struct nic_gro_stats *g = &d->nic->gro_st;
+
+		pv_info("receive coalescing: %llu segments into %llu frames",
+			(unsigned long long)g->segs, (unsigned long long)g->frames);
+	}
 	nic_ctl_close(d->ctl);
 	nic_port_close(d->port);
 	nic_free(d->nic);
@@ -106,10 +117,11 @@ int main(int argc, char **argv)
 		{ "buffers", required_argument, NULL, 'b' },
 		{ "filters", required_argument, NULL, 'f' },
 		{ "vi-filters", required_argument, NULL, 'q' },
+		{ "no-gro", no_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nic_config cfg = { .max_vis = 64, .nr_bufs = 16384, .max_filters = 1024,
-				  .vi_filters = 8 };
+				  .vi_filters = 8, .gro = true };
 	struct nicd d = { .port_name = NULL };
 	int c, rc = 0;
 
@@ -127,6 +139,7 @@ int main(int argc, char **argv)
 		case 'b': bad = parse_u32(optarg, 1, 1u << 22, &cfg.nr_bufs); break;
 		case 'f': bad = parse_u32(optarg, 1, 1u << 16, &cfg.max_filters); break;
 		case 'q': bad = parse_u32(optarg, 1, 1u << 16, &cfg.vi_filters); break;
+		case 'G': cfg.gro = false; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -198,8 +198,16 @@ static int ctl_info(struct ctl_conn *c, struct ctl_reply *rep)
 		.max_filters = nic->cfg.max_filters, .vi_filters = nic->cfg.vi_filters,
 		.port_rx = nic->port_rx, .port_tx = nic->port_tx,
 		.rx_unmatched_dropped = nic->rx_unmatched_dropped, .ctl_errors = nic->ctl_errors,
-		.features = NIC_FEATURES, .vis_active = nic->nr_active,
+		.features = NIC_FEATURES | (nic->cfg.gro ? PV_NIC_FEAT_RX_GRO : 0),
+		.vis_active = nic->nr_active,
 		.bufs_used = nic->bt.size - nic->bt.nfree, .filters_used = nic->fl.used,
+		.gro_frames = nic->gro_st.frames, .gro_segs = nic->gro_st.segs,
+		.gro_not_wanted = nic->gro_st.not_wanted,
+		.gro_close_batch = nic->gro_st.close[NIC_GRO_CLOSE_BATCH],
+		.gro_close_push = nic->gro_st.close[NIC_GRO_CLOSE_PUSH],
+		.gro_close_size = nic->gro_st.close[NIC_GRO_CLOSE_SIZE],
+		.gro_close_mismatch = nic->gro_st.close[NIC_GRO_CLOSE_MISMATCH],
+		.gro_close_other = nic->gro_st.close[NIC_GRO_CLOSE_OTHER],
 	};
 	memcpy(ir->mac, nic->port_mac, 6);
 	rep->h.len = sizeof(*ir);

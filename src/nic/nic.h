@@ -3,7 +3,8 @@
  * nic.h - pvnet-nicd's device model, inside the daemon: the buffer table
  * (bufta.c), RX filters (filter.c), the TX source check (txcheck.c), the
  * VIs with their rings, event queues and doorbells (vi.c), the physical
- * port (port.c) and the control socket (ctl.c).  The ABI the VI's user and
+ * port (port.c) with its receive coalescing (gro.c, gro.h) and the
+ * control socket (ctl.c).  The ABI the VI's user and
  * the trusted caller see is include/pvnet/nic.h.
  *
  * Everything runs on one thread around one pv_loop.  The model takes frames
@@ -23,6 +24,7 @@
 
 #include "pvnet/nic.h"
 #include "lib/log.h"
+#include "nic/gro.h"
 
 struct pv_loop;
 struct pv_watch;
@@ -221,6 +223,7 @@ struct nic_config {
 	uint32_t nr_bufs;
 	uint32_t max_filters;
 	uint32_t vi_filters;
+	bool gro;		/* coalesce in-order TCP segments at the port (port.c, gro.c) */
 };
 
 struct nic {
@@ -238,6 +241,7 @@ struct nic {
 	struct nic_vi *run_head, *run_tail;
 	uint64_t tx_wire_total;		/* wire bytes sent, all VIs (the scheduler's clock) */
 	uint64_t port_rx, port_tx, rx_unmatched_dropped, ctl_errors;
+	struct nic_gro_stats gro_st;	/* the port's receive coalescing (INFO's gro_*) */
 	struct pv_ratelimit rl;
 	/* a GSO frame's segment, for a VI without RX chains */
 	uint8_t segbuf[PV_NIC_RX_FRAME_MAX];

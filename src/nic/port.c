@@ -16,8 +16,24 @@
  * its metadata (nic_rx_frame_meta): a VI with RX chains gets it so, the
  * device cuts it into wire-sized segments for one without (vi.c).
  *
- *   slot:  | headroom (4) | frame, up to 64 KiB                           |
- *   recvmmsg iov: [ struct virtio_net_hdr ][ slot + headroom ]
+ * Receive coalescing (gro.c; on unless pvnet-nicd --no-gro): the frames of
+ * one recvmmsg batch first go through nic_gro_batch(), which merges the
+ * in-order TCP segments of a flow into one GSO frame in its first
+ * segment's slot (hence the slot's room for a whole RX_FRAME_MAX frame);
+ * then the batch is delivered in arrival order, a merged frame where its
+ * first segment came, with its metadata (nic_rx_frame_meta), the others
+ * as before.  Nothing is held past the batch.  Only flows whose VI takes
+ * RX chains are merged (port_gro_want): for a VI without, vi.c would cut
+ * the merged frame again, recomputing every segment's checksum in
+ * software, and the VI would still get MTU frames.  Measured on 32
+ * segments of 1448 bytes with validated checksums (2026-12-01, -O2, this
+ * machine): delivering them as they came, 1.9 us; merging then cutting
+ * again, 27.6 us; merging for a VI with chains, 7.8 us (with partial
+ * checksums, which the port completes one by one otherwise: 36.5, 27.5
+ * and 7.0 us).  The NIC's counters (struct nic, INFO) count what merged.
+ *
+ *   slot:  | headroom (4) | frame, up to 64 KiB (received) ... RX_FRAME_MAX (merged) |
+ *   recvmmsg iov: [ struct virtio_net_hdr ][ slot + headroom, 64 KiB ]
  *
  * TX pads a frame shorter than 60 bytes with zeros, as an Ethernet MAC
  * does.  TX sends a VI's batch with one sendmmsg(), each frame behind the
@@ -45,6 +61,7 @@
 
 #include "lib/afpacket.h"
 #include "nic.h"
+#include "gro.h"
 #include "lib/loop.h"
 #include "lib/pkt.h"
 
@@ -52,10 +69,13 @@
 #define PORT_BUDGET	256		/* frames per readable callback */
 #define PORT_HEADROOM	4
 #define PORT_FRAME_MAX	65536u
-#define PORT_SLOT	(PORT_HEADROOM + PORT_FRAME_MAX)
+/* A merged frame grows in its slot: room for the longest frame RX chains carry. */
+#define PORT_SLOT	(PORT_HEADROOM + PV_NIC_RX_FRAME_MAX)
 #define PORT_SOCKBUF	(4 << 20)
 #define PORT_MIN_FRAME	60u		/* without FCS: shorter frames are padded */
 _Static_assert(PORT_MIN_FRAME <= NIC_TX_HDR_MAX, "a short frame pads inside its header copy");
+_Static_assert(PORT_BATCH <= NIC_GRO_BATCH_MAX, "a batch is one nic_gro_batch()");
+_Static_assert(PV_NIC_RX_FRAME_MAX >= PORT_FRAME_MAX, "a received frame fits its slot");
 
 union port_cmsg {
 	struct cmsghdr align;
@@ -79,6 +99,10 @@ struct nic_port {
 	struct iovec iovs[2 * PORT_BATCH];
 	struct sockaddr_ll addrs[PORT_BATCH];
 	union port_cmsg cmsgs[PORT_BATCH];
+	/* RX: the batch's good frames for gro.c; which message each came in; its tag shift */
+	struct nic_gro_pkt gro[PORT_BATCH];
+	unsigned int gro_msg[PORT_BATCH];
+	uint32_t gro_shift[PORT_BATCH];
 	/* TX: each frame's virtio-net header, then its iovecs (header copy, payload) */
 	struct iovec txiov[PV_NIC_TX_BUDGET][1 + NIC_TX_IOV_MAX];
 };
@@ -191,25 +215,32 @@ static void port_input(struct nic_port *p, uint8_t *frame, uint32_t len,
 	nic_rx_frame(p->nic, frame, len, flags);
 }
 
-static void port_rx_one(struct nic_port *p, unsigned int i)
+/*
+ * Message @i of the batch: the frame it holds (its VLAN tag put back), as
+ * entry @k of the batch for gro.c, with its checksum state.  false: not
+ * a frame for the device (ours, or dropped).
+ */
+static bool port_rx_one(struct nic_port *p, unsigned int i, unsigned int k)
 {
 	struct msghdr *mh = &p->msgs[i].msg_hdr;
+	const struct virtio_net_hdr *vh = &p->vnet[i];
 	uint32_t got = p->msgs[i].msg_len, len, shift = 0;
-	uint8_t *frame = p->slots + (size_t)i * PORT_SLOT + PORT_HEADROOM;
+	uint8_t *slot = p->slots + (size_t)i * PORT_SLOT, *frame = slot + PORT_HEADROOM;
+	struct nic_gro_pkt *g = &p->gro[k];
 	uint16_t tpid, tci;
 
 	if (!p->ignore_outgoing && p->addrs[i].sll_pkttype == PACKET_OUTGOING)
-		return;
+		return false;
 	if ((mh->msg_flags & MSG_TRUNC) || got < sizeof(struct virtio_net_hdr) + 14) {
 		port_bad(p, "truncated or runt");
-		return;
+		return false;
 	}
 	len = got - (uint32_t)sizeof(struct virtio_net_hdr);
 	pv_afpacket_vlan(mh, &tpid, &tci);
 	if (tpid) {
 		if (len + PORT_HEADROOM > PORT_FRAME_MAX) {
 			port_bad(p, "too long");
-			return;
+			return false;
 		}
 		frame -= PORT_HEADROOM;
 		memmove(frame, frame + PORT_HEADROOM, 12);
@@ -220,7 +251,63 @@ static void port_rx_one(struct nic_port *p, unsigned int i)
 		len += PORT_HEADROOM;
 		shift = PORT_HEADROOM;
 	}
-	port_input(p, frame, len, &p->vnet[i], shift);
+	*g = (struct nic_gro_pkt){
+		.frame = frame, .len = len, .cap = (uint32_t)(slot + PORT_SLOT - frame),
+		.gso = vh->gso_type != VIRTIO_NET_HDR_GSO_NONE,
+	};
+	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		g->rx_flags = PV_NIC_RX_F_CSUM_PARTIAL;
+		g->csum_start = (uint16_t)(le16toh(vh->csum_start) + shift);
+		g->csum_offset = le16toh(vh->csum_offset);
+	} else if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+		g->rx_flags = PV_NIC_RX_F_CSUM_OK;
+	}
+	p->gro_msg[k] = i;
+	p->gro_shift[k] = shift;
+	return true;
+}
+
+/*
+ * gro.c's question for a flow: will its frames reach a VI with RX chains?
+ * The steering of nic_rx_frame_meta() (vi.c), asked ahead: group
+ * addresses and unmatched frames to the host VI, else the filter's VI.
+ * Were the two ever to differ, a merged frame would still be delivered
+ * right (cut again for a VI without chains), only dearer.
+ */
+static bool port_gro_want(void *arg, const uint8_t *frame, uint32_t len)
+{
+	const struct nic *nic = ((struct nic_port *)arg)->nic;
+	uint32_t id = PV_NIC_VI_NONE;
+
+	if (!(frame[0] & 1))
+		id = nic_filter_match(&nic->fl, frame, len);
+	if (id == PV_NIC_VI_NONE || nic->vis[id].state != NIC_VI_ACTIVE)
+		id = nic->host_vi;
+	return id != PV_NIC_VI_NONE && nic->vis[id].state == NIC_VI_ACTIVE && nic->vis[id].rx_chain;
+}
+
+/* A batch of @n messages: coalesced (gro.c), then delivered in arrival order. */
+static void port_rx_batch(struct nic_port *p, unsigned int n)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		k += port_rx_one(p, i, k);
+	if (p->nic->cfg.gro)
+		nic_gro_batch(p->gro, k, port_gro_want, p, &p->nic->gro_st);
+	for (unsigned int j = 0; j < k; j++) {
+		const struct nic_gro_pkt *g = &p->gro[j];
+		struct nic_rxmeta m;
+
+		if (g->verdict == NIC_GRO_PASS) {
+			port_input(p, g->frame, g->len, &p->vnet[p->gro_msg[j]], p->gro_shift[j]);
+		} else if (g->verdict == NIC_GRO_HEAD) {
+			m = (struct nic_rxmeta){ .gso_type = g->gso_type, .gso_size = g->gso_size,
+						 .csum_start = g->out_csum_start,
+						 .csum_offset = g->out_csum_offset };
+			nic_rx_frame_meta(p->nic, g->frame, g->len, g->rx_flags, &m);
+		}
+	}
 }
 
 static void port_rx_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
@@ -249,8 +336,7 @@ static void port_rx_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 					  p->ifname, strerror(errno));
 			break;
 		}
-		for (int i = 0; i < n; i++)
-			port_rx_one(p, (unsigned int)i);
+		port_rx_batch(p, (unsigned int)n);
 		done += (unsigned int)n;
 		if (n < PORT_BATCH)
 			break;
