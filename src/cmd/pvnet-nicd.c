@@ -42,7 +42,7 @@ static void usage(FILE *f)
 		"interface as its physical port.\n"
 		"\n"
 		"  -r, --run-dir DIR      control socket DIR/nic.sock and pid file\n"
-		"  -p, --port IFNAME      the physical port (made promiscuous)\n"
+		"  -p, --port IFNAME      the physical port (made promiscuous, brought up)\n"
 		"  -v, --max-vis N        virtual interfaces (default 64)\n"
 		"  -b, --buffers N        buffer table entries, 2 KiB each (default 16384)\n"
 		"  -f, --filters N        RX filters in all (default 1024)\n"

@@ -378,6 +378,18 @@ struct nic_port *nic_port_open(struct pv_loop *loop, struct nic *nic, const char
 	p->mtu = (uint32_t)ifr.ifr_mtu;
 	if (pv_if_ioctl(ifname, SIOCGIFHWADDR, &ifr) == 0)
 		memcpy(nic->port_mac, ifr.ifr_hwaddr.sa_data, 6);
+	/* A port that is down sends nothing ("Network is down"): up, as a driver's open. */
+	memset(&ifr, 0, sizeof(ifr));
+	rc = pv_if_ioctl(ifname, SIOCGIFFLAGS, &ifr);
+	if (rc)
+		goto fail;
+	if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = pv_if_ioctl(ifname, SIOCSIFFLAGS, &ifr);
+		if (rc)
+			goto fail;
+		pv_info("port %s was down: brought it up", ifname);
+	}
 	rc = -ENOMEM;
 	p->slots = malloc((size_t)PORT_BATCH * PORT_SLOT);
 	if (!p->slots)
