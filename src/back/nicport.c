@@ -19,14 +19,15 @@
  * to pv_switch_input(), then the buffer is posted again.  With a NIC that
  * offers RX chains the host VI asks for them: a frame above 2 KiB or a GSO
  * frame comes as an RX_META event and then its buffers (RX events with
- * MORE on all but the last); each buffer's bytes are copied as they come
- * into a 64 KiB assembly buffer and the buffer reposted at once; the last
- * one hands the whole frame to the switch, GSO type and size and partial
+ * MORE on all but the last); its buffers are held as they come and the
+ * last one hands the whole frame to the switch as those buffers (one
+ * segment each, no assembly copy; reposted once the switch returns), GSO
+ * type and size and partial
  * checksum kept, so the bridge forwards it whole and netback gives it to
  * guests that negotiated GSO as one frame (nothing is cut for the slow
- * path any more).  A chain that breaks off (an event out of turn, a frame
- * longer than the assembly buffer) is dropped and counted (rx_dropped,
- * bad_events).  TX_DONE: the TX
+ * path any more).  A chain that breaks off (an event out of turn, a
+ * length that does not add up) is dropped and counted (rx_dropped,
+ * bad_events), its buffers reposted.  TX_DONE: the TX
  * buffer goes back on the free stack.  ERROR: counted, logged rate-limited,
  * the buffer reclaimed (TX) or reposted (RX) as for a normal event.
  *
@@ -88,6 +89,14 @@
 _Static_assert(PV_NICPORT_RX_BUFS <= PV_NIC_RXQ_SIZE, "all RX buffers fit the RX ring");
 _Static_assert(PV_NICPORT_TX_BUFS <= PV_NIC_TXQ_SIZE, "all TX buffers fit the TX ring");
 
+/* A frame in the TX backlog: its bytes and metadata (np_xmit's pv_frame without segments). */
+struct np_held {
+	uint8_t *data;
+	uint32_t len;
+	uint16_t flags, csum_start, csum_offset, gso_size;
+	uint8_t gso_type;
+};
+
 struct pv_nicport {
 	struct pv_port port;
 	struct pv_loop *loop;
@@ -97,10 +106,16 @@ struct pv_nicport {
 	int memfd;
 	uint8_t *mem;
 	uint8_t *scratch;		/* GSO linearisation, PV_FRAME_MAX_LEN */
-	uint8_t *rx_asm;		/* an RX chain's frame, PV_FRAME_MAX_LEN */
-	struct pv_nic_rx_meta rx_meta;	/* the chain being assembled */
+	struct pv_nic_rx_meta rx_meta;	/* the chain being read */
 	uint32_t rx_asm_len;		/* its bytes so far */
 	unsigned int rx_asm_left;	/* its RX events still to come; 0: none */
+	unsigned int rx_nheld;		/* its buffers so far, held (not reposted) */
+	/* the TX backlog: frames (copies) waiting for TX buffers, in order */
+	struct np_held *bl;		/* PV_NICPORT_BACKLOG entries, a ring */
+	unsigned int bl_head, bl_count;
+	size_t bl_bytes;
+	uint16_t rx_held[PV_NIC_RX_MAX_FRAGS];
+	uint16_t rx_held_len[PV_NIC_RX_MAX_FRAGS];
 	/* connection: valid while connected */
 	int connected;
 	int cfd;
@@ -199,6 +214,9 @@ static void np_retry_start(struct pv_nicport *np);
  * @why:	for the log
  * @retry:	start the reconnection timer
  */
+static void np_backlog_drain(struct pv_nicport *np);
+static void np_backlog_flush(struct pv_nicport *np);
+
 static void np_detach(struct pv_nicport *np, const char *why, int retry)
 {
 	if (np->connected) {
@@ -228,6 +246,8 @@ static void np_detach(struct pv_nicport *np, const char *why, int retry)
 	np->tx_posted = 0;
 	np->rx_asm_left = 0;	/* a chain half-read from the old VI is gone with it */
 	np->rx_asm_len = 0;
+	np->rx_nheld = 0;	/* every RX buffer is posted again on the new VI */
+	np_backlog_flush(np);
 	if (retry)
 		np_retry_start(np);
 }
@@ -261,9 +281,18 @@ static void np_rx_event(struct pv_nicport *np, const struct pv_nic_event *ev, un
 	pv_switch_input(np->sw, &np->port, &f);
 }
 
-/* An RX chain broken off: what was assembled is dropped. */
+/* Post the held buffers of the chain being read again. */
+static void np_rx_release(struct pv_nicport *np)
+{
+	for (unsigned int i = 0; i < np->rx_nheld; i++)
+		np_rx_post(np, np->rx_held[i]);
+	np->rx_nheld = 0;
+}
+
+/* An RX chain broken off: what was read of it is dropped, its buffers reposted. */
 static void np_rx_asm_drop(struct pv_nicport *np, const char *why)
 {
+	np_rx_release(np);
 	np->rx_asm_left = 0;
 	np->rx_asm_len = 0;
 	np->port.st.rx_dropped++;
@@ -286,36 +315,54 @@ static void np_rx_meta(struct pv_nicport *np, const struct pv_nic_event *ev)
 	np->rx_asm_len = 0;
 }
 
-/* One buffer of a chain: copied in; the last hands the frame to the switch. */
-static void np_rx_chain_part(struct pv_nicport *np, const struct pv_nic_event *ev,
-			     unsigned int chunk)
+/*
+ * One buffer of a chain: held (not reposted) until the chain's last, which
+ * hands the frame to the switch as the buffers themselves (a private header
+ * copy, then one segment per buffer: no assembly copy); the switch is done
+ * with them when pv_switch_input() returns (netback copies into the
+ * guests' pages, or queues its own copy), so they are reposted then.
+ * Return: 1 if the buffer is held (the caller must not repost it).
+ */
+static int np_rx_chain_part(struct pv_nicport *np, const struct pv_nic_event *ev,
+			    unsigned int chunk)
 {
 	const struct pv_nic_rx_meta *m = &np->rx_meta;
 	unsigned int gso = m->gso_type & ~PV_NIC_GSO_ECN;
 	bool last = !(ev->flags & PV_NIC_RX_F_MORE);
 	struct pv_frame f;
+	uint32_t off;
 
-	if (ev->len > PV_NIC_BUF_SIZE || np->rx_asm_len + ev->len > m->frame_len ||
-	    last != (np->rx_asm_left == 1)) {
+	if (!ev->len || ev->len > PV_NIC_BUF_SIZE || np->rx_asm_len + ev->len > m->frame_len ||
+	    last != (np->rx_asm_left == 1) || np->rx_nheld >= PV_NIC_RX_MAX_FRAGS) {
 		np_rx_asm_drop(np, "RX events do not match RX_META");
-		return;
+		return 0;
 	}
-	memcpy(np->rx_asm + np->rx_asm_len, np_buf(np, chunk), ev->len);
+	np->rx_held[np->rx_nheld] = (uint16_t)chunk;
+	np->rx_held_len[np->rx_nheld++] = ev->len;
 	np->rx_asm_len += ev->len;
 	if (--np->rx_asm_left)
-		return;
+		return 1;
 	if (np->rx_asm_len != m->frame_len) {
 		np_rx_asm_drop(np, "frame shorter than RX_META says");
-		return;
+		return 1;	/* reposted with the rest */
 	}
 	f.len = np->rx_asm_len;
 	f.hdr_len = f.len < PV_FRAME_HDR_MAX ? f.len : PV_FRAME_HDR_MAX;
-	memcpy(f.hdr, np->rx_asm, f.hdr_len);
 	f.nseg = 0;
-	if (f.len > f.hdr_len) {
-		f.seg[0].p = np->rx_asm + f.hdr_len;
-		f.seg[0].len = f.len - f.hdr_len;
-		f.nseg = 1;
+	off = 0;
+	for (unsigned int i = 0; i < np->rx_nheld; i++) {
+		const uint8_t *b = np_buf(np, np->rx_held[i]);
+		uint32_t n = np->rx_held_len[i], h = 0;
+
+		if (off < f.hdr_len) {		/* the header copy, from the first buffer(s) */
+			h = f.hdr_len - off < n ? f.hdr_len - off : n;
+			memcpy(f.hdr + off, b, h);
+		}
+		if (n > h) {
+			f.seg[f.nseg].p = b + h;
+			f.seg[f.nseg++].len = n - h;
+		}
+		off += n;
 	}
 	f.flags = (m->flags & PV_NIC_RX_F_CSUM_OK) ? PV_FRAME_CSUM_VALID : 0;
 	f.csum_start = f.csum_offset = 0;
@@ -330,6 +377,8 @@ static void np_rx_chain_part(struct pv_nicport *np, const struct pv_nic_event *e
 	np->rx_asm_len = 0;
 	np->xs.rx_chains++;
 	pv_switch_input(np->sw, &np->port, &f);
+	np_rx_release(np);
+	return 1;
 }
 
 static void np_event(struct pv_nicport *np, const struct pv_nic_event *ev)
@@ -346,9 +395,10 @@ static void np_event(struct pv_nicport *np, const struct pv_nic_event *ev)
 			np->xs.bad_events++;
 			return;
 		}
-		if (ev->type == PV_NIC_EV_RX && np->rx_asm_left)
-			np_rx_chain_part(np, ev, chunk);
-		else if (ev->type == PV_NIC_EV_RX && (ev->flags & PV_NIC_RX_F_MORE))
+		if (ev->type == PV_NIC_EV_RX && np->rx_asm_left) {
+			if (np_rx_chain_part(np, ev, chunk))
+				return;		/* held; reposted with its chain */
+		} else if (ev->type == PV_NIC_EV_RX && (ev->flags & PV_NIC_RX_F_MORE))
 			np_rx_asm_drop(np, "RX chain without RX_META");
 		else if (ev->type == PV_NIC_EV_RX)
 			np_rx_event(np, ev, chunk);
@@ -409,6 +459,7 @@ static void np_wake_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 			/* the counter is full: a wake-up is pending anyway */
 		}
 	}
+	np_backlog_drain(np);	/* TX_DONE events freed buffers: the backlog goes first */
 	if (np->tx_posted) {	/* events read: a TX stalled on the queue may go on */
 		vi_user_ring(&np->vi);
 		np->tx_posted = 0;
@@ -546,6 +597,9 @@ static int np_tx_drop(struct pv_nicport *np, uint64_t *reason)
 {
 	(*reason)++;
 	np->port.st.tx_dropped++;
+	if (reason == &np->xs.tx_no_room)
+		pv_log_rl(&np->rl, PV_LOG_WARN, "%s: no TX room and the backlog full (%u frames, "
+			  "%zu bytes): frame dropped", np->port.name, np->bl_count, np->bl_bytes);
 	return -ENOBUFS;
 }
 
@@ -719,9 +773,8 @@ static enum np_path np_tx_path(const struct pv_nicport *np, const struct pv_fram
  *
  * Return: 0 if posted; -ENOBUFS if dropped (counted here).
  */
-static int np_xmit(struct pv_port *port, const struct pv_frame *f)
+static int np_xmit_now(struct pv_nicport *np, const struct pv_frame *f)
 {
-	struct pv_nicport *np = port->priv;
 	unsigned int chunk;
 	uint32_t flags;
 	uint16_t mss;
@@ -754,6 +807,119 @@ static int np_xmit(struct pv_port *port, const struct pv_frame *f)
 		return np_tx_drop(np, &np->xs.tx_bad_frame);
 	np->nr_tx_free--;
 	np_tx_post(np, chunk, f->len);
+	return 0;
+}
+
+/* TX buffers (and ring slots) @f needs, as np_xmit_now() will send it; 0: it will be dropped. */
+static unsigned int np_tx_need(const struct pv_nicport *np, const struct pv_frame *f)
+{
+	uint32_t flags;
+	uint16_t mss;
+
+	switch (np_tx_path(np, f, &flags, &mss)) {
+	case NP_CHAIN: return (f->len + PV_NIC_BUF_SIZE - 1) / PV_NIC_BUF_SIZE;
+	case NP_ONE: return 1;
+	case NP_SWGSO: return f->len / f->gso_size + 1;
+	default: return 0;
+	}
+}
+
+/* A held frame as a pv_frame: header copy, the rest one segment of its bytes. */
+static void np_held_frame(const struct np_held *h, struct pv_frame *f)
+{
+	f->len = h->len;
+	f->hdr_len = h->len < PV_FRAME_HDR_MAX ? h->len : PV_FRAME_HDR_MAX;
+	memcpy(f->hdr, h->data, f->hdr_len);
+	f->nseg = 0;
+	if (h->len > f->hdr_len) {
+		f->seg[0].p = h->data + f->hdr_len;
+		f->seg[0].len = h->len - f->hdr_len;
+		f->nseg = 1;
+	}
+	f->flags = h->flags;
+	f->csum_start = h->csum_start;
+	f->csum_offset = h->csum_offset;
+	f->gso_type = h->gso_type;
+	f->gso_size = h->gso_size;
+}
+
+static void np_backlog_pop(struct pv_nicport *np)
+{
+	struct np_held *h = &np->bl[np->bl_head];
+
+	np->bl_bytes -= h->len;
+	free(h->data);
+	h->data = NULL;
+	np->bl_head = (np->bl_head + 1) % PV_NICPORT_BACKLOG;
+	np->bl_count--;
+}
+
+/* The backlog's frames go out while there is room for them, oldest first. */
+static void np_backlog_drain(struct pv_nicport *np)
+{
+	struct pv_frame f;
+
+	while (np->bl_count && np->connected) {
+		np_held_frame(&np->bl[np->bl_head], &f);
+		if ((unsigned int)np_tx_room(np) < np_tx_need(np, &f))
+			return;
+		np_xmit_now(np, &f);	/* a drop here is counted there */
+		np_backlog_pop(np);
+	}
+}
+
+/* Everything waiting is gone with the NIC: counted as frames the NIC was away for. */
+static void np_backlog_flush(struct pv_nicport *np)
+{
+	while (np->bl_count) {
+		np_tx_drop(np, &np->xs.tx_down);
+		np_backlog_pop(np);
+	}
+}
+
+/*
+ * np_xmit() - pv_port_ops.xmit.  The host VI has PV_NICPORT_TX_BUFS
+ * buffers, and pvnet-nicd frees them only as fast as it is scheduled: a
+ * guest's burst (netback takes up to its budget of frames a pass, and
+ * several passes may run before pvnet-nicd does) would find none.  As a
+ * NIC driver's queue discipline does, a frame that finds no room waits in
+ * a bounded backlog (a copy: the frame's pages are the guest's only for
+ * this call) and goes out, in order, as TX_DONE events free buffers; only
+ * a full backlog drops (tx_no_room).  While anything waits, new frames
+ * queue behind it.
+ */
+static int np_xmit(struct pv_port *port, const struct pv_frame *f)
+{
+	struct pv_nicport *np = port->priv;
+	unsigned int need;
+	struct np_held *h;
+
+	if (!np->connected || f->len < PV_PKT_ETH_HLEN || f->len > PV_FRAME_MAX_LEN)
+		return np_xmit_now(np, f);	/* dropped and counted there */
+	need = np_tx_need(np, f);
+	if (!need || (!np->bl_count && (unsigned int)np_tx_room(np) >= need))
+		return np_xmit_now(np, f);
+	if (np->bl_count >= PV_NICPORT_BACKLOG || !np->bl ||
+	    np->bl_bytes + f->len > PV_NICPORT_BACKLOG_BYTES)
+		return np_tx_drop(np, &np->xs.tx_no_room);
+	h = &np->bl[(np->bl_head + np->bl_count) % PV_NICPORT_BACKLOG];
+	h->data = malloc(f->len);
+	if (!h->data || pv_frame_copy(f, 0, h->data, f->len) != f->len) {
+		free(h->data);
+		h->data = NULL;
+		return np_tx_drop(np, &np->xs.tx_no_room);
+	}
+	h->len = f->len;
+	h->flags = f->flags;
+	h->csum_start = f->csum_start;
+	h->csum_offset = f->csum_offset;
+	h->gso_type = f->gso_type;
+	h->gso_size = f->gso_size;
+	np->bl_count++;
+	np->bl_bytes += f->len;
+	np->xs.tx_backlog++;
+	if (np->bl_count > np->xs.tx_backlog_max)
+		np->xs.tx_backlog_max = np->bl_count;
 	return 0;
 }
 
@@ -819,9 +985,9 @@ struct pv_nicport *pv_nicport_open(struct pv_loop *loop, struct pv_switch *sw,
 	}
 	np->mem = mmap(NULL, NP_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, np->memfd, 0);
 	np->scratch = malloc(PV_FRAME_MAX_LEN);
-	np->rx_asm = malloc(PV_FRAME_MAX_LEN);
+	np->bl = calloc(PV_NICPORT_BACKLOG, sizeof(*np->bl));
 	rc = -ENOMEM;
-	if (np->mem == MAP_FAILED || !np->scratch || !np->rx_asm)
+	if (np->mem == MAP_FAILED || !np->scratch || !np->bl)
 		goto fail;
 	rc = np_connect(np);
 	if (rc) {
@@ -854,6 +1020,14 @@ void pv_nicport_close(struct pv_nicport *np)
 	if (!np)
 		return;
 	np_detach(np, "closed", 0);
+	pv_info("%s: tx %llu frames, %llu dropped (no room %llu, too big %llu, bad %llu, NIC away %llu), "
+		"%llu waited in the backlog (at most %llu at once); rx %llu frames, %llu dropped",
+		np->port.name, (unsigned long long)np->port.st.tx_packets,
+		(unsigned long long)np->port.st.tx_dropped, (unsigned long long)np->xs.tx_no_room,
+		(unsigned long long)np->xs.tx_too_big, (unsigned long long)np->xs.tx_bad_frame,
+		(unsigned long long)np->xs.tx_down, (unsigned long long)np->xs.tx_backlog,
+		(unsigned long long)np->xs.tx_backlog_max, (unsigned long long)np->port.st.rx_packets,
+		(unsigned long long)np->port.st.rx_dropped);
 	if (np->retry_timer)
 		pv_loop_timer_del(np->loop, np->retry_timer);
 	if (np->mem != MAP_FAILED)
@@ -861,7 +1035,9 @@ void pv_nicport_close(struct pv_nicport *np)
 	if (np->memfd >= 0)
 		close(np->memfd);
 	free(np->scratch);
-	free(np->rx_asm);
+	if (np->bl)
+		np_backlog_flush(np);
+	free(np->bl);
 	free(np);
 }
 

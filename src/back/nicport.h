@@ -29,12 +29,16 @@ struct pv_nicport;
 #define PV_NICPORT_TX_BUFS	256	/* TX buffers */
 #define PV_NICPORT_BUDGET	256	/* events per wake-up, then others' turn */
 #define PV_NICPORT_RETRY_MS	1000	/* reconnect interval */
+#define PV_NICPORT_BACKLOG	1024	/* frames waiting for TX room, at most */
+#define PV_NICPORT_BACKLOG_BYTES (4u << 20)	/* ... and their bytes */
 
 /**
  * struct pv_nicport_stats - counters of the NIC port
  * @port:	the switch port's counters; port.tx_dropped counts every
  *		frame (or GSO segment) dropped on xmit
- * @tx_no_room:	no free TX buffer or ring slot (-ENOBUFS)
+ * @tx_no_room:	no free TX buffer or ring slot, and the backlog full
+ * @tx_backlog:	frames that waited in the backlog for TX room (sent later)
+ * @tx_backlog_max: the most frames the backlog held at once
  * @tx_too_big:	longer than a buffer or MTU + 14 (+ 4 tagged), without GSO
  * @tx_bad_frame: GSO or checksum metadata that does not fit the frame
  * @tx_down:	frames offered while the NIC is away
@@ -52,6 +56,7 @@ struct pv_nicport;
 struct pv_nicport_stats {
 	struct pv_port_stats port;
 	uint64_t tx_no_room, tx_too_big, tx_bad_frame, tx_down, tx_segments;
+	uint64_t tx_backlog, tx_backlog_max;
 	uint64_t nic_errors, bad_events, rx_chains;
 	uint64_t connects, disconnects, wakeups;
 	int connected;

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define PV_FRAME_HDR_MAX   128	/* private header copy: Ethernet + IP + TCP */
-#define PV_FRAME_MAX_SEGS  20	/* XEN_NETIF_NR_SLOTS_MIN slots + header */
+#define PV_FRAME_MAX_SEGS  44	/* XEN_NETIF_NR_SLOTS_MIN slots + header; an RX chain of the NIC */
 #define PV_FRAME_MAX_LEN   65535	/* XEN_NETIF_MAX_TX_SIZE; also a GSO frame's limit */
 
 /* pv_frame.flags */
