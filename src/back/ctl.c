@@ -25,6 +25,7 @@
 #include "netback.h"
 #include "port.h"
 #include "toolstack.h"
+#include "vif_counters.h"
 #include "hv/hv.h"
 #include "hv/xs.h"
 #include "lib/log.h"
@@ -455,15 +456,6 @@ static const char *xb_state(int s)
 	return s >= 0 && s < (int)(sizeof(names) / sizeof(names[0])) ? names[s] : "?";
 }
 
-static uint64_t vif_drops(const struct pv_vif_stats *st)
-{
-	return st->tx_runt + st->tx_too_long + st->tx_frag_overrun + st->tx_bad_grant +
-	       st->tx_csum + st->tx_gso_bad + st->tx_spoofed + st->tx_too_many_slots +
-	       st->tx_storm_bcast + st->tx_storm_mcast + st->tx_storm_unknown +
-	       st->rx_not_connected +
-	       st->rx_too_big + st->rx_queue_full + st->rx_bad_grant;
-}
-
 static int vif_row(const struct pv_vif_info *vi, void *arg)
 {
 	struct pv_table *t = arg;
@@ -479,7 +471,7 @@ static int vif_row(const struct pv_vif_info *vi, void *arg)
 	snprintf(c[6], 32, "%llu", (unsigned long long)vi->st.rx_packets);
 	snprintf(c[7], 32, "%llu", (unsigned long long)vi->st.tx_bytes);
 	snprintf(c[8], 32, "%llu", (unsigned long long)vi->st.rx_bytes);
-	snprintf(c[9], 32, "%llu", (unsigned long long)vif_drops(&vi->st));
+	snprintf(c[9], 32, "%llu", (unsigned long long)pv_vif_counters_drops(&vi->st));
 	for (int i = 0; i < 10; i++)
 		cells[i] = c[i];
 	cells[10] = vi->disabled ? vi->reason : "";
@@ -526,14 +518,8 @@ static int cmd_vif_stats(struct ctl_req *r)
 	pv_kv_str(&kv, "disabled_reason", vi.disabled ? vi.reason : "");
 	pv_kv_u64(&kv, "features", vi.features);
 	pv_kv_u64(&kv, "rate_limit_bps", vi.rate_usec ? vi.rate_bytes * 8 * 1000000 / vi.rate_usec : 0);
-#define KV(f) pv_kv_u64(&kv, #f, vi.st.f)
-	KV(tx_packets); KV(tx_bytes); KV(rx_packets); KV(rx_bytes);
-	KV(tx_runt); KV(tx_too_long); KV(tx_frag_overrun); KV(tx_bad_grant);
-	KV(tx_too_many_slots); KV(tx_storm_bcast); KV(tx_storm_mcast); KV(tx_storm_unknown);
-	KV(tx_csum); KV(tx_gso_bad); KV(tx_spoofed);
-	KV(rx_not_connected); KV(rx_too_big); KV(rx_queue_full); KV(rx_bad_grant);
-	KV(rx_queued); KV(rx_queued_max); KV(tx_rate_limited); KV(fatal); KV(evt_in); KV(evt_out);
-#undef KV
+	for (unsigned int i = 0; i < pv_vif_nr_counters; i++)
+		pv_kv_u64(&kv, pv_vif_counters[i].name, pv_vif_counter_get(&vi.st, &pv_vif_counters[i]));
 	pv_kv_end(&kv);
 	return 0;
 }
