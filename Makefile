@@ -82,6 +82,8 @@ ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBNIC) $(
 # The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
 $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# pvnetd alone serves HTTP (--metrics, src/back/metrics.c): libmicrohttpd.
+$(BUILD)/pvnetd: LDLIBS += -lmicrohttpd
 
 $(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)
 	@mkdir -p $(dir $@)

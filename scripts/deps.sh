@@ -14,6 +14,9 @@ pkgs=(
 	tcpdump
 	procps            # pgrep, ps
 	psmisc
+	libmicrohttpd-dev # pvnetd --metrics: the HTTP server for Prometheus scrapes
+	prometheus        # promtool check metrics, in tests/integration/metrics.sh
+	curl              # the metrics test's HTTP client
 )
 missing=()
 for p in "${pkgs[@]}"; do
