@@ -196,4 +196,40 @@ wait_for 5 "! kill -0 $pvnetd_pid 2>/dev/null"
 check "[ -z \"\$(ip netns exec '$hostns' ss -Hltn)\" ]" "pvnetd stopped: its metrics port is closed"
 host_pvnetd --uplink up0 || die "pvnetd restarts"
 check "[ -z \"\$(ip netns exec '$hostns' ss -Hltn)\" ]" "metrics off by default: no TCP listener without --metrics"
+
+# ---- with the NIC: an accelerated vif's state, the NIC port, pvnic ----
+if [ ! -x "$BUILD/pvnet-nicd" ]; then
+	skip "metrics with --nic: no pvnet-nicd"
+	finish
+fi
+stop_pvnetd "$run"
+for g in g1 g2; do v="front_pid_$g"; kill -TERM "${!v}" 2>/dev/null; done
+wait_for 5 "! ip -n '$g1' link show eth0 >/dev/null 2>&1 && ! ip -n '$g2' link show eth0 >/dev/null 2>&1"
+start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
+host_pvnetd --nic "$nicdir" --metrics "$port" || die "pvnetd --nic --metrics PORT starts"
+start_guest "$g1" g1 198.18.0.1
+d1=$(domid_of g1)
+wait_for 10 "[ \"\$(vstat $d1 connected)\" = 1 ]" || die "g1's vif connects"
+P accel "$d1" 0 on pvnic >/dev/null
+check "wait_for 10 \"[ \\\"\\\$(P --json accel $d1 0 show | jget accelstate)\\\" = 4 ]\"" "g1's acceleration reaches Connected"
+ip netns exec "$g1" timeout 10 ping -q -c 5 -i 0.2 198.18.0.100 >/dev/null
+H -o "$run/metrics2.txt" "$url" || die "curl $url (bare PORT: 127.0.0.1)"
+if command -v promtool >/dev/null 2>&1; then
+	out=$(promtool check metrics <"$run/metrics2.txt" 2>&1)
+	check "[ $? -eq 0 ]" "promtool check metrics accepts the page with the NIC${out:+: $(head -c 300 <<<"$out")}"
+fi
+lab="domid=\"$d1\",devid=\"0\",vif=\"vif$d1.0\",domain=\"g1\""
+has() { grep -qxF "$1" "$run/metrics2.txt"; }
+check "has 'pvnet_vif_accel_attached{$lab} 1' && has 'pvnet_vif_accel_state{$lab} 4'" \
+	"accelerated vif: attached 1, accelstate 4 (Connected)"
+check "has 'pvnet_vif_accel_info{$lab,plugin=\"pvnic\",nic=\"pvnic\"} 1'" "accel_info names plugin and NIC"
+check "has 'pvnet_vif_fastpath_ready{$lab} 1' && has 'pvnet_vif_fastpath_frontend_connected{$lab} 1'" \
+	"the fast path is ready and the frontend connected"
+fl=$(P --json accel "$d1" 0 show | jget filter_installs)
+check "[ -n '$fl' ] && has 'pvnet_vif_accel_filter_installs_total{$lab} $fl'" \
+	"filter installs as pvnetctl accel show says ($fl)"
+check "has 'pvnet_nicport_connected 1' && has 'pvnet_pvnic_nic_up 1' && has 'pvnet_pvnic_live_vifs 1'" \
+	"NIC port connected, pvnic backend up with one vif"
+check "grep -qE '^pvnet_port_rx_packets_total\\{port=\"nic:[^\"]*\",kind=\"uplink\"\\} [1-9]' '$run/metrics2.txt'" \
+	"the NIC's switch port has traffic"
 finish
