@@ -5,6 +5,7 @@
 #   make demo       a host, two guests and an external host, traffic, a report
 #   make bench      benchmarks beside their baselines (figures, not asserted)
 #   make asan       build and run the tests under AddressSanitizer + UBSan
+#   make install    programs, man pages and systemd units (PREFIX, DESTDIR)
 #   make clean
 #
 # WERROR=1 adds -Werror (CI sets it).  Objects go to build/ (build-asan/
@@ -115,7 +116,32 @@ asan-build:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps check demo bench asan asan-build clean lint
+# make install [PREFIX=/usr/local] [DESTDIR=]: the daemons and pvnetctl in
+# SBINDIR, pvnet-bench in BINDIR, man pages, and the systemd units
+# (systemd/, their /usr/local/sbin rewritten to SBINDIR) in UNITDIR.
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+SBIN_PROGS := pvnetd pvnet-nicd pvnet-front pvnetctl
+BIN_PROGS  := pvnet-bench
+UNITS      := $(wildcard systemd/*.service)
+
+install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS))
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(SBIN_PROGS)) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(BIN_PROGS)) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 $(wildcard docs/*.8) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(wildcard docs/*.1) $(DESTDIR)$(MANDIR)/man1/
+	for u in $(UNITS); do \
+		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' $$u >$(DESTDIR)$(UNITDIR)/$${u#systemd/} && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u#systemd/} || exit 1; \
+	done
+
+.PHONY: all deps check demo bench asan asan-build clean lint install
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
