@@ -85,6 +85,8 @@ $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # pvnetd alone serves HTTP (--metrics, src/back/metrics.c): libmicrohttpd.
 $(BUILD)/pvnetd: LDLIBS += -lmicrohttpd
+# pvnetctl capture -w writes pcap files with libpcap's pcap_dump.
+$(BUILD)/pvnetctl: LDLIBS += -lpcap
 
 $(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
