@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <getopt.h>
+#include <poll.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,14 +159,26 @@ static void cap_sig(int sig)
 	cap_stop = 1;
 }
 
-/* Exactly @len bytes from @fd: 1, 0 at EOF (or a signal), -errno. */
+/*
+ * Exactly @len bytes from @fd: 1, 0 at EOF (or once a signal asked us to
+ * stop), -errno.  poll() with a timeout, so that a signal landing just
+ * before a blocking recv() cannot leave us waiting for a frame that never
+ * comes.
+ */
 static int read_full(int fd, void *buf, size_t len)
 {
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t got = 0;
 	ssize_t n;
 
 	while (got < len) {
-		n = recv(fd, (char *)buf + got, len - got, 0);
+		if (cap_stop)
+			return 0;
+		if (poll(&pfd, 1, 200) == 0)
+			continue;
+		n = recv(fd, (char *)buf + got, len - got, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
 		if (n < 0 && errno == EINTR && !cap_stop)
 			continue;
 		if (n < 0)
