@@ -13,8 +13,9 @@
  * the data path.  (The alternative, an MHD thread reading a snapshot the
  * loop publishes, would cost a copy of every counter on a timer, scraped
  * or not, and give values as old as that timer.)  A page is rendered in
- * one go (tens of microseconds for a few vifs) and written by MHD as the
- * client reads it; a slow or stuck client costs a buffer and a connection
+ * one go (a walk over the vifs and the switch's ports, some kilobytes of
+ * text per vif) and written by MHD as the client reads it; a slow or
+ * stuck client costs a buffer and a connection
  * slot (at most METRICS_MAX_CONNS, each timed out after
  * METRICS_TIMEOUT_S), never the loop's time.
  *
