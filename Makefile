@@ -5,6 +5,7 @@
 #   make demo       a host, two guests and an external host, traffic, a report
 #   make bench      benchmarks beside their baselines (figures, not asserted)
 #   make asan       build and run the tests under AddressSanitizer + UBSan
+#   make install    programs, man pages and systemd units (PREFIX, DESTDIR)
 #   make clean
 #
 # WERROR=1 adds -Werror (CI sets it).  Objects go to build/ (build-asan/
@@ -82,6 +83,10 @@ ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBNIC) $(
 # The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
 $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# pvnetd alone serves HTTP (--metrics, src/back/metrics.c): libmicrohttpd.
+$(BUILD)/pvnetd: LDLIBS += -lmicrohttpd
+# pvnetctl capture -w writes pcap files with libpcap's pcap_dump.
+$(BUILD)/pvnetctl: LDLIBS += -lpcap
 
 $(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
@@ -113,7 +118,32 @@ asan-build:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps check demo bench asan asan-build clean lint
+# make install [PREFIX=/usr/local] [DESTDIR=]: the daemons and pvnetctl in
+# SBINDIR, pvnet-bench in BINDIR, man pages, and the systemd units
+# (systemd/, their /usr/local/sbin rewritten to SBINDIR) in UNITDIR.
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+SBIN_PROGS := pvnetd pvnet-nicd pvnet-front pvnetctl
+BIN_PROGS  := pvnet-bench
+UNITS      := $(wildcard systemd/*.service)
+
+install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS))
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(SBIN_PROGS)) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(BIN_PROGS)) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 $(wildcard docs/*.8) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(wildcard docs/*.1) $(DESTDIR)$(MANDIR)/man1/
+	for u in $(UNITS); do \
+		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' $$u >$(DESTDIR)$(UNITDIR)/$${u#systemd/} && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u#systemd/} || exit 1; \
+	done
+
+.PHONY: all deps check demo bench asan asan-build clean lint install
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
@@ -126,7 +156,8 @@ FUZZ_BINS  := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*.c))
 fuzz: $(FUZZ_BINS)
 # Sources a harness links besides src/lib (those it #includes are left out).
 FUZZ_SRCS_fuzz_hvsock     := $(filter-out src/hv/hvsock.c,$(HV_SRCS))
-FUZZ_SRCS_fuzz_netback_tx := $(HV_SRCS) $(GUEST_SRCS) $(BACK_SRCS) $(NIC_SRCS)
+# (metrics.c left out: it is pvnetd's HTTP server, over libmicrohttpd and the pvnic backend.)
+FUZZ_SRCS_fuzz_netback_tx := $(HV_SRCS) $(GUEST_SRCS) $(filter-out src/back/metrics.c,$(BACK_SRCS)) $(NIC_SRCS)
 build-fuzz/fuzz_hvsock: $(FUZZ_SRCS_fuzz_hvsock) src/hv/hvsock.c
 build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harness.h
 build-fuzz/fuzz_xs: src/hv/xs.c src/hv/xs_proto.c src/hv/xs_store.c src/hv/xs_priv.h

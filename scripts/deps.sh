@@ -16,6 +16,10 @@ pkgs=(
 	ethtool           # gro.sh: the external host's TSO/GSO off
 	procps            # pgrep, ps
 	psmisc
+	libmicrohttpd-dev # pvnetd --metrics: the HTTP server for Prometheus scrapes
+	prometheus        # promtool check metrics, in tests/integration/metrics.sh
+	curl              # the metrics test's HTTP client
+	libpcap-dev       # pvnetctl capture -w: pcap files written with pcap_dump
 )
 missing=()
 for p in "${pkgs[@]}"; do

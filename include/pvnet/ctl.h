@@ -16,10 +16,16 @@
  * counts and help.  pvnetd serves those marked PV_CTL_REMOTE (checking the
  * counts too); the rest pvnetctl runs itself.
  * Each side keeps only its handlers, indexed by enum pv_ctl_cmd_id.
+ *
+ * A PV_CTL_STREAM command is both: pvnetctl parses its own options and
+ * sends pvnetd a plain request; pvnetd answers "ok\n" and then a stream
+ * that ends when either side closes.  capture's stream is records of
+ * struct pv_ctl_cap_rec, each followed by @caplen bytes of the frame.
  */
 #ifndef PVNET_CTL_PROTO_H
 #define PVNET_CTL_PROTO_H
 
+#include <stdint.h>
 #include <string.h>
 
 #define PV_CTL_SOCK_NAME "ctl.sock"
@@ -37,12 +43,14 @@ enum pv_ctl_cmd_id {
 	PV_CTL_VIF_DESTROY,
 	PV_CTL_MAC_TABLE,
 	PV_CTL_STORE_DUMP,
+	PV_CTL_CAPTURE,
 	PV_CTL_NR_CMDS
 };
 
 enum pv_ctl_where {
 	PV_CTL_REMOTE,		/* on ctl.sock, served by pvnetd */
 	PV_CTL_LOCAL,		/* pvnetctl's own (store-dump speaks xenstore) */
+	PV_CTL_STREAM,		/* pvnetctl's own handler, pvnetd's streamed answer */
 };
 
 struct pv_ctl_cmd {
@@ -74,7 +82,34 @@ static const struct pv_ctl_cmd pv_ctl_cmds[PV_CTL_NR_CMDS] __attribute__((unused
 	[PV_CTL_MAC_TABLE] = { "mac-table", "", 0, 0, PV_CTL_REMOTE, "the bridge's MAC table" },
 	[PV_CTL_STORE_DUMP] = { "store-dump", "[PATH]", 0, 1, PV_CTL_LOCAL,
 				"the xenstore tree (default /)" },
+	[PV_CTL_CAPTURE] = { "capture", "DOMID DEVID [-c COUNT] [-w FILE]", 2, 6, PV_CTL_STREAM,
+			     "a vif's frames, both ways: one line each, or pcap (-w; - stdout)" },
 };
+
+/*
+ * capture: pvnetd's side is "capture DOMID DEVID" (no options).  Records
+ * in host byte order (the socket is local), a frame's bytes after its
+ * header.  @drops is the capture's own: frames not recorded because the
+ * stream's buffer in pvnetd was full (the reader too slow); the data path
+ * never waits for a reader.  A PV_CTL_CAP_DROPS record (caplen 0) brings
+ * a new drop count when no frame does.
+ */
+#define PV_CTL_CAP_FRAME	1
+#define PV_CTL_CAP_DROPS	2
+#define PV_CTL_CAP_TX		0	/* from the port into the switch (a vif: the guest sent it) */
+#define PV_CTL_CAP_RX		1	/* from the switch to the port (a vif: to the guest) */
+#define PV_CTL_CAP_SNAPLEN	65535	/* whole frames, GSO ones too */
+
+struct pv_ctl_cap_rec {
+	uint8_t type;		/* PV_CTL_CAP_FRAME or _DROPS */
+	uint8_t dir;		/* PV_CTL_CAP_TX or _RX */
+	uint16_t reserved;
+	uint32_t caplen;	/* bytes that follow, <= PV_CTL_CAP_SNAPLEN */
+	uint32_t len;		/* the frame's length */
+	uint32_t drops;		/* frames dropped by the capture so far */
+	uint64_t ts_ns;		/* CLOCK_REALTIME, when pvnetd saw it */
+};
+_Static_assert(sizeof(struct pv_ctl_cap_rec) == 24, "pv_ctl_cap_rec is 24 bytes");
 
 /* The command called @name, or NULL. */
 static inline const struct pv_ctl_cmd *pv_ctl_cmd_find(const char *name)

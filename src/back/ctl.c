@@ -22,9 +22,11 @@
 #include "ctl.h"
 #include "accel_back.h"
 #include "bridge.h"
+#include "capture.h"
 #include "netback.h"
 #include "port.h"
 #include "toolstack.h"
+#include "vif_counters.h"
 #include "hv/hv.h"
 #include "hv/xs.h"
 #include "lib/log.h"
@@ -45,6 +47,7 @@ struct pv_ctl {
 struct ctl_conn {
 	struct pv_ctl *ctl;
 	int fd;
+	int taken;		/* the socket went to a stream (capture): no answer here */
 	struct pv_watch *w;
 	char line[PV_CTL_LINE_MAX];
 	size_t have;
@@ -58,6 +61,7 @@ struct ctl_req {
 	int argc;
 	char *argv[PV_CTL_MAX_ARGS];
 	struct pv_buf *out;
+	struct ctl_conn *conn;
 };
 
 /* Return 0 or -errno; on error, out holds the message. */
@@ -455,15 +459,6 @@ static const char *xb_state(int s)
 	return s >= 0 && s < (int)(sizeof(names) / sizeof(names[0])) ? names[s] : "?";
 }
 
-static uint64_t vif_drops(const struct pv_vif_stats *st)
-{
-	return st->tx_runt + st->tx_too_long + st->tx_frag_overrun + st->tx_bad_grant +
-	       st->tx_csum + st->tx_gso_bad + st->tx_spoofed + st->tx_too_many_slots +
-	       st->tx_storm_bcast + st->tx_storm_mcast + st->tx_storm_unknown +
-	       st->rx_not_connected +
-	       st->rx_too_big + st->rx_queue_full + st->rx_bad_grant;
-}
-
 static int vif_row(const struct pv_vif_info *vi, void *arg)
 {
 	struct pv_table *t = arg;
@@ -479,7 +474,7 @@ static int vif_row(const struct pv_vif_info *vi, void *arg)
 	snprintf(c[6], 32, "%llu", (unsigned long long)vi->st.rx_packets);
 	snprintf(c[7], 32, "%llu", (unsigned long long)vi->st.tx_bytes);
 	snprintf(c[8], 32, "%llu", (unsigned long long)vi->st.rx_bytes);
-	snprintf(c[9], 32, "%llu", (unsigned long long)vif_drops(&vi->st));
+	snprintf(c[9], 32, "%llu", (unsigned long long)pv_vif_counters_drops(&vi->st));
 	for (int i = 0; i < 10; i++)
 		cells[i] = c[i];
 	cells[10] = vi->disabled ? vi->reason : "";
@@ -526,19 +521,42 @@ static int cmd_vif_stats(struct ctl_req *r)
 	pv_kv_str(&kv, "disabled_reason", vi.disabled ? vi.reason : "");
 	pv_kv_u64(&kv, "features", vi.features);
 	pv_kv_u64(&kv, "rate_limit_bps", vi.rate_usec ? vi.rate_bytes * 8 * 1000000 / vi.rate_usec : 0);
-#define KV(f) pv_kv_u64(&kv, #f, vi.st.f)
-	KV(tx_packets); KV(tx_bytes); KV(rx_packets); KV(rx_bytes);
-	KV(tx_runt); KV(tx_too_long); KV(tx_frag_overrun); KV(tx_bad_grant);
-	KV(tx_too_many_slots); KV(tx_storm_bcast); KV(tx_storm_mcast); KV(tx_storm_unknown);
-	KV(tx_csum); KV(tx_gso_bad); KV(tx_spoofed);
-	KV(rx_not_connected); KV(rx_too_big); KV(rx_queue_full); KV(rx_bad_grant);
-	KV(rx_queued); KV(rx_queued_max); KV(tx_rate_limited); KV(fatal); KV(evt_in); KV(evt_out);
-#undef KV
+	for (unsigned int i = 0; i < pv_vif_nr_counters; i++)
+		pv_kv_u64(&kv, pv_vif_counters[i].name, pv_vif_counter_get(&vi.st, &pv_vif_counters[i]));
 	pv_kv_end(&kv);
 	return 0;
 }
 
-/* The handlers of pv_ctl_cmds' PV_CTL_REMOTE commands. */
+/* capture DOMID DEVID: the connection becomes the vif's capture stream (capture.h). */
+static int cmd_capture(struct ctl_req *r)
+{
+	char name[32];
+	unsigned long dom, dev;
+	struct pv_port *p = NULL;
+	int e, fd;
+
+	if (r->argc != 3)
+		return ctl_usage(r, "pvnetd takes DOMID DEVID only (the options are pvnetctl's)");
+	if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
+		return e;
+	snprintf(name, sizeof(name), "vif%lu.%lu", dom, dev);
+	for (int i = 0; i < PV_BRIDGE_MAX_PORTS && !p; i++)
+		if ((p = pv_switch_port(r->ctl->ctx.sw, i)) && strcmp(p->name, name))
+			p = NULL;
+	if (!p)
+		return ctl_fail(r, -ENOENT, "no such vif (or not on the switch: not connected)");
+	if (p->capture)
+		return ctl_fail(r, -EBUSY, "a capture runs on that vif already");
+	if ((fd = dup(r->conn->fd)) < 0)
+		return ctl_fail(r, -errno, "cannot start the capture");
+	e = pv_capture_start(r->ctl->ctx.loop, p, fd);
+	if (e)
+		return ctl_fail(r, e, "cannot start the capture");
+	r->conn->taken = 1;
+	return 0;
+}
+
+/* The handlers of pv_ctl_cmds' PV_CTL_REMOTE (and _STREAM) commands. */
 static const ctl_fn ctl_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_STATUS] = cmd_status,
 	[PV_CTL_DOMAIN_LIST] = cmd_domain_list,
@@ -549,12 +567,13 @@ static const ctl_fn ctl_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_NIC] = cmd_nic,
 	[PV_CTL_VIF_DESTROY] = cmd_vif_destroy,
 	[PV_CTL_MAC_TABLE] = cmd_mac_table,
+	[PV_CTL_CAPTURE] = cmd_capture,
 };
 
 static void ctl_execute(struct ctl_conn *c)
 {
 	struct pv_buf body = { 0 };
-	struct ctl_req r = { .ctl = c->ctl, .out = &body };
+	struct ctl_req r = { .ctl = c->ctl, .out = &body, .conn = c };
 	const struct pv_ctl_cmd *cmd;
 	char *save = NULL, *tok;
 	int err = -ENOSYS;
@@ -566,7 +585,7 @@ static void ctl_execute(struct ctl_conn *c)
 	if (!r.argc) {
 		err = -EINVAL;
 		pv_buf_printf(&body, "empty request");
-	} else if (!(cmd = pv_ctl_cmd_find(r.argv[0])) || cmd->where != PV_CTL_REMOTE ||
+	} else if (!(cmd = pv_ctl_cmd_find(r.argv[0])) || cmd->where == PV_CTL_LOCAL ||
 		   !ctl_fns[cmd - pv_ctl_cmds]) {
 		pv_buf_printf(&body, "unknown command '%s'", r.argv[0]);
 	} else if (r.argc - 1 < cmd->min_args || r.argc - 1 > cmd->max_args) {
@@ -575,7 +594,9 @@ static void ctl_execute(struct ctl_conn *c)
 	} else {
 		err = ctl_fns[cmd - pv_ctl_cmds](&r);
 	}
-	if (err)
+	if (c->taken)
+		;	/* the stream answers "ok" itself */
+	else if (err)
 		pv_buf_printf(&c->out, "error %d %s\n", -err, body.p ? body.p : "");
 	else
 		pv_buf_printf(&c->out, "ok\n%s", body.p ? body.p : "");
@@ -622,6 +643,10 @@ static void ctl_conn_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg
 		return;
 	}
 	ctl_execute(c);
+	if (c->taken) {
+		ctl_conn_free(c);	/* the stream holds its own descriptor */
+		return;
+	}
 	pv_loop_mod(loop, c->w, EPOLLOUT);
 }
 

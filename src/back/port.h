@@ -122,6 +122,7 @@ struct pv_port {
 	struct pv_port *flush_next;
 	struct pv_port_stats st;
 	struct pv_storm_bucket storm[PV_STORM_KINDS];	/* zero: no limits */
+	struct pv_capture *capture;	/* pvnetctl capture on this port (capture.h), or NULL */
 };
 
 struct pv_switch_config {

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "bridge.h"
+#include "capture.h"
 #include "port.h"
 #include "lib/log.h"
 
@@ -200,6 +201,8 @@ void pv_switch_port_del(struct pv_switch *sw, struct pv_port *port)
 		return;
 	if (port->flush_pending)
 		sw_unlink_flush(sw, port);
+	if (port->capture)
+		pv_capture_port_gone(port);
 	pv_bridge_port_del(sw->br, port->br_port);
 	sw->ports[port->br_port] = NULL;
 	port->br_port = -1;
@@ -212,6 +215,8 @@ static void sw_deliver(struct pv_switch *sw, struct pv_port *out, const struct p
 	if (err == 0) {
 		out->st.tx_packets++;
 		out->st.tx_bytes += f->len;
+		if (out->capture)
+			pv_capture_frame(out->capture, f, PV_CTL_CAP_RX);
 	} else if (err != -ENOBUFS) {
 		/* -ENOBUFS is counted by the port itself, by reason. */
 		out->st.errors++;
@@ -242,6 +247,8 @@ void pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_f
 	}
 	in->st.rx_packets++;
 	in->st.rx_bytes += f->len;
+	if (in->capture)
+		pv_capture_frame(in->capture, f, PV_CTL_CAP_TX);
 	now = sw_now_ms();
 	switch (pv_bridge_input(sw->br, in->br_port, eh, now, &out)) {
 	case PV_BRIDGE_FORWARD:

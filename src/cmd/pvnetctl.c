@@ -8,15 +8,21 @@
  * dispatch, argument checks and the help text.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <getopt.h>
+#include <poll.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <pcap/pcap.h>
 
 #include "guest/xsc.h"
 #include "lib/out.h"
@@ -34,10 +40,12 @@ typedef int (*cmd_fn)(const struct opts *o, int argc, char **argv);
 
 static int cmd_remote(const struct opts *o, int argc, char **argv);
 static int cmd_store_dump(const struct opts *o, int argc, char **argv);
+static int cmd_capture(const struct opts *o, int argc, char **argv);
 
-/* Handlers of pv_ctl_cmds' PV_CTL_LOCAL commands; the rest go to pvnetd. */
+/* Handlers of pv_ctl_cmds' PV_CTL_LOCAL and _STREAM commands; the rest go to pvnetd. */
 static const cmd_fn local_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_STORE_DUMP] = cmd_store_dump,
+	[PV_CTL_CAPTURE] = cmd_capture,
 };
 
 /*
@@ -139,6 +147,230 @@ static int cmd_remote(const struct opts *o, int argc, char **argv)
 	}
 	pv_buf_free(&ans);
 	return rc;
+}
+
+/* ---- capture --------------------------------------------------------- */
+
+static volatile sig_atomic_t cap_stop;
+
+static void cap_sig(int sig)
+{
+	(void)sig;
+	cap_stop = 1;
+}
+
+/*
+ * Exactly @len bytes from @fd: 1, 0 at EOF (or once a signal asked us to
+ * stop), -errno.  poll() with a timeout, so that a signal landing just
+ * before a blocking recv() cannot leave us waiting for a frame that never
+ * comes.
+ */
+static int read_full(int fd, void *buf, size_t len)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		if (cap_stop)
+			return 0;
+		if (poll(&pfd, 1, 200) == 0)
+			continue;
+		n = recv(fd, (char *)buf + got, len - got, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (n < 0 && errno == EINTR && !cap_stop)
+			continue;
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+		if (n == 0)
+			return 0;
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/* One frame as a line: time, direction, length, Ethernet, and IPv4/ARP if it is. */
+static void cap_print(const struct pv_ctl_cap_rec *r, const uint8_t *p)
+{
+	time_t sec = (time_t)(r->ts_ns / 1000000000u);
+	char tbuf[16], a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	struct tm tm;
+	uint16_t et;
+
+	localtime_r(&sec, &tm);
+	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
+	printf("%s.%06u %s %5u", tbuf, (unsigned int)(r->ts_ns % 1000000000u / 1000),
+	       r->dir == PV_CTL_CAP_TX ? "tx" : "rx", r->len);
+	if (r->caplen < 14) {
+		printf(" (runt)\n");
+		return;
+	}
+	et = (uint16_t)(p[12] << 8 | p[13]);
+	printf(" %02x:%02x:%02x:%02x:%02x:%02x > %02x:%02x:%02x:%02x:%02x:%02x", p[6], p[7], p[8],
+	       p[9], p[10], p[11], p[0], p[1], p[2], p[3], p[4], p[5]);
+	if (et == 0x0800 && r->caplen >= 34) {
+		unsigned int hl = (p[14] & 15u) * 4, proto = p[23];
+
+		inet_ntop(AF_INET, p + 26, a, sizeof(a));
+		inet_ntop(AF_INET, p + 30, b, sizeof(b));
+		printf(" IPv4 %s > %s", a, b);
+		if ((proto == 6 || proto == 17) && r->caplen >= 14 + hl + 4)
+			printf(" %s %u > %u", proto == 6 ? "TCP" : "UDP",
+			       (unsigned int)(p[14 + hl] << 8 | p[15 + hl]),
+			       (unsigned int)(p[16 + hl] << 8 | p[17 + hl]));
+		else if (proto == 1 && r->caplen >= 14 + hl + 1)
+			printf(" ICMP type %u", p[14 + hl]);
+		else
+			printf(" proto %u", proto);
+	} else if (et == 0x0806 && r->caplen >= 42) {
+		inet_ntop(AF_INET, p + 28, a, sizeof(a));
+		inet_ntop(AF_INET, p + 38, b, sizeof(b));
+		printf(" ARP %s %s > %s", p[21] == 1 ? "request" : "reply", a, b);
+	} else if (et == 0x86dd && r->caplen >= 54) {
+		inet_ntop(AF_INET6, p + 22, a, sizeof(a));
+		inet_ntop(AF_INET6, p + 38, b, sizeof(b));
+		printf(" IPv6 %s > %s next %u", a, b, p[20]);
+	} else {
+		printf(" ethertype 0x%04x", et);
+	}
+	putchar('\n');
+}
+
+struct cap_args {
+	unsigned long count;	/* 0: until interrupted */
+	const char *file;	/* -w: pcap; NULL: lines */
+};
+
+static int cap_parse(const struct opts *o, int argc, char **argv, struct cap_args *a)
+{
+	for (int i = 3; i < argc; i += 2) {
+		char *end;
+
+		if (i + 1 >= argc || (strcmp(argv[i], "-c") && strcmp(argv[i], "-w")))
+			return fail(o, 2, EINVAL, argv[0], "usage: pvnetctl capture %s (not '%s')",
+				    pv_ctl_cmds[PV_CTL_CAPTURE].args, argv[i]);
+		if (argv[i][1] == 'w') {
+			a->file = argv[i + 1];
+			continue;
+		}
+		errno = 0;
+		a->count = strtoul(argv[i + 1], &end, 10);
+		if (errno || !*argv[i + 1] || *end || argv[i + 1][0] == '-' || !a->count)
+			return fail(o, 2, EINVAL, argv[0], "usage: bad COUNT '%s' (want 1 or more)", argv[i + 1]);
+	}
+	return 0;
+}
+
+/* The answer's first line: "ok", or the error (rc 1 or 2, said). */
+static int cap_answer(const struct opts *o, int fd, const char *cmd)
+{
+	char line[PV_CTL_LINE_MAX];
+	size_t n = 0;
+	long code;
+	char *msg;
+
+	while (n < sizeof(line) - 1 && read_full(fd, line + n, 1) == 1 && line[n] != '\n')
+		n++;
+	line[n] = '\0';
+	if (!strcmp(line, "ok"))
+		return 0;
+	if (strncmp(line, "error ", 6))
+		return fail(o, 1, EPROTO, cmd, "%s", n ? "bad answer from pvnetd" : "no answer from pvnetd");
+	code = strtol(line + 6, &msg, 10);
+	msg += *msg == ' ';
+	return fail(o, strncmp(msg, "usage:", 6) ? 1 : 2, (int)code, cmd, "%s", msg);
+}
+
+static int cap_loop(int fd, const struct cap_args *a, pcap_dumper_t *d, uint64_t *frames,
+		    uint32_t *drops)
+{
+	static uint8_t data[PV_CTL_CAP_SNAPLEN];
+	struct pv_ctl_cap_rec r;
+	int e;
+
+	while (!cap_stop && (!a->count || *frames < a->count)) {
+		if ((e = read_full(fd, &r, sizeof(r))) <= 0)
+			return e;
+		if (r.caplen > sizeof(data) || (r.type != PV_CTL_CAP_FRAME && r.type != PV_CTL_CAP_DROPS))
+			return -EPROTO;
+		if (r.caplen && (e = read_full(fd, data, r.caplen)) <= 0)
+			return e;
+		*drops = r.drops;
+		if (r.type != PV_CTL_CAP_FRAME)
+			continue;
+		++*frames;
+		if (d) {
+			struct pcap_pkthdr h = { .caplen = r.caplen, .len = r.len };
+
+			h.ts.tv_sec = (time_t)(r.ts_ns / 1000000000u);
+			h.ts.tv_usec = (suseconds_t)(r.ts_ns % 1000000000u / 1000);
+			pcap_dump((u_char *)d, &h, data);
+			pcap_dump_flush(d);	/* a reader on a pipe sees each frame */
+		} else {
+			cap_print(&r, data);
+			fflush(stdout);
+		}
+	}
+	return 0;
+}
+
+/*
+ * capture DOMID DEVID [-c COUNT] [-w FILE]: pvnetd streams the vif's
+ * frames (pvnet/ctl.h); here they become lines or a pcap file (libpcap's
+ * pcap_dump; "-" is standard output).  Ends after COUNT frames, on
+ * SIGINT/SIGTERM, or when the vif goes; then the summary on stderr.
+ */
+static int cmd_capture(const struct opts *o, int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = cap_sig };	/* no SA_RESTART: recv returns */
+	struct cap_args a = { 0 };
+	pcap_dumper_t *d = NULL;
+	pcap_t *pc = NULL;
+	uint64_t frames = 0;
+	uint32_t drops = 0;
+	char *req[3] = { argv[0], argv[1], argv[2] };
+	char line[PV_CTL_LINE_MAX];
+	int fd, rc, e;
+
+	if ((rc = cap_parse(o, argc, argv, &a)))
+		return rc;
+	snprintf(line, sizeof(line), "T %s %s %s\n", req[0], req[1], req[2]);
+	if (strchr(argv[1], ' ') || strchr(argv[2], ' '))
+		return fail(o, 2, EINVAL, argv[0], "usage: argument with white space");
+	fd = connect_unix(o->run_dir, PV_CTL_SOCK_NAME);
+	if (fd < 0)
+		return fail(o, 1, -fd, NULL, "%s/%s: %s (is pvnetd running?)", o->run_dir,
+			    PV_CTL_SOCK_NAME, strerror(-fd));
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line) ||
+	    (rc = cap_answer(o, fd, argv[0]))) {
+		close(fd);
+		return rc ? rc : fail(o, 1, errno, argv[0], "send: %s", strerror(errno));
+	}
+	if (a.file) {
+		pc = pcap_open_dead(DLT_EN10MB, PV_CTL_CAP_SNAPLEN);
+		d = pc ? pcap_dump_open(pc, a.file) : NULL;
+		if (!d) {
+			rc = fail(o, 1, EIO, argv[0], "%s: %s", a.file, pc ? pcap_geterr(pc) : "pcap_open_dead failed");
+			if (pc)
+				pcap_close(pc);
+			close(fd);
+			return rc;
+		}
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	e = cap_loop(fd, &a, d, &frames, &drops);
+	close(fd);
+	if (d)
+		pcap_dump_close(d);
+	if (pc)
+		pcap_close(pc);
+	fprintf(stderr, "pvnetctl: capture: %llu frames, %u dropped by the capture (reader too slow)\n",
+		(unsigned long long)frames, drops);
+	if (e < 0)
+		return fail(o, 1, -e, argv[0], "%s", e == -EPROTO ? "bad record from pvnetd" : strerror(-e));
+	return 0;
 }
 
 /* Walk the store as xenstore-ls does, one "path = value" line per node, or JSON. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "back/ctl.h"
+#include "back/metrics.h"
 #include "back/netback.h"
 #include "back/nicport.h"
 #include "accel/pvnic_back.h"
@@ -51,6 +52,9 @@ struct pvnetd {
 	int no_guest_vifs;
 	struct pv_switch_config swcfg;
 	long allow_uid;
+	int metrics_on;			/* --metrics given */
+	struct pv_metrics_addr metrics_addr;
+	struct pv_metrics *metrics;
 };
 
 static void usage(FILE *f)
@@ -75,6 +79,9 @@ static void usage(FILE *f)
 		"  -n, --no-guest-vifs    refuse guests' own vif requests (pvnetctl only)\n"
 		"  -A, --mac-aging SEC    forget learned MACs idle this long (default 300)\n"
 		"  -C, --mac-cap N        learned MACs per bridge port (default 64)\n"
+		"  -M, --metrics ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+		"                         (ADDR numeric IPv4 or [IPv6]; PORT alone: 127.0.0.1;\n"
+		"                         off by default)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Sockets: DIR/hv.sock (guests register here), DIR/xenstored.sock\n"
@@ -154,6 +161,21 @@ static int ports_start(struct pvnetd *d)
 	return 0;
 }
 
+static int metrics_start(struct pvnetd *d, time_t started)
+{
+	struct pv_metrics_ctx mc = { .loop = d->loop, .hv = d->hv, .xs = d->xs, .sw = d->sw,
+				     .nb = d->nb, .np = d->np, .pnb = d->pnb, .started = started };
+	int err;
+
+	d->metrics = pv_metrics_start(&mc, &d->metrics_addr, &err);
+	if (!d->metrics) {
+		pv_err("metrics on %s: %s", d->metrics_addr.text, strerror(-err));
+		return -1;
+	}
+	pv_info("metrics on http://%s/metrics", d->metrics_addr.text);
+	return 0;
+}
+
 static int services_start(struct pvnetd *d)
 {
 	struct pv_ctl_ctx cctx;
@@ -184,6 +206,8 @@ static int services_start(struct pvnetd *d)
 		pv_err("%s: %s", d->ctl_path, strerror(-err));
 		return -1;
 	}
+	if (d->metrics_on && metrics_start(d, cctx.started) < 0)
+		return -1;
 	err = pv_hvsock_listen(d->hv, d->hv_path);
 	if (err) {
 		pv_err("%s: %s", d->hv_path, strerror(-err));
@@ -197,6 +221,7 @@ static void services_stop(struct pvnetd *d)
 	/* Guests first (their vifs go through netback's hook), then the rest. */
 	if (d->hv)
 		pv_hvsock_close(d->hv);
+	pv_metrics_stop(d->metrics);
 	pv_ctl_close(d->ctl);
 	pv_netback_free(d->nb);
 	if (d->hv) {
@@ -244,6 +269,16 @@ static int option(struct pvnetd *d, int c, const char *arg)
 	case 'H': d->host_port = arg; return 0;
 	case 'N': d->nic_dir = arg; return 0;
 	case 'n': d->no_guest_vifs = 1; return 0;
+	case 'M': {
+		const char *why;
+
+		if (pv_metrics_addr_parse(arg, &d->metrics_addr, &why) < 0) {
+			fprintf(stderr, "pvnetd: bad --metrics '%s': %s\n", arg, why);
+			return -1;
+		}
+		d->metrics_on = 1;
+		return 0;
+	}
 	case 'A':
 	case 'C':
 		errno = 0;
@@ -273,13 +308,14 @@ int main(int argc, char **argv)
 		{ "no-guest-vifs", no_argument, NULL, 'n' },
 		{ "mac-aging", required_argument, NULL, 'A' },
 		{ "mac-cap", required_argument, NULL, 'C' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pvnetd d = { .allow_uid = -1 };
 	int c, rc;
 
 	pv_daemon_init(&d.dd, "pvnetd");
-	while ((c = getopt_long(argc, argv, PV_DAEMON_SHORTOPTS "u:U:H:N:nA:C:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, PV_DAEMON_SHORTOPTS "u:U:H:N:nA:C:M:", opts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return 0;

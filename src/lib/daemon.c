@@ -9,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -156,10 +159,36 @@ int pv_daemon_start(struct pv_daemon *d)
 	return 0;
 }
 
+/*
+ * systemd's readiness notification (sd_notify(3), Type=notify): one
+ * datagram "READY=1" to the socket $NOTIFY_SOCKET names (a path, or
+ * "@name" in the abstract namespace).  Nothing without the variable.
+ */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') || (n = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+			     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		pv_warn("cannot notify readiness to %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 void pv_daemon_ready(struct pv_daemon *d)
 {
 	int fd;
 
+	notify_ready();
 	if (d->report_fd < 0)
 		return;
 	/* As daemon(3) with noclose unless logging to syslog. */

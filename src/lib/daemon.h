@@ -67,7 +67,8 @@ int pv_daemon_path(const struct pv_daemon *d, char *buf, size_t size, const char
 /* Start logging, create DIR, detach, take the pid file, make the loop and
  * watch the signals.  -1 after logging why (then pv_daemon_teardown). */
 int pv_daemon_start(struct pv_daemon *d);
-/* Start-up is over: a detached daemon's parent exits 0. */
+/* Start-up is over: a detached daemon's parent exits 0; under systemd
+ * (Type=notify, $NOTIFY_SOCKET set) READY=1 is sent. */
 void pv_daemon_ready(struct pv_daemon *d);
 /* Free the loop (after the services on it), close the signalfd, remove the
  * pid file; a start-up not yet reported ready is reported failed. */
