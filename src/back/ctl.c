@@ -508,7 +508,7 @@ static int cmd_vif_stats(struct ctl_req *r)
 	struct pv_vif_info vi;
 	unsigned long dom, dev;
 	struct pv_kv kv;
-	char mac[18];
+	char mac[18], addrs[PV_SG_ADDRS_MAX * PV_SG_ADDR_STR + 1];
 	int e;
 
 	if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
@@ -526,11 +526,16 @@ static int cmd_vif_stats(struct ctl_req *r)
 	pv_kv_str(&kv, "disabled_reason", vi.disabled ? vi.reason : "");
 	pv_kv_u64(&kv, "features", vi.features);
 	pv_kv_u64(&kv, "rate_limit_bps", vi.rate_usec ? vi.rate_bytes * 8 * 1000000 / vi.rate_usec : 0);
+	pv_sg_addrs_format(&vi.addrs, addrs, sizeof(addrs));
+	pv_kv_str(&kv, "ip_mode", vi.addrs_fixed ? "ip" : "learned");
+	pv_kv_str(&kv, "ip", addrs);
 #define KV(f) pv_kv_u64(&kv, #f, vi.st.f)
 	KV(tx_packets); KV(tx_bytes); KV(rx_packets); KV(rx_bytes);
 	KV(tx_runt); KV(tx_too_long); KV(tx_frag_overrun); KV(tx_bad_grant);
 	KV(tx_too_many_slots); KV(tx_storm_bcast); KV(tx_storm_mcast); KV(tx_storm_unknown);
 	KV(tx_csum); KV(tx_gso_bad); KV(tx_spoofed);
+	KV(tx_spoof_ipv4); KV(tx_spoof_arp); KV(tx_spoof_ipv6); KV(tx_spoof_nd); KV(tx_spoof_vlan);
+	KV(tx_ip_conflict); KV(tx_ip_full);
 	KV(rx_not_connected); KV(rx_too_big); KV(rx_queue_full); KV(rx_bad_grant);
 	KV(rx_queued); KV(rx_queued_max); KV(tx_rate_limited); KV(fatal); KV(evt_in); KV(evt_out);
 #undef KV

@@ -23,6 +23,7 @@
 
 #include "pvnet/nic.h"
 #include "lib/log.h"
+#include "lib/srcguard.h"
 
 struct pv_loop;
 struct pv_watch;
@@ -107,8 +108,10 @@ struct nic_txpolicy {
 	bool any_source;	/* the host VI */
 	bool mac_set;
 	bool ip_set;
+	bool addrs_set;		/* SET_ADDRS: the source-address rule (lib/srcguard.h) with @addrs */
 	uint8_t mac[6];
 	uint32_t ip;		/* network order */
+	struct pv_sg_addrs addrs;
 	uint32_t max_len;	/* port MTU + 14 (a tagged frame: 4 more) */
 };
 
