@@ -147,7 +147,7 @@ enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *hdr, uint3
 
 /* What INFO reports: TX chains and both offloads, on any port. */
 #define NIC_FEATURES	(PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO | \
-			 PV_NIC_FEAT_RX_CHAIN)
+			 PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_SRC_ADDRS)
 
 enum nic_vi_state { NIC_VI_FREE = 0, NIC_VI_ACTIVE, NIC_VI_FAULT };
 
