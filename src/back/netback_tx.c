@@ -31,7 +31,11 @@
  *            pages.  Source MAC, checksum and GSO checks use only private
  *            bytes: the header copy, or, when offloads need the L4 header
  *            found, a private linear copy of the whole frame (tx_lin),
- *            which then also backs the segments.
+ *            which then also backs the segments.  Last, the source
+ *            addresses (srcguard.h: the `ip` key or first come first
+ *            served; src/lib/srcguard.c, the rule the NIC applies too):
+ *            a frame claiming another's IP is dropped before the switch
+ *            or the accelerator's frame() can learn anything from it.
  *  credit    with a rate (the "rate" key), the frame's size is charged from
  *            the private copy of its first slot, the one that is sent:
  *            a frame the credit does not cover is left in the ring,
@@ -342,7 +346,7 @@ static int nb_tx_srcguard(struct nb_vif *vif)
 	return nb_tx_drop(vif, nb_tx_sg_counter(vif, v), why);
 }
 
-/* Source MAC and IP, checksum and GSO offloads; on the private bytes only. */
+/* Source MAC, checksum and GSO offloads, source IP; on the private bytes only. */
 static int nb_tx_offloads(struct nb_vif *vif)
 {
 	struct pv_frame *f = &vif->frame;
@@ -352,8 +356,6 @@ static int nb_tx_offloads(struct nb_vif *vif)
 	/* Lie caught: a vif sending as someone else (spoofed source MAC). */
 	if (memcmp(f->hdr + 6, vif->mac, 6))
 		return nb_tx_drop(vif, &vif->st.tx_spoofed, "source MAC is not the vif's");
-	if (nb_tx_srcguard(vif) != NB_TX_OK)
-		return NB_TX_DROP;
 	if (txflags & NETTXF_csum_blank) {
 		/*
 		 * Headers are parsed from the private copy; only frames whose
@@ -385,7 +387,8 @@ static int nb_tx_offloads(struct nb_vif *vif)
 	} else if (txflags & NETTXF_data_validated) {
 		f->flags |= PV_FRAME_CSUM_VALID;
 	}
-	return NB_TX_OK;
+	/* Last: a frame is counted once, under the first reason; shape lies come first. */
+	return nb_tx_srcguard(vif);
 }
 
 /* Responses for one frame, in request order: data slots get @status, extras NULL. */
