@@ -105,13 +105,13 @@ d() { local a=b_$1 b=a_$1; echo $(( ${!b:-0} - ${!a:-0} )); }
 round() {
 	local mode=$1 path=$2 loss
 	snap b
-	ip netns exec "$vns" ping -c 40 -i 0.05 -W 1 198.18.0.100 >"$run/ping.$mode.$path" 2>&1 &
+	ip netns exec "$vns" ping -c 40 -i 0.05 -W 1 198.18.0.100 >"$run/ping.$mode.$path.log" 2>&1 &
 	local ping_pid=$!
 	check "attack" "$mode/$path: evil sent 120 spoofed frames"
 	wait "$ping_pid"
 	sleep 0.5
 	snap a
-	loss=$(sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p' "$run/ping.$mode.$path")
+	loss=$(sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p' "$run/ping.$mode.$path.log")
 	local netback=$(( $(d tx_ip_conflict) + $(d tx_spoof_arp) + $(d tx_spoof_ipv4) + $(d tx_spoof_ipv6) + $(d tx_spoof_nd) ))
 	if [ "$path" = slow ]; then
 		if [ "$mode" = learned ]; then
@@ -131,7 +131,7 @@ round() {
 		"$mode/$path: ext's neighbour entry for 198.18.0.1 stays the victim's ($(ip -n "$ext" neigh show 198.18.0.1))"
 	check "! ip -n '$ext' -6 neigh show 2001:db8::1 | grep -qi '$emac'" \
 		"$mode/$path: ext's neighbour entry for 2001:db8::1 stays the victim's ($(ip -n "$ext" -6 neigh show 2001:db8::1))"
-	check "[ \"\${loss:-100}\" -le 5 ]" "$mode/$path: the victim's 40 pings meanwhile lost ${loss:-?}%"
+	check "[ \"\${loss:-100}\" -le 5 ]" "$mode/$path: the victim's 40 pings meanwhile lost ${loss:-?}%${loss:+}${loss:-: $(tail -n 3 "$run/ping.$mode.$path.log" | tr '\n' ' ')}"
 	check "[ $(d rx) -gt 50 ] && [ $(d conf) -eq 0 ]" \
 		"$mode/$path: the victim keeps its fast path: its VI received +$(d rx) frames, filter_ip_conflicts +$(d conf)"
 }
