@@ -166,6 +166,9 @@ wait_for 10 "[ -z \"\$(astate $de accelstate)\" ] || [ \"\$(astate $de accelstat
 sleep 0.5
 round ip slow
 
+P vif-set "$de" 0 ip= >/dev/null
+check "wait_for 5 \"[ \\\"\\\$(vstat $de ip_mode)\\\" = learned ]\" && [ \"\$(vstat $de ip)\" = '198.18.0.66 2001:db8::66' ]" \
+	"vif-set ip= : learned again, the addresses the key gave kept ($(vstat "$de" ip_mode): $(vstat "$de" ip))"
 check "grep -q 'source address refused' '$run/pvnetd.log'" "pvnetd logs the refusals"
 check "[ \$(grep -c 'source address refused' '$run/pvnetd.log') -lt 100 ]" \
 	"... rate-limited ($(grep -c 'source address refused' "$run/pvnetd.log") lines for 240 frames)"
