@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "back/srcguard.h"
@@ -364,11 +365,63 @@ static void test_parse_text(void)
 	T_CHECK(!strcmp(out, "10.0.0.2 2001:db8::2"), "ip: formatted as xl writes it", "'%s'", out);
 }
 
+/*
+ * Mutated frames (each row's, bytes flipped, cut short): the parse reads
+ * only what it is given (the copy is exactly that long: ASan sees any
+ * overread), never asks for more when it has the whole frame, with part
+ * of it says the same or asks for more, and the NIC decides as the slow
+ * path on every one.
+ */
+static void test_mutated(void)
+{
+	struct nic_txpolicy pol = { .mac_set = true, .addrs_set = true };
+	unsigned int bad_more = 0, bad_prefix = 0, bad_nic = 0, n = 0;
+	uint64_t r = 0x9e3779b97f4a7c15ull;
+
+	memcpy(pol.mac, MAC, 6);
+	pol.addrs = SET;
+	for (int round = 0; round < 3000; round++) {
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			struct fb f = { .len = 0 };
+			enum pv_sg_verdict full, part;
+			uint8_t *copy;
+			uint32_t avail;
+
+			rows[i].build(&f);
+			for (int k = 0; k < 3; k++) {
+				r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+				f.b[14 + r % (f.len - 14)] ^= (uint8_t)(r >> 24);
+			}
+			r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+			if (r & 1)
+				f.len = 14 + (uint32_t)(r >> 8) % (f.len - 13);
+			copy = malloc(f.len);
+			memcpy(copy, f.b, f.len);
+			full = pv_sg_check(copy, f.len, f.len, MAC, &SET);
+			avail = (uint32_t)(r >> 32) % (f.len + 1);
+			free(copy);
+			copy = malloc(avail ? avail : 1);
+			memcpy(copy, f.b, avail);
+			part = pv_sg_check(copy, avail, f.len, MAC, &SET);
+			free(copy);
+			bad_more += full == PV_SG_NEED_MORE;
+			bad_prefix += part != full && part != PV_SG_NEED_MORE;
+			bad_nic += nic_tx_check(&pol, f.b, f.len, f.len) != nic_want(full);
+			n++;
+		}
+	}
+	T_CHECK(!bad_more, "mutated: the whole frame never needs more", "%u of %u", bad_more, n);
+	T_CHECK(!bad_prefix, "mutated: a prefix says the same or asks for more", "%u of %u",
+		bad_prefix, n);
+	T_CHECK(!bad_nic, "mutated: the NIC decides as the slow path", "%u of %u", bad_nic, n);
+}
+
 int main(void)
 {
 	pv_sg_addrs_parse("10.0.0.2 2001:db8::2", &SET);
 	test_table();
 	test_need_more();
+	test_mutated();
 	test_learned();
 	test_parse_text();
 	return t_done();
