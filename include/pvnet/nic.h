@@ -439,7 +439,7 @@ struct pv_nic_info_reply {
 #define PV_NIC_FEAT_TX_CSUM	0x2
 #define PV_NIC_FEAT_TSO		0x4
 #define PV_NIC_FEAT_RX_CHAIN	0x8	/* RX chains, frames above 2 KiB, GSO frames whole */
-#define PV_NIC_FEAT_SRC_ADDRS	0x10	/* SET_ADDRS: IPv4/IPv6 source addresses enforced on TX */
+#define PV_NIC_FEAT_SRC_ADDRS	0x20	/* SET_ADDRS: IPv4/IPv6 source addresses enforced on TX */
 
 #define PV_NIC_VI_F_RX_CHAIN	0x1	/* VI_ALLOC: this VI takes RX chains */
 
