@@ -760,6 +760,7 @@ static void test_flows(struct nbh *n, int wire)
 {
 	struct tf *t = tf_new(n, "pv4", 4), *o = tf_new(n, "pv5", 5);
 	struct pvnic_vif_info v0, v1;
+	struct pv_vif_info ni0, ni1;
 	struct vi_user u;
 	struct ff f = { 0 };
 	int fds[3] = { -1, -1, -1 }, up = 0, e;
@@ -839,8 +840,30 @@ static void test_flows(struct nbh *n, int wire)
 	be_set(o, PV_ACCEL_KEY_NIC, PVNIC_NAME);
 	T_ASSERT(be_wait(o, PV_ACCEL_KEY_FRONTEND, PVNIC_NAME, 3000), "second vif served");
 	v0 = pb_vif(t);
+	T_ASSERT(tf_info(o, &ni0) == 0, "o's vif info");
 	len = mk_flow(fr, mac_x, o->mac, 17, IP_GUEST, IP_EXT, 5353, 53, 80);
 	e = tf_send(o, fr, len, NULL);
+	T_CHECK(tf_info(o, &ni1) == 0 && ni1.st.tx_ip_conflict == ni0.st.tx_ip_conflict + 1 &&
+		ni1.st.tx_packets == ni0.st.tx_packets && !ni1.addrs_fixed,
+		"netback: counted on the claimant's vif as tx_ip_conflict (learned mode)",
+		"conflict %llu -> %llu", (unsigned long long)ni0.st.tx_ip_conflict,
+		(unsigned long long)ni1.st.tx_ip_conflict);
+	/* The toolstack's ip key on o: the same frame is a spoof; o's own address passes. */
+	be_set(o, "ip", "198.18.0.5");
+	for (uint64_t end = tf_now_ms() + 2000; tf_info(o, &ni0) == 0 && !ni0.addrs_fixed &&
+	     tf_now_ms() < end; tf_sleep_ms(5))
+		;	/* netback's watch of the key runs from its loop */
+	T_CHECK(ni0.addrs_fixed &&
+		tf_send(o, fr, len, NULL) == NETIF_RSP_ERROR && tf_info(o, &ni1) == 0 &&
+		ni1.st.tx_spoof_ipv4 == ni0.st.tx_spoof_ipv4 + 1,
+		"netback: with o's ip key, t's address from o: tx_spoof_ipv4", "fixed %d spoof %llu",
+		ni0.addrs_fixed, (unsigned long long)ni1.st.tx_spoof_ipv4);
+	be_set(o, "ip", NULL);
+	for (uint64_t end = tf_now_ms() + 2000; tf_info(o, &ni1) == 0 && ni1.addrs_fixed &&
+	     tf_now_ms() < end; tf_sleep_ms(5))
+		;
+	T_CHECK(!ni1.addrs_fixed, "netback: ip key removed: learned again",
+		"fixed %d", ni1.addrs_fixed);
 	T_CHECK(e == NETIF_RSP_ERROR && pb_vif(o).nips == 1,
 		"pvnic: another guest claiming the guest's address: refused by netback, not learned",
 		"tf_send %d nips %u", e, pb_vif(o).nips);
