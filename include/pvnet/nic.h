@@ -243,7 +243,10 @@
  * Within version 2: RX chains (PV_NIC_FEAT_RX_CHAIN, PV_NIC_VI_F_RX_CHAIN);
  * receive coalescing (PV_NIC_FEAT_RX_GRO when on; INFO's reply grew by the
  * gro_* counters at its end: a client that asks for the shorter reply
- * gets it, one that knows the longer checks the length or zeroes first).
+ * gets it, one that knows the longer checks the length or zeroes first);
+ * source addresses (PV_NIC_FEAT_SRC_ADDRS: the SET_ADDRS request, a new
+ * type at the end of the table: SET_MAC and its one-IPv4 F_IP unchanged,
+ * a NIC without the feature answers SET_ADDRS -EINVAL as any unknown type).
  */
 #define PV_NIC_VERSION		2	/* 2: TX chains, CSUM and TSO offloads */
 #define PV_NIC_SOCK_NAME	"nic.sock"
@@ -415,6 +418,7 @@ enum pv_nic_type {
 	PV_NIC_SET_MAC,		/* pv_nic_set_mac */
 	PV_NIC_SET_HOST,	/* pv_nic_vi_req: this VI is the host VI (PV_NIC_VI_NONE: none) */
 	PV_NIC_STATS,		/* pv_nic_vi_req -> pv_nic_vi_stats */
+	PV_NIC_SET_ADDRS,	/* pv_nic_set_addrs (PV_NIC_FEAT_SRC_ADDRS) */
 	PV_NIC_TYPE_MAX,
 };
 
@@ -457,6 +461,7 @@ struct pv_nic_info_reply {
 #define PV_NIC_FEAT_TSO		0x4
 #define PV_NIC_FEAT_RX_CHAIN	0x8	/* RX chains, frames above 2 KiB, GSO frames whole */
 #define PV_NIC_FEAT_RX_GRO	0x10	/* the port coalesces TCP segments for VIs with RX chains */
+#define PV_NIC_FEAT_SRC_ADDRS	0x20	/* SET_ADDRS: IPv4/IPv6 source addresses enforced on TX */
 
 #define PV_NIC_VI_F_RX_CHAIN	0x1	/* VI_ALLOC: this VI takes RX chains */
 
@@ -531,6 +536,30 @@ struct pv_nic_set_mac {
 	uint32_t reserved;
 };
 
+/*
+ * SET_ADDRS: the addresses VI @vi_id may send from, enforced with
+ * PV_NIC_ADDRS_F_ENFORCE on every TX frame by the rule pvnetd's netback
+ * applies on the slow path (src/lib/srcguard.h): IPv4 source, ARP sender
+ * MAC and IP (0.0.0.0 in a probe), IPv6 source (also the link-local
+ * address derived from the VI's MAC, and :: in DAD/MLD), NDP link-layer
+ * options and NA targets; a frame whose headers do not fit the NIC's
+ * header copy (PV_NIC_TX_HDR_MAX) is refused.  Refused frames: TX_SPOOF.
+ * @count may be 0 (only the exempt sources).  Each address is 16 bytes:
+ * IPv6, or IPv4 mapped (::ffff:a.b.c.d); unicast only.  Without ENFORCE
+ * (count 0): back to SET_MAC's rule.  Takes effect from the next frame
+ * the NIC takes from the VI's ring; replaces the previous set.
+ */
+#define PV_NIC_ADDRS_MAX	8
+#define PV_NIC_ADDRS_F_ENFORCE	0x1
+
+struct pv_nic_set_addrs {
+	uint32_t vi_id;
+	uint32_t flags;		/* PV_NIC_ADDRS_F_* */
+	uint32_t count;		/* 0 .. PV_NIC_ADDRS_MAX */
+	uint32_t reserved;
+	uint8_t addr[PV_NIC_ADDRS_MAX][16];
+};
+
 /* STATS reply: counters of one VI, since allocation (reset keeps them) */
 struct pv_nic_vi_stats {
 	uint32_t vi_id;
@@ -560,6 +589,7 @@ _Static_assert(sizeof(struct pv_nic_hdr) == 16, "pv_nic_hdr 16 bytes");
 _Static_assert(sizeof(struct pv_nic_info_reply) == 80 + 8 * 8, "info reply (80 bytes before gro_*)");
 _Static_assert(sizeof(struct pv_nic_filter) == 20, "filter request");
 _Static_assert(sizeof(struct pv_nic_set_mac) == 20, "set_mac request");
+_Static_assert(sizeof(struct pv_nic_set_addrs) == 16 + PV_NIC_ADDRS_MAX * 16, "set_addrs request");
 _Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 26 * 8, "stats reply");
 _Static_assert(PV_NIC_TX_MAX_FRAGS * PV_NIC_BUF_SIZE >= PV_NIC_TSO_MAX &&
 	       PV_NIC_TX_BUDGET >= PV_NIC_TX_MAX_FRAGS, "a whole TSO frame fits a chain and a round");

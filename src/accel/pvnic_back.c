@@ -30,17 +30,30 @@
  * host's vifs (the NIC's host VI: the flow is not filtered yet), unicast
  * to the vif's MAC, IPv4 TCP or UDP, not a fragment, to one of the guest's
  * own addresses, gets a filter (protocol, destination IPv4, destination
- * port) steering the rest of its flow to the VI.  The guest's own
- * addresses are learned from the frames it sends on its slow path (IPv4
- * source, ARP sender; at most PB_IPS_MAX): an outsider cannot aim a filter
- * at an address of another guest and take its traffic; an address two
- * served guests both claim gets no filter (its flows stay slow).  At most
+ * port) steering the rest of its flow to the VI.  At most
  * limits/max-filters (default 8, bounded by the NIC's per-VI quota) per
  * vif; when full the oldest is evicted (FIFO: a flow evicted while still
  * active comes back through the slow path and is installed again).
  * Installs are blocking round trips on the control socket, so they are
  * rate limited per vif and in all (token buckets), and the per-frame work
  * is a header parse and a look-up in a small array.
+ *
+ * The guest's own addresses, and the conflict rule.  They are netback's,
+ * not learned here: "ip-owned" in the backend directory (the `ip` key's,
+ * or learned first come first served across the vifs of this pvnetd,
+ * src/back/srcguard.h), re-read when netback passes a TX frame claiming
+ * an address we do not know yet (before the frame goes on: synchronous)
+ * and when the key changes (watched).  The same set is programmed into
+ * the NIC's TX check for the VI (SET_ADDRS), so the fast path refuses
+ * what the slow path refuses.  The rule: no frame from one guest can
+ * move another guest's traffic off its fast path.  It holds because a
+ * frame claiming an address another vif owns is dropped by netback
+ * before frame() sees it (counted tx_ip_conflict / tx_spoof_* on the
+ * sender's vif) and by the NIC on the fast path, so the owner's set, and
+ * with it its filters, never changes because of another guest.  An
+ * address two served vifs both own (only the toolstack can do that,
+ * giving two vifs the same `ip`) gets no filter (filter_ip_conflicts):
+ * which guest a flow is for is unknown, and its flows stay slow.
  *
  * Any failure is logged and sets accelstate Closed; the slow path is never
  * touched.  Runs on pvnetd's loop thread, as every backend plugin.
@@ -62,6 +75,7 @@
 #include "hv/xs.h"
 #include "lib/log.h"
 #include "lib/loop.h"
+#include "lib/srcguard.h"
 #include "nic/nic_client.h"
 #include "pvnet/accel.h"
 #include "pvnet/xen.h"
@@ -110,8 +124,10 @@ struct pvnic_vif {
 	struct pb_flow flows[PVNIC_FILTERS_MAX];	/* FIFO: oldest at flow_head */
 	unsigned int nflows, flow_head;
 	struct pb_bucket rate;
-	uint32_t ips[PB_IPS_MAX];	/* the guest's own IPv4 addresses */
-	unsigned int nips, ip_next;
+	struct pv_sg_addrs addrs;	/* the guest's own: netback's ip-owned */
+	uint64_t addrs_programmed;	/* SET_ADDRS sent */
+	char addrs_token[48];
+	int addrs_watched;
 	struct pvnic_vif_stats st;
 	char *local_macs;		/* accel-local-macs as last written */
 	int local_macs_ok;
@@ -344,10 +360,10 @@ static int pb_ip_unicast(uint32_t ip_be)
 
 static int pb_ip_own(const struct pvnic_vif *pv, uint32_t ip)
 {
-	for (unsigned int i = 0; i < pv->nips; i++)
-		if (pv->ips[i] == ip)
-			return 1;
-	return 0;
+	struct pv_sg_addr a;
+
+	pv_sg_addr_v4(&a, (const uint8_t *)&ip);
+	return pv_sg_has(&pv->addrs, &a);
 }
 
 /*
@@ -371,25 +387,85 @@ static uint16_t pb_l3(const uint8_t *h, uint32_t hl, uint32_t *off)
 	return type;
 }
 
-/* The guest sent @h on its slow path: remember its IPv4 source (or ARP sender). */
-static void pb_learn_ip(struct pvnic_vif *pv, const uint8_t *h, uint32_t hl)
+/*
+ * The guest's own addresses are netback's: "ip-owned" in the backend
+ * directory, what the vif owns by its `ip` key or learned first come
+ * first served (src/back/srcguard.h).  pvnic_back keeps no learning of
+ * its own, so the flow filters and the NIC's TX check follow the one
+ * rule the slow path enforces.  Programmed into the NIC (SET_ADDRS) on
+ * every change while the VI exists.
+ */
+static void pb_addrs_program(struct pvnic_vif *pv)
 {
-	uint32_t off, ip;
-	uint16_t type = pb_l3(h, hl, &off);
+	struct pvnic_back *pb = pv->pb;
+	uint8_t a[PV_SG_ADDRS_MAX][16];
+	int e;
 
-	if (type == 0x0800 && hl >= off + 20 && (h[off] >> 4) == 4)
-		memcpy(&ip, h + off + 12, 4);
-	else if (type == 0x0806 && hl >= off + 28 && h[off] == 0 && h[off + 1] == 1 &&
-		 h[off + 2] == 0x08 && h[off + 3] == 0 && h[off + 4] == 6 && h[off + 5] == 4)
-		memcpy(&ip, h + off + 14, 4);	/* ARP sender protocol address */
-	else
+	if (!pv->vi_ok || pb->cfd < 0)
 		return;
-	if (!pb_ip_unicast(ip) || pb_ip_own(pv, ip))
+	if (!(pb->features & PV_NIC_FEAT_SRC_ADDRS)) {
+		pv_log_rl(&pb->rl, PV_LOG_WARN, "vif%u.%u: pvnic: the NIC has no SET_ADDRS: "
+			  "the fast path checks source MACs only", pv->domid, pv->devid);
 		return;
-	pv->ips[pv->ip_next] = ip;
-	pv->ip_next = (pv->ip_next + 1) % PB_IPS_MAX;
-	if (pv->nips < PB_IPS_MAX)
-		pv->nips++;
+	}
+	for (unsigned int i = 0; i < pv->addrs.n; i++)
+		memcpy(a[i], pv->addrs.a[i].a, 16);
+	e = nic_client_set_addrs(pb->cfd, pv->vi.vi_id, 1, (const uint8_t (*)[16])a, pv->addrs.n);
+	if (e) {
+		pv_warn("vif%u.%u: pvnic: SET_ADDRS: %s", pv->domid, pv->devid, strerror(-e));
+		pb_ctl_err(pb, e, "SET_ADDRS failed");
+		return;
+	}
+	pv->addrs_programmed++;
+}
+
+/* Re-read ip-owned; program the NIC if it changed (or @force). */
+static void pb_addrs_refresh(struct pvnic_vif *pv, int force)
+{
+	char path[PB_PATH_MAX + 32], val[PV_SG_ADDRS_MAX * PV_SG_ADDR_STR + 1];
+	struct pv_sg_addrs set = { 0 };
+
+	snprintf(path, sizeof(path), "%s/%s", pv->be, PVNIC_KEY_IP_OWNED);
+	if (xs_server_read(pv->pb->xs, path, val, sizeof(val)) >= 0 &&
+	    pv_sg_addrs_parse(val, &set) < 0) {
+		pv_log_rl(&pv->pb->rl, PV_LOG_WARN, "vif%u.%u: pvnic: bad " PVNIC_KEY_IP_OWNED " '%.64s'",
+			  pv->domid, pv->devid, val);
+		set.n = 0;
+	}
+	if (!force && pv_sg_equal(&set, &pv->addrs))
+		return;
+	pv->addrs = set;
+	pb_addrs_program(pv);
+}
+
+static void pb_addrs_watch_cb(struct xs_server *xs, const char *path, const char *token, void *arg)
+{
+	(void)xs;
+	(void)path;
+	(void)token;
+	pb_addrs_refresh(arg, 0);
+}
+
+/*
+ * The guest sent @h on its slow path, and netback let it through: every
+ * address it claims is the vif's (srcguard.h).  One new to us means
+ * netback has just learned it and written ip-owned: read it now, so the
+ * NIC knows before the guest's next frame can take the fast path.
+ */
+static void pb_tx_seen(struct pvnic_vif *pv, const uint8_t *h, uint32_t hl, uint32_t len)
+{
+	struct pv_sg_frame fr;
+	enum pv_sg_verdict v = pv_sg_parse(h, hl, len, pv->mac, &fr);
+
+	if (v == PV_SG_NEED_MORE) {
+		pb_addrs_refresh(pv, 0);
+		return;
+	}
+	for (unsigned int i = 0; v == PV_SG_PASS && i < fr.nclaims; i++)
+		if (!pv_sg_has(&pv->addrs, &fr.claim[i].addr)) {
+			pb_addrs_refresh(pv, 0);
+			return;
+		}
 }
 
 /*
@@ -571,6 +647,7 @@ static int pb_vi_open(struct pvnic_vif *pv, uint32_t flags)
 			pb_vi_close_fds(pv);
 		return pb_ctl_err(pb, e, "setup failed");
 	}
+	pb_addrs_refresh(pv, 1);	/* the NIC's TX check: the vif's addresses */
 	return 0;
 }
 
@@ -867,6 +944,9 @@ static int pb_probe(struct pv_accel_back_vif *vif, void *arg)
 		pv_accel_back_set_state(vif, pb->cfd >= 0 ? XenbusStateClosed : XenbusStateInitWait);
 	snprintf(p, sizeof(p), "%s/%s", pv->fe, PV_ACCEL_KEY_STATE);
 	pv->watched = xs_server_watch(pb->xs, p, pv->token, pb_fe_watch_cb, pv) == 0;
+	snprintf(pv->addrs_token, sizeof(pv->addrs_token), "pvnic-ip-%u-%u", pv->domid, pv->devid);
+	snprintf(p, sizeof(p), "%s/%s", pv->be, PVNIC_KEY_IP_OWNED);
+	pv->addrs_watched = xs_server_watch(pb->xs, p, pv->addrs_token, pb_addrs_watch_cb, pv) == 0;
 	return 0;
 }
 
@@ -882,6 +962,10 @@ static void pb_remove(struct pv_accel_back_vif *vif)
 	if (pv->watched) {
 		snprintf(p, sizeof(p), "%s/%s", pv->fe, PV_ACCEL_KEY_STATE);
 		xs_server_unwatch(pb->xs, p, pv->token);
+	}
+	if (pv->addrs_watched) {
+		snprintf(p, sizeof(p), "%s/%s", pv->be, PVNIC_KEY_IP_OWNED);
+		xs_server_unwatch(pb->xs, p, pv->addrs_token);
 	}
 	pb_vi_teardown(pv);
 	pb_rm_keys(pv);
@@ -908,11 +992,10 @@ static void pb_frame(struct pv_accel_back_vif *vif, enum pv_accel_frame_how how,
 {
 	struct pvnic_vif *pv = pv_accel_back_priv(vif);
 
-	(void)len;
 	if (!pv)
 		return;
 	if (how == PV_ACCEL_FRAME_TX)
-		pb_learn_ip(pv, hdr, hdr_len);
+		pb_tx_seen(pv, hdr, hdr_len, len);
 	else if (how == PV_ACCEL_FRAME_RX_EXTERNAL && pv->fe_connected && !pv->mode_mac &&
 		 pv->pb->cfd >= 0)
 		pb_flow_learn(pv, hdr, hdr_len);
@@ -956,17 +1039,11 @@ static void pb_show_vi(struct pvnic_vif *pv, struct pv_accel_kv *kv)
 static void pb_show(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv)
 {
 	struct pvnic_vif *pv = pv_accel_back_priv(vif);
-	char ips[PB_IPS_MAX * 16 + 1] = "";
-	size_t off = 0;
+	char ips[PV_SG_ADDRS_MAX * PV_SG_ADDR_STR + 1] = "";
 
 	if (!pv)
 		return;
-	for (unsigned int i = 0; i < pv->nips; i++) {
-		const uint8_t *b = (const uint8_t *)&pv->ips[i];
-
-		off += (size_t)snprintf(ips + off, sizeof(ips) - off, "%s%u.%u.%u.%u", i ? " " : "",
-					b[0], b[1], b[2], b[3]);
-	}
+	pv_sg_addrs_format(&pv->addrs, ips, sizeof(ips));
 	pv_accel_kv_u64(kv, "nic_up", pv->pb->cfd >= 0);
 	pv_accel_kv_u64(kv, "fast_path_ready", (uint64_t)pv->ready);
 	pv_accel_kv_u64(kv, "frontend_connected", (uint64_t)pv->fe_connected);
@@ -980,6 +1057,7 @@ static void pb_show(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv)
 	pv_accel_kv_u64(kv, "filter_not_own_ip", pv->st.filter_not_own_ip);
 	pv_accel_kv_u64(kv, "filter_ip_conflicts", pv->st.filter_ip_conflicts);
 	pv_accel_kv_str(kv, "guest_ips", ips);
+	pv_accel_kv_u64(kv, "src_addrs_programmed", pv->addrs_programmed);
 	pv_accel_kv_str(kv, "local_macs", pv->local_macs_ok ? pv->local_macs : "");
 	pb_show_vi(pv, kv);
 }
@@ -1219,7 +1297,7 @@ int pvnic_back_vif_info(const struct pvnic_back *pb, unsigned int domid, unsigne
 		*out = (struct pvnic_vif_info){
 			.vi_ok = pv->vi_ok, .ready = pv->ready, .fe_connected = pv->fe_connected,
 			.mode_mac = pv->mode_mac, .vi_id = pv->vi.vi_id, .flows = pv->nflows,
-			.quota = pv->quota, .mac_filter = pv->mac_filter_ok, .nips = pv->nips,
+			.quota = pv->quota, .mac_filter = pv->mac_filter_ok, .nips = pv->addrs.n,
 			.st = pv->st,
 		};
 		return 0;

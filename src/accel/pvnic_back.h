@@ -49,7 +49,8 @@ struct pvnic_back;
 #define PVNIC_LOCAL_MACS_MAX	128	/* MACs in accel-local-macs */
 #define PVNIC_FILTERS_DEFAULT	8	/* limits/max-filters absent, as the original */
 #define PVNIC_FILTERS_MAX	32	/* whatever limits/max-filters says (and the NIC's quota) */
-#define PB_IPS_MAX		4	/* a guest's own IPv4 addresses remembered */
+/* netback's: the addresses the vif owns (`ip`, or learned), src/back/srcguard.h */
+#define PVNIC_KEY_IP_OWNED	"ip-owned"
 /* Flow filter installs (blocking control round trips): token buckets. */
 #define PVNIC_RATE_VIF_BURST	8
 #define PVNIC_RATE_VIF_PER_S	16
@@ -95,7 +96,7 @@ struct pvnic_vif_info {
 	unsigned int flows;		/* flow filters installed now */
 	unsigned int quota;		/* at most */
 	int mac_filter;			/* the MAC filter is installed */
-	unsigned int nips;		/* the guest's own addresses learned */
+	unsigned int nips;		/* the guest's own addresses (netback's ip-owned) */
 	struct pvnic_vif_stats st;
 };
 /* Return: 0, or -ENOENT if vif @domid.@devid is not served. */

@@ -32,6 +32,7 @@
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/out.h"
+#include "lib/srcguard.h"
 #include "pvnet/accel.h"
 
 #define CTL_MAX_CONNS 16
@@ -312,8 +313,31 @@ static int cmd_nic(struct ctl_req *r)
 	return 0;
 }
 
+/*
+ * ctl_ip() - an ip= value, "ADDR[,ADDR...]" (IPv4 and IPv6 literals,
+ * unicast, at most PV_SG_ADDRS_MAX), into @out as xl writes the `ip` key
+ * (space separated).  Empty is allowed only if @empty_ok.
+ * Return: 0, or the usage error (already written).
+ */
+static int ctl_ip(struct ctl_req *r, const char *s, int empty_ok, char *out, size_t size)
+{
+	struct pv_sg_addrs set;
+	int e;
+
+	if (!*s && empty_ok) {
+		*out = 0;
+		return 0;
+	}
+	e = *s && !strchr(s, ' ') ? pv_sg_addrs_parse(s, &set) : -EINVAL;
+	if (e == -E2BIG)
+		return ctl_usage(r, "bad ip '%.64s' (at most %d addresses)", s, PV_SG_ADDRS_MAX);
+	if (e < 0 || !set.n)
+		return ctl_usage(r, "bad ip '%.64s' (want ADDR[,ADDR...]: unicast IPv4 or IPv6 literals)", s);
+	return pv_sg_addrs_format(&set, out, (unsigned int)size) < 0 ? -ENOSPC : 0;
+}
+
 /* vif-create's keys, as in pv_ctl_cmds' usage. */
-static const char *const vif_keys[] = { "devid", "mac", "mtu", "bridge", "rate", "accel" };
+static const char *const vif_keys[] = { "devid", "mac", "mtu", "bridge", "rate", "accel", "ip" };
 
 static int cmd_vif_create(struct ctl_req *r)
 {
@@ -335,7 +359,7 @@ static int cmd_vif_create(struct ctl_req *r)
 				       strncmp(vif_keys[k], r->argv[i], (size_t)(eq - r->argv[i]))))
 			k++;
 		if (!eq || k == n) {
-			pv_buf_printf(r->out, "unknown key '%.*s' (want devid, mac, mtu, bridge, rate, accel)",
+			pv_buf_printf(r->out, "unknown key '%.*s' (want devid, mac, mtu, bridge, rate, accel, ip)",
 				      eq ? (int)(eq - r->argv[i]) : (int)strlen(r->argv[i]), r->argv[i]);
 			return -EINVAL;
 		}
@@ -373,6 +397,8 @@ static int cmd_vif_create(struct ctl_req *r)
 			return ctl_usage(r, "bad rate '%s' (bits per second)", s);
 		p.rate_bps = v;
 	}
+	if ((s = ctl_opt(r, "ip")) && (err = ctl_ip(r, s, 0, p.ip, sizeof(p.ip))) < 0)
+		return err;
 	if (!pv_domain_get(r->ctl->ctx.hv, p.domid))
 		return ctl_fail(r, -ESRCH, "no such domain");
 	if ((s = ctl_opt(r, "accel")) && (err = ctl_nic_known(r, s)) < 0)
@@ -395,6 +421,33 @@ static int cmd_vif_create(struct ctl_req *r)
 			      p.domid, p.devid, mac, p.mtu);
 	else
 		pv_buf_printf(r->out, "vif%u.%u mac %s mtu %u\n", p.domid, p.devid, mac, p.mtu);
+	return 0;
+}
+
+/* vif-set DOMID DEVID ip=ADDR[,ADDR...]: the `ip` key at run time ("ip=": removed, learned). */
+static int cmd_vif_set(struct ctl_req *r)
+{
+	char ip[PV_TS_IP_MAX];
+	unsigned long dom, dev;
+	const char *s;
+	int e;
+
+	if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
+		return e;
+	if (strncmp(r->argv[3], "ip=", 3))
+		return ctl_usage(r, "unknown setting '%.32s' (want ip=ADDR[,ADDR...] or ip=)", r->argv[3]);
+	s = r->argv[3] + 3;
+	if ((e = ctl_ip(r, s, 1, ip, sizeof(ip))) < 0)
+		return e;
+	e = pv_ts_vif_set_ip(r->ctl->ctx.xs, (unsigned int)dom, (unsigned int)dev, ip);
+	if (e == -ENOENT)
+		return ctl_fail(r, e, "no such vif");
+	if (e < 0)
+		return ctl_fail(r, e, "cannot write the ip key");
+	if (r->json)
+		pv_buf_printf(r->out, "{\"vif\": \"vif%lu.%lu\", \"ip\": \"%s\"}\n", dom, dev, ip);
+	else
+		pv_buf_printf(r->out, "vif%lu.%lu ip %s\n", dom, dev, *ip ? ip : "(learned)");
 	return 0;
 }
 
@@ -503,7 +556,7 @@ static int cmd_vif_stats(struct ctl_req *r)
 	struct pv_vif_info vi;
 	unsigned long dom, dev;
 	struct pv_kv kv;
-	char mac[18];
+	char mac[18], addrs[PV_SG_ADDRS_MAX * PV_SG_ADDR_STR + 1];
 	int e;
 
 	if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
@@ -521,6 +574,9 @@ static int cmd_vif_stats(struct ctl_req *r)
 	pv_kv_str(&kv, "disabled_reason", vi.disabled ? vi.reason : "");
 	pv_kv_u64(&kv, "features", vi.features);
 	pv_kv_u64(&kv, "rate_limit_bps", vi.rate_usec ? vi.rate_bytes * 8 * 1000000 / vi.rate_usec : 0);
+	pv_sg_addrs_format(&vi.addrs, addrs, sizeof(addrs));
+	pv_kv_str(&kv, "ip_mode", vi.addrs_fixed ? "ip" : "learned");
+	pv_kv_str(&kv, "ip", addrs);
 	for (unsigned int i = 0; i < pv_vif_nr_counters; i++)
 		pv_kv_u64(&kv, pv_vif_counters[i].name, pv_vif_counter_get(&vi.st, &pv_vif_counters[i]));
 	pv_kv_end(&kv);
@@ -566,6 +622,7 @@ static const ctl_fn ctl_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_ACCEL] = cmd_accel,
 	[PV_CTL_NIC] = cmd_nic,
 	[PV_CTL_VIF_DESTROY] = cmd_vif_destroy,
+	[PV_CTL_VIF_SET] = cmd_vif_set,
 	[PV_CTL_MAC_TABLE] = cmd_mac_table,
 	[PV_CTL_CAPTURE] = cmd_capture,
 };

@@ -268,6 +268,11 @@ void nb_vif_free(struct nb_vif *vif)
 		snprintf(path, sizeof(path), "%s/state", vif->fe_path);
 		xs_server_unwatch(nb->xs, path, vif->fe_token);
 	}
+	if (vif->ip_watched) {
+		snprintf(path, sizeof(path), "%s/ip", vif->be_path);
+		xs_server_unwatch(nb->xs, path, vif->ip_token);
+	}
+	/* Its learned addresses go with it: another vif may claim them now. */
 	if (vif->port.br_port >= 0)
 		pv_switch_port_del(nb->sw, &vif->port);
 	for (struct nb_vif **pp = &nb->vifs; *pp; pp = &(*pp)->next)
@@ -369,6 +374,8 @@ static void nb_vif_fill_info(const struct nb_vif *vif, struct pv_vif_info *vi)
 	vi->disabled = vif->disabled;
 	snprintf(vi->reason, sizeof(vi->reason), "%s", vif->disabled ? vif->reason : "");
 	vi->features = vif->features;
+	vi->addrs = vif->sg.set;
+	vi->addrs_fixed = vif->sg.fixed;
 	vi->st = vif->st;
 	vi->st.tx_storm_bcast = vif->port.st.storm_drops[PV_STORM_BCAST];
 	vi->st.tx_storm_mcast = vif->port.st.storm_drops[PV_STORM_MCAST];

@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/srcguard.h"
+
 struct pv_hv;
 struct xs_server;
 struct pv_switch;
@@ -70,6 +72,15 @@ struct pv_netback_config {
  * @tx_gso_bad:		GSO size below 64 (0 too), unknown GSO type, GSO on non-TCP, or GSO
  *			without csum_blank
  * @tx_spoofed:		source MAC other than the vif's own
+ * Source addresses (srcguard.h; the rule is src/lib/srcguard.h's):
+ * @tx_spoof_ipv4:	IPv4 source not the vif's (or malformed IPv4)
+ * @tx_spoof_arp:	ARP sender MAC or IP not the vif's (or not Ethernet/IPv4 ARP)
+ * @tx_spoof_ipv6:	IPv6 source not the vif's (nor its EUI-64 link-local, nor :: for DAD)
+ * @tx_spoof_nd:	NDP: NA target not the vif's, link-layer option not its MAC,
+ *			fragmented
+ * @tx_spoof_vlan:	more 802.1Q/802.1ad tags than are looked through (2)
+ * @tx_ip_conflict:	learned mode: the address is another vif's (first come, first served)
+ * @tx_ip_full:		learned mode: the vif owns PV_SG_ADDRS_MAX addresses already
  * @tx_too_many_slots:	19 or 20 data slots (Linux: dropped; more: fatal)
  * @tx_storm_bcast, @tx_storm_mcast, @tx_storm_unknown: floods over the
  *			vif's storm limits (the switch's counts, port.h)
@@ -90,6 +101,8 @@ struct pv_vif_stats {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_runt, tx_too_long, tx_frag_overrun, tx_bad_grant,
 		 tx_csum, tx_gso_bad, tx_spoofed, tx_too_many_slots;
+	uint64_t tx_spoof_ipv4, tx_spoof_arp, tx_spoof_ipv6, tx_spoof_nd, tx_spoof_vlan,
+		 tx_ip_conflict, tx_ip_full;
 	uint64_t tx_storm_bcast, tx_storm_mcast, tx_storm_unknown;
 	uint64_t rx_not_connected, rx_too_big, rx_queue_full, rx_bad_grant;
 	uint64_t rx_queued, rx_queued_max;
@@ -105,6 +118,8 @@ struct pv_vif_stats {
  * @connected:		rings mapped and served
  * @disabled:		stopped for a protocol violation; @reason says which
  * @features:		PV_VIF_F_* negotiated with the frontend
+ * @addrs:		the addresses the vif owns (srcguard.h)
+ * @addrs_fixed:	1: they are the `ip` key's; 0: learned
  */
 struct pv_vif_info {
 	unsigned int domid, devid;
@@ -117,6 +132,8 @@ struct pv_vif_info {
 	int disabled;
 	char reason[128];
 	unsigned int features;
+	struct pv_sg_addrs addrs;
+	int addrs_fixed;
 	struct pv_vif_stats st;
 };
 

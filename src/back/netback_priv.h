@@ -8,6 +8,7 @@
 #ifndef PVNET_NETBACK_PRIV_H
 #define PVNET_NETBACK_PRIV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pvnet/xen.h"
@@ -16,6 +17,7 @@
 #include "accel_back.h"
 #include "netback.h"
 #include "port.h"
+#include "srcguard.h"
 
 #define NB_ETH_HLEN		14
 #define NB_VLAN_HLEN		4
@@ -114,6 +116,10 @@ struct nb_vif {
 	RING_IDX rx_seen_prod;		/* the RX req_prod of the last delivery attempt */
 
 	struct nb_rxq rxq;
+	/* Source addresses (srcguard.h): the `ip` key's, or learned; its watch. */
+	struct pv_srcguard sg;
+	char ip_token[48];
+	int ip_watched;
 	struct pv_vif_stats st;
 	struct pv_ratelimit rl;
 
@@ -160,6 +166,10 @@ void nb_vif_fatal(struct nb_vif *vif, const char *fmt, ...)
 /* netback_xenbus.c: vifs in the store, the state machine */
 struct xs_server;
 void nb_base_watch_cb(struct xs_server *xs, const char *path, const char *token, void *arg);
+
+/* netback_xenbus.c: the vif's owned addresses to "ip-owned" (pvnic_back reads them) */
+void nb_vif_publish_addrs(struct nb_vif *vif);
+bool nb_addr_owned_by_other(const struct pv_srcguard *self, const struct pv_sg_addr *a, void *arg);
 
 /* netback_tx.c: returns 1 if requests remain after @budget frames. */
 int nb_tx_poll(struct nb_vif *vif, unsigned int budget);

@@ -31,7 +31,11 @@
  *            pages.  Source MAC, checksum and GSO checks use only private
  *            bytes: the header copy, or, when offloads need the L4 header
  *            found, a private linear copy of the whole frame (tx_lin),
- *            which then also backs the segments.
+ *            which then also backs the segments.  Last, the source
+ *            addresses (srcguard.h: the `ip` key or first come first
+ *            served; src/lib/srcguard.c, the rule the NIC applies too):
+ *            a frame claiming another's IP is dropped before the switch
+ *            or the accelerator's frame() can learn anything from it.
  *  credit    with a rate (the "rate" key), the frame's size is charged from
  *            the private copy of its first slot, the one that is sent:
  *            a frame the credit does not cover is left in the ring,
@@ -51,6 +55,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -290,6 +295,8 @@ static const uint8_t *nb_tx_linear(struct nb_vif *vif)
 
 	if (f->hdr_len == f->len)
 		return f->hdr;
+	if (f->nseg == 1 && f->seg[0].p == vif->tx_lin + f->hdr_len)
+		return vif->tx_lin;	/* linearised already */
 	pv_frame_copy(f, 0, vif->tx_lin, f->len);
 	f->seg[0].p = vif->tx_lin + f->hdr_len;
 	f->seg[0].len = f->len - f->hdr_len;
@@ -297,7 +304,49 @@ static const uint8_t *nb_tx_linear(struct nb_vif *vif)
 	return vif->tx_lin;
 }
 
-/* Source MAC, checksum and GSO offloads; on the private bytes only. */
+/* The counter of each source-address drop reason (lib/srcguard.h). */
+static uint64_t *nb_tx_sg_counter(struct nb_vif *vif, enum pv_sg_verdict v)
+{
+	switch (v) {
+	case PV_SG_IPV4: return &vif->st.tx_spoof_ipv4;
+	case PV_SG_ARP: return &vif->st.tx_spoof_arp;
+	case PV_SG_IPV6: return &vif->st.tx_spoof_ipv6;
+	case PV_SG_ND: return &vif->st.tx_spoof_nd;
+	case PV_SG_VLAN: return &vif->st.tx_spoof_vlan;
+	case PV_SG_CONFLICT: return &vif->st.tx_ip_conflict;
+	default: return &vif->st.tx_ip_full;
+	}
+}
+
+/*
+ * Lie caught: a vif sending as another's IP (srcguard.h: its `ip` key, or
+ * what it learned first).  Checked on the private bytes: the header copy,
+ * or the whole frame copied when the headers go on past it.  Before
+ * anything (the accelerator's frame() included) learns from the frame.
+ */
+static int nb_tx_srcguard(struct nb_vif *vif)
+{
+	struct pv_frame *f = &vif->frame;
+	enum pv_sg_verdict v;
+	bool learned;
+	char why[96];
+
+	v = pv_srcguard_tx(&vif->sg, f->hdr, f->hdr_len, f->len, nb_addr_owned_by_other, vif->nb,
+			   &learned);
+	if (v == PV_SG_NEED_MORE)
+		v = pv_srcguard_tx(&vif->sg, nb_tx_linear(vif), f->len, f->len,
+				   nb_addr_owned_by_other, vif->nb, &learned);
+	if (v == PV_SG_PASS) {
+		if (learned)
+			nb_vif_publish_addrs(vif);
+		return NB_TX_OK;
+	}
+	snprintf(why, sizeof(why), "source address refused (%s%s)",
+		 v == PV_SG_CONFLICT || v == PV_SG_FULL ? "" : "spoof_", pv_sg_verdict_name(v));
+	return nb_tx_drop(vif, nb_tx_sg_counter(vif, v), why);
+}
+
+/* Source MAC, checksum and GSO offloads, source IP; on the private bytes only. */
 static int nb_tx_offloads(struct nb_vif *vif)
 {
 	struct pv_frame *f = &vif->frame;
@@ -338,7 +387,8 @@ static int nb_tx_offloads(struct nb_vif *vif)
 	} else if (txflags & NETTXF_data_validated) {
 		f->flags |= PV_FRAME_CSUM_VALID;
 	}
-	return NB_TX_OK;
+	/* Last: a frame is counted once, under the first reason; shape lies come first. */
+	return nb_tx_srcguard(vif);
 }
 
 /* Responses for one frame, in request order: data slots get @status, extras NULL. */

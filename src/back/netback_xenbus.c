@@ -364,6 +364,103 @@ static void nb_vif_read_storm(struct nb_vif *vif)
 	}
 }
 
+/* ---- source addresses: the `ip` key (srcguard.h) ---- */
+
+/* Is @a owned by a vif other than the one of @self?  First come, first served. */
+bool nb_addr_owned_by_other(const struct pv_srcguard *self, const struct pv_sg_addr *a, void *arg)
+{
+	struct pv_netback *nb = arg;
+
+	for (const struct nb_vif *o = nb->vifs; o; o = o->next)
+		if (&o->sg != self && pv_sg_has(&o->sg.set, a))
+			return true;
+	return false;
+}
+
+/*
+ * nb_vif_publish_addrs() - "ip-owned" = what the vif owns now, space
+ * separated (the `ip` key's, or learned).  Written by netback only; the
+ * pvnic backend reads it to program the NIC's TX check and to know whose
+ * address a flow is.  Never written into a directory being removed.
+ */
+void nb_vif_publish_addrs(struct nb_vif *vif)
+{
+	char buf[PV_SG_ADDRS_MAX * PV_SG_ADDR_STR + 1], tmp[8];
+
+	if (nb_read(vif->nb, vif->be_path, "frontend", tmp, sizeof(tmp)) == -ENOENT)
+		return;
+	if (pv_sg_addrs_format(&vif->sg.set, buf, sizeof(buf)) < 0)
+		return;
+	nb_write(vif->nb, vif->be_path, "ip-owned", buf);
+	pv_info("%s: source addresses (%s): %s", vif->port.name,
+		vif->sg.fixed ? "ip key" : "learned", buf[0] ? buf : "none yet");
+}
+
+/* The `ip` key names addresses the toolstack gave this vif: no other vif keeps them learned. */
+static void nb_ip_take_from_learned(struct nb_vif *vif)
+{
+	for (struct nb_vif *o = vif->nb->vifs; o; o = o->next) {
+		struct pv_sg_addrs keep = { 0 };
+
+		if (o == vif || o->sg.fixed)
+			continue;
+		for (unsigned int i = 0; i < o->sg.set.n; i++)
+			if (!pv_sg_has(&vif->sg.set, &o->sg.set.a[i]))
+				keep.a[keep.n++] = o->sg.set.a[i];
+		if (keep.n == o->sg.set.n)
+			continue;
+		pv_warn("%s: learned addresses given to %s by its ip key: forgotten", o->port.name,
+			vif->port.name);
+		o->sg.set = keep;
+		nb_vif_publish_addrs(o);
+	}
+}
+
+/*
+ * nb_vif_read_ip() - the `ip` key, as xl writes it: IPv4 and IPv6
+ * literals separated by spaces (commas taken too).  Present: the vif may
+ * use those and no others (fixed).  Absent: learned mode; addresses the
+ * key gave stay the vif's as learned ones.  Malformed (a toolstack bug):
+ * fixed with no address at all, so the guest is held to its link-local
+ * address rather than let loose; logged.
+ */
+static int nb_vif_read_ip(struct nb_vif *vif)
+{
+	char buf[PV_SG_ADDRS_MAX * 64];
+	struct pv_sg_addrs set;
+	int n = nb_read(vif->nb, vif->be_path, "ip", buf, sizeof(buf));
+	int was_fixed = vif->sg.fixed;
+
+	if (n == -ENOENT) {
+		vif->sg.fixed = false;
+		return was_fixed;
+	}
+	if (n < 0 || pv_sg_addrs_parse(buf, &set) < 0) {
+		pv_log_rl(&nb_rl, PV_LOG_ERR, "%s: malformed ip key '%.64s': no source address allowed",
+			  vif->port.name, n < 0 ? "" : buf);
+		set.n = 0;
+	}
+	if (vif->sg.fixed && pv_sg_equal(&set, &vif->sg.set))
+		return 0;
+	vif->sg.fixed = true;
+	vif->sg.set = set;
+	return 1;
+}
+
+static void nb_ip_watch_cb(struct xs_server *xs, const char *path, const char *token, void *arg)
+{
+	struct nb_vif *vif = arg;
+
+	(void)xs;
+	(void)path;
+	(void)token;
+	if (nb_vif_read_ip(vif)) {
+		if (vif->sg.fixed)
+			nb_ip_take_from_learned(vif);
+		nb_vif_publish_addrs(vif);
+	}
+}
+
 /* Read what the toolstack wrote; 0 if the directory is complete and usable. */
 static int nb_vif_read_config(struct nb_vif *vif)
 {
@@ -389,6 +486,8 @@ static int nb_vif_read_config(struct nb_vif *vif)
 		vif->mtu = (unsigned int)v;
 	nb_vif_read_rate(vif);
 	nb_vif_read_storm(vif);
+	memcpy(vif->sg.mac, vif->mac, 6);
+	nb_vif_read_ip(vif);
 	return 0;
 }
 
@@ -451,6 +550,13 @@ static void nb_vif_probe(struct pv_netback *nb, unsigned int domid, unsigned int
 	snprintf(vif->fe_token, sizeof(vif->fe_token), "netback-fe-%u-%u", domid, devid);
 	snprintf(path, sizeof(path), "%s/state", vif->fe_path);
 	vif->fe_watched = xs_server_watch(nb->xs, path, vif->fe_token, nb_fe_watch_cb, vif) == 0;
+	/* The `ip` key, set at run time too (pvnetctl vif-set): watched; the watch fires once now. */
+	if (vif->sg.fixed)
+		nb_ip_take_from_learned(vif);
+	nb_vif_publish_addrs(vif);
+	snprintf(vif->ip_token, sizeof(vif->ip_token), "netback-ip-%u-%u", domid, devid);
+	snprintf(path, sizeof(path), "%s/ip", vif->be_path);
+	vif->ip_watched = xs_server_watch(nb->xs, path, vif->ip_token, nb_ip_watch_cb, vif) == 0;
 	pv_info("%s: new vif, frontend %s", vif->port.name, vif->fe_path);
 	/* Accelerator discovery: the "accel" key names the NIC; its plugin is probed. */
 	vif->accel = pv_accel_back_vif_new(&(struct pv_accel_back_vif_config){

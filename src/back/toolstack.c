@@ -165,6 +165,7 @@ int pv_ts_vif_create(struct xs_server *xs, struct pv_vif_params *p)
 	    ts_key(xs, be, "bridge", "%s", p->bridge) < 0 ||
 	    (p->rate_bps && ts_key(xs, be, "rate", "%llu,50000",	/* per 50 ms, as libxl */
 				   (unsigned long long)(p->rate_bps / 8 / 20 ? p->rate_bps / 8 / 20 : 1)) < 0) ||
+	    (p->ip[0] && ts_key(xs, be, "ip", "%s", p->ip) < 0) ||
 	    ts_key(xs, be, "online", "1") < 0 ||
 	    ts_key(xs, be, "state", "%d", XenbusStateInitialising) < 0)
 		goto fail;
@@ -190,4 +191,21 @@ int pv_ts_vif_destroy(struct xs_server *xs, unsigned int domid, unsigned int dev
 		return -ENOENT;
 	pv_info("vif %u.%u destroyed", domid, devid);
 	return 0;
+}
+
+int pv_ts_vif_set_ip(struct xs_server *xs, unsigned int domid, unsigned int devid, const char *ip)
+{
+	char be[96], path[112], buf[16];
+
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", domid, devid);
+	snprintf(path, sizeof(path), "%s/frontend", be);
+	if (xs_server_read(xs, path, buf, sizeof(buf)) == -ENOENT)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/ip", be);
+	if (!*ip) {
+		int e = xs_server_rm(xs, path);
+
+		return e == -ENOENT ? 0 : e;
+	}
+	return xs_server_write(xs, path, ip, strlen(ip));
 }

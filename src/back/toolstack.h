@@ -16,6 +16,7 @@ struct xs_server;
 #define PV_TS_DEFAULT_MTU 1500
 #define PV_TS_MAX_MTU     9000
 #define PV_TS_MAX_DEVID   255
+#define PV_TS_IP_MAX      400	/* the `ip` key: 8 addresses, space separated */
 
 struct pv_vif_params {
 	unsigned int domid;
@@ -24,12 +25,18 @@ struct pv_vif_params {
 	unsigned int mtu;	/* 0: PV_TS_DEFAULT_MTU */
 	char bridge[16];	/* "" : "br0" */
 	uint64_t rate_bps;	/* TX limit in bit/s, 0: none; "rate" = bytes per 50 ms, as libxl */
+	char ip[PV_TS_IP_MAX];	/* "" : no `ip` key (addresses learned); else as xl writes it */
 };
 
 /* Create both directories; @p->mac is set to the MAC used.  0 or -errno (-EEXIST). */
 int pv_ts_vif_create(struct xs_server *xs, struct pv_vif_params *p);
 /* Remove both directories (netback notices and frees the vif). */
 int pv_ts_vif_destroy(struct xs_server *xs, unsigned int domid, unsigned int devid);
+/*
+ * pv_ts_vif_set_ip() - write vif D.N's `ip` key (@ip: as xl writes it;
+ * "" removes it: addresses learned).  0, -ENOENT (no such vif), -errno.
+ */
+int pv_ts_vif_set_ip(struct xs_server *xs, unsigned int domid, unsigned int devid, const char *ip);
 /* "00:16:3e:12:34:56" -> bytes; 0 or -EINVAL. */
 int pv_mac_parse(const char *s, uint8_t mac[6]);
 void pv_mac_format(const uint8_t mac[6], char out[18]);

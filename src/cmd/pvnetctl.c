@@ -84,9 +84,16 @@ static void usage(FILE *f)
 		   "  -r, --run-dir DIR  pvnetd's run directory (default $PVNET_RUN_DIR or /run/pvnet)\n"
 		   "  -j, --json         machine-readable output (errors too: {\"error\": ..., \"code\": ...})\n"
 		   "  -h, --help         this text\n\ncommands:\n");
-	for (int i = 0; i < PV_CTL_NR_CMDS; i++)
-		fprintf(f, "  %-12s %-52s %s\n", pv_ctl_cmds[i].name, pv_ctl_cmds[i].args,
-			pv_ctl_cmds[i].help);
+	for (int i = 0; i < PV_CTL_NR_CMDS; i++) {
+		const char *args = pv_ctl_cmds[i].args;
+
+		/* Arguments too long for their column: the help goes under them. */
+		if (strlen(args) > 52)
+			fprintf(f, "  %-12s %s\n  %-12s %-52s %s\n", pv_ctl_cmds[i].name, args, "", "",
+				pv_ctl_cmds[i].help);
+		else
+			fprintf(f, "  %-12s %-52s %s\n", pv_ctl_cmds[i].name, args, pv_ctl_cmds[i].help);
+	}
 }
 
 static int connect_unix(const char *dir, const char *name)

@@ -88,7 +88,10 @@ static const struct {
 	[PV_NIC_SET_MAC] = { sizeof(struct pv_nic_set_mac), 0, 0 },
 	[PV_NIC_SET_HOST] = { sizeof(struct pv_nic_vi_req), 0, 0 },
 	[PV_NIC_STATS] = { sizeof(struct pv_nic_vi_req), 0, 0 },
+	[PV_NIC_SET_ADDRS] = { sizeof(struct pv_nic_set_addrs), 0, 0 },
 };
+
+_Static_assert(PV_NIC_ADDRS_MAX == PV_SG_ADDRS_MAX, "the NIC holds what netback may own");
 
 static void close_fds(int *fds, unsigned int n)
 {
@@ -348,6 +351,36 @@ static int ctl_set_mac(struct ctl_conn *c, const struct ctl_req *r)
 	return vi ? nic_vi_set_mac(nic, vi, &m) : rc;
 }
 
+/*
+ * SET_ADDRS: the VI's source addresses.  Return: 0, -EINVAL (unknown
+ * flags, reserved bits, count past the maximum or without ENFORCE, an
+ * address that is not unicast), or the look-up's error.
+ */
+static int ctl_set_addrs(struct ctl_conn *c, const struct ctl_req *r)
+{
+	struct pv_nic_set_addrs m;
+	struct pv_sg_addrs set = { 0 };
+	struct nic_vi *vi;
+	int rc;
+
+	memcpy(&m, r->body, sizeof(m));
+	if ((m.flags & ~PV_NIC_ADDRS_F_ENFORCE) || m.reserved || m.count > PV_NIC_ADDRS_MAX ||
+	    (!(m.flags & PV_NIC_ADDRS_F_ENFORCE) && m.count))
+		return -EINVAL;
+	for (uint32_t i = 0; i < m.count; i++) {
+		memcpy(set.a[i].a, m.addr[i], 16);
+		if (!pv_sg_addr_unicast(&set.a[i]))
+			return -EINVAL;
+	}
+	set.n = m.count;
+	vi = nic_vi_lookup(c->ctl->nic, m.vi_id, c, &rc);
+	if (!vi)
+		return rc;
+	vi->pol.addrs = set;
+	vi->pol.addrs_set = m.flags & PV_NIC_ADDRS_F_ENFORCE;
+	return 0;
+}
+
 static int ctl_dispatch(struct ctl_conn *c, const struct ctl_req *r, struct ctl_reply *rep)
 {
 	switch (r->h.type) {
@@ -358,6 +391,7 @@ static int ctl_dispatch(struct ctl_conn *c, const struct ctl_req *r, struct ctl_
 	case PV_NIC_FILTER_ADD:
 	case PV_NIC_FILTER_DEL: return ctl_filter(c, r, rep);
 	case PV_NIC_SET_MAC: return ctl_set_mac(c, r);
+	case PV_NIC_SET_ADDRS: return ctl_set_addrs(c, r);
 	default: return ctl_vi_req(c, r, rep);
 	}
 }

@@ -25,6 +25,7 @@
 #include "pvnet/nic.h"
 #include "lib/log.h"
 #include "nic/gro.h"
+#include "lib/srcguard.h"
 
 struct pv_loop;
 struct pv_watch;
@@ -109,8 +110,10 @@ struct nic_txpolicy {
 	bool any_source;	/* the host VI */
 	bool mac_set;
 	bool ip_set;
+	bool addrs_set;		/* SET_ADDRS: the source-address rule (lib/srcguard.h) with @addrs */
 	uint8_t mac[6];
 	uint32_t ip;		/* network order */
+	struct pv_sg_addrs addrs;
 	uint32_t max_len;	/* port MTU + 14 (a tagged frame: 4 more) */
 };
 
@@ -146,7 +149,7 @@ enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *hdr, uint3
 
 /* What INFO reports: TX chains and both offloads, on any port. */
 #define NIC_FEATURES	(PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO | \
-			 PV_NIC_FEAT_RX_CHAIN)
+			 PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_SRC_ADDRS)
 
 enum nic_vi_state { NIC_VI_FREE = 0, NIC_VI_ACTIVE, NIC_VI_FAULT };
 

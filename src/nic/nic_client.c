@@ -147,6 +147,19 @@ int nic_client_set_mac(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t sr
 	return CALL(fd, PV_NIC_SET_MAC, &m, NULL, 0);
 }
 
+int nic_client_set_addrs(int fd, uint32_t vi_id, int enforce, const uint8_t (*addrs)[16],
+			 unsigned int n)
+{
+	struct pv_nic_set_addrs m = { .vi_id = vi_id, .count = n,
+				      .flags = enforce ? PV_NIC_ADDRS_F_ENFORCE : 0 };
+
+	if (n > PV_NIC_ADDRS_MAX)
+		return -EINVAL;
+	if (n)
+		memcpy(m.addr, addrs, (size_t)n * 16);
+	return CALL(fd, PV_NIC_SET_ADDRS, &m, NULL, 0);
+}
+
 static int client_filter(int fd, const struct pv_nic_filter *f, uint32_t *filter_id)
 {
 	struct pv_nic_filter_reply r = { 0 };

@@ -51,6 +51,12 @@ int nic_client_buf_map(int fd, uint32_t vi_id, int memfd, const uint32_t *chunk,
 		       uint32_t n, uint32_t *ids);
 int nic_client_buf_unmap(int fd, uint32_t vi_id, const uint32_t *ids, uint32_t n);
 int nic_client_set_mac(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t src_ip);
+/*
+ * SET_ADDRS (PV_NIC_FEAT_SRC_ADDRS): enforce @n (<= PV_NIC_ADDRS_MAX)
+ * source addresses of 16 bytes each (IPv4 mapped), or, @enforce 0, none.
+ */
+int nic_client_set_addrs(int fd, uint32_t vi_id, int enforce, const uint8_t (*addrs)[16],
+			 unsigned int n);
 int nic_client_filter_mac(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t *filter_id);
 int nic_client_filter_ipv4(int fd, uint32_t vi_id, uint8_t proto, uint32_t dst_ip,
 			   uint16_t dst_port, uint32_t *filter_id);

@@ -72,6 +72,10 @@ static enum pv_nic_err tx_check_ip(const struct nic_txpolicy *p, const uint8_t *
 
 /**
  * nic_tx_check() - may a VI with policy @p send this frame?
+ *
+ * Source MAC always (but the host VI); then, with SET_ADDRS, the source
+ * addresses by the rule netback applies (lib/srcguard.h); else, with
+ * SET_MAC's PV_NIC_MAC_F_IP (the older ABI), one IPv4 source.
  * @p:		the VI's policy
  * @hdr:	private copy of the frame's first @hlen bytes
  * @hlen:	min(@len, NIC_TX_HDR_MAX): all that is read
@@ -91,6 +95,14 @@ enum pv_nic_err nic_tx_check(const struct nic_txpolicy *p, const uint8_t *hdr, u
 	/* An 802.1Q frame carries its one source MAC before the tag: same place. */
 	if (!p->mac_set || memcmp(hdr + 6, p->mac, 6))
 		return PV_NIC_ERR_TX_SPOOF;
+	/*
+	 * The addresses (SET_ADDRS): the slow path's rule, lib/srcguard.c, on
+	 * the header copy.  Headers going on past the copy cannot be checked:
+	 * refused (NEED_MORE is a spoof here).
+	 */
+	if (p->addrs_set)
+		return pv_sg_check(hdr, hlen, len, p->mac, &p->addrs) == PV_SG_PASS ?
+		       PV_NIC_ERR_NONE : PV_NIC_ERR_TX_SPOOF;
 	return p->ip_set ? tx_check_ip(p, hdr, hlen, len) : PV_NIC_ERR_NONE;
 }
 

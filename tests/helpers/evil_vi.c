@@ -1649,6 +1649,17 @@ static void ev_carrier(void *arg, int up)
 
 	ev->up = up;
 	if (up && ev->have_mac && !ev->ready_printed) {
+		static uint8_t f[128];
+		uint32_t len = ev_ip_frame(ev, f, ev->mac, 17, 18);
+
+		/*
+		 * What a guest does first: one frame from its address on the
+		 * slow path, so that netback learns EV_SRC_IP as ours (first
+		 * come first served, src/back/srcguard.h) and the NIC lets our
+		 * VI send from it (SET_ADDRS).
+		 */
+		if (pv_netfront_xmit(ev->nf, NULL, f, len) == 0)
+			pv_netfront_flush(ev->nf);
 		ev->ready_printed = 1;
 		ev_say("READY %u %02x:%02x:%02x:%02x:%02x:%02x", pv_netfront_domid(ev->nf),
 		       ev->mac[0], ev->mac[1], ev->mac[2], ev->mac[3], ev->mac[4], ev->mac[5]);

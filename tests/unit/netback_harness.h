@@ -214,7 +214,8 @@ static void mk_ip4(uint8_t *f, uint32_t len, const uint8_t *dst, const uint8_t *
 	f[17] = (uint8_t)tot;
 	f[22] = 64;
 	f[23] = proto;
-	f[26] = 10; f[29] = 1;		/* 10.0.0.1 -> 10.0.0.2 */
+	/* 10.M4.M5.1 (the sender's own: netback's source check, srcguard.h) -> 10.0.0.2 */
+	f[26] = 10; f[27] = src[4]; f[28] = src[5]; f[29] = 1;
 	f[30] = 10; f[33] = 2;
 	memset(f + 34, 0, 20);
 	f[34] = 0x30; f[35] = 0x39;	/* ports 12345 -> 80 */
@@ -230,11 +231,17 @@ static void mk_ip4(uint8_t *f, uint32_t len, const uint8_t *dst, const uint8_t *
 
 static const uint8_t tf_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-/* A 60-byte ARP-like broadcast. */
+/* A 60-byte ARP request broadcast, as the sender (10.M4.M5.1, its MAC); @seed in the padding. */
 static void mk_arp(uint8_t *f, const uint8_t *src, uint32_t seed)
 {
+	static const uint8_t hdr[8] = { 0, 1, 0x08, 0, 6, 4, 0, 1 };
+
 	mk_eth(f, tf_bcast, src, 0x0806);
 	mk_payload(f + 14, 46, seed);
+	memcpy(f + 14, hdr, 8);
+	memcpy(f + 22, src, 6);
+	f[28] = 10; f[29] = src[4]; f[30] = src[5]; f[31] = 1;
+	f[38] = 10; f[39] = 0; f[40] = 0; f[41] = (uint8_t)(seed | 1);
 }
 
 static inline int tf_readable(int fd, int ms)

@@ -316,8 +316,9 @@ static void test_control(int cfd)
 		ir.version == PV_NIC_VERSION && ir.max_vis == 2 && ir.nr_bufs == 64 && ir.mtu == 1500,
 		"sock: INFO", "version %u vis %u mtu %u", ir.version, ir.max_vis, ir.mtu);
 	T_EQ(ir.features, PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO |
-	     PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_RX_GRO,
-	     "sock: INFO features: TX chains, checksum offload, TSO, RX chains, receive coalescing");
+	     PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_RX_GRO | PV_NIC_FEAT_SRC_ADDRS,
+	     "sock: INFO features: TX chains, checksum offload, TSO, RX chains, receive coalescing, "
+	     "source addresses");
 	T_EQ(nic_call(cfd, 99, NULL, 0, NULL, 0, NULL, 0, NULL), -EINVAL, "sock: unknown type -> -EINVAL");
 	{
 		struct nic_client_vi cv;
@@ -372,6 +373,61 @@ static void test_rx(int wire, struct guest *a, struct guest *b)
 	T_CHECK(wait_event(b, &ev, 3000) && ev.type == PV_NIC_EV_RX && !memcmp(gbuf(b, 8), fr, len),
 		"sock rx: frame to B's MAC in B's buffer", "type %u", ev.type);
 	T_CHECK(!t_vi_event(&a->v, &ev), "sock rx: A did not get B's frame", "A got type %u", ev.type);
+}
+
+/* SET_ADDRS over the socket: refused when malformed; then A sends only from its addresses. */
+static void test_set_addrs(int cfd, int wire, struct guest *a)
+{
+	struct pv_nic_set_addrs m = { .vi_id = a->vi, .flags = PV_NIC_ADDRS_F_ENFORCE, .count = 1 };
+	uint8_t fr[2048], got[2048];
+	struct pv_nic_event ev = { 0 };
+	struct pv_nic_vi_stats st0, st1;
+	uint32_t len, ip = ip4("10.9.0.1");
+
+	memcpy(m.addr[0] + 10, (const uint8_t[2]){ 0xff, 0xff }, 2);
+	memcpy(m.addr[0] + 12, &ip, 4);
+	m.flags = 0x2;
+	T_EQ(nic_call(cfd, PV_NIC_SET_ADDRS, &m, sizeof(m), NULL, 0, NULL, 0, NULL), -EINVAL,
+	     "sock addrs: unknown flag -> -EINVAL");
+	m.flags = 0;
+	T_EQ(nic_call(cfd, PV_NIC_SET_ADDRS, &m, sizeof(m), NULL, 0, NULL, 0, NULL), -EINVAL,
+	     "sock addrs: addresses without ENFORCE -> -EINVAL");
+	m.flags = PV_NIC_ADDRS_F_ENFORCE;
+	m.count = PV_NIC_ADDRS_MAX + 1;
+	T_EQ(nic_call(cfd, PV_NIC_SET_ADDRS, &m, sizeof(m), NULL, 0, NULL, 0, NULL), -EINVAL,
+	     "sock addrs: more than PV_NIC_ADDRS_MAX -> -EINVAL");
+	m.count = 2;	/* the second is all zero: not unicast */
+	T_EQ(nic_call(cfd, PV_NIC_SET_ADDRS, &m, sizeof(m), NULL, 0, NULL, 0, NULL), -EINVAL,
+	     "sock addrs: the unspecified address -> -EINVAL");
+	m.count = 1;
+	m.vi_id = 7;
+	T_CHECK(nic_call(cfd, PV_NIC_SET_ADDRS, &m, sizeof(m), NULL, 0, NULL, 0, NULL) < 0,
+		"sock addrs: a VI that is not there refused", "taken");
+	m.vi_id = a->vi;
+	T_EQ(nic_call(cfd, PV_NIC_SET_ADDRS, &m, sizeof(m), NULL, 0, NULL, 0, NULL), 0,
+	     "sock addrs: A may send from 10.9.0.1");
+	T_ASSERT(vi_req(cfd, PV_NIC_STATS, a->vi, &st0, sizeof(st0)) == 0, "stats");
+
+	len = mk_frame(fr, MAC_X, MAC_A, 0, ip4("10.9.0.7"), ip4("10.9.0.9"), 17, 9, 200, 0xa7);
+	memcpy(gbuf(a, 3), fr, len);
+	t_vi_tx(&a->v, a->buf[3], 0, (uint16_t)len, 0);
+	ring(a);
+	T_CHECK(wait_event(a, &ev, 3000) && ev.type == PV_NIC_EV_ERROR && ev.code == PV_NIC_ERR_TX_SPOOF,
+		"sock addrs: A's own MAC, another's IPv4 -> ERROR spoof", "type %u code %u", ev.type, ev.code);
+	T_EQ(wire_recv(wire, 0xa7, got, 300), 0, "sock addrs: nothing on the wire");
+	len = mk_frame(fr, MAC_X, MAC_A, 0, ip, ip4("10.9.0.9"), 17, 9, 200, 0xa8);
+	memcpy(gbuf(a, 4), fr, len);
+	t_vi_tx(&a->v, a->buf[4], 0, (uint16_t)len, 0);
+	ring(a);
+	T_CHECK(wire_recv(wire, 0xa8, got, 3000) == len && wait_event(a, &ev, 3000) &&
+		ev.type == PV_NIC_EV_TX_DONE, "sock addrs: from its own address: on the wire", "type %u", ev.type);
+	T_CHECK(vi_req(cfd, PV_NIC_STATS, a->vi, &st1, sizeof(st1)) == 0 &&
+		st1.tx_spoofed == st0.tx_spoofed + 1, "sock addrs: the spoof counted (tx_spoofed)",
+		"%llu -> %llu", (unsigned long long)st0.tx_spoofed, (unsigned long long)st1.tx_spoofed);
+	m.flags = 0;
+	m.count = 0;
+	T_EQ(nic_call(cfd, PV_NIC_SET_ADDRS, &m, sizeof(m), NULL, 0, NULL, 0, NULL), 0,
+	     "sock addrs: enforcement off again (SET_MAC's rule)");
 }
 
 static void test_tx(int cfd, int wire, struct guest *a, struct guest *b)
@@ -906,6 +962,7 @@ static void run(const char *bin)
 		"sock: VI memory header", "magic %#x", a.v.sh->info.magic);
 	test_rx(wire, &a, &b);
 	test_tx(cfd, wire, &a, &b);
+	test_set_addrs(cfd, wire, &a);
 	test_tso(wire, &a);
 	test_flood(&a, &b);
 	test_db_storm(&a, &b);

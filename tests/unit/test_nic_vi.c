@@ -1041,6 +1041,16 @@ static void test_chain_refused(void)
 	m.flags = 0;
 	m.src_ip = 0;
 	T_ASSERT(nic_vi_set_mac(nic, vi, &m) == 0, "A's source IP free again");
+	/* SET_ADDRS (lib/srcguard.h): the same on a whole TSO chain, IPv4 and IPv6 */
+	T_ASSERT(pv_sg_addrs_parse("10.0.0.1 2001:db8::1", &vi->pol.addrs) == 0, "addrs");
+	vi->pol.addrs_set = true;
+	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.66"), ip4("10.0.0.9"), 6, 80, 60000, 0);
+	frame_refused(len, 33, PV_NIC_TX_F_TSO, 1448, PV_NIC_ERR_TX_SPOOF, &vi->st.tx_spoofed,
+		      "offload: addrs: TSO frame from an address not the VI's -> TX_SPOOF");
+	len = mk_frame6(tfr, MAC_X, MAC_A, 0, 1, 2, 6, 80, 59980, 0x72, 0);	/* as long as the IPv4 one */
+	frame_refused(len, 33, PV_NIC_TX_F_TSO, 1428, PV_NIC_ERR_TX_SPOOF, &vi->st.tx_spoofed,
+		      "offload: addrs: IPv6 TSO frame from an address not the VI's -> TX_SPOOF");
+	vi->pol.addrs_set = false;
 
 	len = mk_frame(tfr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 30000, 0);
 	frame_refused(len, 16, PV_NIC_TX_F_TSO, 1448, PV_NIC_ERR_TX_OFFLOAD, &vi->st.tx_offload_errors,
