@@ -454,6 +454,8 @@ struct pv_nic_info_reply {
 	uint64_t gro_close_size;	/* 64 KiB of IP datagram reached */
 	uint64_t gro_close_mismatch;	/* a segment that cannot follow (gap, options, IP fields) */
 	uint64_t gro_close_other;	/* a frame of the flow never merged (SYN/FIN/RST/URG, ...) */
+	/* (within version 2, appended) */
+	uint64_t port_rx_kernel_drops;	/* received frames the port's kernel dropped: read too late */
 };
 
 #define PV_NIC_FEAT_TX_CHAIN	0x1
@@ -586,7 +588,8 @@ struct pv_nic_vi_stats {
 };
 
 _Static_assert(sizeof(struct pv_nic_hdr) == 16, "pv_nic_hdr 16 bytes");
-_Static_assert(sizeof(struct pv_nic_info_reply) == 80 + 8 * 8, "info reply (80 bytes before gro_*)");
+_Static_assert(sizeof(struct pv_nic_info_reply) == 80 + 9 * 8,
+	       "info reply (80 bytes before gro_*, then port_rx_kernel_drops)");
 _Static_assert(sizeof(struct pv_nic_filter) == 20, "filter request");
 _Static_assert(sizeof(struct pv_nic_set_mac) == 20, "set_mac request");
 _Static_assert(sizeof(struct pv_nic_set_addrs) == 16 + PV_NIC_ADDRS_MAX * 16, "set_addrs request");

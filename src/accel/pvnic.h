@@ -54,6 +54,16 @@ struct pv_guest;
  * path).  Watched; absent: none; malformed entries ignored.
  */
 #define PVNIC_KEY_LOCAL_MACS	"accel-local-macs"
+/*
+ * The source addresses the NIC enforces on this VI's TX (SET_ADDRS), as
+ * the `ip` key writes them (space separated), rewritten after each
+ * SET_ADDRS; absent: the NIC checks no IP sources.  Watched: the frontend
+ * sends on the fast path only frames whose sources these allow (the
+ * srcguard rule, src/lib/srcguard.h), leaving the others to the slow path
+ * (where netback learns a new address, or refuses it), so a frame the NIC
+ * would refuse as spoofed never goes there.
+ */
+#define PVNIC_KEY_SRC_ADDRS	"accel-src-addrs"
 
 /* Descriptor order in the PV_HV_ACCEL_FDS reply. */
 #define PVNIC_FD_VI_MEM		0	/* VI memfd (nic.h layout) */

@@ -185,6 +185,7 @@ static void pb_rm_keys(struct pvnic_vif *pv)
 	pb_rm(pv, PVNIC_KEY_VI);
 	pb_rm(pv, PVNIC_KEY_MTU);
 	pb_rm(pv, PVNIC_KEY_FEATURES);
+	pb_rm(pv, PVNIC_KEY_SRC_ADDRS);
 }
 
 static int pb_transport_err(int e)
@@ -417,6 +418,12 @@ static void pb_addrs_program(struct pvnic_vif *pv)
 		return;
 	}
 	pv->addrs_programmed++;
+	{	/* what the NIC enforces now, for the frontend (accel-src-addrs) */
+		char s[PV_SG_ADDRS_MAX * PV_SG_ADDR_STR + 1];
+
+		if (pv_sg_addrs_format(&pv->addrs, s, sizeof(s)) >= 0 && pv->vif)
+			pb_write(pv, pv->be, PVNIC_KEY_SRC_ADDRS, s);
+	}
 }
 
 /* Re-read ip-owned; program the NIC if it changed (or @force). */
@@ -1064,8 +1071,10 @@ static void pb_show(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv)
 
 static const char *pb_features_str(uint32_t f, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s%s%s", f & PV_NIC_FEAT_TX_CHAIN ? "tx-chain " : "",
-		 f & PV_NIC_FEAT_TX_CSUM ? "tx-csum " : "", f & PV_NIC_FEAT_TSO ? "tso " : "");
+	snprintf(buf, size, "%s%s%s%s%s%s", f & PV_NIC_FEAT_TX_CHAIN ? "tx-chain " : "",
+		 f & PV_NIC_FEAT_TX_CSUM ? "tx-csum " : "", f & PV_NIC_FEAT_TSO ? "tso " : "",
+		 f & PV_NIC_FEAT_RX_CHAIN ? "rx-chain " : "", f & PV_NIC_FEAT_RX_GRO ? "rx-gro " : "",
+		 f & PV_NIC_FEAT_SRC_ADDRS ? "src-addrs " : "");
 	if (buf[0])
 		buf[strlen(buf) - 1] = '\0';
 	return buf;
@@ -1076,7 +1085,7 @@ static void pb_show_nic(void *arg, struct pv_accel_kv *kv)
 {
 	struct pvnic_back *pb = arg;
 	struct pv_nic_info_reply in;
-	char mac[18], feat[40];
+	char mac[18], feat[80];
 	int e;
 
 	pv_accel_kv_str(kv, "socket", pb->sock_path);
@@ -1103,6 +1112,9 @@ static void pb_show_nic(void *arg, struct pv_accel_kv *kv)
 #define IN(f) pv_accel_kv_u64(kv, #f, in.f)
 	IN(max_vis); IN(vis_active); IN(nr_bufs); IN(bufs_used); IN(max_filters); IN(filters_used);
 	IN(vi_filters); IN(port_rx); IN(port_tx); IN(rx_unmatched_dropped); IN(ctl_errors);
+	IN(port_rx_kernel_drops);
+	IN(gro_frames); IN(gro_segs); IN(gro_not_wanted); IN(gro_close_batch); IN(gro_close_push);
+	IN(gro_close_size); IN(gro_close_mismatch); IN(gro_close_other);
 #undef IN
 }
 

@@ -39,8 +39,10 @@
  * TX policy (start_xmit), every NOT_SENT test before the BUSY one, all
  * decided from a private copy of the frame's first 256 bytes:
  *   NOT_SENT  data path off; runt or oversized; broadcast/multicast
- *             destination; source not the vif's MAC (the NIC would refuse
- *             it as spoofed); destination not learned; GSO types other than
+ *             destination; source not the vif's MAC, or an IP source the
+ *             NIC does not allow this VI (accel-src-addrs: the NIC would
+ *             refuse it as spoofed; the slow path learns a new address or
+ *             refuses it); destination not learned; GSO types other than
  *             TCPv4/v6 or a GSO frame that does not parse (or whose headers
  *             pass 256 bytes); software GSO needing more segments than
  *             there are TX buffers; a non-GSO frame longer than the port
@@ -472,8 +474,32 @@ static void pvnic_read_local_macs(struct pvnic_dev *p)
 }
 
 /*
+ * accel-src-addrs again: the sources the NIC allows this VI.  Absent: the
+ * NIC checks none; malformed: none allowed (everything with an IP source
+ * goes slow) until the backend writes it again.
+ */
+static void pvnic_read_src_addrs(struct pvnic_dev *p)
+{
+	char path[PVNIC_KEY_MAX], val[PV_SG_ADDRS_MAX * PV_SG_ADDR_STR + 1];
+	int n;
+
+	if (pvnic_key(path, pv_accel_front_backend(p->dev), PVNIC_KEY_SRC_ADDRS))
+		return;
+	n = xsc_read(p->xs, 0, path, val, sizeof(val));
+	if (n == -ENOENT) {
+		p->src_on = 0;
+	} else if (n >= 0) {
+		val[(size_t)n < sizeof(val) - 1 ? (size_t)n : sizeof(val) - 1] = '\0';
+		p->src_on = 1;
+		if (pv_sg_addrs_parse(val, &p->src) < 0)
+			p->src.n = 0;
+	}
+}
+
+/*
  * Level-triggered: make the data path what the backend's accelstate says,
- * and the local MACs what accel-local-macs says.
+ * the local MACs what accel-local-macs says, the allowed sources what
+ * accel-src-addrs says.
  */
 static void pvnic_check(struct pvnic_dev *p)
 {
@@ -483,6 +509,7 @@ static void pvnic_check(struct pvnic_dev *p)
 	int e;
 
 	pvnic_read_local_macs(p);
+	pvnic_read_src_addrs(p);
 	if (pvnic_read_uint(p, PV_ACCEL_KEY_STATE, &st))
 		st = 0;
 	if (p->up && st != XenbusStateConnected) {
@@ -592,6 +619,8 @@ static void pvnic_free(struct pvnic_dev *p)
 			xsc_unwatch(p->xs, path, "pvnic");
 		if (!pvnic_key(path, pv_accel_front_backend(p->dev), PVNIC_KEY_LOCAL_MACS))
 			xsc_unwatch(p->xs, path, "pvnic");
+		if (!pvnic_key(path, pv_accel_front_backend(p->dev), PVNIC_KEY_SRC_ADDRS))
+			xsc_unwatch(p->xs, path, "pvnic");
 		if (!pvnic_key(path, pv_accel_front_path(p->dev), PVNIC_KEY_BUF_REFS))
 			xsc_rm(p->xs, 0, path);
 		if (!pvnic_key(path, pv_accel_front_path(p->dev), PVNIC_KEY_RX_CHAIN))
@@ -655,6 +684,8 @@ static int pvnic_new_device(struct pv_accel_front_dev *dev, void *arg)
 	    (e = pvnic_key(path, pv_accel_front_backend(dev), PV_ACCEL_KEY_STATE)) ||
 	    (e = xsc_watch(p->xs, path, "pvnic")) < 0 ||
 	    (e = pvnic_key(path, pv_accel_front_backend(dev), PVNIC_KEY_LOCAL_MACS)) ||
+	    (e = xsc_watch(p->xs, path, "pvnic")) < 0 ||
+	    (e = pvnic_key(path, pv_accel_front_backend(dev), PVNIC_KEY_SRC_ADDRS)) ||
 	    (e = xsc_watch(p->xs, path, "pvnic")) < 0)
 		goto fail;
 	pv_accel_front_set_priv(dev, p);
@@ -707,6 +738,7 @@ uint64_t pvnic_front_test_bogus(struct pv_accel_front_dev *dev);
 unsigned int pvnic_front_test_tx_free(struct pv_accel_front_dev *dev);
 unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const char *val,
 					 uint64_t *bad);
+int pvnic_front_test_src_addrs(struct pv_accel_front_dev *dev, const char *val);
 
 int pvnic_front_register(void)
 {
@@ -825,4 +857,21 @@ int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct vir
 	}
 	free(p);
 	return rc;
+}
+
+/*
+ * As if accel-src-addrs had been read with value @val (NULL: absent).
+ * Return: frames left to the slow path for their source so far.
+ */
+int pvnic_front_test_src_addrs(struct pv_accel_front_dev *dev, const char *val)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	if (!p)
+		return -1;
+	p->src_on = val != NULL;
+	p->src.n = 0;
+	if (val && pv_sg_addrs_parse(val, &p->src) < 0)
+		p->src.n = 0;
+	return (int)p->src_slow;
 }

@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/pkt.h"
+#include "lib/srcguard.h"
 #include "nic/nic_client.h"
 #include "nic/txrule.h"
 #include "pvnet/accel.h"
@@ -139,6 +140,9 @@ struct pvnic_dev {
 	uint64_t local[PVNIC_LOCAL_MAX];	/* other vifs of this host: sorted, distinct */
 	unsigned int nlocal;
 	uint64_t local_bad;			/* malformed accel-local-macs entries seen */
+	int src_on;				/* accel-src-addrs present: the NIC checks sources */
+	struct pv_sg_addrs src;			/* ... and these are the ones it allows */
+	uint64_t src_slow;			/* frames left to the slow path for their source */
 	struct pv_accel_stats pend;
 	uint64_t nic_errors[PV_NIC_ERR_MAX];	/* ERROR events by code ([0]: unknown codes) */
 	uint64_t bogus_events;

@@ -388,6 +388,10 @@ enum pv_accel_xmit pvnic_start_xmit(struct pv_accel_front_dev *dev,
 		return PV_ACCEL_NOT_SENT;
 	if ((hdr[0] & 1) || memcmp(hdr + 6, p->mac, 6) || !pvnic_learned(p, hdr))
 		return PV_ACCEL_NOT_SENT;
+	if (p->src_on && pv_sg_check(hdr, avail, len, p->mac, &p->src) != PV_SG_PASS) {
+		p->src_slow++;		/* the NIC would refuse it: the slow path decides */
+		return PV_ACCEL_NOT_SENT;
+	}
 	if (pvnic_tx_plan(p, vh, hdr, avail, len, &pl))
 		return PV_ACCEL_NOT_SENT;
 	if (vi_user_fault(&p->u) || !pvnic_tx_ring_sane(p))

@@ -24,6 +24,7 @@
 #include "bridge.h"
 #include "capture.h"
 #include "netback.h"
+#include "nicport.h"
 #include "port.h"
 #include "toolstack.h"
 #include "vif_counters.h"
@@ -142,6 +143,42 @@ static int ctl_nic_known(struct ctl_req *r, const char *nic)
 	return 0;
 }
 
+/*
+ * --nic: the host VI's port as pvnetd sees it (what it sent and dropped
+ * on the way to the NIC, the backlog) and as the NIC counts it (what the
+ * NIC could not deliver to it: rx_no_desc and the rest): every frame
+ * between the bridge and the wire accounted for.
+ */
+static void ctl_status_nicport(struct pv_nicport *np, struct pv_kv *kv)
+{
+	struct pv_nicport_stats ns;
+	struct pv_nic_vi_stats vs;
+
+	pv_nicport_stats(np, &ns);
+	pv_kv_u64(kv, "nic_port_connected", (uint64_t)ns.connected);
+	pv_kv_u64(kv, "nic_port_tx_packets", ns.port.tx_packets);
+	pv_kv_u64(kv, "nic_port_tx_dropped", ns.port.tx_dropped);
+	pv_kv_u64(kv, "nic_port_tx_no_room", ns.tx_no_room);
+	pv_kv_u64(kv, "nic_port_tx_too_big", ns.tx_too_big);
+	pv_kv_u64(kv, "nic_port_tx_bad_frame", ns.tx_bad_frame);
+	pv_kv_u64(kv, "nic_port_tx_down", ns.tx_down);
+	pv_kv_u64(kv, "nic_port_tx_backlog", ns.tx_backlog);
+	pv_kv_u64(kv, "nic_port_tx_backlog_max", ns.tx_backlog_max);
+	pv_kv_u64(kv, "nic_port_rx_packets", ns.port.rx_packets);
+	pv_kv_u64(kv, "nic_port_rx_dropped", ns.port.rx_dropped);
+	pv_kv_u64(kv, "nic_port_nic_errors", ns.nic_errors);
+	pv_kv_u64(kv, "nic_port_bad_events", ns.bad_events);
+	if (pv_nicport_vi_stats(np, &vs) == 0) {
+		pv_kv_u64(kv, "nic_host_vi_rx_frames", vs.rx_frames);
+		pv_kv_u64(kv, "nic_host_vi_rx_no_desc", vs.rx_no_desc);
+		pv_kv_u64(kv, "nic_host_vi_rx_no_evq", vs.rx_no_evq);
+		pv_kv_u64(kv, "nic_host_vi_rx_too_big", vs.rx_too_big);
+		pv_kv_u64(kv, "nic_host_vi_rx_bad_desc", vs.rx_bad_desc);
+		pv_kv_u64(kv, "nic_host_vi_tx_frames", vs.tx_frames);
+		pv_kv_u64(kv, "nic_host_vi_tx_port_errors", vs.tx_port_errors);
+	}
+}
+
 static int cmd_status(struct ctl_req *r)
 {
 	struct pv_hv *hv = r->ctl->ctx.hv;
@@ -188,6 +225,8 @@ static int cmd_status(struct ctl_req *r)
 	pv_kv_u64(&kv, "bridge_cap_drops", cap_drops);
 	pv_kv_u64(&kv, "bridge_move_denied", move_denied);
 	pv_kv_u64(&kv, "bridge_aged", bs.aged);
+	if (r->ctl->ctx.np)
+		ctl_status_nicport(r->ctl->ctx.np, &kv);
 	pv_kv_end(&kv);
 	return 0;
 }

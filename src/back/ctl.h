@@ -17,12 +17,15 @@ struct pv_switch;
 struct pv_netback;
 struct pv_ctl;
 
+struct pv_nicport;
+
 struct pv_ctl_ctx {
 	struct pv_loop *loop;
 	struct pv_hv *hv;
 	struct xs_server *xs;
 	struct pv_switch *sw;
 	struct pv_netback *nb;
+	struct pv_nicport *np;		/* --nic: the NIC's host VI port, or NULL */
 	time_t started;
 };
 

@@ -495,6 +495,8 @@ static const struct m_field nicport_fields[] = {
 	F64(pv_nicport_stats, tx_bad_frame, 0, "Frames to the NIC dropped: bad GSO or checksum metadata."),
 	F64(pv_nicport_stats, tx_down, 0, "Frames to the NIC dropped: the NIC was away."),
 	F64(pv_nicport_stats, tx_segments, 0, "Segments made from GSO frames for the NIC."),
+	F64(pv_nicport_stats, tx_backlog, 0, "Frames to the NIC that waited in the backlog for TX room."),
+	F64(pv_nicport_stats, tx_backlog_max, 1, "The most frames the NIC port's backlog held at once."),
 	F64(pv_nicport_stats, nic_errors, 0, "ERROR events from the NIC."),
 	F64(pv_nicport_stats, bad_events, 0, "NIC events naming a descriptor not posted."),
 	F64(pv_nicport_stats, rx_chains, 0, "Frames received in several buffers or as GSO frames."),

@@ -1051,6 +1051,13 @@ int pv_nicport_connected(const struct pv_nicport *np)
 	return np->connected;
 }
 
+int pv_nicport_vi_stats(struct pv_nicport *np, struct pv_nic_vi_stats *out)
+{
+	if (!np->connected || np->cfd < 0)
+		return -ENOTCONN;
+	return nic_client_stats(np->cfd, np->vi_id, out);	/* a lost socket: its watch detaches */
+}
+
 void pv_nicport_stats(const struct pv_nicport *np, struct pv_nicport_stats *out)
 {
 	*out = np->xs;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "port.h"
+#include "pvnet/nic.h"
 
 struct pv_loop;
 struct pv_switch;
@@ -74,5 +75,11 @@ void pv_nicport_close(struct pv_nicport *np);
 struct pv_port *pv_nicport_port(struct pv_nicport *np);
 int pv_nicport_connected(const struct pv_nicport *np);
 void pv_nicport_stats(const struct pv_nicport *np, struct pv_nicport_stats *out);
+/*
+ * The NIC's own counters for the host VI (a STATS round trip on the
+ * control socket: for operators' requests, not the data path).
+ * Return: 0, -ENOTCONN while the NIC is away, or the NIC's -errno.
+ */
+int pv_nicport_vi_stats(struct pv_nicport *np, struct pv_nic_vi_stats *out);
 
 #endif

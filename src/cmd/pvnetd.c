@@ -200,7 +200,7 @@ static int services_start(struct pvnetd *d)
 		return -1;
 	d->age_timer = pv_loop_timer(d->loop, 1000, 1000, age_cb, d);
 	cctx = (struct pv_ctl_ctx){ .loop = d->loop, .hv = d->hv, .xs = d->xs, .sw = d->sw,
-				    .nb = d->nb, .started = time(NULL) };
+				    .nb = d->nb, .np = d->np, .started = time(NULL) };
 	d->ctl = pv_ctl_listen(&cctx, d->ctl_path, &err);
 	if (!d->ctl) {
 		pv_err("%s: %s", d->ctl_path, strerror(-err));

@@ -54,6 +54,16 @@ fail:
 	return rc;
 }
 
+uint64_t pv_afpacket_drops(int fd)
+{
+	struct tpacket_stats st = { 0 };
+	socklen_t len = sizeof(st);
+
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
+		return 0;
+	return st.tp_drops;
+}
+
 void pv_afpacket_vlan(struct msghdr *mh, uint16_t *tpid, uint16_t *tci)
 {
 	*tpid = *tci = 0;

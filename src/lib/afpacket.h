@@ -16,6 +16,12 @@
  * our own transmissions are not read back).  Return the fd or -errno.
  */
 int pv_afpacket_open(int ifindex, int sockbuf, int *ignore_outgoing);
+/*
+ * pv_afpacket_drops() - frames the kernel dropped on socket @fd (its
+ * receive buffer full: the reader was late) since the last call
+ * (PACKET_STATISTICS, which the kernel resets on each read); 0 on error.
+ */
+uint64_t pv_afpacket_drops(int fd);
 
 struct msghdr;
 struct ifreq;

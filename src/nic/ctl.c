@@ -211,6 +211,7 @@ static int ctl_info(struct ctl_conn *c, struct ctl_reply *rep)
 		.gro_close_size = nic->gro_st.close[NIC_GRO_CLOSE_SIZE],
 		.gro_close_mismatch = nic->gro_st.close[NIC_GRO_CLOSE_MISMATCH],
 		.gro_close_other = nic->gro_st.close[NIC_GRO_CLOSE_OTHER],
+		.port_rx_kernel_drops = nic->port_rx_kernel_drops,
 	};
 	memcpy(ir->mac, nic->port_mac, 6);
 	rep->h.len = sizeof(*ir);

@@ -244,6 +244,7 @@ struct nic {
 	struct nic_vi *run_head, *run_tail;
 	uint64_t tx_wire_total;		/* wire bytes sent, all VIs (the scheduler's clock) */
 	uint64_t port_rx, port_tx, rx_unmatched_dropped, ctl_errors;
+	uint64_t port_rx_kernel_drops;	/* the port's kernel dropped them: read too late */
 	struct nic_gro_stats gro_st;	/* the port's receive coalescing (INFO's gro_*) */
 	struct pv_ratelimit rl;
 	/* a GSO frame's segment, for a VI without RX chains */

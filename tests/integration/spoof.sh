@@ -122,9 +122,13 @@ round() {
 				"$mode/$path: dropped by netback per reason: arp +$(d tx_spoof_arp) ipv4 +$(d tx_spoof_ipv4) ipv6 +$(d tx_spoof_ipv6) nd +$(d tx_spoof_nd) (want 40/20/20/40)"
 		fi
 	else
-		# unicast to ext (80) on the VI, refused by the NIC; the broadcast
-		# gratuitous ARPs and multicast NAs (40) through netback
-		check "[ $(d vi) -ge 80 ] && [ $(( $(d vi) + netback )) -eq 120 ]" \
+		# The broadcast gratuitous ARPs and multicast NAs (40) go through
+		# netback; the unicast ones (80) too, since evil's pvnic frontend
+		# sends on the VI only sources the NIC allows (accel-src-addrs): a
+		# frontend that ignored that would meet the NIC's own check
+		# (vi_tx_spoofed; fastpath_evil.sh and test_nic_vi drive the VI
+		# directly).  Either way every one is dropped and counted.
+		check "[ $(( $(d vi) + netback )) -eq 120 ]" \
 			"$mode/$path: the NIC refused $(d vi) on evil's VI (vi_tx_spoofed), netback $netback: 120 in all"
 	fi
 	check "! ip -n '$ext' neigh show 198.18.0.1 | grep -qi '$emac'" \

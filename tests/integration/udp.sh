@@ -5,7 +5,8 @@
 # slow path (the NIC's host VI, pvnetd's bridge, netback) and on the fast
 # path (the guest's own VI).  Every datagram is accounted for: iperf3's
 # receiver counts none lost, and the daemons' drop counters on the way
-# (the vif's, the VI's) do not move.
+# (the vif's; pvnetd's host VI port, the NIC's counters for it and the
+# port's kernel drops; the guest's VI) do not move.
 #
 #  g1 (netns) ==== pvnetd --nic ==== pvnet-nicd --port up0 ==== ext (netns)
 set -u
@@ -48,6 +49,17 @@ drops() {
 	done
 	echo "$s"
 }
+# nicdrops: what the NIC path counted dropped: pvnetd's side of the host VI
+# (its TX drops), the NIC's for the host VI (RX without descriptors or event
+# room), and the port's kernel (frames pvnet-nicd read too late)
+nicdrops() {
+	local k s=0 v
+	for k in nic_port_tx_dropped nic_host_vi_rx_no_desc nic_host_vi_rx_no_evq nic_host_vi_tx_port_errors; do
+		v=$(P --json status | jget "$k"); s=$((s + ${v:-0}))
+	done
+	v=$(P --json nic | jget port_rx_kernel_drops); s=$((s + ${v:-0}))
+	echo "$s"
+}
 vidrops() {
 	local k s=0 v
 	for k in vi_rx_no_desc vi_rx_no_evq vi_rx_too_big vi_rx_bad_desc vi_tx_too_big vi_tx_port_errors; do
@@ -57,13 +69,14 @@ vidrops() {
 }
 
 # Slow path.
-v0=$(drops "$d1")
+v0=$(drops "$d1"); n0=$(nicdrops)
 read -r p l rb <<<"$(udp "$g1" "$ext" 198.18.0.100 5311)"
 check "[ \"$p\" -gt 30000 ] && [ \"$l\" = 0 ]" "slow path, g1 -> ext: $p datagrams at 100 Mbit/s, $l lost (receiving socket overflows: $rb)"
 read -r p l rb <<<"$(udp "$ext" "$g1" 198.18.0.1 5312)"
 check "[ \"$p\" -gt 30000 ] && [ \"$l\" = 0 ]" "slow path, ext -> g1: $p datagrams at 100 Mbit/s, $l lost (receiving socket overflows: $rb)"
-v1=$(drops "$d1")
-check "[ \"$v1\" = \"$v0\" ]" "slow path: g1's vif dropped nothing (drop counters $v0 -> $v1)"
+v1=$(drops "$d1"); n1=$(nicdrops)
+check "[ \"$v1\" = \"$v0\" ] && [ \"$n1\" = \"$n0\" ]" \
+	"slow path: g1's vif and the NIC path dropped nothing (vif drop counters $v0 -> $v1, NIC path $n0 -> $n1)"
 
 # Fast path: UDP flows get filters to the VI.
 P accel "$d1" 0 on pvnic >/dev/null

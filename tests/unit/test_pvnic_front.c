@@ -45,6 +45,7 @@ uint64_t pvnic_front_test_bogus(struct pv_accel_front_dev *dev);
 unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const char *val,
 					 uint64_t *bad);
 unsigned int pvnic_front_test_tx_free(struct pv_accel_front_dev *dev);
+int pvnic_front_test_src_addrs(struct pv_accel_front_dev *dev, const char *val);
 int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct virtio_net_hdr *vh,
 			       const uint8_t *frame, uint32_t len, uint16_t *mss);
 
@@ -1262,6 +1263,30 @@ static void test_rx_chains(void)
 					      PV_NIC_FEAT_TSO);
 }
 
+/*
+ * accel-src-addrs: only frames whose sources the NIC allows go fast; the
+ * rest (a new address) go slow, where netback learns or refuses them.
+ */
+static void test_src_addrs(void)
+{
+	uint32_t len = tcp_frame(F, PEER, MY_MAC, 100);	/* from 10.0.0.1 */
+	int slow0;
+
+	drain();
+	slow0 = pvnic_front_test_src_addrs(&D, "10.0.0.9");
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "src addrs: a source the NIC does not allow goes slow");
+	T_EQ(pvnic_front_test_src_addrs(&D, "10.0.0.9 10.0.0.1"), slow0 + 1, "src addrs: counted");
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_SENT, "src addrs: once the NIC allows it, fast");
+	pvnic_front_test_src_addrs(&D, "");
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_NOT_SENT, "src addrs: an empty set: every IP frame slow");
+	len = eth_frame(F, PEER, MY_MAC, 100);	/* 0x88b5: no IP source */
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_SENT, "src addrs: a frame without an IP source still fast");
+	pvnic_front_test_src_addrs(&D, NULL);
+	len = tcp_frame(F, PEER, MY_MAC, 100);
+	T_EQ(xmit(NULL, F, len), PV_ACCEL_SENT, "src addrs: key absent (the NIC checks no IP): fast");
+	drain();
+}
+
 /* flush (accel.h 1.1): the batch's doorbell rung at once, once. */
 static void test_flush(void)
 {
@@ -1347,6 +1372,7 @@ int main(void)
 	test_rx_chains();
 	test_tx_jumbo();
 	test_flush();
+	test_src_addrs();
 	test_irq(loop);
 	test_remove();
 	pv_loop_free(loop);
