@@ -190,15 +190,7 @@ static const struct pv_frame *nb_rx_csum_fixup(struct nb_vif *vif, const struct 
 		return f;
 	pv_frame_copy(f, 0, vif->rx_lin, f->len);
 	pv_pkt_csum_complete(vif->rx_lin, f->len, f->csum_start, f->csum_offset);
-	l->len = f->len;
-	l->hdr_len = f->hdr_len;
-	memcpy(l->hdr, vif->rx_lin, l->hdr_len);
-	l->nseg = 0;
-	if (l->len > l->hdr_len) {
-		l->seg[0].p = vif->rx_lin + l->hdr_len;
-		l->seg[0].len = l->len - l->hdr_len;
-		l->nseg = 1;
-	}
+	pv_frame_linear(l, vif->rx_lin, f->len);
 	l->flags = PV_FRAME_CSUM_VALID;
 	l->csum_start = l->csum_offset = 0;
 	l->gso_type = PV_GSO_NONE;

@@ -265,15 +265,7 @@ static void np_rx_event(struct pv_nicport *np, const struct pv_nic_event *ev, un
 			  ev->len);
 		return;
 	}
-	f.len = ev->len;
-	f.hdr_len = f.len < PV_FRAME_HDR_MAX ? f.len : PV_FRAME_HDR_MAX;
-	memcpy(f.hdr, b, f.hdr_len);
-	f.nseg = 0;
-	if (f.len > f.hdr_len) {
-		f.seg[0].p = b + f.hdr_len;
-		f.seg[0].len = f.len - f.hdr_len;
-		f.nseg = 1;
-	}
+	pv_frame_linear(&f, b, ev->len);
 	f.flags = (ev->flags & PV_NIC_RX_F_CSUM_OK) ? PV_FRAME_CSUM_VALID : 0;
 	f.csum_start = f.csum_offset = 0;
 	f.gso_type = PV_GSO_NONE;
@@ -827,15 +819,7 @@ static unsigned int np_tx_need(const struct pv_nicport *np, const struct pv_fram
 /* A held frame as a pv_frame: header copy, the rest one segment of its bytes. */
 static void np_held_frame(const struct np_held *h, struct pv_frame *f)
 {
-	f->len = h->len;
-	f->hdr_len = h->len < PV_FRAME_HDR_MAX ? h->len : PV_FRAME_HDR_MAX;
-	memcpy(f->hdr, h->data, f->hdr_len);
-	f->nseg = 0;
-	if (h->len > f->hdr_len) {
-		f->seg[0].p = h->data + f->hdr_len;
-		f->seg[0].len = h->len - f->hdr_len;
-		f->nseg = 1;
-	}
+	pv_frame_linear(f, h->data, h->len);
 	f->flags = h->flags;
 	f->csum_start = h->csum_start;
 	f->csum_offset = h->csum_offset;

@@ -58,6 +58,12 @@ struct pv_frame {
 
 /* Copy @len bytes from @off of @f to @dst; returns bytes copied (short at the end). */
 uint32_t pv_frame_copy(const struct pv_frame *f, uint32_t off, void *dst, uint32_t len);
+/*
+ * pv_frame_linear() - @f describes the @len bytes at @buf: its header copy
+ * taken, the rest one segment pointing into @buf.  Only the bytes: flags,
+ * checksum and GSO fields are the caller's.
+ */
+void pv_frame_linear(struct pv_frame *f, const uint8_t *buf, uint32_t len);
 
 struct pv_port;
 struct pv_switch;

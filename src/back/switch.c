@@ -82,6 +82,19 @@ static uint64_t sw_now_ms(void)
  *
  * Return: bytes copied, less than @len only at the end of the frame.
  */
+void pv_frame_linear(struct pv_frame *f, const uint8_t *buf, uint32_t len)
+{
+	f->len = len;
+	f->hdr_len = len < PV_FRAME_HDR_MAX ? len : PV_FRAME_HDR_MAX;
+	memcpy(f->hdr, buf, f->hdr_len);
+	f->nseg = 0;
+	if (len > f->hdr_len) {
+		f->seg[0].p = buf + f->hdr_len;
+		f->seg[0].len = len - f->hdr_len;
+		f->nseg = 1;
+	}
+}
+
 uint32_t pv_frame_copy(const struct pv_frame *f, uint32_t off, void *dst, uint32_t len)
 {
 	uint8_t *d = dst;

@@ -263,15 +263,7 @@ static void ifport_input(struct pv_ifport *ifp, uint8_t *slot, uint32_t len,
 		ifport_rx_drop(ifp, &ifp->xs.rx_bad_vnet, "bad virtio-net header");
 		return;
 	}
-	f.len = len;
-	f.hdr_len = len < PV_FRAME_HDR_MAX ? len : PV_FRAME_HDR_MAX;
-	memcpy(f.hdr, frame, f.hdr_len);
-	f.nseg = 0;
-	if (len > f.hdr_len) {
-		f.seg[0].p = frame + f.hdr_len;
-		f.seg[0].len = len - f.hdr_len;
-		f.nseg = 1;
-	}
+	pv_frame_linear(&f, frame, len);
 	pv_switch_input(ifp->sw, &ifp->port, &f);
 }
 
