@@ -29,6 +29,8 @@ BACK_SRCS  := $(wildcard src/back/*.c)
 FRONT_SRCS := $(wildcard src/front/*.c)
 ACCEL_SRCS := $(wildcard src/accel/*.c)
 NIC_SRCS   := $(wildcard src/nic/*.c)
+BROKER_SRCS := $(wildcard src/broker/*.c)
+USER_SRCS  := $(wildcard src/libpvnet/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -39,6 +41,11 @@ LIBBACK  := $(BUILD)/libpvnet-back.a
 LIBFRONT := $(BUILD)/libpvnet-front.a
 LIBACCEL := $(BUILD)/libpvnet-accel.a
 LIBNIC   := $(BUILD)/libpvnet-nic.a
+LIBBROKER := $(BUILD)/libpvnet-broker.a
+# libpvnet.a, the applications' library (include/pvnet/libpvnet.h): self-
+# contained, with the VI user's side of nic_client and the socket helpers.
+LIBUSER  := $(BUILD)/libpvnet.a
+USER_OBJS := $(call obj,$(USER_SRCS) src/nic/nic_client.c src/lib/unix.c src/lib/seqpacket_call.c)
 
 # One binary per main in src/cmd/ (src/back, src/front, src/nic are libraries).
 BINS := $(patsubst src/cmd/%.c,$(BUILD)/%,$(wildcard src/cmd/*.c))
@@ -76,9 +83,17 @@ $(LIBACCEL): $(call obj,$(ACCEL_SRCS))
 	$(AR) rcs $@ $^
 $(LIBNIC): $(call obj,$(NIC_SRCS))
 	$(AR) rcs $@ $^
+$(LIBBROKER): $(call obj,$(BROKER_SRCS))
+	$(AR) rcs $@ $^
+$(LIBUSER): $(USER_OBJS)
+	$(AR) rcs $@ $^
 
 # libpvnet-accel (accelerator plugins) first: it calls into the hosts in back/ and front/.
-ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBNIC) $(LIBPV)
+# libpvnet.a's copies of nic_client.o, unix.o, seqpacket_call.o are the same
+# objects as in libpvnet-nic.a and libpvnet-common.a: whichever the linker
+# takes first, the other's member is never pulled.
+ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBBROKER) $(LIBUSER) \
+	$(LIBNIC) $(LIBPV)
 
 # The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
 $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
