@@ -17,6 +17,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -99,19 +100,24 @@ static int nl_route(int fd, uint32_t dst, uint32_t *nexthop, int *oif)
 	return -EHOSTUNREACH;
 }
 
-/* A usable entry for @ip on @oif in this batch of RTM_NEWNEIGH messages? 1, 0, or -1 done. */
-static int nl_neigh_scan(struct nlmsghdr *h, ssize_t n, uint32_t ip, int oif, uint8_t mac[6])
+/*
+ * Scan one datagram of an RTM_GETNEIGH dump for a usable entry of @ip on
+ * @oif (the first one found wins: *found).  Return: true at the dump's end.
+ */
+static bool nl_neigh_scan(struct nlmsghdr *h, ssize_t n, uint32_t ip, int oif, uint8_t mac[6],
+			  bool *found)
 {
 	const uint16_t ok = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT;
 
 	for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
 		struct ndmsg *nd = NLMSG_DATA(h);
 		const uint8_t *ll = NULL;
-		int alen, hit = 0;
+		int alen;
+		bool hit = false;
 
 		if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)
-			return -1;
-		if (h->nlmsg_type != RTM_NEWNEIGH || nd->ndm_family != AF_INET ||
+			return true;
+		if (*found || h->nlmsg_type != RTM_NEWNEIGH || nd->ndm_family != AF_INET ||
 		    nd->ndm_ifindex != oif || !(nd->ndm_state & ok))
 			continue;
 		alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd)));
@@ -119,16 +125,16 @@ static int nl_neigh_scan(struct nlmsghdr *h, ssize_t n, uint32_t ip, int oif, ui
 		     a = RTA_NEXT(a, alen)) {
 			if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == 4 &&
 			    !memcmp(RTA_DATA(a), &ip, 4))
-				hit = 1;
+				hit = true;
 			else if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == 6)
 				ll = RTA_DATA(a);
 		}
 		if (hit && ll) {
 			memcpy(mac, ll, 6);
-			return 1;
+			*found = true;
 		}
 	}
-	return 0;
+	return false;
 }
 
 /* The kernel's neighbour entry for @ip on @oif: 0, -ENOENT, -errno. */
@@ -143,23 +149,17 @@ static int nl_neigh(int fd, uint32_t ip, int oif, uint8_t mac[6])
 		.nd = { .ndm_family = AF_INET },
 	};
 	static __thread char buf[NL_BUF];
-	uint8_t later[6] = { 0 };	/* a second entry for the same address: the first wins */
-	int found = 0;
+	bool found = false, done = false;
 
 	if (send(fd, &req, sizeof(req), 0) < 0)
 		return -errno;
 	/* Read the whole dump (to NLMSG_DONE): the socket must be empty for the next request. */
-	for (;;) {
+	while (!done) {
 		ssize_t n = nl_recv(fd, buf, sizeof(buf));
-		int r;
 
 		if (n < 0)
 			return (int)n;
-		r = nl_neigh_scan((struct nlmsghdr *)buf, n, ip, oif, found ? later : mac);
-		if (r == 1)
-			found = 1;
-		if (r < 0)
-			break;
+		done = nl_neigh_scan((struct nlmsghdr *)buf, n, ip, oif, mac, &found);
 	}
 	return found ? 0 : -ENOENT;
 }

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvnet_udp_echo.c - libpvnet's test program (tests/integration/libpvnet.sh).
+ * The first word says which side; BROKER is pvnet-broker's socket.
+ *
+ *   server BROKER PORT COUNT        libpvnet UDP echo server on PORT: echo COUNT
+ *                                   datagrams (0: until killed), then exit
+ *   client BROKER PORT IP:PORT N SIZE
+ *                                   libpvnet client from PORT: N datagrams of SIZE
+ *                                   bytes, each echo checked; "ok N/N"
+ *   recv BROKER PORT N MS           print the first N datagrams' payloads, one a
+ *                                   line; give up after MS ms without one
+ *   bind BROKER PORT                bind PORT; "bind: ok" or "bind: <error>"
+ *   hold BROKER PORT                bind PORT, say "ready", sleep (to be killed)
+ *   spoof BROKER IP:PORT            layer 1: send one frame from another source
+ *                                   IPv4, then one from ours; print the events
+ *                                   and the NIC's tx_spoofed and tx_frames
+ *   kecho PORT COUNT                a kernel UDP echo server (the external host)
+ *   kclient IP:PORT N SIZE [SRCPORT] a kernel UDP client: "ok N/N"
+ *
+ * Every libpvnet mode prints its stack's counters on stderr at the end.
+ * Exit status: 0 done, 1 failure (said why), 2 usage.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pvnet/libpvnet.h"
+
+static int parse_addr(const char *s, struct sockaddr_in *a)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -1;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = 0;
+	*a = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)) };
+	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+}
+
+static void print_stats(struct pvnet_stack *st)
+{
+	struct pvnet_stack_stats s;
+
+	pvnet_stack_stats(st, &s);
+	fprintf(stderr, "stack: rx_delivered=%" PRIu64 " rx_no_socket=%" PRIu64
+		" rx_not_peer=%" PRIu64 " rx_queue_full=%" PRIu64 " rx_bad=%" PRIu64
+		" rx_errors=%" PRIu64 " tx_sent=%" PRIu64 " tx_done=%" PRIu64
+		" tx_errors=%" PRIu64 " neigh_lookups=%" PRIu64 " neigh_triggers=%" PRIu64 "\n",
+		s.rx_delivered, s.rx_no_socket, s.rx_not_peer, s.rx_queue_full, s.rx_bad,
+		s.rx_errors, s.tx_sent, s.tx_done, s.tx_errors, s.neigh_lookups, s.neigh_triggers);
+}
+
+/* A stack and one socket bound to @port; exits on failure. */
+static struct pvnet_udp *open_bound(const char *broker, int port, struct pvnet_stack **st)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct pvnet_udp *s;
+	int rc = pvnet_stack_open(st, broker, 0);
+
+	if (rc) {
+		fprintf(stderr, "pvnet_stack_open: %s\n", strerror(-rc));
+		exit(1);
+	}
+	if ((rc = pvnet_udp_open(*st, &s)) || (rc = pvnet_udp_bind(s, &a))) {
+		fprintf(stderr, "bind %d: %s\n", port, strerror(-rc));
+		pvnet_stack_close(*st);
+		exit(1);
+	}
+	return s;
+}
+
+static int do_server(const char *broker, int port, long count)
+{
+	struct pvnet_stack *st;
+	struct pvnet_udp *s = open_bound(broker, port, &st);
+	char buf[2048];
+
+	printf("ready\n");
+	fflush(stdout);
+	for (long i = 0; count == 0 || i < count; i++) {
+		struct sockaddr_in from;
+		ssize_t n = pvnet_udp_recvfrom(s, buf, sizeof(buf), 0, &from);
+
+		if (n < 0) {
+			fprintf(stderr, "recvfrom: %s\n", strerror((int)-n));
+			break;
+		}
+		n = pvnet_udp_sendto(s, buf, (size_t)n, 0, &from);
+		if (n < 0)
+			fprintf(stderr, "sendto: %s\n", strerror((int)-n));
+	}
+	print_stats(st);
+	pvnet_stack_close(st);
+	return 0;
+}
+
+static void fill(char *buf, size_t size, long i)
+{
+	for (size_t k = 0; k < size; k++)
+		buf[k] = (char)('a' + (i + (long)k) % 26);
+}
+
+static int do_client(const char *broker, int port, const char *peer, long n, size_t size)
+{
+	struct pvnet_stack *st;
+	struct pvnet_udp *s = open_bound(broker, port, &st);
+	struct sockaddr_in to;
+	char out[2048], in[2048];
+	long ok = 0;
+
+	if (parse_addr(peer, &to) || size > sizeof(out) || pvnet_udp_connect(s, &to))
+		return 2;
+	pvnet_udp_set_timeout(s, 2000);
+	for (long i = 0; i < n; i++) {
+		ssize_t r;
+
+		fill(out, size, i);
+		r = pvnet_udp_send(s, out, size, 0);
+		if (r < 0) {
+			fprintf(stderr, "send: %s\n", strerror((int)-r));
+			continue;
+		}
+		r = pvnet_udp_recv(s, in, sizeof(in), 0);
+		if (r < 0)
+			fprintf(stderr, "recv %ld: %s\n", i, strerror((int)-r));
+		else if ((size_t)r == size && !memcmp(in, out, size))
+			ok++;
+	}
+	printf("ok %ld/%ld\n", ok, n);
+	print_stats(st);
+	pvnet_stack_close(st);
+	return ok == n ? 0 : 1;
+}
+
+static int do_recv(const char *broker, int port, long n, int ms)
+{
+	struct pvnet_stack *st;
+	struct pvnet_udp *s = open_bound(broker, port, &st);
+	char buf[2048];
+
+	printf("ready\n");
+	fflush(stdout);
+	pvnet_udp_set_timeout(s, ms);
+	for (long i = 0; i < n; i++) {
+		ssize_t r = pvnet_udp_recv(s, buf, sizeof(buf) - 1, 0);
+
+		if (r < 0)
+			break;
+		buf[r] = 0;
+		printf("%s\n", buf);
+		fflush(stdout);
+	}
+	print_stats(st);
+	pvnet_stack_close(st);
+	return 0;
+}
+
+static int do_bind(const char *broker, int port, int hold)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct pvnet_stack *st;
+	struct pvnet_udp *s;
+	int rc = pvnet_stack_open(&st, broker, 0);
+
+	if (rc) {
+		printf("open: %s\n", strerror(-rc));
+		return 1;
+	}
+	if (!(rc = pvnet_udp_open(st, &s)))
+		rc = pvnet_udp_bind(s, &a);
+	printf("bind: %s\n", rc ? strerror(-rc) : "ok");
+	fflush(stdout);
+	if (!rc && hold) {
+		printf("ready\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	pvnet_stack_close(st);
+	return rc ? 1 : 0;
+}
+
+/* Ethernet + IPv4 + UDP from @src to @to, 4 payload bytes; the frame's length. */
+static uint16_t spoof_frame(uint8_t *f, const struct pvnet_vi_attr *at, const uint8_t dmac[6],
+			    uint32_t src, const struct sockaddr_in *to)
+{
+	uint8_t *ip = f + 14, *udp = ip + 20;
+	uint32_t sum = 0;
+
+	memset(f, 0, 46);
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, at->mac, 6);
+	f[12] = 0x08;
+	ip[0] = 0x45;
+	ip[3] = 32;
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 16, &to->sin_addr, 4);
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ip[10] = (uint8_t)(~sum >> 8);
+	ip[11] = (uint8_t)~sum;
+	udp[0] = 0x13;
+	udp[1] = 0x88;
+	memcpy(udp + 2, &to->sin_port, 2);
+	udp[5] = 12;	/* checksum 0: none */
+	memcpy(udp + 8, "spof", 4);
+	return 46;
+}
+
+static int do_spoof(const char *broker, const char *peer)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct pvnet_vi *vi;
+	struct pvnet_memreg *mr;
+	struct pvnet_vi_attr at;
+	struct sockaddr_in to;
+	struct pv_nic_vi_stats ns;
+	int rc;
+
+	if (parse_addr(peer, &to))
+		return 2;
+	if ((rc = pvnet_vi_open(&vi, broker, 0)) || (rc = pvnet_memreg_alloc(&mr, vi, 4))) {
+		fprintf(stderr, "open: %s\n", strerror(-rc));
+		return 1;
+	}
+	pvnet_vi_attr(vi, &at);
+	for (int k = 0; k < 2; k++) {
+		/* k 0: the next address up, not ours; k 1: ours (sent) */
+		uint32_t src = k ? at.local_ip : htonl(ntohl(at.local_ip) + 1);
+		uint16_t len = spoof_frame(pvnet_memreg_buf(mr, (unsigned int)k), &at, bcast, src, &to);
+		struct pvnet_event ev;
+		int n = 0;
+
+		rc = pvnet_vi_transmit(vi, pvnet_memreg_buf_id(mr, (unsigned int)k), 0, len);
+		for (int t = 0; !rc && n == 0 && t < 100; t++)
+			if ((n = pvnet_vi_poll(vi, &ev, 1)) == 0)
+				pvnet_vi_wait(vi, 20);
+		if (n == 1 && ev.type == PVNET_EV_ERROR)
+			printf("%s: error %s\n", k ? "own source" : "spoofed source",
+			       ev.error == PV_NIC_ERR_TX_SPOOF ? "TX_SPOOF" : "other");
+		else if (n == 1)
+			printf("%s: %s\n", k ? "own source" : "spoofed source",
+			       ev.type == PVNET_EV_TX_DONE ? "tx_done" : "other event");
+		else
+			printf("%s: no event (%s)\n", k ? "own source" : "spoofed source",
+			       strerror(rc ? -rc : ETIMEDOUT));
+	}
+	if ((rc = pvnet_vi_stats(vi, &ns)) == 0)
+		printf("tx_spoofed=%" PRIu64 " tx_frames=%" PRIu64 "\n", ns.tx_spoofed, ns.tx_frames);
+	else
+		printf("stats: %s\n", strerror(-rc));
+	pvnet_vi_close(vi);
+	pvnet_memreg_free(mr);
+	return 0;
+}
+
+static int do_kecho(int port, long count)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	char buf[2048];
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		perror("kecho bind");
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	for (long i = 0; count == 0 || i < count; i++) {
+		struct sockaddr_in from;
+		socklen_t l = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &l);
+
+		if (n < 0)
+			break;
+		sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, l);
+	}
+	close(fd);
+	return 0;
+}
+
+static int do_kclient(const char *peer, long n, size_t size, int sport)
+{
+	struct sockaddr_in to, me = { .sin_family = AF_INET, .sin_port = htons((uint16_t)sport) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	char out[2048], in[2048];
+	long ok = 0;
+
+	if (parse_addr(peer, &to) || size > sizeof(out) || fd < 0 ||
+	    bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 ||
+	    connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		perror("kclient");
+		return 2;
+	}
+	for (long i = 0; i < n; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		fill(out, size, i);
+		if (send(fd, out, size, 0) < 0) {
+			perror("send");
+			continue;
+		}
+		if (poll(&p, 1, 2000) != 1)
+			continue;
+		r = recv(fd, in, sizeof(in), 0);
+		if (r == (ssize_t)size && !memcmp(in, out, size))
+			ok++;
+	}
+	printf("ok %ld/%ld\n", ok, n);
+	close(fd);
+	return ok == n ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *m = argc > 1 ? argv[1] : "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(m, "server") && argc == 5)
+		return do_server(argv[2], atoi(argv[3]), atol(argv[4]));
+	if (!strcmp(m, "client") && argc == 7)
+		return do_client(argv[2], atoi(argv[3]), argv[4], atol(argv[5]),
+				 (size_t)atol(argv[6]));
+	if (!strcmp(m, "recv") && argc == 6)
+		return do_recv(argv[2], atoi(argv[3]), atol(argv[4]), atoi(argv[5]));
+	if (!strcmp(m, "bind") && argc == 4)
+		return do_bind(argv[2], atoi(argv[3]), 0);
+	if (!strcmp(m, "hold") && argc == 4)
+		return do_bind(argv[2], atoi(argv[3]), 1);
+	if (!strcmp(m, "spoof") && argc == 4)
+		return do_spoof(argv[2], argv[3]);
+	if (!strcmp(m, "kecho") && argc == 4)
+		return do_kecho(atoi(argv[2]), atol(argv[3]));
+	if (!strcmp(m, "kclient") && (argc == 5 || argc == 6))
+		return do_kclient(argv[2], atol(argv[3]), (size_t)atol(argv[4]),
+				  argc == 6 ? atoi(argv[5]) : 0);
+	fprintf(stderr, "usage: see the top of tests/helpers/pvnet_udp_echo.c\n");
+	return 2;
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# libpvnet.sh - user-level access (paper section 4): unprivileged
+# applications (uid 65534) open their own VI of pvnet-nicd through
+# pvnet-broker and talk UDP with the external host over it, sharing the
+# host's address with the kernel's stack.
+#
+#  host (netns)                                                   ext (netns)
+#  ┌──────────────────────────────────────────────────┐
+#  │ apps (uid 65534, libpvnet)                       │
+#  │   │ broker.sock (0666)     VI rings              │
+#  │   v                         ║                    │
+#  │ pvnet-broker ──nic.sock──> pvnet-nicd --port up0 │ veth  ┌────────────────┐
+#  │ kernel stack: up0 198.18.0.1 ════════════════════│══════>│ eth0 .100      │
+#  └──────────────────────────────────────────────────┘       │ kernel sockets │
+#                                                              └────────────────┘
+# Checks: echo both ways; two apps on two ports each get only their own
+# datagrams; the kernel's own UDP and TCP on the same address keep
+# working and the kernel sends no ICMP port unreachable for the apps'
+# flows; ports outside the policy, a uid without a rule and a port held
+# by another program are refused with their errors; a SIGKILLed app
+# leaves the NIC's VIs, buffers and filters as they were; a spoofed
+# source IPv4 is dropped and counted (tx_spoofed).
+set -u
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+need setpriv timeout iperf3
+for b in pvnet-nicd pvnet-broker tests/helpers/pvnet_udp_echo tests/helpers/nic_info; do
+	[ -x "$BUILD/$b" ] || { skip "libpvnet.sh: $b not built"; exit 0; }
+done
+
+host_begin lib
+E=$BUILD/tests/helpers/pvnet_udp_echo
+chmod 0711 "$run"	# the apps (uid 65534) must reach $run/brk/broker.sock
+brk=$run/brk/broker.sock
+
+mk_ns hostns host && mk_ns ext ext || die "namespaces"
+veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
+ip -n "$hostns" addr add 198.18.0.1/24 dev up0
+ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
+
+cat >"$run/policy" <<'POL'
+# the test's apps run as nobody
+uid 65534 vis 4 bufs 512 addr 198.18.0.1 udp 5000-5099
+POL
+ip netns exec "$hostns" "$BUILD"/pvnet-broker --run-dir "$run/brk" --nic "$nicdir" \
+	--policy "$run/policy" --log-level debug 2>>"$run/broker.log" &
+track_pid $!
+wait_for 5 "[ -S '$brk' ]" || die "pvnet-broker did not start"
+
+# app ARGS...: the test program as uid 65534 in the host namespace
+# (at most 30 s; bg_app's has no limit)
+AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+app() { ip netns exec "$hostns" timeout 30 "${AS_NOBODY[@]}" "$E" "$@"; }
+info() { ip netns exec "$hostns" "$BUILD"/tests/helpers/nic_info "$nicdir/nic.sock" vis_active bufs_used filters_used | tr '\n' ' '; }
+snmp() { # NS PROTO FIELD: a counter of /proc/net/snmp in NS
+	ip netns exec "$1" awk -v p="$2:" -v f="$3" '$1 == p { if (!h) { for (i = 2; i <= NF; i++) n[$i] = i; h = 1 } else print $n[f] }' /proc/net/snmp
+}
+# bg_app OUT ARGS...: an app in the background, its stdout in OUT; waits
+# for "ready".  No function or subshell between: ip netns exec and setpriv
+# exec, so bg_pid is the app itself (what SIGKILL must hit).
+bg_app() {
+	local out=$1; shift
+	ip netns exec "$hostns" "${AS_NOBODY[@]}" "$E" "$@" >"$out" 2>>"$run/apps.log" &
+	track_pid $!
+	bg_pid=$!
+	wait_for 5 "grep -q ready '$out'"
+}
+
+base=$(info)
+echo "NIC before the apps: $base"
+
+# 1. app -> ext: the app's client against a kernel echo server in ext.
+ip netns exec "$ext" "$E" kecho 7000 0 >/dev/null 2>&1 &
+track_pid $!
+sleep 0.2
+out=$(app client "$brk" 5001 198.18.0.100:7000 50 200 2>"$run/client.err")
+check "[ '$out' = 'ok 50/50' ]" "app -> ext: 50 datagrams echoed by ext's kernel (${out:-nothing})"
+st=$(grep 'neigh_triggers' "$run/client.err" | tail -n1)
+echo "client's stack: $st"
+check "[[ '$st' =~ neigh_triggers=[1-9] ]]" \
+	"the host had no neighbour entry for ext: the app made the kernel resolve it (netlink, then a trigger)"
+
+# 2. ext -> app: a kernel client in ext against the app's echo server.
+icmp0=$(snmp "$hostns" Icmp OutDestUnreachs); inerr0=$(snmp "$hostns" Udp InErrors)
+bg_app "$run/server.out" server "$brk" 5002 50 || fail "echo server did not start"
+srv=$bg_pid
+out=$(timeout 20 ip netns exec "$ext" "$E" kclient 198.18.0.1:5002 50 300 2>&1)
+check "[ '$out' = 'ok 50/50' ]" "ext -> app: 50 datagrams echoed by the app (${out:-nothing})"
+wait_for 5 "! kill -0 $srv 2>/dev/null"
+st=$(grep 'rx_delivered' "$run/apps.log" | tail -n1)
+echo "echo server's stack: $st"
+check "[[ '$st' =~ rx_delivered=50\  ]]" "the app's datagrams came through its VI (stack rx_delivered=50)"
+icmp1=$(snmp "$hostns" Icmp OutDestUnreachs); inerr1=$(snmp "$hostns" Udp InErrors)
+check "[ '$icmp0' = '$icmp1' ]" "the host kernel sent no ICMP port unreachable for the app's flow (OutDestUnreachs $icmp0 -> $icmp1)"
+check "[ $((inerr1 - inerr0)) -ge 50 ]" \
+	"the kernel's copies of those datagrams were dropped by the OS socket's filter (Udp InErrors +$((inerr1 - inerr0)))"
+
+# 3. Two apps, two ports: each gets only its own datagrams.
+bg_app "$run/a.out" recv "$brk" 5010 5 3000 || fail "app A did not start"
+pa=$bg_pid
+bg_app "$run/b.out" recv "$brk" 5011 5 3000 || fail "app B did not start"
+pb=$bg_pid
+for i in 1 2 3 4 5; do
+	ip netns exec "$ext" bash -c "echo -n to-5010-$i >/dev/udp/198.18.0.1/5010; echo -n to-5011-$i >/dev/udp/198.18.0.1/5011"
+done
+wait_for 10 "! kill -0 $pa 2>/dev/null && ! kill -0 $pb 2>/dev/null"
+na=$(grep -c '^to-5010-' "$run/a.out"); nb=$(grep -c '^to-5011-' "$run/b.out")
+xa=$(grep -c '^to-5011-' "$run/a.out"); xb=$(grep -c '^to-5010-' "$run/b.out")
+check "[ $na = 5 ] && [ $xa = 0 ]" "app A (port 5010) got its 5 datagrams and none of B's ($na, $xa)"
+check "[ $nb = 5 ] && [ $xb = 0 ]" "app B (port 5011) got its 5 datagrams and none of A's ($nb, $xb)"
+
+# 4. The kernel's own sockets on the same address, while an app holds a VI.
+bg_app "$run/hold0.out" hold "$brk" 5003 || fail "holding app did not start"
+hp=$bg_pid
+ip netns exec "$ext" "$E" kecho 7001 0 >/dev/null 2>&1 &
+track_pid $!
+sleep 0.2
+out=$(timeout 20 ip netns exec "$hostns" "$E" kclient 198.18.0.100:7001 20 100 2>&1)
+check "[ '$out' = 'ok 20/20' ]" "the host kernel's UDP with ext works beside the apps (${out:-nothing})"
+ip netns exec "$ext" iperf3 -s -1 -D -I "$run/iperf.pid" >/dev/null 2>&1
+sleep 0.3
+got=$(ip netns exec "$hostns" timeout 15 iperf3 -c 198.18.0.100 -t 1 -J 2>/dev/null |
+	awk '/"sum_received"/ {r=1} r && /"bytes"/ {gsub(/,/,""); print $2; exit}')
+check "[ \"\${got:-0}\" -gt 100000 ]" "the host kernel's TCP with ext works beside the apps (${got:-0} bytes)"
+kill -TERM "$hp" 2>/dev/null
+check "wait_for 5 \"[ \\\"\\\$(info)\\\" = '$base' ]\"" "an app stopped by SIGTERM leaves the NIC as before"
+
+# 5. Refusals, with their errors.
+out=$(app bind "$brk" 6000 2>&1)
+check "[ '$out' = 'bind: Permission denied' ]" "a port outside the policy is refused: EACCES (${out})"
+out=$(timeout 10 ip netns exec "$hostns" setpriv --reuid=65533 --regid=65533 --clear-groups "$E" bind "$brk" 5000 2>&1)
+check "[ '$out' = 'open: Permission denied' ]" "a uid without a policy rule gets no VI: EACCES (${out})"
+ip netns exec "$hostns" "$E" kecho 5040 0 >/dev/null 2>&1 &
+track_pid $!
+kp=$!
+sleep 0.2
+out=$(app bind "$brk" 5040 2>&1)
+check "[ '$out' = 'bind: Address already in use' ]" "a port a kernel program holds is refused: EADDRINUSE (${out})"
+kill -TERM "$kp" 2>/dev/null
+
+# 6. Spoofing: a frame from another source IPv4 is dropped and counted.
+out=$(app spoof "$brk" 198.18.0.100:7000 2>&1)
+echo "$out"
+check "grep -qx 'spoofed source: error TX_SPOOF' <<<'$out'" "a spoofed source IPv4 gets ERROR TX_SPOOF"
+check "grep -qx 'own source: tx_done' <<<'$out'" "the same frame from its own source goes out"
+check "grep -qx 'tx_spoofed=1 tx_frames=1' <<<'$out'" "the NIC counted it: vi tx_spoofed=1, tx_frames=1"
+
+# 7. SIGKILL: nothing left in the NIC.
+wait_for 5 "[ \"\$(info)\" = '$base' ]"
+bg_app "$run/hold.out" hold "$brk" 5020 || fail "holding app did not start"
+hp=$bg_pid
+during=$(info)
+kill -KILL "$hp"
+wait_for 5 "[ \"\$(info)\" = '$base' ]"
+after=$(info)
+echo "NIC: before $base; with the app $during; after SIGKILL $after"
+check "[ '$during' != '$base' ]" "a holding app has a VI, buffers and a filter on the NIC ($during)"
+check "[ '$after' = '$base' ]" "after SIGKILL the NIC's VIs, buffers and filters are as before ($after)"
+out=$(app bind "$brk" 5020 2>&1)
+check "[ '$out' = 'bind: ok' ]" "its port is free again (${out})"
+
+check "kill -0 $nicd_pid" "pvnet-nicd still runs"
+keep_logs "$run"
+finish
