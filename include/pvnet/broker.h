@@ -30,13 +30,15 @@
  *              sealed against shrinking (F_SEAL_SHRINK) whose size is a
  *              whole number of 4 KiB pages; -EINVAL otherwise.  -EDQUOT
  *              past the policy's buffers per VI.
- *   FILTER     pv_brk_filter + fds[kernel socket] -> pv_brk_filter_reply
- *              steer (proto, local_ip, local_port) to this VI.  The
- *              descriptor is a kernel socket of that protocol bound to
- *              exactly that address and port in the broker's network
- *              namespace: the proof that the kernel gave the caller the
- *              port (no other program, pvnet or not, holds it).  -EACCES:
- *              the port is outside the caller's policy.
+ *   FILTER     pv_brk_filter -> pv_brk_filter_reply
+ *              steer (proto, local_ip, local_port) to this VI.  The broker
+ *              first binds a kernel socket of that protocol to exactly
+ *              that address and port, without SO_REUSEADDR/SO_REUSEPORT,
+ *              and holds it as long as the filter: the kernel's word that
+ *              no other program, pvnet or not, has the port or can take
+ *              it (-EADDRINUSE otherwise).  local_port 0: the first free
+ *              port of the policy's ranges.  -EACCES: the port is outside
+ *              the caller's policy.
  *   FILTER_DEL pv_brk_filter_del
  *   STATS      (no body) -> struct pv_nic_vi_stats of this VI
  */
@@ -97,12 +99,14 @@ struct pv_brk_memreg_reply {
 struct pv_brk_filter {
 	uint8_t proto;		/* IPPROTO_UDP or IPPROTO_TCP */
 	uint8_t reserved;
-	uint16_t local_port;	/* host order, non-zero */
+	uint16_t local_port;	/* host order; 0: a free one of the policy's */
 	uint32_t local_ip;	/* network order: the VI's local_ip */
 };
 
 struct pv_brk_filter_reply {
 	uint32_t filter_id;
+	uint16_t local_port;	/* host order: the port (chosen, with 0 asked) */
+	uint16_t reserved;
 };
 
 struct pv_brk_filter_del {

@@ -35,15 +35,16 @@
  *
  * Sharing the host's address with the kernel.  The VI sends as the port's
  * MAC and one local IPv4 address of the host, which the kernel's stack
- * uses too: only the flows the VI has filters for come to it.  A filter
- * holds a kernel socket bound to the same protocol, address and port
- * (Onload's "OS socket"): it is the broker's proof that the kernel gave
- * the application the port, it keeps any other program from binding it,
- * and because pvnet-nicd's port (AF_PACKET) does not take frames away
- * from the kernel, it gives the kernel's copy of the flow's datagrams a
- * socket to land on (no ICMP port unreachable).  A socket filter on it
- * drops that copy at once (the kernel counts it, Udp InErrors in
- * /proc/net/snmp): the application reads its datagrams from the VI only.
+ * uses too: only the flows the VI has filters for come to it.  For each
+ * filter the broker binds and holds a kernel socket of the same protocol,
+ * address and port (Onload's "OS socket"): the port is the application's
+ * in the kernel too (a port another program holds: -EADDRINUSE; nobody
+ * can bind it while the filter lives), and because pvnet-nicd's port
+ * (AF_PACKET) does not take frames away from the kernel, the kernel's
+ * copy of the flow's datagrams lands on that socket instead of drawing
+ * an ICMP port unreachable.  A socket filter on it drops that copy at
+ * once (the kernel counts it, Udp InErrors in /proc/net/snmp): the
+ * application reads its datagrams from the VI only.
  */
 #ifndef PVNET_LIBPVNET_H
 #define PVNET_LIBPVNET_H
@@ -181,16 +182,17 @@ struct pvnet_filter_spec {
 /**
  * pvnet_vi_filter_add() - frames of (proto, local_ip, local_port) go to the VI
  *
- * Binds the filter's kernel socket (see the top of this header): a port
- * someone else holds is -EADDRINUSE; one outside the policy -EACCES; the
- * VI's quota of filters used up -ENOSPC.  With IPPROTO_TCP the kernel
- * socket is bound but not listening: the kernel answers what reaches it
- * with RST (no TCP over libpvnet yet).
+ * The broker binds the filter's kernel socket (see the top of this
+ * header): a port someone else holds is -EADDRINUSE; one outside the
+ * policy -EACCES; the VI's quota of filters used up -ENOSPC.  Port 0: the
+ * broker picks a free port of the policy's ranges.  With IPPROTO_TCP the
+ * kernel socket is bound but not listening: the kernel answers what
+ * reaches it with RST (no TCP over libpvnet yet).
  */
 int pvnet_vi_filter_add(struct pvnet_vi *vi, const struct pvnet_filter_spec *spec,
 			struct pvnet_filter **f);
 uint16_t pvnet_filter_port(const struct pvnet_filter *f);
-/* Remove the filter and close its kernel socket. */
+/* Remove the filter (the broker closes its kernel socket); @f is freed. */
 int pvnet_vi_filter_del(struct pvnet_vi *vi, struct pvnet_filter *f);
 
 /* The NIC's counters of this VI (tx_spoofed, rx_no_desc, ...). */
@@ -236,7 +238,7 @@ int pvnet_udp_open(struct pvnet_stack *st, struct pvnet_udp **s);
 void pvnet_udp_close(struct pvnet_udp *s);
 /*
  * pvnet_udp_bind() - @a's address must be the stack's (or INADDR_ANY: the
- * stack's); port 0 lets the kernel pick (which the policy may refuse).
+ * stack's); port 0: a free port of the policy's ranges.
  * -EINVAL already bound; -EADDRNOTAVAIL another address; -EADDRINUSE;
  * -EACCES outside the policy.
  */

@@ -33,12 +33,18 @@
  *    shrinking, a whole number of pages, within the rule's buffers and
  *    not the VI's own ring memory;
  *  - a filter is only for (proto, the VI's IP, a port of the rule), and
- *    the application proves the kernel gave it that port by handing us a
- *    kernel socket of that protocol bound there, in our network namespace.
- *    That socket is the application's "OS socket" (Onload's term): while
- *    it exists no other program can bind the port, and the kernel's copy
- *    of the flow's frames (pvnet-nicd's AF_PACKET port does not steal
- *    them) finds a socket and draws no ICMP port unreachable.
+ *    only once the kernel has given us that port: we bind a kernel socket
+ *    of that protocol there ourselves, without SO_REUSEADDR/REUSEPORT (so
+ *    the bind fails if any socket holds the port, whatever options that
+ *    one set, and none can join it later), and hold it as long as the
+ *    filter.  That socket is the flow's "OS socket" (Onload's term): no
+ *    other program can bind the port, and the kernel's copy of the flow's
+ *    frames (pvnet-nicd's AF_PACKET port does not take them away from the
+ *    kernel) lands on a socket and draws no ICMP port unreachable; a
+ *    one-instruction socket filter drops that copy before it is queued
+ *    (the kernel counts it in Udp InErrors).  We bind it, not the
+ *    application: a socket it bound itself could share the port with a
+ *    kernel program through SO_REUSEADDR and steal that program's flow.
  *  Not checked by the NIC: the source port of what a VI sends (txcheck.c
  *  checks MAC and IPv4 only).  An application can send from a port it
  *  did not bind, on its own address; replies to such a port go to the
@@ -53,6 +59,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +78,9 @@
 
 #define BRK_MAX_ERRORS	16	/* malformed requests before we hang up */
 #define BRK_MEM_MAX	((size_t)BRK_MAX_BUFS * PV_NIC_BUF_SIZE)
+#define BRK_PORT_TRIES	256	/* binds one FILTER of port 0 may try */
+#define BRK_CONNS_PER_UID 64	/* connections a uid may hold open, VI or not */
 
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
 
 struct brk_conn {
 	struct broker *b;
@@ -91,7 +97,10 @@ struct brk_conn {
 	dev_t vi_dev;
 	ino_t vi_ino;
 	uint32_t nbufs;
-	uint32_t filter[PV_BRK_FILTERS_MAX];
+	struct {
+		uint32_t id;
+		int os_fd;	/* the kernel socket holding the port */
+	} filter[PV_BRK_FILTERS_MAX];
 	unsigned int nfilters;
 };
 
@@ -101,7 +110,6 @@ struct broker {
 	struct pv_watch *w;
 	int fd;
 	struct brk_conn *conns;
-	uint64_t netns_cookie;	/* 0: the kernel cannot tell */
 	char nic_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -178,7 +186,7 @@ static const struct {
 } brk_types[PV_BRK_TYPE_MAX] = {
 	[PV_BRK_OPEN] = { sizeof(struct pv_brk_open), 0 },
 	[PV_BRK_MEMREG] = { sizeof(struct pv_brk_memreg), 1 },
-	[PV_BRK_FILTER] = { sizeof(struct pv_brk_filter), 1 },
+	[PV_BRK_FILTER] = { sizeof(struct pv_brk_filter), 0 },
 	[PV_BRK_FILTER_DEL] = { sizeof(struct pv_brk_filter_del), 0 },
 	[PV_BRK_STATS] = { 0, 0 },
 };
@@ -202,6 +210,15 @@ static int brk_uid_vis(const struct broker *b, uid_t uid)
 
 	for (const struct brk_conn *c = b->conns; c; c = c->next)
 		n += c->uid == uid && c->nic_fd >= 0;
+	return n;
+}
+
+static int brk_uid_conns(const struct broker *b, uid_t uid)
+{
+	int n = 0;
+
+	for (const struct brk_conn *c = b->conns; c; c = c->next)
+		n += c->uid == uid;
 	return n;
 }
 
@@ -301,11 +318,17 @@ static int brk_mem_ok(const struct brk_conn *c, int fd, size_t *size)
 	struct stat st;
 	int seals;
 
+	/*
+	 * A memfd: F_GET_SEALS works on nothing else (EINVAL on files, pipes,
+	 * sockets), and asked first, before fstat() could reach a file system
+	 * the application serves (FUSE) and block us.
+	 */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return -EINVAL;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	/* A memfd: F_GET_SEALS works on nothing else (EINVAL on files, pipes, sockets). */
-	seals = fcntl(fd, F_GET_SEALS);
-	if (!S_ISREG(st.st_mode) || seals < 0)
+	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
 	/* Sealed against shrinking: the NIC's mapping can never lose its pages. */
 	if (!(seals & F_SEAL_SHRINK))
@@ -360,36 +383,56 @@ static int brk_memreg(struct brk_conn *c, const struct brk_msg *m, struct brk_ms
 	return 0;
 }
 
-static int brk_sockopt(int fd, int opt)
+/*
+ * The OS socket of (@proto, @ip, @port): bound by us, so the kernel says
+ * the port is free and keeps it ours; its filter drops every datagram
+ * the kernel would queue on it.  fd or -errno (-EADDRINUSE: taken).
+ */
+static int brk_os_socket(uint8_t proto, uint32_t ip, uint16_t port)
 {
-	int v = -1;
-	socklen_t l = sizeof(v);
+	static const struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+	const struct sock_fprog prog = { .len = 1, .filter = (struct sock_filter *)&drop };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = ip,
+				  .sin_port = htons(port) };
+	int fd = socket(AF_INET, (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
+			proto);
 
-	return getsockopt(fd, SOL_SOCKET, opt, &v, &l) < 0 ? -1 : v;
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
-/* Is @fd a kernel socket of @f's protocol bound to exactly its address, here? */
-static int brk_os_socket_ok(const struct broker *b, int fd, const struct pv_brk_filter *f)
+/* Port 0: the first port of the rule's ranges the kernel gives us, from a rotating start. */
+static int brk_os_socket_any(const struct brk_rule *r, uint8_t proto, uint32_t ip,
+			     uint16_t *port)
 {
-	struct sockaddr_in sa;
-	socklen_t l = sizeof(sa);
-	uint64_t cookie = 0;
-	socklen_t cl = sizeof(cookie);
-	int type = f->proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	static uint32_t turn;
+	const struct brk_range *rg = proto == IPPROTO_UDP ? r->udp : r->tcp;
+	unsigned int n = proto == IPPROTO_UDP ? r->nudp : r->ntcp, tries = 0;
 
-	if (brk_sockopt(fd, SO_DOMAIN) != AF_INET || brk_sockopt(fd, SO_TYPE) != type ||
-	    brk_sockopt(fd, SO_PROTOCOL) != f->proto)
-		return -ENOTSOCK;
-	if (getsockname(fd, (struct sockaddr *)&sa, &l) < 0 || l != sizeof(sa) ||
-	    sa.sin_family != AF_INET || sa.sin_addr.s_addr != f->local_ip ||
-	    ntohs(sa.sin_port) != f->local_port)
-		return -EADDRNOTAVAIL;
-	/* Bound in another namespace, the port says nothing about ours. */
-	if (b->netns_cookie &&
-	    (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cl) < 0 ||
-	     cookie != b->netns_cookie))
-		return -EXDEV;
-	return 0;
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t span = (uint32_t)rg[i].hi - rg[i].lo + 1, start = turn++ % span;
+
+		for (uint32_t k = 0; k < span && tries < BRK_PORT_TRIES; k++, tries++) {
+			uint16_t p = (uint16_t)(rg[i].lo + (start + k) % span);
+			int fd = brk_os_socket(proto, ip, p);
+
+			if (fd >= 0) {
+				*port = p;
+				return fd;
+			}
+			if (fd != -EADDRINUSE)
+				return fd;
+		}
+	}
+	return n ? -EADDRINUSE : -EACCES;
 }
 
 static int brk_filter(struct brk_conn *c, const struct brk_msg *m, struct brk_msg *rep)
@@ -398,30 +441,35 @@ static int brk_filter(struct brk_conn *c, const struct brk_msg *m, struct brk_ms
 	struct pv_brk_filter f;
 	struct pv_brk_filter_reply *fr = (void *)rep->body;
 	uint32_t id;
-	int rc;
+	int rc, os_fd;
 
 	memcpy(&f, m->body, sizeof(f));
 	if (c->nic_fd < 0 || !r)
 		return -ENOTCONN;
-	if (f.reserved || !f.local_port || (f.proto != IPPROTO_UDP && f.proto != IPPROTO_TCP))
+	if (f.reserved || (f.proto != IPPROTO_UDP && f.proto != IPPROTO_TCP))
 		return -EINVAL;
 	if (f.local_ip != c->local_ip)
 		return -EADDRNOTAVAIL;	/* a VI sends from one address: its filters are for it */
-	if (!brk_rule_port_ok(r, f.proto, f.local_port)) {
+	if (f.local_port && !brk_rule_port_ok(r, f.proto, f.local_port)) {
 		pv_log_rl(&brk_rl, PV_LOG_WARN, "uid %d pid %d: %s port %u refused by policy",
 			  (int)c->uid, (int)c->pid, f.proto == IPPROTO_UDP ? "udp" : "tcp",
 			  f.local_port);
 		return -EACCES;
 	}
-	if ((rc = brk_os_socket_ok(c->b, m->fds[0], &f)) < 0)
-		return rc;
 	if (c->nfilters == PV_BRK_FILTERS_MAX)
 		return -ENOSPC;
+	os_fd = f.local_port ? brk_os_socket(f.proto, f.local_ip, f.local_port) :
+			       brk_os_socket_any(r, f.proto, f.local_ip, &f.local_port);
+	if (os_fd < 0)
+		return os_fd;
 	rc = nic_client_filter_ipv4(c->nic_fd, c->vi_id, f.proto, f.local_ip, f.local_port, &id);
-	if (rc)
+	if (rc) {
+		close(os_fd);
 		return rc;
-	c->filter[c->nfilters++] = id;
-	fr->filter_id = id;
+	}
+	c->filter[c->nfilters].id = id;
+	c->filter[c->nfilters++].os_fd = os_fd;
+	*fr = (struct pv_brk_filter_reply){ .filter_id = id, .local_port = f.local_port };
 	rep->h.len = sizeof(*fr);
 	return 0;
 }
@@ -434,8 +482,9 @@ static int brk_filter_del(struct brk_conn *c, const struct brk_msg *m)
 	if (c->nic_fd < 0)
 		return -ENOTCONN;
 	for (unsigned int i = 0; i < c->nfilters; i++) {
-		if (c->filter[i] != d.filter_id)
+		if (c->filter[i].id != d.filter_id)
 			continue;
+		close(c->filter[i].os_fd);
 		c->filter[i] = c->filter[--c->nfilters];
 		return nic_client_filter_del(c->nic_fd, c->vi_id, d.filter_id);
 	}
@@ -480,6 +529,8 @@ static void brk_conn_close(struct brk_conn *c)
 			rc ? " (by closing its control connection)" : "");
 		close(c->nic_fd);	/* and if VI_FREE failed, this frees it */
 	}
+	for (unsigned int i = 0; i < c->nfilters; i++)
+		close(c->filter[i].os_fd);	/* the ports go back to the kernel last */
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -563,7 +614,9 @@ static void brk_accept_cb(struct pv_loop *loop, int lfd, uint32_t events, void *
 
 	if (fd < 0)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
+	    brk_uid_conns(b, cr.uid) >= BRK_CONNS_PER_UID) {
+		pv_log_rl(&brk_rl, PV_LOG_WARN, "refused a connection (uid %d): too many", (int)cr.uid);
 		close(fd);
 		return;
 	}
@@ -585,7 +638,6 @@ struct broker *broker_listen(struct pv_loop *loop, const struct brk_policy *poli
 {
 	struct broker *b = calloc(1, sizeof(*b));
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t cl = sizeof(b ? b->netns_cookie : 0);
 
 	if (!b || strlen(sock_path) >= sizeof(sa.sun_path) || strlen(nic_path) >= sizeof(b->nic_path)) {
 		*err = b ? -ENAMETOOLONG : -ENOMEM;
@@ -608,14 +660,6 @@ struct broker *broker_listen(struct pv_loop *loop, const struct brk_policy *poli
 			close(b->fd);
 		free(b);
 		return NULL;
-	}
-	{
-		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		if (s >= 0 && getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &b->netns_cookie, &cl) < 0)
-			b->netns_cookie = 0;	/* before Linux 5.14: namespaces not compared */
-		if (s >= 0)
-			close(s);
 	}
 	return b;
 }

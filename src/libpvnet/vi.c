@@ -13,7 +13,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +30,6 @@
 struct pvnet_filter {
 	struct pvnet_filter *next;
 	uint32_t filter_id;
-	int os_fd;		/* the kernel socket holding the port */
 	uint16_t port;
 	uint8_t proto;
 };
@@ -121,7 +119,6 @@ void pvnet_vi_close(struct pvnet_vi *vi)
 		struct pvnet_filter *f = vi->filters;
 
 		vi->filters = f->next;
-		close(f->os_fd);
 		free(f);
 	}
 	vi_user_close(&vi->u);
@@ -389,35 +386,6 @@ int pvnet_vi_stats(struct pvnet_vi *vi, struct pv_nic_vi_stats *st)
 
 /* ---- filters ---- */
 
-/*
- * The OS socket: bound where the filter steers, so the port is ours in the
- * kernel too; a one-instruction socket filter ("return 0") drops the
- * kernel's copy of each datagram before it is queued.
- */
-static int vi_os_socket(uint8_t proto, uint32_t ip, uint16_t port, uint16_t *bound)
-{
-	static const struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
-	const struct sock_fprog prog = { .len = 1, .filter = (struct sock_filter *)&drop };
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = ip,
-				  .sin_port = htons(port) };
-	socklen_t l = sizeof(sa);
-	int fd = socket(AF_INET, (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
-			proto);
-
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &l) < 0) {
-		int rc = -errno;
-
-		close(fd);
-		return rc;
-	}
-	*bound = ntohs(sa.sin_port);
-	return fd;
-}
-
 int pvnet_vi_filter_add(struct pvnet_vi *vi, const struct pvnet_filter_spec *spec,
 			struct pvnet_filter **out)
 {
@@ -435,20 +403,16 @@ int pvnet_vi_filter_add(struct pvnet_vi *vi, const struct pvnet_filter_spec *spe
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	f->os_fd = vi_os_socket(spec->proto, q.local_ip, spec->local_port, &q.local_port);
-	if (f->os_fd < 0) {
-		rc = f->os_fd;
-		free(f);
-		return rc;
-	}
-	rc = vi_call(vi, PV_BRK_FILTER, &q, sizeof(q), f->os_fd, &r, sizeof(r), NULL, 0);
+	q.local_port = spec->local_port;
+	rc = vi_call(vi, PV_BRK_FILTER, &q, sizeof(q), -1, &r, sizeof(r), NULL, 0);
+	if (!rc && (!r.local_port || (spec->local_port && r.local_port != spec->local_port)))
+		rc = -EPROTO;
 	if (rc) {
-		close(f->os_fd);
 		free(f);
 		return rc;
 	}
 	f->filter_id = r.filter_id;
-	f->port = q.local_port;
+	f->port = r.local_port;
 	f->proto = spec->proto;
 	f->next = vi->filters;
 	vi->filters = f;
@@ -472,7 +436,6 @@ int pvnet_vi_filter_del(struct pvnet_vi *vi, struct pvnet_filter *f)
 			break;
 		}
 	}
-	close(f->os_fd);
 	free(f);
 	return rc;
 }

@@ -10,12 +10,15 @@
  *                                   bytes, each echo checked; "ok N/N"
  *   recv BROKER PORT N MS           print the first N datagrams' payloads, one a
  *                                   line; give up after MS ms without one
- *   bind BROKER PORT                bind PORT; "bind: ok" or "bind: <error>"
+ *   bind BROKER PORT                bind PORT; "bind: ok PORT" (the port bound:
+ *                                   PORT 0 asks for one) or "bind: <error>"
  *   hold BROKER PORT                bind PORT, say "ready", sleep (to be killed)
  *   spoof BROKER IP:PORT            layer 1: send one frame from another source
  *                                   IPv4, then one from ours; print the events
  *                                   and the NIC's tx_spoofed and tx_frames
- *   kecho PORT COUNT                a kernel UDP echo server (the external host)
+ *   kecho PORT COUNT [reuse]        a kernel UDP echo server (the external host;
+ *                                   reuse: with SO_REUSEADDR, which would let a
+ *                                   second socket bind its port)
  *   kclient IP:PORT N SIZE [SRCPORT] a kernel UDP client: "ok N/N"
  *
  * Every libpvnet mode prints its stack's counters on stderr at the end.
@@ -178,7 +181,12 @@ static int do_bind(const char *broker, int port, int hold)
 	}
 	if (!(rc = pvnet_udp_open(st, &s)))
 		rc = pvnet_udp_bind(s, &a);
-	printf("bind: %s\n", rc ? strerror(-rc) : "ok");
+	if (rc) {
+		printf("bind: %s\n", strerror(-rc));
+	} else {
+		pvnet_udp_name(s, &a);
+		printf("bind: ok %u\n", ntohs(a.sin_port));
+	}
 	fflush(stdout);
 	if (!rc && hold) {
 		printf("ready\n");
@@ -268,13 +276,13 @@ static int do_spoof(const char *broker, const char *peer)
 	return 0;
 }
 
-static int do_kecho(int port, long count)
+static int do_kecho(int port, long count, int reuse)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	char buf[2048];
 
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse)) < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		perror("kecho bind");
 		return 1;
 	}
@@ -344,8 +352,8 @@ int main(int argc, char **argv)
 		return do_bind(argv[2], atoi(argv[3]), 1);
 	if (!strcmp(m, "spoof") && argc == 4)
 		return do_spoof(argv[2], argv[3]);
-	if (!strcmp(m, "kecho") && argc == 4)
-		return do_kecho(atoi(argv[2]), atol(argv[3]));
+	if (!strcmp(m, "kecho") && (argc == 4 || (argc == 5 && !strcmp(argv[4], "reuse"))))
+		return do_kecho(atoi(argv[2]), atol(argv[3]), argc == 5);
 	if (!strcmp(m, "kclient") && (argc == 5 || argc == 6))
 		return do_kclient(argv[2], atol(argv[3]), (size_t)atol(argv[4]),
 				  argc == 6 ? atoi(argv[5]) : 0);

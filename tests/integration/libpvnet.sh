@@ -138,6 +138,18 @@ sleep 0.2
 out=$(app bind "$brk" 5040 2>&1)
 check "[ '$out' = 'bind: Address already in use' ]" "a port a kernel program holds is refused: EADDRINUSE (${out})"
 kill -TERM "$kp" 2>/dev/null
+ip netns exec "$hostns" "$E" kecho 5041 0 reuse >/dev/null 2>&1 &
+track_pid $!
+kp=$!
+sleep 0.2
+out=$(app bind "$brk" 5041 2>&1)
+check "[ '$out' = 'bind: Address already in use' ]" \
+	"also when that program's socket has SO_REUSEADDR (the broker binds without it) (${out})"
+kill -TERM "$kp" 2>/dev/null
+out=$(app bind "$brk" 0 2>&1)
+p=${out#bind: ok }
+check "[ \"\${out%% *}\" = bind: ] && [ \"\$p\" -ge 5000 ] 2>/dev/null && [ \"\$p\" -le 5099 ]" \
+	"port 0 gets a free port of the policy's range (${out})"
 
 # 6. Spoofing: a frame from another source IPv4 is dropped and counted.
 out=$(app spoof "$brk" 198.18.0.100:7000 2>&1)
@@ -158,7 +170,7 @@ echo "NIC: before $base; with the app $during; after SIGKILL $after"
 check "[ '$during' != '$base' ]" "a holding app has a VI, buffers and a filter on the NIC ($during)"
 check "[ '$after' = '$base' ]" "after SIGKILL the NIC's VIs, buffers and filters are as before ($after)"
 out=$(app bind "$brk" 5020 2>&1)
-check "[ '$out' = 'bind: ok' ]" "its port is free again (${out})"
+check "[ '$out' = 'bind: ok 5020' ]" "its port is free again (${out})"
 
 check "kill -0 $nicd_pid" "pvnet-nicd still runs"
 keep_logs "$run"
