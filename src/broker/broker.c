@@ -45,10 +45,9 @@
  *    (the kernel counts it in Udp InErrors).  We bind it, not the
  *    application: a socket it bound itself could share the port with a
  *    kernel program through SO_REUSEADDR and steal that program's flow.
- *  Not checked by the NIC: the source port of what a VI sends (txcheck.c
- *  checks MAC and IPv4 only).  An application can send from a port it
- *  did not bind, on its own address; replies to such a port go to the
- *  kernel, not to it.
+ *  - the VI's TX source check covers ports too (PV_NIC_MAC_F_PORTS): it
+ *    sends only TCP/UDP from a (protocol, address, port) of its own
+ *    filters, never ARP or ICMP (the kernel keeps those for the address).
  *
  * The broker serves everyone on one thread; its calls to pvnet-nicd are
  * synchronous (nic_client, 5 s at most each): a local NIC answers at once,
@@ -260,7 +259,11 @@ static int brk_vi_setup(struct brk_conn *c, struct pv_brk_open_reply *or, int *f
 	c->vi_id = vi.vi_id;
 	c->vi_dev = st.st_dev;
 	c->vi_ino = st.st_ino;
-	rc = nic_client_set_mac(c->nic_fd, vi.vi_id, info.mac, c->local_ip);
+	/* MAC, address and source ports: the VI sends only from flows it owns */
+	if (!(info.features & PV_NIC_FEAT_TX_PORTS))
+		return -EOPNOTSUPP;
+	rc = nic_client_set_mac_flags(c->nic_fd, vi.vi_id, info.mac, c->local_ip,
+				      PV_NIC_MAC_F_PORTS);
 	if (rc)
 		return rc;
 	*or = (struct pv_brk_open_reply){ .vi_id = vi.vi_id, .local_ip = c->local_ip,

@@ -13,9 +13,11 @@
  *   bind BROKER PORT                bind PORT; "bind: ok PORT" (the port bound:
  *                                   PORT 0 asks for one) or "bind: <error>"
  *   hold BROKER PORT                bind PORT, say "ready", sleep (to be killed)
- *   spoof BROKER IP:PORT            layer 1: send one frame from another source
- *                                   IPv4, then one from ours; print the events
- *                                   and the NIC's tx_spoofed and tx_frames
+ *   spoof BROKER IP:PORT            layer 1: with a filter on UDP port 5050, send
+ *                                   one frame from another source IPv4, one from
+ *                                   ours but port 5051 (no filter of ours), one
+ *                                   from ours and 5050; print the events and the
+ *                                   NIC's tx_spoofed and tx_frames
  *   kecho PORT COUNT [reuse]        a kernel UDP echo server (the external host;
  *                                   reuse: with SO_REUSEADDR, which would let a
  *                                   second socket bind its port)
@@ -200,7 +202,7 @@ static int do_bind(const char *broker, int port, int hold)
 
 /* Ethernet + IPv4 + UDP from @src to @to, 4 payload bytes; the frame's length. */
 static uint16_t spoof_frame(uint8_t *f, const struct pvnet_vi_attr *at, const uint8_t dmac[6],
-			    uint32_t src, const struct sockaddr_in *to)
+			    uint32_t src, uint16_t sport, const struct sockaddr_in *to)
 {
 	uint8_t *ip = f + 14, *udp = ip + 20;
 	uint32_t sum = 0;
@@ -221,8 +223,8 @@ static uint16_t spoof_frame(uint8_t *f, const struct pvnet_vi_attr *at, const ui
 		sum = (sum & 0xffff) + (sum >> 16);
 	ip[10] = (uint8_t)(~sum >> 8);
 	ip[11] = (uint8_t)~sum;
-	udp[0] = 0x13;
-	udp[1] = 0x88;
+	udp[0] = (uint8_t)(sport >> 8);
+	udp[1] = (uint8_t)sport;
 	memcpy(udp + 2, &to->sin_port, 2);
 	udp[5] = 12;	/* checksum 0: none */
 	memcpy(udp + 8, "spof", 4);
@@ -246,10 +248,21 @@ static int do_spoof(const char *broker, const char *peer)
 		return 1;
 	}
 	pvnet_vi_attr(vi, &at);
-	for (int k = 0; k < 2; k++) {
-		/* k 0: the next address up, not ours; k 1: ours (sent) */
+	{
+		const struct pvnet_filter_spec spec = { .proto = IPPROTO_UDP, .local_port = 5050 };
+		struct pvnet_filter *f;
+
+		if ((rc = pvnet_vi_filter_add(vi, &spec, &f))) {
+			fprintf(stderr, "filter 5050: %s\n", strerror(-rc));
+			return 1;
+		}
+	}
+	for (int k = 0; k < 3; k++) {
+		static const char *const what[] = { "spoofed source", "unbound port", "own source" };
+		/* k 0: the next address up, not ours; 1: ours, a port not ours; 2: ours (sent) */
 		uint32_t src = k ? at.local_ip : htonl(ntohl(at.local_ip) + 1);
-		uint16_t len = spoof_frame(pvnet_memreg_buf(mr, (unsigned int)k), &at, bcast, src, &to);
+		uint16_t len = spoof_frame(pvnet_memreg_buf(mr, (unsigned int)k), &at, bcast, src,
+					   k == 1 ? 5051 : 5050, &to);
 		struct pvnet_event ev;
 		int n = 0;
 
@@ -258,13 +271,13 @@ static int do_spoof(const char *broker, const char *peer)
 			if ((n = pvnet_vi_poll(vi, &ev, 1)) == 0)
 				pvnet_vi_wait(vi, 20);
 		if (n == 1 && ev.type == PVNET_EV_ERROR)
-			printf("%s: error %s\n", k ? "own source" : "spoofed source",
+			printf("%s: error %s\n", what[k],
 			       ev.error == PV_NIC_ERR_TX_SPOOF ? "TX_SPOOF" : "other");
 		else if (n == 1)
-			printf("%s: %s\n", k ? "own source" : "spoofed source",
+			printf("%s: %s\n", what[k],
 			       ev.type == PVNET_EV_TX_DONE ? "tx_done" : "other event");
 		else
-			printf("%s: no event (%s)\n", k ? "own source" : "spoofed source",
+			printf("%s: no event (%s)\n", what[k],
 			       strerror(rc ? -rc : ETIMEDOUT));
 	}
 	if ((rc = pvnet_vi_stats(vi, &ns)) == 0)

@@ -19,7 +19,8 @@
 # flows; ports outside the policy, a uid without a rule and a port held
 # by another program are refused with their errors; a SIGKILLed app
 # leaves the NIC's VIs, buffers and filters as they were; a spoofed
-# source IPv4 is dropped and counted (tx_spoofed).
+# source IPv4 or a source port the app does not own is dropped and
+# counted (tx_spoofed).
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 need_root
@@ -151,12 +152,15 @@ p=${out#bind: ok }
 check "[ \"\${out%% *}\" = bind: ] && [ \"\$p\" -ge 5000 ] 2>/dev/null && [ \"\$p\" -le 5099 ]" \
 	"port 0 gets a free port of the policy's range (${out})"
 
-# 6. Spoofing: a frame from another source IPv4 is dropped and counted.
+# 6. Spoofing: a frame from another source IPv4, or from a port without a
+#    filter of the app's, is dropped and counted.
 out=$(app spoof "$brk" 198.18.0.100:7000 2>&1)
 echo "$out"
 check "grep -qx 'spoofed source: error TX_SPOOF' <<<'$out'" "a spoofed source IPv4 gets ERROR TX_SPOOF"
-check "grep -qx 'own source: tx_done' <<<'$out'" "the same frame from its own source goes out"
-check "grep -qx 'tx_spoofed=1 tx_frames=1' <<<'$out'" "the NIC counted it: vi tx_spoofed=1, tx_frames=1"
+check "grep -qx 'unbound port: error TX_SPOOF' <<<'$out'" \
+	"a source port the app has no filter for gets ERROR TX_SPOOF (PV_NIC_MAC_F_PORTS)"
+check "grep -qx 'own source: tx_done' <<<'$out'" "the same frame from its own address and port goes out"
+check "grep -qx 'tx_spoofed=2 tx_frames=1' <<<'$out'" "the NIC counted them: vi tx_spoofed=2, tx_frames=1"
 
 # 7. SIGKILL: nothing left in the NIC.
 wait_for 5 "[ \"\$(info)\" = '$base' ]"
