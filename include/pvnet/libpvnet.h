@@ -212,6 +212,18 @@ int pvnet_stack_open(struct pvnet_stack **st, const char *broker, uint32_t local
 /* Close its sockets and its VI. */
 void pvnet_stack_close(struct pvnet_stack *st);
 struct pvnet_vi *pvnet_stack_vi(struct pvnet_stack *st);
+
+/*
+ * Wait modes.  Interrupt (the default): a call that must wait sleeps on
+ * the VI's wake-up at once.  Spin: it first polls the event queue without
+ * sleeping for up to @us microseconds (at most PVNET_SPIN_MAX_US), then
+ * sleeps as in interrupt mode: low latency for a CPU's worth of polling,
+ * and an idle application still costs nothing.  pvnet_stack_open() takes
+ * the spin time from $PVNET_SPIN_US (unset, empty or invalid: 0, interrupt
+ * mode).  Return: 0, -EINVAL above the limit.
+ */
+#define PVNET_SPIN_MAX_US	1000000u
+int pvnet_stack_set_spin(struct pvnet_stack *st, unsigned int us);
 /* Process the VI's events (done inside every call below too); events handled or -EIO. */
 int pvnet_stack_poll(struct pvnet_stack *st);
 

@@ -487,9 +487,12 @@ static int brk_filter_del(struct brk_conn *c, const struct brk_msg *m)
 	for (unsigned int i = 0; i < c->nfilters; i++) {
 		if (c->filter[i].id != d.filter_id)
 			continue;
+		int rc = nic_client_filter_del(c->nic_fd, c->vi_id, d.filter_id);
+
+		/* after the filter: the kernel never sees the flow without its socket */
 		close(c->filter[i].os_fd);
 		c->filter[i] = c->filter[--c->nfilters];
-		return nic_client_filter_del(c->nic_fd, c->vi_id, d.filter_id);
+		return rc;
 	}
 	return -ENOENT;
 }

@@ -18,7 +18,9 @@
  *    e.g. TX_SPOOF, is counted: tx_errors here, the reason in the NIC's).
  * sendto() builds Ethernet + IPv4 + UDP in a free TX buffer (checksums in
  * software; payload up to MTU - 28 and one buffer) and posts it.  A call
- * that would block sleeps on the VI's wake-up (prime, re-check, poll).
+ * that would block sleeps on the VI's wake-up (prime, re-check, poll);
+ * in spin mode it first busy-polls the event queue for the spin time
+ * (PVNET_SPIN_US microseconds, bounded), as Onload's EF_POLL_USEC.
  *
  * Next hops: the cache keeps an entry PVNET_NEIGH_TTL_MS, then asks the
  * kernel again (neigh.c): our traffic does not refresh the kernel's
@@ -79,6 +81,7 @@ struct pvnet_stack {
 	struct neigh_entry nc[NEIGH_SLOTS];
 	unsigned int nc_next;
 	uint16_t ip_id;
+	unsigned int spin_us;		/* busy polling before sleeping (PVNET_SPIN_US) */
 	struct pvnet_stack_stats stats;
 	struct lp_neigh_counters ncnt;
 };
@@ -89,6 +92,36 @@ static long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* PVNET_SPIN_US: microseconds, 0 .. PVNET_SPIN_MAX_US; anything else: 0. */
+static unsigned int stack_spin_env(void)
+{
+	const char *s = getenv("PVNET_SPIN_US");
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return 0;
+	v = strtoul(s, &end, 10);
+	return *end || v > PVNET_SPIN_MAX_US ? 0 : (unsigned int)v;
 }
 
 static uint32_t csum_add(uint32_t sum, const void *buf, size_t len)
@@ -154,6 +187,7 @@ int pvnet_stack_open(struct pvnet_stack **out, const char *broker, uint32_t loca
 	for (unsigned int i = st->nrx; i < n; i++)
 		st->tx_free[st->ntx_free++] = i;
 	st->ip_id = (uint16_t)(now_ms() ^ (long)getpid());
+	st->spin_us = stack_spin_env();
 	*out = st;
 	return 0;
 }
@@ -173,6 +207,14 @@ void pvnet_stack_close(struct pvnet_stack *st)
 struct pvnet_vi *pvnet_stack_vi(struct pvnet_stack *st)
 {
 	return st->vi;
+}
+
+int pvnet_stack_set_spin(struct pvnet_stack *st, unsigned int us)
+{
+	if (us > PVNET_SPIN_MAX_US)
+		return -EINVAL;
+	st->spin_us = us;
+	return 0;
 }
 
 void pvnet_stack_stats(const struct pvnet_stack *st, struct pvnet_stack_stats *s)
@@ -310,10 +352,29 @@ int pvnet_stack_poll(struct pvnet_stack *st)
 	return total;
 }
 
+/* Spin mode: poll for @ready until the spin time (or @end_ms) is over; 1 ready, 0 not, -EIO. */
+static int stack_spin(struct pvnet_stack *st, bool (*ready)(const void *), const void *arg,
+		      long end_ms)
+{
+	int64_t end = now_us() + st->spin_us;
+
+	do {
+		int rc = pvnet_stack_poll(st);
+
+		if (rc < 0)
+			return rc;
+		if (ready(arg))
+			return 1;
+		for (int i = 0; i < 64; i++)
+			cpu_relax();
+	} while (now_us() < end && (!end_ms || now_ms() < end_ms));
+	return 0;
+}
+
 /*
- * Wait for @ready (a condition on the stack) by polling and sleeping on
- * the wake-up: 0 when it holds, -EAGAIN when @nonblock or the timeout
- * ends first, -EIO.
+ * Wait for @ready (a condition on the stack) by polling, spinning (spin
+ * mode) and sleeping on the wake-up: 0 when it holds, -EAGAIN when
+ * @nonblock or the timeout ends first, -EIO.
  */
 static int stack_wait(struct pvnet_stack *st, bool (*ready)(const void *), const void *arg,
 		      bool nonblock, int timeout_ms)
@@ -329,6 +390,8 @@ static int stack_wait(struct pvnet_stack *st, bool (*ready)(const void *), const
 			return 0;
 		if (nonblock)
 			return -EAGAIN;
+		if (st->spin_us && (rc = stack_spin(st, ready, arg, end)) != 0)
+			return rc < 0 ? rc : 0;
 		if (timeout_ms >= 0 && (left = (int)(end - now_ms())) <= 0)
 			return -EAGAIN;
 		rc = pvnet_vi_wait(st->vi, left);

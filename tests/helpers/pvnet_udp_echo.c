@@ -18,6 +18,13 @@
  *                                   ours but port 5051 (no filter of ours), one
  *                                   from ours and 5050; print the events and the
  *                                   NIC's tx_spoofed and tx_frames
+ *   pingpong BROKER PORT IP:PORT N SIZE
+ *                                   libpvnet: N round trips of SIZE bytes to an
+ *                                   echo server (after 100 to warm up); prints
+ *                                   "rtt_us n=N p50=.. p99=.. p999=.. lost=.."
+ *                                   and the process's CPU seconds ($PVNET_SPIN_US:
+ *                                   spin mode)
+ *   kpingpong IP:PORT N SIZE        the same over a kernel UDP socket
  *   kecho PORT COUNT [reuse]        a kernel UDP echo server (the external host;
  *                                   reuse: with SO_REUSEADDR, which would let a
  *                                   second socket bind its port)
@@ -34,7 +41,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pvnet/libpvnet.h"
@@ -347,6 +356,115 @@ static int do_kclient(const char *peer, long n, size_t size, int sport)
 	return ok == n ? 0 : 1;
 }
 
+/* ---- ping-pong: round trip times ---- */
+
+static double pp_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int pp_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void pp_report(double *rtt, long n, long lost)
+{
+	struct rusage ru;
+	double cpu;
+
+	qsort(rtt, (size_t)n, sizeof(*rtt), pp_cmp);
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+	      ru.ru_stime.tv_usec / 1e6;
+	if (n == 0) {
+		printf("rtt_us n=0 lost=%ld\n", lost);
+		return;
+	}
+	printf("rtt_us n=%ld p50=%.1f p99=%.1f p999=%.1f lost=%ld cpu_s=%.2f\n", n,
+	       rtt[n / 2], rtt[n * 99 / 100], rtt[n * 999 / 1000], lost, cpu);
+}
+
+/* One round trip through @xfer (send then receive, 1 s limit); its time, or < 0 lost. */
+typedef int (*pp_xfer)(void *ctx, char *out, char *in, size_t size);
+
+static int pp_run(pp_xfer x, void *ctx, long n, size_t size)
+{
+	double *rtt = calloc((size_t)n + 1, sizeof(*rtt));
+	char out[2048], in[2048];
+	long got = 0, lost = 0;
+
+	if (!rtt || size > sizeof(out))
+		return 2;
+	for (long i = -100; i < n; i++) {
+		double t0;
+
+		fill(out, size, i);
+		t0 = pp_now_us();
+		if (x(ctx, out, in, size) < 0) {
+			lost += i >= 0;
+			continue;
+		}
+		if (i >= 0)
+			rtt[got++] = pp_now_us() - t0;
+	}
+	pp_report(rtt, got, lost);
+	free(rtt);
+	return 0;
+}
+
+static int pp_pvnet(void *ctx, char *out, char *in, size_t size)
+{
+	struct pvnet_udp *s = ctx;
+
+	if (pvnet_udp_send(s, out, size, 0) < 0)
+		return -1;
+	return pvnet_udp_recv(s, in, size, 0) == (ssize_t)size && !memcmp(in, out, size) ? 0 : -1;
+}
+
+static int pp_kernel(void *ctx, char *out, char *in, size_t size)
+{
+	int fd = *(int *)ctx;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (send(fd, out, size, 0) < 0 || poll(&p, 1, 1000) != 1)
+		return -1;
+	return recv(fd, in, size, 0) == (ssize_t)size && !memcmp(in, out, size) ? 0 : -1;
+}
+
+static int do_pingpong(const char *broker, int port, const char *peer, long n, size_t size)
+{
+	struct pvnet_stack *st;
+	struct pvnet_udp *s = open_bound(broker, port, &st);
+	struct sockaddr_in to;
+	int rc;
+
+	if (parse_addr(peer, &to) || pvnet_udp_connect(s, &to))
+		return 2;
+	pvnet_udp_set_timeout(s, 1000);
+	rc = pp_run(pp_pvnet, s, n, size);
+	print_stats(st);
+	pvnet_stack_close(st);
+	return rc;
+}
+
+static int do_kpingpong(const char *peer, long n, size_t size)
+{
+	struct sockaddr_in to;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
+
+	if (parse_addr(peer, &to) || fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return 2;
+	rc = pp_run(pp_kernel, &fd, n, size);
+	close(fd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -363,6 +481,11 @@ int main(int argc, char **argv)
 		return do_bind(argv[2], atoi(argv[3]), 0);
 	if (!strcmp(m, "hold") && argc == 4)
 		return do_bind(argv[2], atoi(argv[3]), 1);
+	if (!strcmp(m, "pingpong") && argc == 7)
+		return do_pingpong(argv[2], atoi(argv[3]), argv[4], atol(argv[5]),
+				   (size_t)atol(argv[6]));
+	if (!strcmp(m, "kpingpong") && argc == 5)
+		return do_kpingpong(argv[2], atol(argv[3]), (size_t)atol(argv[4]));
 	if (!strcmp(m, "spoof") && argc == 4)
 		return do_spoof(argv[2], argv[3]);
 	if (!strcmp(m, "kecho") && (argc == 4 || (argc == 5 && !strcmp(argv[4], "reuse"))))
