@@ -18,6 +18,12 @@
  *                                   ours but port 5051 (no filter of ours), one
  *                                   from ours and 5050; print the events and the
  *                                   NIC's tx_spoofed and tx_frames
+ *   cycle BROKER PORT N             N times: open a stack, bind PORT, close it;
+ *                                   "cycles N/N"
+ *   steal BROKER N                  layer 1: post a TX descriptor for each buffer
+ *                                   id 0 .. N-1 that is not its own (another
+ *                                   app's, or none); count the events:
+ *                                   "refused=R of=P sent=S"
  *   pingpong BROKER PORT IP:PORT N SIZE
  *                                   libpvnet: N round trips of SIZE bytes to an
  *                                   echo server (after 100 to warm up); prints
@@ -356,6 +362,76 @@ static int do_kclient(const char *peer, long n, size_t size, int sport)
 	return ok == n ? 0 : 1;
 }
 
+static int do_cycle(const char *broker, int port, long n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	long ok = 0;
+
+	for (long i = 0; i < n; i++) {
+		struct pvnet_stack *st;
+		struct pvnet_udp *s;
+		int rc = pvnet_stack_open(&st, broker, 0);
+
+		if (rc) {
+			fprintf(stderr, "cycle %ld: open: %s\n", i, strerror(-rc));
+			continue;
+		}
+		if (!(rc = pvnet_udp_open(st, &s)) && !(rc = pvnet_udp_bind(s, &a)))
+			ok++;
+		else
+			fprintf(stderr, "cycle %ld: bind: %s\n", i, strerror(-rc));
+		pvnet_stack_close(st);
+	}
+	printf("cycles %ld/%ld\n", ok, n);
+	return ok == n ? 0 : 1;
+}
+
+/* Descriptors naming buffers that are not ours: the NIC must refuse every one. */
+static int do_steal(const char *broker, long n)
+{
+	struct pvnet_vi *vi;
+	struct pvnet_memreg *mr;
+	long posted = 0, refused = 0, sent = 0, idle = 0;
+	int rc;
+
+	if ((rc = pvnet_vi_open(&vi, broker, 0)) || (rc = pvnet_memreg_alloc(&mr, vi, 2))) {
+		fprintf(stderr, "open: %s\n", strerror(-rc));
+		return 1;
+	}
+	for (uint32_t id = 0; id < (uint32_t)n; id++) {
+		if (pvnet_memreg_index(mr, id) >= 0)
+			continue;	/* our own */
+		while (pvnet_vi_tx_space(vi) < 1) {
+			struct pvnet_event ev[64];
+			int k = pvnet_vi_poll(vi, ev, 64);
+
+			for (int j = 0; j < k; j++) {
+				refused += ev[j].type == PVNET_EV_ERROR && !ev[j].rx;
+				sent += ev[j].type == PVNET_EV_TX_DONE;
+			}
+			if (k <= 0)
+				pvnet_vi_wait(vi, 10);
+		}
+		if (pvnet_vi_transmit(vi, id, 0, 60) == 0)
+			posted++;
+	}
+	while (refused + sent < posted && idle < 100) {
+		struct pvnet_event ev[64];
+		int k = pvnet_vi_poll(vi, ev, 64);
+
+		for (int j = 0; j < k; j++) {
+			refused += ev[j].type == PVNET_EV_ERROR && !ev[j].rx;
+			sent += ev[j].type == PVNET_EV_TX_DONE;
+		}
+		if (k <= 0 && pvnet_vi_wait(vi, 10) == -ETIMEDOUT)
+			idle++;
+	}
+	printf("refused=%ld of=%ld sent=%ld\n", refused, posted, sent);
+	pvnet_vi_close(vi);
+	pvnet_memreg_free(mr);
+	return 0;
+}
+
 /* ---- ping-pong: round trip times ---- */
 
 static double pp_now_us(void)
@@ -481,6 +557,10 @@ int main(int argc, char **argv)
 		return do_bind(argv[2], atoi(argv[3]), 0);
 	if (!strcmp(m, "hold") && argc == 4)
 		return do_bind(argv[2], atoi(argv[3]), 1);
+	if (!strcmp(m, "cycle") && argc == 5)
+		return do_cycle(argv[2], atoi(argv[3]), atol(argv[4]));
+	if (!strcmp(m, "steal") && argc == 4)
+		return do_steal(argv[2], atol(argv[3]));
 	if (!strcmp(m, "pingpong") && argc == 7)
 		return do_pingpong(argv[2], atoi(argv[3]), argv[4], atol(argv[5]),
 				   (size_t)atol(argv[6]));

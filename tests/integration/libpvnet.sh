@@ -20,7 +20,9 @@
 # by another program are refused with their errors; a SIGKILLed app
 # leaves the NIC's VIs, buffers and filters as they were; a spoofed
 # source IPv4 or a source port the app does not own is dropped and
-# counted (tx_spoofed).
+# counted (tx_spoofed); descriptors naming every buffer id of the table
+# but its own are all refused while the app owning them keeps its
+# traffic; 200 open/close cycles and 20 SIGKILLed apps leave nothing.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 need_root
@@ -42,7 +44,7 @@ start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not st
 
 cat >"$run/policy" <<'POL'
 # the test's apps run as nobody
-uid 65534 vis 4 bufs 512 addr 198.18.0.1 udp 5000-5099
+uid 65534 vis 24 bufs 512 addr 198.18.0.1 udp 5000-5099
 POL
 ip netns exec "$hostns" "$BUILD"/pvnet-broker --run-dir "$run/brk" --nic "$nicdir" \
 	--policy "$run/policy" --log-level debug 2>>"$run/broker.log" &
@@ -162,7 +164,39 @@ check "grep -qx 'unbound port: error TX_SPOOF' <<<'$out'" \
 check "grep -qx 'own source: tx_done' <<<'$out'" "the same frame from its own address and port goes out"
 check "grep -qx 'tx_spoofed=2 tx_frames=1' <<<'$out'" "the NIC counted them: vi tx_spoofed=2, tx_frames=1"
 
-# 7. SIGKILL: nothing left in the NIC.
+# 7. Another app's buffers: descriptors naming buffer ids that are not its
+#    own are refused one by one, while the app that owns them keeps its
+#    traffic.
+bg_app "$run/victim.out" server "$brk" 5070 10 || fail "victim app did not start"
+vp=$bg_pid
+nbufs=$(ip netns exec "$hostns" "$BUILD"/tests/helpers/nic_info "$nicdir/nic.sock" nr_bufs)
+out=$(app steal "$brk" "$nbufs" 2>&1)	# every id of the table: the victim's 512 among them
+read -r r_ p_ s_ <<<"$(sed -E 's/refused=([0-9]+) of=([0-9]+) sent=([0-9]+)/\1 \2 \3/' <<<"$out")"
+check "[ \"\${p_:-0}\" -eq $((nbufs - 2)) ] && [ \"\$r_\" = \"\$p_\" ] && [ \"\$s_\" = 0 ]" \
+	"descriptors naming another app's (or no) buffers are all refused, none sent (${out})"
+out=$(timeout 20 ip netns exec "$ext" "$E" kclient 198.18.0.1:5070 10 100 2>&1)
+check "[ '$out' = 'ok 10/10' ]" "the app that owns those buffers keeps its traffic (${out:-nothing})"
+wait_for 5 "! kill -0 $vp 2>/dev/null"
+
+# 8. Lifecycle: open/close cycles and SIGKILLed apps leave nothing.
+out=$(app cycle "$brk" 5075 200 2>&1 | tail -n1)
+check "[ '$out' = 'cycles 200/200' ]" "200 open/bind/close cycles (${out})"
+wait_for 5 "[ \"\$(info)\" = '$base' ]"
+now=$(info)
+check "[ '$now' = '$base' ]" "after 200 cycles the NIC holds what it held before ($now)"
+kp=()
+for i in $(seq 20); do
+	bg_app "$run/k$i.out" hold "$brk" $((5079 + i)) || fail "app $i did not start"
+	kp+=("$bg_pid")
+done
+n20=$(info)
+kill -KILL "${kp[@]}" 2>/dev/null
+wait_for 10 "[ \"\$(info)\" = '$base' ]"
+now=$(info)
+check "[ '$n20' != '$base' ] && [ '$now' = '$base' ]" \
+	"20 SIGKILLed apps (NIC with them: $n20) leave the NIC's VIs, buffers and filters as before ($now)"
+
+# 9. SIGKILL: nothing left in the NIC, and the port is free again.
 wait_for 5 "[ \"\$(info)\" = '$base' ]"
 bg_app "$run/hold.out" hold "$brk" 5020 || fail "holding app did not start"
 hp=$bg_pid
