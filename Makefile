@@ -46,6 +46,11 @@ LIBBROKER := $(BUILD)/libpvnet-broker.a
 # contained, with the VI user's side of nic_client and the socket helpers.
 LIBUSER  := $(BUILD)/libpvnet.a
 USER_OBJS := $(call obj,$(USER_SRCS) src/nic/nic_client.c src/lib/unix.c src/lib/seqpacket_call.c)
+# ... and libpvnet.so, the same sources built position-independent,
+# exporting pvnet_* only (src/libpvnet/libpvnet.map).
+LIBUSER_SO := $(BUILD)/libpvnet.so
+USER_PIC_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(USER_SRCS) src/nic/nic_client.c src/lib/unix.c \
+	src/lib/seqpacket_call.c)
 
 # One binary per main in src/cmd/ (src/back, src/front, src/nic are libraries).
 BINS := $(patsubst src/cmd/%.c,$(BUILD)/%,$(wildcard src/cmd/*.c))
@@ -54,7 +59,7 @@ TEST_HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(wildcard
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-all: $(DEPS_STAMP) $(BINS) $(UNIT_TESTS) $(TEST_HELPERS)
+all: $(DEPS_STAMP) $(BINS) $(UNIT_TESTS) $(TEST_HELPERS) $(LIBUSER_SO)
 
 # Install what a fresh machine lacks (apt, as root); re-run when the list changes.
 $(DEPS_STAMP): scripts/deps.sh
@@ -87,6 +92,13 @@ $(LIBBROKER): $(call obj,$(BROKER_SRCS))
 	$(AR) rcs $@ $^
 $(LIBUSER): $(USER_OBJS)
 	$(AR) rcs $@ $^
+$(BUILD)/pic/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
+$(LIBUSER_SO): $(USER_PIC_OBJS) src/libpvnet/libpvnet.map
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libpvnet.so.1 \
+		-Wl,--version-script=src/libpvnet/libpvnet.map -o $@.1 $(USER_PIC_OBJS) $(LDLIBS)
+	ln -sf libpvnet.so.1 $@
 
 # libpvnet-accel (accelerator plugins) first: it calls into the hosts in back/ and front/.
 # libpvnet.a's copies of nic_client.o, unix.o, seqpacket_call.o are the same
