@@ -188,6 +188,8 @@ FUZZ_SRCS_fuzz_netback_tx := $(HV_SRCS) $(GUEST_SRCS) $(filter-out src/back/metr
 build-fuzz/fuzz_hvsock: $(FUZZ_SRCS_fuzz_hvsock) src/hv/hvsock.c
 build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harness.h
 build-fuzz/fuzz_xs: src/hv/xs.c src/hv/xs_proto.c src/hv/xs_store.c src/hv/xs_priv.h
+FUZZ_SRCS_fuzz_libpvnet_rx := src/libpvnet/vi.c src/libpvnet/neigh.c src/nic/nic_client.c
+build-fuzz/fuzz_libpvnet_rx: src/libpvnet/udp.c $(FUZZ_SRCS_fuzz_libpvnet_rx)
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LIB_SRCS) -pthread
