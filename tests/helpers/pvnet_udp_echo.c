@@ -24,6 +24,11 @@
  *                                   id 0 .. N-1 that is not its own (another
  *                                   app's, or none); count the events:
  *                                   "refused=R of=P sent=S"
+ *   badreq BROKER                   a raw broker client (no libpvnet) asking what
+ *                                   it must not get: memory that is not a sealed
+ *                                   memfd of whole pages, the VI's own rings,
+ *                                   chunks past the end, buffers past the policy,
+ *                                   malformed requests; one "case: result" a line
  *   pingpong BROKER PORT IP:PORT N SIZE
  *                                   libpvnet: N round trips of SIZE bytes to an
  *                                   echo server (after 100 to warm up); prints
@@ -42,6 +47,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -52,7 +59,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvnet/broker.h"
 #include "pvnet/libpvnet.h"
+#include "lib/seqpacket_call.h"
+#include "lib/unix.h"
 
 static int parse_addr(const char *s, struct sockaddr_in *a)
 {
@@ -432,6 +442,94 @@ static int do_steal(const char *broker, long n)
 	return 0;
 }
 
+/* ---- a hostile broker client ---- */
+
+static int br_call(int fd, uint16_t type, const void *body, uint32_t len, int sfd, int *rfds)
+{
+	static uint32_t seq;
+	uint8_t out[PV_BRK_MSG_MAX];
+	const struct pv_sp_reply r = { .body = out, .body_max = sizeof(out),
+				       .recv_max = sizeof(out), .rfds = rfds,
+				       .rfds_max = rfds ? 3 : 0 };
+
+	return pv_seqpacket_call(fd, type, ++seq, body, len, sfd >= 0 ? &sfd : NULL,
+				 sfd >= 0 ? 1 : 0, &r, 5000);
+}
+
+/* A memfd of @size bytes with @seals (MFD_ALLOW_SEALING). */
+static int br_memfd(off_t size, int seals)
+{
+	int fd = memfd_create("badreq", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, size) < 0 || (seals && fcntl(fd, F_ADD_SEALS, seals) < 0))
+		exit(1);
+	return fd;
+}
+
+static const char *br_err(int rc)
+{
+	switch (rc) {
+	case 0: return "ok";
+	case -EINVAL: return "EINVAL";
+	case -EDQUOT: return "EDQUOT";
+	case -EALREADY: return "EALREADY";
+	case -EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+	case -EACCES: return "EACCES";
+	default: return strerror(-rc);
+	}
+}
+
+static int do_badreq(const char *broker)
+{
+	const struct pv_brk_open o = { .version = PV_BRK_VERSION };
+	struct pv_brk_open_reply orep;
+	struct pv_brk_memreg q = { .chunk = 0, .count = 2 };
+	struct pv_brk_filter f = { .proto = IPPROTO_UDP, .local_port = 5090 };
+	int fd = pv_unix_connect(broker, SOCK_SEQPACKET), vifd[3], pfd[2], rc;
+	uint8_t junk[64] = { 0 };
+	const struct pv_sp_reply r = { .body = &orep, .body_max = sizeof(orep),
+				       .recv_max = PV_BRK_MSG_MAX, .rfds = vifd, .rfds_max = 3 };
+
+	if (fd < 0 || pv_seqpacket_call(fd, PV_BRK_OPEN, 1, &o, sizeof(o), NULL, 0, &r, 5000) < 0 ||
+	    pipe(pfd) < 0)
+		return 1;
+	printf("unsealed memfd: %s\n", br_err(br_call(fd, PV_BRK_MEMREG, &q, sizeof(q), br_memfd(8192, 0), NULL)));
+	printf("sealed against growing only: %s\n",
+	       br_err(br_call(fd, PV_BRK_MEMREG, &q, sizeof(q), br_memfd(8192, F_SEAL_GROW), NULL)));
+	printf("not whole pages: %s\n",
+	       br_err(br_call(fd, PV_BRK_MEMREG, &q, sizeof(q), br_memfd(6000, F_SEAL_SHRINK), NULL)));
+	printf("a pipe: %s\n", br_err(br_call(fd, PV_BRK_MEMREG, &q, sizeof(q), pfd[0], NULL)));
+	printf("the VI's own rings: %s\n", br_err(br_call(fd, PV_BRK_MEMREG, &q, sizeof(q), vifd[0], NULL)));
+	q.chunk = 3;
+	printf("chunks past the end: %s\n",
+	       br_err(br_call(fd, PV_BRK_MEMREG, &q, sizeof(q), br_memfd(8192, F_SEAL_SHRINK), NULL)));
+	q = (struct pv_brk_memreg){ .chunk = 0, .count = 256 };
+	rc = br_call(fd, PV_BRK_MEMREG, &q, sizeof(q), br_memfd(128 * 4096, F_SEAL_SHRINK), NULL);
+	if (!rc)
+		rc = br_call(fd, PV_BRK_MEMREG, &q, sizeof(q), br_memfd(128 * 4096, F_SEAL_SHRINK), NULL);
+	printf("a sealed memfd, 512 buffers: %s\n", br_err(rc));
+	q.count = 1;
+	printf("one buffer past the policy: %s\n",
+	       br_err(br_call(fd, PV_BRK_MEMREG, &q, sizeof(q), br_memfd(4096, F_SEAL_SHRINK), NULL)));
+	printf("OPEN again: %s\n", br_err(br_call(fd, PV_BRK_OPEN, &o, sizeof(o), -1, NULL)));
+	printf("wrong body length: %s\n", br_err(br_call(fd, PV_BRK_FILTER, junk, 7, -1, NULL)));
+	printf("unknown type: %s\n", br_err(br_call(fd, 99, NULL, 0, -1, NULL)));
+	printf("a descriptor where none is taken: %s\n",
+	       br_err(br_call(fd, PV_BRK_STATS, NULL, 0, pfd[1], NULL)));
+	f.local_ip = htonl(ntohl(orep.local_ip) + 1);
+	printf("filter on another address: %s\n", br_err(br_call(fd, PV_BRK_FILTER, &f, sizeof(f), -1, NULL)));
+	f.local_ip = orep.local_ip;
+	f.reserved = 1;
+	printf("filter with reserved bits: %s\n", br_err(br_call(fd, PV_BRK_FILTER, &f, sizeof(f), -1, NULL)));
+	f.reserved = 0;
+	f.proto = IPPROTO_ICMP;
+	printf("filter for ICMP: %s\n", br_err(br_call(fd, PV_BRK_FILTER, &f, sizeof(f), -1, NULL)));
+	f.proto = IPPROTO_UDP;
+	printf("the connection still serves: %s\n", br_err(br_call(fd, PV_BRK_FILTER, &f, sizeof(f), -1, NULL)));
+	close(fd);
+	return 0;
+}
+
 /* ---- ping-pong: round trip times ---- */
 
 static double pp_now_us(void)
@@ -557,6 +655,8 @@ int main(int argc, char **argv)
 		return do_bind(argv[2], atoi(argv[3]), 0);
 	if (!strcmp(m, "hold") && argc == 4)
 		return do_bind(argv[2], atoi(argv[3]), 1);
+	if (!strcmp(m, "badreq") && argc == 3)
+		return do_badreq(argv[2]);
 	if (!strcmp(m, "cycle") && argc == 5)
 		return do_cycle(argv[2], atoi(argv[3]), atol(argv[4]));
 	if (!strcmp(m, "steal") && argc == 4)

@@ -178,6 +178,32 @@ out=$(timeout 20 ip netns exec "$ext" "$E" kclient 198.18.0.1:5070 10 100 2>&1)
 check "[ '$out' = 'ok 10/10' ]" "the app that owns those buffers keeps its traffic (${out:-nothing})"
 wait_for 5 "! kill -0 $vp 2>/dev/null"
 
+# 7b. A hostile broker client (no libpvnet): memory the broker must not
+#     lend the NIC, and malformed requests; the connection keeps serving.
+out=$(app badreq "$brk" 2>&1)
+echo "$out"
+while IFS='|' read -r case want; do
+	got=$(sed -n "s/^$case: //p" <<<"$out")
+	check "[ '$got' = '$want' ]" "broker: $case -> $want (${got:-nothing})"
+done <<'CASES'
+unsealed memfd|EINVAL
+sealed against growing only|EINVAL
+not whole pages|EINVAL
+a pipe|EINVAL
+the VI's own rings|EINVAL
+chunks past the end|EINVAL
+a sealed memfd, 512 buffers|ok
+one buffer past the policy|EDQUOT
+OPEN again|EALREADY
+wrong body length|EINVAL
+unknown type|EINVAL
+a descriptor where none is taken|EINVAL
+filter on another address|EADDRNOTAVAIL
+filter with reserved bits|EINVAL
+filter for ICMP|EINVAL
+the connection still serves|ok
+CASES
+
 # 8. Lifecycle: open/close cycles and SIGKILLed apps leave nothing.
 out=$(app cycle "$brk" 5075 200 2>&1 | tail -n1)
 check "[ '$out' = 'cycles 200/200' ]" "200 open/bind/close cycles (${out})"
