@@ -86,7 +86,11 @@ struct pvnet_vi_attr {
  * policy; -ENETDOWN the broker has no NIC; other -errno.
  */
 int pvnet_vi_open(struct pvnet_vi **vi, const char *broker, uint32_t local_ip);
-/* Close: the NIC forgets the VI, its buffers and filters (filters' kernel sockets closed). */
+/*
+ * Close: the NIC forgets the VI, its buffers and filters (their kernel
+ * sockets closed), and drops frames still in its TX ring: wait for the
+ * TX_DONE of what must leave first.
+ */
 void pvnet_vi_close(struct pvnet_vi *vi);
 void pvnet_vi_attr(const struct pvnet_vi *vi, struct pvnet_vi_attr *attr);
 
@@ -209,7 +213,11 @@ struct pvnet_udp;
  * first).  Errors: pvnet_vi_open()'s and pvnet_memreg_alloc()'s.
  */
 int pvnet_stack_open(struct pvnet_stack **st, const char *broker, uint32_t local_ip);
-/* Close its sockets and its VI. */
+/*
+ * Close its sockets and its VI.  Datagrams sent before still leave: it
+ * waits for their TX_DONE, up to 200 ms (a VI freed with frames in its TX
+ * ring drops them).
+ */
 void pvnet_stack_close(struct pvnet_stack *st);
 struct pvnet_vi *pvnet_stack_vi(struct pvnet_stack *st);
 

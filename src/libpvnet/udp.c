@@ -43,6 +43,7 @@
 #define PVNET_NEIGH_TTL_MS	10000
 #define NEIGH_WAIT_MS		1000
 #define HDRS			(14 + 20 + 8)
+#define STACK_LINGER_MS		200	/* close: how long sent datagrams may take to leave */
 
 struct udp_rx {
 	uint16_t idx;		/* buffer index in the memreg */
@@ -192,10 +193,30 @@ int pvnet_stack_open(struct pvnet_stack **out, const char *broker, uint32_t loca
 	return 0;
 }
 
+/*
+ * Datagrams already handed to the NIC still go out: wait (at most
+ * STACK_LINGER_MS) for their TX_DONE before the VI, and with it what is
+ * still in its TX ring, is freed.
+ */
+static void stack_linger(struct pvnet_stack *st)
+{
+	long end = now_ms() + STACK_LINGER_MS;
+	unsigned int ntx = pvnet_memreg_count(st->mr) - st->nrx;
+
+	while (st->ntx_free < ntx && now_ms() < end) {
+		if (pvnet_stack_poll(st) < 0)
+			return;
+		if (st->ntx_free < ntx)
+			pvnet_vi_wait(st->vi, 10);
+	}
+}
+
 void pvnet_stack_close(struct pvnet_stack *st)
 {
 	if (!st)
 		return;
+	if (st->mr && st->tx_free)
+		stack_linger(st);
 	while (st->socks)
 		pvnet_udp_close(st->socks);
 	pvnet_vi_close(st->vi);		/* first: the NIC lets go of the buffers */

@@ -18,6 +18,16 @@
  *                                   ours but port 5051 (no filter of ours), one
  *                                   from ours and 5050; print the events and the
  *                                   NIC's tx_spoofed and tx_frames
+ *   l1echo BROKER PORT COUNT        layer 1 only (the VI API, no UDP layer): a
+ *                                   filter on PORT, RX buffers posted, wait, and
+ *                                   each frame sent back from the buffer it came
+ *                                   in, addresses swapped; COUNT frames, then
+ *                                   "l1 rx=R tx_done=T"
+ *   sendexit BROKER PORT IP:PORT N  N times: open a stack, send one datagram,
+ *                                   close at once; "sent N/N" (close must not
+ *                                   drop what was sent)
+ *   kcount PORT MS                  a kernel receiver: count datagrams until MS
+ *                                   ms pass without one; "ready", then "got N"
  *   cycle BROKER PORT N             N times: open a stack, bind PORT, close it;
  *                                   "cycles N/N"
  *   steal BROKER N                  layer 1: post a TX descriptor for each buffer
@@ -396,6 +406,110 @@ static int do_cycle(const char *broker, int port, long n)
 	return ok == n ? 0 : 1;
 }
 
+/* Swap the Ethernet, IPv4 and UDP addresses of a frame in place: its reply (sums unchanged). */
+static bool l1_swap(uint8_t *f, uint32_t len)
+{
+	uint8_t t[6];
+	uint32_t ihl;
+
+	if (len < 42 || f[12] != 0x08 || f[13] != 0 || (f[14] >> 4) != 4 || f[23] != IPPROTO_UDP)
+		return false;
+	ihl = (f[14] & 15u) * 4;
+	if (len < 14 + ihl + 8)
+		return false;
+	memcpy(t, f, 6), memcpy(f, f + 6, 6), memcpy(f + 6, t, 6);
+	memcpy(t, f + 26, 4), memcpy(f + 26, f + 30, 4), memcpy(f + 30, t, 4);
+	memcpy(t, f + 14 + ihl, 2), memcpy(f + 14 + ihl, f + 16 + ihl, 2), memcpy(f + 16 + ihl, t, 2);
+	return true;
+}
+
+static int do_l1echo(const char *broker, int port, long count)
+{
+	const struct pvnet_filter_spec spec = { .proto = IPPROTO_UDP, .local_port = (uint16_t)port };
+	struct pvnet_vi *vi;
+	struct pvnet_memreg *mr;
+	struct pvnet_filter *flt;
+	long rx = 0, done = 0;
+	int rc;
+
+	if ((rc = pvnet_vi_open(&vi, broker, 0)) || (rc = pvnet_memreg_alloc(&mr, vi, 8)) ||
+	    (rc = pvnet_vi_filter_add(vi, &spec, &flt))) {
+		fprintf(stderr, "l1: %s\n", strerror(-rc));
+		return 1;
+	}
+	for (unsigned int i = 0; i < 8; i++)
+		pvnet_vi_rx_post(vi, pvnet_memreg_buf_id(mr, i), PVNET_BUF_SIZE);
+	printf("ready\n");
+	while (done < count) {
+		struct pvnet_event ev[16];
+		int n = pvnet_vi_poll(vi, ev, 16);
+
+		if (n < 0)
+			break;
+		if (n == 0 && pvnet_vi_wait(vi, 10000) == -ETIMEDOUT)
+			break;
+		for (int j = 0; j < n; j++) {
+			int idx = pvnet_memreg_index(mr, ev[j].buf_id);
+
+			if (idx < 0)
+				continue;
+			if (ev[j].type == PVNET_EV_RX && !ev[j].error) {
+				rx++;
+				if (l1_swap(pvnet_memreg_buf(mr, (unsigned int)idx), ev[j].len) &&
+				    pvnet_vi_transmit(vi, ev[j].buf_id, 0, (uint16_t)ev[j].len) == 0)
+					continue;	/* re-posted for RX at its TX_DONE */
+			} else if (ev[j].type == PVNET_EV_TX_DONE) {
+				done++;
+			}
+			pvnet_vi_rx_post(vi, ev[j].buf_id, PVNET_BUF_SIZE);
+		}
+	}
+	printf("l1 rx=%ld tx_done=%ld\n", rx, done);
+	pvnet_vi_close(vi);
+	pvnet_memreg_free(mr);
+	return done == count ? 0 : 1;
+}
+
+static int do_sendexit(const char *broker, int port, const char *peer, long n)
+{
+	struct sockaddr_in to;
+	long ok = 0;
+
+	if (parse_addr(peer, &to))
+		return 2;
+	for (long i = 0; i < n; i++) {
+		struct pvnet_stack *st;
+		struct pvnet_udp *s = open_bound(broker, port, &st);
+
+		ok += pvnet_udp_sendto(s, "bye", 3, 0, &to) == 3;
+		pvnet_stack_close(st);
+	}
+	printf("sent %ld/%ld\n", ok, n);
+	return ok == n ? 0 : 1;
+}
+
+static int do_kcount(int port, int ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	long got = 0;
+	char buf[2048];
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return 1;
+	printf("ready\n");
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, ms) != 1)
+			break;
+		got += recv(fd, buf, sizeof(buf), 0) >= 0;
+	}
+	printf("got %ld\n", got);
+	close(fd);
+	return 0;
+}
+
 /* Descriptors naming buffers that are not ours: the NIC must refuse every one. */
 static int do_steal(const char *broker, long n)
 {
@@ -655,6 +769,12 @@ int main(int argc, char **argv)
 		return do_bind(argv[2], atoi(argv[3]), 0);
 	if (!strcmp(m, "hold") && argc == 4)
 		return do_bind(argv[2], atoi(argv[3]), 1);
+	if (!strcmp(m, "sendexit") && argc == 6)
+		return do_sendexit(argv[2], atoi(argv[3]), argv[4], atol(argv[5]));
+	if (!strcmp(m, "kcount") && argc == 4)
+		return do_kcount(atoi(argv[2]), atoi(argv[3]));
+	if (!strcmp(m, "l1echo") && argc == 5)
+		return do_l1echo(argv[2], atoi(argv[3]), atol(argv[4]));
 	if (!strcmp(m, "badreq") && argc == 3)
 		return do_badreq(argv[2]);
 	if (!strcmp(m, "cycle") && argc == 5)

@@ -99,6 +99,25 @@ check "[ '$icmp0' = '$icmp1' ]" "the host kernel sent no ICMP port unreachable f
 check "[ $((inerr1 - inerr0)) -ge 50 ]" \
 	"the kernel's copies of those datagrams were dropped by the OS socket's filter (Udp InErrors +$((inerr1 - inerr0)))"
 
+# 2a. Closing a stack right after a send does not drop the datagram.
+ip netns exec "$ext" "$E" kcount 7002 3000 >"$run/kcount.out" 2>&1 &
+kc=$!
+track_pid $kc
+wait_for 5 "grep -q ready '$run/kcount.out'"
+out=$(app sendexit "$brk" 5005 198.18.0.100:7002 20 2>&1)
+wait_for 10 "! kill -0 $kc 2>/dev/null"
+got=$(sed -n 's/^got //p' "$run/kcount.out")
+check "[ '$out' = 'sent 20/20' ] && [ '${got:-0}' = 20 ]" \
+	"20 apps that send one datagram and close at once: ext got ${got:-0} of them ($out)"
+
+# 2b. The VI API alone (layer 1): filter, RX buffers, wait, transmit.
+bg_app "$run/l1.out" l1echo "$brk" 5004 5 || fail "layer-1 echo did not start"
+l1=$bg_pid
+out=$(timeout 20 ip netns exec "$ext" "$E" kclient 198.18.0.1:5004 5 64 2>&1)
+check "[ '$out' = 'ok 5/5' ]" "layer 1: a VI API echo (frames sent back from the buffers they came in) (${out:-nothing})"
+wait_for 5 "! kill -0 $l1 2>/dev/null"
+check "grep -qx 'l1 rx=5 tx_done=5' '$run/l1.out'" "layer 1: 5 RX events, 5 TX_DONE ($(tail -n1 "$run/l1.out"))"
+
 # 3. Two apps, two ports: each gets only its own datagrams.
 bg_app "$run/a.out" recv "$brk" 5010 5 3000 || fail "app A did not start"
 pa=$bg_pid
