@@ -28,6 +28,9 @@
  *                                   drop what was sent)
  *   kcount PORT MS                  a kernel receiver: count datagrams until MS
  *                                   ms pass without one; "ready", then "got N"
+ *   nonblock BROKER PORT            receive with nothing there: non-blocking,
+ *                                   MSG_DONTWAIT, and a 300 ms timeout;
+ *                                   "nonblock: E in Tms" etc. (E: the error)
  *   cycle BROKER PORT N             N times: open a stack, bind PORT, close it;
  *                                   "cycles N/N"
  *   steal BROKER N                  layer 1: post a TX descriptor for each buffer
@@ -73,6 +76,8 @@
 #include "pvnet/libpvnet.h"
 #include "lib/seqpacket_call.h"
 #include "lib/unix.h"
+
+static double pp_now_us(void);
 
 static int parse_addr(const char *s, struct sockaddr_in *a)
 {
@@ -470,6 +475,30 @@ static int do_l1echo(const char *broker, int port, long count)
 	return done == count ? 0 : 1;
 }
 
+static int do_nonblock(const char *broker, int port)
+{
+	struct pvnet_stack *st;
+	struct pvnet_udp *s = open_bound(broker, port, &st);
+	char buf[64];
+	double t0;
+	ssize_t r;
+
+	pvnet_udp_set_nonblock(s, true);
+	t0 = pp_now_us();
+	r = pvnet_udp_recv(s, buf, sizeof(buf), 0);
+	printf("nonblock: %s in %.0fms\n", r == -EAGAIN ? "EAGAIN" : "other", (pp_now_us() - t0) / 1e3);
+	pvnet_udp_set_nonblock(s, false);
+	t0 = pp_now_us();
+	r = pvnet_udp_recv(s, buf, sizeof(buf), PVNET_MSG_DONTWAIT);
+	printf("dontwait: %s in %.0fms\n", r == -EAGAIN ? "EAGAIN" : "other", (pp_now_us() - t0) / 1e3);
+	pvnet_udp_set_timeout(s, 300);
+	t0 = pp_now_us();
+	r = pvnet_udp_recv(s, buf, sizeof(buf), 0);
+	printf("timeout: %s in %.0fms\n", r == -EAGAIN ? "EAGAIN" : "other", (pp_now_us() - t0) / 1e3);
+	pvnet_stack_close(st);
+	return 0;
+}
+
 static int do_sendexit(const char *broker, int port, const char *peer, long n)
 {
 	struct sockaddr_in to;
@@ -769,6 +798,8 @@ int main(int argc, char **argv)
 		return do_bind(argv[2], atoi(argv[3]), 0);
 	if (!strcmp(m, "hold") && argc == 4)
 		return do_bind(argv[2], atoi(argv[3]), 1);
+	if (!strcmp(m, "nonblock") && argc == 4)
+		return do_nonblock(argv[2], atoi(argv[3]));
 	if (!strcmp(m, "sendexit") && argc == 6)
 		return do_sendexit(argv[2], atoi(argv[3]), argv[4], atol(argv[5]));
 	if (!strcmp(m, "kcount") && argc == 4)

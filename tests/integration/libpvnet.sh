@@ -99,6 +99,19 @@ check "[ '$icmp0' = '$icmp1' ]" "the host kernel sent no ICMP port unreachable f
 check "[ $((inerr1 - inerr0)) -ge 50 ]" \
 	"the kernel's copies of those datagrams were dropped by the OS socket's filter (Udp InErrors +$((inerr1 - inerr0)))"
 
+# 1b. Spin mode (bounded busy polling, then sleep), and non-blocking calls.
+out=$(PVNET_SPIN_US=20000 app client "$brk" 5006 198.18.0.100:7000 50 200 2>/dev/null)
+check "[ '$out' = 'ok 50/50' ]" "spin mode (PVNET_SPIN_US=20000): app -> ext echo (${out:-nothing})"
+out=$(app nonblock "$brk" 5007 2>&1)
+echo "$out"
+t_nb=$(sed -n 's/^nonblock: EAGAIN in \([0-9]*\)ms$/\1/p' <<<"$out")
+t_dw=$(sed -n 's/^dontwait: EAGAIN in \([0-9]*\)ms$/\1/p' <<<"$out")
+t_to=$(sed -n 's/^timeout: EAGAIN in \([0-9]*\)ms$/\1/p' <<<"$out")
+check "[ -n '$t_nb' ] && [ '${t_nb:-999}' -lt 50 ] && [ -n '$t_dw' ] && [ '${t_dw:-999}' -lt 50 ]" \
+	"non-blocking recv and MSG_DONTWAIT: EAGAIN at once (${t_nb:-?} ms, ${t_dw:-?} ms)"
+check "[ -n '$t_to' ] && [ '${t_to:-0}' -ge 290 ] && [ '${t_to:-0}' -lt 1000 ]" \
+	"a blocking recv with a 300 ms timeout sleeps and gives up: EAGAIN after ${t_to:-?} ms"
+
 # 2a. Closing a stack right after a send does not drop the datagram.
 ip netns exec "$ext" "$E" kcount 7002 3000 >"$run/kcount.out" 2>&1 &
 kc=$!
