@@ -70,6 +70,14 @@ bg_app() {
 	wait_for 5 "grep -q ready '$out'"
 }
 
+# The policy as the broker reads it: --check.
+out=$("$BUILD"/pvnet-broker --check --policy "$run/policy" 2>&1); rc=$?
+check "[ $rc = 0 ] && [ '$out' = 'line 2: uid 65534 vis 24 bufs 512 addrs 1 udp ranges 1 tcp ranges 0' ]" \
+	"pvnet-broker --check prints the rule (${out})"
+printf 'uid 65534 addr 198.18.0.1\nuid 1 addr 198.18.0.1 udp 70000\n' >"$run/bad.policy"
+out=$("$BUILD"/pvnet-broker --check --policy "$run/bad.policy" 2>&1); rc=$?
+check "[ $rc = 1 ] && [[ '$out' == *'line 2: bad port or range' ]]" "a bad policy is refused with its line and why (${out})"
+
 base=$(info)
 echo "NIC before the apps: $base"
 
