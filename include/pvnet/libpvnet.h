@@ -35,7 +35,9 @@
  *
  * Sharing the host's address with the kernel.  The VI sends as the port's
  * MAC and one local IPv4 address of the host, which the kernel's stack
- * uses too: only the flows the VI has filters for come to it.  For each
+ * uses too: only the flows the VI has filters for come to it, and the NIC
+ * lets it send only UDP/TCP from those flows' ports (anything else:
+ * dropped, counted tx_spoofed, an ERROR event TX_SPOOF).  For each
  * filter the broker binds and holds a kernel socket of the same protocol,
  * address and port (Onload's "OS socket"): the port is the application's
  * in the kernel too (a port another program holds: -EADDRINUSE; nobody
@@ -276,7 +278,8 @@ void pvnet_udp_set_timeout(struct pvnet_udp *s, int ms);
  * connected peer), from the bound port (an unbound socket binds port 0
  * first).  The next hop's MAC comes from the kernel's tables; when the
  * kernel has none yet, a kernel datagram to @to's discard port (9) makes
- * it resolve one, waited for at most 1 s.
+ * it resolve one, waited for at most 1 s (also by a non-blocking socket:
+ * the first datagram to a new next hop may take that long).
  * Return: @len; -EMSGSIZE (no fragmentation: payload <= MTU - 28 and what
  * one buffer holds); -EAGAIN no TX buffer free (non-blocking, or the
  * timeout); -EHOSTUNREACH no next hop; -EDESTADDRREQ; -errno.
