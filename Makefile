@@ -29,6 +29,8 @@ BACK_SRCS  := $(wildcard src/back/*.c)
 FRONT_SRCS := $(wildcard src/front/*.c)
 ACCEL_SRCS := $(wildcard src/accel/*.c)
 NIC_SRCS   := $(wildcard src/nic/*.c)
+BROKER_SRCS := $(wildcard src/broker/*.c)
+USER_SRCS  := $(wildcard src/libpvnet/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -39,6 +41,16 @@ LIBBACK  := $(BUILD)/libpvnet-back.a
 LIBFRONT := $(BUILD)/libpvnet-front.a
 LIBACCEL := $(BUILD)/libpvnet-accel.a
 LIBNIC   := $(BUILD)/libpvnet-nic.a
+LIBBROKER := $(BUILD)/libpvnet-broker.a
+# libpvnet.a, the applications' library (include/pvnet/libpvnet.h): self-
+# contained, with the VI user's side of nic_client and the socket helpers.
+LIBUSER  := $(BUILD)/libpvnet.a
+USER_OBJS := $(call obj,$(USER_SRCS) src/nic/nic_client.c src/lib/unix.c src/lib/seqpacket_call.c)
+# ... and libpvnet.so, the same sources built position-independent,
+# exporting pvnet_* only (src/libpvnet/libpvnet.map).
+LIBUSER_SO := $(BUILD)/libpvnet.so
+USER_PIC_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(USER_SRCS) src/nic/nic_client.c src/lib/unix.c \
+	src/lib/seqpacket_call.c)
 
 # One binary per main in src/cmd/ (src/back, src/front, src/nic are libraries).
 BINS := $(patsubst src/cmd/%.c,$(BUILD)/%,$(wildcard src/cmd/*.c))
@@ -47,7 +59,7 @@ TEST_HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(wildcard
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-all: $(DEPS_STAMP) $(BINS) $(UNIT_TESTS) $(TEST_HELPERS)
+all: $(DEPS_STAMP) $(BINS) $(UNIT_TESTS) $(TEST_HELPERS) $(LIBUSER_SO)
 
 # Install what a fresh machine lacks (apt, as root); re-run when the list changes.
 $(DEPS_STAMP): scripts/deps.sh
@@ -76,9 +88,24 @@ $(LIBACCEL): $(call obj,$(ACCEL_SRCS))
 	$(AR) rcs $@ $^
 $(LIBNIC): $(call obj,$(NIC_SRCS))
 	$(AR) rcs $@ $^
+$(LIBBROKER): $(call obj,$(BROKER_SRCS))
+	$(AR) rcs $@ $^
+$(LIBUSER): $(USER_OBJS)
+	$(AR) rcs $@ $^
+$(BUILD)/pic/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
+$(LIBUSER_SO): $(USER_PIC_OBJS) src/libpvnet/libpvnet.map
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libpvnet.so.1 \
+		-Wl,--version-script=src/libpvnet/libpvnet.map -o $@.1 $(USER_PIC_OBJS) $(LDLIBS)
+	ln -sf libpvnet.so.1 $@
 
 # libpvnet-accel (accelerator plugins) first: it calls into the hosts in back/ and front/.
-ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBNIC) $(LIBPV)
+# libpvnet.a's copies of nic_client.o, unix.o, seqpacket_call.o are the same
+# objects as in libpvnet-nic.a and libpvnet-common.a: whichever the linker
+# takes first, the other's member is never pulled.
+ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBBROKER) $(LIBUSER) \
+	$(LIBNIC) $(LIBPV)
 
 # The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
 $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
@@ -161,6 +188,8 @@ FUZZ_SRCS_fuzz_netback_tx := $(HV_SRCS) $(GUEST_SRCS) $(filter-out src/back/metr
 build-fuzz/fuzz_hvsock: $(FUZZ_SRCS_fuzz_hvsock) src/hv/hvsock.c
 build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harness.h
 build-fuzz/fuzz_xs: src/hv/xs.c src/hv/xs_proto.c src/hv/xs_store.c src/hv/xs_priv.h
+FUZZ_SRCS_fuzz_libpvnet_rx := src/libpvnet/vi.c src/libpvnet/neigh.c src/nic/nic_client.c
+build-fuzz/fuzz_libpvnet_rx: src/libpvnet/udp.c $(FUZZ_SRCS_fuzz_libpvnet_rx)
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LIB_SRCS) -pthread

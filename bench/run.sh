@@ -524,3 +524,9 @@ GP
 else
 	echo "no gnuplot: no chart (data $bout/tcp.dat, table $bout/table.txt)"
 fi
+
+# User-level access (paper section 4): UDP ping-pong latency, the kernel's
+# sockets beside libpvnet's in interrupt and spin modes (bench/libpvnet.sh).
+echo
+echo "libpvnet: UDP ping-pong, kernel sockets beside an application's own VI"
+"$top/bench/libpvnet.sh" || echo "bench/libpvnet.sh failed"

@@ -106,6 +106,9 @@
  *   - with a source IPv4 assigned: IPv4 (after at most one 802.1Q tag) must
  *     carry it as source, ARP as sender address; any other EtherType (also
  *     a second tag) is refused                 -> PV_NIC_ERR_TX_SPOOF
+ *   - with source ports enforced too (PV_NIC_MAC_F_PORTS): only TCP/UDP
+ *     from a (protocol, address, port) of the VI's IPV4 filters
+ *                                              -> PV_NIC_ERR_TX_SPOOF
  *   - longer than the port takes (or, TSO, than PV_NIC_TSO_MAX, or
  *     headers + mss than the port takes)       -> PV_NIC_ERR_TX_TOO_BIG
  *   - CSUM or TSO on a frame that is not what the flag needs (not TCP/UDP,
@@ -246,7 +249,9 @@
  * gets it, one that knows the longer checks the length or zeroes first);
  * source addresses (PV_NIC_FEAT_SRC_ADDRS: the SET_ADDRS request, a new
  * type at the end of the table: SET_MAC and its one-IPv4 F_IP unchanged,
- * a NIC without the feature answers SET_ADDRS -EINVAL as any unknown type).
+ * a NIC without the feature answers SET_ADDRS -EINVAL as any unknown type);
+ * source ports (PV_NIC_FEAT_TX_PORTS: SET_MAC's PV_NIC_MAC_F_PORTS, which
+ * a NIC without the feature refuses -EINVAL as any unknown flag).
  */
 #define PV_NIC_VERSION		2	/* 2: TX chains, CSUM and TSO offloads */
 #define PV_NIC_SOCK_NAME	"nic.sock"
@@ -464,6 +469,7 @@ struct pv_nic_info_reply {
 #define PV_NIC_FEAT_RX_CHAIN	0x8	/* RX chains, frames above 2 KiB, GSO frames whole */
 #define PV_NIC_FEAT_RX_GRO	0x10	/* the port coalesces TCP segments for VIs with RX chains */
 #define PV_NIC_FEAT_SRC_ADDRS	0x20	/* SET_ADDRS: IPv4/IPv6 source addresses enforced on TX */
+#define PV_NIC_FEAT_TX_PORTS	0x40	/* SET_MAC takes PV_NIC_MAC_F_PORTS */
 
 #define PV_NIC_VI_F_RX_CHAIN	0x1	/* VI_ALLOC: this VI takes RX chains */
 
@@ -529,6 +535,17 @@ struct pv_nic_filter_del {
 };
 
 #define PV_NIC_MAC_F_IP	0x1	/* src_ip is enforced too */
+/*
+ * With PV_NIC_MAC_F_IP (INFO's PV_NIC_FEAT_TX_PORTS): the source port too.
+ * The VI sends only unfragmented IPv4 TCP or UDP whose (protocol, source
+ * address, source port) is the key of one of its own IPV4 filters: what
+ * it sends is what it may receive.  Everything else (ARP, ICMP, other
+ * protocols, fragments, other ports): PV_NIC_ERR_TX_SPOOF.  For a VI
+ * that owns flows, not an address (a user-level application beside the
+ * host's kernel stack, which keeps ARP and ICMP).  A VI under SET_ADDRS
+ * follows that request's rule instead (no port check).
+ */
+#define PV_NIC_MAC_F_PORTS	0x2
 
 struct pv_nic_set_mac {
 	uint32_t vi_id;

@@ -179,6 +179,15 @@ static uint32_t flt_lookup(const struct nic_filters *fl, const struct nic_filter
 	return PV_NIC_VI_NONE;
 }
 
+bool nic_filter_owns(const struct nic_filters *fl, uint32_t vi, uint8_t proto, uint32_t ip,
+		     uint16_t port)
+{
+	const struct nic_filter key = { .type = PV_NIC_FILTER_IPV4, .proto = proto,
+					.dst_ip = ip, .dst_port = port };
+
+	return vi != PV_NIC_VI_NONE && flt_lookup(fl, &key) == vi;
+}
+
 /**
  * nic_filter_match() - the VI a frame from the wire is steered to
  * @fl:		filters

@@ -103,6 +103,9 @@ int nic_filter_add(struct nic_filters *fl, const struct pv_nic_filter *req, uint
 int nic_filter_del(struct nic_filters *fl, uint32_t vi, uint32_t id);
 void nic_filter_del_vi(struct nic_filters *fl, uint32_t vi);
 uint32_t nic_filter_match(const struct nic_filters *fl, const uint8_t *frame, uint32_t len);
+/* Has VI @vi the IPV4 filter (@proto, @ip, @port)?  (TX source ports, txcheck.c) */
+bool nic_filter_owns(const struct nic_filters *fl, uint32_t vi, uint8_t proto, uint32_t ip,
+		     uint16_t port);
 
 /* ---- TX source check (txcheck.c) ---- */
 
@@ -111,9 +114,12 @@ struct nic_txpolicy {
 	bool mac_set;
 	bool ip_set;
 	bool addrs_set;		/* SET_ADDRS: the source-address rule (lib/srcguard.h) with @addrs */
+	bool ports_set;		/* PV_NIC_MAC_F_PORTS: source ports of @vi's filters in @fl only */
 	uint8_t mac[6];
 	uint32_t ip;		/* network order */
 	struct pv_sg_addrs addrs;
+	const struct nic_filters *fl;
+	uint32_t vi;
 	uint32_t max_len;	/* port MTU + 14 (a tagged frame: 4 more) */
 };
 
@@ -149,7 +155,7 @@ enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *hdr, uint3
 
 /* What INFO reports: TX chains and both offloads, on any port. */
 #define NIC_FEATURES	(PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO | \
-			 PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_SRC_ADDRS)
+			 PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_SRC_ADDRS | PV_NIC_FEAT_TX_PORTS)
 
 enum nic_vi_state { NIC_VI_FREE = 0, NIC_VI_ACTIVE, NIC_VI_FAULT };
 

@@ -140,8 +140,14 @@ int nic_client_buf_unmap(int fd, uint32_t vi_id, const uint32_t *ids, uint32_t n
 
 int nic_client_set_mac(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t src_ip)
 {
+	return nic_client_set_mac_flags(fd, vi_id, mac, src_ip, 0);
+}
+
+int nic_client_set_mac_flags(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t src_ip,
+			     uint16_t flags)
+{
 	struct pv_nic_set_mac m = { .vi_id = vi_id, .src_ip = src_ip,
-				    .flags = src_ip ? PV_NIC_MAC_F_IP : 0 };
+				    .flags = (uint16_t)(flags | (src_ip ? PV_NIC_MAC_F_IP : 0)) };
 
 	memcpy(m.mac, mac, 6);
 	return CALL(fd, PV_NIC_SET_MAC, &m, NULL, 0);

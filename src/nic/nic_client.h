@@ -57,6 +57,9 @@ int nic_client_set_mac(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t sr
  */
 int nic_client_set_addrs(int fd, uint32_t vi_id, int enforce, const uint8_t (*addrs)[16],
 			 unsigned int n);
+/* With PV_NIC_MAC_F_* @flags (F_IP is implied by a non-zero @src_ip). */
+int nic_client_set_mac_flags(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t src_ip,
+			     uint16_t flags);
 int nic_client_filter_mac(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t *filter_id);
 int nic_client_filter_ipv4(int fd, uint32_t vi_id, uint8_t proto, uint32_t dst_ip,
 			   uint16_t dst_port, uint32_t *filter_id);

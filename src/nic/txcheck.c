@@ -44,7 +44,21 @@ static int arp_sender_ok(const uint8_t *hdr, uint32_t hlen, uint32_t l3, uint32_
 	return !memcmp(arp + 14, &ip, 4) && !memcmp(arp + 8, hdr + 6, 6);
 }
 
-/* With a source IPv4 assigned: only IPv4 from it and ARP as it pass. */
+/*
+ * With source ports enforced (a VI that owns flows, not an address): TCP
+ * or UDP from one of its filters' ports.  A fragment hides its ports (all
+ * but the first carry none), ICMP and the rest have none: refused.
+ */
+static enum pv_nic_err tx_check_port(const struct nic_txpolicy *p, const struct pv_pkt_info *pi)
+{
+	if (!(pi->flags & PV_PKT_F_PORTS) || (pi->flags & PV_PKT_F_FRAG) ||
+	    (pi->l4_proto != IPPROTO_TCP && pi->l4_proto != IPPROTO_UDP))
+		return PV_NIC_ERR_TX_SPOOF;
+	return nic_filter_owns(p->fl, p->vi, pi->l4_proto, p->ip, pi->src_port) ?
+	       PV_NIC_ERR_NONE : PV_NIC_ERR_TX_SPOOF;
+}
+
+/* With a source IPv4 assigned: only IPv4 from it and ARP as it pass (no ARP with ports). */
 static enum pv_nic_err tx_check_ip(const struct nic_txpolicy *p, const uint8_t *hdr,
 				   uint32_t hlen, uint32_t len)
 {
@@ -60,14 +74,16 @@ static enum pv_nic_err tx_check_ip(const struct nic_txpolicy *p, const uint8_t *
 		type = (uint16_t)(tag[2] << 8 | tag[3]);
 		l3 += PV_PKT_VLAN_HLEN;
 	}
-	if (type == ETH_P_ARP)
+	if (type == ETH_P_ARP && !p->ports_set)
 		return arp_sender_ok(hdr, hlen, l3, p->ip) ? PV_NIC_ERR_NONE :
 		       PV_NIC_ERR_TX_SPOOF;
 	if (type != PV_PKT_ETH_P_IPV4)	/* also a second tag: what is inside is hidden */
 		return PV_NIC_ERR_TX_SPOOF;
 	if (pv_pkt_parse_hdr(hdr, hlen, len, &pi) < 0 || pi.ip_version != 4)
 		return PV_NIC_ERR_TX_SPOOF;	/* an IPv4 header that does not parse */
-	return memcmp(pi.src_ip, &p->ip, 4) ? PV_NIC_ERR_TX_SPOOF : PV_NIC_ERR_NONE;
+	if (memcmp(pi.src_ip, &p->ip, 4))
+		return PV_NIC_ERR_TX_SPOOF;
+	return p->ports_set ? tx_check_port(p, &pi) : PV_NIC_ERR_NONE;
 }
 
 /**
@@ -75,7 +91,8 @@ static enum pv_nic_err tx_check_ip(const struct nic_txpolicy *p, const uint8_t *
  *
  * Source MAC always (but the host VI); then, with SET_ADDRS, the source
  * addresses by the rule netback applies (lib/srcguard.h); else, with
- * SET_MAC's PV_NIC_MAC_F_IP (the older ABI), one IPv4 source.
+ * SET_MAC's PV_NIC_MAC_F_IP (the older ABI), one IPv4 source, and with
+ * PV_NIC_MAC_F_PORTS its filters' source ports (tx_check_port).
  * @p:		the VI's policy
  * @hdr:	private copy of the frame's first @hlen bytes
  * @hlen:	min(@len, NIC_TX_HDR_MAX): all that is read

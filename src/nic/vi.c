@@ -1002,14 +1002,19 @@ int nic_vi_set_mac(struct nic *nic, struct nic_vi *vi, const struct pv_nic_set_m
 {
 	static const uint8_t zero[6];
 
-	if ((m->mac[0] & 1) || !memcmp(m->mac, zero, 6) || (m->flags & ~PV_NIC_MAC_F_IP) ||
+	if ((m->mac[0] & 1) || !memcmp(m->mac, zero, 6) ||
+	    (m->flags & ~(PV_NIC_MAC_F_IP | PV_NIC_MAC_F_PORTS)) ||
+	    ((m->flags & PV_NIC_MAC_F_PORTS) && !(m->flags & PV_NIC_MAC_F_IP)) ||
 	    m->reserved || ((m->flags & PV_NIC_MAC_F_IP) ? !m->src_ip : m->src_ip != 0))
 		return -EINVAL;
 	memcpy(vi->pol.mac, m->mac, 6);
 	vi->pol.mac_set = true;
 	vi->pol.ip_set = m->flags & PV_NIC_MAC_F_IP;
 	vi->pol.ip = m->src_ip;
-	(void)nic;
+	/* Source ports: those of the VI's own filters, looked up per frame (txcheck.c). */
+	vi->pol.ports_set = m->flags & PV_NIC_MAC_F_PORTS;
+	vi->pol.fl = &nic->fl;
+	vi->pol.vi = vi->id;
 	return 0;
 }
 

@@ -21,7 +21,7 @@ man_opts() { # PAGE
 		grep -E -- '--[a-z]' | sed -E 's/^[^-]*(-[A-Za-z0-9][^-]*)?(--[a-z][a-z0-9-]*).*/\2/' | sort -u
 }
 
-for p in pvnetd pvnet-front pvnet-nicd pvnetctl pvnet-bench; do
+for p in pvnetd pvnet-front pvnet-nicd pvnetctl pvnet-bench pvnet-broker; do
 	page=$(ls "$docs/$p".[18] 2>/dev/null | head -n1)
 	if [ -z "$page" ]; then fail "$p: no man page docs/$p.8 or .1"; continue; fi
 	if [ ! -x "$BUILD/$p" ]; then fail "$p: not built ($BUILD/$p)"; continue; fi
