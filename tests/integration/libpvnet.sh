@@ -84,7 +84,7 @@ echo "NIC before the apps: $base"
 # 1. app -> ext: the app's client against a kernel echo server in ext.
 ip netns exec "$ext" "$E" kecho 7000 0 >/dev/null 2>&1 &
 track_pid $!
-sleep 0.2
+wait_for 5 "ip netns exec '$ext' ss -Hlun 'sport = :7000' | grep -q ."
 out=$(app client "$brk" 5001 198.18.0.100:7000 50 200 2>"$run/client.err")
 check "[ '$out' = 'ok 50/50' ]" "app -> ext: 50 datagrams echoed by ext's kernel (${out:-nothing})"
 st=$(grep 'neigh_triggers' "$run/client.err" | tail -n1)
@@ -158,11 +158,11 @@ bg_app "$run/hold0.out" hold "$brk" 5003 || fail "holding app did not start"
 hp=$bg_pid
 ip netns exec "$ext" "$E" kecho 7001 0 >/dev/null 2>&1 &
 track_pid $!
-sleep 0.2
+wait_for 5 "ip netns exec '$ext' ss -Hlun 'sport = :7001' | grep -q ."	# bound before the first datagram
 out=$(timeout 20 ip netns exec "$hostns" "$E" kclient 198.18.0.100:7001 20 100 2>&1)
 check "[ '$out' = 'ok 20/20' ]" "the host kernel's UDP with ext works beside the apps (${out:-nothing})"
 ip netns exec "$ext" iperf3 -s -1 -D -I "$run/iperf.pid" >/dev/null 2>&1
-sleep 0.3
+wait_for 5 "ip netns exec '$ext' ss -Hltn 'sport = :5201' | grep -q ."
 got=$(ip netns exec "$hostns" timeout 15 iperf3 -c 198.18.0.100 -t 1 -J 2>/dev/null |
 	awk '/"sum_received"/ {r=1} r && /"bytes"/ {gsub(/,/,""); print $2; exit}')
 check "[ \"\${got:-0}\" -gt 100000 ]" "the host kernel's TCP with ext works beside the apps (${got:-0} bytes)"
@@ -177,14 +177,14 @@ check "[ '$out' = 'open: Permission denied' ]" "a uid without a policy rule gets
 ip netns exec "$hostns" "$E" kecho 5040 0 >/dev/null 2>&1 &
 track_pid $!
 kp=$!
-sleep 0.2
+wait_for 5 "ip netns exec '$hostns' ss -Hlun 'sport = :5040' | grep -q ."
 out=$(app bind "$brk" 5040 2>&1)
 check "[ '$out' = 'bind: Address already in use' ]" "a port a kernel program holds is refused: EADDRINUSE (${out})"
 kill -TERM "$kp" 2>/dev/null
 ip netns exec "$hostns" "$E" kecho 5041 0 reuse >/dev/null 2>&1 &
 track_pid $!
 kp=$!
-sleep 0.2
+wait_for 5 "ip netns exec '$hostns' ss -Hlun 'sport = :5041' | grep -q ."
 out=$(app bind "$brk" 5041 2>&1)
 check "[ '$out' = 'bind: Address already in use' ]" \
 	"also when that program's socket has SO_REUSEADDR (the broker binds without it) (${out})"
