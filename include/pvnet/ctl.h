@@ -45,12 +45,14 @@ enum pv_ctl_cmd_id {
 	PV_CTL_MAC_TABLE,
 	PV_CTL_STORE_DUMP,
 	PV_CTL_CAPTURE,
+	PV_CTL_MIGRATE,
+	PV_CTL_MIG,
 	PV_CTL_NR_CMDS
 };
 
 enum pv_ctl_where {
 	PV_CTL_REMOTE,		/* on ctl.sock, served by pvnetd */
-	PV_CTL_LOCAL,		/* pvnetctl's own (store-dump speaks xenstore) */
+	PV_CTL_LOCAL,		/* pvnetctl's own (store-dump speaks xenstore; migrate drives mig) */
 	PV_CTL_STREAM,		/* pvnetctl's own handler, pvnetd's streamed answer */
 };
 
@@ -87,6 +89,11 @@ static const struct pv_ctl_cmd pv_ctl_cmds[PV_CTL_NR_CMDS] __attribute__((unused
 				"the xenstore tree (default /)" },
 	[PV_CTL_CAPTURE] = { "capture", "DOMID DEVID [-c COUNT] [-w FILE]", 2, 6, PV_CTL_STREAM,
 			     "a vif's frames, both ways: one line each, or pcap (-w; - stdout)" },
+	[PV_CTL_MIGRATE] = { "migrate", "DOMID [devid=N] --to DEST_RUN_DIR", 3, 4, PV_CTL_LOCAL,
+			     "live-migrate a guest to the pvnetd of DEST_RUN_DIR (its vif's configuration goes with it)" },
+	[PV_CTL_MIG] = { "mig", "STEP [ARGS]", 2, 4, PV_CTL_REMOTE,
+			 "one migration step on this host, as migrate runs them: export D N, prepare MACHEX, "
+			 "begin D N DEST, suspend D N, abort D N, cancel MACHEX" },
 };
 
 /*

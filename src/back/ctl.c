@@ -23,6 +23,7 @@
 #include "accel_back.h"
 #include "bridge.h"
 #include "capture.h"
+#include "migrate.h"
 #include "netback.h"
 #include "nicport.h"
 #include "port.h"
@@ -227,6 +228,21 @@ static int cmd_status(struct ctl_req *r)
 	pv_kv_u64(&kv, "bridge_aged", bs.aged);
 	if (r->ctl->ctx.np)
 		ctl_status_nicport(r->ctl->ctx.np, &kv);
+	if (r->ctl->ctx.mig) {
+		struct pv_mig_stats ms;
+
+		pv_mig_stats(r->ctl->ctx.mig, &ms);
+		pv_kv_u64(&kv, "mig_exported", ms.exported);
+		pv_kv_u64(&kv, "mig_offers_taken", ms.offers_taken);
+		pv_kv_u64(&kv, "mig_offers_refused", ms.offers_refused);
+		pv_kv_u64(&kv, "mig_begun", ms.begun);
+		pv_kv_u64(&kv, "mig_suspends", ms.suspends);
+		pv_kv_u64(&kv, "mig_aborted", ms.aborted);
+		pv_kv_u64(&kv, "mig_cancelled", ms.cancelled);
+		pv_kv_u64(&kv, "mig_arrived", ms.arrived);
+		pv_kv_u64(&kv, "mig_returned", ms.returned);
+		pv_kv_u64(&kv, "mig_expired", ms.expired);
+	}
 	pv_kv_end(&kv);
 	return 0;
 }
@@ -651,6 +667,65 @@ static int cmd_capture(struct ctl_req *r)
 	return 0;
 }
 
+/*
+ * mig STEP ...: one step of a live migration (migrate.c's Theory of
+ * Operation); pvnetctl's "migrate" runs them on both hosts in order.
+ */
+static int cmd_mig(struct ctl_req *r)
+{
+	/* nargs: words with "mig" and the step */
+	static const struct { const char *step; int ids, nargs; } steps[] = {
+		{ "export", 1, 4 }, { "prepare", 0, 3 }, { "begin", 1, 5 },
+		{ "suspend", 1, 4 }, { "abort", 1, 4 }, { "cancel", 0, 3 },
+	};
+	struct pv_mig *m = r->ctl->ctx.mig;
+	char msg[256] = "", hex[13];
+	unsigned long dom = 0, dev = 0;
+	const char *st = r->argv[1];
+	size_t k = 0;
+	int e;
+
+	while (k < sizeof(steps) / sizeof(steps[0]) && strcmp(steps[k].step, st))
+		k++;
+	if (k == sizeof(steps) / sizeof(steps[0]))
+		return ctl_usage(r, "unknown step '%s'", st);
+	if (r->argc != steps[k].nargs)
+		return ctl_usage(r, "wrong number of arguments for '%s'", st);
+	if (!m)
+		return ctl_fail(r, -ENOSYS, "this pvnetd has no migration support");
+	if (steps[k].ids && (e = ctl_ids(r, 2, &dom, &dev)) < 0)
+		return e;
+	if (!strcmp(st, "export")) {
+		struct pv_domain *d = pv_domain_get(r->ctl->ctx.hv, (unsigned int)dom);
+
+		if (!d)
+			return ctl_fail(r, -ESRCH, "no such domain");
+		e = pv_mig_export(m, (unsigned int)dom, (unsigned int)dev, d->name, hex, msg, sizeof(msg));
+		if (!e)
+			pv_buf_printf(r->out, "%s %s\n", hex, msg);
+	} else if (!strcmp(st, "prepare")) {
+		e = pv_mig_prepare(m, r->argv[2], msg, sizeof(msg));
+		if (!e)
+			pv_buf_printf(r->out, "%s\n", msg);
+	} else if (!strcmp(st, "begin")) {
+		e = pv_mig_begin(m, (unsigned int)dom, (unsigned int)dev, r->argv[4], msg, sizeof(msg));
+		if (!e)
+			pv_buf_printf(r->out, "%s\n", msg);
+	} else if (!strcmp(st, "suspend")) {
+		e = pv_mig_suspend(m, (unsigned int)dom, (unsigned int)dev, msg, sizeof(msg));
+	} else if (!strcmp(st, "abort")) {
+		e = pv_mig_abort(m, (unsigned int)dom, (unsigned int)dev, msg, sizeof(msg));
+	} else {
+		e = pv_mig_cancel(m, r->argv[2]);
+		if (e == -EINVAL)
+			return ctl_usage(r, "bad MACHEX '%s' (want 12 hex digits)", r->argv[2]);
+		snprintf(msg, sizeof(msg), "no migration record of %s", r->argv[2]);
+	}
+	if (e && !strncmp(msg, "usage:", 6))
+		return ctl_usage(r, "%s", msg + 7);
+	return e ? ctl_fail(r, e, msg) : 0;
+}
+
 /* The handlers of pv_ctl_cmds' PV_CTL_REMOTE (and _STREAM) commands. */
 static const ctl_fn ctl_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_STATUS] = cmd_status,
@@ -664,6 +739,7 @@ static const ctl_fn ctl_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_VIF_SET] = cmd_vif_set,
 	[PV_CTL_MAC_TABLE] = cmd_mac_table,
 	[PV_CTL_CAPTURE] = cmd_capture,
+	[PV_CTL_MIG] = cmd_mig,
 };
 
 static void ctl_execute(struct ctl_conn *c)

@@ -16,6 +16,7 @@ struct xs_server;
 struct pv_switch;
 struct pv_netback;
 struct pv_ctl;
+struct pv_mig;
 
 struct pv_nicport;
 
@@ -26,6 +27,7 @@ struct pv_ctl_ctx {
 	struct pv_switch *sw;
 	struct pv_netback *nb;
 	struct pv_nicport *np;		/* --nic: the NIC's host VI port, or NULL */
+	struct pv_mig *mig;		/* migrate.c: the migration records */
 	time_t started;
 };
 

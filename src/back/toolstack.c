@@ -67,6 +67,58 @@ static int mac_in_use(struct xs_server *xs, const uint8_t mac[6], unsigned int d
 	return 0;
 }
 
+/*
+ * A migration on its way here holds its MAC (migrate.c keeps the record at
+ * PV_MIG_INCOMING/<mac hex>) so that no other vif takes it meanwhile.
+ */
+static int mac_reserved(struct xs_server *xs, const uint8_t mac[6])
+{
+	char path[128], val[4];
+
+	snprintf(path, sizeof(path), "/local/domain/0/migrate/incoming/%02x%02x%02x%02x%02x%02x",
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	return xs_server_read(xs, path, val, sizeof(val)) >= 0;
+}
+
+int pv_ts_mac_in_use(struct xs_server *xs, const uint8_t mac[6], unsigned int domid,
+		     unsigned int devid)
+{
+	return mac_in_use(xs, mac, domid, devid) || mac_reserved(xs, mac);
+}
+
+/* Depth-first copy; @depth bounds a store that a bug made deep. */
+static int ts_copy(struct xs_server *xs, const char *from, const char *to, int depth)
+{
+	char kids[4096], val[1024], f[256], t[256];
+	int n, copied = 0;
+
+	n = xs_server_directory(xs, from, kids, sizeof(kids));
+	if (n < 0)
+		return n;
+	for (int i = 0, off = 0; i < n; i++, off += (int)strlen(kids + off) + 1) {
+		int len, e;
+
+		if ((size_t)snprintf(f, sizeof(f), "%s/%s", from, kids + off) >= sizeof(f) ||
+		    (size_t)snprintf(t, sizeof(t), "%s/%s", to, kids + off) >= sizeof(t))
+			return -ENAMETOOLONG;
+		len = xs_server_read(xs, f, val, sizeof(val));
+		if (len < 0)
+			return len;
+		if ((e = xs_server_write(xs, t, val, (size_t)len)) < 0)
+			return e;
+		copied++;
+		if (depth < 8 && (e = ts_copy(xs, f, t, depth + 1)) < 0)
+			return e;
+		copied += e;
+	}
+	return copied;
+}
+
+int pv_ts_copy_tree(struct xs_server *xs, const char *from, const char *to)
+{
+	return ts_copy(xs, from, to, 0);
+}
+
 static void mac_random(uint8_t mac[6])
 {
 	mac[0] = 0x00;
@@ -136,10 +188,12 @@ int pv_ts_vif_create(struct xs_server *xs, struct pv_vif_params *p)
 	if (xs_server_read(xs, be, buf, sizeof(buf)) >= 0 || xs_server_read(xs, fe, buf, sizeof(buf)) >= 0)
 		return -EEXIST;
 	if (mac_is_zero(p->mac)) {
-		for (int i = 0; i < 16 && (mac_is_zero(p->mac) || mac_in_use(xs, p->mac, p->domid, p->devid)); i++)
+		for (int i = 0; i < 16 && (mac_is_zero(p->mac) ||
+					   pv_ts_mac_in_use(xs, p->mac, p->domid, p->devid)); i++)
 			mac_random(p->mac);
 	}
-	if (mac_in_use(xs, p->mac, p->domid, p->devid))
+	if (mac_in_use(xs, p->mac, p->domid, p->devid) ||
+	    (!p->claims_reserved && mac_reserved(xs, p->mac)))
 		return -EADDRINUSE;
 	pv_mac_format(p->mac, mac);
 
@@ -166,11 +220,15 @@ int pv_ts_vif_create(struct xs_server *xs, struct pv_vif_params *p)
 	    (p->rate_bps && ts_key(xs, be, "rate", "%llu,50000",	/* per 50 ms, as libxl */
 				   (unsigned long long)(p->rate_bps / 8 / 20 ? p->rate_bps / 8 / 20 : 1)) < 0) ||
 	    (p->ip[0] && ts_key(xs, be, "ip", "%s", p->ip) < 0) ||
-	    ts_key(xs, be, "online", "1") < 0 ||
-	    ts_key(xs, be, "state", "%d", XenbusStateInitialising) < 0)
+	    ts_key(xs, be, "online", "1") < 0)
 		goto fail;
-	pv_info("vif %u.%u created: mac %s mtu %u bridge %s", p->domid, p->devid, mac, p->mtu,
-		p->bridge);
+	/* A migrated vif's configuration, before "state": netback reads it when it starts. */
+	if (p->carried && (n = pv_ts_copy_tree(xs, p->carried, be)) < 0)
+		goto fail;
+	if (ts_key(xs, be, "state", "%d", XenbusStateInitialising) < 0)
+		goto fail;
+	pv_info("vif %u.%u created: mac %s mtu %u bridge %s%s", p->domid, p->devid, mac, p->mtu,
+		p->bridge, p->carried ? " (migrated in, its configuration carried)" : "");
 	return 0;
 fail:
 	xs_server_rm(xs, be);

@@ -14,8 +14,10 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <getopt.h>
 #include <linux/if_tun.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,8 @@ struct front {
 	unsigned int unconnected_s;
 	int mac_failed;	/* with --mac: seconds registered without a vif */
 	struct pv_watch *mac_w;
+	struct pv_watch *announce_w;	/* carrier up: tell the segment where we are */
+	uint64_t announce_arp, announce_na;
 	uint32_t ip;			/* direct test: network order, 0 = none */
 	uint8_t *buf;			/* a TAP frame on its way to netfront */
 	struct pv_ratelimit rl;
@@ -265,6 +269,7 @@ static void fr_tap_config(void *arg, const uint8_t mac[6], unsigned int mtu)
 	uint8_t cur[6];
 	int e;
 
+	memcpy(fr->mac, mac, 6);	/* what the announcements carry */
 	if (tap_get_mac(&fr->tap, cur) || memcmp(cur, mac, 6)) {
 		e = tap_set_mac(&fr->tap, mac);
 		if (e)
@@ -278,10 +283,117 @@ static void fr_tap_config(void *arg, const uint8_t mac[6], unsigned int mtu)
 		pv_warn("%s: cannot bring it up: %s", fr->tap.ifname, strerror(-e));
 }
 
+/* ---- announcing ourselves (Linux's netdev_notify_peers) ---- */
+
+static void fr_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+/* A gratuitous ARP request for @ip (sender = target = @ip), as arp_notify sends. */
+static uint32_t fr_garp(const struct front *fr, const struct in_addr *ip, uint8_t *f)
+{
+	memset(f, 0, 42);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, fr->mac, 6);
+	fr_put16(f + 12, 0x0806);
+	fr_put16(f + 14, 1);		/* Ethernet */
+	fr_put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	fr_put16(f + 20, 1);		/* request */
+	memcpy(f + 22, fr->mac, 6);
+	memcpy(f + 28, ip, 4);
+	memcpy(f + 38, ip, 4);
+	return 42;
+}
+
+/* An unsolicited Neighbour Advertisement for @a to all nodes, Override set, our MAC. */
+static uint32_t fr_unsol_na(const struct front *fr, const struct in6_addr *a, uint8_t *f)
+{
+	static const uint8_t all_nodes[16] = { 0xff, 2, [15] = 1 };
+	uint8_t *ip = f + 14, *icmp = f + 54, pseudo[40];
+	uint32_t sum;
+	uint16_t c;
+
+	memset(f, 0, 86);
+	memcpy(f, (const uint8_t[]){ 0x33, 0x33, 0, 0, 0, 1 }, 6);
+	memcpy(f + 6, fr->mac, 6);
+	fr_put16(f + 12, 0x86dd);
+	ip[0] = 0x60;
+	fr_put16(ip + 4, 32);		/* ICMPv6 8 + target 16 + option 8 */
+	ip[6] = 58;
+	ip[7] = 255;			/* RFC 4861: hop limit 255 */
+	memcpy(ip + 8, a, 16);
+	memcpy(ip + 24, all_nodes, 16);
+	icmp[0] = 136;
+	icmp[4] = 0x20;			/* Override */
+	memcpy(icmp + 8, a, 16);
+	icmp[24] = 2;			/* target link-layer address */
+	icmp[25] = 1;
+	memcpy(icmp + 26, fr->mac, 6);
+	memset(pseudo, 0, sizeof(pseudo));
+	memcpy(pseudo, ip + 8, 32);
+	pseudo[35] = 32;
+	pseudo[39] = 58;
+	sum = pv_pkt_csum_add(pv_pkt_csum_add(0, pseudo, sizeof(pseudo)), icmp, 32);
+	c = pv_pkt_csum_fold(sum);
+	fr_put16(icmp + 2, c);
+	return 86;
+}
+
+/*
+ * Once the vif is connected (at start, after a pvnetd restart, after a
+ * migration): a gratuitous ARP for each IPv4 address of the TAP and an
+ * unsolicited NA for each IPv6 one, sent through netfront like any frame
+ * from the guest, so the bridges on the way (pvnetd's, the wire's) and
+ * the peers' neighbour caches learn where the guest is now.  We send them
+ * ourselves rather than rely on the guest's arp_notify/ndisc_notify:
+ * Linux fires those on NETDEV_UP, NETDEV_CHANGEADDR and
+ * NETDEV_NOTIFY_PEERS, and a TAP's carrier coming back is none of them
+ * (the MAC does not change in a migration, and bouncing the link would
+ * drop the guest's routes).
+ */
+static void fr_announce_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct front *fr = arg;
+	struct ifaddrs *ifa, *i;
+	unsigned int arp = 0, na = 0;
+	uint8_t f[96];
+
+	pv_loop_timer_del(loop, fr->announce_w);
+	fr->announce_w = NULL;
+	if (!pv_netfront_connected(fr->nf) || getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i; i = i->ifa_next) {
+		uint32_t len = 0;
+
+		if (!i->ifa_addr || strcmp(i->ifa_name, fr->tap.ifname))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			len = fr_garp(fr, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, f);
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			len = fr_unsol_na(fr, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, f);
+		if (!len || pv_netfront_xmit(fr->nf, NULL, f, len))
+			continue;
+		if (len == 42)
+			arp++;
+		else
+			na++;
+	}
+	freeifaddrs(ifa);
+	pv_netfront_flush(fr->nf);
+	fr->announce_arp += arp;
+	fr->announce_na += na;
+	if (arp || na)
+		pv_info("%s: announced: %u gratuitous ARP, %u unsolicited NA", fr->tap.ifname, arp, na);
+}
+
 static void fr_tap_carrier(void *arg, int up)
 {
 	struct front *fr = arg;
 	int e;
+
+	/* From the loop, not from inside netfront's state machine. */
+	if (up && !fr->announce_w)
+		fr->announce_w = pv_loop_timer(fr->loop, 0, 0, fr_announce_cb, fr);
 
 	if (up) {
 		e = tap_set_offload(&fr->tap, tap_offload_for(pv_netfront_features(fr->nf)));
@@ -425,7 +537,9 @@ static void fr_mac_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct front *fr = arg;
 
-	if (!pv_netfront_domid(fr->nf) || pv_netfront_connected(fr->nf)) {
+	/* A migration waits on its own deadline, then goes back to the source. */
+	if (!pv_netfront_domid(fr->nf) || pv_netfront_connected(fr->nf) ||
+	    pv_netfront_migrating(fr->nf)) {
 		fr->unconnected_s = 0;
 		return;
 	}
@@ -470,6 +584,14 @@ static void fr_report(struct front *fr)
 		(unsigned long long)st.tx_errors, (unsigned long long)st.rx_packets,
 		(unsigned long long)st.rx_bytes, (unsigned long long)st.rx_dropped,
 		(unsigned long long)st.rx_errors, (unsigned long long)st.reconnects);
+	if (st.mig_suspends)
+		pv_info("migration: %llu suspends, %llu migrations, %llu returns to the source, "
+			"%llu TX requests abandoned", (unsigned long long)st.mig_suspends,
+			(unsigned long long)st.migrations, (unsigned long long)st.mig_returns,
+			(unsigned long long)st.mig_tx_abandoned);
+	if (fr->announce_arp || fr->announce_na)
+		pv_info("announced %llu gratuitous ARP, %llu unsolicited NA",
+			(unsigned long long)fr->announce_arp, (unsigned long long)fr->announce_na);
 	if (st.accel_attaches)
 		pv_info("accelerator: %llu attaches, fast path tx %llu rx %llu packets, "
 			"%llu held, %llu handed back",
@@ -537,6 +659,8 @@ int main(int argc, char **argv)
 out:
 	if (fr.mac_w)
 		pv_loop_timer_del(fr.loop, fr.mac_w);
+	if (fr.announce_w)
+		pv_loop_timer_del(fr.loop, fr.announce_w);
 	pv_netfront_free(fr.nf);
 	pv_loop_del(fr.loop, fr.tap_w);
 	pv_loop_del(fr.loop, fr.sig_w);

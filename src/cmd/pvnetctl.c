@@ -18,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -41,11 +43,13 @@ typedef int (*cmd_fn)(const struct opts *o, int argc, char **argv);
 static int cmd_remote(const struct opts *o, int argc, char **argv);
 static int cmd_store_dump(const struct opts *o, int argc, char **argv);
 static int cmd_capture(const struct opts *o, int argc, char **argv);
+static int cmd_migrate(const struct opts *o, int argc, char **argv);
 
 /* Handlers of pv_ctl_cmds' PV_CTL_LOCAL and _STREAM commands; the rest go to pvnetd. */
 static const cmd_fn local_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_STORE_DUMP] = cmd_store_dump,
 	[PV_CTL_CAPTURE] = cmd_capture,
+	[PV_CTL_MIGRATE] = cmd_migrate,
 };
 
 /*
@@ -94,6 +98,8 @@ static void usage(FILE *f)
 		else
 			fprintf(f, "  %-12s %-52s %s\n", pv_ctl_cmds[i].name, args, pv_ctl_cmds[i].help);
 	}
+	fprintf(f, "\noptions of commands:\n"
+		   "  --to DEST_RUN_DIR  migrate: the destination host's run directory (its pvnetd)\n");
 }
 
 static int connect_unix(const char *dir, const char *name)
@@ -446,6 +452,323 @@ static int cmd_store_dump(const struct opts *o, int argc, char **argv)
 		fputs("\n]\n", stdout);
 	xsc_close(x);
 	return 0;
+}
+
+/* ---- migrate: the toolstack's side, driving "mig" on both hosts ---- */
+
+#define MIG_ACCEL_WAIT_MS 3000	/* the source's accelerator going */
+#define MIG_ACK_WAIT_MS   5000	/* the guest clearing control/shutdown */
+#define MIG_ARRIVE_MS     15000	/* the vif Connected on the destination (netfront gives up at 10 s) */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * One request to the pvnetd of @dir, as cmd_remote sends it: 0 and the
+ * output in @out, or -errno with the message in @out (-EHOSTUNREACH: no
+ * pvnetd answers there).
+ */
+static int ctl_call(const char *dir, struct pv_buf *out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int ctl_call(const char *dir, struct pv_buf *out, const char *fmt, ...)
+{
+	char line[PV_CTL_LINE_MAX], buf[4096];
+	struct pv_buf ans = { 0 };
+	va_list ap;
+	int fd, n, e = 0;
+	ssize_t got;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2)
+		return -ENAMETOOLONG;
+	line[n++] = '\n';
+	out->len = 0;
+	if (out->p)
+		out->p[0] = '\0';
+	fd = connect_unix(dir, PV_CTL_SOCK_NAME);
+	if (fd < 0) {
+		pv_buf_printf(out, "%s/%s: %s (is pvnetd running there?)", dir, PV_CTL_SOCK_NAME,
+			      strerror(-fd));
+		return -EHOSTUNREACH;
+	}
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+		close(fd);
+		pv_buf_printf(out, "%s: send: %s", dir, strerror(errno));
+		return -EHOSTUNREACH;
+	}
+	while ((got = recv(fd, buf, sizeof(buf), 0)) > 0)
+		pv_buf_put(&ans, buf, (size_t)got);
+	close(fd);
+	if (ans.p && !strncmp(ans.p, "ok\n", 3)) {
+		pv_buf_printf(out, "%s", ans.p + 3);
+	} else if (ans.p && !strncmp(ans.p, "error ", 6)) {
+		char *msg;
+		long code = strtol(ans.p + 6, &msg, 10);
+		char *nl = strchr(msg, '\n');
+
+		if (nl)
+			*nl = '\0';
+		pv_buf_printf(out, "%s", *msg == ' ' ? msg + 1 : msg);
+		e = code > 0 ? -(int)code : -EPROTO;
+	} else {
+		pv_buf_printf(out, "%s: no answer from pvnetd", dir);
+		e = -EHOSTUNREACH;
+	}
+	pv_buf_free(&ans);
+	return e;
+}
+
+static struct xsc *store_open(const char *dir)
+{
+	int fd = connect_unix(dir, PV_XS_SOCK_NAME);
+
+	return fd < 0 ? NULL : xsc_open_fd(fd);
+}
+
+/* Copy a record's subtree between two stores (the "expires" stamps stay behind). */
+static int store_copy(struct xsc *from, struct xsc *to, const char *fp, const char *tp, int depth)
+{
+	char kids[XENSTORE_PAYLOAD_MAX + 1], val[XENSTORE_PAYLOAD_MAX + 1], f[512], t[512];
+	int n = xsc_directory(from, 0, fp, kids, sizeof(kids));
+
+	if (n < 0)
+		return n;
+	for (int i = 0, off = 0; i < n; i++, off += (int)strlen(kids + off) + 1) {
+		int len, e;
+
+		if (!depth && !strcmp(kids + off, "expires"))
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", fp, kids + off);
+		snprintf(t, sizeof(t), "%s/%s", tp, kids + off);
+		if ((len = xsc_read(from, 0, f, val, sizeof(val))) < 0)
+			return len;
+		if ((e = xsc_write(to, 0, t, val, (size_t)len)) < 0)
+			return e;
+		if (depth < 8 && (e = store_copy(from, to, f, t, depth + 1)) < 0)
+			return e;
+	}
+	return 0;
+}
+
+/*
+ * The vif with @mac in @dir's store whose backend is Connected: its domid,
+ * or 0 if none is.
+ */
+static unsigned int store_connected_vif(struct xsc *x, const char *mac)
+{
+	char doms[XENSTORE_PAYLOAD_MAX + 1], devs[XENSTORE_PAYLOAD_MAX + 1], p[256], v[32];
+	int nd = x ? xsc_directory(x, 0, "/local/domain/0/backend/vif", doms, sizeof(doms)) : -1;
+
+	for (int i = 0, o1 = 0; i < nd; i++, o1 += (int)strlen(doms + o1) + 1) {
+		snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%s", doms + o1);
+		int nv = xsc_directory(x, 0, p, devs, sizeof(devs));
+
+		for (int k = 0, o2 = 0; k < nv; k++, o2 += (int)strlen(devs + o2) + 1) {
+			snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%s/%s/mac", doms + o1, devs + o2);
+			if (xsc_read(x, 0, p, v, sizeof(v)) < 0 || strcasecmp(v, mac))
+				continue;
+			snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%s/%s/state", doms + o1, devs + o2);
+			if (xsc_read(x, 0, p, v, sizeof(v)) >= 0 && atoi(v) == XenbusStateConnected)
+				return (unsigned int)strtoul(doms + o1, NULL, 10);
+		}
+	}
+	return 0;
+}
+
+struct mig {
+	const struct opts *o;
+	unsigned long dom, dev;
+	const char *src, *dst;
+	char hex[13], mac[18], rec[256];
+	struct xsc *sx, *dx;
+	struct pv_buf b;
+	uint64_t t0, t_ack, t_arrive;
+};
+
+static void mig_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static int mig_fail(struct mig *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int mig_fail(struct mig *m, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return fail(m->o, 1, EIO, "migrate", "%s", msg);
+}
+
+/* Steps 1-2: the source's snapshot, offered to the destination; nothing on the source changes. */
+static int mig_offer(struct mig *m)
+{
+	char off[256];
+	int e;
+
+	e = ctl_call(m->src, &m->b, "T mig export %lu %lu", m->dom, m->dev);
+	if (e || sscanf(m->b.p ? m->b.p : "", "%12s %255s", m->hex, m->rec) != 2)
+		return mig_fail(m, "source: %s", m->b.p ? m->b.p : "no answer");
+	for (int i = 0; i < 6; i++)
+		snprintf(m->mac + 3 * i, 4, "%.2s%s", m->hex + 2 * i, i < 5 ? ":" : "");
+	m->sx = store_open(m->src);
+	m->dx = store_open(m->dst);
+	if (!m->dx) {
+		ctl_call(m->src, &m->b, "T mig cancel %s", m->hex);
+		return mig_fail(m, "destination %s: no xenstore there (is pvnetd running?); "
+			     "the guest stays on the source", m->dst);
+	}
+	snprintf(off, sizeof(off), "/local/domain/0/migrate/offer/%s", m->hex);
+	xsc_rm(m->dx, 0, off);
+	if (!m->sx || store_copy(m->sx, m->dx, m->rec, off, 0) < 0) {
+		ctl_call(m->src, &m->b, "T mig cancel %s", m->hex);
+		return mig_fail(m, "cannot copy the vif's record to the destination");
+	}
+	e = ctl_call(m->dst, &m->b, "T mig prepare %s", m->hex);
+	if (e) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", m->b.p ? m->b.p : "");
+		ctl_call(m->src, &m->b, "T mig cancel %s", m->hex);
+		xsc_rm(m->dx, 0, off);
+		return mig_fail(m, "destination refused: %s; the guest stays on the source, untouched", why);
+	}
+	return 0;
+}
+
+/* Step 3: the return record and the accelerator's removal; wait for it to go. */
+static int mig_begin(struct mig *m)
+{
+	char p[256], v[64];
+	uint64_t end;
+
+	if (ctl_call(m->src, &m->b, "T mig begin %lu %lu %s", m->dom, m->dev, m->dst)) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", m->b.p ? m->b.p : "");
+		ctl_call(m->dst, &m->b, "T mig cancel %s", m->hex);
+		return mig_fail(m, "source: %s", why);
+	}
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%lu/%lu/accel-frontend", m->dom, m->dev);
+	for (end = now_ms() + MIG_ACCEL_WAIT_MS; now_ms() < end; mig_sleep_ms(20))
+		if (xsc_read(m->sx, 0, p, v, sizeof(v)) == -ENOENT)
+			return 0;
+	fprintf(stderr, "pvnetctl: migrate: the accelerator is slow to go; the guest removes it "
+		"when it suspends\n");
+	return 0;
+}
+
+/* Steps 4-5: the suspend request and its acknowledgement (or the abort). */
+static int mig_suspend(struct mig *m)
+{
+	char p[64], v[32];
+	uint64_t end;
+
+	if (ctl_call(m->src, &m->b, "T mig suspend %lu %lu", m->dom, m->dev)) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", m->b.p ? m->b.p : "");
+		ctl_call(m->src, &m->b, "T mig abort %lu %lu", m->dom, m->dev);
+		ctl_call(m->dst, &m->b, "T mig cancel %s", m->hex);
+		return mig_fail(m, "source: %s", why);
+	}
+	snprintf(p, sizeof(p), "/local/domain/%lu/control/shutdown", m->dom);
+	for (end = now_ms() + MIG_ACK_WAIT_MS; now_ms() < end; mig_sleep_ms(5)) {
+		int n = xsc_read(m->sx, 0, p, v, sizeof(v));
+
+		if (n == 0 || n == -ENOENT || n == -EPIPE || n == -ECONNRESET) {
+			m->t_ack = now_ms();	/* cleared, or the domain (or the source) is gone */
+			return 0;
+		}
+	}
+	/* No answer: withdraw, unless the guest took it meanwhile. */
+	if (ctl_call(m->src, &m->b, "T mig abort %lu %lu", m->dom, m->dev) == -EINPROGRESS) {
+		m->t_ack = now_ms();
+		return 0;
+	}
+	ctl_call(m->dst, &m->b, "T mig cancel %s", m->hex);
+	return mig_fail(m, "the guest did not acknowledge the suspend request within %d ms; "
+		     "request withdrawn, the guest stays on the source", MIG_ACK_WAIT_MS);
+}
+
+/* Step 6: the guest connected on the destination, or back on the source. */
+static int mig_arrive(struct mig *m)
+{
+	unsigned int d = 0, back = 0;
+	uint64_t end;
+
+	for (end = now_ms() + MIG_ARRIVE_MS; now_ms() < end; mig_sleep_ms(10)) {
+		if ((d = store_connected_vif(m->dx, m->mac)))
+			break;
+		back = store_connected_vif(m->sx, m->mac);
+		if (back && back != m->dom)
+			break;
+		back = 0;
+	}
+	m->t_arrive = now_ms();
+	if (d) {
+		ctl_call(m->src, &m->b, "T mig cancel %s", m->hex);	/* the return record */
+		printf("domain %lu (mac %s) migrated to %s as domain %u: acknowledged after %llu ms, "
+		       "connected there after %llu ms\n", m->dom, m->mac, m->dst, d,
+		       (unsigned long long)(m->t_ack - m->t0), (unsigned long long)(m->t_arrive - m->t0));
+		return 0;
+	}
+	ctl_call(m->dst, &m->b, "T mig cancel %s", m->hex);
+	if (back)
+		return mig_fail(m, "the guest could not connect on the destination and came back: "
+			     "it runs on the source as domain %u", back);
+	return mig_fail(m, "the guest is not connected on the destination after %d ms (it goes "
+		     "back to the source when it gives up; see pvnet-front's log)", MIG_ARRIVE_MS);
+}
+
+/* migrate DOMID [devid=N] --to DEST_RUN_DIR */
+static int cmd_migrate(const struct opts *o, int argc, char **argv)
+{
+	struct mig m = { .o = o, .src = o->run_dir };
+	char *end;
+	int rc;
+
+	errno = 0;
+	m.dom = strtoul(argv[1], &end, 10);
+	if (errno || *end || !m.dom || m.dom >= 1024)
+		return fail(o, 2, EINVAL, "migrate", "usage: bad DOMID '%s'", argv[1]);
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--to") && i + 1 < argc) {
+			m.dst = argv[++i];
+		} else if (!strncmp(argv[i], "devid=", 6)) {
+			m.dev = strtoul(argv[i] + 6, &end, 10);
+			if (*end || m.dev > 255 || !argv[i][6])
+				return fail(o, 2, EINVAL, "migrate", "usage: bad devid '%s'", argv[i] + 6);
+		} else {
+			return fail(o, 2, EINVAL, "migrate", "usage: pvnetctl migrate %s",
+				    pv_ctl_cmds[PV_CTL_MIGRATE].args);
+		}
+	}
+	if (!m.dst || m.dst[0] != '/')
+		return fail(o, 2, EINVAL, "migrate", "usage: --to wants an absolute run directory");
+	m.t0 = now_ms();
+	rc = mig_offer(&m);
+	if (!rc)
+		rc = mig_begin(&m);
+	if (!rc)
+		rc = mig_suspend(&m);
+	if (!rc)
+		rc = mig_arrive(&m);
+	xsc_close(m.sx);
+	xsc_close(m.dx);
+	pv_buf_free(&m.b);
+	return rc;
 }
 
 int main(int argc, char **argv)

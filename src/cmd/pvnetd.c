@@ -17,6 +17,7 @@
 
 #include "back/ctl.h"
 #include "back/metrics.h"
+#include "back/migrate.h"
 #include "back/netback.h"
 #include "back/nicport.h"
 #include "accel/pvnic_back.h"
@@ -41,6 +42,7 @@ struct pvnetd {
 	struct pv_netback *nb;
 	struct pv_ctl *ctl;
 	struct pv_watch *age_timer;
+	struct pv_mig *mig;		/* migration records (back/migrate.c) */
 	const char *uplinks[8];
 	unsigned int nr_uplinks;
 	struct pv_uplink *up[8];
@@ -102,7 +104,8 @@ static int vif_request(struct pv_hv *hv, struct pv_domain *dom,
 {
 	struct pvnetd *d = arg;
 	struct pv_vif_params p;
-	int err;
+	char carried[256];
+	int err, claimed;
 
 	if (d->no_guest_vifs)
 		return -EPERM;
@@ -111,7 +114,11 @@ static int vif_request(struct pv_hv *hv, struct pv_domain *dom,
 	p.devid = req->devid;
 	memcpy(p.mac, req->mac, 6);
 	p.mtu = req->mtu;
+	/* A migration record for this MAC and this domain's name: its configuration. */
+	claimed = d->mig && pv_mig_claim(d->mig, dom->name, req->mac, &p, carried, sizeof(carried));
 	err = pv_ts_vif_create(d->xs, &p);
+	if (claimed)
+		pv_mig_claimed(d->mig, req->mac, dom->domid, !err);
 	if (!err)
 		memcpy(rep->mac, p.mac, 6);
 	return err;
@@ -122,6 +129,8 @@ static void age_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	struct pvnetd *d = arg;
 
 	pv_switch_age(d->sw);
+	if (d->mig)
+		pv_mig_sweep(d->mig);
 }
 
 static int ports_start(struct pvnetd *d)
@@ -196,11 +205,12 @@ static int services_start(struct pvnetd *d)
 	d->hv->vif_request = vif_request;
 	d->hv->vif_request_arg = d;
 	d->nb = pv_netback_new(d->hv, d->xs, d->sw, d->loop, NULL);
-	if (!d->nb || ports_start(d) < 0)
+	d->mig = pv_mig_new(d->xs);
+	if (!d->nb || !d->mig || ports_start(d) < 0)
 		return -1;
 	d->age_timer = pv_loop_timer(d->loop, 1000, 1000, age_cb, d);
 	cctx = (struct pv_ctl_ctx){ .loop = d->loop, .hv = d->hv, .xs = d->xs, .sw = d->sw,
-				    .nb = d->nb, .np = d->np, .started = time(NULL) };
+				    .nb = d->nb, .np = d->np, .mig = d->mig, .started = time(NULL) };
 	d->ctl = pv_ctl_listen(&cctx, d->ctl_path, &err);
 	if (!d->ctl) {
 		pv_err("%s: %s", d->ctl_path, strerror(-err));
@@ -238,6 +248,7 @@ static void services_stop(struct pvnetd *d)
 	if (d->age_timer)
 		pv_loop_timer_del(d->loop, d->age_timer);
 	pv_hv_free(d->hv);
+	pv_mig_free(d->mig);
 	pv_switch_free(d->sw);
 	xs_server_free(d->xs);
 	pv_daemon_teardown(&d->dd);

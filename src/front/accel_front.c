@@ -419,8 +419,9 @@ void nf_accel_sync(struct pv_netfront *nf)
 {
 	struct nf_accel *a = nf->accel;
 	char path[NFA_KEY_MAX], want[PV_ACCEL_NAME_MAX] = "";
-	int e;
+	int e, renewed = nf->accel_event;
 
+	nf->accel_event = 0;
 	if (!a || !nf->xs)
 		return;
 	if (nf->be_path[0] && nf->carrier && !nf->shutting_down && !nfa_key(nf, path)) {
@@ -435,8 +436,16 @@ void nf_accel_sync(struct pv_netfront *nf)
 	}
 	if (strcmp(a->failed, want))
 		a->failed[0] = '\0';	/* the key changed: a new chance */
-	if (a->dev.pl && strcmp(a->dev.pl->name, want))
-		nf_accel_detach(nf, want[0] ? "accel-frontend changed" : "accel-frontend gone");
+	/*
+	 * The key was written again with the same name: a new backend
+	 * half (its old one went and came back while we did not look, as
+	 * when a migration is aborted under a stopped guest); the attached
+	 * half talks to the old one.  Attach afresh, as netfront's watch does.
+	 */
+	renewed = renewed && a->dev.pl && want[0] && !strcmp(a->dev.pl->name, want);
+	if (a->dev.pl && (strcmp(a->dev.pl->name, want) || renewed))
+		nf_accel_detach(nf, renewed ? "accel-frontend written again" :
+			       want[0] ? "accel-frontend changed" : "accel-frontend gone");
 	if (!a->dev.pl && want[0] && strcmp(a->failed, want))
 		nfa_attach(nf, want);
 }

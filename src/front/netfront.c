@@ -418,6 +418,10 @@ int nf_tx_room_slow(struct pv_netfront *nf, uint32_t len)
 {
 	unsigned int pages = nf_tx_slots(len);
 
+	if (nf_mig_busy(nf)) {		/* suspended: TX stopped; tx_ready once reconnected */
+		nf->tx_blocked = 1;
+		return 0;
+	}
 	if (nf->rings_up && nf_tx_fits(nf, pages, pages + 1))
 		return 1;
 	if (nf->rings_up) {

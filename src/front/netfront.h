@@ -112,6 +112,11 @@ struct pv_netfront_stats {
 	uint64_t accel_tx_return_dropped; /* handed back with no way to send them (also tx_dropped) */
 	uint64_t accel_fast_tx_packets, accel_fast_rx_packets;	/* get_stats deltas summed */
 	uint64_t accel_attaches, accel_detaches;
+	/* Migration (netfront_migrate.c). */
+	uint64_t mig_suspends;		/* control/shutdown = "suspend" acknowledged */
+	uint64_t migrations;		/* connected on the destination */
+	uint64_t mig_returns;		/* gave up on the destination, back on the source */
+	uint64_t mig_tx_abandoned;	/* TX requests unanswered when the source vif closed */
 };
 
 /*
@@ -160,6 +165,8 @@ int pv_netfront_closed(const struct pv_netfront *nf);
 int pv_netfront_connected(const struct pv_netfront *nf);	/* backend Connected, rings up */
 unsigned int pv_netfront_domid(const struct pv_netfront *nf);	/* 0 when not registered */
 unsigned int pv_netfront_features(const struct pv_netfront *nf);	/* PV_NF_BE_* */
+/* Suspended for a migration, or on the way to the destination. */
+int pv_netfront_migrating(const struct pv_netfront *nf);
 /* Counters; an attached accelerator's deltas are collected first (hence not const). */
 void pv_netfront_get_stats(struct pv_netfront *nf, struct pv_netfront_stats *st);
 

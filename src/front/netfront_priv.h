@@ -23,6 +23,21 @@
 
 #define NF_PATH_MAX 128
 
+/* A migration in progress (netfront_migrate.c). */
+enum nf_mig_phase {
+	NF_MIG_NONE,
+	NF_MIG_QUIESCE,		/* acknowledged: TX stopped, collecting responses */
+	NF_MIG_CLOSING,		/* vif Closing -> Closed on the source */
+	NF_MIG_MOVING,		/* registering and connecting on the destination */
+};
+
+struct nf_mig {
+	enum nf_mig_phase phase;
+	char src[PATH_MAX], dst[PATH_MAX];	/* hv.sock paths */
+	uint64_t t_req, deadline;		/* CLOCK_MONOTONIC ms */
+	struct pv_watch *timer;
+};
+
 struct pv_netfront {
 	/* What the caller gave us. */
 	struct pv_loop *loop;
@@ -84,6 +99,8 @@ struct pv_netfront {
 	struct pv_ratelimit rl;
 
 	struct nf_accel *accel;		/* the accelerator host (accel_front.c) */
+	int accel_event;		/* an "accel" watch event since the last nf_accel_sync */
+	struct nf_mig mig;
 };
 
 /* netfront.c */
@@ -106,5 +123,19 @@ void nf_lose(struct pv_netfront *nf, const char *why);
 /* ... or soon: safe anywhere, the data path stops at once. */
 void nf_fail(struct pv_netfront *nf, const char *why);
 void nf_set_carrier(struct pv_netfront *nf, int up);
+/* For netfront_migrate.c. */
+int nf_write_state(struct pv_netfront *nf, int state);
+void nf_disconnect(struct pv_netfront *nf);
+void nf_schedule_retry(struct pv_netfront *nf, unsigned int ms);
+void nf_run(struct pv_netfront *nf);
+
+/* netfront_migrate.c: Xen's suspend request, and the move to another host */
+int nf_mig_watch(struct pv_netfront *nf);		/* control/shutdown */
+int nf_mig_check(struct pv_netfront *nf);		/* act on control/shutdown */
+int nf_mig_busy(const struct pv_netfront *nf);		/* suspending: do not reconnect here */
+void nf_mig_backend_closed(struct pv_netfront *nf);	/* the source's vif is Closed */
+void nf_mig_lost(struct pv_netfront *nf);		/* pvnetd lost: on with the move? */
+void nf_mig_connected(struct pv_netfront *nf);		/* carrier up */
+void nf_mig_free(struct pv_netfront *nf);
 
 #endif

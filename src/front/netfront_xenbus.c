@@ -114,7 +114,7 @@ static int nf_xs_flag(struct pv_netfront *nf, const char *key)
 	return nf_xs_read_uint(nf, nf->be_path, key, &v) == 0 && v == 1;
 }
 
-static int nf_write_state(struct pv_netfront *nf, int state)
+int nf_write_state(struct pv_netfront *nf, int state)
 {
 	char path[NF_KEY_MAX];
 	int e = nf_key(path, nf->fe_path, "state");
@@ -326,6 +326,10 @@ static int nf_backend_closed(struct pv_netfront *nf)
 		nf->closed = 1;
 		return 0;
 	}
+	if (nf_mig_busy(nf)) {		/* suspended for a migration: on to the destination */
+		nf_mig_backend_closed(nf);
+		return 0;
+	}
 	/* Reconnect as Linux's frontend does: Initialising after Closed. */
 	e = nf_rings_release(nf);
 	return e ? e : nf_write_state(nf, XenbusStateInitialising);
@@ -357,12 +361,13 @@ static int nf_xenbus_step(struct pv_netfront *nf)
 	nf->be_state = (int)be;
 	switch (be) {
 	case XenbusStateInitWait:
-		if (!nf->shutting_down && (nf->fe_state == XenbusStateInitialising ||
+		if (!nf->shutting_down && !nf_mig_busy(nf) && (nf->fe_state == XenbusStateInitialising ||
 					   nf->fe_state == XenbusStateClosed))
 			return nf_talk(nf);
 		return 0;
 	case XenbusStateConnected:
-		if (nf->fe_state == XenbusStateConnected && nf->rings_up && !nf->carrier) {
+		if (nf->fe_state == XenbusStateConnected && nf->rings_up && !nf->carrier &&
+		    !nf_mig_busy(nf)) {	/* suspended: the carrier stays down */
 			nf_set_carrier(nf, 1);
 			return nf_kick(nf);
 		}
@@ -381,6 +386,8 @@ static int nf_xenbus_step(struct pv_netfront *nf)
 		nf_forget_backend(nf);
 		if (nf->shutting_down)
 			nf->closed = 1;
+		if (nf_mig_busy(nf))
+			nf_mig_backend_closed(nf);
 		return 0;
 	default:
 		return 0;
@@ -393,12 +400,15 @@ static int nf_xs_drain(struct pv_netfront *nf)
 	char path[NF_KEY_MAX], token[16];
 	int n = 0, e;
 
-	while ((e = xsc_read_watch(nf->xs, path, sizeof(path), token, sizeof(token), 0)) == 1)
+	while ((e = xsc_read_watch(nf->xs, path, sizeof(path), token, sizeof(token), 0)) == 1) {
+		if (!strcmp(token, "accel"))
+			nf->accel_event = 1;	/* accel-frontend written or removed: nf_accel_sync */
 		n++;
+	}
 	return e < 0 ? e : n;
 }
 
-static void nf_run(struct pv_netfront *nf)
+void nf_run(struct pv_netfront *nf)
 {
 	for (int round = 0; round < NF_STEP_ROUNDS && nf->g; round++) {
 		int e = nf_xenbus_step(nf);
@@ -410,6 +420,11 @@ static void nf_run(struct pv_netfront *nf)
 		if (e)
 			pv_warn("vif%u.%u: xenbus: %s", pv_netfront_domid(nf), nf->devid, strerror(-e));
 		nf_accel_sync(nf);	/* attach/detach the accelerator as the store says */
+		e = nf_mig_check(nf);	/* the toolstack's control/shutdown */
+		if (e && nf_fatal(e)) {
+			nf_lose(nf, strerror(-e));
+			return;
+		}
 		e = nf_xs_drain(nf);
 		if (e < 0) {
 			nf_lose(nf, "xenstore connection lost");
@@ -487,7 +502,7 @@ static int nf_vif_request(struct pv_netfront *nf)
 }
 
 /* Close whatever part of the domain exists, quietly. */
-static void nf_disconnect(struct pv_netfront *nf)
+void nf_disconnect(struct pv_netfront *nf)
 {
 	nf_set_carrier(nf, 0);
 	/*
@@ -546,13 +561,15 @@ static int nf_connect(struct pv_netfront *nf)
 	nf->fe_state = XenbusStateInitialising;	/* what the toolstack wrote */
 	nf->be_state = XenbusStateUnknown;
 	nf->ever_registered = 1;
-	pv_info("registered with pvnetd as domain %u (%s)", pv_guest_domid(nf->g), nf->name);
-	return xsc_watch(nf->xs, nf->fe_path, "fe");
+	pv_info("registered with pvnetd at %s as domain %u (%s)", nf->hv_path, pv_guest_domid(nf->g),
+		nf->name);
+	e = xsc_watch(nf->xs, nf->fe_path, "fe");
+	return e ? e : nf_mig_watch(nf);
 }
 
 static void nf_retry_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg);
 
-static void nf_schedule_retry(struct pv_netfront *nf, unsigned int ms)
+void nf_schedule_retry(struct pv_netfront *nf, unsigned int ms)
 {
 	if (!nf->retry_w)
 		nf->retry_w = pv_loop_timer(nf->loop, ms, 0, nf_retry_cb, nf);
@@ -595,6 +612,7 @@ void nf_lose(struct pv_netfront *nf, const char *why)
 		nf->closed = 1;
 		return;
 	}
+	nf_mig_lost(nf);	/* suspended for a migration: the retry goes to the destination */
 	nf->st.reconnects++;
 	nf->retry_ms = NF_RETRY_MIN_MS;
 	nf_schedule_retry(nf, NF_RETRY_MIN_MS);
@@ -625,7 +643,18 @@ void nf_set_carrier(struct pv_netfront *nf, int up)
 		return;
 	nf->carrier = up;
 	pv_info("vif%u.%u: carrier %s", pv_netfront_domid(nf), nf->devid, up ? "up" : "down");
+	/*
+	 * Suspended for a migration: the upper edge keeps its link.  Linux's
+	 * linkwatch handles carrier changes at most once a second (non-urgent
+	 * events), and a TAP whose carrier went down and up within that
+	 * second kept the guest's TX queue stopped for up to a second after
+	 * the move.  TX stops in netfront instead (nf_tx_room_slow).
+	 */
+	if (!up && nf_mig_busy(nf))
+		return;
 	nf->ops.carrier(nf->arg, up);
+	if (up)
+		nf_mig_connected(nf);
 }
 
 /* ---- the public face ---- */
@@ -697,6 +726,7 @@ void pv_netfront_free(struct pv_netfront *nf)
 		nf_disconnect(nf);
 	if (nf->retry_w)
 		pv_loop_timer_del(nf->loop, nf->retry_w);
+	nf_mig_free(nf);
 	nf_accel_free(nf);
 	free(nf->rx_lin);
 	free(nf);
@@ -709,6 +739,7 @@ void pv_netfront_shutdown(struct pv_netfront *nf)
 	if (nf->shutting_down)
 		return;
 	nf->shutting_down = 1;
+	nf_mig_free(nf);	/* a migration in progress stops where it is */
 	if (nf->retry_w) {
 		pv_loop_timer_del(nf->loop, nf->retry_w);
 		nf->retry_w = NULL;

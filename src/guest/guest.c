@@ -86,6 +86,10 @@ static size_t gnttab_bytes(uint32_t n)
  * A stale reply (another seq) is skipped, one of another type or length
  * is -EPROTO (see pv_seqpacket_call()).
  *
+ * A pvnetd that accepted the connection but does not answer (stopped,
+ * wedged) costs at most PV_GUEST_HV_TIMEOUT_MS: -ETIMEDOUT, and the caller
+ * drops the connection (a migrating netfront then goes back to its source).
+ *
  * Return: the reply's err field (0 or -errno), or -errno of the transport.
  */
 int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
@@ -98,7 +102,8 @@ int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
 		.rfds = rfds, .rfds_max = PV_HV_MAX_FDS, .nrfds = nrfds, .body_if_ok = 1,
 	};
 
-	return pv_seqpacket_call(hv_fd, type, ++last_seq, body, len, fds, nfds, &r, -1);
+	return pv_seqpacket_call(hv_fd, type, ++last_seq, body, len, fds, nfds, &r,
+				 PV_GUEST_HV_TIMEOUT_MS);
 }
 
 /**

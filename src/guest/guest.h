@@ -17,6 +17,9 @@
 
 struct pv_guest;
 
+/* Bound on one hypervisor call's reply (pv_guest_hv_call). */
+#define PV_GUEST_HV_TIMEOUT_MS 5000
+
 /*
  * pv_guest_register() - create a domain and register it with pvnetd
  * @hv_path: pvnetd's hypervisor socket (<run-dir>/hv.sock)

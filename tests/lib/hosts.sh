@@ -1,0 +1,116 @@
+# hosts.sh - several pvnet hosts on one L2 segment (sourced after common.sh).
+#
+#   g1 (netns)      h1 (netns)                      wire (netns)              ext (netns)
+#   eth0 ═ rings ═> pvnetd [+ pvnet-nicd] up0 ══veth══ h1p ┐
+#   g2 (netns)      h2 (netns)                          br0 (Linux bridge) ─ e0 ══veth══ eth0 .100
+#   eth0 ═ rings ═> pvnetd [+ pvnet-nicd] up0 ══veth══ h2p ┘                 198.18.0.100/24
+#                                                                              fd00:18::100/64
+# A host is a namespace hN with its own run directory $base/hN, its pvnetd
+# reaching the wire through an AF_PACKET uplink on up0 (mode "uplink") or
+# through a pvnet-nicd owning up0 (mode "nic").  The wire namespace holds the
+# segment's switch (a Linux bridge) and the external host hangs off it.
+#
+# Mode "vxlan": the host's uplink is instead a kernel VXLAN device vx0 (VNI
+# 42, UDP 4789, multicast group 239.1.1.42) over an underlay veth ul0
+# (10.99.0.N/24, MTU 1600 so that vx0 carries 1500-byte frames) into a
+# second bridge of the wire namespace, br-ul; no veth into br0.  pvnet
+# uses the kernel's overlay engine; the guests of VXLAN hosts share one L2
+# segment among themselves (the external host is not on it).
+#
+#   h1: pvnetd --uplink vx0 ── vx0 (VNI 42) ─ ul0 10.99.0.1 ══ h1u ┐
+#                                                              br-ul (underlay)
+#   h2: pvnetd --uplink vx0 ── vx0 (VNI 42) ─ ul0 10.99.0.2 ══ h2u ┘
+#
+# Usage:
+#   wire_begin TAG            base dir, traps, wire + ext namespaces ($wire, $ext)
+#   add_host N MODE           host N: namespace, veth into br0, daemons; dies on failure
+#   use_host N                point common.sh's helpers at host N: $run, $hostns, $nicdir
+#                             (P, domid_of, vstat, start_guest, start_nicd ... follow)
+# Every host's daemons are tracked and stopped by the EXIT trap, every
+# namespace removed, the logs kept after a failure (build/test-logs).
+
+declare -A HOST_NS HOST_RUN HOST_MODE
+
+wire_begin() {
+	base=$(mktemp -d "/tmp/pvnet-$1.XXXXXX") || { fail "mktemp"; exit 1; }
+	run=$base
+	trap hosts_cleanup EXIT
+	trap 'exit 130' INT TERM
+	mk_ns wire wire && mk_ns ext ext || die "namespaces"
+	ip -n "$wire" link add br0 type bridge || die "wire bridge"
+	# No STP, no forward delay: ports forward at once; a short ageing so a
+	# moved MAC is not pinned to its old port for 5 minutes when no frame
+	# from it passes (the migrated guest's gratuitous ARP re-teaches it anyway).
+	ip -n "$wire" link set br0 type bridge stp_state 0 forward_delay 0 ageing_time 3000
+	ip -n "$wire" link set br0 up
+	veth_pair "$wire" e0 "$ext" eth0 || die "ext veth"
+	ip -n "$wire" link set e0 master br0
+	ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+	ip -n "$ext" addr add fd00:18::100/64 dev eth0 nodad
+}
+
+hosts_cleanup() {
+	local n
+	declare -F on_cleanup >/dev/null && on_cleanup
+	for n in "${!HOST_RUN[@]}"; do stop_pvnetd "${HOST_RUN[$n]}"; done
+	ns_cleanup
+	run=$base
+	keep_logs "$base"
+	rm -rf "$base"
+}
+
+use_host() {
+	hostns=${HOST_NS[$1]}
+	run=${HOST_RUN[$1]}
+	nicdir=$run/nic
+}
+
+# add_host N MODE [pvnetd ARGS...]: MODE is "uplink" or "nic".
+add_host() {
+	local n=$1 mode=$2 ns; shift 2
+	mk_ns ns "h$n" || die "namespace h$n"
+	HOST_NS[$n]=$ns
+	HOST_RUN[$n]=$base/h$n
+	HOST_MODE[$n]=$mode
+	mkdir -p "$base/h$n"
+	if [ "$mode" = vxlan ]; then
+		vxlan_underlay "$n" "$ns"
+	else
+		veth_pair "$ns" up0 "$wire" "h${n}p" || die "host $n veth"
+		ip -n "$wire" link set "h${n}p" master br0
+	fi
+	use_host "$n"
+	case $mode in
+	uplink) host_pvnetd --uplink up0 --log-level debug "$@" || die "host $n: pvnetd did not start" ;;
+	vxlan) host_pvnetd --uplink vx0 --log-level debug "$@" || die "host $n: pvnetd did not start" ;;
+	nic) start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "host $n: pvnet-nicd did not start"
+	     host_pvnetd --nic "$nicdir" --log-level debug "$@" || die "host $n: pvnetd did not start" ;;
+	*) die "add_host: mode '$mode'" ;;
+	esac
+}
+
+# vxlan_underlay N NS: br-ul in the wire namespace (once), ul0 into it, vx0 on ul0.
+vxlan_underlay() {
+	local n=$1 ns=$2
+	if ! ip -n "$wire" link show br-ul >/dev/null 2>&1; then
+		ip -n "$wire" link add br-ul type bridge || die "underlay bridge"
+		# No IGMP querier here: without snooping the group's frames flood.
+		ip -n "$wire" link set br-ul type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+		ip -n "$wire" link set br-ul up
+	fi
+	veth_pair "$ns" ul0 "$wire" "h${n}u" || die "host $n underlay veth"
+	ip -n "$wire" link set "h${n}u" master br-ul
+	ip -n "$wire" link set "h${n}u" mtu 1600
+	ip -n "$ns" link set ul0 mtu 1600
+	ip -n "$ns" addr add "10.99.0.$n/24" dev ul0
+	ip -n "$ns" link add vx0 type vxlan id 42 group 239.1.1.42 dev ul0 dstport 4789 ||
+		die "host $n: vxlan device"
+	ip -n "$ns" link set vx0 mtu 1500
+	ip -n "$ns" link set vx0 up
+}
+
+# ping_ok NS ADDR [SECONDS]: ADDR answers a ping from NS within SECONDS (default 10).
+ping_ok() {
+	local ns=$1 addr=$2 t=${3:-10}
+	wait_for "$t" "ip netns exec '$ns' ping -c1 -W1 $addr >/dev/null 2>&1"
+}
