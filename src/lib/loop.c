@@ -14,9 +14,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sched.h>
 #include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -39,8 +37,6 @@ struct pv_loop {
 	int dispatching;
 	struct pv_watch *dead;
 	struct pv_watch *soon_head, *soon_tail;
-	unsigned int poll_us;		/* pv_loop_set_poll(): 0 = block at once */
-	uint64_t polls, poll_hits;	/* empty rounds spent polling; those that found work */
 };
 
 struct pv_loop *pv_loop_new(void)
@@ -54,8 +50,6 @@ struct pv_loop *pv_loop_new(void)
 		free(loop);
 		return NULL;
 	}
-	if (getenv("PVNET_POLL_US_EXPERIMENT"))	/* XXX experiment */
-		loop->poll_us = (unsigned int)atoi(getenv("PVNET_POLL_US_EXPERIMENT"));
 	return loop;
 }
 
@@ -277,51 +271,16 @@ int pv_loop_once(struct pv_loop *loop, int timeout_ms)
 	return n;
 }
 
-static uint64_t loop_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/*
- * Bounded adaptive polling.  Every wake-up of a sleeping process costs
- * microseconds (on a VM, an idle vCPU's halt and the IPI that ends it:
- * tens of them), and a frame crossing pvnet wakes several processes in
- * turn.  With poll_us set, a loop that just did work keeps polling its
- * epoll set without sleeping for up to poll_us after its last event, so a
- * reply that follows within that window finds it awake; it yields the CPU
- * between polls (sched_yield: a runnable neighbour runs first, so polling
- * never takes a CPU that real work wants), and blocks as before once the
- * window has passed with nothing to do.  Never an unbounded spin: an idle
- * loop polls for at most poll_us after its last event.
- */
 int pv_loop_run(struct pv_loop *loop)
 {
-	uint64_t last = 0;
-
 	loop->stop = 0;
 	while (!loop->stop) {
-		int poll = loop->poll_us && loop_now_us() - last < loop->poll_us;
-		int r = pv_loop_once(loop, poll ? 0 : -1);
+		int r = pv_loop_once(loop, -1);
 
 		if (r < 0)
 			return r;
-		if (r > 0) {
-			loop->poll_hits += poll;
-			last = loop->poll_us ? loop_now_us() : 0;
-		} else if (poll) {
-			loop->polls++;
-			sched_yield();
-		}
 	}
 	return 0;
-}
-
-void pv_loop_set_poll(struct pv_loop *loop, unsigned int us)
-{
-	loop->poll_us = us > PV_LOOP_POLL_MAX_US ? PV_LOOP_POLL_MAX_US : us;
 }
 
 void pv_loop_stop(struct pv_loop *loop)

@@ -41,13 +41,6 @@ void pv_loop_timer_del(struct pv_loop *loop, struct pv_watch *w);
 
 /* Run until pv_loop_stop(); returns 0, or -errno on an epoll failure. */
 int pv_loop_run(struct pv_loop *loop);
-/*
- * pv_loop_set_poll() - pv_loop_run() keeps polling (yielding the CPU
- * between polls) for up to @us microseconds after its last event before it
- * sleeps; 0 (the default) sleeps at once.  At most PV_LOOP_POLL_MAX_US.
- */
-#define PV_LOOP_POLL_MAX_US	1000u
-void pv_loop_set_poll(struct pv_loop *loop, unsigned int us);
 /* Run one round, waiting at most @timeout_ms (-1 = forever). */
 int pv_loop_once(struct pv_loop *loop, int timeout_ms);
 void pv_loop_stop(struct pv_loop *loop);
