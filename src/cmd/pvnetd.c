@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "back/ctl.h"
+#include "back/keep.h"
 #include "back/metrics.h"
 #include "back/migrate.h"
 #include "back/netback.h"
@@ -35,6 +36,7 @@ struct pvnetd {
 	char hv_path[PATH_MAX];
 	char xs_path[PATH_MAX];
 	char ctl_path[PATH_MAX];
+	char keep_path[PATH_MAX];	/* vifs.kept: vif settings across a restart (keep.c) */
 	struct pv_loop *loop;
 	struct xs_server *xs;
 	struct pv_hv *hv;
@@ -95,7 +97,8 @@ static int paths_setup(struct pvnetd *d)
 {
 	return pv_daemon_path(&d->dd, d->hv_path, sizeof(d->hv_path), PV_HV_SOCK_NAME) < 0 ||
 	       pv_daemon_path(&d->dd, d->xs_path, sizeof(d->xs_path), PV_XS_SOCK_NAME) < 0 ||
-	       pv_daemon_path(&d->dd, d->ctl_path, sizeof(d->ctl_path), PV_CTL_SOCK_NAME) < 0 ? -1 : 0;
+	       pv_daemon_path(&d->dd, d->ctl_path, sizeof(d->ctl_path), PV_CTL_SOCK_NAME) < 0 ||
+	       pv_daemon_path(&d->dd, d->keep_path, sizeof(d->keep_path), PV_KEEP_FILE) < 0 ? -1 : 0;
 }
 
 /* A guest asked for its vif (PV_HV_VIF_REQUEST): the toolstack's job. */
@@ -218,6 +221,11 @@ static int services_start(struct pvnetd *d)
 	}
 	if (d->metrics_on && metrics_start(d, cctx.started) < 0)
 		return -1;
+	/* The last pvnetd's vif settings, before any guest can ask for its vif. */
+	err = pv_keep_load(d->xs, d->mig, d->keep_path);
+	if (err < 0)
+		pv_warn("%s: %s: vif settings of the last pvnetd not restored", d->keep_path,
+			strerror(-err));
 	err = pv_hvsock_listen(d->hv, d->hv_path);
 	if (err) {
 		pv_err("%s: %s", d->hv_path, strerror(-err));
@@ -226,8 +234,44 @@ static int services_start(struct pvnetd *d)
 	return 0;
 }
 
+/* Every vif's settings to vifs.kept, for the next pvnetd (keep.c). */
+static void keep_save(struct pvnetd *d)
+{
+	struct pv_keep_vif *v = calloc(PV_KEEP_MAX, sizeof(*v));
+	unsigned int n = 0;
+	char dir[64], kids[4096];
+	int e;
+
+	if (!v || !d->hv || !d->mig) {
+		free(v);
+		return;
+	}
+	for (unsigned int i = 0; i < PV_MAX_DOMAINS && n < PV_KEEP_MAX; i++) {
+		struct pv_domain *dom = pv_domain_get(d->hv, i);
+		int k;
+
+		if (!dom)
+			continue;
+		snprintf(dir, sizeof(dir), "/local/domain/0/backend/vif/%u", dom->domid);
+		k = xs_server_directory(d->xs, dir, kids, sizeof(kids));
+		for (int j = 0, off = 0; j < k && n < PV_KEEP_MAX;
+		     j++, off += (int)strlen(kids + off) + 1) {
+			char *end;
+			unsigned long devid = strtoul(kids + off, &end, 10);
+
+			if (end != kids + off && !*end)
+				v[n++] = (struct pv_keep_vif){ dom->domid, (unsigned int)devid, dom->name };
+		}
+	}
+	e = pv_keep_save(d->xs, d->mig, v, n, d->keep_path);
+	if (e < 0)
+		pv_warn("%s: %s: vif settings not kept", d->keep_path, strerror(-e));
+	free(v);
+}
+
 static void services_stop(struct pvnetd *d)
 {
+	keep_save(d);	/* while the vifs are there */
 	/* Guests first (their vifs go through netback's hook), then the rest. */
 	if (d->hv)
 		pv_hvsock_close(d->hv);
