@@ -146,25 +146,34 @@ clean:
 	rm -rf build build-asan
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the daemons and pvnetctl in
-# SBINDIR, pvnet-bench in BINDIR, man pages, and the systemd units
-# (systemd/, their /usr/local/sbin rewritten to SBINDIR) in UNITDIR.
+# SBINDIR, pvnet-bench in BINDIR, libpvnet (static, shared, its header) in
+# LIBDIR and INCLUDEDIR, man pages, and the systemd units (systemd/, their
+# /usr/local/sbin rewritten to SBINDIR) in UNITDIR.
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL ?= install
-SBIN_PROGS := pvnetd pvnet-nicd pvnet-front pvnetctl
+SBIN_PROGS := pvnetd pvnet-nicd pvnet-front pvnetctl pvnet-broker
 BIN_PROGS  := pvnet-bench
 UNITS      := $(wildcard systemd/*.service)
 
-install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS))
+install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS)) $(BUILD)/libpvnet.a $(BUILD)/libpvnet.so.1
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(SBIN_PROGS)) $(DESTDIR)$(SBINDIR)/
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(BIN_PROGS)) $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 $(wildcard docs/*.8) $(DESTDIR)$(MANDIR)/man8/
 	$(INSTALL) -m 0644 $(wildcard docs/*.1) $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/pvnet
+	$(INSTALL) -m 0644 $(wildcard docs/*.3) $(DESTDIR)$(MANDIR)/man3/
+	$(INSTALL) -m 0644 $(BUILD)/libpvnet.a $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 0755 $(BUILD)/libpvnet.so.1 $(DESTDIR)$(LIBDIR)/
+	ln -sf libpvnet.so.1 $(DESTDIR)$(LIBDIR)/libpvnet.so
+	$(INSTALL) -m 0644 include/pvnet/libpvnet.h include/pvnet/nic.h $(DESTDIR)$(INCLUDEDIR)/pvnet/
 	for u in $(UNITS); do \
 		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' $$u >$(DESTDIR)$(UNITDIR)/$${u#systemd/} && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u#systemd/} || exit 1; \

@@ -34,6 +34,7 @@ check "[ -n '$units' ] && grep -qx pvnetd.service <<<'$units' && grep -qx 'pvnet
 # Install what $BUILD holds, never rebuilding it (-o: the ASan build stays ASan).
 keep=()
 for c in "$root"/src/cmd/*.c; do keep+=(-o "$BUILD/$(basename "$c" .c)"); done
+keep+=(-o "$BUILD/libpvnet.a" -o "$BUILD/libpvnet.so.1")
 dest=$tmp/dest
 if make -s -C "$root" "${keep[@]}" BUILD="$BUILD" install DESTDIR="$dest" PREFIX=/opt/pvnet >"$tmp/install.log" 2>&1; then
 	pass "make install DESTDIR=... PREFIX=/opt/pvnet"
@@ -47,7 +48,7 @@ for c in "$root"/src/cmd/*.c; do
 done
 check "[ -z '$missing' ]" "every program installed in sbin/ or bin/${missing:+ (missing:$missing)}"
 missing=""
-for m in "$root"/docs/*.[18]; do
+for m in "$root"/docs/*.[138]; do
 	f=$(basename "$m")
 	[ -f "$dest/opt/pvnet/share/man/man${f##*.}/$f" ] || missing+=" $f"
 done
