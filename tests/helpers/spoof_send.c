@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/pkt.h"
+
 static int parse_mac(const char *s, uint8_t m[6])
 {
 	unsigned int b[6];
@@ -40,22 +42,6 @@ static int parse_mac(const char *s, uint8_t m[6])
 	for (int i = 0; i < 6; i++)
 		m[i] = (uint8_t)b[i];
 	return 0;
-}
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -93,7 +79,7 @@ static size_t mk_ipv4(uint8_t *f, const char *sip, const char *dip)
 	ip[9] = 17;
 	if (inet_pton(AF_INET, sip, ip + 12) != 1 || inet_pton(AF_INET, dip, ip + 16) != 1)
 		return 0;
-	put16(ip + 10, fold(sum16(ip, 20, 0)));
+	put16(ip + 10, pv_pkt_csum_fold(pv_pkt_csum_add(0, ip, 20)));
 	put16(u, 9999);
 	put16(u + 2, 9);
 	put16(u + 4, 8 + 18);
@@ -117,10 +103,10 @@ static size_t mk_ipv6(uint8_t *f, const char *sip, const char *dip, uint8_t nh, 
 		return 0;
 	put16(ph + 2, pl);
 	ph[7] = nh;
-	s = sum16(ip + 8, 32, 0);
-	s = sum16(ph, 8, s);
-	s = sum16(l4, pl, s);
-	put16(l4 + csum_off, fold(s));
+	s = pv_pkt_csum_add(0, ip + 8, 32);
+	s = pv_pkt_csum_add(s, ph, 8);
+	s = pv_pkt_csum_add(s, l4, pl);
+	put16(l4 + csum_off, pv_pkt_csum_fold(s));
 	return 14 + 40 + pl;
 }
 
