@@ -294,7 +294,8 @@ struct pv_nic_vi_info {
 
 struct pv_nic_line {
 	uint32_t v;
-	uint32_t v2;
+	uint32_t armed;		/* evq_cons only: the user armed its wake-up (1), the NIC
+				 * disarmed it when it woke the user (0); 0 in the others */
 	uint8_t pad[56];
 };
 
@@ -306,7 +307,7 @@ struct pv_nic_vi_shared {
 	struct pv_nic_line rx_prod;	/* .v: user */
 	struct pv_nic_line rx_cons;	/* .v: NIC */
 	struct pv_nic_line evq_prod;	/* .v: NIC */
-	struct pv_nic_line evq_cons;	/* .v: user's read index, .v2: wake_armed */
+	struct pv_nic_line evq_cons;	/* .v: user's read index, .armed: wake-up armed */
 	struct pv_nic_line fault;	/* .v: NIC, enum pv_nic_fault */
 };
 

@@ -354,7 +354,7 @@ void pvnic_stop_irq(struct pv_accel_front_dev *dev)
 		return;
 	p->irq_on = 0;
 	if (p->up)
-		__atomic_store_n(&p->u.sh->evq_cons.v2, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&p->u.sh->evq_cons.armed, 0, __ATOMIC_RELEASE);
 }
 
 int pvnic_check_ready(struct pv_accel_front_dev *dev)

@@ -212,7 +212,7 @@ static inline bool vi_user_event(struct vi_user *u, struct pv_nic_event *ev)
 static inline bool vi_user_arm(struct vi_user *u)
 {
 	__atomic_store_n(&u->sh->evq_cons.v, u->evq_cons, __ATOMIC_RELEASE);
-	__atomic_store_n(&u->sh->evq_cons.v2, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&u->sh->evq_cons.armed, 1, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return __atomic_load_n(&u->sh->evq_prod.v, __ATOMIC_ACQUIRE) != u->evq_cons;
 }

@@ -278,11 +278,11 @@ static void vi_publish(struct nic_vi *vi)
 	STORE(&vi->sh->rx_cons.v, vi->rx_cons);
 	STORE(&vi->sh->evq_prod.v, vi->evq_prod);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!LOAD(&vi->sh->evq_cons.v2))
+	if (!LOAD(&vi->sh->evq_cons.armed))
 		return;
 	if (LOAD(&vi->sh->evq_cons.v) == vi->evq_prod)
 		return;
-	STORE(&vi->sh->evq_cons.v2, 0);
+	STORE(&vi->sh->evq_cons.armed, 0);
 	vi->st.wakeups++;
 	if (write(vi->wake_fd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, the user is awake anyway */

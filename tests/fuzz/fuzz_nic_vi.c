@@ -277,7 +277,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cons_legit = 1;
 			break;
 		case 6:
-			a.sh->evq_cons.v2 = 1;
+			a.sh->evq_cons.armed = 1;
 			break;
 		case 7: {
 			uint32_t off, len;
@@ -296,7 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 8:
-			a.sh->evq_cons.v2 = 0;
+			a.sh->evq_cons.armed = 0;
 			break;
 		case 10: {	/* a chain: [n][flags][mss:2], n x [buf][len:2] */
 			uint32_t n;

@@ -268,7 +268,7 @@ static inline int t_vi_event(struct t_vi *v, struct pv_nic_event *ev)
 static inline int t_vi_arm(struct t_vi *v)
 {
 	__atomic_store_n(&v->sh->evq_cons.v, v->evq_cons, __ATOMIC_RELEASE);
-	__atomic_store_n(&v->sh->evq_cons.v2, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&v->sh->evq_cons.armed, 1, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return __atomic_load_n(&v->sh->evq_prod.v, __ATOMIC_ACQUIRE) != v->evq_cons;
 }

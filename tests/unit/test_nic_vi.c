@@ -461,7 +461,7 @@ static void test_wake(void)
 	nic_rx_frame(nic, fr, len, 0);
 	T_CHECK(poll(&pfd, 1, 0) == 1 && read(pfd.fd, &v, 8) == 8 && v == 1, "wake: armed -> eventfd signalled once",
 		"no signal");
-	T_EQ(gb.v.sh->evq_cons.v2, 0, "wake: NIC disarmed it");
+	T_EQ(gb.v.sh->evq_cons.armed, 0, "wake: NIC disarmed it");
 	T_EQ(nic->vis[gb.vi].st.wakeups, 1, "wake: counted");
 	while (t_vi_event(&gb.v, &ev))
 		;

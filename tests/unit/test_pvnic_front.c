@@ -1123,9 +1123,9 @@ static void test_irq(struct pv_loop *loop)
 	uint32_t len = eth_frame(F, MY_MAC, PEER, 64);
 
 	ops->stop_irq(&D);
-	T_EQ(__atomic_load_n(&N.sh->evq_cons.v2, __ATOMIC_ACQUIRE), 0, "irq: stop_irq disarms");
+	T_EQ(__atomic_load_n(&N.sh->evq_cons.armed, __ATOMIC_ACQUIRE), 0, "irq: stop_irq disarms");
 	T_EQ(ops->start_irq(&D), 0, "irq: start_irq, nothing pending");
-	T_EQ(__atomic_load_n(&N.sh->evq_cons.v2, __ATOMIC_ACQUIRE), 1, "irq: start_irq arms");
+	T_EQ(__atomic_load_n(&N.sh->evq_cons.armed, __ATOMIC_ACQUIRE), 1, "irq: start_irq arms");
 	nic_rx(F, len, 0);
 	T_EQ(ops->start_irq(&D), 1, "irq: start_irq reports pending events");
 	D.kicks = 0;
