@@ -53,6 +53,26 @@
 #define PV_HV_MAX_ERRORS   64	/* malformed requests before disconnect */
 
 #define PV_HV_NAME_LEN     32
+
+/*
+ * pv_hv_name_ok() - a domain name as hv.sock takes it: 1 to
+ * PV_HV_NAME_LEN - 1 characters of [A-Za-z0-9._-], NUL-terminated within
+ * PV_HV_NAME_LEN.  The one rule: pvnetd's registration, pvnet-front's
+ * --name and a migration record's name all ask it.
+ */
+static inline int pv_hv_name_ok(const char *name)
+{
+	unsigned int n = 0;
+
+	for (; n < PV_HV_NAME_LEN && name[n]; n++) {
+		char ch = name[n];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return n > 0 && n < PV_HV_NAME_LEN;
+}
 #define PV_HV_MAX_PAGES    (1u << 18)	/* 1 GiB of shareable memory */
 #define PV_HV_MAX_GRANTS   (1u << 16)
 #define PV_HV_MAX_PORTS    1024

@@ -60,6 +60,7 @@
 #include <time.h>
 
 #include "migrate.h"
+#include "pvnet/hv_proto.h"
 #include "toolstack.h"
 #include "hv/xs.h"
 #include "lib/log.h"
@@ -331,19 +332,6 @@ static int mig_check_keys(struct pv_mig *m, const char *dir, const char *rel, in
 	return 0;
 }
 
-static int mig_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > 31)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      *s == '.' || *s == '_' || *s == '-'))
-			return 0;
-	return 1;
-}
-
 /* The offer's own fields: mac (matching its name), mtu, name, bridge. */
 static int mig_check_fields(struct pv_mig *m, const char *off, const char *machex, uint8_t mac[6],
 			    char *msg, size_t msgsz)
@@ -360,7 +348,7 @@ static int mig_check_fields(struct pv_mig *m, const char *off, const char *mache
 	if (mig_read(m, off, "mtu", buf, sizeof(buf)) < 0 || mig_uint(buf, PV_TS_MAX_MTU, &mtu) < 0 ||
 	    mtu < 68)
 		return mig_fail(msg, msgsz, -EINVAL, "mtu must be 68..%d here", PV_TS_MAX_MTU);
-	if (mig_read(m, off, "name", buf, sizeof(buf)) < 0 || !mig_name_ok(buf))
+	if (mig_read(m, off, "name", buf, sizeof(buf)) < 0 || !pv_hv_name_ok(buf))
 		return mig_fail(msg, msgsz, -EINVAL, "offer without a valid domain name");
 	if (mig_read(m, off, "bridge", buf, sizeof(buf)) < 0 || !buf[0] || strlen(buf) > 15)
 		return mig_fail(msg, msgsz, -EINVAL, "offer without a valid bridge name");

@@ -29,6 +29,7 @@
 #include "front/netfront.h"
 #include "front/tap.h"
 #include "pvnet/accel.h"
+#include "pvnet/hv_proto.h"
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/pkt.h"
@@ -121,20 +122,6 @@ static int fr_uint(const char *s, unsigned long max, unsigned int *out)
 	return 0;
 }
 
-/* A domain name as netfront takes it: [A-Za-z0-9._-]{1,31}. */
-static int fr_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > 31)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      *s == '.' || *s == '_' || *s == '-'))
-			return 0;
-	return 1;
-}
-
 static int fr_parse(int argc, char **argv, struct fr_args *a, struct front *fr)
 {
 	struct option longs[FR_NOPTS + 1];
@@ -155,7 +142,7 @@ static int fr_parse(int argc, char **argv, struct fr_args *a, struct front *fr)
 		case OPT_RUN_DIR: a->cfg.run_dir = optarg; break;
 		case OPT_IFNAME: a->ifname = optarg; break;
 		case OPT_NAME:
-			if (!fr_name_ok(optarg)) {
+			if (!pv_hv_name_ok(optarg)) {
 				fprintf(stderr, "pvnet-front: bad domain name '%s': want 1 to 31 of "
 					"A-Z a-z 0-9 . _ -\n", optarg);
 				return -1;

@@ -147,22 +147,6 @@ static const struct { uint32_t len; unsigned int nfds; } hvsock_shape[PV_HV_TYPE
 	[PV_HV_ACCEL_FDS]             = { sizeof(struct pv_hv_accel_fds), 0 },
 };
 
-static int name_ok(const char *name)
-{
-	size_t n = strnlen(name, PV_HV_NAME_LEN);
-
-	if (n == 0 || n == PV_HV_NAME_LEN)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 /* A fresh xenstore connection for @domid: one end served, the other returned. */
 static int hvsock_xs_conn(struct pv_hv *hv, unsigned int domid)
 {
@@ -189,7 +173,7 @@ static void hvsock_do_register(struct hvsock_conn *c, struct hvsock_req *r)
 	memcpy(&reg, r->body, sizeof(reg));
 	if (c->dom) {
 		err = -EALREADY;
-	} else if (reg.version != PV_HV_VERSION || reg.reserved || !name_ok(reg.name)) {
+	} else if (reg.version != PV_HV_VERSION || reg.reserved || !pv_hv_name_ok(reg.name)) {
 		err = -EINVAL;
 	} else {
 		d = pv_domain_create(c->hv, reg.name, r->fds[0], reg.nr_pages,
