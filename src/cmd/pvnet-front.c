@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "front/netfront.h"
-#include "front/tap.h"
+#include "lib/tap.h"
 #include "pvnet/accel.h"
 #include "pvnet/hv_proto.h"
 #include "lib/log.h"
@@ -239,8 +239,9 @@ static void fr_tap_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	pv_netfront_flush(fr->nf);
 }
 
-_Static_assert(TAP_WRITE_IOV >= PV_ACCEL_DELIVER_IOV && TAP_WRITE_IOV >= PV_NF_MAX_RX_SLOTS,
+_Static_assert(TAP_IOV_MAX >= PV_ACCEL_DELIVER_IOV && TAP_IOV_MAX >= PV_NF_MAX_RX_SLOTS,
 	       "a frame netfront or a plugin delivers fits one TAP write");
+_Static_assert(TAP_IOV_MAX >= PV_NF_MAX_TX_SLOTS + 1, "a TX frame's slots fit one TAP read");
 
 static int fr_tap_deliver(void *arg, const struct virtio_net_hdr *vh, const struct iovec *iov,
 			  int iovcnt, uint32_t len)
@@ -383,7 +384,7 @@ static void fr_tap_carrier(void *arg, int up)
 		fr->announce_w = pv_loop_timer(fr->loop, 0, 0, fr_announce_cb, fr);
 
 	if (up) {
-		e = tap_set_offload(&fr->tap, tap_offload_for(pv_netfront_features(fr->nf)));
+		e = tap_set_offload(&fr->tap, pv_netfront_tun_offload(pv_netfront_features(fr->nf)));
 		if (e)
 			pv_warn("%s: offloads: %s", fr->tap.ifname, strerror(-e));
 	}

@@ -30,7 +30,7 @@
 
 #include "../lib/test.h"
 #include "front/netfront.h"
-#include "front/tap.h"
+#include "lib/tap.h"
 #include "lib/pkt.h"
 
 /* ---- frames ---- */
@@ -234,9 +234,9 @@ static void test_misc(void)
 		"mac_parse: good MAC", "%02x", m[5]);
 	T_CHECK(pv_netfront_mac_parse("00:16:3e:12:ab", m) < 0 && pv_netfront_mac_parse("00:16:3e:12:ab:cd:ef", m) < 0 &&
 		pv_netfront_mac_parse("0:16:3e:12:ab:cd", m) < 0, "mac_parse: bad MACs refused", "accepted");
-	T_EQ(tap_offload_for(PV_NF_BE_SG | PV_NF_BE_GSO_TCPV4 | PV_NF_BE_GSO_TCPV6),
+	T_EQ(pv_netfront_tun_offload(PV_NF_BE_SG | PV_NF_BE_GSO_TCPV4 | PV_NF_BE_GSO_TCPV6),
 	     TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, "offload: full backend -> CSUM|TSO4|TSO6");
-	T_EQ(tap_offload_for(PV_NF_BE_GSO_TCPV4 | PV_NF_BE_GSO_TCPV6), TUN_F_CSUM,
+	T_EQ(pv_netfront_tun_offload(PV_NF_BE_GSO_TCPV4 | PV_NF_BE_GSO_TCPV6), TUN_F_CSUM,
 	     "offload: no feature-sg -> no TSO");
 }
 
