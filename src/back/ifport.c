@@ -191,13 +191,16 @@ void ifport_input(struct pv_ifport *ifp, uint8_t *slot, uint32_t len,
 			ifport_rx_drop(ifp, &ifp->xs.rx_truncated, "too long");
 			return;
 		}
+		uint8_t *tag;
+
 		frame -= PV_IF_HEADROOM;
 		memmove(frame, frame + PV_IF_HEADROOM, 2 * PV_ETH_ALEN);
-		frame[12] = tpid >> 8;
-		frame[13] = tpid & 0xff;
-		frame[14] = tci >> 8;
-		frame[15] = tci & 0xff;
 		len += PV_IF_HEADROOM;
+		tag = pv_pkt_getw(frame, len, 2 * PV_ETH_ALEN, PV_IF_HEADROOM);
+		tag[0] = tpid >> 8;
+		tag[1] = tpid & 0xff;
+		tag[2] = tci >> 8;
+		tag[3] = tci & 0xff;
 		shift = PV_IF_HEADROOM;
 	}
 	if (vnet_to_frame(vh, len, shift, &f)) {
@@ -224,12 +227,12 @@ void ifport_rx_error(struct pv_ifport *ifp, int e)
 static uint16_t frame_gso_hdr_len(const struct pv_frame *f)
 {
 	uint32_t th = f->csum_start, n;
+	const uint8_t *tcp;
 
 	if (!(f->flags & PV_FRAME_CSUM_PARTIAL))
 		return 0;	/* the kernel works it out */
-	n = th + f->csum_offset + 2;
-	if (th + 13 < f->hdr_len)
-		n = th + (f->hdr[th + 12] >> 4) * 4u;
+	tcp = pv_pkt_get(f->hdr, f->hdr_len, th, 13);	/* through the data offset */
+	n = tcp ? th + (tcp[12] >> 4) * 4u : th + f->csum_offset + 2;
 	return n <= f->len && n <= UINT16_MAX ? (uint16_t)n : 0;
 }
 
@@ -301,10 +304,11 @@ static int frame_iov(const struct pv_frame *f, struct virtio_net_hdr *vh, struct
 static int ifport_fits_mtu(const struct pv_ifport *ifp, const struct pv_frame *f)
 {
 	uint32_t max = ifp->mtu + PV_ETH_HLEN;
+	const uint8_t *type = pv_pkt_get(f->hdr, f->hdr_len, 2 * PV_ETH_ALEN, 2);
 
 	if (f->gso_type != PV_GSO_NONE)
 		return 1;
-	if (f->hdr_len >= PV_ETH_HLEN && f->hdr[12] == 0x81 && f->hdr[13] == 0x00)
+	if (type && type[0] == 0x81 && type[1] == 0x00)
 		max += PV_IF_HEADROOM;
 	return f->len <= max;
 }
