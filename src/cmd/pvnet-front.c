@@ -595,10 +595,18 @@ static void fr_report(struct front *fr)
 
 static int fr_open_tap(struct front *fr, const char *ifname)
 {
-	int e = tap_open(&fr->tap, ifname);
+	/*
+	 * No carrier until the vif is connected (fr_tap_carrier), and none
+	 * from the device's birth: a guest bringing eth0 up before the
+	 * backend's MAC is set would start IPv6 addrconf with a link-local
+	 * address of the TAP's random MAC and send from it (netback would
+	 * learn an address that is not the vif's).
+	 */
+	int e = tap_open_nocarrier(&fr->tap, ifname);
 
 	if (e) {
-		pv_err("%s: cannot create the TAP device: %s", ifname, strerror(-e));
+		pv_err("%s: cannot create the TAP device: %s", ifname,
+		       e == -EEXIST ? "an interface of that name exists" : strerror(-e));
 		return e;
 	}
 	fr->tap_w = pv_loop_add(fr->loop, fr->tap.fd, 0, fr_tap_cb, fr);

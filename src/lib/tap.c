@@ -63,6 +63,50 @@ int tap_open(struct pv_tap *t, const char *name)
 	return 0;
 }
 
+/**
+ * tap_open_nocarrier() - create TAP @name with its carrier off from birth
+ *
+ * A TAP is registered by TUNSETIFF with the carrier on, under its final
+ * name: someone waiting for the name may bring it up before its owner has
+ * given it a MAC or turned the carrier off, and the kernel then starts
+ * IPv6 addrconf (and sends from a link-local address) with the random MAC
+ * it was born with.  So it is created under a temporary name, its carrier
+ * turned off, and only then renamed @name (a device must be down to be
+ * renamed: it is).  The owner turns the carrier on with tap_set_carrier().
+ * A @name with a '%' pattern cannot be renamed into: -EINVAL.
+ */
+int tap_open_nocarrier(struct pv_tap *t, const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int e, s;
+
+	if (strchr(name, '%'))
+		return -EINVAL;
+	if (strlen(name) >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	if (if_nametoindex(name))
+		return -EEXIST;		/* TUNSETIFF would have attached to a persistent one */
+	e = tap_open(t, "pvtmp%d");
+	if (e)
+		return e;
+	e = tap_set_carrier(t, 0);
+	if (!e) {
+		s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", t->ifname);
+		snprintf(ifr.ifr_newname, IFNAMSIZ, "%s", name);
+		if (s < 0 || ioctl(s, SIOCSIFNAME, &ifr) < 0)
+			e = -errno;
+		if (s >= 0)
+			close(s);
+	}
+	if (e) {
+		tap_close(t);
+		return e;
+	}
+	snprintf(t->ifname, sizeof(t->ifname), "%s", name);
+	return 0;
+}
+
 void tap_close(struct pv_tap *t)
 {
 	if (t->fd >= 0)

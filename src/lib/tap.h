@@ -28,6 +28,8 @@ struct pv_tap {
 
 /* Open (create) TAP @name: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, non-blocking. */
 int tap_open(struct pv_tap *t, const char *name);
+/* The same, the carrier off before anyone can see @name (no '%' pattern). */
+int tap_open_nocarrier(struct pv_tap *t, const char *name);
 void tap_close(struct pv_tap *t);
 
 int tap_set_offload(struct pv_tap *t, unsigned int tun_f);	/* TUN_F_* */
