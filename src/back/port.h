@@ -67,6 +67,7 @@ void pv_frame_linear(struct pv_frame *f, const uint8_t *buf, uint32_t len);
 
 struct pv_port;
 struct pv_switch;
+struct pv_capstream;
 
 /*
  * Storm control: what a port may flood.  The switch floods broadcast,
@@ -128,7 +129,7 @@ struct pv_port {
 	struct pv_port *flush_next;
 	struct pv_port_stats st;
 	struct pv_storm_bucket storm[PV_STORM_KINDS];	/* zero: no limits */
-	struct pv_capture *capture;	/* pvnetctl capture on this port (capture.h), or NULL */
+	struct pv_capstream *capture;	/* pvnetctl capture on this port (capture.h), or NULL */
 };
 
 struct pv_switch_config {
