@@ -19,7 +19,10 @@
 #               bucket, programmed by the pvnic backend from its vif's keys);
 #   fast path, a kernel guest's flood: g accelerated; f floods as in the
 #               first row (an honest frontend sends broadcasts on the slow
-#               path: the switch limits them, the host VI carries what passes).
+#               path: the switch limits them, the host VI carries what passes);
+#   fast path, the VI flood with storm control off: the second row with
+#               evil's vif's storm-broadcast = 0 (the VI unlimited, as
+#               before the NIC had storm control): the baseline, same run.
 # Per row: g's Gbit/s alone and flooded (median (min-max) of REPS runs of
 # SECONDS), the share (flooded median / alone median), what the flooder
 # offered (kframes/s) and what storm control dropped of it.
@@ -114,7 +117,8 @@ accel() { # on|off: g's acceleration
 }
 
 # row LABEL PATH FLOODER: alone and flooded runs alternating; FLOODER
-# "kernel" (macflood in f) or "vi" (evil_vi's txflood)
+# "kernel" (macflood in f) or "vi" (evil_vi's txflood); PATH "" : not in
+# bench/run.sh's table
 out=$run/rows
 row() {
 	local label=$1 path=$2 how=$3 alone=() fl=() i t0 t1 s0 s1 k0 k1 offered=0 dropped=0 ms=0 fp
@@ -147,7 +151,7 @@ row() {
 	printf '%s|%s|%s|%s|%s|%s\n' "$label" "$(stats "${alone[@]}")" "$(stats "${fl[@]}")" "$share" \
 		"$(awk -v n="$offered" -v ms="$ms" 'BEGIN { printf "%.0f", ms ? n / ms : 0 }')" \
 		"$(awk -v n="$offered" -v d="$dropped" 'BEGIN { printf "%.1f%%", n ? 100 * d / n : 0 }')" >>"$out"
-	[ -n "$ROWS" ] && {
+	[ -n "$ROWS" ] && [ -n "$path" ] && {
 		echo "1500|storm: guest -> ext alone, Gbit/s|$path|$(stats "${alone[@]}")"
 		echo "1500|storm: guest -> ext, another guest's broadcast flood, Gbit/s|$path|$(stats "${fl[@]}") = $share"
 	} >>"$ROWS"
@@ -158,7 +162,15 @@ accel off
 row "slow path (flood: kernel guest, raw socket)" slow kernel
 accel on
 row "fast path (flood: hostile frontend, its VI)" fast vi
-row "fast path (flood: kernel guest, raw socket)" fast-kernel kernel
+row "fast path (flood: kernel guest, raw socket)" "" kernel
+bc_def=$(cdefine src/lib/storm.h PV_STORM_DEFAULT_BCAST_PPS)
+XSW() { "$BUILD"/tests/helpers/xs_write "$run/xenstored.sock" "/local/domain/0/backend/vif/$de/0/storm-broadcast" "$1"; }
+if XSW 0 && wait_for 5 "[ \"\$(P --json accel $de 0 show | jget storm_bcast_pps)\" = 0 ]"; then
+	row "fast path (hostile VI), storm control off" "" vi
+	XSW "$bc_def"
+else
+	echo "storm-broadcast 0 did not reach evil's VI: no baseline row" >&2
+fi
 echo quit >&"$ev_out"
 
 echo "storm control: g's TCP to ext (iperf3, 1 stream) alone and under another guest's full-rate broadcast flood,"
