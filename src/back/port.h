@@ -78,8 +78,9 @@ struct pv_switch;
  * over the limit are dropped at the switch, counted on the ingress port
  * (storm_drops[kind]) and logged, rate-limited.  Defaults for vifs:
  * PV_STORM_DEFAULT_* (docs/xenbus.md: the backend keys that change them).
+ * The bucket, its kinds and defaults are src/lib/storm.h's: pvnet-nicd
+ * limits a guest's VI with the same (src/nic/vi.c, "Storm control").
  */
-/* The bucket, its defaults and kinds: src/lib/storm.h (the NIC limits its VIs with the same). */
 
 /* Per-port counters, as pvnetctl shows them. */
 struct pv_port_stats {
