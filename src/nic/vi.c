@@ -38,7 +38,9 @@
  * the turns its deficit ended (tx_quantum_stops) and the most wire bytes
  * others sent while it waited (tx_wait_max_bytes): the share is visible
  * in its own counters.  A refused frame costs the minimum
- * frame: a VI of bad descriptors is held by the descriptor budget.
+ * frame: a VI of bad descriptors is held by the descriptor budget; but a
+ * frame refused by storm control (below), whole and valid, costs what it
+ * would have put on the wire.
  *
  * A turn, as a list of steps:
  *
@@ -83,8 +85,10 @@
  * token of its kind's bucket (lib/storm.h, the one the switch uses for a
  * vif: the pvnic backend programs a VI with its vif's limits); without
  * one it is refused TX_STORM, counted tx_storm_bcast / tx_storm_mcast,
- * logged rate-limited, and costs the scheduler a minimum frame, as any
- * refused frame.  The rule for the kinds: destination ff:ff:ff:ff:ff:ff
+ * logged rate-limited, and costs the scheduler what it would have put on
+ * the wire: a VI flooding over its limit spends its turn as fast as if
+ * its frames went, so refusing them does not buy it more of the NIC's
+ * time (turns of cheap refusals) than sending would.  The rule for the kinds: destination ff:ff:ff:ff:ff:ff
  * is broadcast, any other with the group bit multicast, everything else
  * unicast and never limited: the NIC floods nothing (a frame leaves by its
  * one port, and no VI gets another's TX), so it has no "unknown unicast";
@@ -575,7 +579,9 @@ static bool vi_tx(struct nic *nic, struct nic_vi *vi)
 		}
 		fr[nfr] = (struct tx_frame){ .td = td + n, .n = k };
 		vi_tx_frame(nic, vi, &fr[nfr], overlong, &nf);
-		fr[nfr].cost = nf > nf0 ? tx_wire_cost(fr[nfr].len, &nic->txf[nf0].vnet) :
+		/* a storm refusal had its offload header filled in txf[nf0] (vi_tx_frame) */
+		fr[nfr].cost = nf > nf0 || fr[nfr].err == PV_NIC_ERR_TX_STORM ?
+			       tx_wire_cost(fr[nfr].len, &nic->txf[nf0].vnet) :
 			       NIC_WIRE_MIN + NIC_WIRE_OVERHEAD;
 		deficit -= fr[nfr++].cost;
 		n += k;

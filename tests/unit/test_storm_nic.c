@@ -92,12 +92,13 @@ struct burst {
  * @n frames from @dst (source @src) posted at once by @g, each one
  * descriptor naming the same buffer; served; every event read.
  */
-static struct burst burst(struct guest *g, const uint8_t *dst, const uint8_t *src, unsigned int n)
+static struct burst burst_len(struct guest *g, const uint8_t *dst, const uint8_t *src,
+			      unsigned int n, uint32_t plen)
 {
 	struct burst b = { 0 };
 	struct pv_nic_event ev;
-	uint8_t fr[128];
-	uint32_t len = mk_frame(fr, dst, src, 0, ip4("10.0.0.1"), ip4("10.0.0.255"), 17, 9, 60, 0x5a);
+	uint8_t fr[PV_NIC_BUF_SIZE];
+	uint32_t len = mk_frame(fr, dst, src, 0, ip4("10.0.0.1"), ip4("10.0.0.255"), 17, 9, plen, 0x5a);
 
 	memcpy(g->mem, fr, len);
 	for (unsigned int i = 0; i < n; i++)
@@ -117,6 +118,11 @@ static struct burst burst(struct guest *g, const uint8_t *dst, const uint8_t *sr
 			b.other++;
 	}
 	return b;
+}
+
+static struct burst burst(struct guest *g, const uint8_t *dst, const uint8_t *src, unsigned int n)
+{
+	return burst_len(g, dst, src, n, 60);
 }
 
 static int set_storm(struct guest *g, uint32_t bp, uint32_t bb, uint32_t mp, uint32_t mb)
@@ -183,6 +189,28 @@ static void test_limits(void)
 	T_ASSERT(set_storm(&ga, 0, 0, 0, 0) == 0, "SET_STORM off");
 	b = burst(&ga, MAC_BCAST, MAC_A, 300);
 	T_CHECK(b.done == 300, "nic storm: pps 0 turns the limit off", "done %u", b.done);
+}
+
+/*
+ * A frame refused by storm control costs the scheduler its wire bytes, as
+ * if sent: 128 refused 1514-byte broadcasts (one descriptor budget) end
+ * turns by the quantum, as 128 sent ones would.
+ */
+static void test_sched(void)
+{
+	struct nic_vi *vi = &nic->vis[ga.vi];
+	uint64_t stops0 = vi->st.tx_quantum_stops, wire0 = vi->st.tx_wire_bytes;
+	struct burst b;
+
+	T_ASSERT(set_storm(&ga, 1, 1, 0, 0) == 0, "SET_STORM");
+	b = burst_len(&ga, MAC_BCAST, MAC_A, 128, 1514 - 42);
+	T_CHECK(b.done == 1 && b.storm == 127 && vi->st.tx_quantum_stops >= stops0 + 2 &&
+		vi->st.tx_wire_bytes == wire0 + 1514 + NIC_WIRE_OVERHEAD,
+		"nic storm: refused 1514-byte broadcasts cost their wire bytes: turns end by the quantum, only the sent one on the wire",
+		"done %u storm %u quantum stops +%llu wire +%llu", b.done, b.storm,
+		(unsigned long long)(vi->st.tx_quantum_stops - stops0),
+		(unsigned long long)(vi->st.tx_wire_bytes - wire0));
+	T_ASSERT(set_storm(&ga, 0, 0, 0, 0) == 0, "SET_STORM off");
 }
 
 static void test_host(void)
@@ -257,6 +285,7 @@ int main(void)
 	T_ASSERT(guest_setup(&ga, MAC_A) == 0 && guest_setup(&gh, MAC_H) == 0, "guests");
 	test_off();
 	test_limits();
+	test_sched();
 	test_host();
 	test_refill();
 	test_set_bad();
