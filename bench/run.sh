@@ -17,6 +17,9 @@
 #            per GB beside each TCP figure; also written, with a gnuplot
 #            chart of the TCP rows, to $BENCH_OUT (default build/bench):
 #            table.txt, tcp.dat, chart.svg
+#   storm:   a guest's TCP to the external host under another guest's
+#            full-rate broadcast flood, beside the same guest alone, slow
+#            and fast path (bench/storm.sh, also runnable alone)
 #   N to ext: 1, 2 and 4 guests sending to the external host at once (one
 #            iperf3 stream each, one server per guest on its own port in
 #            the external namespace), on each path:
@@ -351,6 +354,12 @@ else
 	echo "evil_vi did not start ($evb_line): no TX flood figures" >&2
 fi
 wait_for 5 "! kill -0 $evb_pid 2>/dev/null" || kill "$evb_pid" 2>/dev/null
+# Storm control (issue 9): a guest's TCP under another guest's full-rate
+# broadcast flood beside the same guest alone, slow and fast path, on a
+# host of its own (bench/storm.sh; its rows go into the table too).
+stormout=$run/stormresults
+"$top/bench/storm.sh" -r "$REPS" -t "$SECS" -o "$tab" >"$stormout" 2>&1 ||
+	echo "bench/storm.sh failed: $(tail -n 3 "$stormout")" >&2
 
 # --- N guests to the external host at once ----------------------------------
 multiout=$run/multiresults
@@ -482,6 +491,10 @@ if [ -s "$floodout" ]; then
 		printf '%-38s %-26s %s\n' "$l" "$g" "$e"
 	done <"$floodout"
 	echo "(the same guest alone: \"pvnet fast path\" above)"
+fi
+if [ -s "$stormout" ]; then
+	echo
+	cat "$stormout"
 fi
 echo
 echo "N guests to the external host at once, TCP (iperf3, 1 stream each), ${REPS}x${SECS}s;"

@@ -25,6 +25,8 @@
 
 #include <stdint.h>
 
+#include "lib/storm.h"
+
 #define PV_FRAME_HDR_MAX   128	/* private header copy: Ethernet + IP + TCP */
 #define PV_FRAME_MAX_SEGS  44	/* XEN_NETIF_NR_SLOTS_MIN slots + header; an RX chain of the NIC */
 #define PV_FRAME_MAX_LEN   65535	/* XEN_NETIF_MAX_TX_SIZE; also a GSO frame's limit */
@@ -77,25 +79,9 @@ struct pv_capstream;
  * over the limit are dropped at the switch, counted on the ingress port
  * (storm_drops[kind]) and logged, rate-limited.  Defaults for vifs:
  * PV_STORM_DEFAULT_* (docs/xenbus.md: the backend keys that change them).
+ * The bucket, its kinds and defaults are src/lib/storm.h's: pvnet-nicd
+ * limits a guest's VI with the same (src/nic/vi.c, "Storm control").
  */
-enum pv_storm_kind { PV_STORM_BCAST, PV_STORM_MCAST, PV_STORM_UNKNOWN, PV_STORM_KINDS };
-
-#define PV_STORM_DEFAULT_BCAST_PPS	1000
-#define PV_STORM_DEFAULT_MCAST_PPS	2000
-#define PV_STORM_DEFAULT_UNKNOWN_PPS	5000
-#define PV_STORM_BURST_FACTOR		2	/* default burst: this many seconds' worth */
-
-struct pv_storm_bucket {
-	uint32_t pps;			/* 0: no limit */
-	uint32_t burst;			/* frames */
-	uint64_t tokens_m;		/* thousandths of a frame */
-	uint64_t last_ms;
-};
-
-/* Set a bucket (full); pps 0 turns it off; burst 0: PV_STORM_BURST_FACTOR x pps. */
-void pv_storm_set(struct pv_storm_bucket *b, uint32_t pps, uint32_t burst);
-/* Take one frame's token at @now_ms: 1 if it may go. */
-int pv_storm_take(struct pv_storm_bucket *b, uint64_t now_ms);
 
 /* Per-port counters, as pvnetctl shows them. */
 struct pv_port_stats {
