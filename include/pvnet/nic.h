@@ -442,6 +442,7 @@ enum pv_nic_type {
 	PV_NIC_STATS,		/* pv_nic_vi_req -> pv_nic_vi_stats */
 	PV_NIC_SET_ADDRS,	/* pv_nic_set_addrs (PV_NIC_FEAT_SRC_ADDRS) */
 	PV_NIC_SET_STORM,	/* pv_nic_set_storm (PV_NIC_FEAT_TX_STORM) */
+	PV_NIC_CAPTURE,		/* pv_nic_capture + fds[stream socket] (PV_NIC_FEAT_CAPTURE) */
 	PV_NIC_TYPE_MAX,
 };
 
@@ -489,6 +490,7 @@ struct pv_nic_info_reply {
 #define PV_NIC_FEAT_SRC_ADDRS	0x20	/* SET_ADDRS: IPv4/IPv6 source addresses enforced on TX */
 #define PV_NIC_FEAT_TX_PORTS	0x40	/* SET_MAC takes PV_NIC_MAC_F_PORTS */
 #define PV_NIC_FEAT_TX_STORM	0x80	/* SET_STORM: per-VI broadcast/multicast TX limits */
+#define PV_NIC_FEAT_CAPTURE	0x100	/* CAPTURE: a VI's frames mirrored to a stream */
 
 #define PV_NIC_VI_F_RX_CHAIN	0x1	/* VI_ALLOC: this VI takes RX chains */
 
@@ -618,6 +620,25 @@ struct pv_nic_set_storm {
 	uint32_t reserved[2];	/* 0 */
 };
 
+/*
+ * CAPTURE: mirror VI @vi_id's frames, both ways, to the connected stream
+ * socket passed with the request (the NIC owns it from then on).  The
+ * stream is pvnetctl capture's (pvnet/ctl.h): the three bytes "ok\n",
+ * then a struct pv_ctl_cap_rec and the frame's bytes per frame:
+ * PV_CTL_CAP_TX for each frame the VI sent that passed the NIC's checks
+ * (as it leaves: headers as checked, payload as sent), PV_CTL_CAP_RX for
+ * each frame the NIC steers to the VI (before its descriptors are taken:
+ * a frame then dropped rx_no_desc was still captured).  A reader that
+ * does not keep up loses frames, counted in the records' @drops; the VI
+ * never waits.  One capture per VI (-EBUSY); any VI, whichever
+ * connection owns it (nic.sock is for trusted software); -ENOENT: no such
+ * VI; flags 0 (-EINVAL).  It ends when the reader closes or the VI goes.
+ */
+struct pv_nic_capture {
+	uint32_t vi_id;
+	uint32_t flags;		/* 0 */
+};
+
 /* STATS reply: counters of one VI, since allocation (reset keeps them) */
 struct pv_nic_vi_stats {
 	uint32_t vi_id;
@@ -650,6 +671,7 @@ _Static_assert(sizeof(struct pv_nic_hdr) == 16, "pv_nic_hdr 16 bytes");
 _Static_assert(sizeof(struct pv_nic_info_reply) == 80 + 9 * 8,
 	       "info reply (80 bytes before gro_*, then port_rx_kernel_drops)");
 _Static_assert(sizeof(struct pv_nic_filter) == 20, "filter request");
+_Static_assert(sizeof(struct pv_nic_capture) == 8, "capture request");
 _Static_assert(sizeof(struct pv_nic_set_mac) == 20, "set_mac request");
 _Static_assert(sizeof(struct pv_nic_set_addrs) == 16 + PV_NIC_ADDRS_MAX * 16, "set_addrs request");
 _Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 28 * 8, "stats reply");

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -680,6 +681,37 @@ static int cmd_port_list(struct ctl_req *r)
 }
 
 /*
+ * capture vi:N: pvnet-nicd streams VI N's frames itself, straight into
+ * this connection (PV_NIC_CAPTURE through the host VI's connection: the
+ * NIC, not pvnetd, sees the fast path).
+ */
+static int ctl_capture_vi(struct ctl_req *r, const char *id)
+{
+	char *end, msg[96];
+	unsigned long vi;
+	int e, fd;
+
+	errno = 0;
+	vi = strtoul(id, &end, 10);
+	if (errno || !*id || *end || *id == '-' || vi >= UINT32_MAX)
+		return ctl_usage(r, "bad VI '%s' (want vi:N, N as pvnetctl nic or accel show names it)", id);
+	if (!r->ctl->ctx.np)
+		return ctl_fail(r, -ENODEV, "pvnetd has no NIC (--nic): no VIs to capture");
+	if ((fd = fcntl(r->conn->fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		return ctl_fail(r, -errno, "cannot start the capture");
+	e = pv_nicport_capture_vi(r->ctl->ctx.np, (uint32_t)vi, fd);
+	if (e) {
+		snprintf(msg, sizeof(msg), "%s", e == -ENOENT ? "no such VI on the NIC" :
+			 e == -EBUSY ? "a capture runs on that VI already" :
+			 e == -EOPNOTSUPP ? "this pvnet-nicd cannot capture (no PV_NIC_FEAT_CAPTURE)" :
+			 e == -ENOTCONN ? "pvnet-nicd is not connected now" : "the NIC refused the capture");
+		return ctl_fail(r, e, msg);
+	}
+	r->conn->taken = 1;	/* the NIC writes the stream, "ok" first */
+	return 0;
+}
+
+/*
  * capture DOMID DEVID | capture PORT: the connection becomes the capture
  * stream (capture.h) of a vif, or of any switch port by its name (vifD.N,
  * uplink:IF, host:TAP, nic:RUNDIR: as mac-table shows them).
@@ -693,6 +725,8 @@ static int cmd_capture(struct ctl_req *r)
 
 	if (r->argc != 2 && r->argc != 3)
 		return ctl_usage(r, "pvnetd takes DOMID DEVID or PORT only (the options are pvnetctl's)");
+	if (r->argc == 2 && !strncmp(r->argv[1], "vi:", 3))
+		return ctl_capture_vi(r, r->argv[1] + 3);
 	if (r->argc == 3) {
 		if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
 			return e;

@@ -993,6 +993,22 @@ int pv_nicport_vi_stats(struct pv_nicport *np, struct pv_nic_vi_stats *out)
 	return nic_client_stats(np->cfd, np->vi_id, out);	/* a lost socket: its watch detaches */
 }
 
+int pv_nicport_capture_vi(struct pv_nicport *np, uint32_t vi_id, int fd)
+{
+	struct pv_nic_capture m = { .vi_id = vi_id };
+	int rc;
+
+	if (!np->connected || np->cfd < 0)
+		rc = -ENOTCONN;
+	else if (!(np->features & PV_NIC_FEAT_CAPTURE))
+		rc = -EOPNOTSUPP;
+	else
+		rc = nic_client_call(np->cfd, PV_NIC_CAPTURE, &m, sizeof(m), &fd, 1, NULL, 0, NULL,
+				     NP_CALL_MS);
+	close(fd);	/* sent (the NIC holds its own), or not wanted */
+	return rc;
+}
+
 void pv_nicport_stats(const struct pv_nicport *np, struct pv_nicport_stats *out)
 {
 	*out = np->xs;

@@ -81,5 +81,12 @@ void pv_nicport_stats(const struct pv_nicport *np, struct pv_nicport_stats *out)
  * Return: 0, -ENOTCONN while the NIC is away, or the NIC's -errno.
  */
 int pv_nicport_vi_stats(struct pv_nicport *np, struct pv_nic_vi_stats *out);
+/*
+ * pv_nicport_capture_vi() - ask the NIC to stream VI @vi_id's frames to
+ * the connected socket @fd (closed here; the NIC keeps its copy).
+ * Return: 0, -ENOTCONN (no NIC now), -EOPNOTSUPP (a NIC without
+ * PV_NIC_FEAT_CAPTURE), or the NIC's -ENOENT / -EBUSY / -errno.
+ */
+int pv_nicport_capture_vi(struct pv_nicport *np, uint32_t vi_id, int fd);
 
 #endif

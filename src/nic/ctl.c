@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,7 @@ static const struct {
 	[PV_NIC_STATS] = { sizeof(struct pv_nic_vi_req), 0, 0 },
 	[PV_NIC_SET_ADDRS] = { sizeof(struct pv_nic_set_addrs), 0, 0 },
 	[PV_NIC_SET_STORM] = { sizeof(struct pv_nic_set_storm), 0, 0 },
+	[PV_NIC_CAPTURE] = { sizeof(struct pv_nic_capture), 0, 1 },
 };
 
 _Static_assert(PV_NIC_ADDRS_MAX == PV_SG_ADDRS_MAX, "the NIC holds what netback may own");
@@ -395,6 +397,25 @@ static int ctl_set_storm(struct ctl_conn *c, const struct ctl_req *r)
 	return vi ? nic_vi_set_storm(vi, &m) : rc;
 }
 
+/* CAPTURE: the VI's frames to the stream socket that came with the request. */
+static int ctl_capture(struct ctl_conn *c, const struct ctl_req *r)
+{
+	struct pv_nic_capture m;
+	struct nic_vi *vi;
+	int rc, fd;
+
+	memcpy(&m, r->body, sizeof(m));
+	if (m.flags)
+		return -EINVAL;
+	vi = nic_vi_any(c->ctl->nic, m.vi_id, &rc);
+	if (!vi)
+		return rc;
+	fd = fcntl(r->fds[0], F_DUPFD_CLOEXEC, 3);	/* the request's is closed after it */
+	if (fd < 0)
+		return -errno;
+	return nic_vi_capture(c->ctl->nic, vi, fd);
+}
+
 static int ctl_dispatch(struct ctl_conn *c, const struct ctl_req *r, struct ctl_reply *rep)
 {
 	switch (r->h.type) {
@@ -407,6 +428,7 @@ static int ctl_dispatch(struct ctl_conn *c, const struct ctl_req *r, struct ctl_
 	case PV_NIC_SET_MAC: return ctl_set_mac(c, r);
 	case PV_NIC_SET_ADDRS: return ctl_set_addrs(c, r);
 	case PV_NIC_SET_STORM: return ctl_set_storm(c, r);
+	case PV_NIC_CAPTURE: return ctl_capture(c, r);
 	default: return ctl_vi_req(c, r, rep);
 	}
 }

@@ -157,9 +157,11 @@ enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *hdr, uint3
 /* What INFO reports: TX chains and both offloads, on any port. */
 #define NIC_FEATURES	(PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO | \
 			 PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_SRC_ADDRS | PV_NIC_FEAT_TX_PORTS | \
-			 PV_NIC_FEAT_TX_STORM)
+			 PV_NIC_FEAT_TX_STORM | PV_NIC_FEAT_CAPTURE)
 
 enum nic_vi_state { NIC_VI_FREE = 0, NIC_VI_ACTIVE, NIC_VI_FAULT };
+
+struct pv_capstream;
 
 struct nic_vi {
 	struct nic *nic;
@@ -184,6 +186,7 @@ struct nic_vi {
 	uint64_t wait_mark;		/* nic->tx_wire_total when it was queued */
 	struct pv_storm_bucket storm[PV_STORM_MCAST + 1];	/* SET_STORM: by kind (vi.c) */
 	struct pv_nic_vi_stats st;
+	struct pv_capstream *cap;	/* CAPTURE running on it, or NULL */
 };
 
 /*
@@ -282,6 +285,10 @@ int nic_vi_set_storm(struct nic_vi *vi, const struct pv_nic_set_storm *m);
  */
 enum pv_nic_err nic_vi_storm_check(struct nic_vi *vi, const uint8_t dst[6], uint64_t now_ms);
 void nic_vi_stats(struct nic *nic, struct nic_vi *vi, struct pv_nic_vi_stats *st);
+/* CAPTURE: mirror @vi's frames to stream socket @fd (owned from now on): 0, -EBUSY, -ENOMEM. */
+int nic_vi_capture(struct nic *nic, struct nic_vi *vi, int fd);
+/* A VI by id whoever owns it (the trusted caller's admin view): NULL, *err -ENOENT. */
+struct nic_vi *nic_vi_any(struct nic *nic, uint32_t id, int *err);
 void nic_vi_kick(struct nic *nic, struct nic_vi *vi);
 
 /*

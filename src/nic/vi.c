@@ -137,6 +137,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -145,6 +146,7 @@
 #include <unistd.h>
 
 #include "nic.h"
+#include "lib/capstream.h"
 #include "lib/loop.h"
 #include "lib/pkt.h"
 
@@ -495,6 +497,11 @@ static void vi_tx_complete(struct nic *nic, struct nic_vi *vi, const struct tx_f
 		err = PV_NIC_ERR_TX_PORT;
 	switch (err) {
 	case PV_NIC_ERR_NONE:
+		if (vi->cap) {
+			const struct nic_txframe *txf = &nic->txf[fr->txf];
+
+			pv_capstream_add(vi->cap, PV_CTL_CAP_TX, txf->len, txf->iov, txf->niov);
+		}
 		vi->st.tx_frames++;
 		vi->st.tx_bytes += fr->len;
 		vi->st.tx_tso += !!(fr->td[0].d.flags & PV_NIC_TX_F_TSO);
@@ -799,6 +806,11 @@ static void vi_deliver(struct nic *nic, struct nic_vi *vi, const uint8_t *frame,
 		nic, vi, (uint16_t)((flags & ~PV_NIC_RX_F_CSUM_PARTIAL) | PV_NIC_RX_F_CSUM_OK),
 	};
 
+	if (vi->cap) {
+		struct iovec iov = { (void *)frame, len };
+
+		pv_capstream_add(vi->cap, PV_CTL_CAP_RX, len, &iov, 1);
+	}
 	if (vi->rx_chain) {
 		vi_rx_chain(nic, vi, frame, len, flags, m);
 		return;
@@ -935,6 +947,8 @@ static int vi_mem_create(struct nic_vi *vi)
 
 static void vi_release(struct nic *nic, struct nic_vi *vi)
 {
+	if (vi->cap)
+		pv_capstream_end(vi->cap, "VI freed");
 	if (vi->db_mute_w)
 		pv_loop_timer_del(nic->loop, vi->db_mute_w);
 	if (vi->db_watch)
@@ -1012,6 +1026,37 @@ struct nic_vi *nic_vi_lookup(struct nic *nic, uint32_t id, void *owner, int *err
 		return NULL;
 	}
 	return &nic->vis[id];
+}
+
+struct nic_vi *nic_vi_any(struct nic *nic, uint32_t id, int *err)
+{
+	if (id >= nic->cfg.max_vis || nic->vis[id].state == NIC_VI_FREE) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	return &nic->vis[id];
+}
+
+/* The reader went: the VI has no capture any more. */
+static void vi_capture_gone(void *arg)
+{
+	struct nic_vi *vi = arg;
+
+	vi->cap = NULL;
+}
+
+int nic_vi_capture(struct nic *nic, struct nic_vi *vi, int fd)
+{
+	char name[32];
+	int e = -ENOMEM;
+
+	if (vi->cap || !nic->loop) {
+		close(fd);
+		return vi->cap ? -EBUSY : -EOPNOTSUPP;
+	}
+	snprintf(name, sizeof(name), "vi %u", vi->id);
+	vi->cap = pv_capstream_start(nic->loop, fd, name, "ok\n", vi_capture_gone, vi, &e);
+	return vi->cap ? 0 : e;
 }
 
 /* What a VI's user and the trusted caller programmed goes: buffers, filters. */

@@ -32,6 +32,8 @@ out=$(timeout 10 "$BUILD"/pvnetctl -r "$run" capture uplink:up0 -c 1 'icmp and a
 check "[ $rc -eq 2 ] && grep -q 'bad FILTER' <<<\"\$out\"" "a filter that does not compile: rc 2 ($rc), says so ($out)"
 out=$(timeout 10 "$BUILD"/pvnetctl -r "$run" capture nosuch -c 1 2>&1); rc=$?
 check "[ $rc -eq 2 ] && grep -q 'bad DOMID or PORT' <<<\"\$out\"" "neither ids nor a port name: rc 2 ($rc)"
+out=$(timeout 10 "$BUILD"/pvnetctl -r "$run" capture vi:0 -c 1 2>&1); rc=$?
+check "[ $rc -eq 1 ] && grep -q 'pvnetd has no NIC' <<<\"\$out\"" "capture vi:0 on a pvnetd without a NIC: rc 1 ($rc)"
 out=$(timeout 10 "$BUILD"/pvnetctl -r "$run" capture uplink:up0 -c 1 -z 2>&1); rc=$?
 check "[ $rc -eq 2 ] && grep -q 'usage' <<<\"\$out\"" "an unknown option: rc 2 ($rc)"
 

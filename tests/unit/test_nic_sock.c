@@ -317,9 +317,9 @@ static void test_control(int cfd)
 		"sock: INFO", "version %u vis %u mtu %u", ir.version, ir.max_vis, ir.mtu);
 	T_EQ(ir.features, PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO |
 	     PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_RX_GRO | PV_NIC_FEAT_SRC_ADDRS | PV_NIC_FEAT_TX_PORTS |
-	     PV_NIC_FEAT_TX_STORM,
+	     PV_NIC_FEAT_TX_STORM | PV_NIC_FEAT_CAPTURE,
 	     "sock: INFO features: TX chains, checksum offload, TSO, RX chains, receive coalescing, "
-	     "source addresses, TX source ports, TX storm control");
+	     "source addresses, TX source ports, TX storm control, capture");
 	T_EQ(nic_call(cfd, 99, NULL, 0, NULL, 0, NULL, 0, NULL), -EINVAL, "sock: unknown type -> -EINVAL");
 	{
 		struct nic_client_vi cv;
