@@ -48,6 +48,7 @@ enum pv_ctl_cmd_id {
 	PV_CTL_CAPTURE,
 	PV_CTL_MIGRATE,
 	PV_CTL_MIG,
+	PV_CTL_MONITOR,
 	PV_CTL_NR_CMDS
 };
 
@@ -99,7 +100,21 @@ static const struct pv_ctl_cmd pv_ctl_cmds[PV_CTL_NR_CMDS] __attribute__((unused
 	[PV_CTL_MIG] = { "mig", "STEP [ARGS]", 2, 4, PV_CTL_REMOTE,
 			 "one migration step on this host, as migrate runs them: export D N, prepare MACHEX, "
 			 "begin D N DEST, suspend D N, abort D N, cancel MACHEX" },
+	[PV_CTL_MONITOR] = { "monitor", "[--json]", 0, 1, PV_CTL_STREAM,
+			     "events as they happen, one line each: vif states, accelerators, disables, domains" },
 };
+
+/*
+ * monitor: pvnetd's side is "<T|J> monitor" (no arguments).  The answer
+ * is "ok\n", then one line per event until either side closes: T, "TIME
+ * EVENT [vifD.N | domD] key=value ..." (a value with white space in
+ * double quotes); J, one JSON object {"time", "event", ["domid"],
+ * ["devid", "vif"], keys...}.  TIME is UTC, ISO 8601 with milliseconds.
+ * The first event is "subscribed"; the last, when pvnetd stops,
+ * "pvnetd-stop".  pvnetd queues at most 32 KiB per subscriber and never
+ * waits for one: the events that do not fit are lost, counted, and a
+ * "lost count=N" line comes before the next event that fits.
+ */
 
 /*
  * capture: pvnetd's side is "capture DOMID DEVID" or "capture PORT" (a

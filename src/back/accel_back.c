@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "accel_back.h"
+#include "ctl.h"
 #include "hv/xs.h"
 #include "lib/log.h"
 #include "lib/out.h"
@@ -131,6 +132,8 @@ static void ab_state(struct pv_accel_back_vif *v, int state)
 
 	snprintf(val, sizeof(val), "%d", state);
 	ab_write(v, PV_ACCEL_KEY_STATE, val);
+	pv_ctl_event("accel-state", (int)v->cfg.domid, (int)v->cfg.devid, "state",
+		     pv_ctl_xb_state(state), PV_EV_END);
 }
 
 /* ---- attach / detach ---- */
@@ -160,6 +163,8 @@ static void ab_detach(struct pv_accel_back_vif *v, const char *why)
 	ab_state(v, XenbusStateClosed);
 	pv_info("vif%u.%u: backend accelerator '%s' (NIC %s) removed: %s", v->cfg.domid,
 		v->cfg.devid, pl->ops->name, pl->nic, why);
+	pv_ctl_event("accel-detached", (int)v->cfg.domid, (int)v->cfg.devid, "nic", pl->nic,
+		     "why", why, PV_EV_END);
 }
 
 static void ab_attach(struct pv_accel_back_vif *v, struct ab_plugin *pl)
@@ -181,6 +186,8 @@ static void ab_attach(struct pv_accel_back_vif *v, struct ab_plugin *pl)
 		pv_warn("vif%u.%u: backend accelerator '%s' (NIC %s) refused the vif: %s",
 			v->cfg.domid, v->cfg.devid, pl->ops->name, pl->nic,
 			strerror(e < 0 ? -e : e));
+		pv_ctl_event("accel-refused", (int)v->cfg.domid, (int)v->cfg.devid, "nic", pl->nic,
+			     "error", strerror(e < 0 ? -e : e), PV_EV_END);
 		return;
 	}
 	if (!v->state_set)
@@ -189,6 +196,8 @@ static void ab_attach(struct pv_accel_back_vif *v, struct ab_plugin *pl)
 		*v->cfg.frames_on = ab_op(pl->ops, frame) != NULL;
 	pv_info("vif%u.%u: backend accelerator '%s' (NIC %s) attached", v->cfg.domid,
 		v->cfg.devid, pl->ops->name, pl->nic);
+	pv_ctl_event("accel-attached", (int)v->cfg.domid, (int)v->cfg.devid, "nic", pl->nic,
+		     "plugin", pl->ops->name, PV_EV_END);
 }
 
 /**
@@ -481,5 +490,7 @@ int pv_accel_back_set_state(struct pv_accel_back_vif *vif, int state)
 		return -EINVAL;
 	vif->state_set = 1;
 	snprintf(val, sizeof(val), "%d", state);
+	pv_ctl_event("accel-state", (int)vif->cfg.domid, (int)vif->cfg.devid, "state",
+		     pv_ctl_xb_state(state), PV_EV_END);
 	return ab_write(vif, PV_ACCEL_KEY_STATE, val);
 }

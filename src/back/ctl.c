@@ -39,6 +39,20 @@
 #include "pvnet/accel.h"
 
 #define CTL_MAX_CONNS 16
+#define CTL_MAX_SUBS 8			/* monitor streams at once */
+#define CTL_SUB_QUEUE (32 * 1024)	/* a subscriber's event lines not yet sent */
+#define CTL_EV_LINE 1024		/* one event line, at most */
+
+/* A `monitor` subscriber: its stream socket and its bounded queue of lines. */
+struct ctl_sub {
+	struct pv_ctl *ctl;
+	struct ctl_sub *next;
+	int fd, json;
+	struct pv_watch *w;
+	uint64_t lost;			/* events not queued since the last "lost" line */
+	size_t off, len;		/* q[off, off + len): not yet sent */
+	char q[CTL_SUB_QUEUE];
+};
 
 struct pv_ctl {
 	struct pv_ctl_ctx ctx;
@@ -46,7 +60,18 @@ struct pv_ctl {
 	struct pv_watch *w;
 	char *path;
 	unsigned int nconns;
+	/* monitor */
+	struct ctl_sub *subs;
+	unsigned int nsubs;
+	uint64_t events, events_lost, subs_refused;
+	uint8_t dom_known[PV_MAX_DOMAINS];	/* "domain-arrived" said */
+	int intro_watched, hooked;
+	void (*on_event)(const char *event, void *arg);
+	void *on_event_arg;
 };
+
+/* The pv_ctl whose subscribers pv_ctl_event() feeds (pvnetd has one). */
+static struct pv_ctl *ctl_events;
 
 struct ctl_conn {
 	struct pv_ctl *ctl;
@@ -227,6 +252,10 @@ static int cmd_status(struct ctl_req *r)
 	pv_kv_u64(&kv, "bridge_cap_drops", cap_drops);
 	pv_kv_u64(&kv, "bridge_move_denied", move_denied);
 	pv_kv_u64(&kv, "bridge_aged", bs.aged);
+	pv_kv_u64(&kv, "monitor_subscribers", r->ctl->nsubs);
+	pv_kv_u64(&kv, "monitor_events", r->ctl->events);
+	pv_kv_u64(&kv, "monitor_events_lost", r->ctl->events_lost);
+	pv_kv_u64(&kv, "monitor_refused", r->ctl->subs_refused);
 	if (r->ctl->ctx.np)
 		ctl_status_nicport(r->ctl->ctx.np, &kv);
 	if (r->ctl->ctx.mig) {
@@ -320,10 +349,15 @@ static int cmd_accel(struct ctl_req *r)
 			return ctl_fail(r, -EINVAL, "name the NIC (no single accelerator registered)");
 		if ((e = ctl_nic_known(r, name)) < 0)
 			return e;
-		return ctl_accel_key(r, (unsigned int)dom, (unsigned int)dev, name);
+		if (!(e = ctl_accel_key(r, (unsigned int)dom, (unsigned int)dev, name)))
+			pv_ctl_event("accel-on", (int)dom, (int)dev, "nic", name, PV_EV_END);
+		return e;
 	}
-	if (!strcmp(r->argv[3], "off"))
-		return ctl_accel_key(r, (unsigned int)dom, (unsigned int)dev, NULL);
+	if (!strcmp(r->argv[3], "off")) {
+		if (!(e = ctl_accel_key(r, (unsigned int)dom, (unsigned int)dev, NULL)))
+			pv_ctl_event("accel-off", (int)dom, (int)dev, PV_EV_END);
+		return e;
+	}
 	if (pv_accel_back_status(r->ctl->ctx.xs, (unsigned int)dom, (unsigned int)dev, plugin, nic))
 		plugin[0] = nic[0] = '\0';
 #define AKEY(k, buf) (snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%lu/%lu/%s", \
@@ -472,6 +506,7 @@ static int cmd_vif_create(struct ctl_req *r)
 	if (s && (err = ctl_accel_key(r, p.domid, p.devid, s)) < 0)
 		return ctl_fail(r, err, "vif created, but cannot write its accel key");
 	pv_mac_format(p.mac, mac);
+	pv_ctl_event("vif-created", (int)p.domid, (int)p.devid, "mac", mac, PV_EV_END);
 	if (r->json)
 		pv_buf_printf(r->out, "{\"domid\": %u, \"devid\": %u, \"mac\": \"%s\", \"mtu\": %u}\n",
 			      p.domid, p.devid, mac, p.mtu);
@@ -500,6 +535,7 @@ static int cmd_vif_set(struct ctl_req *r)
 		return ctl_fail(r, e, "no such vif");
 	if (e < 0)
 		return ctl_fail(r, e, "cannot write the ip key");
+	pv_ctl_event("vif-set", (int)dom, (int)dev, "ip", *ip ? ip : "(learned)", PV_EV_END);
 	if (r->json)
 		pv_buf_printf(r->out, "{\"vif\": \"vif%lu.%lu\", \"ip\": \"%s\"}\n", dom, dev, ip);
 	else
@@ -516,6 +552,7 @@ static int cmd_vif_destroy(struct ctl_req *r)
 		return e;
 	if (pv_ts_vif_destroy(r->ctl->ctx.xs, (unsigned int)dom, (unsigned int)dev) < 0)
 		return ctl_fail(r, -ENOENT, "no such vif");
+	pv_ctl_event("vif-destroyed", (int)dom, (int)dev, PV_EV_END);
 	return 0;
 }
 
@@ -559,7 +596,7 @@ static int cmd_mac_table(struct ctl_req *r)
 	return 0;
 }
 
-static const char *xb_state(int s)
+const char *pv_ctl_xb_state(int s)
 {
 	static const char *names[] = { "Unknown", "Initialising", "InitWait", "Initialised",
 				       "Connected", "Closing", "Closed", "Reconfiguring",
@@ -577,8 +614,8 @@ static int vif_row(const struct pv_vif_info *vi, void *arg)
 	snprintf(c[0], 32, "%s", vi->name);
 	pv_mac_format(vi->mac, c[1]);
 	snprintf(c[2], 32, "%u", vi->mtu);
-	snprintf(c[3], 32, "%s", xb_state(vi->be_state));
-	snprintf(c[4], 32, "%s", xb_state(vi->fe_state));
+	snprintf(c[3], 32, "%s", pv_ctl_xb_state(vi->be_state));
+	snprintf(c[4], 32, "%s", pv_ctl_xb_state(vi->fe_state));
 	snprintf(c[5], 32, "%llu", (unsigned long long)vi->st.tx_packets);
 	snprintf(c[6], 32, "%llu", (unsigned long long)vi->st.rx_packets);
 	snprintf(c[7], 32, "%llu", (unsigned long long)vi->st.tx_bytes);
@@ -624,8 +661,8 @@ static int cmd_vif_stats(struct ctl_req *r)
 	pv_kv_str(&kv, "vif", vi.name);
 	pv_kv_str(&kv, "mac", mac);
 	pv_kv_u64(&kv, "mtu", vi.mtu);
-	pv_kv_str(&kv, "backend_state", xb_state(vi.be_state));
-	pv_kv_str(&kv, "frontend_state", xb_state(vi.fe_state));
+	pv_kv_str(&kv, "backend_state", pv_ctl_xb_state(vi.be_state));
+	pv_kv_str(&kv, "frontend_state", pv_ctl_xb_state(vi.fe_state));
 	pv_kv_u64(&kv, "connected", (uint64_t)vi.connected);
 	pv_kv_str(&kv, "disabled_reason", vi.disabled ? vi.reason : "");
 	pv_kv_u64(&kv, "features", vi.features);
@@ -812,7 +849,307 @@ static int cmd_mig(struct ctl_req *r)
 	}
 	if (e && !strncmp(msg, "usage:", 6))
 		return ctl_usage(r, "%s", msg + 7);
+	if (!e)
+		pv_ctl_event("migration", steps[k].ids ? (int)dom : -1, steps[k].ids ? (int)dev : -1,
+			     "step", st, steps[k].ids ? NULL : "machex", r->argv[2], PV_EV_END);
 	return e ? ctl_fail(r, e, msg) : 0;
+}
+
+/* ---- monitor: the event stream (pvnet/ctl.h) ---- */
+
+static void ctl_sub_free(struct ctl_sub *s)
+{
+	struct pv_ctl *ctl = s->ctl;
+
+	for (struct ctl_sub **pp = &ctl->subs; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	pv_loop_del(ctl->ctx.loop, s->w);
+	close(s->fd);
+	ctl->nsubs--;
+	free(s);
+}
+
+/* Send what the queue holds, without waiting.  Return: 0, or -1 if @s is gone. */
+static int ctl_sub_flush(struct ctl_sub *s)
+{
+	while (s->len) {
+		ssize_t n = send(s->fd, s->q + s->off, s->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			ctl_sub_free(s);	/* the reader went away */
+			return -1;
+		}
+		s->off += (size_t)n;
+		s->len -= (size_t)n;
+	}
+	if (!s->len)
+		s->off = 0;
+	pv_loop_mod(s->ctl->ctx.loop, s->w, s->len ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	return 0;
+}
+
+/* Queue @n bytes of @line, whole or not at all. */
+static int ctl_sub_put(struct ctl_sub *s, const char *line, size_t n)
+{
+	if (s->len + n > sizeof(s->q))
+		return -ENOSPC;
+	if (s->off + s->len + n > sizeof(s->q)) {
+		memmove(s->q, s->q + s->off, s->len);
+		s->off = 0;
+	}
+	memcpy(s->q + s->off + s->len, line, n);
+	s->len += n;
+	return 0;
+}
+
+/* "2026-12-02T06:30:00.123Z": CLOCK_REALTIME, UTC, milliseconds. */
+static void ctl_ev_time(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+/*
+ * One event as a line, text or JSON (pvnet/ctl.h).  Text: TIME EVENT
+ * [vifD.N | domD] key=value..., a value with white space, '"' or nothing
+ * in double quotes (its '"' as '\'').  @kv: NULL-terminated pairs.
+ */
+static void ctl_ev_render(struct pv_buf *b, int json, const char *tm, const char *event, int domid,
+			  int devid, const char *const *kv)
+{
+	if (json) {
+		pv_buf_printf(b, "{\"time\": \"%s\", \"event\": ", tm);
+		pv_json_str(b, event);
+		if (domid >= 0)
+			pv_buf_printf(b, ", \"domid\": %d", domid);
+		if (devid >= 0)
+			pv_buf_printf(b, ", \"devid\": %d, \"vif\": \"vif%d.%d\"", devid, domid, devid);
+		for (int i = 0; kv[i] && kv[i + 1]; i += 2) {
+			pv_buf_printf(b, ", ");
+			pv_json_str(b, kv[i]);
+			pv_buf_printf(b, ": ");
+			pv_json_str(b, kv[i + 1]);
+		}
+		pv_buf_printf(b, "}\n");
+		return;
+	}
+	pv_buf_printf(b, "%s %s", tm, event);
+	if (devid >= 0)
+		pv_buf_printf(b, " vif%d.%d", domid, devid);
+	else if (domid >= 0)
+		pv_buf_printf(b, " dom%d", domid);
+	for (int i = 0; kv[i] && kv[i + 1]; i += 2) {
+		const char *v = kv[i + 1];
+		int quote = !*v || strpbrk(v, " \t\n\"") != NULL;
+
+		pv_buf_printf(b, " %s=%s", kv[i], quote ? "\"" : "");
+		for (; *v; v++)
+			pv_buf_printf(b, "%c", *v == '"' ? '\'' : (unsigned char)*v < ' ' ? ' ' : *v);
+		if (quote)
+			pv_buf_printf(b, "\"");
+	}
+	pv_buf_printf(b, "\n");
+}
+
+/* Queue one rendered event on @s; first the "lost" line if events were lost and there is room. */
+static void ctl_sub_event(struct ctl_sub *s, const char *tm, const char *line, size_t n)
+{
+	if (s->lost) {
+		struct pv_buf b = { 0 };
+		char cnt[24];
+		const char *kv[] = { "count", cnt, NULL };
+
+		snprintf(cnt, sizeof(cnt), "%llu", (unsigned long long)s->lost);
+		ctl_ev_render(&b, s->json, tm, "lost", -1, -1, kv);
+		if (b.oom || s->len + b.len + n > sizeof(s->q)) {
+			pv_buf_free(&b);
+			s->lost++;
+			s->ctl->events_lost++;
+			return;
+		}
+		ctl_sub_put(s, b.p, b.len);
+		pv_buf_free(&b);
+		s->lost = 0;
+	}
+	if (ctl_sub_put(s, line, n) < 0) {
+		s->lost++;
+		s->ctl->events_lost++;
+	}
+}
+
+static void ctl_ev_send(struct pv_ctl *ctl, const char *event, int domid, int devid,
+			const char *const *kv)
+{
+	struct pv_buf line[2] = { { 0 }, { 0 } };
+	struct ctl_sub *s, *next;
+	char tm[32];
+
+	ctl->events++;
+	if (ctl->subs) {
+		ctl_ev_time(tm);
+		for (int j = 0; j < 2; j++)
+			ctl_ev_render(&line[j], j, tm, event, domid, devid, kv);
+		for (s = ctl->subs; s; s = next) {
+			const struct pv_buf *l = &line[s->json];
+
+			next = s->next;
+			if (l->oom || l->len > CTL_EV_LINE) {
+				s->lost++;
+				ctl->events_lost++;
+				continue;
+			}
+			ctl_sub_event(s, tm, l->p, l->len);
+			ctl_sub_flush(s);
+		}
+		pv_buf_free(&line[0]);
+		pv_buf_free(&line[1]);
+	}
+	if (ctl->on_event)
+		ctl->on_event(event, ctl->on_event_arg);
+}
+
+#define CTL_EV_MAX_KV 16
+
+void pv_ctl_event(const char *event, int domid, int devid, ...)
+{
+	const char *kv[CTL_EV_MAX_KV + 1];
+	va_list ap;
+	int n = 0;
+
+	if (!ctl_events)
+		return;
+	va_start(ap, devid);
+	while (n < CTL_EV_MAX_KV && (kv[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	kv[n & ~1] = NULL;
+	ctl_ev_send(ctl_events, event, domid, devid, kv);
+}
+
+void pv_ctl_event_vif_state(unsigned int domid, unsigned int devid, int be_state, int fe_state)
+{
+	pv_ctl_event("vif-state", (int)domid, (int)devid, "backend", pv_ctl_xb_state(be_state),
+		     "frontend", pv_ctl_xb_state(fe_state), PV_EV_END);
+}
+
+void pv_ctl_on_event(struct pv_ctl *ctl, void (*cb)(const char *event, void *arg), void *arg)
+{
+	ctl->on_event = cb;
+	ctl->on_event_arg = arg;
+}
+
+/* @introduceDomain: the domains not yet said are new. */
+static void ctl_intro_cb(struct xs_server *xs, const char *path, const char *token, void *arg)
+{
+	struct pv_ctl *ctl = arg;
+
+	(void)xs;
+	(void)path;
+	(void)token;
+	for (unsigned int i = 1; i < PV_MAX_DOMAINS; i++) {
+		struct pv_domain *d = pv_domain_get(ctl->ctx.hv, i);
+
+		if (d && !d->dying && !ctl->dom_known[i]) {
+			ctl->dom_known[i] = 1;
+			pv_ctl_event("domain-arrived", (int)i, -1, "name", d->name, PV_EV_END);
+		}
+	}
+}
+
+/* A domain about to be destroyed (hv's hook). */
+static void ctl_dom_gone(struct pv_hv *hv, struct pv_domain *d, void *arg)
+{
+	struct pv_ctl *ctl = arg;
+
+	(void)hv;
+	if (d->domid >= PV_MAX_DOMAINS)
+		return;
+	ctl->dom_known[d->domid] = 0;
+	pv_ctl_event("domain-departed", (int)d->domid, -1, "name", d->name, PV_EV_END);
+}
+
+static void ctl_sub_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ctl_sub *s = arg;
+	char junk[256];
+	ssize_t n;
+
+	(void)loop;
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);	/* the reader says nothing */
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+			ctl_sub_free(s);
+			return;
+		}
+	}
+	if (events & EPOLLOUT)
+		ctl_sub_flush(s);
+}
+
+/* monitor: the connection becomes an event stream ("ok", "subscribed", the events). */
+static int cmd_monitor(struct ctl_req *r)
+{
+	struct pv_ctl *ctl = r->ctl;
+	struct ctl_sub *s;
+	char pid[16], subs[16];
+	int fd;
+
+	if (r->argc != 1)
+		return ctl_usage(r, "pvnetd takes no arguments (--json is pvnetctl's)");
+	if (ctl->nsubs >= CTL_MAX_SUBS) {
+		ctl->subs_refused++;
+		pv_buf_printf(r->out, "too many monitors (at most %d)", CTL_MAX_SUBS);
+		return -EBUSY;
+	}
+	if (!(s = calloc(1, sizeof(*s))))
+		return ctl_fail(r, -ENOMEM, "out of memory");
+	if ((fd = dup(r->conn->fd)) < 0) {
+		free(s);
+		return ctl_fail(r, -errno, "cannot start the monitor");
+	}
+	/* A small send buffer: what waits for a slow reader is bounded by CTL_SUB_QUEUE and this. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ CTL_SUB_QUEUE / 2 }, sizeof(int));
+	s->ctl = ctl;
+	s->fd = fd;
+	s->json = r->json;
+	s->w = pv_loop_add(ctl->ctx.loop, fd, EPOLLIN, ctl_sub_cb, s);
+	if (!s->w) {
+		close(fd);
+		free(s);
+		return ctl_fail(r, -ENOMEM, "cannot start the monitor");
+	}
+	s->next = ctl->subs;
+	ctl->subs = s;
+	ctl->nsubs++;
+	ctl_sub_put(s, "ok\n", 3);
+	r->conn->taken = 1;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(subs, sizeof(subs), "%u", ctl->nsubs);
+	/* To this subscriber alone: the others did not ask. */
+	{
+		struct pv_buf b = { 0 };
+		const char *kv[] = { "pid", pid, "monitors", subs, NULL };
+		char tm[32];
+
+		ctl_ev_time(tm);
+		ctl_ev_render(&b, s->json, tm, "subscribed", -1, -1, kv);
+		if (!b.oom)
+			ctl_sub_put(s, b.p, b.len);
+		pv_buf_free(&b);
+	}
+	ctl_sub_flush(s);
+	return 0;
 }
 
 /* The handlers of pv_ctl_cmds' PV_CTL_REMOTE (and _STREAM) commands. */
@@ -830,6 +1167,7 @@ static const ctl_fn ctl_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_PORT_LIST] = cmd_port_list,
 	[PV_CTL_CAPTURE] = cmd_capture,
 	[PV_CTL_MIG] = cmd_mig,
+	[PV_CTL_MONITOR] = cmd_monitor,
 };
 
 static void ctl_execute(struct ctl_conn *c)
@@ -962,6 +1300,13 @@ struct pv_ctl *pv_ctl_listen(const struct pv_ctl_ctx *ctx, const char *path, int
 		return NULL;
 	}
 	ctl->path = strdup(path);
+	/* monitor's sources besides the emit calls: domains coming and going */
+	ctl->intro_watched = xs_server_watch(ctx->xs, "@introduceDomain", "ctl-monitor",
+					     ctl_intro_cb, ctl) == 0;
+	ctl->hooked = pv_domain_hook(ctx->hv, ctl_dom_gone, ctl) == 0;
+	if (!ctl->intro_watched || !ctl->hooked)
+		pv_warn("ctl: monitor will not see domains %s", ctl->hooked ? "arrive" : "come and go");
+	ctl_events = ctl;
 	*err = 0;
 	return ctl;
 }
@@ -970,6 +1315,15 @@ void pv_ctl_close(struct pv_ctl *ctl)
 {
 	if (!ctl)
 		return;
+	pv_ctl_event("pvnetd-stop", -1, -1, PV_EV_END);	/* the subscribers' last line */
+	while (ctl->subs)
+		ctl_sub_free(ctl->subs);
+	if (ctl_events == ctl)
+		ctl_events = NULL;
+	if (ctl->intro_watched)
+		xs_server_unwatch(ctl->ctx.xs, "@introduceDomain", "ctl-monitor");
+	if (ctl->hooked)
+		pv_domain_unhook(ctl->ctx.hv, ctl_dom_gone, ctl);
 	pv_loop_del(ctl->ctx.loop, ctl->w);
 	close(ctl->fd);
 	if (ctl->path)

@@ -3,11 +3,16 @@
  * keep.c - the toolstack's vif settings across a pvnetd restart.
  *
  * A pvnetd restart is a migration from the old pvnetd to the new one on
- * the same host.  At a clean stop (SIGTERM, SIGINT) pvnetd exports every
- * vif as a migration record (pv_mig_export: MAC, MTU, bridge, the
- * domain's name, every carried backend key: "accel", "rate", "ip",
- * storm-*, the limits keys, hand-written keys) and writes the records to
- * RUN_DIR/vifs.kept.  The next pvnetd on that run directory reads the file
+ * the same host.  pvnetd exports every vif as a migration record
+ * (pv_mig_export: MAC, MTU, bridge, the domain's name, every carried
+ * backend key: "accel", "rate", "ip", storm-*, the limits keys,
+ * hand-written keys) and writes the records to RUN_DIR/vifs.kept: at a
+ * clean stop (SIGTERM, SIGINT), and while it runs, within a second of
+ * any change of a vif (an event of `pvnetctl monitor`: a vif created,
+ * connected, set, accelerated or not, gone), so that a pvnetd that is
+ * killed or crashes leaves its last settings too.  The file is replaced
+ * atomically (a temporary file, fsync, rename, the directory's fsync):
+ * a crash leaves the old file or the new one, never half of one.  The next pvnetd on that run directory reads the file
  * before it listens on hv.sock, offers each record to itself and checks
  * it as a destination checks an offer (pv_mig_prepare: well formed, MAC
  * free), and deletes the file.  Each pvnet-front reconnects under a new
@@ -17,14 +22,16 @@
  * nobody claims expires as a migration's reservation does
  * (PV_MIG_HOLD_S after the start).
  *
- * Not covered: a pvnetd that is killed (SIGKILL, a crash) writes nothing;
- * its guests come back with default settings, as before.
+ * Not covered: keys written straight into the store (xenstore-write) are
+ * kept at the next change of any vif or at a clean stop, not at once.
  *
  * The file: one line per store node below the records' directory,
  * "PATH VALUE", PATH relative to it (machex/...), VALUE with backslash,
  * space, newline and bytes outside printable ASCII as \xHH.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +39,7 @@
 
 #include "keep.h"
 #include "migrate.h"
+#include "toolstack.h"
 #include "hv/xs.h"
 #include "lib/log.h"
 
@@ -84,40 +92,94 @@ static int keep_dump(struct xs_server *xs, FILE *f, const char *dir, const char 
 	return nodes;
 }
 
-int pv_keep_save(struct xs_server *xs, struct pv_mig *mig, const struct pv_keep_vif *vifs,
-		 unsigned int n, const char *path)
+/* Write @path's content atomically: @tmp written, flushed to disk, renamed over @path. */
+static int keep_commit(FILE *f, const char *tmp, const char *path)
 {
-	char tmp[KEEP_PATH], machex[13], msg[160];
+	char dir[KEEP_PATH], *slash;
+	int e = 0, dfd;
+
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
+		e = -errno;
+	if (fclose(f) != 0 && !e)
+		e = -EIO;
+	if (!e && rename(tmp, path) < 0)
+		e = -errno;
+	if (e) {
+		unlink(tmp);
+		return e;
+	}
+	/* The rename itself on disk: the directory's fsync. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int pv_keep_save(struct xs_server *xs, struct pv_mig *mig, const struct pv_keep_vif *vifs,
+		 unsigned int n, const char *path, int final)
+{
+	char tmp[KEEP_PATH], rec[KEEP_PATH], machex[13], msg[160], mac[32], be[96];
 	unsigned int saved = 0;
 	FILE *f;
-	int nodes;
+	int nodes = 0, e;
 
-	for (unsigned int i = 0; i < n; i++) {
-		if (pv_mig_export(mig, vifs[i].domid, vifs[i].devid, vifs[i].name, machex, msg,
-				  sizeof(msg)) == 0)
-			saved++;
-		else
-			pv_warn("vif %u.%u: its settings cannot be kept: %s", vifs[i].domid,
-				vifs[i].devid, msg);
-	}
-	if (!saved)
-		return 0;
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	nodes = keep_dump(xs, f, PV_MIG_OUTGOING, "", 0);
-	if (fclose(f) != 0 && nodes >= 0)
-		nodes = -EIO;
-	if (nodes < 0 || rename(tmp, path) < 0) {
-		int e = nodes < 0 ? nodes : -errno;
+	for (unsigned int i = 0; i < n && nodes >= 0; i++) {
+		uint8_t m[6];
+		int ongoing;
 
-		unlink(tmp);
-		return e;
+		/*
+		 * A record already in PV_MIG_OUTGOING is a migration's (begun,
+		 * not finished): written as it is, not exported again (which
+		 * would rewrite it) nor removed afterwards.
+		 */
+		snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u/mac", vifs[i].domid,
+			 vifs[i].devid);
+		if (xs_server_read(xs, be, mac, sizeof(mac) - 1) < 0 || pv_mac_parse(mac, m) < 0)
+			continue;
+		snprintf(machex, sizeof(machex), "%02x%02x%02x%02x%02x%02x", m[0], m[1], m[2], m[3],
+			 m[4], m[5]);
+		snprintf(rec, sizeof(rec), PV_MIG_OUTGOING "/%s", machex);
+		ongoing = xs_server_read(xs, rec, msg, sizeof(msg)) >= 0;
+		if (!ongoing && pv_mig_export(mig, vifs[i].domid, vifs[i].devid, vifs[i].name, machex,
+					      msg, sizeof(msg)) < 0) {
+			pv_warn("vif %u.%u: its settings cannot be kept: %s", vifs[i].domid,
+				vifs[i].devid, msg);
+			continue;
+		}
+		fprintf(f, "%s \n", machex);	/* the record's own node: what pv_keep_load counts */
+		nodes = keep_dump(xs, f, rec, machex, 1);
+		if (!ongoing)
+			xs_server_rm(xs, rec);
+		saved++;
 	}
-	xs_server_rm(xs, PV_MIG_OUTGOING);
-	pv_info("kept the settings of %u vifs for the next pvnetd (%s)", saved, path);
+	if (nodes < 0) {
+		fclose(f);
+		unlink(tmp);
+		return nodes;
+	}
+	if (!saved) {
+		/* Nothing to keep: no file (an old one would give stale settings back). */
+		fclose(f);
+		unlink(tmp);
+		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	}
+	if ((e = keep_commit(f, tmp, path)) < 0)
+		return e;
+	if (final)
+		pv_info("kept the settings of %u vifs for the next pvnetd (%s)", saved, path);
+	else
+		pv_debug("%s: the settings of %u vifs", path, saved);
 	return (int)saved;
 }
 

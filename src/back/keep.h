@@ -17,9 +17,12 @@ struct pv_keep_vif {
 	const char *name;	/* the domain's name */
 };
 
-/* At a clean stop: export @n vifs and write their records to @path. Return: vifs kept, or -errno. */
+/*
+ * Export @n vifs and write their records to @path atomically (none: @path
+ * removed); @final: pvnetd stops (logged).  Return: vifs kept, or -errno.
+ */
 int pv_keep_save(struct xs_server *xs, struct pv_mig *mig, const struct pv_keep_vif *vifs,
-		 unsigned int n, const char *path);
+		 unsigned int n, const char *path, int final);
 /* At start, before hv.sock listens: records of @path offered and checked, @path removed. */
 int pv_keep_load(struct xs_server *xs, struct pv_mig *mig, const char *path);
 

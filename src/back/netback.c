@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "netback_priv.h"
+#include "ctl.h"
 #include "toolstack.h"
 #include "hv/xs.h"
 
@@ -190,6 +191,7 @@ void nb_set_state(struct nb_vif *vif, int state)
 	vif->be_state = state;
 	snprintf(v, sizeof(v), "%d", state);
 	nb_write(vif->nb, vif->be_path, "state", v);
+	pv_ctl_event_vif_state(vif->domid, vif->devid, vif->be_state, vif->fe_state);
 	pv_debug("%s: backend state %d", vif->port.name, state);
 }
 
@@ -244,6 +246,7 @@ void nb_vif_fatal(struct nb_vif *vif, const char *fmt, ...)
 	vif->disabled = 1;
 	vif->st.fatal++;
 	pv_warn("%s: disabled: %s", vif->port.name, vif->reason);
+	pv_ctl_event("vif-disabled", (int)vif->domid, (int)vif->devid, "reason", vif->reason, PV_EV_END);
 	nb_write(vif->nb, vif->be_path, "disabled-reason", vif->reason);
 	nb_set_state(vif, XenbusStateClosing);
 }
@@ -261,6 +264,7 @@ void nb_vif_free(struct nb_vif *vif)
 	struct pv_netback *nb = vif->nb;
 	char path[192];
 
+	pv_ctl_event("vif-removed", (int)vif->domid, (int)vif->devid, PV_EV_END);
 	pv_accel_back_vif_free(vif->accel);	/* the plugin's remove(), first */
 	vif->accel = NULL;
 	nb_vif_disconnect(vif);

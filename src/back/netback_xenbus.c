@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "netback_priv.h"
+#include "ctl.h"
 #include "toolstack.h"
 #include "hv/xs.h"
 
@@ -265,6 +266,7 @@ static void nb_fe_changed(struct nb_vif *vif)
 	}
 	vif->fe_state = fs;
 	pv_debug("%s: frontend state %d (backend %d)", vif->port.name, fs, vif->be_state);
+	pv_ctl_event_vif_state(vif->domid, vif->devid, vif->be_state, vif->fe_state);
 	switch (fs) {
 	case XenbusStateInitialising:
 		if (vif->be_state == XenbusStateClosing || vif->be_state == XenbusStateClosed)

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
 	int c, rc, err = 0, check_only = 0;
 
 	pv_daemon_init(&dd, "pvnet-broker");
+	/* After set-up it still binds the flows' kernel sockets, on ports a policy may put below 1024. */
+	dd.keep_caps = 1ull << CAP_NET_BIND_SERVICE;
 	while ((c = getopt_long(argc, argv, PV_DAEMON_SHORTOPTS "n:P:t", opts, NULL)) != -1) {
 		if ((rc = pv_daemon_opt(&dd, c, optarg)) < 0)
 			return 2;

@@ -44,12 +44,14 @@ static int cmd_remote(const struct opts *o, int argc, char **argv);
 static int cmd_store_dump(const struct opts *o, int argc, char **argv);
 static int cmd_capture(const struct opts *o, int argc, char **argv);
 static int cmd_migrate(const struct opts *o, int argc, char **argv);
+static int cmd_monitor(const struct opts *o, int argc, char **argv);
 
 /* Handlers of pv_ctl_cmds' PV_CTL_LOCAL and _STREAM commands; the rest go to pvnetd. */
 static const cmd_fn local_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_STORE_DUMP] = cmd_store_dump,
 	[PV_CTL_CAPTURE] = cmd_capture,
 	[PV_CTL_MIGRATE] = cmd_migrate,
+	[PV_CTL_MONITOR] = cmd_monitor,
 };
 
 /*
@@ -451,6 +453,64 @@ out:
 		pcap_freecode(&bpf);
 	pcap_close(pc);
 	return rc;
+}
+
+/* ---- monitor ---------------------------------------------------------- */
+
+/*
+ * monitor [--json]: pvnetd's event lines (pvnet/ctl.h), copied to standard
+ * output as they come, until SIGINT/SIGTERM, a closed standard output
+ * (SIGPIPE: `| head`), or pvnetd stopping (rc 0 and a message on stderr).
+ */
+static int cmd_monitor(const struct opts *o, int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = cap_sig };	/* no SA_RESTART: poll returns */
+	struct pollfd pfd = { .events = POLLIN };
+	struct opts mo = *o;
+	char buf[4096];
+	int fd, rc = 0;
+	ssize_t n;
+
+	if (argc == 2 && (!strcmp(argv[1], "--json") || !strcmp(argv[1], "-j")))
+		mo.json = 1;
+	else if (argc > 1)
+		return fail(o, 2, EINVAL, argv[0], "usage: pvnetctl monitor %s (not '%s')",
+			    pv_ctl_cmds[PV_CTL_MONITOR].args, argv[1]);
+	fd = connect_unix(mo.run_dir, PV_CTL_SOCK_NAME);
+	if (fd < 0)
+		return fail(&mo, 1, -fd, NULL, "%s/%s: %s (is pvnetd running?)", mo.run_dir,
+			    PV_CTL_SOCK_NAME, strerror(-fd));
+	snprintf(buf, sizeof(buf), "%s monitor\n", mo.json ? "J" : "T");
+	if (send(fd, buf, strlen(buf), MSG_NOSIGNAL) != (ssize_t)strlen(buf) ||
+	    (rc = cap_answer(&mo, fd, argv[0]))) {
+		rc = rc ? rc : fail(&mo, 1, errno, argv[0], "send: %s", strerror(errno));
+		close(fd);
+		return rc;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a closed stdout: write fails with EPIPE, we end */
+	pfd.fd = fd;
+	for (;;) {
+		if (cap_stop)
+			break;
+		if (poll(&pfd, 1, 500) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0) {
+			close(fd);
+			if (n < 0)
+				return fail(&mo, 1, errno, argv[0], "%s", strerror(errno));
+			fprintf(stderr, "pvnetctl: monitor: pvnetd closed the stream (it stopped)\n");
+			return 0;
+		}
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n || fflush(stdout) == EOF)
+			break;		/* the reader of our output is gone */
+	}
+	close(fd);
+	return 0;
 }
 
 /* Walk the store as xenstore-ls does, one "path = value" line per node, or JSON. */

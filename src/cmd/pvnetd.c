@@ -37,6 +37,7 @@ struct pvnetd {
 	char xs_path[PATH_MAX];
 	char ctl_path[PATH_MAX];
 	char keep_path[PATH_MAX];	/* vifs.kept: vif settings across a restart (keep.c) */
+	int keep_dirty;			/* a vif changed: vifs.kept rewritten at the next tick */
 	struct pv_loop *loop;
 	struct xs_server *xs;
 	struct pv_hv *hv;
@@ -127,6 +128,8 @@ static int vif_request(struct pv_hv *hv, struct pv_domain *dom,
 	return err;
 }
 
+static void keep_save(struct pvnetd *d, int final);
+
 static void age_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct pvnetd *d = arg;
@@ -134,6 +137,19 @@ static void age_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	pv_switch_age(d->sw);
 	if (d->mig)
 		pv_mig_sweep(d->mig);
+	if (d->keep_dirty) {
+		d->keep_dirty = 0;
+		keep_save(d, 0);
+	}
+}
+
+/* Each monitor event but the stream's own may change what vifs.kept holds (keep.c). */
+static void keep_on_event(const char *event, void *arg)
+{
+	struct pvnetd *d = arg;
+
+	if (strcmp(event, "subscribed") && strcmp(event, "lost") && strcmp(event, "pvnetd-stop"))
+		d->keep_dirty = 1;
 }
 
 static int ports_start(struct pvnetd *d)
@@ -219,6 +235,7 @@ static int services_start(struct pvnetd *d)
 		pv_err("%s: %s", d->ctl_path, strerror(-err));
 		return -1;
 	}
+	pv_ctl_on_event(d->ctl, keep_on_event, d);
 	if (d->metrics_on && metrics_start(d, cctx.started) < 0)
 		return -1;
 	/* The last pvnetd's vif settings, before any guest can ask for its vif. */
@@ -234,8 +251,8 @@ static int services_start(struct pvnetd *d)
 	return 0;
 }
 
-/* Every vif's settings to vifs.kept, for the next pvnetd (keep.c). */
-static void keep_save(struct pvnetd *d)
+/* Every vif's settings to vifs.kept, for the next pvnetd (keep.c); @final: at the stop. */
+static void keep_save(struct pvnetd *d, int final)
 {
 	struct pv_keep_vif *v = calloc(PV_KEEP_MAX, sizeof(*v));
 	unsigned int n = 0;
@@ -263,7 +280,7 @@ static void keep_save(struct pvnetd *d)
 				v[n++] = (struct pv_keep_vif){ dom->domid, (unsigned int)devid, dom->name };
 		}
 	}
-	e = pv_keep_save(d->xs, d->mig, v, n, d->keep_path);
+	e = pv_keep_save(d->xs, d->mig, v, n, d->keep_path, final);
 	if (e < 0)
 		pv_warn("%s: %s: vif settings not kept", d->keep_path, strerror(-e));
 	free(v);
@@ -271,7 +288,9 @@ static void keep_save(struct pvnetd *d)
 
 static void services_stop(struct pvnetd *d)
 {
-	keep_save(d);	/* while the vifs are there */
+	if (d->ctl)
+		pv_ctl_on_event(d->ctl, NULL, NULL);
+	keep_save(d, 1);	/* while the vifs are there */
 	/* Guests first (their vifs go through netback's hook), then the rest. */
 	if (d->hv)
 		pv_hvsock_close(d->hv);

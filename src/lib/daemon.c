@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <linux/capability.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -237,10 +240,57 @@ static void notify_ready(void)
 		close(fd);
 }
 
+/*
+ * caps_drop() - after set-up: no capability but @keep (a mask of CAP_*
+ * bits) in the effective, permitted and inheritable sets, none ambient,
+ * and (if we may: CAP_SETPCAP) none but @keep in the bounding set, so an
+ * exec cannot get them back either; no_new_privs too.  The raw syscalls
+ * (capget/capset, prctl), as libcap would make them.
+ */
+static int caps_drop(uint64_t keep)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct c[2];
+	int bset_dropped = 0, bset_kept = 0;
+
+	if (syscall(SYS_capget, &h, c) < 0)
+		return -errno;
+	/* The bounding set first: dropping from it needs CAP_SETPCAP, still effective. */
+	for (int cap = 0; cap < 64; cap++) {
+		int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+
+		if (r < 0)
+			break;		/* past the kernel's last capability */
+		if (r == 0 || (keep >> cap & 1))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			bset_dropped++;
+		else
+			bset_kept++;	/* EPERM: no CAP_SETPCAP (systemd bounded us already) */
+	}
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	for (int i = 0; i < 2; i++) {
+		uint32_t k = (uint32_t)(keep >> (32 * i));
+
+		c[i].effective &= k;
+		c[i].permitted &= k;
+		c[i].inheritable = 0;
+	}
+	if (syscall(SYS_capset, &h, c) < 0)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	pv_debug("capabilities: kept %#llx; bounding set: %d dropped%s", (unsigned long long)keep,
+		 bset_dropped, bset_kept ? ", some left (no CAP_SETPCAP)" : "");
+	return 0;
+}
+
 void pv_daemon_ready(struct pv_daemon *d)
 {
-	int fd;
+	int fd, e;
 
+	if ((e = caps_drop(d->keep_caps)) < 0)
+		pv_warn("cannot drop capabilities: %s", strerror(-e));
 	notify_ready();
 	if (d->report_fd < 0)
 		return;

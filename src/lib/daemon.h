@@ -26,6 +26,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct pv_loop;
 struct pv_watch;
@@ -39,6 +40,7 @@ struct pv_daemon {
 	const char *log_file;	/* -L, --log-file */
 	struct pv_loop *loop;	/* from pv_daemon_start */
 	volatile int stop;	/* a signal asked us to stop (the loop is stopped too) */
+	uint64_t keep_caps;	/* CAP_* bits kept after set-up (pv_daemon_ready); 0: none */
 	/* private */
 	char pid_path[PATH_MAX];
 	int pid_fd, sig_fd, report_fd;
@@ -73,8 +75,10 @@ int pv_daemon_path(const struct pv_daemon *d, char *buf, size_t size, const char
 /* Start logging, create DIR, detach, take the pid file, make the loop and
  * watch the signals.  -1 after logging why (then pv_daemon_teardown). */
 int pv_daemon_start(struct pv_daemon *d);
-/* Start-up is over: a detached daemon's parent exits 0; under systemd
- * (Type=notify, $NOTIFY_SOCKET set) READY=1 is sent. */
+/* Start-up is over: every capability but @keep_caps is dropped (effective,
+ * permitted, inheritable, ambient, bounding; no_new_privs set); a detached
+ * daemon's parent exits 0; under systemd (Type=notify, $NOTIFY_SOCKET set)
+ * READY=1 is sent. */
 void pv_daemon_ready(struct pv_daemon *d);
 /* Free the loop (after the services on it), close the signalfd, remove the
  * pid file; a start-up not yet reported ready is reported failed. */

@@ -6,8 +6,8 @@
 # pvnet-front reconnects under a new domid with the same MAC, and its new
 # vif has all of it again: the keys, acceleration back to Connected with
 # its fast path carrying TCP again.  The kept file is gone once read.  A
-# pvnetd killed with SIGKILL keeps nothing (the guest comes back with the
-# defaults), as keep.c says.
+# pvnetd killed with SIGKILL keeps them too: the running pvnetd rewrites
+# vifs.kept (atomically) within a second of each change of a vif.
 #
 #  g1 (netns) ==== pvnetd --nic (stopped, started again) ==== pvnet-nicd --port up0 ==== ext
 set -u
@@ -62,13 +62,24 @@ check "[ \"\${b:-0}\" -gt 10000000 ] && [ \$(( ${v1:-0} - ${v0:-0} )) -ge \$(( $
 	"TCP g1 -> ext after the restart on the fast path (${b:-0} bytes, VI +$(( ${v1:-0} - ${v0:-0} )))"
 check "grep -q 'kept vif settings wait for their guests' '$run/pvnetd.log'" "pvnetd logs what it restored"
 
-# Killed: nothing kept, the guest comes back with the defaults.
+# Killed (SIGKILL): the settings were kept while pvnetd ran (vifs.kept
+# rewritten within a second of each change), so they come back all the same.
+check "wait_for 5 \"grep -q '/backend/accel pvnic\$' '$run/vifs.kept' && grep -q 'storm-broadcast 700,1400' '$run/vifs.kept'\"" \
+	"the running pvnetd keeps vifs.kept up to date (accel, storm keys)"
+P vif-set "$n1" 0 ip=198.18.0.1,198.18.0.11 >/dev/null
+check "wait_for 5 \"grep -qF 'x20198.18.0.11' '$run/vifs.kept'\"" \
+	"a vif-set is in vifs.kept within a second"
+check "[ ! -e '$run/vifs.kept.tmp' ]" "no temporary file left (written, fsynced, renamed)"
 kill -KILL "$(cat "$run/pvnetd.pid")"
 sleep 0.3
-check "[ ! -e '$run/vifs.kept' ]" "a killed pvnetd keeps nothing"
+check "[ -s '$run/vifs.kept' ]" "a killed pvnetd leaves its last vifs.kept"
 host_pvnetd --nic "$nicdir" --log-level debug || die "pvnetd did not start a third time"
 check "wait_for 15 \"[ -n \\\"\\\$(domid_of g1)\\\" ]\"" "g1 reconnected again"
 n2=$(domid_of g1)
-check "! XS xenstore-read /local/domain/0/backend/vif/$n2/0/accel >/dev/null 2>&1" \
-	"after a kill: its vif has the defaults (no accel key)"
+be=/local/domain/0/backend/vif/$n2/0
+check "[ \"\$(XS xenstore-read $be/mac)\" = '$mac' ] && [ \"\$(XS xenstore-read $be/storm-broadcast)\" = 700,1400 ] && [ \"\$(XS xenstore-read $be/ip)\" = '198.18.0.1 198.18.0.11' ]" \
+	"after the kill: its vif has the kept keys (mac, storm-broadcast, the last ip)"
+check "[ \"\$(XS xenstore-read $be/accel)\" = pvnic ]" "and its accel key"
+check "wait_for 15 \"[ \\\"\\\$(ashow $n2 accelstate)\\\" = 4 ]\"" "acceleration back to Connected after the kill"
+check "ip netns exec '$g1' ping -c 3 -i 0.2 -W 2 -q 198.18.0.100 >/dev/null 2>&1" "g1 reaches ext after the kill"
 finish

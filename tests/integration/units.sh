@@ -27,8 +27,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 units=$(cd "$root/systemd" && ls *.service)
-check "[ -n '$units' ] && grep -qx pvnetd.service <<<'$units' && grep -qx 'pvnet-nicd@.service' <<<'$units' && grep -qx 'pvnet-front@.service' <<<'$units'" \
-	"systemd/ has pvnetd.service, pvnet-nicd@.service, pvnet-front@.service"
+check "[ -n '$units' ] && grep -qx pvnetd.service <<<'$units' && grep -qx 'pvnetd@.service' <<<'$units' && grep -qx 'pvnet-nicd@.service' <<<'$units' && grep -qx 'pvnet-front@.service' <<<'$units'" \
+	"systemd/ has pvnetd.service, pvnetd@.service, pvnet-nicd@.service, pvnet-front@.service"
 
 # ---- make install DESTDIR= ----
 # Install what $BUILD holds, never rebuilding it (-o: the ASan build stays ASan).
@@ -78,8 +78,14 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	make -s -C "$root" "${keep[@]}" BUILD="$BUILD" install PREFIX="$pre" >"$tmp/install2.log" 2>&1 ||
 		{ fail "make install PREFIX=$pre"; cat "$tmp/install2.log"; }
 	ud=$pre/lib/systemd/system
-	# Templates are verified as instances; man: links checked against the installed pages.
-	for u in pvnetd.service pvnet-nicd@eth1.service pvnet-front@g1.service; do
+	# Every unit; templates as instances; man: links checked against the installed pages.
+	for t in $units; do
+		case $t in
+		pvnetd@.service) u=pvnetd@host1.service ;;
+		pvnet-nicd@.service) u=pvnet-nicd@eth1.service ;;
+		*@.service) u=${t%@.service}@g1.service ;;
+		*) u=$t ;;
+		esac
 		out=$(cd "$ud" && MANPATH="$pre/share/man" systemd-analyze verify "$u" 2>&1)
 		rc=$?
 		check "[ $rc -eq 0 ] && [ -z \"\$out\" ]" "systemd-analyze verify $u: rc $rc, no complaint${out:+: $(head -c 300 <<<"$out")}"
@@ -113,24 +119,64 @@ EOF
 for u in $units; do
 	grep -qx 'Type=notify' "$root/systemd/$u" || continue
 	prog=$(basename "$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$root/systemd/$u")")
-	rd=$tmp/run-$prog
-	notify_listen "$tmp/notify-$prog.sock" "$tmp/notify-$prog.msg"
+	rd=$tmp/run-${u%.service}
+	n=$tmp/notify-${u%.service}
+	notify_listen "$n.sock" "$n.msg"
 	case $prog in
-	pvnetd) NOTIFY_SOCKET=$tmp/notify-$prog.sock "$BUILD/pvnetd" --run-dir "$rd" 2>"$tmp/$prog.log" &
+	pvnetd) NOTIFY_SOCKET=$n.sock "$BUILD/pvnetd" --run-dir "$rd" 2>"$tmp/$prog.log" &
 		pids+=($!); ready="[ -S '$rd/hv.sock' ] && [ -S '$rd/ctl.sock' ]" ;;
 	pvnet-nicd)
 		if [ "$(id -u)" -ne 0 ] || ! mk_ns nns nicd; then
 			skip "$u: READY=1 (needs root and a namespace for pvnet-nicd's port)"; continue
 		fi
-		NOTIFY_SOCKET=$tmp/notify-$prog.sock ip netns exec "$nns" "$BUILD/pvnet-nicd" --run-dir "$rd" --port lo \
+		NOTIFY_SOCKET=$n.sock ip netns exec "$nns" "$BUILD/pvnet-nicd" --run-dir "$rd" --port lo \
 			2>"$tmp/$prog.log" &
 		pids+=($!); ready="[ -S '$rd/nic.sock' ]" ;;
 	*) fail "$u: Type=notify, but no readiness check for $prog here"; continue ;;
 	esac
-	wait_for 10 "[ -e '$tmp/notify-$prog.msg' ]"
-	check "grep -qx 'READY=1' '$tmp/notify-$prog.msg' 2>/dev/null && $ready" \
-		"$u: $prog sends READY=1 to \$NOTIFY_SOCKET once it serves ($(cat "$tmp/notify-$prog.msg" 2>/dev/null))"
+	wait_for 10 "[ -e '$n.msg' ]"
+	check "grep -qx 'READY=1' '$n.msg' 2>/dev/null && $ready" \
+		"$u: $prog sends READY=1 to \$NOTIFY_SOCKET once it serves ($(cat "$n.msg" 2>/dev/null))"
+	# Capabilities: started as root with all of them, none left once ready (daemon.c).
+	pid=${pids[-1]}
+	st=/proc/$pid/status
+	caps=$(awk '/^Cap(Inh|Prm|Eff|Bnd|Amb):/ { printf "%s%s ", $1, $2 }' "$st" 2>/dev/null)
+	if [ "$(id -u)" -eq 0 ]; then
+		check "grep -qE '^CapEff:[[:space:]]+0+\$' '$st' && grep -qE '^CapPrm:[[:space:]]+0+\$' '$st' && grep -qE '^CapBnd:[[:space:]]+0+\$' '$st' && grep -qE '^NoNewPrivs:[[:space:]]+1\$' '$st'" \
+			"$u: $prog: no capability left after start-up, bounding set empty, no_new_privs ($caps)"
+	else
+		skip "$u: capabilities after start-up (not root)"
+	fi
 done
+# The daemons still serve without them: a pvnetctl request to that pvnetd.
+check "timeout 10 '$BUILD/pvnetctl' -r '$tmp/run-pvnetd' status | grep -q '^pid'" \
+	"pvnetd answers pvnetctl with no capability"
+
+# ---- each daemon's CapabilityBoundingSet= is enough: started within it ----
+# setpriv gives the daemon only its unit's bounding set (as systemd would,
+# without CAP_SETPCAP), on a real port (a veth): it must start and serve,
+# and end with no effective capability (its bounding set stays the unit's).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && mk_ns bns bset; then
+	ip -n "$bns" link add p0 type veth peer name p1 && ip -n "$bns" link set p0 up && ip -n "$bns" link set p1 up
+	for u in pvnetd.service pvnet-nicd@.service; do
+		bset=$(sed -n 's/^CapabilityBoundingSet=//p' "$root/systemd/$u" | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
+		rd=$tmp/bset-${u%.service}
+		case $u in
+		pvnetd.service) args=(pvnetd --run-dir "$rd" --uplink p0) ready="[ -S '$rd/ctl.sock' ]" ;;
+		*) args=(pvnet-nicd --run-dir "$rd" --port p1) ready="[ -S '$rd/nic.sock' ]" ;;
+		esac
+		ip netns exec "$bns" setpriv --bounding-set "-all,$bset" --inh-caps -all --ambient-caps -all \
+			"$BUILD/${args[0]}" "${args[@]:1}" 2>"$tmp/bset-${args[0]}.log" &
+		pids+=($!)
+		wait_for 10 "$ready && grep -qE '^CapEff:[[:space:]]+0+\$' /proc/${pids[-1]}/status"
+		check "[ \$? = 0 ] && kill -0 ${pids[-1]}" \
+			"$u: ${args[0]} starts and serves within CapabilityBoundingSet=${bset//+/ } (AF_PACKET on a veth), then no effective capability"
+	done
+	check "timeout 10 '$BUILD/pvnetctl' -r '$tmp/bset-pvnetd' status | grep -q '^pid'" \
+		"that pvnetd answers pvnetctl"
+else
+	skip "bounding sets: needs root, setpriv (util-linux) and a namespace"
+fi
 
 if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then
 	skip "starting the units for real: not done by this test (it would touch the host's /run/pvnet)"
