@@ -34,6 +34,12 @@ USER_SRCS  := $(wildcard src/libpvnet/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
+# libpvnet's TCP (src/libpvnet/tcp.c) is Debian's lwIP: its headers for that
+# file alone, the library linked only where it is used (--as-needed).
+LWIP_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags lwip 2>/dev/null || echo -I/usr/include/lwip))
+LWIP_LIBS   := -Wl,--as-needed -llwip -Wl,--no-as-needed
+$(BUILD)/src/libpvnet/tcp.o $(BUILD)/pic/src/libpvnet/tcp.o: ALL_CFLAGS += $(LWIP_CFLAGS)
+
 LIBPV    := $(BUILD)/libpvnet-common.a
 LIBHV    := $(BUILD)/libpvnet-hv.a
 LIBGUEST := $(BUILD)/libpvnet-guest.a
@@ -97,7 +103,7 @@ $(BUILD)/pic/%.o: %.c | $(DEPS_STAMP)
 	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
 $(LIBUSER_SO): $(USER_PIC_OBJS) src/libpvnet/libpvnet.map
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libpvnet.so.1 \
-		-Wl,--version-script=src/libpvnet/libpvnet.map -o $@.1 $(USER_PIC_OBJS) $(LDLIBS)
+		-Wl,--version-script=src/libpvnet/libpvnet.map -o $@.1 $(USER_PIC_OBJS) $(LDLIBS) -llwip
 	ln -sf libpvnet.so.1 $@
 
 # libpvnet-accel (accelerator plugins) first: it calls into the hosts in back/ and front/.
@@ -109,7 +115,7 @@ ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBBROKER)
 
 # The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
 $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LWIP_LIBS)
 # pvnetd alone serves HTTP (--metrics, src/back/metrics.c): libmicrohttpd.
 $(BUILD)/pvnetd: LDLIBS += -lmicrohttpd
 # pvnetctl capture -w writes pcap files with libpcap's pcap_dump.
@@ -117,11 +123,11 @@ $(BUILD)/pvnetctl: LDLIBS += -lpcap
 
 $(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LWIP_LIBS)
 
 $(BUILD)/tests/helpers/%: $(call obj,tests/helpers/%.c) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LWIP_LIBS)
 
 check: all
 	PVNET_BUILD=$(BUILD) tests/run.sh
