@@ -272,6 +272,10 @@ int pvnet_udp_bind(struct pvnet_udp *s, const struct sockaddr_in *a);
 int pvnet_udp_connect(struct pvnet_udp *s, const struct sockaddr_in *a);
 /* The bound address (port 0 before bind). */
 void pvnet_udp_name(const struct pvnet_udp *s, struct sockaddr_in *a);
+/* The connected peer (zeros when not connected). */
+void pvnet_udp_peer(const struct pvnet_udp *s, struct sockaddr_in *a);
+/* Datagrams queued on the socket now (as received by the last poll of the stack). */
+unsigned int pvnet_udp_pending(const struct pvnet_udp *s);
 int pvnet_udp_set_nonblock(struct pvnet_udp *s, bool on);
 /* Blocking calls give up after @ms with -EAGAIN (< 0: never, the default). */
 void pvnet_udp_set_timeout(struct pvnet_udp *s, int ms);

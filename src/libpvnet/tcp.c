@@ -617,6 +617,13 @@ int pvnet_tcp_connect(struct pvnet_tcp *s, const struct sockaddr_in *a)
 	if (s->state == TS_CONNECTED)
 		return -EISCONN;
 	if (s->state == TS_CONNECTING) {
+		rc = lp_stack_wait(s->t->st, connect_done, s, true, -1);	/* poll once */
+		if (rc < 0 && rc != -EAGAIN)
+			return rc;
+		if (s->state == TS_CONNECTED)
+			return 0;
+		if (s->state != TS_CONNECTING)
+			return pvnet_tcp_error(s);
 		if (s->nonblock)
 			return -EALREADY;
 	} else {

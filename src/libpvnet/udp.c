@@ -582,6 +582,20 @@ void pvnet_udp_name(const struct pvnet_udp *s, struct sockaddr_in *a)
 				   .sin_port = htons(s->port) };
 }
 
+void pvnet_udp_peer(const struct pvnet_udp *s, struct sockaddr_in *a)
+{
+	*a = (struct sockaddr_in){ .sin_family = AF_INET };
+	if (s->connected) {
+		a->sin_addr.s_addr = s->peer_ip;
+		a->sin_port = s->peer_port;
+	}
+}
+
+unsigned int pvnet_udp_pending(const struct pvnet_udp *s)
+{
+	return s->qtail - s->qhead;
+}
+
 int pvnet_udp_set_nonblock(struct pvnet_udp *s, bool on)
 {
 	s->nonblock = on;
