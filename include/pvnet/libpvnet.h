@@ -6,8 +6,10 @@
  * and receives only its own traffic.  This header is the library's
  * contract; link with libpvnet.a (and -pthread, as the rest of pvnet).
  *
- * Two layers:
+ * Three layers (and libpvnet-preload.so, layer 4, for unmodified
+ * programs: libpvnet-preload(7)):
  *
+ *   layer 3  pvnet_tcp_*   TCP sockets over a stack, through Debian's lwIP
  *   layer 2  pvnet_stack_*, pvnet_udp_*   UDP sockets over one VI: bind,
  *            connect, sendto/recvfrom, blocking or not; next hops from
  *            the kernel's routing and neighbour tables (netlink)
@@ -180,7 +182,7 @@ int pvnet_vi_wake_fd(const struct pvnet_vi *vi);
 
 /* A flow to steer to the VI. */
 struct pvnet_filter_spec {
-	uint8_t proto;		/* IPPROTO_UDP (IPPROTO_TCP: see below) */
+	uint8_t proto;		/* IPPROTO_UDP or IPPROTO_TCP */
 	uint32_t local_ip;	/* network order; 0: the VI's */
 	uint16_t local_port;	/* host order; 0: one the kernel picks */
 };
@@ -192,8 +194,8 @@ struct pvnet_filter_spec {
  * header): a port someone else holds is -EADDRINUSE; one outside the
  * policy -EACCES; the VI's quota of filters used up -ENOSPC.  Port 0: the
  * broker picks a free port of the policy's ranges.  With IPPROTO_TCP the
- * kernel socket is bound but not listening: the kernel answers what
- * reaches it with RST (no TCP over libpvnet yet).
+ * kernel socket listens, its socket filter dropping every segment, so
+ * that the kernel answers none of the flow's segments with RST.
  */
 int pvnet_vi_filter_add(struct pvnet_vi *vi, const struct pvnet_filter_spec *spec,
 			struct pvnet_filter **f);
