@@ -38,7 +38,8 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 # file alone, the library linked only where it is used (--as-needed).
 LWIP_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags lwip 2>/dev/null || echo -I/usr/include/lwip))
 LWIP_LIBS   := -Wl,--as-needed -llwip -Wl,--no-as-needed
-$(BUILD)/src/libpvnet/tcp.o $(BUILD)/pic/src/libpvnet/tcp.o: ALL_CFLAGS += $(LWIP_CFLAGS)
+$(BUILD)/src/libpvnet/tcp.o $(BUILD)/pic/src/libpvnet/tcp.o $(BUILD)/tests/unit/test_libpvnet_tcp.o: \
+	ALL_CFLAGS += $(LWIP_CFLAGS)
 
 LIBPV    := $(BUILD)/libpvnet-common.a
 LIBHV    := $(BUILD)/libpvnet-hv.a

@@ -347,7 +347,8 @@ int pvnet_tcp_accept(struct pvnet_tcp *s, struct pvnet_tcp **out, struct sockadd
 /*
  * pvnet_tcp_connect() - to @a (an unbound socket binds port 0 first).
  * Blocking: 0 established; -ECONNREFUSED (RST), -ETIMEDOUT (no answer:
- * lwIP's SYN retries, or the socket's timeout: -EAGAIN), -EHOSTUNREACH.
+ * lwIP's SYN retries, or the socket's timeout: -EAGAIN), -EHOSTUNREACH,
+ * -ENETUNREACH (the stack's own address: TX never comes back to a VI).
  * Non-blocking: -EINPROGRESS, then pvnet_tcp_events() says POLLOUT when
  * established, POLLERR when it failed (pvnet_tcp_error() says why); a
  * second call: -EALREADY, 0 once established, -EISCONN after.

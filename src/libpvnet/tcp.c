@@ -191,12 +191,41 @@ static err_t netif_setup(struct netif *nif)
 
 /* ---- the stack's hooks (udp.c calls them) ---- */
 
+/*
+ * A source lwIP must never answer: one of its own netifs' addresses (its
+ * reply would be lwIP's loopback, which needs the tcpip thread we do not
+ * run: lwIP would abort the process), 0, loopback, multicast, broadcast.
+ * Such a packet is spoofed (the wire never carries it to us honestly).
+ */
+static bool src_other_netifs = true;	/* the unit test's two stacks talk to each other */
+
+static bool src_refused(const struct netif *in, const uint8_t *ip)
+{
+	uint32_t src;
+	struct netif *n;
+
+	memcpy(&src, ip + 12, 4);
+	if (!src || (ntohl(src) >> 24) == 127 || (ntohl(src) >> 28) >= 14 ||
+	    ip4_addr_get_u32(netif_ip4_addr(in)) == src)
+		return true;
+	if (src_other_netifs)
+		NETIF_FOREACH(n)
+			if (ip4_addr_get_u32(netif_ip4_addr(n)) == src)
+				return true;
+	return false;
+}
+
 static void hook_input(void *ctx, const uint8_t *ip, uint32_t len)
 {
 	struct lp_tcp *t = ctx;
 	struct pbuf *p;
 
 	lock();
+	if (src_refused(&t->netif, ip)) {
+		lp_stack_counters(t->st)->rx_bad++;
+		unlock();
+		return;
+	}
 	p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
 	if (p) {
 		pbuf_take(p, ip, (u16_t)len);
@@ -633,6 +662,8 @@ int pvnet_tcp_connect(struct pvnet_tcp *s, const struct sockaddr_in *a)
 			return -EAFNOSUPPORT;
 		if (!a->sin_addr.s_addr || !a->sin_port)
 			return -EINVAL;
+		if (a->sin_addr.s_addr == lp_stack_attr(s->t->st)->local_ip)
+			return -ENETUNREACH;	/* ourselves: lwIP's loopback needs its thread */
 		if (!s->port) {
 			const struct sockaddr_in any = { .sin_family = AF_INET };
 
