@@ -132,6 +132,8 @@ static struct {
 	int (*getpeername)(int, struct sockaddr *, socklen_t *);
 	int (*shutdown)(int, int);
 	int (*close)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
 } real;
 
 static pthread_once_t pl_once = PTHREAD_ONCE_INIT;
@@ -169,6 +171,20 @@ static void pl_report(void)
 		(unsigned long long)s.tx_errors);
 }
 
+/* At exit: the counters, then the stack closes (TCP connections still open send their FIN). */
+static void pl_exit(void)
+{
+	pl_report();
+	pthread_mutex_lock(&pl_mu);
+	pl_inside++;
+	if (pl_stack)
+		pvnet_stack_close(pl_stack);
+	pl_stack = NULL;
+	pl_stack_err = -ESHUTDOWN;	/* nothing is accelerated after this */
+	pl_inside--;
+	pthread_mutex_unlock(&pl_mu);
+}
+
 static void pl_init(void)
 {
 	RESOLVE(socket); RESOLVE(bind); RESOLVE(connect); RESOLVE(listen); RESOLVE(accept);
@@ -177,7 +193,8 @@ static void pl_init(void)
 	RESOLVE(select); RESOLVE(epoll_ctl); RESOLVE(epoll_wait); RESOLVE(epoll_pwait);
 	RESOLVE(fcntl); RESOLVE(ioctl); RESOLVE(setsockopt); RESOLVE(getsockopt);
 	RESOLVE(getsockname); RESOLVE(getpeername); RESOLVE(shutdown); RESOLVE(close);
-	atexit(pl_report);
+	RESOLVE(dup2); RESOLVE(dup3);
+	atexit(pl_exit);
 }
 
 static inline void pl_setup(void)
@@ -1252,15 +1269,11 @@ int shutdown(int fd, int how)
 	return set_errno(rc);
 }
 
-int close(int fd)
+/* What we hold for @fd goes (under the lock): it is closed, or another fd is put in its place. */
+static void pl_forget(int fd)
 {
-	struct psock *ps;
+	struct psock *ps = pl_socks[fd];
 
-	pl_setup();
-	if (pl_inside || fd < 0 || fd >= PL_MAX_FD)
-		return real.close(fd);
-	lock();
-	ps = pl_socks[fd];
 	pl_socks[fd] = NULL;
 	if (ps && ps->accel) {
 		if (ps->kind == PL_UDP) {
@@ -1272,8 +1285,40 @@ int close(int fd)
 	}
 	free(pl_eps[fd]);
 	pl_eps[fd] = NULL;
-	unlock();
 	free(ps);
+}
+
+/* dup2/dup3 onto an fd of ours: that socket is closed first, as the kernel does. */
+int dup2(int old, int new)
+{
+	pl_setup();
+	if (!pl_inside && new >= 0 && new < PL_MAX_FD && old != new && (pl_socks[new] || pl_eps[new])) {
+		lock();
+		pl_forget(new);
+		unlock();
+	}
+	return real.dup2(old, new);
+}
+
+int dup3(int old, int new, int flags)
+{
+	pl_setup();
+	if (!pl_inside && new >= 0 && new < PL_MAX_FD && old != new && (pl_socks[new] || pl_eps[new])) {
+		lock();
+		pl_forget(new);
+		unlock();
+	}
+	return real.dup3(old, new, flags);
+}
+
+int close(int fd)
+{
+	pl_setup();
+	if (pl_inside || fd < 0 || fd >= PL_MAX_FD)
+		return real.close(fd);
+	lock();
+	pl_forget(fd);
+	unlock();
 	return real.close(fd);
 }
 
