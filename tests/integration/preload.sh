@@ -12,12 +12,12 @@
 # mixing an accelerated UDP socket with a Unix socketpair in one poll(),
 # select() and epoll set gets both; a TCP program (the kernel API) sends
 # and receives 2 MiB through lwIP, compared by sha256; a socket the policy
-# refuses (a port outside it) stays the kernel's and works; the NIC is as
-# before at the end.
+# refuses (a port outside it) stays the kernel's and works; iperf3 -u
+# (TCP control, UDP data) and iperf3 (TCP) complete; the NIC is as before at the end.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 need_root
-need setpriv timeout sockperf sha256sum
+need setpriv timeout sockperf sha256sum iperf3
 PRE=$BUILD/lib/libpvnet-preload.so
 for b in pvnet-nicd pvnet-broker tests/helpers/preload_mix tests/helpers/pvnet_tcp_xfer tests/helpers/nic_info lib/libpvnet-preload.so; do
 	[ -e "$BUILD/$b" ] || { skip "preload.sh: $b not built"; exit 0; }
@@ -112,6 +112,28 @@ out=$(ip netns exec "$ext" timeout 60 "$X" ksend 198.18.0.1:6010 "$run/data" 2>&
 wait_for 20 "! kill -0 $ar 2>/dev/null"
 check "[ '$out' = 'sent 2097152' ] && [ \"\$(sum '$run/in.app')\" = \"\$(sum '$run/data')\" ] && grep -q 'tcp=2 ' '$run/arecv.err'" \
 	"TCP listen+accept+recv under the preload: 2 MiB from ext's kernel, the same sha256 ($(tail -n1 "$run/arecv.out"); $(tail -n1 "$run/arecv.err"))"
+
+# 4. iperf3 -u (a TCP control connection and a UDP data socket, both accelerated)
+ip netns exec "$ext" iperf3 -s -1 -B 198.18.0.100 -p 7203 >"$run/iperf-s.log" 2>&1 &
+track_pid $!
+wait_for 5 "ip netns exec '$ext' ss -Hltn 'sport = :7203' | grep -q ."
+pre iperf3 -u -c 198.18.0.100 -p 7203 -b 10M -t 2 -l 1000 >"$run/iperf-c.log" 2>&1
+rc=$?
+st=$(grep 'pvnet-preload:' "$run/iperf-c.log" | tail -n1)
+recv=$(grep -E 'receiver$' "$run/iperf-c.log" | tail -n1 | tr -s ' ')
+echo "iperf3 -u: rc=$rc; $recv; $st"
+check "[ $rc = 0 ] && [[ '$st' == *'accelerated udp=1 tcp=1 '* ]] && [ -n '$recv' ]" \
+	"iperf3 -u under the preload completes, its control (TCP) and data (UDP) sockets accelerated"
+ip netns exec "$ext" iperf3 -s -1 -B 198.18.0.100 -p 7204 >"$run/iperf-s2.log" 2>&1 &
+track_pid $!
+wait_for 5 "ip netns exec '$ext' ss -Hltn 'sport = :7204' | grep -q ."
+pre iperf3 -c 198.18.0.100 -p 7204 -t 2 >"$run/iperf-c2.log" 2>&1
+rc=$?
+st=$(grep 'pvnet-preload:' "$run/iperf-c2.log" | tail -n1)
+recv=$(grep -E 'receiver$' "$run/iperf-c2.log" | tail -n1 | tr -s ' ')
+echo "iperf3 (TCP): rc=$rc; $recv; $st"
+check "[ $rc = 0 ] && [[ '$st' == *'accelerated udp=0 tcp=2 '* ]] && [ -n '$recv' ]" \
+	"iperf3 (TCP) under the preload completes, control and data connections through lwIP"
 
 wait_for 10 "[ \"\$(info)\" = '$base' ]"
 now=$(info)
