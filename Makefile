@@ -34,6 +34,13 @@ USER_SRCS  := $(wildcard src/libpvnet/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
+# libpvnet's TCP (src/libpvnet/tcp.c) is Debian's lwIP: its headers for that
+# file alone, the library linked only where it is used (--as-needed).
+LWIP_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags lwip 2>/dev/null || echo -I/usr/include/lwip))
+LWIP_LIBS   := -Wl,--as-needed -llwip -Wl,--no-as-needed
+$(BUILD)/src/libpvnet/tcp.o $(BUILD)/pic/src/libpvnet/tcp.o $(BUILD)/tests/unit/test_libpvnet_tcp.o: \
+	ALL_CFLAGS += $(LWIP_CFLAGS)
+
 LIBPV    := $(BUILD)/libpvnet-common.a
 LIBHV    := $(BUILD)/libpvnet-hv.a
 LIBGUEST := $(BUILD)/libpvnet-guest.a
@@ -49,6 +56,7 @@ USER_OBJS := $(call obj,$(USER_SRCS) src/nic/nic_client.c src/lib/unix.c src/lib
 # ... and libpvnet.so, the same sources built position-independent,
 # exporting pvnet_* only (src/libpvnet/libpvnet.map).
 LIBUSER_SO := $(BUILD)/libpvnet.so
+PRELOAD_SO := $(BUILD)/lib/libpvnet-preload.so
 USER_PIC_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(USER_SRCS) src/nic/nic_client.c src/lib/unix.c \
 	src/lib/seqpacket_call.c)
 
@@ -59,7 +67,7 @@ TEST_HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(wildcard
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-all: $(DEPS_STAMP) $(BINS) $(UNIT_TESTS) $(TEST_HELPERS) $(LIBUSER_SO)
+all: $(DEPS_STAMP) $(BINS) $(UNIT_TESTS) $(TEST_HELPERS) $(LIBUSER_SO) $(PRELOAD_SO)
 
 # Install what a fresh machine lacks (apt, as root); re-run when the list changes.
 $(DEPS_STAMP): scripts/deps.sh
@@ -97,8 +105,16 @@ $(BUILD)/pic/%.o: %.c | $(DEPS_STAMP)
 	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
 $(LIBUSER_SO): $(USER_PIC_OBJS) src/libpvnet/libpvnet.map
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libpvnet.so.1 \
-		-Wl,--version-script=src/libpvnet/libpvnet.map -o $@.1 $(USER_PIC_OBJS) $(LDLIBS)
+		-Wl,--version-script=src/libpvnet/libpvnet.map -o $@.1 $(USER_PIC_OBJS) $(LDLIBS) -llwip
 	ln -sf libpvnet.so.1 $@
+
+# libpvnet-preload.so (src/preload/, libpvnet-preload(7)): LD_PRELOAD for
+# unmodified programs, libpvnet's PIC objects inside, the socket calls it
+# takes over exported and nothing else (src/preload/preload.map).
+$(PRELOAD_SO): $(BUILD)/pic/src/preload/preload.o $(USER_PIC_OBJS) src/preload/preload.map
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,--version-script=src/preload/preload.map \
+		-o $@ $(BUILD)/pic/src/preload/preload.o $(USER_PIC_OBJS) $(LDLIBS) -llwip -ldl
 
 # libpvnet-accel (accelerator plugins) first: it calls into the hosts in back/ and front/.
 # libpvnet.a's copies of nic_client.o, unix.o, seqpacket_call.o are the same
@@ -109,7 +125,7 @@ ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBBROKER)
 
 # The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
 $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LWIP_LIBS)
 # pvnetd alone serves HTTP (--metrics, src/back/metrics.c): libmicrohttpd.
 $(BUILD)/pvnetd: LDLIBS += -lmicrohttpd
 # pvnetctl capture -w writes pcap files with libpcap's pcap_dump.
@@ -117,11 +133,11 @@ $(BUILD)/pvnetctl: LDLIBS += -lpcap
 
 $(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LWIP_LIBS)
 
 $(BUILD)/tests/helpers/%: $(call obj,tests/helpers/%.c) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LWIP_LIBS)
 
 check: all
 	PVNET_BUILD=$(BUILD) tests/run.sh
@@ -146,8 +162,8 @@ clean:
 	rm -rf build build-asan
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the daemons and pvnetctl in
-# SBINDIR, pvnet-bench in BINDIR, libpvnet (static, shared, its header) in
-# LIBDIR and INCLUDEDIR, man pages, and the systemd units (systemd/, their
+# SBINDIR, pvnet-bench in BINDIR, libpvnet (static, shared, its header) and
+# libpvnet-preload.so in LIBDIR and INCLUDEDIR, man pages, and the systemd units (systemd/, their
 # /usr/local/sbin rewritten to SBINDIR) in UNITDIR.
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -161,7 +177,8 @@ SBIN_PROGS := pvnetd pvnet-nicd pvnet-front pvnetctl pvnet-broker
 BIN_PROGS  := pvnet-bench
 UNITS      := $(wildcard systemd/*.service)
 
-install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS)) $(BUILD)/libpvnet.a $(BUILD)/libpvnet.so.1
+install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS)) $(BUILD)/libpvnet.a $(BUILD)/libpvnet.so.1 \
+		$(PRELOAD_SO)
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(SBIN_PROGS)) $(DESTDIR)$(SBINDIR)/
@@ -173,6 +190,9 @@ install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS)) $(BUILD)/libpvnet.a $
 	$(INSTALL) -m 0644 $(BUILD)/libpvnet.a $(DESTDIR)$(LIBDIR)/
 	$(INSTALL) -m 0755 $(BUILD)/libpvnet.so.1 $(DESTDIR)$(LIBDIR)/
 	ln -sf libpvnet.so.1 $(DESTDIR)$(LIBDIR)/libpvnet.so
+	$(INSTALL) -m 0755 $(PRELOAD_SO) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man7
+	$(INSTALL) -m 0644 $(wildcard docs/*.7) $(DESTDIR)$(MANDIR)/man7/
 	$(INSTALL) -m 0644 include/pvnet/libpvnet.h include/pvnet/nic.h $(DESTDIR)$(INCLUDEDIR)/pvnet/
 	for u in $(UNITS); do \
 		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' $$u >$(DESTDIR)$(UNITDIR)/$${u#systemd/} && \

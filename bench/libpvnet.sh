@@ -12,23 +12,29 @@
 #
 # Rows: kernel <-> kernel; libpvnet client <-> kernel echo; libpvnet <->
 # libpvnet in interrupt mode; the same in spin mode (PVNET_SPIN_US on both
-# ends).  64-byte datagrams; half round trip p50 / p99 / p99.9 in
+# ends).  Then Debian's sockperf, unmodified: ping-pong over the kernel's
+# sockets beside the same program under libpvnet-preload.so (interrupt,
+# spin, and preloaded on both ends), UDP 64-byte messages per second one
+# way (sockperf throughput, the sender's rate), and TCP through lwIP (libpvnet
+# layer 3) beside the kernel's TCP, 32 MiB each way.  64-byte datagrams; half round trip p50 / p99 / p99.9 in
 # microseconds, and the client's CPU seconds.  With both ends spinning on
 # a 2-core machine the spinners and both pvnet-nicds share 2 CPUs: read
 # the spin row with that in mind.
 #
-# usage: bench/libpvnet.sh [-n ROUND_TRIPS] [-s SPIN_US]     (as root)
+# usage: bench/libpvnet.sh [-n ROUND_TRIPS] [-s SPIN_US] [-t SOCKPERF_SECONDS]     (as root)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 unset RUNID	# our own namespace names, also when bench/run.sh calls us
 . "$top/tests/lib/common.sh"
 BUILD=$top/${PVNET_BUILD:-build}
-N=20000 SPIN=100000
-while getopts "n:s:" o; do
-	case $o in n) N=$OPTARG ;; s) SPIN=$OPTARG ;; *) exit 2 ;; esac
+N=20000 SPIN=100000 SP_T=3
+while getopts "n:s:t:" o; do
+	case $o in n) N=$OPTARG ;; s) SPIN=$OPTARG ;; t) SP_T=$OPTARG ;; *) exit 2 ;; esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench needs root"; exit 1; }
 E=$BUILD/tests/helpers/pvnet_udp_echo
+X=$BUILD/tests/helpers/pvnet_tcp_xfer
+PRE=$BUILD/lib/libpvnet-preload.so
 run=$(mktemp -d /tmp/pvnet-benchlib.XXXXXX)
 trap 'ns_cleanup; rm -rf "$run"' EXIT
 trap 'exit 130' INT TERM
@@ -40,7 +46,7 @@ ip netns exec "$hostns" ping -c1 -W1 198.18.0.100 >/dev/null	# neighbours both w
 for side in host:"$hostns":up0:198.18.0.1 ext:"$ext":eth0:198.18.0.100; do
 	IFS=: read -r name ns dev addr <<<"$side"
 	start_nicd "$ns" "$run/$name-nic" "$dev" "$run/$name-nicd.log" || { echo "nicd $name"; exit 1; }
-	echo "uid 0 vis 4 addr $addr udp 7000-7999" >"$run/$name.policy"
+	echo "uid 0 vis 4 addr $addr udp 7000-7999 tcp 7000-7999" >"$run/$name.policy"
 	ip netns exec "$ns" "$BUILD"/pvnet-broker --run-dir "$run/$name-brk" --nic "$run/$name-nic" \
 		--policy "$run/$name.policy" 2>>"$run/$name-broker.log" &
 	track_pid $!
@@ -60,6 +66,22 @@ server() {
 	wait_for 5 "grep -q ready '$run/srv.out'"
 }
 stop_server() { kill -TERM "$srv" 2>/dev/null; wait "$srv" 2>/dev/null; }
+# pre SPIN_US CMD...: CMD in the host namespace under libpvnet-preload.so
+pre() {
+	local spin=$1; shift
+	ip netns exec "$hostns" env LD_PRELOAD="$PRE" PVNET_BROKER="$run/host-brk/broker.sock" \
+		PVNET_SPIN_US="$spin" "$@"
+}
+sprow() { # NAME OUTPUT: a table line from sockperf ping-pong's percentiles
+	awk -v name="$1" '/percentile 50.000 =/ { p50 = $NF } /percentile 99.000 =/ { p99 = $NF }
+		/percentile 99.900 =/ { p999 = $NF }
+		/\[Valid Duration\]/ { for (i = 1; i <= NF; i++) if ($i ~ /ReceivedMessages=/) { split($i, kv, "="); n = kv[2] + 0 } }
+		END { printf "%-42s %8s %8s %8s %10s\n", name, p50, p99, p999, n }' <<<"$2"
+}
+tprow() { # NAME OUTPUT: sockperf throughput's message rate
+	awk -v name="$1" '/Message Rate is/ { for (i = 1; i <= NF; i++) if ($i == "is") r = $(i + 1) }
+		END { printf "%-42s %12s\n", name, r }' <<<"$2"
+}
 
 bout=${BENCH_OUT:-$top/build/bench}
 mkdir -p "$bout"
@@ -79,4 +101,46 @@ row "libpvnet <-> libpvnet (spin ${SPIN} us)" \
 	"$(ip netns exec "$hostns" env PVNET_SPIN_US="$SPIN" "$E" pingpong "$run/host-brk/broker.sock" 7003 198.18.0.100:7101 "$N" 64 2>/dev/null)"
 stop_server
 echo "(anchors, real hardware: ef_vi 0.59 us, Onload 0.72 us half RTT; here every frame also crosses two pvnet-nicd processes and a veth)"
+
+# sockperf (Debian's, unmodified): the kernel's sockets, then under libpvnet-preload.so.
+if command -v sockperf >/dev/null && [ -e "$PRE" ]; then
+	echo
+	printf '%-42s %8s %8s %8s %10s\n' "sockperf ping-pong UDP 64 B, half RTT (us), ${SP_T}s" p50 p99 p99.9 "RTs"
+	server "$ext" sh -c 'echo ready; exec sockperf server -i 198.18.0.100 -p 7200'
+	sprow "kernel <-> kernel" "$(ip netns exec "$hostns" sockperf ping-pong -i 198.18.0.100 -p 7200 -m 64 -t "$SP_T" 2>&1)"
+	sprow "preload (interrupt) <-> kernel" "$(pre 0 sockperf ping-pong -i 198.18.0.100 -p 7200 -m 64 -t "$SP_T" 2>&1)"
+	sprow "preload (spin ${SPIN} us) <-> kernel" "$(pre "$SPIN" sockperf ping-pong -i 198.18.0.100 -p 7200 -m 64 -t "$SP_T" 2>&1)"
+	stop_server
+	server "$ext" env LD_PRELOAD="$PRE" PVNET_BROKER="$run/ext-brk/broker.sock" PVNET_SPIN_US="$SPIN" \
+		sh -c 'echo ready; exec sockperf server -i 198.18.0.100 -p 7201'
+	sprow "preload <-> preload (spin ${SPIN} us)" "$(pre "$SPIN" sockperf ping-pong -i 198.18.0.100 -p 7201 -m 64 -t "$SP_T" 2>&1)"
+	stop_server
+	echo
+	printf '%-42s %12s\n' "sockperf throughput UDP 64 B one way, ${SP_T}s" "msg/s sent"
+	server "$ext" sh -c 'echo ready; exec sockperf server -i 198.18.0.100 -p 7202'
+	tprow "kernel -> kernel" "$(ip netns exec "$hostns" sockperf throughput -i 198.18.0.100 -p 7202 -m 64 -t "$SP_T" 2>&1)"
+	tprow "preload (interrupt) -> kernel" "$(pre 0 sockperf throughput -i 198.18.0.100 -p 7202 -m 64 -t "$SP_T" 2>&1)"
+	tprow "preload (spin ${SPIN} us) -> kernel" "$(pre "$SPIN" sockperf throughput -i 198.18.0.100 -p 7202 -m 64 -t "$SP_T" 2>&1)"
+	stop_server
+else
+	echo "(sockperf or libpvnet-preload.so missing: no sockperf rows)"
+fi
+
+# TCP: lwIP over the VI beside the kernel's TCP, 32 MiB each way.
+echo
+printf '%-42s %10s\n' "TCP 32 MiB, one connection" "Mbit/s"
+head -c 33554432 /dev/urandom >"$run/data"
+server "$ext" "$X" -t krecv 7300 /dev/null
+ip netns exec "$hostns" "$X" -t ksend 198.18.0.100:7300 "$run/data" >/dev/null
+wait "$srv" 2>/dev/null
+printf '%-42s %10s\n' "kernel -> kernel" "$(sed -n 's/^mbit_s=//p' "$run/srv.out")"
+server "$ext" "$X" -t krecv 7301 /dev/null
+ip netns exec "$hostns" "$X" -t send "$run/host-brk/broker.sock" 198.18.0.100:7301 "$run/data" >/dev/null 2>&1
+wait "$srv" 2>/dev/null
+printf '%-42s %10s\n' "libpvnet lwIP -> kernel" "$(sed -n 's/^mbit_s=//p' "$run/srv.out")"
+server "$hostns" "$X" -t recv "$run/host-brk/broker.sock" 7302 /dev/null
+ip netns exec "$ext" "$X" -t ksend 198.18.0.1:7302 "$run/data" >/dev/null
+wait "$srv" 2>/dev/null
+printf '%-42s %10s\n' "kernel -> libpvnet lwIP" "$(sed -n 's/^mbit_s=//p' "$run/srv.out")"
+echo "(the machine may be loaded by other work: compare rows of one run, not runs)"
 } | tee "$bout/libpvnet.txt"

@@ -20,6 +20,9 @@ pkgs=(
 	prometheus        # promtool check metrics, in tests/integration/metrics.sh
 	curl              # the metrics test's HTTP client
 	libpcap-dev       # pvnetctl capture -w: pcap files written with pcap_dump
+	liblwip-dev       # libpvnet's TCP (layer 3): lwIP's raw API, linked
+	pkg-config        # lwIP's flags (lwip.pc)
+	sockperf          # tests/integration/preload.sh, bench/libpvnet.sh: unmodified under LD_PRELOAD
 )
 missing=()
 for p in "${pkgs[@]}"; do

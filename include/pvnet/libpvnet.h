@@ -6,8 +6,10 @@
  * and receives only its own traffic.  This header is the library's
  * contract; link with libpvnet.a (and -pthread, as the rest of pvnet).
  *
- * Two layers:
+ * Three layers (and libpvnet-preload.so, layer 4, for unmodified
+ * programs: libpvnet-preload(7)):
  *
+ *   layer 3  pvnet_tcp_*   TCP sockets over a stack, through Debian's lwIP
  *   layer 2  pvnet_stack_*, pvnet_udp_*   UDP sockets over one VI: bind,
  *            connect, sendto/recvfrom, blocking or not; next hops from
  *            the kernel's routing and neighbour tables (netlink)
@@ -180,7 +182,7 @@ int pvnet_vi_wake_fd(const struct pvnet_vi *vi);
 
 /* A flow to steer to the VI. */
 struct pvnet_filter_spec {
-	uint8_t proto;		/* IPPROTO_UDP (IPPROTO_TCP: see below) */
+	uint8_t proto;		/* IPPROTO_UDP or IPPROTO_TCP */
 	uint32_t local_ip;	/* network order; 0: the VI's */
 	uint16_t local_port;	/* host order; 0: one the kernel picks */
 };
@@ -192,8 +194,8 @@ struct pvnet_filter_spec {
  * header): a port someone else holds is -EADDRINUSE; one outside the
  * policy -EACCES; the VI's quota of filters used up -ENOSPC.  Port 0: the
  * broker picks a free port of the policy's ranges.  With IPPROTO_TCP the
- * kernel socket is bound but not listening: the kernel answers what
- * reaches it with RST (no TCP over libpvnet yet).
+ * kernel socket listens, its socket filter dropping every segment, so
+ * that the kernel answers none of the flow's segments with RST.
  */
 int pvnet_vi_filter_add(struct pvnet_vi *vi, const struct pvnet_filter_spec *spec,
 			struct pvnet_filter **f);
@@ -250,6 +252,9 @@ struct pvnet_stack_stats {
 	uint64_t tx_errors;		/* TX ERROR events (tx_spoofed etc. in the NIC's stats) */
 	uint64_t neigh_lookups;		/* netlink neighbour queries */
 	uint64_t neigh_triggers;	/* kernel datagrams sent to make it resolve a next hop */
+	uint64_t rx_tcp;		/* TCP segments handed to lwIP (layer 3) */
+	uint64_t tx_tcp;		/* TCP segments lwIP sent */
+	uint64_t tx_tcp_no_buf;		/* TCP segments lwIP could not send: no TX buffer free (it retransmits) */
 };
 void pvnet_stack_stats(const struct pvnet_stack *st, struct pvnet_stack_stats *s);
 
@@ -269,6 +274,10 @@ int pvnet_udp_bind(struct pvnet_udp *s, const struct sockaddr_in *a);
 int pvnet_udp_connect(struct pvnet_udp *s, const struct sockaddr_in *a);
 /* The bound address (port 0 before bind). */
 void pvnet_udp_name(const struct pvnet_udp *s, struct sockaddr_in *a);
+/* The connected peer (zeros when not connected). */
+void pvnet_udp_peer(const struct pvnet_udp *s, struct sockaddr_in *a);
+/* Datagrams queued on the socket now (as received by the last poll of the stack). */
+unsigned int pvnet_udp_pending(const struct pvnet_udp *s);
 int pvnet_udp_set_nonblock(struct pvnet_udp *s, bool on);
 /* Blocking calls give up after @ms with -EAGAIN (< 0: never, the default). */
 void pvnet_udp_set_timeout(struct pvnet_udp *s, int ms);
@@ -296,5 +305,85 @@ ssize_t pvnet_udp_send(struct pvnet_udp *s, const void *buf, size_t len, int fla
 ssize_t pvnet_udp_recvfrom(struct pvnet_udp *s, void *buf, size_t len, int flags,
 			   struct sockaddr_in *from);
 ssize_t pvnet_udp_recv(struct pvnet_udp *s, void *buf, size_t len, int flags);
+
+/* ==== layer 3: TCP over a stack, through lwIP ==== */
+
+/*
+ * TCP sockets of a stack, socket-like, through Debian's lwIP (its raw
+ * API, driven from the stack's poll: no thread of lwIP's).  A connection's
+ * segments come to the VI by the filter of its local port (the NIC has no
+ * 4-tuple filters: a listening socket's filter also carries its accepted
+ * connections); the broker's OS socket of that port listens with a socket
+ * filter that drops everything, so the kernel neither takes the port nor
+ * answers the flow's segments with RST.  lwIP is one stack per process:
+ * libpvnet serialises its calls with one lock of its own (stacks used
+ * from different threads wait for each other inside TCP calls).
+ * lwIP's timers (retransmission, delayed ACKs, TIME_WAIT) run inside the
+ * stack's calls: a blocking call wakes for them; a program that calls
+ * nothing for long stalls its connections (as Onload without its helper
+ * thread).  Segments: MSS 1460 (less for a smaller MTU), window 64 KiB.
+ */
+struct pvnet_tcp;
+
+int pvnet_tcp_open(struct pvnet_stack *st, struct pvnet_tcp **s);
+/*
+ * pvnet_tcp_close() - a connected socket sends its FIN after what it was
+ * given, and lingers (polling the stack) up to 1 s for the peer's ACK of
+ * it, then lets go of the port; a peer still not done then gets RST.  A
+ * listening socket aborts the connections it has not handed out.
+ */
+void pvnet_tcp_close(struct pvnet_tcp *s);
+/* As pvnet_udp_bind(), for TCP (the policy's tcp ranges). */
+int pvnet_tcp_bind(struct pvnet_tcp *s, const struct sockaddr_in *a);
+/* Listen (bound first: -EINVAL unbound); @backlog connections wait for accept (1 .. 64). */
+int pvnet_tcp_listen(struct pvnet_tcp *s, int backlog);
+/*
+ * pvnet_tcp_accept() - the next established connection, its peer in
+ * @from (may be NULL).  A new socket, blocking, to close as any other.
+ * Return: 0; -EAGAIN none (non-blocking, or the timeout); -EINVAL not
+ * listening; -EIO.
+ */
+int pvnet_tcp_accept(struct pvnet_tcp *s, struct pvnet_tcp **out, struct sockaddr_in *from);
+/*
+ * pvnet_tcp_connect() - to @a (an unbound socket binds port 0 first).
+ * Blocking: 0 established; -ECONNREFUSED (RST), -ETIMEDOUT (no answer:
+ * lwIP's SYN retries, or the socket's timeout: -EAGAIN), -EHOSTUNREACH,
+ * -ENETUNREACH (the stack's own address: TX never comes back to a VI).
+ * Non-blocking: -EINPROGRESS, then pvnet_tcp_events() says POLLOUT when
+ * established, POLLERR when it failed (pvnet_tcp_error() says why); a
+ * second call: -EALREADY, 0 once established, -EISCONN after.
+ */
+int pvnet_tcp_connect(struct pvnet_tcp *s, const struct sockaddr_in *a);
+/*
+ * pvnet_tcp_send() - up to @len bytes (copied; pushed out at once).
+ * Blocking: all of them, unless an error ends it (the bytes queued until
+ * then, or the error if none).  Non-blocking: what fits, -EAGAIN none.
+ * Return: bytes; -ENOTCONN; -EPIPE after shutdown or the peer's reset
+ * (-ECONNRESET once first); -EAGAIN.
+ */
+ssize_t pvnet_tcp_send(struct pvnet_tcp *s, const void *buf, size_t len, int flags);
+/*
+ * pvnet_tcp_recv() - what has come, up to @len bytes; 0 at the peer's FIN.
+ * Return: bytes; 0 end of stream; -EAGAIN (non-blocking, or the timeout);
+ * -ECONNRESET; -ENOTCONN.
+ */
+ssize_t pvnet_tcp_recv(struct pvnet_tcp *s, void *buf, size_t len, int flags);
+/* SHUT_WR: send the FIN now (reading goes on); SHUT_RD, SHUT_RDWR as the kernel's. */
+int pvnet_tcp_shutdown(struct pvnet_tcp *s, int how);
+int pvnet_tcp_set_nonblock(struct pvnet_tcp *s, bool on);
+/* Blocking calls give up after @ms with -EAGAIN (< 0: never, the default). */
+void pvnet_tcp_set_timeout(struct pvnet_tcp *s, int ms);
+/* Nagle's algorithm off (TCP_NODELAY) or on (the default). */
+int pvnet_tcp_set_nodelay(struct pvnet_tcp *s, bool on);
+/* Local and remote address (zeros where none). */
+void pvnet_tcp_name(const struct pvnet_tcp *s, struct sockaddr_in *local, struct sockaddr_in *peer);
+/*
+ * Readiness, as poll(2)'s revents (after polling the stack): POLLIN
+ * (bytes, the FIN, a connection to accept), POLLOUT (room to send,
+ * connected), POLLERR (a pending error), POLLHUP (both ways closed).
+ */
+int pvnet_tcp_events(struct pvnet_tcp *s);
+/* The pending error (SO_ERROR), cleared: 0 or -errno. */
+int pvnet_tcp_error(struct pvnet_tcp *s);
 
 #endif

@@ -402,8 +402,14 @@ static int brk_os_socket(uint8_t proto, uint32_t ip, uint16_t port)
 
 	if (fd < 0)
 		return -errno;
+	/*
+	 * TCP: listening, so that the kernel's copy of each segment of the
+	 * flow finds this socket (its filter drops it, before any reply)
+	 * instead of none, which the kernel would answer with RST.
+	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    (proto == IPPROTO_TCP && listen(fd, 1) < 0)) {
 		int rc = -errno;
 
 		close(fd);

@@ -85,6 +85,8 @@ struct pvnet_stack {
 	unsigned int spin_us;		/* busy polling before sleeping (PVNET_SPIN_US) */
 	struct pvnet_stack_stats stats;
 	struct lp_neigh_counters ncnt;
+	const struct lp_tcp_ops *tcp;	/* layer 3's hooks (tcp.c), NULL: no TCP socket yet */
+	void *tcp_ctx;
 };
 
 static long now_ms(void)
@@ -215,6 +217,8 @@ void pvnet_stack_close(struct pvnet_stack *st)
 {
 	if (!st)
 		return;
+	if (st->tcp)
+		st->tcp->close(st->tcp_ctx);	/* its sockets close (and linger) first */
 	if (st->mr && st->tx_free)
 		stack_linger(st);
 	while (st->socks)
@@ -303,6 +307,30 @@ bad:
 	return NULL;
 }
 
+/*
+ * An IPv4 TCP frame to our address goes to the TCP layer (lwIP checks the
+ * rest: its checksums, lengths, options, and counts what it drops): true.
+ * Anything else: false, for the UDP parser.
+ */
+static bool stack_rx_tcp(struct pvnet_stack *st, const uint8_t *f, uint32_t len)
+{
+	const uint8_t *ip = f + 14;
+	uint32_t tot, dst;
+
+	if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || (ip[0] >> 4) != 4 ||
+	    ip[9] != IPPROTO_TCP)
+		return false;
+	tot = (uint32_t)ip[2] << 8 | ip[3];
+	memcpy(&dst, ip + 16, 4);
+	if (tot < 20 || 14 + tot > len || dst != st->attr.local_ip) {
+		st->stats.rx_bad++;
+		return true;
+	}
+	st->stats.rx_tcp++;
+	st->tcp->input(st->tcp_ctx, ip, tot);
+	return true;
+}
+
 static void stack_rx(struct pvnet_stack *st, const struct pvnet_event *ev)
 {
 	int idx = pvnet_memreg_index(st->mr, ev->buf_id);
@@ -311,6 +339,11 @@ static void stack_rx(struct pvnet_stack *st, const struct pvnet_event *ev)
 
 	if (idx < 0 || (unsigned int)idx >= st->nrx)
 		return;		/* not an RX buffer of ours: the NIC never says so */
+	if (st->tcp && stack_rx_tcp(st, pvnet_memreg_buf(st->mr, (unsigned int)idx),
+				    ev->len < PVNET_BUF_SIZE ? ev->len : PVNET_BUF_SIZE)) {
+		stack_rx_repost(st, (unsigned int)idx);	/* TCP copied it out */
+		return;
+	}
 	s = stack_rx_parse(st, pvnet_memreg_buf(st->mr, (unsigned int)idx),
 			   ev->len < PVNET_BUF_SIZE ? ev->len : PVNET_BUF_SIZE, ev->flags, &rx);
 	if (s && s->qtail - s->qhead == UDP_RXQ) {
@@ -370,6 +403,8 @@ int pvnet_stack_poll(struct pvnet_stack *st)
 		}
 		total += n;
 	} while (n == 64);
+	if (st->tcp)
+		st->tcp->poll(st->tcp_ctx);
 	return total;
 }
 
@@ -415,10 +450,62 @@ static int stack_wait(struct pvnet_stack *st, bool (*ready)(const void *), const
 			return rc < 0 ? rc : 0;
 		if (timeout_ms >= 0 && (left = (int)(end - now_ms())) <= 0)
 			return -EAGAIN;
+		if (st->tcp) {	/* wake for the TCP layer's next timer */
+			int t = st->tcp->sleep_ms(st->tcp_ctx);
+
+			if (t >= 0 && (left < 0 || t < left))
+				left = t;
+		}
 		rc = pvnet_vi_wait(st->vi, left);
 		if (rc < 0 && rc != -ETIMEDOUT)
 			return rc;
 	}
+}
+
+/* ---- for the TCP layer (internal.h) ---- */
+
+void lp_stack_set_tcp(struct pvnet_stack *st, const struct lp_tcp_ops *ops, void *ctx)
+{
+	st->tcp = ops;
+	st->tcp_ctx = ctx;
+}
+
+void *lp_stack_tcp_ctx(const struct pvnet_stack *st)
+{
+	return st->tcp_ctx;
+}
+
+const struct pvnet_vi_attr *lp_stack_attr(const struct pvnet_stack *st)
+{
+	return &st->attr;
+}
+
+int lp_stack_wait(struct pvnet_stack *st, bool (*ready)(const void *), const void *arg,
+		  bool nonblock, int timeout_ms)
+{
+	return stack_wait(st, ready, arg, nonblock, timeout_ms);
+}
+
+struct pvnet_stack_stats *lp_stack_counters(struct pvnet_stack *st)
+{
+	return &st->stats;
+}
+
+uint8_t *lp_stack_tx_get(struct pvnet_stack *st, uint32_t *idx)
+{
+	if (!st->ntx_free)
+		return NULL;
+	*idx = st->tx_free[--st->ntx_free];
+	return pvnet_memreg_buf(st->mr, *idx);
+}
+
+int lp_stack_tx_post(struct pvnet_stack *st, uint32_t idx, uint16_t len)
+{
+	int rc = pvnet_vi_transmit(st->vi, pvnet_memreg_buf_id(st->mr, idx), 0, len);
+
+	if (rc < 0)
+		st->tx_free[st->ntx_free++] = idx;
+	return rc;
 }
 
 /* ---- sockets ---- */
@@ -495,6 +582,20 @@ void pvnet_udp_name(const struct pvnet_udp *s, struct sockaddr_in *a)
 				   .sin_port = htons(s->port) };
 }
 
+void pvnet_udp_peer(const struct pvnet_udp *s, struct sockaddr_in *a)
+{
+	*a = (struct sockaddr_in){ .sin_family = AF_INET };
+	if (s->connected) {
+		a->sin_addr.s_addr = s->peer_ip;
+		a->sin_port = s->peer_port;
+	}
+}
+
+unsigned int pvnet_udp_pending(const struct pvnet_udp *s)
+{
+	return s->qtail - s->qhead;
+}
+
 int pvnet_udp_set_nonblock(struct pvnet_udp *s, bool on)
 {
 	s->nonblock = on;
@@ -526,6 +627,11 @@ static int stack_nexthop(struct pvnet_stack *st, uint32_t dst, uint8_t mac[6])
 	*e = (struct neigh_entry){ .ip = dst, .expires_ms = now_ms() + PVNET_NEIGH_TTL_MS };
 	memcpy(e->mac, mac, 6);
 	return 0;
+}
+
+int lp_stack_nexthop(struct pvnet_stack *st, uint32_t dst, uint8_t mac[6])
+{
+	return stack_nexthop(st, dst, mac);
 }
 
 static void udp_build(struct pvnet_stack *st, uint8_t *f, const uint8_t dmac[6],
