@@ -68,8 +68,14 @@ int main(int argc, char **argv)
 	int c, rc, err = 0, check_only = 0;
 
 	pv_daemon_init(&dd, "pvnet-broker");
-	/* After set-up it still binds the flows' kernel sockets, on ports a policy may put below 1024. */
-	dd.keep_caps = 1ull << CAP_NET_BIND_SERVICE;
+	/*
+	 * After set-up it still makes each flow's kernel socket: binds it, on
+	 * ports a policy may put below 1024, and attaches its drop-all filter
+	 * (SO_ATTACH_FILTER, which kernels with unprivileged BPF disabled,
+	 * kernel.unprivileged_bpf_disabled, refuse EPERM without
+	 * CAP_NET_ADMIN).
+	 */
+	dd.keep_caps = 1ull << CAP_NET_BIND_SERVICE | 1ull << CAP_NET_ADMIN;
 	while ((c = getopt_long(argc, argv, PV_DAEMON_SHORTOPTS "n:P:t", opts, NULL)) != -1) {
 		if ((rc = pv_daemon_opt(&dd, c, optarg)) < 0)
 			return 2;
