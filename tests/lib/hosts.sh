@@ -114,3 +114,35 @@ ping_ok() {
 	local ns=$1 addr=$2 t=${3:-10}
 	wait_for "$t" "ip netns exec '$ns' ping -c1 -W1 $addr >/dev/null 2>&1"
 }
+
+# ---- downtime across a migration ------------------------------------------
+# mig_ping_start NS ADDR OUT: 1 ms pings from NS to ADDR (ping -i 0.001
+# needs root), each reply timestamped (-D) into OUT; the pid in
+# mig_ping_pid (tracked).
+mig_ping_start() {
+	ip netns exec "$1" ping -D -n -i 0.001 -W 1 "$2" >"$3" 2>&1 &
+	mig_ping_pid=$!
+	track_pid "$mig_ping_pid"
+}
+# mig_ping_stop OUT: stop the pings of mig_ping_start; print "SENT LOST
+# GAP_MS": the probes up to the last one answered, those of them not
+# answered (a probe still in flight at the stop is not counted lost), the
+# longest time between two replies.
+mig_ping_stop() {
+	kill -INT "$mig_ping_pid" 2>/dev/null
+	wait "$mig_ping_pid" 2>/dev/null
+	awk '/icmp_seq=/ { s = $0; sub(/.*icmp_seq=/, "", s); sub(/ .*/, "", s)
+		t = substr($1, 2, length($1) - 2) + 0
+		if (!n++) first = s; last = s
+		if (n > 1 && t - pt > gap) gap = t - pt; pt = t }
+	END { if (!n) { print "0 0 0"; exit }
+		sent = last - first + 1; if (sent < n) sent += 65536	# icmp_seq wrapped
+		printf "%d %d %.0f\n", sent, sent - n, gap * 1000 }' "$1"
+}
+# mig_stream_gap GAPS T0 T1: the longest pause (ms) of a stream.py receiver
+# (its OUT.gaps, STREAM_GAP_MS set low) that began between T0 and T1 (epoch
+# seconds); 0 if none.
+mig_stream_gap() {
+	awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b && $2 > g { g = $2 } END { print g + 0 }' "$1" 2>/dev/null ||
+		echo 0
+}
