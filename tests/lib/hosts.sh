@@ -146,3 +146,40 @@ mig_stream_gap() {
 	awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b && $2 > g { g = $2 } END { print g + 0 }' "$1" 2>/dev/null ||
 		echo 0
 }
+
+# ---- what a host holds ------------------------------------------------------
+# host_snap RUN: "fds F nodes N domains D maps M vis V bufs B filters L
+# records R": pvnetd's descriptors, its store's nodes, the domains and the
+# grant maps they hold (domain-list), the NIC's VIs, buffer table entries
+# and filters in use (0 0 0 without a NIC), the migration records.
+host_snap() {
+	local pid c=() nic
+	pid=$(cat "$1/pvnetd.pid" 2>/dev/null)
+	c=(timeout 10 "$BUILD"/pvnetctl -r "$1" --json)
+	nic=$("${c[@]}" nic 2>/dev/null)
+	printf 'fds %s nodes %s domains %s maps %s vis %s bufs %s filters %s records %s\n' \
+		"$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)" "$("${c[@]}" status | jget xs_nodes)" \
+		"$("${c[@]}" status | jget domains)" \
+		"$("${c[@]}" domain-list | grep -o '"maps": [0-9]*' | awk '{ s += $2 } END { print s + 0 }')" \
+		"$(jget vis_active <<<"$nic")" "$(jget bufs_used <<<"$nic")" "$(jget filters_used <<<"$nic")" \
+		"$(XENSTORED_PATH=$1/xenstored.sock xenstore-ls /local/domain/0/migrate 2>/dev/null | grep -c '^ ')"
+}
+# host_rss RUN: pvnetd's resident set, kB.
+host_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$(cat "$1/pvnetd.pid" 2>/dev/null)/status" 2>/dev/null; }
+# logwatch OUT STEP...: tests/lib/logwatch.py in the background (steps
+# "wait:FILE:REGEX", "kill:SIGNAL:PID", "sleep:S", 30 s in all; its report in
+# OUT), its pid in logwatch_pid (tracked); returns once it has taken the
+# files' sizes.  logwatch_end OUT: its exit status, its report on stdout.
+logwatch() {
+	local out=$1; shift
+	python3 "$(dirname "${BASH_SOURCE[0]}")/logwatch.py" 30 "$@" >"$out" 2>&1 &
+	logwatch_pid=$!
+	track_pid "$logwatch_pid"
+	wait_for 10 "grep -q '^ready' '$out' 2>/dev/null"
+}
+logwatch_end() {
+	local rc
+	wait "$logwatch_pid"; rc=$?
+	grep -v '^ready' "$1"
+	return $rc
+}
