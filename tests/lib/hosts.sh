@@ -139,6 +139,10 @@ mig_ping_stop() {
 		sent = last - first + 1; if (sent < n) sent += 65536	# icmp_seq wrapped
 		printf "%d %d %.0f\n", sent, sent - n, gap * 1000 }' "$1"
 }
+# mig_ping_after OUT T: how many replies in OUT came after T (epoch seconds).
+mig_ping_after() {
+	awk -v t="$2" '/icmp_seq=/ && substr($1, 2, length($1) - 2) + 0 > t { n++ } END { print n + 0 }' "$1"
+}
 # mig_stream_gap GAPS T0 T1: the longest pause (ms) of a stream.py receiver
 # (its OUT.gaps, STREAM_GAP_MS set low) that began between T0 and T1 (epoch
 # seconds); 0 if none.
