@@ -115,6 +115,32 @@ ping_ok() {
 	wait_for "$t" "ip netns exec '$ns' ping -c1 -W1 $addr >/dev/null 2>&1"
 }
 
+# tcp_ok FROM_NS TO_NS TO_ADDR [SECONDS]: a TCP stream of pseudo-random bytes
+# (tests/lib/stream.py, 1 s unless told) from FROM_NS to TO_ADDR (IPv4 or
+# IPv6) in TO_NS; true when it ended cleanly and every byte arrived (sha256
+# equal at both ends); "N bytes" or why not in tcp_said.
+tcp_ok() {
+	local f=$base/tcp.$$.$RANDOM r srs sn sh rrs rn rh rgap
+	ip netns exec "$2" timeout 30 python3 "$(dirname "${BASH_SOURCE[0]}")/stream.py" recv "$f.rx" &
+	r=$!
+	track_pid "$r"
+	if ! wait_for 5 "ip netns exec '$2' ss -ltn | grep -q ':5555 '"; then
+		kill "$r" 2>/dev/null; wait "$r" 2>/dev/null
+		tcp_said="no receiver"; return 1
+	fi
+	ip netns exec "$1" timeout 30 python3 "$(dirname "${BASH_SOURCE[0]}")/stream.py" send "$3" "${4:-1}" "$f.tx"
+	wait "$r"
+	read -r srs sn sh <"$f.tx" 2>/dev/null
+	read -r rrs rn rh rgap <"$f.rx.done" 2>/dev/null
+	tcp_said="${rn:-no} bytes received of ${sn:-?} (${srs:-?}/${rrs:-?})"
+	[ "${srs:-}" = ok ] && [ "${rrs:-}" = ok ] && [ -n "${sh:-}" ] && [ "$sh" = "${rh:-x}" ] && [ "$sn" = "$rn" ]
+}
+
+# tcp_check FROM_NS TO_NS TO_ADDR NAME: tcp_ok as a check named NAME (what arrived appended).
+tcp_check() {
+	if tcp_ok "$1" "$2" "$3"; then pass "$4 ($tcp_said)"; else fail "$4 ($tcp_said)"; fi
+}
+
 # ---- downtime across a migration ------------------------------------------
 # mig_ping_start NS ADDR OUT: 1 ms pings from NS to ADDR (ping -i 0.001
 # needs root), each reply timestamped (-D) into OUT; the pid in
