@@ -197,14 +197,15 @@ check "[ '${srs:-}' = ok ] && [ '${rrs:-}' = ok ] && [ -n '${sh:-}' ] && [ '${sh
 wait_for 10 "[ \"\$(P1 --json accel ${cur:-0} 0 show | jget accelstate)\" = 4 ]"
 settled "$run1"; settled "$run2"
 after1=$(host_snap "$run1") after2=$(host_snap "$run2")
-echo "host 1: $before1 -> $after1, RSS $rss1 -> $(host_rss "$run1") kB"
-echo "host 2: $before2 -> $after2, RSS $rss2 -> $(host_rss "$run2") kB"
+echo "host 1: $before1 -> $after1, RssAnon $rss1 -> $(host_rss "$run1") kB"
+echo "host 2: $before2 -> $after2, RssAnon $rss2 -> $(host_rss "$run2") kB"
 check "[ '$before1' = '$after1' ] && [ '$before2' = '$after2' ]" \
 	"after them both hosts hold what they held (descriptors, store nodes, domains, grant maps, VIs, buffers, filters, records)"
-# RSS: pages the allocator keeps are noise; a leak per move (a domain's
-# rings, 2 x 4 KiB and its grant table, at the least) over 20 moves is not.
-check "[ \"\$(host_rss '$run1')\" -lt $((rss1 + 1024)) ] && [ \"\$(host_rss '$run2')\" -lt $((rss2 + 1024)) ]" \
-	"both pvnetds' RSS within 1 MB of before"
+# RSS beyond noise: pvnetd's own (anonymous) memory, not the guests' pages
+# it maps (host_rss).  Flat within ~30 kB over 50 moves under a stream when
+# measured; a domain's worth per move (rings, grant table) would be far more.
+check "[ \"\$(host_rss '$run1')\" -lt $((rss1 + 256)) ] && [ \"\$(host_rss '$run2')\" -lt $((rss2 + 256)) ]" \
+	"both pvnetds' anonymous RSS within 256 kB of before"
 check "ping_ok '$ext' 198.18.0.1 5" "g1 answers the external host after the $MOVES moves"
 
 # ---- a refused migration: the destination has the MAC ----

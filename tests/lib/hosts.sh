@@ -194,8 +194,10 @@ host_snap() {
 		"$(jget vis_active <<<"$nic")" "$(jget bufs_used <<<"$nic")" "$(jget filters_used <<<"$nic")" \
 		"$(XENSTORED_PATH=$1/xenstored.sock xenstore-ls /local/domain/0/migrate 2>/dev/null | grep -c '^ ')"
 }
-# host_rss RUN: pvnetd's resident set, kB.
-host_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$(cat "$1/pvnetd.pid" 2>/dev/null)/status" 2>/dev/null; }
+# host_rss RUN: pvnetd's anonymous resident memory, kB (RssAnon: its heap
+# and stacks; not the guests' memory it maps, resident or not as traffic
+# touches it, which makes VmRSS swing by a megabyte under a stream).
+host_rss() { awk '/^RssAnon:/ { print $2 }' "/proc/$(cat "$1/pvnetd.pid" 2>/dev/null)/status" 2>/dev/null; }
 # logwatch OUT STEP...: tests/lib/logwatch.py in the background (steps
 # "wait:FILE:REGEX", "kill:SIGNAL:PID", "sleep:S", 30 s in all; its report in
 # OUT), its pid in logwatch_pid (tracked); returns once it has taken the
