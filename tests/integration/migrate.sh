@@ -202,10 +202,11 @@ echo "host 2: $before2 -> $after2, RssAnon $rss2 -> $(host_rss "$run2") kB"
 check "[ '$before1' = '$after1' ] && [ '$before2' = '$after2' ]" \
 	"after them both hosts hold what they held (descriptors, store nodes, domains, grant maps, VIs, buffers, filters, records)"
 # RSS beyond noise: pvnetd's own (anonymous) memory, not the guests' pages
-# it maps (host_rss).  Flat within ~30 kB over 50 moves under a stream when
-# measured; a domain's worth per move (rings, grant table) would be far more.
-check "[ \"\$(host_rss '$run1')\" -lt $((rss1 + 256)) ] && [ \"\$(host_rss '$run2')\" -lt $((rss2 + 256)) ]" \
-	"both pvnetds' anonymous RSS within 256 kB of before"
+# it maps (host_rss).  Measured over 60 moves under a stream: one step of
+# up to ~270 kB in the first 20 (the allocator), then ~1 kB a move; a
+# domain's worth a move (rings, grant table: tens of kB) would be far more.
+check "[ \"\$(host_rss '$run1')\" -lt $((rss1 + 512)) ] && [ \"\$(host_rss '$run2')\" -lt $((rss2 + 512)) ]" \
+	"both pvnetds' anonymous RSS within 512 kB of before"
 check "ping_ok '$ext' 198.18.0.1 5" "g1 answers the external host after the $MOVES moves"
 
 # ---- a refused migration: the destination has the MAC ----
