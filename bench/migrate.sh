@@ -14,6 +14,8 @@
 # (tests/lib/stream.py); on the slow path (acceleration off), then with g1
 # accelerated on both hosts, where the time from the start of "pvnetctl
 # migrate" to the fast path Connected on the destination is also shown.
+# Beside the ping gap, the longest one in the second before each move: on a
+# loaded machine the replies pause for tens of ms without any move.
 # Then TCP g1 -> g2 (g1 on host 1, g2 on host 2, through both hosts and the
 # wire) slow and fast, beside two namespaces on veths into the same bridge.
 #
@@ -69,18 +71,18 @@ moves() {
 		C "$to" accel "$(dom_on "$to" g2)" 0 on pvnic >/dev/null
 		wait_for 10 "accel4 '$from' $d" || die "g1 not accelerated"
 	fi
-	ip netns exec "$g1" env STREAM_GAP_MS=5 timeout $((N * 6 + 30)) \
+	ip netns exec "$g1" env STREAM_GAP_MS=5 timeout $((N * 7 + 30)) \
 		python3 tests/lib/stream.py recv "$rx" &
 	pid=$!; track_pid $pid
 	wait_for 5 "ip netns exec '$g1' ss -ltn | grep -q ':5555 '" || die "stream receiver"
-	ip netns exec "$ext" timeout $((N * 6 + 30)) python3 tests/lib/stream.py send 198.18.0.1 \
-		$((N * 6 + 5)) "$base/tx.$mode" &
+	ip netns exec "$ext" timeout $((N * 7 + 30)) python3 tests/lib/stream.py send 198.18.0.1 \
+		$((N * 7 + 5)) "$base/tx.$mode" &
 	track_pid $!
 	sleep 1
 	: >"$base/moves.$mode"
 	for i in $(seq "$N"); do
 		mig_ping_start "$ext" 198.18.0.1 "$base/ping"
-		sleep 0.5
+		sleep 1
 		t0=$(date +%s.%N)
 		C "$from" migrate "$d" --to "$to" >"$base/mig.out" 2>&1 || { cat "$base/mig.out"; die "migration $i failed"; }
 		t1=$(date +%s.%N)
@@ -94,8 +96,8 @@ moves() {
 		r=$(mig_ping_stop "$base/ping")
 		ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
 		set -- $r
-		echo "$2 $1 $3 $(mig_stream_gap "$rx.gaps" "$t0" "$(date +%s.%N)") $fb $ms" >>"$base/moves.$mode"
-		printf '  %s path, move %2d (%s): %4d of %5d pings lost, longest ping gap %4d ms, stream gap %4d ms, fast path back %s ms, migrate took %d ms\n' \
+		echo "$2 $1 $3 $(mig_stream_gap "$rx.gaps" "$t0" "$(date +%s.%N)") $fb $ms $(mig_ping_gap_before "$base/ping" "$t0")" >>"$base/moves.$mode"
+		printf '  %s path, move %2d (%s): %4d of %5d pings lost, longest ping gap %4d ms, stream gap %4d ms, fast path back %s ms, migrate took %d ms; longest ping gap in the second before %d ms\n' \
 			"$mode" "$i" "$([ "$from" = "$run1" ] && echo "1->2" || echo "2->1")" \
 			$(tail -n1 "$base/moves.$mode")
 		t0=$from; from=$to; to=$t0
@@ -139,6 +141,7 @@ echo "migration downtime, $N migrations (p50 / max), $(date -u '+%Y-%m-%d %H:%M 
 printf '%-52s %-18s %-18s\n' "measurement" "slow path" "fast path (both hosts)"
 printf '%-52s %-18s %-18s\n' "1 ms pings lost per migration" "$(p50max $(col slow 1))" "$(p50max $(col fast 1))"
 printf '%-52s %-18s %-18s\n' "longest gap between ping replies, ms" "$(p50max $(col slow 3))" "$(p50max $(col fast 3))"
+printf '%-52s %-18s %-18s\n' "  the same in the second before the move (no move)" "$(p50max $(col slow 7))" "$(p50max $(col fast 7))"
 printf '%-52s %-18s %-18s\n' "longest gap in the TCP stream's received bytes, ms" "$(p50max $(col slow 4))" "$(p50max $(col fast 4))"
 printf '%-52s %-18s %-18s\n' "fast path Connected on the destination, ms" "-" "$(p50max $(col fast 5))"
 printf '%-52s %-18s %-18s\n' "pvnetctl migrate, start to return, ms" "$(p50max $(col slow 6))" "$(p50max $(col fast 6))"

@@ -165,6 +165,12 @@ mig_ping_stop() {
 		sent = last - first + 1; if (sent < n) sent += 65536	# icmp_seq wrapped
 		printf "%d %d %.0f\n", sent, sent - n, gap * 1000 }' "$1"
 }
+# mig_ping_gap_before OUT T: the longest time (ms) between two replies in
+# OUT before T (epoch seconds): the pauses the machine makes without a move.
+mig_ping_gap_before() {
+	awk -v t="$2" '/icmp_seq=/ { s = substr($1, 2, length($1) - 2) + 0; if (s > t) exit
+		if (n++ && s - p > g) g = s - p; p = s } END { printf "%.0f\n", g * 1000 }' "$1"
+}
 # mig_ping_after OUT T: how many replies in OUT came after T (epoch seconds).
 mig_ping_after() {
 	awk -v t="$2" '/icmp_seq=/ && substr($1, 2, length($1) - 2) + 0 > t { n++ } END { print n + 0 }' "$1"
