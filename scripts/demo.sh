@@ -156,10 +156,10 @@ say "pvnetd CPU time: $(ps -o times= -p "$(cat "$run/pvnetd.pid")" | tr -d ' ') 
 # (tests/lib/hosts.sh builds it; its own namespaces and run directories.)
 migration() {
 	local d from to i t0 r fb srs sn sh rrs rn rh rgap
-	run0=$run	# the first part's, for the EXIT trap
+	run0=$run	# the first part's: wire_begin's EXIT trap (hosts_cleanup) tears it down too
+	on_cleanup() { run=$run0; cleanup; }
 	RUNID=${RUNID}m	# names of its own beside the first part's (its "ext" too)
 	wire_begin demo-mig
-	trap 'hosts_cleanup; run=$run0; cleanup' EXIT
 	[ -x "$BUILD/pvnet-nicd" ] || die "no pvnet-nicd"
 	add_host 1 nic
 	add_host 2 nic
@@ -194,7 +194,7 @@ migration() {
 		set -- $(mig_ping_stop "$base/ping")
 		say "  move $i, host $([ "$from" = "${HOST_RUN[1]}" ] && echo "1 -> 2" || echo "2 -> 1"):" \
 			"$2 of $1 pings lost, longest gap between replies $3 ms, in the stream $(mig_stream_gap "$base/rx.gaps" "$t0" "$(date +%s.%N)") ms;" \
-			"fast path $fb"
+			"fast path $fb (the pings' longest gap in the half second before: $(mig_ping_gap_before "$base/ping" "$t0") ms)"
 		t0=$from; from=$to; to=$t0
 	done
 	say "  (make bench: 10 moves on each path, p50 and max)"
