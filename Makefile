@@ -2,7 +2,7 @@
 #
 #   make            build everything (installs missing dependencies first)
 #   make check      run all tests; ends with "N passed, N failed, N skipped"
-#   make demo       a host, two guests and an external host, traffic, a report
+#   make demo       a host, two guests and an external host, traffic, a migration, a report
 #   make bench      benchmarks beside their baselines (figures, not asserted)
 #   make asan       build and run the tests under AddressSanitizer + UBSan
 #   make install    programs, man pages and systemd units (PREFIX, DESTDIR)

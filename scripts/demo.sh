@@ -3,8 +3,9 @@
 # two guests and an external host; traffic on the slow path, then the same
 # guest-to-external and external-to-guest flows on the fast path; a third
 # guest at MTU 9000 receiving from the external host on both paths (the
-# port and the external host run at MTU 9000, the other guests at 1500); a
-# short report; teardown.
+# port and the external host run at MTU 9000, the other guests at 1500);
+# then a live migration between two hosts on one wire (tests/lib/hosts.sh)
+# under a TCP stream and 1 ms pings, there and back; a short report; teardown.
 #
 #  guest g1 (netns)           host (netns)                                   external (netns)
 #  +----------------+  rings  +--------------------------+ host VI +-------------+    +--------------+
@@ -23,6 +24,7 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . tests/lib/common.sh
+. tests/lib/hosts.sh
 BUILD=$top/${PVNET_BUILD:-build}
 SECS=${DEMO_SECS:-5}
 
@@ -146,5 +148,63 @@ say "pvnetctl mac-table:"
 "$BUILD"/pvnetctl -r "$run" mac-table | tee -a "$report"
 say ""
 say "pvnetd CPU time: $(ps -o times= -p "$(cat "$run/pvnetd.pid")" | tr -d ' ') s"
+
+# ---- live migration: two hosts on one wire, a guest moves under traffic ----
+#  m1 ═VI═> h1: pvnetd --nic ─ pvnet-nicd up0 ══ h1p ┐
+#     │ pvnetctl migrate, and back                 wire: br0 ─ e0 ══ ext eth0 .100
+#     └ ─ ─> h2: pvnetd --nic ─ pvnet-nicd up0 ══ h2p ┘  (a TCP stream and 1 ms pings to m1)
+# (tests/lib/hosts.sh builds it; its own namespaces and run directories.)
+migration() {
+	local d from to i t0 r fb srs sn sh rrs rn rh rgap
+	run0=$run	# the first part's: wire_begin's EXIT trap (hosts_cleanup) tears it down too
+	on_cleanup() { run=$run0; cleanup; }
+	RUNID=${RUNID}m	# names of its own beside the first part's (its "ext" too)
+	wire_begin demo-mig
+	[ -x "$BUILD/pvnet-nicd" ] || die "no pvnet-nicd"
+	add_host 1 nic
+	add_host 2 nic
+	mk_ns m1 m1 || die "namespaces"
+	use_host 1
+	start_guest "$m1" m1 198.18.0.1 2001:db8::1 --mac 00:16:3e:00:00:11
+	ping_ok "$ext" 198.18.0.1 || die "the external host does not reach m1 on host 1"
+	d=$("$BUILD"/pvnetctl -r "$run" --json domain-list | grep '"name": "m1"' | jget domid)
+	accel_on "$d"
+	ip netns exec "$m1" env STREAM_GAP_MS=5 timeout 60 python3 "$top/tests/lib/stream.py" recv "$base/rx" &
+	track_pid $!; r=$!
+	wait_for 5 "ip netns exec '$m1' ss -ltn | grep -q ':5555 '" || die "stream receiver"
+	ip netns exec "$ext" timeout 60 python3 "$top/tests/lib/stream.py" send 198.18.0.1 6 "$base/tx" &
+	track_pid $!
+	say ""
+	say "Live migration: guest m1 (accelerated) on host 1 and host 2, each a pvnetd with its NIC on one"
+	say "bridge; the external host sends it a TCP stream and 1 ms pings; pvnetctl migrate moves it:"
+	from=${HOST_RUN[1]} to=${HOST_RUN[2]}
+	sleep 1
+	for i in 1 2; do
+		mig_ping_start "$ext" 198.18.0.1 "$base/ping"
+		sleep 0.5
+		t0=$(date +%s.%N)
+		"$BUILD"/pvnetctl -r "$from" migrate "$d" --to "$to" >"$base/mig.out" 2>&1 ||
+			{ cat "$base/mig.out" >&2; die "the migration failed"; }
+		d=$("$BUILD"/pvnetctl -r "$to" --json domain-list | grep '"name": "m1"' | jget domid)
+		run=$to
+		fb="not back within 5 s"
+		wait_for 5 "\"$BUILD\"/pvnetctl -r '$to' --json accel ${d:-0} 0 show | grep -q '\"accelstate\": \"4\"'" &&
+			fb="back $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms after the command"
+		sleep 0.5
+		set -- $(mig_ping_stop "$base/ping")
+		say "  move $i, host $([ "$from" = "${HOST_RUN[1]}" ] && echo "1 -> 2" || echo "2 -> 1"):" \
+			"$2 of $1 pings lost, longest gap between replies $3 ms, in the stream $(mig_stream_gap "$base/rx.gaps" "$t0" "$(date +%s.%N)") ms;" \
+			"fast path $fb (the pings' longest gap in the half second before: $(mig_ping_gap_before "$base/ping" "$t0") ms)"
+		t0=$from; from=$to; to=$t0
+	done
+	say "  (make bench: 10 moves on each path, p50 and max)"
+	wait "$r"
+	read -r srs sn sh <"$base/tx" 2>/dev/null
+	read -r rrs rn rh rgap <"$base/rx.done" 2>/dev/null
+	say "  the stream: ${sn:-?} bytes sent, ${rn:-?} received, sha256 $([ -n "${sh:-}" ] && [ "${sh:-}" = "${rh:-x}" ] && echo "equal: every byte arrived, in order" || echo "DIFFERENT")," \
+		"ended ${rrs:-?} (longest pause ${rgap:-?} ms)"
+	say "  m1's VI on host 1 now: $("$BUILD"/pvnetctl -r "${HOST_RUN[1]}" --json accel "$d" 0 show | jget vi_rx_bytes) bytes received"
+}
+migration
 echo
 echo "demo finished; tearing down"

@@ -572,6 +572,15 @@ static void mig_sweep_dir(struct pv_mig *m, const char *dir, uint64_t now, uint6
 	}
 }
 
+/* @dir goes if it has no children: the store holds what it held before a migration. */
+static void mig_prune(struct pv_mig *m, const char *dir)
+{
+	char kids[64];
+
+	if (xs_server_directory(m->xs, dir, kids, sizeof(kids)) == 0)
+		xs_server_rm(m->xs, dir);
+}
+
 void pv_mig_sweep(struct pv_mig *m)
 {
 	uint64_t now = mig_now_s();
@@ -579,4 +588,8 @@ void pv_mig_sweep(struct pv_mig *m)
 	mig_sweep_dir(m, PV_MIG_OUTGOING, now, PV_MIG_HOLD_S);
 	mig_sweep_dir(m, PV_MIG_OFFER, now, PV_MIG_HOLD_S);
 	mig_sweep_dir(m, PV_MIG_INCOMING, now, PV_MIG_HOLD_S);
+	mig_prune(m, PV_MIG_OUTGOING);
+	mig_prune(m, PV_MIG_OFFER);
+	mig_prune(m, PV_MIG_INCOMING);
+	mig_prune(m, PV_MIG_DIR);
 }

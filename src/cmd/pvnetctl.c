@@ -845,7 +845,12 @@ static int mig_arrive(struct mig *m)
 	}
 	m->t_arrive = now_ms();
 	if (d) {
-		ctl_call(m->src, &m->b, "T mig cancel %s", m->hex);	/* the return record */
+		/* The return record; a source that no longer answers (killed during the
+		 * hand-off) cannot confirm it let the guest go: an error, with where the guest is. */
+		if (ctl_call(m->src, &m->b, "T mig cancel %s", m->hex) == -EHOSTUNREACH)
+			return mig_fail(m, "the guest runs on the destination as domain %u, but the "
+				     "source stopped answering during the hand-off: %s", d,
+				     m->b.p ? m->b.p : "no answer");
 		printf("domain %lu (mac %s) migrated to %s as domain %u: acknowledged after %llu ms, "
 		       "connected there after %llu ms\n", m->dom, m->mac, m->dst, d,
 		       (unsigned long long)(m->t_ack - m->t0), (unsigned long long)(m->t_arrive - m->t0));

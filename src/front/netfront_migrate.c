@@ -89,11 +89,12 @@ int nf_mig_busy(const struct pv_netfront *nf)
 
 static void nf_mig_tick_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg);
 
-static void nf_mig_timer(struct pv_netfront *nf, unsigned int period_ms)
+/* The phase's tick: first after @first_ms, then every @period_ms; (0, 0) stops it. */
+static void nf_mig_timer(struct pv_netfront *nf, unsigned int first_ms, unsigned int period_ms)
 {
 	if (nf->mig.timer)
 		pv_loop_timer_del(nf->loop, nf->mig.timer);
-	nf->mig.timer = period_ms ? pv_loop_timer(nf->loop, period_ms, period_ms, nf_mig_tick_cb, nf)
+	nf->mig.timer = period_ms ? pv_loop_timer(nf->loop, first_ms, period_ms, nf_mig_tick_cb, nf)
 				  : NULL;
 	if (period_ms && !nf->mig.timer)
 		pv_err("migration: cannot arm its timer (the move goes on at the next event)");
@@ -101,7 +102,7 @@ static void nf_mig_timer(struct pv_netfront *nf, unsigned int period_ms)
 
 void nf_mig_free(struct pv_netfront *nf)
 {
-	nf_mig_timer(nf, 0);
+	nf_mig_timer(nf, 0, 0);
 	nf->mig.phase = NF_MIG_NONE;
 }
 
@@ -152,7 +153,7 @@ static int nf_mig_suspend(struct pv_netfront *nf)
 	nf->mig.phase = NF_MIG_QUIESCE;		/* first: the upper edge keeps its carrier */
 	nf_set_carrier(nf, 0);
 	nf->mig.deadline = nf->mig.t_req + NF_MIG_QUIESCE_MS;
-	nf_mig_timer(nf, NF_MIG_TICK_MS);
+	nf_mig_timer(nf, 1, NF_MIG_TICK_MS);	/* the first look at once: TX is often idle */
 	return 0;
 }
 
@@ -219,7 +220,7 @@ static void nf_mig_hop(struct pv_netfront *nf)
 	snprintf(nf->hv_path, sizeof(nf->hv_path), "%s", nf->mig.dst);
 	nf->mig.phase = NF_MIG_MOVING;
 	nf->mig.deadline = now + NF_MIG_ARRIVE_MS;
-	nf_mig_timer(nf, 50);
+	nf_mig_timer(nf, 50, 50);
 	nf->retry_ms = 200;
 	nf_schedule_retry(nf, 0);
 }
@@ -263,15 +264,18 @@ static void nf_mig_tick_cb(struct pv_loop *loop, int fd, uint32_t events, void *
 			nf_mig_return(nf);
 		break;
 	default:
-		nf_mig_timer(nf, 0);
+		nf_mig_timer(nf, 0, 0);
 	}
 }
 
 void nf_mig_backend_closed(struct pv_netfront *nf)
 {
-	/* Not from here (nf_run is on the stack, the connection in use): at the next tick. */
-	if (nf->mig.phase == NF_MIG_CLOSING)
+	/* Not from here (nf_run is on the stack, the connection in use): at a tick,
+	 * the next one brought forward (it was up to NF_MIG_TICK_MS of the downtime). */
+	if (nf->mig.phase == NF_MIG_CLOSING) {
 		nf->mig.deadline = 0;
+		nf_mig_timer(nf, 1, NF_MIG_TICK_MS);
+	}
 }
 
 void nf_mig_lost(struct pv_netfront *nf)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # migrate_vxlan.sh - two hosts whose uplinks are kernel VXLAN devices (one
 # VNI over an underlay bridge, tests/lib/hosts.sh mode "vxlan"): guests on
-# each reach the other over the overlay (IPv4, IPv6, TCP), then g1 migrates
+# each reach the other over the overlay (ping and TCP both ways, IPv4 and
+# IPv6, sha256 checked), then g1 migrates
 # from host 1 to host 2 under a TCP stream from g2 and keeps it.
 #
 #  g1 ─rings─ h1: pvnetd --uplink vx0 ─ vx0 VNI 42 ─ ul0 10.99.0.1 ══ h1u ┐
@@ -30,6 +31,10 @@ ip netns exec "$g1" sysctl -qw net.ipv6.conf.eth0.accept_dad=0
 ip netns exec "$g2" sysctl -qw net.ipv6.conf.eth0.accept_dad=0
 check "ping_ok '$g1' 198.18.5.2" "g1 on host 1 reaches g2 on host 2 over VXLAN (IPv4)"
 check "ping_ok '$g2' fd00:5::1" "g2 on host 2 reaches g1 on host 1 over VXLAN (IPv6)"
+tcp_check "$g1" "$g2" 198.18.5.2 "over VXLAN: TCP g1 -> g2, IPv4: every byte, sha256 equal"
+tcp_check "$g2" "$g1" 198.18.5.1 "over VXLAN: TCP g2 -> g1, IPv4: every byte, sha256 equal"
+tcp_check "$g1" "$g2" fd00:5::2 "over VXLAN: TCP g1 -> g2, IPv6: every byte, sha256 equal"
+tcp_check "$g2" "$g1" fd00:5::1 "over VXLAN: TCP g2 -> g1, IPv6: every byte, sha256 equal"
 check "ip netns exec '${HOST_NS[1]}' ip -s link show vx0 | awk '/TX:/ {getline; print \$2}' | grep -qv '^0$'" \
 	"host 1's frames went out through its VXLAN device"
 

@@ -114,3 +114,110 @@ ping_ok() {
 	local ns=$1 addr=$2 t=${3:-10}
 	wait_for "$t" "ip netns exec '$ns' ping -c1 -W1 $addr >/dev/null 2>&1"
 }
+
+# tcp_ok FROM_NS TO_NS TO_ADDR [SECONDS]: a TCP stream of pseudo-random bytes
+# (tests/lib/stream.py, 1 s unless told) from FROM_NS to TO_ADDR (IPv4 or
+# IPv6) in TO_NS; true when it ended cleanly and every byte arrived (sha256
+# equal at both ends); "N bytes" or why not in tcp_said.
+tcp_ok() {
+	local f=$base/tcp.$$.$RANDOM r srs sn sh rrs rn rh rgap
+	ip netns exec "$2" timeout 30 python3 "$(dirname "${BASH_SOURCE[0]}")/stream.py" recv "$f.rx" &
+	r=$!
+	track_pid "$r"
+	if ! wait_for 5 "ip netns exec '$2' ss -ltn | grep -q ':5555 '"; then
+		kill "$r" 2>/dev/null; wait "$r" 2>/dev/null
+		tcp_said="no receiver"; return 1
+	fi
+	ip netns exec "$1" timeout 30 python3 "$(dirname "${BASH_SOURCE[0]}")/stream.py" send "$3" "${4:-1}" "$f.tx"
+	wait "$r"
+	read -r srs sn sh <"$f.tx" 2>/dev/null
+	read -r rrs rn rh rgap <"$f.rx.done" 2>/dev/null
+	tcp_said="${rn:-no} bytes received of ${sn:-?} (${srs:-?}/${rrs:-?})"
+	[ "${srs:-}" = ok ] && [ "${rrs:-}" = ok ] && [ -n "${sh:-}" ] && [ "$sh" = "${rh:-x}" ] && [ "$sn" = "$rn" ]
+}
+
+# tcp_check FROM_NS TO_NS TO_ADDR NAME: tcp_ok as a check named NAME (what arrived appended).
+tcp_check() {
+	if tcp_ok "$1" "$2" "$3"; then pass "$4 ($tcp_said)"; else fail "$4 ($tcp_said)"; fi
+}
+
+# ---- downtime across a migration ------------------------------------------
+# mig_ping_start NS ADDR OUT: 1 ms pings from NS to ADDR (ping -i 0.001
+# needs root), each reply timestamped (-D) into OUT; the pid in
+# mig_ping_pid (tracked).
+mig_ping_start() {
+	ip netns exec "$1" ping -D -n -i 0.001 -W 1 "$2" >"$3" 2>&1 &
+	mig_ping_pid=$!
+	track_pid "$mig_ping_pid"
+}
+# mig_ping_stop OUT: stop the pings of mig_ping_start; print "SENT LOST
+# GAP_MS": the probes up to the last one answered, those of them not
+# answered (a probe still in flight at the stop is not counted lost), the
+# longest time between two replies.
+mig_ping_stop() {
+	kill -INT "$mig_ping_pid" 2>/dev/null
+	wait "$mig_ping_pid" 2>/dev/null
+	awk '/icmp_seq=/ { s = $0; sub(/.*icmp_seq=/, "", s); sub(/ .*/, "", s)
+		t = substr($1, 2, length($1) - 2) + 0
+		if (!n++) first = s; last = s
+		if (n > 1 && t - pt > gap) gap = t - pt; pt = t }
+	END { if (!n) { print "0 0 0"; exit }
+		sent = last - first + 1; if (sent < n) sent += 65536	# icmp_seq wrapped
+		printf "%d %d %.0f\n", sent, sent - n, gap * 1000 }' "$1"
+}
+# mig_ping_gap_before OUT T: the longest time (ms) between two replies in
+# OUT before T (epoch seconds): the pauses the machine makes without a move.
+mig_ping_gap_before() {
+	awk -v t="$2" '/icmp_seq=/ { s = substr($1, 2, length($1) - 2) + 0; if (s > t) exit
+		if (n++ && s - p > g) g = s - p; p = s } END { printf "%.0f\n", g * 1000 }' "$1"
+}
+# mig_ping_after OUT T: how many replies in OUT came after T (epoch seconds).
+mig_ping_after() {
+	awk -v t="$2" '/icmp_seq=/ && substr($1, 2, length($1) - 2) + 0 > t { n++ } END { print n + 0 }' "$1"
+}
+# mig_stream_gap GAPS T0 T1: the longest pause (ms) of a stream.py receiver
+# (its OUT.gaps, STREAM_GAP_MS set low) that began between T0 and T1 (epoch
+# seconds); 0 if none.
+mig_stream_gap() {
+	awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b && $2 > g { g = $2 } END { print g + 0 }' "$1" 2>/dev/null ||
+		echo 0
+}
+
+# ---- what a host holds ------------------------------------------------------
+# host_snap RUN: "fds F nodes N domains D maps M vis V bufs B filters L
+# records R": pvnetd's descriptors, its store's nodes, the domains and the
+# grant maps they hold (domain-list), the NIC's VIs, buffer table entries
+# and filters in use (0 0 0 without a NIC), the migration records.
+host_snap() {
+	local pid c=() nic
+	pid=$(cat "$1/pvnetd.pid" 2>/dev/null)
+	c=(timeout 10 "$BUILD"/pvnetctl -r "$1" --json)
+	nic=$("${c[@]}" nic 2>/dev/null)
+	printf 'fds %s nodes %s domains %s maps %s vis %s bufs %s filters %s records %s\n' \
+		"$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)" "$("${c[@]}" status | jget xs_nodes)" \
+		"$("${c[@]}" status | jget domains)" \
+		"$("${c[@]}" domain-list | grep -o '"maps": [0-9]*' | awk '{ s += $2 } END { print s + 0 }')" \
+		"$(jget vis_active <<<"$nic")" "$(jget bufs_used <<<"$nic")" "$(jget filters_used <<<"$nic")" \
+		"$(XENSTORED_PATH=$1/xenstored.sock xenstore-ls /local/domain/0/migrate 2>/dev/null | grep -c '^ ')"
+}
+# host_rss RUN: pvnetd's anonymous resident memory, kB (RssAnon: its heap
+# and stacks; not the guests' memory it maps, resident or not as traffic
+# touches it, which makes VmRSS swing by a megabyte under a stream).
+host_rss() { awk '/^RssAnon:/ { print $2 }' "/proc/$(cat "$1/pvnetd.pid" 2>/dev/null)/status" 2>/dev/null; }
+# logwatch OUT STEP...: tests/lib/logwatch.py in the background (steps
+# "wait:FILE:REGEX", "kill:SIGNAL:PID", "sleep:S", 30 s in all; its report in
+# OUT), its pid in logwatch_pid (tracked); returns once it has taken the
+# files' sizes.  logwatch_end OUT: its exit status, its report on stdout.
+logwatch() {
+	local out=$1; shift
+	python3 "$(dirname "${BASH_SOURCE[0]}")/logwatch.py" 30 "$@" >"$out" 2>&1 &
+	logwatch_pid=$!
+	track_pid "$logwatch_pid"
+	wait_for 10 "grep -q '^ready' '$out' 2>/dev/null"
+}
+logwatch_end() {
+	local rc
+	wait "$logwatch_pid"; rc=$?
+	grep -v '^ready' "$1"
+	return $rc
+}

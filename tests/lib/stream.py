@@ -1,16 +1,19 @@
 # stream.py - a checksummed TCP stream for the migration tests.
-#   recv OUT                 listen on :5555, hash what arrives; progress in OUT,
+#   recv OUT                 listen on :5555 (IPv4 and IPv6), hash what arrives; progress in OUT,
 #                            "ok|error BYTES SHA256 LONGEST_GAP_MS" in OUT.done,
-#                            each pause over 100 ms in OUT.gaps ("START MS")
+#                            each pause over 100 ms (STREAM_GAP_MS) in OUT.gaps
+#                            ("START MS", START in epoch seconds)
 #   send ADDR SECONDS OUT    send pseudo-random bytes for SECONDS, then close;
 #                            "ok|error BYTES SHA256" in OUT
 import hashlib, os, socket, sys, time
 role = sys.argv[1]
 if role == "recv":
     out = sys.argv[2]
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)	# IPv4 and IPv6
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", 5555)); s.listen(1)
+    s.bind(("::", 5555)); s.listen(1)
+    thr = float(os.environ.get("STREAM_GAP_MS", "100")) / 1000
     c, _ = s.accept(); h = hashlib.sha256(); n = 0; last = 0; prev = time.time(); gap = 0.0
     try:
         while True:
@@ -18,7 +21,7 @@ if role == "recv":
             if not b:
                 break
             now = time.time(); gap = max(gap, now - prev)
-            if now - prev > 0.1:
+            if now - prev > thr:
                 open(out + ".gaps", "a").write("%.3f %d\n" % (prev, (now - prev) * 1000))
             prev = now
             h.update(b); n += len(b)
