@@ -2,10 +2,11 @@
 # scale.sh - many guests on one pvnetd (issue 9 point 5): SCALE_GUESTS
 # (default 64) pvnet-front processes, each in its own namespace, on one
 # pvnetd's bridge (slow path, no NIC).  All reach Connected; all-pairs ping
-# (fping from every guest to every other, SCALE_PAR sources at a time)
-# loses no reply that no drop counter explains; pvnetd's RSS per guest
-# stays bounded (PV_SCALE_RSS_KB_PER_GUEST); once the guests stop, pvnetd's
-# descriptors and RSS come back near where they started.
+# (fping from every guest to every other, SCALE_PAR sources at a time,
+# a reply up to 5 s late still counted) loses no reply: one lost fails,
+# with the drop counters' sum beside it; pvnetd's own memory per guest
+# (anonymous RSS) at most SCALE_OWN_KB (300); once the guests stop,
+# pvnetd's descriptors are back to the start and its RSS within 2 MiB.
 #
 #  g1 (netns) pvnet-front ─┐ rings  ┌──────────────────────┐
 #  g2 (netns) pvnet-front ─┼═══════>│ pvnetd (host netns)  │
@@ -22,10 +23,13 @@ set -u
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 need fping timeout
-N=${SCALE_GUESTS:-64}
+# Under the sanitizers (every process several times bigger and slower)
+# 16 guests, and pvnetd's memory not judged: ASan's allocator keeps freed
+# blocks in quarantine.
+if [ "$SANITIZED" -eq 1 ]; then N=${SCALE_GUESTS:-16}; else N=${SCALE_GUESTS:-64}; fi
 COUNT=${SCALE_COUNT:-3}
 PAR=${SCALE_PAR:-4}
-RSS_KB_PER_GUEST=${PV_SCALE_RSS_KB_PER_GUEST:-300}
+RSS_KB_PER_GUEST=${SCALE_OWN_KB:-300}
 
 host_begin scale
 # All the guests share this machine's one kernel, and its IPv4 and IPv6
@@ -79,9 +83,7 @@ check connected "all $N vifs Connected"
 t1=$(date +%s%N)
 echo "# $N guests started and Connected in $(( (t1 - t0) / 1000000 )) ms"
 rss1=$(pstat VmRSS); fd1=$(nfds); hwm=$(pstat VmHWM)
-per=$(( (rss1 - rss0) / N ))
-echo "# pvnetd with $N guests: RSS $rss1 kB ($per kB per guest; anonymous $(pstat RssAnon) kB, guests' shared memory $(pstat RssShmem) kB), peak $hwm kB, $fd1 descriptors"
-check "[ $per -le $RSS_KB_PER_GUEST ]" "pvnetd RSS per guest $per kB <= $RSS_KB_PER_GUEST kB"
+echo "# pvnetd with $N guests: RSS $rss1 kB ($(( (rss1 - rss0) / N )) kB per guest; anonymous $(pstat RssAnon) kB, guests' shared memory $(pstat RssShmem) kB), peak $hwm kB, $fd1 descriptors"
 
 # vif_drops: the sum of the drop counters in one vif-stats --json (every
 # tx_/rx_ counter but the traffic, gauge and event ones).
@@ -106,7 +108,7 @@ targets=$(for j in $(seq 1 "$N"); do gip "$j"; done)
 pingall() { # I: fping from guest I to all others; "sent recv" lines to $run/ping.I
 	local i=$1 v="g$1"
 	# shellcheck disable=SC2086
-	ip netns exec "${!v}" timeout 300 fping -q -C "$COUNT" -p 200 -t 2000 -r 1 \
+	ip netns exec "${!v}" timeout 300 fping -q -C "$COUNT" -p 200 -t 5000 \
 		$(echo "$targets" | grep -vx "$(gip "$i")") 2>"$run/ping.$i.log" >/dev/null
 }
 export -f pingall gip
@@ -135,7 +137,14 @@ p50=$(sed -n "$(( (nr + 1) / 2 ))p" "$run/rtt"); p99=$(sed -n "$(( (nr * 99 + 99
 mx=$(tail -n1 "$run/rtt")
 d1=$(drops)
 rss3=$(pstat VmRSS); anon3=$(pstat RssAnon)
-echo "# pvnetd after the pings: RSS $rss3 kB ($(( (rss3 - rss0) / N )) kB per guest), anonymous $anon3 kB ($(( (anon3 - anon0) / N )) kB per guest), guests' shared memory $(pstat RssShmem) kB"
+per=$(( (anon3 - anon0) / N ))
+echo "# pvnetd after the pings: RSS $rss3 kB ($(( (rss3 - rss0) / N )) kB per guest), anonymous $anon3 kB ($per kB per guest), guests' shared memory $(pstat RssShmem) kB ($(( $(pstat RssShmem) / N )) kB per guest)"
+# pvnetd's own memory per guest is its anonymous memory.  RSS also counts
+# the pages of the guests' own memory (their memfds, README "Memory per
+# guest") that pvnetd has copied to or from: the guests' RX and TX
+# buffers, up to ~1.1 MiB a guest once its 256 RX buffers have all been
+# used; those are the guest's memory, freed with it, not pvnetd's.
+check "[ $per -le $RSS_KB_PER_GUEST ]" "pvnetd's own memory (anonymous RSS) per guest: $per kB <= $RSS_KB_PER_GUEST kB"
 echo "# all-pairs ping, $N guests, $PAR sources at a time: $sent sent, $lost lost, RTT p50 ${p50:-?} ms p99 ${p99:-?} ms max ${mx:-?} ms, $(( (tp1 - tp0) / 1000000 )) ms; drop counters +$((d1 - d0))"
 check "[ $sent -eq $(( N * (N - 1) * COUNT )) ]" "all-pairs ping: $sent of $(( N * (N - 1) * COUNT )) pings sent"
 check "[ $lost -eq 0 ]" "all-pairs ping: no reply lost ($lost lost, drop counters +$((d1 - d0)))"
@@ -150,5 +159,8 @@ sleep 0.5
 rss2=$(pstat VmRSS); fd2=$(nfds)
 echo "# pvnetd after the guests stopped: RSS $rss2 kB (anonymous $(pstat RssAnon) kB), $fd2 descriptors"
 check "[ $fd2 -eq $fd0 ]" "descriptors back to the start ($fd0 -> $fd1 -> $fd2)"
-check "[ $rss2 -le $(( rss0 + (rss1 - rss0) / 2 + 1024 )) ]" "RSS back near the start ($rss0 -> $rss1 -> $rss2 kB)"
+# near: within 2 MiB of the start, whatever N (the store's own tables,
+# the bridge's, the allocator's arenas may keep some).
+[ "$SANITIZED" -eq 1 ] ||
+	check "[ $rss2 -le $(( rss0 + 2048 )) ]" "RSS back near the start ($rss0 -> $rss3 -> $rss2 kB)"
 finish
