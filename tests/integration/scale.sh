@@ -51,6 +51,19 @@ for k in $neigh_keys; do
 		sysctl -qw "$k=$neigh_need"
 	fi
 done
+# neigh_full: the kernel's "table full" count, ARP and IPv6 together (all
+# CPUs): a ping lost there is the machine's limit, not pvnet's.
+neigh_full() {
+	local f h s=0
+	for f in /proc/net/stat/arp_cache /proc/net/stat/ndisc_cache; do
+		[ -r "$f" ] || continue
+		for h in $(awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "table_fulls") c = i; next }
+			c { print $c }' "$f"); do
+			s=$(( s + 16#$h ))
+		done
+	done
+	echo "$s"
+}
 on_cleanup() {
 	local kv
 	for kv in "${neigh_saved[@]}"; do sysctl -qw "$kv"; done
@@ -58,6 +71,9 @@ on_cleanup() {
 gip() { echo "198.18.$(( $1 / 250 )).$(( $1 % 250 + 1 ))"; }
 pstat() { # KEY: a field of pvnetd's /proc status, in kB
 	awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pvnetd_pid/status"
+}
+cpu_ms() { # pvnetd's CPU time so far (user + system), ms
+	awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$pvnetd_pid/stat"
 }
 nfds() { ls "/proc/$pvnetd_pid/fd" | wc -l; }
 
@@ -81,7 +97,7 @@ connected() { [ "$(P vif-list | grep -c Connected)" -ge "$N" ]; }
 wait_for 60 connected
 check connected "all $N vifs Connected"
 t1=$(date +%s%N)
-echo "# $N guests started and Connected in $(( (t1 - t0) / 1000000 )) ms"
+echo "# $N guests started and Connected in $(( (t1 - t0) / 1000000 )) ms, pvnetd's CPU $(cpu_ms) ms"
 rss1=$(pstat VmRSS); fd1=$(nfds); hwm=$(pstat VmHWM)
 echo "# pvnetd with $N guests: RSS $rss1 kB ($(( (rss1 - rss0) / N )) kB per guest; anonymous $(pstat RssAnon) kB, guests' shared memory $(pstat RssShmem) kB), peak $hwm kB, $fd1 descriptors"
 
@@ -101,7 +117,7 @@ drops() {
 	done
 	echo "$s"
 }
-d0=$(drops)
+d0=$(drops); nf0=$(neigh_full)
 
 # all-pairs ping: every guest pings every other one, COUNT times each.
 targets=$(for j in $(seq 1 "$N"); do gip "$j"; done)
@@ -135,7 +151,8 @@ awk -F' : ' 'NF == 2 { n = split($2, a, " "); for (k = 1; k <= n; k++) if (a[k] 
 nr=$(wc -l <"$run/rtt")
 p50=$(sed -n "$(( (nr + 1) / 2 ))p" "$run/rtt"); p99=$(sed -n "$(( (nr * 99 + 99) / 100 ))p" "$run/rtt")
 mx=$(tail -n1 "$run/rtt")
-d1=$(drops)
+d1=$(drops); nf1=$(neigh_full)
+echo "# pvnetd's CPU after the pings: $(cpu_ms) ms"
 rss3=$(pstat VmRSS); anon3=$(pstat RssAnon)
 per=$(( (anon3 - anon0) / N ))
 echo "# pvnetd after the pings: RSS $rss3 kB ($(( (rss3 - rss0) / N )) kB per guest), anonymous $anon3 kB ($per kB per guest), guests' shared memory $(pstat RssShmem) kB ($(( $(pstat RssShmem) / N )) kB per guest)"
@@ -147,7 +164,7 @@ echo "# pvnetd after the pings: RSS $rss3 kB ($(( (rss3 - rss0) / N )) kB per gu
 check "[ $per -le $RSS_KB_PER_GUEST ]" "pvnetd's own memory (anonymous RSS) per guest: $per kB <= $RSS_KB_PER_GUEST kB"
 echo "# all-pairs ping, $N guests, $PAR sources at a time: $sent sent, $lost lost, RTT p50 ${p50:-?} ms p99 ${p99:-?} ms max ${mx:-?} ms, $(( (tp1 - tp0) / 1000000 )) ms; drop counters +$((d1 - d0))"
 check "[ $sent -eq $(( N * (N - 1) * COUNT )) ]" "all-pairs ping: $sent of $(( N * (N - 1) * COUNT )) pings sent"
-check "[ $lost -eq 0 ]" "all-pairs ping: no reply lost ($lost lost, drop counters +$((d1 - d0)))"
+check "[ $lost -eq 0 ]" "all-pairs ping: no reply lost ($lost lost, drop counters +$((d1 - d0)), the kernel's neighbour tables full +$((nf1 - nf0)))"
 [ "$lost" -eq 0 ] || { P mac-table >"$run/mactable.log"; P vif-list >"$run/viflist.log"; for i in $(seq 1 "$N"); do echo "g$i $(grep -c -- " - - -" "$run/ping.$i.log") targets lost entirely"; done | sort -k2 -n | tail -n 5; }
 
 # the guests stop: every vif gone, pvnetd's descriptors and memory back.
