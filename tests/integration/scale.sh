@@ -75,6 +75,15 @@ pstat() { # KEY: a field of pvnetd's /proc status, in kB
 cpu_ms() { # pvnetd's CPU time so far (user + system), ms
 	awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$pvnetd_pid/stat"
 }
+fronts_cpu_ms() { # all the guests' pvnet-front CPU time so far, ms
+	local i v t=0 hz
+	hz=$(getconf CLK_TCK)
+	for i in $(seq 1 "$N"); do
+		v="front_pid_g$i"
+		t=$(( t + $(awk '{ print $14 + $15 }' "/proc/${!v}/stat" 2>/dev/null || echo 0) ))
+	done
+	echo $(( t * 1000 / hz ))
+}
 nfds() { ls "/proc/$pvnetd_pid/fd" | wc -l; }
 
 mk_ns hostns host || die "namespace"
@@ -117,7 +126,10 @@ drops() {
 	done
 	echo "$s"
 }
-d0=$(drops); nf0=$(neigh_full)
+sleep 2
+fc0=$(fronts_cpu_ms); pc0=$(cpu_ms); sleep 5
+echo "# idle for 5 s: the $N pvnet-fronts used $(( $(fronts_cpu_ms) - fc0 )) ms of CPU, pvnetd $(( $(cpu_ms) - pc0 )) ms"
+d0=$(drops); nf0=$(neigh_full); fc0=$(fronts_cpu_ms); pc0=$(cpu_ms)
 
 # all-pairs ping: every guest pings every other one, COUNT times each.
 targets=$(for j in $(seq 1 "$N"); do gip "$j"; done)
@@ -161,7 +173,7 @@ awk -F' : ' 'NF == 2 { n = split($2, a, " "); for (k = 2; k <= n; k++) if (a[k] 
 read -r p50 p99 mx <<<"$(pct "$run/rtt")"
 read -r q50 q99 qmx <<<"$(pct "$run/rtt2")"
 d1=$(drops); nf1=$(neigh_full)
-echo "# pvnetd's CPU after the pings: $(cpu_ms) ms"
+echo "# CPU during the pings: pvnetd $(( $(cpu_ms) - pc0 )) ms, the $N pvnet-fronts $(( $(fronts_cpu_ms) - fc0 )) ms"
 rss3=$(pstat VmRSS); anon3=$(pstat RssAnon)
 per=$(( (anon3 - anon0) / N ))
 echo "# pvnetd after the pings: RSS $rss3 kB ($(( (rss3 - rss0) / N )) kB per guest), anonymous $anon3 kB ($per kB per guest), guests' shared memory $(pstat RssShmem) kB ($(( $(pstat RssShmem) / N )) kB per guest)"
