@@ -110,26 +110,21 @@ echo "# $N guests started and Connected in $(( (t1 - t0) / 1000000 )) ms, pvnetd
 rss1=$(pstat VmRSS); fd1=$(nfds); hwm=$(pstat VmHWM)
 echo "# pvnetd with $N guests: RSS $rss1 kB ($(( (rss1 - rss0) / N )) kB per guest; anonymous $(pstat RssAnon) kB, guests' shared memory $(pstat RssShmem) kB), peak $hwm kB, $fd1 descriptors"
 
-# vif_drops: the sum of the drop counters in one vif-stats --json (every
-# tx_/rx_ counter but the traffic, gauge and event ones).
-vif_drops() {
-	grep -oE '"(tx|rx)_[a-z0-9_]+": *[0-9]+' | tr -d '" ' |
-		awk -F: '$1 !~ /^(tx|rx)_(packets|bytes|queued|queued_max|rate_limited)$/ { s += $2 } END { print s + 0 }'
-}
-# drops: the sum over every vif of every drop counter (vif-stats' "drops"
-# by reason), and the bridge's own.
+# drops FILE: every vif's drop counters (every tx_/rx_ counter of
+# vif-stats --json but the traffic, gauge and event ones), totalled by
+# name over the vifs into FILE ("name total" lines); prints their sum.
 drops() {
-	local i d s=0
+	local i
 	for i in $(seq 1 "$N"); do
-		d=$(domid_of "g$i")
-		s=$(( s + $(P --json vif-stats "$d" 0 | vif_drops) ))
-	done
-	echo "$s"
+		P --json vif-stats "$(domid_of "g$i")" 0 | grep -oE '"(tx|rx)_[a-z0-9_]+": *[0-9]+' | tr -d '" '
+	done | awk -F: '$1 !~ /^(tx|rx)_(packets|bytes|queued|queued_max|rate_limited)$/ { t[$1] += $2 }
+		END { for (k in t) print k, t[k] }' | sort >"$1"
+	awk '{ s += $2 } END { print s + 0 }' "$1"
 }
 sleep 2
 fc0=$(fronts_cpu_ms); pc0=$(cpu_ms); sleep 5
 echo "# idle for 5 s: the $N pvnet-fronts used $(( $(fronts_cpu_ms) - fc0 )) ms of CPU, pvnetd $(( $(cpu_ms) - pc0 )) ms"
-d0=$(drops); nf0=$(neigh_full); fc0=$(fronts_cpu_ms); pc0=$(cpu_ms)
+d0=$(drops "$run/drops0"); nf0=$(neigh_full); fc0=$(fronts_cpu_ms); pc0=$(cpu_ms)
 
 # all-pairs ping: every guest pings every other one, COUNT times each.
 targets=$(for j in $(seq 1 "$N"); do gip "$j"; done)
@@ -172,7 +167,7 @@ awk -F' : ' 'NF == 2 { n = split($2, a, " "); for (k = 2; k <= n; k++) if (a[k] 
 	"$run"/ping.*.log | sort -n >"$run/rtt2"
 read -r p50 p99 mx <<<"$(pct "$run/rtt")"
 read -r q50 q99 qmx <<<"$(pct "$run/rtt2")"
-d1=$(drops); nf1=$(neigh_full)
+d1=$(drops "$run/drops1"); nf1=$(neigh_full)
 echo "# CPU during the pings: pvnetd $(( $(cpu_ms) - pc0 )) ms, the $N pvnet-fronts $(( $(fronts_cpu_ms) - fc0 )) ms"
 rss3=$(pstat VmRSS); anon3=$(pstat RssAnon)
 per=$(( (anon3 - anon0) / N ))
@@ -186,6 +181,7 @@ echo "# pvnetd after the pings: RSS $rss3 kB ($(( (rss3 - rss0) / N )) kB per gu
 	check "[ $per -le $OWN_KB ]" "pvnetd's own memory (anonymous RSS) per guest: $per kB <= $OWN_KB kB"
 echo "# all-pairs ping, $N guests, $PAR sources at a time: $sent sent, $lost lost, RTT p50 $p50 ms p99 $p99 ms max $mx ms (without the first of each pair: $q50 / $q99 / $qmx ms), $(( (tp1 - tp0) / 1000000 )) ms; drop counters +$((d1 - d0))"
 check "[ $sent -eq $(( N * (N - 1) * COUNT )) ]" "all-pairs ping: $sent of $(( N * (N - 1) * COUNT )) pings sent"
+[ "$d1" -eq "$d0" ] || echo "# drop counters that moved: $(join "$run/drops0" "$run/drops1" | awk '$3 != $2 { printf "%s +%d ", $1, $3 - $2 }')"
 check "[ $lost -eq 0 ]" "all-pairs ping: no reply lost ($lost lost, drop counters +$((d1 - d0)), the kernel's neighbour tables full +$((nf1 - nf0)))"
 [ "$lost" -eq 0 ] || { P mac-table >"$run/mactable.log"; P vif-list >"$run/viflist.log"; for i in $(seq 1 "$N"); do echo "g$i $(grep -c -- " - - -" "$run/ping.$i.log") targets lost entirely"; done | sort -k2 -n | tail -n 5; }
 
