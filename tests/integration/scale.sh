@@ -172,11 +172,11 @@ echo "# CPU during the pings: pvnetd $(( $(cpu_ms) - pc0 )) ms, the $N pvnet-fro
 rss3=$(pstat VmRSS); anon3=$(pstat RssAnon)
 per=$(( (anon3 - anon0) / N ))
 echo "# pvnetd after the pings: RSS $rss3 kB ($(( (rss3 - rss0) / N )) kB per guest), anonymous $anon3 kB ($per kB per guest), guests' shared memory $(pstat RssShmem) kB ($(( $(pstat RssShmem) / N )) kB per guest)"
-# pvnetd's own memory per guest is its anonymous memory.  RSS also counts
-# the pages of the guests' own memory (their memfds, README "Memory per
-# guest") that pvnetd has copied to or from: the guests' RX and TX
-# buffers, up to ~1.1 MiB a guest once its 256 RX buffers have all been
-# used; those are the guest's memory, freed with it, not pvnetd's.
+# pvnetd's own memory per guest is its anonymous memory.  RSS also
+# counts the pages of the guests' own memory (their memfds: README, "Many
+# guests, and memory per guest") that pvnetd has copied to or from, the
+# guests' RX and TX buffers: 1.1-1.4 MiB a guest once its 256 RX buffers
+# have all been used; the guest's memory, freed with it, not pvnetd's.
 [ "$SANITIZED" -eq 1 ] ||
 	check "[ $per -le $OWN_KB ]" "pvnetd's own memory (anonymous RSS) per guest: $per kB <= $OWN_KB kB"
 echo "# all-pairs ping, $N guests, $PAR sources at a time: $sent sent, $lost lost, RTT p50 $p50 ms p99 $p99 ms max $mx ms (without the first of each pair: $q50 / $q99 / $qmx ms), $(( (tp1 - tp0) / 1000000 )) ms; drop counters +$((d1 - d0))"
