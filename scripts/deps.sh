@@ -12,6 +12,7 @@ pkgs=(
 	iperf3            # integration tests and benchmarks
 	gnuplot-nox       # make bench: the chart of the table
 	iputils-ping
+	fping             # tests/integration/scale.sh: all-pairs ping between 64 guests
 	tcpdump
 	ethtool           # gro.sh: the external host's TSO/GSO off
 	procps            # pgrep, ps

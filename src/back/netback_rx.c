@@ -34,11 +34,35 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "netback_priv.h"
 #include "lib/pkt.h"
 
 /* ---- the bounded queue ---- */
+
+/*
+ * Memory per vif (README, pvnetd.8): the queue's byte ring (rxq_max_bytes,
+ * 4 MiB by default) and the two private linear copies (PV_FRAME_MAX_LEN
+ * each) are anonymous mappings of their own, not heap: a page costs memory
+ * only once written, and all of it goes back to the system when the vif
+ * goes (a freed heap block would stay in pvnetd's RSS).  The ring restarts
+ * at offset 0 whenever it empties (nb_rxq_pop), so the pages written are
+ * those of the largest backlog the vif has had, not the whole ring as the
+ * write position goes round it.
+ */
+static void *nb_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void nb_unmap(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
+}
 
 int nb_rxq_alloc(struct nb_vif *vif)
 {
@@ -47,11 +71,11 @@ int nb_rxq_alloc(struct nb_vif *vif)
 	memset(q, 0, sizeof(*q));
 	q->cap = vif->nb->cfg.rxq_max_bytes;
 	q->max = vif->nb->cfg.rxq_max_frames;
-	q->buf = malloc(q->cap);
+	q->buf = nb_map(q->cap);
 	q->ent = calloc(q->max, sizeof(*q->ent));
-	vif->tx_lin = malloc(PV_FRAME_MAX_LEN);
-	vif->rx_lin = malloc(PV_FRAME_MAX_LEN);
-	if (!q->buf || !q->ent || !vif->tx_lin || !vif->rx_lin) {
+	vif->tx_lin = nb_map(2 * (size_t)PV_FRAME_MAX_LEN);
+	vif->rx_lin = vif->tx_lin ? vif->tx_lin + PV_FRAME_MAX_LEN : NULL;
+	if (!q->buf || !q->ent || !vif->tx_lin) {
 		nb_rxq_free(vif);
 		return -ENOMEM;
 	}
@@ -64,11 +88,10 @@ void nb_rxq_free(struct nb_vif *vif)
 
 	/* Frames still queued will never be delivered. */
 	vif->st.rx_not_connected += q->count;
-	free(q->buf);
+	nb_unmap(q->buf, q->cap);
 	free(q->ent);
 	memset(q, 0, sizeof(*q));
-	free(vif->tx_lin);
-	free(vif->rx_lin);
+	nb_unmap(vif->tx_lin, 2 * (size_t)PV_FRAME_MAX_LEN);
 	vif->tx_lin = vif->rx_lin = NULL;
 }
 
@@ -143,6 +166,8 @@ static void nb_rxq_pop(struct nb_vif *vif)
 	q->bytes_tail += q->ent[q->head].len;
 	q->head = (q->head + 1) % q->max;
 	q->count--;
+	if (!q->count)		/* empty: start again at the ring's first pages */
+		q->bytes_head = q->bytes_tail = 0;
 	vif->st.rx_queued = q->count;
 }
 

@@ -503,6 +503,47 @@ static void case_rx_exhaustion(void)
 	T_CHECK(ok, "17: the 255 queued frames follow, in order, as M re-posts", "order broken");
 	tf_info(m, &vi);
 	T_EQ(vi.st.rx_queued, 0, "17: queue empty again");
+
+	/*
+	 * Emptied, the queue starts again at its ring's first bytes: M
+	 * stops posting (takes every buffer without re-posting, until a
+	 * frame queues: no buffer left posted), frames of other sizes
+	 * queue behind it, and all come out whole and in order once M posts.
+	 */
+	ok = 0;
+	for (int i = 0; i <= TF_RING && !ok; i++) {
+		mk_ip4(frame, 80, m->mac, g1->mac, 17, 3000u);
+		if (tf_send(g1, frame, 80, NULL) != 0)
+			break;
+		tf_info(m, &vi);
+		if (vi.st.rx_queued)
+			ok = 1;
+		else if (tf_recv(m, &rx, 3000, 1) != 0)
+			break;
+	}
+	T_CHECK(ok, "17: M takes every posted buffer, re-posting none; the next frame queues",
+		"queued %llu", (unsigned long long)vi.st.rx_queued);
+	for (int i = 0; i < 20 && ok; i++) {
+		mk_ip4(frame, 200u + 37u * (unsigned int)i, m->mac, g1->mac, 17, 4000u + (unsigned int)i);
+		ok = tf_send(g1, frame, 200u + 37u * (unsigned int)i, NULL) == 0;
+	}
+	tf_info(m, &vi);
+	T_EQ(vi.st.rx_queued, 21, "17: 21 frames queued again");
+	for (int i = 0; i < TF_RING; i++)
+		tf_rx_post(m, (uint16_t)i, m->rxbuf_ref[i]);
+	tf_rx_push(m);
+	mk_ip4(frame, 80, m->mac, g1->mac, 17, 3000u);
+	ok = tf_recv(m, &rx, 3000, 0) == 0 && rx.len == 80 && !memcmp(rx.data, frame, 80);
+	for (int i = 0; i < 20 && ok; i++) {
+		uint32_t len = 200u + 37u * (unsigned int)i;
+
+		mk_ip4(frame, len, m->mac, g1->mac, 17, 4000u + (unsigned int)i);
+		ok = tf_recv(m, &rx, 3000, 0) == 0 && rx.len == len && !memcmp(rx.data, frame, len);
+	}
+	T_CHECK(ok, "17: queued again after emptying, the frames come out whole, in order",
+		"len %u", rx.len);
+	tf_info(m, &vi);
+	T_EQ(vi.st.rx_queued, 0, "17: queue empty once more");
 }
 
 int main(void)
