@@ -1,10 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * frameq.c - a bounded FIFO of frame copies (frameq.h).
+ *
+ * Memory: the byte ring is an anonymous mapping of its own, not heap: a
+ * page costs memory only once written, and all of it goes back to the
+ * system when the queue goes (a freed heap block would stay in the
+ * process's RSS).  The ring restarts at offset 0 whenever it empties
+ * (pv_frameq_pop), so the pages written are those of the largest backlog
+ * the queue has had, not the whole ring as the write position goes round.
+ * (netback's per-vif queues: pvnetd's memory per guest, README and
+ * pvnetd.8.)
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "frameq.h"
 
@@ -15,7 +25,9 @@ int pv_frameq_init(struct pv_frameq *q, unsigned int max_frames, size_t max_byte
 		return -EINVAL;
 	q->cap = max_bytes;
 	q->max = max_frames;
-	q->buf = malloc(q->cap);
+	q->buf = mmap(NULL, q->cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q->buf == MAP_FAILED)
+		q->buf = NULL;
 	q->ent = calloc(q->max, sizeof(*q->ent));
 	if (!q->buf || !q->ent) {
 		pv_frameq_fini(q);
@@ -26,7 +38,8 @@ int pv_frameq_init(struct pv_frameq *q, unsigned int max_frames, size_t max_byte
 
 void pv_frameq_fini(struct pv_frameq *q)
 {
-	free(q->buf);
+	if (q->buf)
+		munmap(q->buf, q->cap);
 	free(q->ent);
 	memset(q, 0, sizeof(*q));
 }
@@ -92,4 +105,6 @@ void pv_frameq_pop(struct pv_frameq *q)
 	q->bytes_tail += q->ent[q->head].len;
 	q->head = (q->head + 1) % q->max;
 	q->count--;
+	if (!q->count)		/* empty: start again at the ring's first pages */
+		q->bytes_head = q->bytes_tail = 0;
 }

@@ -17,6 +17,7 @@
 #include "accel_back.h"
 #include "netback.h"
 #include "port.h"
+#include "frameq.h"
 #include "srcguard.h"
 
 #define NB_ETH_HLEN		14
@@ -44,27 +45,6 @@ _Static_assert(sizeof(netif_extra_info_t) <= sizeof(netif_rx_response_t),
 	       "an extra-info slot fits an RX response slot");
 _Static_assert(XEN_NETIF_NR_SLOTS_MIN + 1 <= PV_FRAME_MAX_SEGS,
 	       "a frame's slots fit pv_frame's segments");
-
-/* One frame held for a guest that has not posted enough RX buffers. */
-struct nb_rxq_ent {
-	uint64_t pos;			/* free-running byte position in the queue */
-	uint32_t len;
-	uint16_t flags, csum_start, csum_offset, gso_size;
-	uint8_t gso_type;
-};
-
-/*
- * The per-vif RX queue: frame records in a ring of @max entries, their
- * bytes in a byte ring of @cap bytes (a frame may wrap).  Allocated at
- * connect, so an idle vif costs nothing.
- */
-struct nb_rxq {
-	uint8_t *buf;
-	size_t cap;
-	struct nb_rxq_ent *ent;
-	unsigned int max, head, count;
-	uint64_t bytes_head, bytes_tail;
-};
 
 struct nb_vif {
 	struct nb_vif *next;
@@ -115,7 +95,7 @@ struct nb_vif {
 	uint8_t *tx_lin, *rx_lin;
 	RING_IDX rx_seen_prod;		/* the RX req_prod of the last delivery attempt */
 
-	struct nb_rxq rxq;
+	struct pv_frameq rxq;		/* frames waiting for the guest's RX requests */
 	/* Source addresses (srcguard.h): the `ip` key's, or learned; its watch. */
 	struct pv_srcguard sg;
 	char ip_token[48];

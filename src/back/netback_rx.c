@@ -39,43 +39,23 @@
 #include "netback_priv.h"
 #include "lib/pkt.h"
 
-/* ---- the bounded queue ---- */
+/* ---- the bounded queue (frameq.h) ---- */
 
 /*
  * Memory per vif (README, pvnetd.8): the queue's byte ring (rxq_max_bytes,
- * 4 MiB by default) and the two private linear copies (PV_FRAME_MAX_LEN
- * each) are anonymous mappings of their own, not heap: a page costs memory
- * only once written, and all of it goes back to the system when the vif
- * goes (a freed heap block would stay in pvnetd's RSS).  The ring restarts
- * at offset 0 whenever it empties (nb_rxq_pop), so the pages written are
- * those of the largest backlog the vif has had, not the whole ring as the
- * write position goes round it.
+ * 4 MiB by default; frameq.c says why it costs only what was written) and
+ * the two private linear copies (PV_FRAME_MAX_LEN each), an anonymous
+ * mapping of their own for the same reason.
  */
-static void *nb_map(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void nb_unmap(void *p, size_t len)
-{
-	if (p)
-		munmap(p, len);
-}
-
 int nb_rxq_alloc(struct nb_vif *vif)
 {
-	struct nb_rxq *q = &vif->rxq;
+	void *lin = mmap(NULL, 2 * (size_t)PV_FRAME_MAX_LEN, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	memset(q, 0, sizeof(*q));
-	q->cap = vif->nb->cfg.rxq_max_bytes;
-	q->max = vif->nb->cfg.rxq_max_frames;
-	q->buf = nb_map(q->cap);
-	q->ent = calloc(q->max, sizeof(*q->ent));
-	vif->tx_lin = nb_map(2 * (size_t)PV_FRAME_MAX_LEN);
+	vif->tx_lin = lin == MAP_FAILED ? NULL : lin;
 	vif->rx_lin = vif->tx_lin ? vif->tx_lin + PV_FRAME_MAX_LEN : NULL;
-	if (!q->buf || !q->ent || !vif->tx_lin) {
+	if (!vif->tx_lin || pv_frameq_init(&vif->rxq, vif->nb->cfg.rxq_max_frames,
+					   vif->nb->cfg.rxq_max_bytes)) {
 		nb_rxq_free(vif);
 		return -ENOMEM;
 	}
@@ -84,91 +64,34 @@ int nb_rxq_alloc(struct nb_vif *vif)
 
 void nb_rxq_free(struct nb_vif *vif)
 {
-	struct nb_rxq *q = &vif->rxq;
-
 	/* Frames still queued will never be delivered. */
-	vif->st.rx_not_connected += q->count;
-	nb_unmap(q->buf, q->cap);
-	free(q->ent);
-	memset(q, 0, sizeof(*q));
-	nb_unmap(vif->tx_lin, 2 * (size_t)PV_FRAME_MAX_LEN);
+	vif->st.rx_not_connected += vif->rxq.count;
+	pv_frameq_fini(&vif->rxq);
+	if (vif->tx_lin)
+		munmap(vif->tx_lin, 2 * (size_t)PV_FRAME_MAX_LEN);
 	vif->tx_lin = vif->rx_lin = NULL;
 }
 
-/* Copy @f into the byte ring (it may wrap). */
 static int nb_rxq_put(struct nb_vif *vif, const struct pv_frame *f)
 {
-	struct nb_rxq *q = &vif->rxq;
-	struct nb_rxq_ent *e;
-	size_t off, first;
+	int e = pv_frameq_put(&vif->rxq, f);
 
-	if (q->count >= q->max || q->bytes_head - q->bytes_tail + f->len > q->cap)
-		return -ENOBUFS;
-	off = q->bytes_head % q->cap;
-	first = q->cap - off < f->len ? q->cap - off : f->len;
-	pv_frame_copy(f, 0, q->buf + off, (uint32_t)first);
-	if (first < f->len)
-		pv_frame_copy(f, (uint32_t)first, q->buf, f->len - (uint32_t)first);
-	e = &q->ent[(q->head + q->count) % q->max];
-	e->pos = q->bytes_head;
-	e->len = f->len;
-	e->flags = f->flags;
-	e->csum_start = f->csum_start;
-	e->csum_offset = f->csum_offset;
-	e->gso_type = f->gso_type;
-	e->gso_size = f->gso_size;
-	q->bytes_head += f->len;
-	q->count++;
-	vif->st.rx_queued = q->count;
-	if (q->count > vif->st.rx_queued_max)
-		vif->st.rx_queued_max = q->count;
-	return 0;
+	vif->st.rx_queued = vif->rxq.count;
+	if (vif->rxq.count > vif->st.rx_queued_max)
+		vif->st.rx_queued_max = vif->rxq.count;
+	return e;
 }
 
-/* Describe the queue's head frame as vif->rx_frame (header copied, segments in the ring). */
+/* The queue's head frame as vif->rx_frame (header copied, segments in the ring). */
 static struct pv_frame *nb_rxq_peek(struct nb_vif *vif)
 {
-	struct nb_rxq *q = &vif->rxq;
-	const struct nb_rxq_ent *e = &q->ent[q->head];
-	struct pv_frame *f = &vif->rx_frame;
-	size_t off = e->pos % q->cap, n;
-	uint32_t rest;
-
-	f->len = e->len;
-	f->hdr_len = e->len < PV_FRAME_HDR_MAX ? e->len : PV_FRAME_HDR_MAX;
-	n = q->cap - off < f->hdr_len ? q->cap - off : f->hdr_len;
-	memcpy(f->hdr, q->buf + off, n);
-	memcpy(f->hdr + n, q->buf, f->hdr_len - n);
-	f->nseg = 0;
-	off = (e->pos + f->hdr_len) % q->cap;
-	rest = e->len - f->hdr_len;
-	if (rest) {
-		n = q->cap - off < rest ? q->cap - off : rest;
-		f->seg[f->nseg].p = q->buf + off;
-		f->seg[f->nseg++].len = (uint32_t)n;
-		if (n < rest) {
-			f->seg[f->nseg].p = q->buf;
-			f->seg[f->nseg++].len = rest - (uint32_t)n;
-		}
-	}
-	f->flags = e->flags;
-	f->csum_start = e->csum_start;
-	f->csum_offset = e->csum_offset;
-	f->gso_type = e->gso_type;
-	f->gso_size = e->gso_size;
-	return f;
+	return pv_frameq_peek(&vif->rxq, &vif->rx_frame);
 }
 
 static void nb_rxq_pop(struct nb_vif *vif)
 {
-	struct nb_rxq *q = &vif->rxq;
-
-	q->bytes_tail += q->ent[q->head].len;
-	q->head = (q->head + 1) % q->max;
-	q->count--;
-	if (!q->count)		/* empty: start again at the ring's first pages */
-		q->bytes_head = q->bytes_tail = 0;
-	vif->st.rx_queued = q->count;
+	pv_frameq_pop(&vif->rxq);
+	vif->st.rx_queued = vif->rxq.count;
 }
 
 /* ---- what the guest can take ---- */
