@@ -84,8 +84,12 @@ static const struct pv_ctl_cmd pv_ctl_cmds[PV_CTL_NR_CMDS] __attribute__((unused
 	[PV_CTL_NIC] = { "nic", "[NIC]", 0, 1, PV_CTL_REMOTE,
 			 "the NIC behind an accelerator: features, use, counters" },
 	[PV_CTL_VIF_DESTROY] = { "vif-destroy", "DOMID DEVID", 2, 2, PV_CTL_REMOTE, "remove a vif" },
-	[PV_CTL_VIF_SET] = { "vif-set", "DOMID DEVID ip=ADDR[,ADDR...] | ip=", 3, 3, PV_CTL_REMOTE,
-			     "set a vif's source addresses (Xen's ip key; ip= : learned)" },
+	[PV_CTL_VIF_SET] = { "vif-set",
+			     "DOMID DEVID SETTING=VALUE... (ip=ADDR[,ADDR...] | ip=, storm-broadcast=, "
+			     "storm-multicast=, storm-unknown-unicast= PPS[,BURST] | 0 | empty)", 3, 6,
+			     PV_CTL_REMOTE,
+			     "set a vif's backend keys at run time: source addresses (Xen's ip key; ip= : "
+			     "learned), storm limits (empty: the defaults)" },
 	[PV_CTL_MAC_TABLE] = { "mac-table", "", 0, 0, PV_CTL_REMOTE, "the bridge's MAC table" },
 	[PV_CTL_PORT_LIST] = { "port-list", "", 0, 0, PV_CTL_REMOTE,
 			       "the switch's ports (vifs, uplink, host port, NIC) and their counters" },

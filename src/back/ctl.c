@@ -35,6 +35,7 @@
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/out.h"
+#include "lib/storm.h"
 #include "lib/srcguard.h"
 #include "pvnet/accel.h"
 
@@ -516,30 +517,72 @@ static int cmd_vif_create(struct ctl_req *r)
 }
 
 /* vif-set DOMID DEVID ip=ADDR[,ADDR...]: the `ip` key at run time ("ip=": removed, learned). */
+/*
+ * vif-set DOMID DEVID SETTING=VALUE...: Xen-style backend keys written at
+ * run time, each watched by the backends (netback, the accelerator):
+ * ip (the vif's source addresses; "ip=": learned) and the storm keys
+ * (storm-broadcast, storm-multicast, storm-unknown-unicast: "PPS" or
+ * "PPS,BURST", "0": no limit, "": the defaults).  All are checked before
+ * any is written.
+ */
 static int cmd_vif_set(struct ctl_req *r)
 {
-	char ip[PV_TS_IP_MAX];
+	static const char *const storm[] = { "storm-broadcast", "storm-multicast",
+					     "storm-unknown-unicast" };
+	char vals[PV_CTL_MAX_ARGS][PV_TS_IP_MAX];
+	const char *keys[PV_CTL_MAX_ARGS];
 	unsigned long dom, dev;
-	const char *s;
-	int e;
+	int e, n = 0;
 
 	if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
 		return e;
-	if (strncmp(r->argv[3], "ip=", 3))
-		return ctl_usage(r, "unknown setting '%.32s' (want ip=ADDR[,ADDR...] or ip=)", r->argv[3]);
-	s = r->argv[3] + 3;
-	if ((e = ctl_ip(r, s, 1, ip, sizeof(ip))) < 0)
-		return e;
-	e = pv_ts_vif_set_ip(r->ctl->ctx.xs, (unsigned int)dom, (unsigned int)dev, ip);
-	if (e == -ENOENT)
-		return ctl_fail(r, e, "no such vif");
-	if (e < 0)
-		return ctl_fail(r, e, "cannot write the ip key");
-	pv_ctl_event("vif-set", (int)dom, (int)dev, "ip", *ip ? ip : "(learned)", PV_EV_END);
+	for (int i = 3; i < r->argc && n < PV_CTL_MAX_ARGS; i++, n++) {
+		const char *a = r->argv[i], *eq = strchr(a, '=');
+		size_t kl = eq ? (size_t)(eq - a) : 0;
+		uint32_t pps, burst;
+
+		keys[n] = NULL;
+		if (eq && kl == 2 && !strncmp(a, "ip", 2)) {
+			keys[n] = "ip";
+			if ((e = ctl_ip(r, eq + 1, 1, vals[n], sizeof(vals[n]))) < 0)
+				return e;
+			continue;
+		}
+		for (size_t k = 0; eq && k < sizeof(storm) / sizeof(storm[0]); k++)
+			if (kl == strlen(storm[k]) && !strncmp(a, storm[k], kl))
+				keys[n] = storm[k];
+		if (!keys[n])
+			return ctl_usage(r, "unknown setting '%.32s' (want ip=, storm-broadcast=, "
+					 "storm-multicast= or storm-unknown-unicast=)", a);
+		if (eq[1] && pv_storm_parse(eq + 1, &pps, &burst) < 0)
+			return ctl_usage(r, "bad %s '%.32s' (want PPS or PPS,BURST: at most %u and %u, "
+					 "or empty for the default)", keys[n], eq + 1, PV_STORM_PPS_MAX,
+					 PV_STORM_BURST_MAX);
+		snprintf(vals[n], sizeof(vals[n]), "%s", eq + 1);
+	}
+	for (int i = 0; i < n; i++) {
+		e = pv_ts_vif_set_key(r->ctl->ctx.xs, (unsigned int)dom, (unsigned int)dev, keys[i],
+				      vals[i]);
+		if (e == -ENOENT)
+			return ctl_fail(r, e, "no such vif");
+		if (e < 0)
+			return ctl_fail(r, e, "cannot write the key");
+		pv_ctl_event("vif-set", (int)dom, (int)dev, keys[i],
+			     *vals[i] ? vals[i] : strcmp(keys[i], "ip") ? "(default)" : "(learned)",
+			     PV_EV_END);
+	}
 	if (r->json)
-		pv_buf_printf(r->out, "{\"vif\": \"vif%lu.%lu\", \"ip\": \"%s\"}\n", dom, dev, ip);
-	else
-		pv_buf_printf(r->out, "vif%lu.%lu ip %s\n", dom, dev, *ip ? ip : "(learned)");
+		pv_buf_printf(r->out, "{\"vif\": \"vif%lu.%lu\"", dom, dev);
+	for (int i = 0; i < n; i++) {
+		const char *shown = *vals[i] ? vals[i] : strcmp(keys[i], "ip") ? "(default)" : "(learned)";
+
+		if (r->json)
+			pv_buf_printf(r->out, ", \"%s\": \"%s\"", keys[i], vals[i]);
+		else
+			pv_buf_printf(r->out, "vif%lu.%lu %s %s\n", dom, dev, keys[i], shown);
+	}
+	if (r->json)
+		pv_buf_printf(r->out, "}\n");
 	return 0;
 }
 

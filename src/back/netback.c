@@ -276,6 +276,10 @@ void nb_vif_free(struct nb_vif *vif)
 		snprintf(path, sizeof(path), "%s/ip", vif->be_path);
 		xs_server_unwatch(nb->xs, path, vif->ip_token);
 	}
+	for (int k = 0; vif->storm_watched && k < PV_STORM_KINDS; k++) {
+		snprintf(path, sizeof(path), "%s/%s", vif->be_path, nb_storm_keys[k]);
+		xs_server_unwatch(nb->xs, path, vif->storm_token);
+	}
 	/* Its learned addresses go with it: another vif may claim them now. */
 	if (vif->port.br_port >= 0)
 		pv_switch_port_del(nb->sw, &vif->port);

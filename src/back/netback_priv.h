@@ -100,6 +100,8 @@ struct nb_vif {
 	struct pv_srcguard sg;
 	char ip_token[48];
 	int ip_watched;
+	char storm_token[48];
+	int storm_watched;		/* how many of the storm keys' watches are set */
 	struct pv_vif_stats st;
 	struct pv_ratelimit rl;
 
@@ -156,6 +158,8 @@ int nb_tx_poll(struct nb_vif *vif, unsigned int budget);
 
 /* netback_rx.c */
 extern const struct pv_port_ops nb_port_ops;
+/* The storm keys, by pv_storm_kind (netback_xenbus.c). */
+extern const char *const nb_storm_keys[PV_STORM_KINDS];
 int nb_rxq_alloc(struct nb_vif *vif);
 void nb_rxq_free(struct nb_vif *vif);
 /* Deliver queued frames while the guest has buffers; 1 if budget ran out. */

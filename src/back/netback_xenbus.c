@@ -331,39 +331,43 @@ bad:
 }
 
 /*
- * Storm control (port.h): the backend keys storm-broadcast, storm-multicast
- * and storm-unknown-unicast, each "PPS" or "PPS,BURST" (frames per second
- * this vif may flood, and a burst; "0": no limit).  Absent: the defaults,
- * PV_STORM_DEFAULT_*; malformed: the default, logged.
+ * Storm control (lib/storm.h): the backend keys storm-broadcast,
+ * storm-multicast and storm-unknown-unicast, each "PPS" or "PPS,BURST"
+ * (frames per second this vif may flood, and a burst; "0": no limit).
+ * Absent: the defaults, PV_STORM_DEFAULT_*; malformed: the default,
+ * logged.  Read at the vif's creation and whenever one of them changes
+ * (watched: pvnetctl vif-set, or a toolstack's write).
  */
+const char *const nb_storm_keys[PV_STORM_KINDS] = {
+	"storm-broadcast", "storm-multicast", "storm-unknown-unicast",
+};
+
 static void nb_vif_read_storm(struct nb_vif *vif)
 {
-	static const char *const keys[PV_STORM_KINDS] = {
-		"storm-broadcast", "storm-multicast", "storm-unknown-unicast",
-	};
-	static const uint32_t dflt[PV_STORM_KINDS] = {
-		PV_STORM_DEFAULT_BCAST_PPS, PV_STORM_DEFAULT_MCAST_PPS, PV_STORM_DEFAULT_UNKNOWN_PPS,
-	};
-
 	for (int k = 0; k < PV_STORM_KINDS; k++) {
-		char buf[64], *end;
-		unsigned long pps, burst = 0;
+		uint32_t pps = pv_storm_default_pps((enum pv_storm_kind)k), burst = 0;
+		char buf[64];
 
-		pv_storm_set(&vif->port.storm[k], dflt[k], 0);
-		if (nb_read(vif->nb, vif->be_path, keys[k], buf, sizeof(buf)) < 0)
-			continue;
-		errno = 0;
-		pps = strtoul(buf, &end, 10);
-		if (*end == ',')
-			burst = strtoul(end + 1, &end, 10);
-		if (errno || *end || end == buf || pps > 10000000ul || burst > 100000000ul ||
-		    (*buf < '0' || *buf > '9')) {
+		if (nb_read(vif->nb, vif->be_path, nb_storm_keys[k], buf, sizeof(buf)) >= 0 &&
+		    pv_storm_parse(buf, &pps, &burst) < 0) {
 			pv_log_rl(&nb_rl, PV_LOG_WARN, "%s: ignoring malformed %s '%s'", vif->port.name,
-				  keys[k], buf);
-			continue;
+				  nb_storm_keys[k], buf);
+			pps = pv_storm_default_pps((enum pv_storm_kind)k);
+			burst = 0;
 		}
-		pv_storm_set(&vif->port.storm[k], (uint32_t)pps, (uint32_t)burst);
+		/* Unchanged limits keep their bucket's tokens (the watches fire for any write). */
+		if (pps != vif->port.storm[k].pps ||
+		    (burst ? burst : pps * PV_STORM_BURST_FACTOR) != vif->port.storm[k].burst)
+			pv_storm_set(&vif->port.storm[k], pps, burst);
 	}
+}
+
+static void nb_storm_watch_cb(struct xs_server *xs, const char *path, const char *token, void *arg)
+{
+	(void)xs;
+	(void)path;
+	(void)token;
+	nb_vif_read_storm(arg);
 }
 
 /* ---- source addresses: the `ip` key (srcguard.h) ---- */
@@ -559,6 +563,13 @@ static void nb_vif_probe(struct pv_netback *nb, unsigned int domid, unsigned int
 	snprintf(vif->ip_token, sizeof(vif->ip_token), "netback-ip-%u-%u", domid, devid);
 	snprintf(path, sizeof(path), "%s/ip", vif->be_path);
 	vif->ip_watched = xs_server_watch(nb->xs, path, vif->ip_token, nb_ip_watch_cb, vif) == 0;
+	/* The storm keys, set at run time too: watched (each watch fires once now). */
+	snprintf(vif->storm_token, sizeof(vif->storm_token), "netback-storm-%u-%u", domid, devid);
+	for (int k = 0; k < PV_STORM_KINDS; k++) {
+		snprintf(path, sizeof(path), "%s/%s", vif->be_path, nb_storm_keys[k]);
+		vif->storm_watched += xs_server_watch(nb->xs, path, vif->storm_token,
+						      nb_storm_watch_cb, vif) == 0;
+	}
 	pv_info("%s: new vif, frontend %s", vif->port.name, vif->fe_path);
 	/* Accelerator discovery: the "accel" key names the NIC; its plugin is probed. */
 	vif->accel = pv_accel_back_vif_new(&(struct pv_accel_back_vif_config){

@@ -251,19 +251,25 @@ int pv_ts_vif_destroy(struct xs_server *xs, unsigned int domid, unsigned int dev
 	return 0;
 }
 
-int pv_ts_vif_set_ip(struct xs_server *xs, unsigned int domid, unsigned int devid, const char *ip)
+int pv_ts_vif_set_key(struct xs_server *xs, unsigned int domid, unsigned int devid,
+		      const char *key, const char *val)
 {
-	char be[96], path[112], buf[16];
+	char be[96], path[160], buf[16];
 
 	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", domid, devid);
 	snprintf(path, sizeof(path), "%s/frontend", be);
 	if (xs_server_read(xs, path, buf, sizeof(buf)) == -ENOENT)
 		return -ENOENT;
-	snprintf(path, sizeof(path), "%s/ip", be);
-	if (!*ip) {
+	snprintf(path, sizeof(path), "%s/%s", be, key);
+	if (!*val) {
 		int e = xs_server_rm(xs, path);
 
 		return e == -ENOENT ? 0 : e;
 	}
-	return xs_server_write(xs, path, ip, strlen(ip));
+	return xs_server_write(xs, path, val, strlen(val));
+}
+
+int pv_ts_vif_set_ip(struct xs_server *xs, unsigned int domid, unsigned int devid, const char *ip)
+{
+	return pv_ts_vif_set_key(xs, domid, devid, "ip", ip);
 }

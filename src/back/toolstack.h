@@ -45,6 +45,9 @@ int pv_ts_vif_destroy(struct xs_server *xs, unsigned int domid, unsigned int dev
  * "" removes it: addresses learned).  0, -ENOENT (no such vif), -errno.
  */
 int pv_ts_vif_set_ip(struct xs_server *xs, unsigned int domid, unsigned int devid, const char *ip);
+/* The same for any backend key @key of vif D.N ("" removes it). */
+int pv_ts_vif_set_key(struct xs_server *xs, unsigned int domid, unsigned int devid,
+		      const char *key, const char *val);
 /* Does a vif other than @domid.@devid have @mac, or does a migration record hold it? */
 int pv_ts_mac_in_use(struct xs_server *xs, const uint8_t mac[6], unsigned int domid,
 		     unsigned int devid);

@@ -68,6 +68,25 @@ allowed=$(allowed "$uu_def")
 check "[ \$(( sent - dropped )) -le $allowed ]" \
 	"unknown unicast flood: $sent frames in $msecs ms, $dropped dropped (tx_storm_unknown), $((sent - dropped)) flooded (at most $allowed)"
 
+# The limits set at run time with pvnetctl vif-set (Xen-style backend keys,
+# watched by netback): a tighter broadcast limit holds from then on; the
+# default is back once the key is emptied.
+out=$(P vif-set "$de" 0 storm-broadcast=100,20 2>&1); rc=$?
+check "[ $rc -eq 0 ] && grep -q 'storm-broadcast 100,20' <<<\"\$out\"" "vif-set storm-broadcast=100,20: rc $rc ($out)"
+flood bcast ff:ff:ff:ff:ff:ff 20000
+allowed=$(( 20 + 100 * (msecs + 999) / 1000 ))
+check "[ \"$dropped\" -gt 0 ] && [ \$(( sent - dropped )) -le $allowed ]" \
+	"at 100/s, burst 20: $sent sent in $msecs ms, $((sent - dropped)) flooded (at most $allowed)"
+out=$(P vif-set "$de" 0 storm-broadcast=x 2>&1); rc=$?
+check "[ $rc -eq 2 ] && grep -q \"bad storm-broadcast 'x'\" <<<\"\$out\"" "vif-set storm-broadcast=x: rc 2 ($rc)"
+out=$(P vif-set "$de" 0 storm-flood=1 2>&1); rc=$?
+check "[ $rc -eq 2 ] && grep -q \"unknown setting 'storm-flood=1'\" <<<\"\$out\"" "vif-set storm-flood=1: rc 2 ($rc)"
+P vif-set "$de" 0 storm-broadcast= >/dev/null
+flood bcast ff:ff:ff:ff:ff:ff 20000
+allowed=$(allowed "$bc_def")
+check "[ \$(( sent - dropped )) -gt $(( 20 + 100 * (msecs + 999) / 1000 )) ] && [ \$(( sent - dropped )) -le $allowed ]" \
+	"storm-broadcast= : the default again ($((sent - dropped)) of $sent flooded in $msecs ms, at most $allowed)"
+
 # TCP from g1 to ext during a broadcast flood: it goes on.
 ip netns exec "$ext" timeout 20 iperf3 -s -1 -p 5305 >/dev/null 2>&1 &
 wait_for 5 "ip netns exec '$ext' ss -Hltn 'sport = :5305' | grep -q ."
