@@ -101,6 +101,14 @@
  *   show_nic     the same for the NIC (`pvnetctl nic`); @arg is the
  *                registration's.
  *
+ * Optional backend hook (version 1.2):
+ *
+ *   get_fds      the frontend half of the plugin this vif's accel-frontend
+ *                names asked for its descriptors (pv_accel_front_get_fds):
+ *                put new descriptors (dup()s: the host sends then closes
+ *                them) in @fds, at most @max; return how many, -EAGAIN
+ *                (not ready yet) or -errno.  Without it: -ENOENT.
+ *
  * Registration is by name, built-in plugins being instances like any
  * other: a table of ops (versioned: major must match, and @size must
  * cover the ops the host calls: an optional op beyond @size is taken as
@@ -121,8 +129,11 @@
 #include <linux/virtio_net.h>
 
 /* Versions: major in the top 16 bits (must match), minor below (additions). */
-#define PV_ACCEL_FRONT_VERSION	0x00010001u	/* 1.1: flush */
-#define PV_ACCEL_BACK_VERSION	0x00010001u	/* 1.1: frame, vifs_changed, show, show_nic */
+#define PV_ACCEL_FRONT_VERSION	0x00010002u	/* 1.1: flush; 1.2: the host's reserve,
+						 * grant, xs_connect, get_fds, loop calls */
+#define PV_ACCEL_BACK_VERSION	0x00010002u	/* 1.1: frame, vifs_changed, show, show_nic;
+						 * 1.2: get_fds, the host's xs, grant and
+						 * loop calls */
 #define PV_ACCEL_VERSION_MAJOR(v) ((v) >> 16)
 /*
  * PV_ACCEL_OP() - an optional op of an ops table, or NULL when the table
@@ -200,6 +211,43 @@ const char *pv_accel_front_path(const struct pv_accel_front_dev *dev);	/* fronte
 const char *pv_accel_front_backend(const struct pv_accel_front_dev *dev);	/* backend dir */
 const uint8_t *pv_accel_front_mac(const struct pv_accel_front_dev *dev);
 unsigned int pv_accel_front_mtu(const struct pv_accel_front_dev *dev);
+/* 1.2: the guest's domain id and the vif's device id. */
+unsigned int pv_accel_front_domid(const struct pv_accel_front_dev *dev);
+unsigned int pv_accel_front_devid(const struct pv_accel_front_dev *dev);
+
+/*
+ * 1.2: the frame reserve.  Every netfront registers PV_ACCEL_FRONT_RESERVE
+ * pages of memory with its domain that netfront itself never uses: the
+ * plugin's buffers, granted to the backend's domain as it needs.  Grant
+ * refs are below PV_ACCEL_FRONT_GRANT_MAX.
+ *
+ *   pv_accel_front_page()       page @i (0 .. PV_ACCEL_FRONT_RESERVE-1) of
+ *                               the reserve (PV_ACCEL_PAGE_SIZE bytes), NULL
+ *                               out of range or without a domain
+ *   pv_accel_front_grant()      grant page @i to @domid: the ref, or -errno
+ *   pv_accel_front_end_grant()  end a grant of the reserve: 0, -EBUSY while
+ *                               the grantee has it mapped (retry later),
+ *                               -EINVAL if @ref is not a grant of a reserve
+ *                               page (never touches netfront's own grants)
+ */
+#define PV_ACCEL_FRONT_RESERVE	256
+#define PV_ACCEL_FRONT_GRANT_MAX 2048
+#define PV_ACCEL_PAGE_SIZE	4096
+void *pv_accel_front_page(const struct pv_accel_front_dev *dev, unsigned int i);
+int pv_accel_front_grant(struct pv_accel_front_dev *dev, unsigned int i, unsigned int domid,
+			 int readonly);
+int pv_accel_front_end_grant(struct pv_accel_front_dev *dev, uint32_t ref);
+/* 1.2: a new xenstore connection of the guest's own (the plugin owns the fd). */
+int pv_accel_front_xs_connect(struct pv_accel_front_dev *dev);
+/*
+ * 1.2: pv_accel_front_get_fds() - the descriptors the backend half hands
+ * this plugin for its vif (its get_fds op, over the hypervisor socket,
+ * asked for by this plugin's name), at most @max (PV_ACCEL_MAX_FDS).
+ * Return: how many, -EAGAIN (not ready yet: ask again), -ENOENT (the
+ * backend serves no such vif under this name), or another -errno.
+ */
+#define PV_ACCEL_MAX_FDS	4
+int pv_accel_front_get_fds(struct pv_accel_front_dev *dev, int *fds, unsigned int max);
 
 /*
  * pv_accel_front_deliver() - a frame received on the fast path, to the
@@ -255,11 +303,13 @@ struct pv_accel_back_ops {
 	void (*vifs_changed)(struct pv_accel_back_vif *vif);
 	void (*show)(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv);
 	void (*show_nic)(void *arg, struct pv_accel_kv *kv);
+	/* 1.2: optional, may be NULL */
+	int (*get_fds)(struct pv_accel_back_vif *vif, int *fds, unsigned int max);
 };
 /* The size of a 1.0 table (probe and remove only): still accepted. */
 #define PV_ACCEL_BACK_OPS_SIZE_1_0	(8 + 3 * sizeof(void *))
-_Static_assert(sizeof(struct pv_accel_back_ops) == 8 + 7 * sizeof(void *),
-	       "pv_accel_back_ops v1.1: grow only at the end, bump the minor version");
+_Static_assert(sizeof(struct pv_accel_back_ops) == 8 + 8 * sizeof(void *),
+	       "pv_accel_back_ops v1.2: grow only at the end, bump the minor version");
 
 /*
  * pv_accel_back_register() - serve the vifs whose "accel" key is @nic
@@ -301,10 +351,76 @@ int pv_accel_back_rm(struct pv_accel_back_vif *vif, const char *key);
 void pv_accel_kv_u64(struct pv_accel_kv *kv, const char *key, uint64_t v);
 void pv_accel_kv_str(struct pv_accel_kv *kv, const char *key, const char *v);
 
+/*
+ * 1.2: the host's store, for a backend plugin's own control work: the
+ * @xs of pv_accel_back_xs() (or of the environment, struct
+ * pv_accel_back_env), as domain 0.  Read: into @buf, NUL-terminated and
+ * truncated to @size - 1; the value's length or -errno.  The others: 0 or
+ * -errno.  Watch callbacks run from the loop, as Xen's WATCH_EVENT.
+ */
+struct xs_server;
+typedef void (*pv_accel_xs_watch_cb)(struct xs_server *xs, const char *path, const char *token,
+				     void *arg);
+int pv_accel_xs_read(struct xs_server *xs, const char *path, char *buf, size_t size);
+int pv_accel_xs_write(struct xs_server *xs, const char *path, const char *val);
+int pv_accel_xs_rm(struct xs_server *xs, const char *path);
+int pv_accel_xs_watch(struct xs_server *xs, const char *path, const char *token,
+		      pv_accel_xs_watch_cb cb, void *arg);
+int pv_accel_xs_unwatch(struct xs_server *xs, const char *path, const char *token);
+
+/*
+ * 1.2: a guest's grants, mapped by the host (domain 0) through the one
+ * checked path: pv_accel_gnt_map() maps grant @ref of domain @granter
+ * (0, or -errno: a bad ref, a grant not for domain 0, a read-only grant
+ * asked for writing) and fills @m; @m->frame is the page's frame in the
+ * granter's memory (what a NIC's buffer table names).  Keep @m as it is
+ * until pv_accel_gnt_unmap().  pv_accel_domain_info(): domain @domid's
+ * grant entries (refs are below @nr_grants) and its memory (@mem_fd, the
+ * host's: borrowed for the call, e.g. to hand a NIC with SCM_RIGHTS;
+ * @nr_pages frames); 0, or -ENOENT.
+ */
+struct pv_hv;
+struct pv_accel_gnt {
+	void *page;			/* PV_ACCEL_PAGE_SIZE bytes */
+	uint32_t frame;
+	uint32_t ref;
+	uint64_t host[4];		/* the host's own */
+};
+int pv_accel_gnt_map(struct pv_hv *hv, unsigned int granter, uint32_t ref, int readonly,
+		     struct pv_accel_gnt *m);
+void pv_accel_gnt_unmap(struct pv_hv *hv, struct pv_accel_gnt *m);
+struct pv_accel_domain {
+	uint32_t nr_grants;
+	uint32_t nr_pages;
+	int mem_fd;
+};
+int pv_accel_domain_info(struct pv_hv *hv, unsigned int domid, struct pv_accel_domain *out);
+
 /* Write "accel-frontend" = @name (the frontend plugin netfront should attach). */
 int pv_accel_back_publish_frontend(struct pv_accel_back_vif *vif, const char *name);
 /* Publish the backend's "accelstate"; the plugin drives it from now on. */
 int pv_accel_back_set_state(struct pv_accel_back_vif *vif, int state);
+
+/* ---------------------------------------------------------------------- */
+/* Both hosts (1.2): the loop a plugin's descriptors and timers run on.    */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * The loop of pv_accel_front_loop() / pv_accel_back_loop() (or the
+ * environment's): one thread, epoll.  pv_accel_loop_add() calls @cb with
+ * the epoll events whenever @fd has one of @events (NULL on failure, with
+ * errno); pv_accel_loop_timer() after @first_ms, then every @period_ms (0:
+ * once).  Delete what you added before closing its fd, from any callback.
+ */
+struct pv_loop;
+struct pv_watch;
+typedef void (*pv_accel_loop_cb)(struct pv_loop *loop, int fd, uint32_t events, void *arg);
+struct pv_watch *pv_accel_loop_add(struct pv_loop *loop, int fd, uint32_t events,
+				   pv_accel_loop_cb cb, void *arg);
+void pv_accel_loop_del(struct pv_loop *loop, struct pv_watch *w);
+struct pv_watch *pv_accel_loop_timer(struct pv_loop *loop, unsigned int first_ms,
+				     unsigned int period_ms, pv_accel_loop_cb cb, void *arg);
+void pv_accel_loop_timer_del(struct pv_loop *loop, struct pv_watch *w);
 
 /* ---------------------------------------------------------------------- */
 /* Loading plugins from shared objects.                                   */

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accel/pvnic_front.h"
 #include "front/netfront.h"
 #include "front/tap.h"
 #include "pvnet/accel.h"
@@ -34,8 +35,6 @@
 #include "lib/loop.h"
 #include "lib/pkt.h"
 
-/* The pvnic frontend plugin (src/accel/pvnic_front.c). */
-int pvnic_front_register(void);
 
 #define FR_TX_BUDGET     64	/* TAP frames per wake-up, then one push */
 #define FR_CLOSE_WAIT_MS 2000	/* bound on the xenbus close handshake */

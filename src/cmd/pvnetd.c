@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "back/accel_back.h"
 #include "back/ctl.h"
 #include "back/keep.h"
 #include "back/metrics.h"
@@ -159,8 +160,8 @@ static int ports_start(struct pvnetd *d)
 			pv_err("pvnic accelerator on %s: %s", d->nic_dir, strerror(-err));
 			return -1;
 		}
-		d->hv->accel_fds = pvnic_back_accel_fds;
-		d->hv->accel_fds_arg = d->pnb;
+		d->hv->accel_fds = pv_accel_back_hv_fds;	/* to the plugin named */
+		d->hv->accel_fds_arg = NULL;
 	}
 	if (d->host_port) {
 		d->hp = pv_hostport_open(d->loop, d->sw, d->host_port, NULL, 0, &err);

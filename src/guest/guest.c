@@ -22,7 +22,6 @@
 
 #include "guest.h"
 #include "pvnet/hv_proto.h"
-#include "accel/pvnic.h"
 #include "lib/unix.h"
 #include "lib/seqpacket_call.h"
 
@@ -107,28 +106,35 @@ int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
 }
 
 /**
- * pvnic_guest_accel_fds() - PV_HV_ACCEL_FDS: the fast-path descriptors of
- * vif @devid ([0] VI memfd, [1] doorbell eventfd, [2] wake-up eventfd),
- * owned by the caller.  Return: 0, -EAGAIN (not ready), -ENOENT, -errno.
+ * pv_guest_accel_fds() - PV_HV_ACCEL_FDS: the fast-path descriptors the
+ * backend half of accelerator @plugin hands the frontend half for vif
+ * @devid, in the plugin's order, owned by the caller.
+ * Return: how many (1..@max), -EAGAIN (not ready), -ENOENT, -EPROTO (more
+ * than @max or none), -EINVAL (bad name), another -errno.
  */
-int pvnic_guest_accel_fds(struct pv_guest *g, unsigned int devid, int fds[3])
+int pv_guest_accel_fds(struct pv_guest *g, const char *plugin, unsigned int devid, int *fds,
+		       unsigned int max)
 {
 	struct pv_hv_accel_fds req = { .devid = devid };
 	int rfds[PV_HV_MAX_FDS];
 	unsigned int nr = 0;
-	int e = pv_guest_hv_call(g->hv_fd, PV_HV_ACCEL_FDS, &req, sizeof(req), NULL, 0,
-				 NULL, 0, rfds, &nr);
+	int e;
 
-	if (e == 0 && nr != 3)
+	if (!plugin || strlen(plugin) >= sizeof(req.name))
+		return -EINVAL;
+	memcpy(req.name, plugin, strlen(plugin));
+	e = pv_guest_hv_call(g->hv_fd, PV_HV_ACCEL_FDS, &req, sizeof(req), NULL, 0, NULL, 0,
+			     rfds, &nr);
+	if (e == 0 && (nr == 0 || nr > max))
 		e = -EPROTO;
 	if (e) {
 		for (unsigned int i = 0; i < nr; i++)
 			close(rfds[i]);
 		return e;
 	}
-	for (unsigned int i = 0; i < 3; i++)
+	for (unsigned int i = 0; i < nr; i++)
 		fds[i] = rfds[i];
-	return 0;
+	return (int)nr;
 }
 
 static int guest_setup_memory(struct pv_guest *g, uint32_t nr_pages, uint32_t nr_grants)
