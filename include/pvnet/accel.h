@@ -423,9 +423,67 @@ struct pv_watch *pv_accel_loop_timer(struct pv_loop *loop, unsigned int first_ms
 void pv_accel_loop_timer_del(struct pv_loop *loop, struct pv_watch *w);
 
 /* ---------------------------------------------------------------------- */
-/* Loading plugins from shared objects.                                   */
+/* Plugins: built in, or loaded from a shared object.                     */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * struct pv_accel_plugin - one accelerator plugin (usually a pair: the
+ * backend half for pvnetd, the frontend half for pvnet-front), as the
+ * hosts start it.  Built-in plugins are listed in one table
+ * (src/accel/plugins.c); a shared object exports one as the data symbol
+ * PV_ACCEL_PLUGIN_SYMBOL (PV_ACCEL_PLUGIN_EXPORT), and the hosts load it
+ * by path: `pvnetd --accel-plugin PATH`, `pvnet-front --accel-plugin PATH`.
+ * A loaded plugin replaces a built-in one of the same name.
+ *
+ * @front_version, @back_version: the accel.h it was built with.  The host
+ * refuses it unless each major matches the host's and each minor is at
+ * most the host's (the plugin may call any host function of its minor).
+ * @size: sizeof(struct pv_accel_plugin), at least PV_ACCEL_PLUGIN_SIZE_1_2.
+ *
+ * back_start  pvnetd, once, before any guest: register the backend half
+ *             (pv_accel_back_register) with what @env gives; *@state is
+ *             given back to back_stop.  NULL: no backend half.
+ * front_start pvnet-front, once, before any netfront: register the
+ *             frontend half (pv_accel_front_register).  NULL: none.
+ *             @env has the loop and the log settings only.
+ * A shared object's private copy of logging code should log as @env
+ * says (the host's ident, level, stderr or syslog).
+ * *_stop      unregister and free (at exit).
+ * Return of the starts: 0 or -errno (the host logs it and goes on
+ * without the plugin).
+ */
+struct pv_accel_env {
+	struct pv_loop *loop;		/* the host's loop */
+	struct xs_server *xs;		/* pvnetd: its store; pvnet-front: NULL */
+	struct pv_hv *hv;		/* pvnetd: its hypervisor; pvnet-front: NULL */
+	const char *nic_dir;		/* pvnetd --nic DIR, or NULL */
+	const char *log_ident;		/* how the host logs */
+	int log_level;			/* syslog(3) levels: 3 err .. 7 debug */
+	int log_syslog;			/* 1: to syslog, 0: to stderr */
+};
+
+struct pv_accel_plugin {
+	uint32_t front_version;		/* PV_ACCEL_FRONT_VERSION */
+	uint32_t back_version;		/* PV_ACCEL_BACK_VERSION */
+	uint32_t size;			/* sizeof(struct pv_accel_plugin) */
+	uint32_t reserved;		/* 0 */
+	const char *name;		/* [a-z0-9_.-]{1,31} */
+	int (*back_start)(const struct pv_accel_env *env, void **state);
+	void (*back_stop)(void *state);
+	int (*front_start)(const struct pv_accel_env *env, void **state);
+	void (*front_stop)(void *state);
+};
+#define PV_ACCEL_PLUGIN_SIZE_1_2	(16 + 5 * sizeof(void *))
+_Static_assert(sizeof(struct pv_accel_plugin) == PV_ACCEL_PLUGIN_SIZE_1_2,
+	       "pv_accel_plugin v1.2: grow only at the end, bump the minor versions");
+
+#define PV_ACCEL_PLUGIN_SYMBOL	"pv_accel_plugin"
+/* In a plugin's shared object: its one exported symbol. */
+#define PV_ACCEL_PLUGIN_EXPORT(desc)							\
+	__attribute__((visibility("default")))						\
+	const struct pv_accel_plugin *const pv_accel_plugin = &(desc)
+
+/* Older: a shared object "<dir>/pvnet-accel-<name>.so" whose constructor registers. */
 #define PV_ACCEL_DIR_ENV	"PVNET_ACCEL_DIR"
 #define PV_ACCEL_DIR_DEFAULT	"/usr/lib/pvnet/accel"
 

@@ -7,6 +7,8 @@
 #ifndef PVNET_ACCEL_PVNIC_H
 #define PVNET_ACCEL_PVNIC_H
 
+struct pv_accel_plugin;
+
 #define PVNIC_NAME		"pvnic"	/* NIC name in "accel", frontend plugin name */
 #define PVNIC_NR_PAGES		256	/* K: pages the frontend grants */
 #define PVNIC_MAX_PAGES		256	/* at most this many */
@@ -68,5 +70,11 @@
 #define PVNIC_FD_DOORBELL	1	/* doorbell eventfd */
 #define PVNIC_FD_WAKE		2	/* wake-up eventfd */
 #define PVNIC_NR_FDS		3
+
+/*
+ * The pair as one plugin (src/accel/pvnic_plugin.c): built in (the table
+ * in src/accel/plugins.c) and the entry of build/lib/pvnet-accel-pvnic.so.
+ */
+extern const struct pv_accel_plugin pvnic_accel_plugin;
 
 #endif
