@@ -261,6 +261,9 @@ struct pv_accel_back_vif *pv_accel_back_vif_new(const struct pv_accel_back_vif_c
 	if (!v)
 		return NULL;
 	v->cfg = *cfg;
+	/* This host answers its guests' PV_HV_ACCEL_FDS (pv_accel_back_hv_fds). */
+	if (cfg->hv && !cfg->hv->accel_fds)
+		cfg->hv->accel_fds = pv_accel_back_hv_fds;
 	snprintf(v->be_path, sizeof(v->be_path), "%s", cfg->be_path);
 	snprintf(v->fe_path, sizeof(v->fe_path), "%s", cfg->fe_path);
 	v->cfg.be_path = v->be_path;

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "back/accel_back.h"
 #include "back/ctl.h"
 #include "back/keep.h"
 #include "back/metrics.h"
@@ -150,8 +149,6 @@ static int accel_start(struct pvnetd *d)
 					  .log_level = d->dd.log_level,
 					  .log_syslog = d->dd.use_syslog };
 
-	d->hv->accel_fds = pv_accel_back_hv_fds;	/* PV_HV_ACCEL_FDS, to the plugin named */
-	d->hv->accel_fds_arg = NULL;
 	if (pv_accel_plugins_start_back(&env) < 0)
 		return -1;
 	/* The built-in pvnic's counters for the metrics (a loaded one shows its own). */
@@ -296,8 +293,6 @@ static void services_stop(struct pvnetd *d)
 	pv_metrics_stop(d->metrics);
 	pv_ctl_close(d->ctl);
 	pv_netback_free(d->nb);
-	if (d->hv)
-		d->hv->accel_fds = NULL;
 	pv_accel_plugins_stop_back();
 	d->pnb = NULL;
 	for (unsigned int i = 0; i < d->nr_uplinks; i++)

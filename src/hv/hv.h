@@ -118,7 +118,7 @@ struct pv_hv {
 	void *vif_request_arg;
 	/*
 	 * PV_HV_ACCEL_FDS goes to the accelerator host (accel_back.c's
-	 * pv_accel_back_hv_fds); NULL refuses with -ENOENT.  Returns how many
+	 * pv_accel_back_hv_fds, set by its first vif); NULL refuses with -ENOENT.  Returns how many
 	 * descriptors (1..@max) it put in @fds, which hvsock sends and then
 	 * closes, or -errno.
 	 */

@@ -36,7 +36,6 @@
 #include "../lib/nicd.h"
 #include "accel/pvnic.h"
 #include "accel/pvnic_back.h"
-#include "back/accel_back.h"
 #include "back/nicport.h"
 #include "nic/nic_client.h"
 #include "pvnet/accel.h"
@@ -207,18 +206,13 @@ static void pb_new_fn(struct test_host *h, void *arg)
 {
 	struct pb_req *r = arg;
 
+	/* PV_HV_ACCEL_FDS reaches its get_fds through netback's accel host. */
 	PB = pvnic_back_new(h->loop, h->hv, h->xs, r->dir, &r->err);
-	if (PB) {
-		h->hv->accel_fds = pv_accel_back_hv_fds;
-		h->hv->accel_fds_arg = NULL;
-	}
 }
 
 static void pb_free_fn(struct test_host *h, void *arg)
 {
 	(void)arg;
-	h->hv->accel_fds = NULL;
-	h->hv->accel_fds_arg = NULL;
 	pvnic_back_free(PB);
 	PB = NULL;
 }
