@@ -113,8 +113,15 @@
  * other: a table of ops (versioned: major must match, and @size must
  * cover the ops the host calls: an optional op beyond @size is taken as
  * NULL, so a 1.0 table still registers) and an opaque @arg given back to
- * new_device/probe.  A shared object "pvnet-accel-<name>.so" may register
- * itself from a constructor; pv_accel_load() dlopens it.
+ * new_device/probe.  The hosts start a plugin's halves from its struct
+ * pv_accel_plugin (below): built in (one table, src/accel/plugins.c) or
+ * exported by a shared object as pv_accel_plugin and loaded by path
+ * (--accel-plugin).  Writing one: docs/accel.md.
+ *
+ * Versioning: a major version changes only with an incompatible change;
+ * a minor one adds (optional ops at the end of a table, host functions).
+ * 1.2 added get_fds, the frame reserve, the store, grant, domain, loop
+ * and descriptor calls, and struct pv_accel_plugin.
  *
  * Threads: the frontend registry and hooks belong to the thread that runs
  * the netfronts' loop, the backend registry and hooks to pvnetd's loop
@@ -205,7 +212,9 @@ int pv_accel_front_unregister(const char *name);
 void *pv_accel_front_priv(const struct pv_accel_front_dev *dev);
 void pv_accel_front_set_priv(struct pv_accel_front_dev *dev, void *priv);
 struct pv_loop *pv_accel_front_loop(const struct pv_accel_front_dev *dev);
-struct pv_guest *pv_accel_front_guest(const struct pv_accel_front_dev *dev);	/* grants, evtchns */
+/* The guest domain (opaque: an identity to compare, e.g. across remove and new_device). */
+struct pv_guest *pv_accel_front_guest(const struct pv_accel_front_dev *dev);
+/* netfront's own xenstore connection (opaque); a plugin makes its own, pv_accel_front_xs_connect. */
 struct xsc *pv_accel_front_xs(const struct pv_accel_front_dev *dev);
 const char *pv_accel_front_path(const struct pv_accel_front_dev *dev);	/* frontend dir */
 const char *pv_accel_front_backend(const struct pv_accel_front_dev *dev);	/* backend dir */
