@@ -143,8 +143,9 @@ $(BUILD)/accel-so/%.o: %.c $(ACCEL_SO_INC)/.ok
 $(ACCEL_SO): $(ACCEL_SO_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ACCEL_SO_CFLAGS) $(LDFLAGS) -shared -o $@.tmp $(ACCEL_SO_OBJS) $(LDLIBS)
-	@# What it takes from its host is accel.h's functions, nothing else.
-	@nm -D --undefined-only $@.tmp | awk '$$1 == "U" && $$2 !~ /@/ && $$2 !~ /^pv_accel_/ \
+	@# What it takes from its host is accel.h's functions, nothing else
+	@# (versioned symbols are libc's; __* the compiler's runtime, e.g. ASan's).
+	@nm -D --undefined-only $@.tmp | awk '$$1 == "U" && $$2 !~ /@/ && $$2 !~ /^(pv_accel_|__)/ \
 		{ print "$@: needs " $$2 " from its host: not in accel.h"; bad = 1 } END { exit bad }'
 	mv $@.tmp $@
 # Plugins the tests must see refused (tests/plugins/): include/ only.
@@ -200,7 +201,8 @@ SBIN_PROGS := pvnetd pvnet-nicd pvnet-front pvnetctl pvnet-broker
 BIN_PROGS  := pvnet-bench
 UNITS      := $(wildcard systemd/*.service)
 
-install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS)) $(BUILD)/libpvnet.a $(BUILD)/libpvnet.so.1
+install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS)) $(BUILD)/libpvnet.a $(BUILD)/libpvnet.so.1 \
+		$(ACCEL_SO)
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(SBIN_PROGS)) $(DESTDIR)$(SBINDIR)/
@@ -213,6 +215,9 @@ install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS)) $(BUILD)/libpvnet.a $
 	$(INSTALL) -m 0755 $(BUILD)/libpvnet.so.1 $(DESTDIR)$(LIBDIR)/
 	ln -sf libpvnet.so.1 $(DESTDIR)$(LIBDIR)/libpvnet.so
 	$(INSTALL) -m 0644 include/pvnet/libpvnet.h include/pvnet/nic.h $(DESTDIR)$(INCLUDEDIR)/pvnet/
+	$(INSTALL) -m 0644 include/pvnet/accel.h $(DESTDIR)$(INCLUDEDIR)/pvnet/
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pvnet/accel
+	$(INSTALL) -m 0755 $(ACCEL_SO) $(DESTDIR)$(LIBDIR)/pvnet/accel/
 	for u in $(UNITS); do \
 		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' $$u >$(DESTDIR)$(UNITDIR)/$${u#systemd/} && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u#systemd/} || exit 1; \

@@ -30,8 +30,6 @@ _Static_assert(sizeof(struct pv_hv_hdr) == sizeof(struct pv_sp_hdr) &&
 	       offsetof(struct pv_hv_hdr, err) == offsetof(struct pv_sp_hdr, err),
 	       "pv_hv_hdr is the seqpacket call header");
 
-#define GUEST_RESERVED_REFS 8
-
 struct guest_port {
 	int in_fd;
 	int out_fd;
@@ -150,7 +148,7 @@ static int guest_setup_memory(struct pv_guest *g, uint32_t nr_pages, uint32_t nr
 	g->free_refs = malloc(sizeof(uint32_t) * nr_grants);
 	if (!g->free_refs)
 		return -ENOMEM;
-	for (uint32_t r = nr_grants; r-- > GUEST_RESERVED_REFS;)
+	for (uint32_t r = nr_grants; r-- > PV_GNT_RESERVED;)
 		g->free_refs[g->nr_free++] = r;
 	return 0;
 }
@@ -173,7 +171,7 @@ struct pv_guest *pv_guest_register(const char *hv_path, const char *name,
 	g->hv_fd = g->xs_fd = g->mem_fd = g->gnt_fd = -1;
 	for (unsigned int p = 0; p < PV_HV_MAX_PORTS; p++)
 		g->ports[p].in_fd = g->ports[p].out_fd = -1;
-	if (nr_grants < GUEST_RESERVED_REFS + 1 || !nr_pages) {
+	if (nr_grants < PV_GNT_RESERVED + 1 || !nr_pages) {
 		e = -EINVAL;
 		goto fail;
 	}
@@ -309,7 +307,7 @@ int pv_guest_end_grant(struct pv_guest *g, grant_ref_t ref)
 {
 	int was_granted, e;
 
-	if (ref < GUEST_RESERVED_REFS || ref >= g->nr_grants)
+	if (ref < PV_GNT_RESERVED || ref >= g->nr_grants)
 		return -EINVAL;
 	was_granted = __atomic_load_n(&g->gnt[ref].flags, __ATOMIC_ACQUIRE) & GTF_permit_access;
 	e = pv_gnttab_end_access(&g->gnt[ref]);

@@ -278,12 +278,14 @@ static void hvsock_dispatch(struct hvsock_conn *c, struct hvsock_req *r)
 		int n = -ENOENT;
 
 		memcpy(&af, r->body, sizeof(af));	/* name checked by hvsock_check */
+		for (unsigned int i = 0; i < PV_HV_MAX_FDS; i++)
+			fds[i] = -1;
 		if (hv->accel_fds)
 			n = hv->accel_fds(hv, c->dom->domid, af.name, af.devid, fds, PV_HV_MAX_FDS,
 					  hv->accel_fds_arg);
-		if (n == 0 || n > PV_HV_MAX_FDS) {
+		if (n == 0 || n > PV_HV_MAX_FDS) {	/* a plugin's bug: said as -EIO */
 			if (n > 0)
-				close_fds(fds, (unsigned int)n);
+				close_fds(fds, PV_HV_MAX_FDS);
 			n = -EIO;
 		}
 		if (n < 0) {
