@@ -109,13 +109,14 @@ ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBBROKER)
 
 # The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
 $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.dynlist,$^) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(HOST_LDFLAGS) -o $@ $(filter-out %.dynlist,$^) $(LDLIBS)
 # pvnetd alone serves HTTP (--metrics, src/back/metrics.c): libmicrohttpd.
 $(BUILD)/pvnetd: LDLIBS += -lmicrohttpd
 # pvnetctl capture -w writes pcap files with libpcap's pcap_dump.
 $(BUILD)/pvnetctl: LDLIBS += -lpcap
-# The hosts of accelerator plugins export accel.h's functions, and only those.
-$(BUILD)/pvnetd $(BUILD)/pvnet-front: LDFLAGS += -Wl,--dynamic-list=src/accel/host.dynlist
+# The hosts of accelerator plugins export accel.h's functions, and only those
+# (not in LDFLAGS: make asan sets that on the command line).
+$(BUILD)/pvnetd $(BUILD)/pvnet-front: HOST_LDFLAGS := -Wl,--dynamic-list=src/accel/host.dynlist
 $(BUILD)/pvnetd $(BUILD)/pvnet-front: src/accel/host.dynlist
 
 # The pvnic pair as a loadable plugin (accel.h's struct pv_accel_plugin):
