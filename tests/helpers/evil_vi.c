@@ -98,19 +98,6 @@
 #include "pvnet/accel.h"
 #include "pvnet/xen.h"
 
-/* PV_HV_ACCEL_FDS for "pvnic": 0 and its three descriptors, or -errno. */
-static int pvnic_fds(struct pv_guest *g, unsigned int devid, int fds[PVNIC_NR_FDS])
-{
-	int n = pv_guest_accel_fds(g, PVNIC_NAME, devid, fds, PVNIC_NR_FDS);
-
-	if (n > 0 && n != PVNIC_NR_FDS) {
-		for (int i = 0; i < n; i++)
-			close(fds[i]);
-		return -EPROTO;
-	}
-	return n < 0 ? n : 0;
-}
-
 /* The buffers, split as the pvnic frontend splits them (pvnic.h, docs/accel-pvnic.md). */
 #define EV_K		PVNIC_NR_PAGES
 #define EV_NBUF		(EV_K * PVNIC_BUFS_PER_PAGE)
@@ -1627,8 +1614,13 @@ static int ev_grab_vi(struct evil *ev, int announce)
 
 	if (ev->phase != EV_WAIT_BE || ev_be_state(ev) != XenbusStateConnected || ev_read_ids(ev))
 		return -EAGAIN;
-	e = pvnic_fds(ev->g, 0, fds);
-	if (e)
+	e = pv_accel_front_get_fds(ev->dev, fds, PVNIC_NR_FDS);	/* as the real plugin asks */
+	if (e > 0 && e < PVNIC_NR_FDS) {
+		while (e-- > 0)
+			close(fds[e]);
+		return -EPROTO;
+	}
+	if (e < 0)
 		return e;
 	for (int i = 0; i < PVNIC_NR_FDS; i++)
 		ev->fds[i] = fds[i];
