@@ -126,7 +126,7 @@ $(BUILD)/pvnetd $(BUILD)/pvnet-front: src/accel/host.dynlist
 ACCEL_SO := $(BUILD)/lib/pvnet-accel-pvnic.so
 ACCEL_SO_INC := $(BUILD)/accel-inc
 ACCEL_SO_SRCS := $(wildcard src/accel/pvnic_*.c) src/nic/nic_client.c src/nic/txrule.c \
-	src/guest/xsc.c src/lib/log.c src/lib/pkt.c src/lib/srcguard.c src/lib/unix.c \
+	src/guest/xsc.c src/lib/log.c src/lib/pkt.c src/lib/srcguard.c src/lib/storm.c src/lib/unix.c \
 	src/lib/seqpacket_call.c
 ACCEL_SO_OBJS := $(patsubst %.c,$(BUILD)/accel-so/%.o,$(ACCEL_SO_SRCS))
 ACCEL_SO_CFLAGS := $(filter-out -Isrc,$(ALL_CFLAGS)) -I$(ACCEL_SO_INC) -fPIC -fvisibility=hidden \

@@ -17,6 +17,9 @@
 #            per GB beside each TCP figure; also written, with a gnuplot
 #            chart of the TCP rows, to $BENCH_OUT (default build/bench):
 #            table.txt, tcp.dat, chart.svg
+#   storm:   a guest's TCP to the external host under another guest's
+#            full-rate broadcast flood, beside the same guest alone, slow
+#            and fast path (bench/storm.sh, also runnable alone)
 #   N to ext: 1, 2 and 4 guests sending to the external host at once (one
 #            iperf3 stream each, one server per guest on its own port in
 #            the external namespace), on each path:
@@ -103,6 +106,25 @@ wait_for 10 "ip netns exec '$g1' ping -c1 -W1 198.18.2.2 >/dev/null 2>&1"
 cpu0=$(awk '{print $14 + $15}' "/proc/$(cat "$run/pvnetd.pid")/stat")
 measure "pvnet slow path" "$g1" "$g2" 198.18.2.2
 cpu1=$(awk '{print $14 + $15}' "/proc/$(cat "$run/pvnetd.pid")/stat")
+
+# --- the same slow path while pvnetctl captures g1's vif ---------------------
+# Every frame of vif(g1) mirrored to pvnetctl capture -w /dev/null (a reader
+# that keeps up): what a capture costs the data path; its own drops (reader
+# too slow) are reported beside the figure.
+capout=$run/capresults
+cap_d1=$("$BUILD"/pvnetctl -r "$run" domain-list | awk '$2 == "g1" {print $1; exit}')
+if [ -n "$cap_d1" ]; then
+	cap_t=() cap_sum=""
+	for i in $(seq "$REPS"); do
+		"$BUILD"/pvnetctl -r "$run" capture "$cap_d1" 0 -w /dev/null 2>"$run/cap.err" &
+		cpid=$!
+		sleep 0.3
+		cap_t+=("$(iperf_gbps "$g1" "$g2" 198.18.2.2)")
+		kill -INT $cpid 2>/dev/null; wait $cpid 2>/dev/null
+		cap_sum="$cap_sum; $(sed -n 's/^pvnetctl: capture: //p' "$run/cap.err")"
+	done
+	echo "pvnet slow path, vif captured|$(stats "${cap_t[@]}")|${cap_sum#; }" >"$capout"
+fi
 
 # --- raw frames through pvnetd, guest to guest ------------------------------
 # A sink and a generator (build/pvnet-bench), each a guest with its own vif,
@@ -332,6 +354,12 @@ else
 	echo "evil_vi did not start ($evb_line): no TX flood figures" >&2
 fi
 wait_for 5 "! kill -0 $evb_pid 2>/dev/null" || kill "$evb_pid" 2>/dev/null
+# Storm control (issue 9): a guest's TCP under another guest's full-rate
+# broadcast flood beside the same guest alone, slow and fast path, on a
+# host of its own (bench/storm.sh; its rows go into the table too).
+stormout=$run/stormresults
+"$top/bench/storm.sh" -r "$REPS" -t "$SECS" -o "$tab" >"$stormout" 2>&1 ||
+	echo "bench/storm.sh failed: $(tail -n 3 "$stormout")" >&2
 
 # --- N guests to the external host at once ----------------------------------
 multiout=$run/multiresults
@@ -439,6 +467,10 @@ awk -F'|' '{ split($2, a, " "); split($3, b, " "); one[NR] = a[1]; two[NR] = b[1
 		printf "pvnet / native (medians): %.2fx with 1 stream, %.2fx with 2 streams\n",
 			one[2] / one[1], two[2] / two[1] }' "$out"
 echo "pvnetd CPU during the pvnet runs: $(( (cpu1 - cpu0) / $(getconf CLK_TCK) )) s"
+if [ -s "$capout" ]; then
+	IFS='|' read -r l t c <"$capout"
+	printf '%-24s %-24s %s\n' "$l" "$t" "capture: $c"
+fi
 echo
 echo "raw frames through pvnetd, guest to guest (pvnet-bench on netfront's frame API), ${REPS}x${SECS}s"
 printf '%-22s %-28s %-28s %-22s %s\n' "frame size" "sent kpps median (range)" \
@@ -459,6 +491,10 @@ if [ -s "$floodout" ]; then
 		printf '%-38s %-26s %s\n' "$l" "$g" "$e"
 	done <"$floodout"
 	echo "(the same guest alone: \"pvnet fast path\" above)"
+fi
+if [ -s "$stormout" ]; then
+	echo
+	cat "$stormout"
 fi
 echo
 echo "N guests to the external host at once, TCP (iperf3, 1 stream each), ${REPS}x${SECS}s;"

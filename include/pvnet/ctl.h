@@ -43,6 +43,7 @@ enum pv_ctl_cmd_id {
 	PV_CTL_VIF_DESTROY,
 	PV_CTL_VIF_SET,
 	PV_CTL_MAC_TABLE,
+	PV_CTL_PORT_LIST,
 	PV_CTL_STORE_DUMP,
 	PV_CTL_CAPTURE,
 	PV_CTL_MIGRATE,
@@ -85,10 +86,14 @@ static const struct pv_ctl_cmd pv_ctl_cmds[PV_CTL_NR_CMDS] __attribute__((unused
 	[PV_CTL_VIF_SET] = { "vif-set", "DOMID DEVID ip=ADDR[,ADDR...] | ip=", 3, 3, PV_CTL_REMOTE,
 			     "set a vif's source addresses (Xen's ip key; ip= : learned)" },
 	[PV_CTL_MAC_TABLE] = { "mac-table", "", 0, 0, PV_CTL_REMOTE, "the bridge's MAC table" },
+	[PV_CTL_PORT_LIST] = { "port-list", "", 0, 0, PV_CTL_REMOTE,
+			       "the switch's ports (vifs, uplink, host port, NIC) and their counters" },
 	[PV_CTL_STORE_DUMP] = { "store-dump", "[PATH]", 0, 1, PV_CTL_LOCAL,
 				"the xenstore tree (default /)" },
-	[PV_CTL_CAPTURE] = { "capture", "DOMID DEVID [-c COUNT] [-w FILE]", 2, 6, PV_CTL_STREAM,
-			     "a vif's frames, both ways: one line each, or pcap (-w; - stdout)" },
+	[PV_CTL_CAPTURE] = { "capture", "DOMID DEVID|PORT [-c COUNT] [-w FILE] [FILTER]", 1, 64,
+			     PV_CTL_STREAM,
+			     "a vif's or a port's frames, both ways: one line each, or pcap (-w; - stdout); "
+			     "FILTER: a pcap-filter(7) expression" },
 	[PV_CTL_MIGRATE] = { "migrate", "DOMID [devid=N] --to DEST_RUN_DIR", 3, 4, PV_CTL_LOCAL,
 			     "live-migrate a guest to the pvnetd of DEST_RUN_DIR (its vif's configuration goes with it)" },
 	[PV_CTL_MIG] = { "mig", "STEP [ARGS]", 2, 4, PV_CTL_REMOTE,
@@ -97,7 +102,9 @@ static const struct pv_ctl_cmd pv_ctl_cmds[PV_CTL_NR_CMDS] __attribute__((unused
 };
 
 /*
- * capture: pvnetd's side is "capture DOMID DEVID" (no options).  Records
+ * capture: pvnetd's side is "capture DOMID DEVID" or "capture PORT" (a
+ * switch port's name, as port-list shows it; no options: the count, the
+ * file and the filter are pvnetctl's).  Records
  * in host byte order (the socket is local), a frame's bytes after its
  * header.  @drops is the capture's own: frames not recorded because the
  * stream's buffer in pvnetd was full (the reader too slow); the data path

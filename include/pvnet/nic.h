@@ -127,6 +127,17 @@
  * (guest-to-guest traffic takes the slow path).  The host VI (see
  * PV_NIC_SET_HOST) is exempt from the source check: it carries the
  * bridge's traffic, of many sources.
+ * Storm control (PV_NIC_FEAT_TX_STORM, SET_STORM): a VI's broadcast
+ * (destination ff:ff:ff:ff:ff:ff) and multicast (any other group
+ * destination) frames that passed the checks above each take a token of
+ * that kind's bucket, @pps frames a second up to @burst; without one the
+ * frame is refused PV_NIC_ERR_TX_STORM and counted (tx_storm_bcast,
+ * tx_storm_mcast).  A TSO frame counts once.  No limits until SET_STORM
+ * sets them; the host VI is never limited (the bridge behind it limited
+ * each vif already, and it carries many guests' floods and the host's).
+ * Unicast is never limited: the NIC floods nothing (a frame leaves by the
+ * one port, whatever its destination), so it has no "unknown unicast";
+ * where the wire beyond floods, the wire's switch decides.
  *
  * RX: a frame from the port is steered (1) broadcast/multicast -> host VI;
  * (2) an IPv4 filter (protocol + destination address + destination port,
@@ -251,7 +262,11 @@
  * type at the end of the table: SET_MAC and its one-IPv4 F_IP unchanged,
  * a NIC without the feature answers SET_ADDRS -EINVAL as any unknown type);
  * source ports (PV_NIC_FEAT_TX_PORTS: SET_MAC's PV_NIC_MAC_F_PORTS, which
- * a NIC without the feature refuses -EINVAL as any unknown flag).
+ * a NIC without the feature refuses -EINVAL as any unknown flag);
+ * storm control (PV_NIC_FEAT_TX_STORM: the SET_STORM request, a new type
+ * at the end of the table as SET_ADDRS; STATS grew by tx_storm_bcast and
+ * tx_storm_mcast at its end; the ERROR code PV_NIC_ERR_TX_STORM, which
+ * only a VI the trusted caller limited can get).
  */
 #define PV_NIC_VERSION		2	/* 2: TX chains, CSUM and TSO offloads */
 #define PV_NIC_SOCK_NAME	"nic.sock"
@@ -348,6 +363,7 @@ enum pv_nic_err {
 	PV_NIC_ERR_TX_OFFLOAD,	/* CSUM/TSO asked on a frame that cannot have it */
 	PV_NIC_ERR_TX_CHAIN,	/* another descriptor of this frame was refused */
 	PV_NIC_ERR_RX_CHAIN,	/* RX chains: another descriptor of this frame was refused */
+	PV_NIC_ERR_TX_STORM,	/* broadcast/multicast over the VI's storm limit (SET_STORM) */
 	PV_NIC_ERR_MAX,
 };
 
@@ -425,6 +441,7 @@ enum pv_nic_type {
 	PV_NIC_SET_HOST,	/* pv_nic_vi_req: this VI is the host VI (PV_NIC_VI_NONE: none) */
 	PV_NIC_STATS,		/* pv_nic_vi_req -> pv_nic_vi_stats */
 	PV_NIC_SET_ADDRS,	/* pv_nic_set_addrs (PV_NIC_FEAT_SRC_ADDRS) */
+	PV_NIC_SET_STORM,	/* pv_nic_set_storm (PV_NIC_FEAT_TX_STORM) */
 	PV_NIC_TYPE_MAX,
 };
 
@@ -471,6 +488,7 @@ struct pv_nic_info_reply {
 #define PV_NIC_FEAT_RX_GRO	0x10	/* the port coalesces TCP segments for VIs with RX chains */
 #define PV_NIC_FEAT_SRC_ADDRS	0x20	/* SET_ADDRS: IPv4/IPv6 source addresses enforced on TX */
 #define PV_NIC_FEAT_TX_PORTS	0x40	/* SET_MAC takes PV_NIC_MAC_F_PORTS */
+#define PV_NIC_FEAT_TX_STORM	0x80	/* SET_STORM: per-VI broadcast/multicast TX limits */
 
 #define PV_NIC_VI_F_RX_CHAIN	0x1	/* VI_ALLOC: this VI takes RX chains */
 
@@ -580,6 +598,26 @@ struct pv_nic_set_addrs {
 	uint8_t addr[PV_NIC_ADDRS_MAX][16];
 };
 
+/*
+ * SET_STORM: VI @vi_id's storm limits (see "Storm control" above), by
+ * kind: frames per second (0: no limit) and a burst (frames; 0: the
+ * default, PV_STORM_BURST_FACTOR seconds' worth, src/lib/storm.h).  At
+ * most PV_NIC_STORM_PPS_MAX pps and PV_NIC_STORM_BURST_MAX frames, a
+ * burst only with a rate, reserved 0; otherwise -EINVAL.  The buckets
+ * start full; takes effect from the next frame.  The host VI takes
+ * limits but does not apply them while it is the host VI.
+ */
+#define PV_NIC_STORM_PPS_MAX	10000000u
+#define PV_NIC_STORM_BURST_MAX	100000000u
+
+struct pv_nic_set_storm {
+	uint32_t vi_id;
+	uint32_t flags;		/* 0 */
+	uint32_t bcast_pps, bcast_burst;
+	uint32_t mcast_pps, mcast_burst;
+	uint32_t reserved[2];	/* 0 */
+};
+
 /* STATS reply: counters of one VI, since allocation (reset keeps them) */
 struct pv_nic_vi_stats {
 	uint32_t vi_id;
@@ -603,6 +641,9 @@ struct pv_nic_vi_stats {
 	uint64_t rx_chains;		/* frames delivered in more than one descriptor */
 	uint64_t rx_gso;		/* GSO frames delivered whole (in rx_frames too) */
 	uint64_t rx_gso_segmented;	/* GSO frames cut into segments for it (each in rx_frames) */
+	/* Storm control (within version 2, appended): frames refused TX_STORM */
+	uint64_t tx_storm_bcast;	/* broadcasts over its limit */
+	uint64_t tx_storm_mcast;	/* multicasts over its limit */
 };
 
 _Static_assert(sizeof(struct pv_nic_hdr) == 16, "pv_nic_hdr 16 bytes");
@@ -611,7 +652,8 @@ _Static_assert(sizeof(struct pv_nic_info_reply) == 80 + 9 * 8,
 _Static_assert(sizeof(struct pv_nic_filter) == 20, "filter request");
 _Static_assert(sizeof(struct pv_nic_set_mac) == 20, "set_mac request");
 _Static_assert(sizeof(struct pv_nic_set_addrs) == 16 + PV_NIC_ADDRS_MAX * 16, "set_addrs request");
-_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 26 * 8, "stats reply");
+_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 28 * 8, "stats reply");
+_Static_assert(sizeof(struct pv_nic_set_storm) == 32, "set_storm request");
 _Static_assert(PV_NIC_TX_MAX_FRAGS * PV_NIC_BUF_SIZE >= PV_NIC_TSO_MAX &&
 	       PV_NIC_TX_BUDGET >= PV_NIC_TX_MAX_FRAGS, "a whole TSO frame fits a chain and a round");
 

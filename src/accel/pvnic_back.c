@@ -73,6 +73,7 @@
 #include "accel/pvnic_back.h"
 #include "lib/log.h"
 #include "lib/srcguard.h"
+#include "lib/storm.h"
 #include "nic/nic_client.h"
 #include "pvnet/accel.h"
 #include "pvnet/xen.h"
@@ -125,6 +126,10 @@ struct pvnic_vif {
 	uint64_t addrs_programmed;	/* SET_ADDRS sent */
 	char addrs_token[48];
 	int addrs_watched;
+	uint32_t storm[2][2];		/* the VI's storm limits: [bcast, mcast][pps, burst] */
+	int storm_set;			/* programmed into the NIC (SET_STORM) */
+	char storm_token[48];
+	int storm_watched;
 	struct pvnic_vif_stats st;
 	char *local_macs;		/* accel-local-macs as last written */
 	int local_macs_ok;
@@ -423,6 +428,61 @@ static void pb_addrs_program(struct pvnic_vif *pv)
 	}
 }
 
+/*
+ * Storm control on the fast path: the VI gets its vif's broadcast and
+ * multicast limits, the backend keys storm-broadcast and storm-multicast
+ * netback reads for the switch ("PPS" or "PPS,BURST", lib/storm.h's
+ * defaults when absent or malformed), at the VI's allocation and whenever
+ * the keys change (watched).  storm-unknown-unicast has no VI side: the
+ * NIC floods nothing (src/nic/vi.c, "Storm control").
+ */
+static const char *const pb_storm_keys[2] = { "storm-broadcast", "storm-multicast" };
+
+static void pb_storm_program(struct pvnic_vif *pv, int force)
+{
+	struct pvnic_back *pb = pv->pb;
+	uint32_t lim[2][2];
+	int e;
+
+	for (int k = 0; k < 2; k++) {
+		char path[PB_PATH_MAX + 32], val[64];
+
+		lim[k][0] = pv_storm_default_pps(k ? PV_STORM_MCAST : PV_STORM_BCAST);
+		lim[k][1] = 0;
+		snprintf(path, sizeof(path), "%s/%s", pv->be, pb_storm_keys[k]);
+		if (pv_accel_xs_read(pb->xs, path, val, sizeof(val)) >= 0 &&
+		    pv_storm_parse(val, &lim[k][0], &lim[k][1]) < 0) {
+			pv_log_rl(&pb->rl, PV_LOG_WARN, "vif%u.%u: pvnic: ignoring malformed %s '%.32s'",
+				  pv->domid, pv->devid, pb_storm_keys[k], val);
+			lim[k][0] = pv_storm_default_pps(k ? PV_STORM_MCAST : PV_STORM_BCAST);
+			lim[k][1] = 0;
+		}
+	}
+	if (!pv->vi_ok || pb->cfd < 0 || (!force && pv->storm_set && !memcmp(lim, pv->storm, sizeof(lim))))
+		return;
+	if (!(pb->features & PV_NIC_FEAT_TX_STORM)) {
+		pv_log_rl(&pb->rl, PV_LOG_WARN, "vif%u.%u: pvnic: the NIC has no SET_STORM: "
+			  "broadcasts on the fast path are not limited", pv->domid, pv->devid);
+		return;
+	}
+	e = nic_client_set_storm(pb->cfd, pv->vi.vi_id, lim[0][0], lim[0][1], lim[1][0], lim[1][1]);
+	if (e) {
+		pv_warn("vif%u.%u: pvnic: SET_STORM: %s", pv->domid, pv->devid, strerror(-e));
+		pb_ctl_err(pb, e, "SET_STORM failed");
+		return;
+	}
+	memcpy(pv->storm, lim, sizeof(lim));
+	pv->storm_set = 1;
+}
+
+static void pb_storm_watch_cb(struct xs_server *xs, const char *path, const char *token, void *arg)
+{
+	(void)xs;
+	(void)path;
+	(void)token;
+	pb_storm_program(arg, 0);
+}
+
 /* Re-read ip-owned; program the NIC if it changed (or @force). */
 static void pb_addrs_refresh(struct pvnic_vif *pv, int force)
 {
@@ -652,6 +712,7 @@ static int pb_vi_open(struct pvnic_vif *pv, uint32_t flags)
 		return pb_ctl_err(pb, e, "setup failed");
 	}
 	pb_addrs_refresh(pv, 1);	/* the NIC's TX check: the vif's addresses */
+	pb_storm_program(pv, 1);	/* and its storm limits */
 	return 0;
 }
 
@@ -951,6 +1012,12 @@ static int pb_probe(struct pv_accel_back_vif *vif, void *arg)
 	snprintf(pv->addrs_token, sizeof(pv->addrs_token), "pvnic-ip-%u-%u", pv->domid, pv->devid);
 	snprintf(p, sizeof(p), "%s/%s", pv->be, PVNIC_KEY_IP_OWNED);
 	pv->addrs_watched = pv_accel_xs_watch(pb->xs, p, pv->addrs_token, pb_addrs_watch_cb, pv) == 0;
+	snprintf(pv->storm_token, sizeof(pv->storm_token), "pvnic-storm-%u-%u", pv->domid, pv->devid);
+	for (int k = 0; k < 2; k++) {
+		snprintf(p, sizeof(p), "%s/%s", pv->be, pb_storm_keys[k]);
+		pv->storm_watched |= (pv_accel_xs_watch(pb->xs, p, pv->storm_token, pb_storm_watch_cb,
+							pv) == 0) << k;
+	}
 	return 0;
 }
 
@@ -971,6 +1038,11 @@ static void pb_remove(struct pv_accel_back_vif *vif)
 		snprintf(p, sizeof(p), "%s/%s", pv->be, PVNIC_KEY_IP_OWNED);
 		pv_accel_xs_unwatch(pb->xs, p, pv->addrs_token);
 	}
+	for (int k = 0; k < 2; k++)
+		if (pv->storm_watched & (1 << k)) {
+			snprintf(p, sizeof(p), "%s/%s", pv->be, pb_storm_keys[k]);
+			pv_accel_xs_unwatch(pb->xs, p, pv->storm_token);
+		}
 	pb_vi_teardown(pv);
 	pb_rm_keys(pv);
 	pv_accel_back_rm(vif, PVNIC_KEY_LOCAL_MACS);
@@ -1036,6 +1108,7 @@ static void pb_show_vi(struct pvnic_vif *pv, struct pv_accel_kv *kv)
 	VI(desc_errors); VI(doorbells); VI(wakeups); VI(evq_stalls); VI(faults);
 	VI(tx_wire_bytes); VI(tx_turns); VI(tx_quantum_stops); VI(tx_wait_max_bytes);
 	VI(rx_chains); VI(rx_gso); VI(rx_gso_segmented);
+	VI(tx_storm_bcast); VI(tx_storm_mcast);
 #undef VI
 }
 
@@ -1062,6 +1135,10 @@ static void pb_show(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv)
 	pv_accel_kv_u64(kv, "filter_ip_conflicts", pv->st.filter_ip_conflicts);
 	pv_accel_kv_str(kv, "guest_ips", ips);
 	pv_accel_kv_u64(kv, "src_addrs_programmed", pv->addrs_programmed);
+	if (pv->storm_set) {	/* the VI's storm limits as the NIC has them (0: none) */
+		pv_accel_kv_u64(kv, "storm_bcast_pps", pv->storm[0][0]);
+		pv_accel_kv_u64(kv, "storm_mcast_pps", pv->storm[1][0]);
+	}
 	pv_accel_kv_str(kv, "local_macs", pv->local_macs_ok ? pv->local_macs : "");
 	pb_show_vi(pv, kv);
 }

@@ -8,7 +8,8 @@
  * on input (PV_CTL_CAP_TX) and after a delivery (PV_CTL_CAP_RX).  That
  * copies the frame into the session's buffer, or counts a drop if the
  * buffer is full; it never blocks and makes no system call.  The buffer
- * goes out on the loop, as the reader takes it.  One session per port.
+ * goes out on the loop, as the reader takes it (lib/capstream.h, where the
+ * stream's workings are written down).  One session per port.
  */
 #ifndef PVNET_CAPTURE_H
 #define PVNET_CAPTURE_H
@@ -16,14 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pvnet/ctl.h"	/* PV_CTL_CAP_*, the stream's records */
+#include "lib/capstream.h"	/* PV_CTL_CAP_*, the stream's records */
 
 struct pv_loop;
 struct pv_port;
 struct pv_frame;
-struct pv_capture;
-
-#define PV_CAPTURE_BUF_MAX	(4u << 20)	/* bytes held for a slow reader, then drops */
 
 /*
  * pv_capture_start() - mirror @port's frames to the connected socket @fd
@@ -34,7 +32,7 @@ struct pv_capture;
 int pv_capture_start(struct pv_loop *loop, struct pv_port *port, int fd);
 
 /* The data path: one frame of @port->capture, @dir PV_CTL_CAP_TX or _RX. */
-void pv_capture_frame(struct pv_capture *c, const struct pv_frame *f, unsigned int dir);
+void pv_capture_frame(struct pv_capstream *c, const struct pv_frame *f, unsigned int dir);
 
 /* @port leaves the switch: its session ends (the reader sees EOF). */
 void pv_capture_port_gone(struct pv_port *port);

@@ -638,26 +638,81 @@ static int cmd_vif_stats(struct ctl_req *r)
 	return 0;
 }
 
-/* capture DOMID DEVID: the connection becomes the vif's capture stream (capture.h). */
+/* port-list: every port on the switch, by its name (what capture PORT takes). */
+static int cmd_port_list(struct ctl_req *r)
+{
+	static const struct pv_col cols[] = {
+		{ "port", 0 }, { "kind", 0 }, { "rx_packets", 1 }, { "rx_bytes", 1 },
+		{ "tx_packets", 1 }, { "tx_bytes", 1 }, { "rx_dropped", 1 }, { "tx_dropped", 1 },
+		{ "storm_drops", 1 }, { "capture", 0 },
+	};
+	enum { NCOLS = sizeof(cols) / sizeof(cols[0]) };
+	struct pv_table t;
+
+	pv_table_init(&t, cols, NCOLS);
+	for (int i = 0; i < PV_BRIDGE_MAX_PORTS; i++) {
+		struct pv_port *p = pv_switch_port(r->ctl->ctx.sw, i);
+		char num[7][24];
+		const char *cells[NCOLS];
+		uint64_t storm = 0;
+
+		if (!p)
+			continue;
+		for (int k = 0; k < PV_STORM_KINDS; k++)
+			storm += p->st.storm_drops[k];
+		snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)p->st.rx_packets);
+		snprintf(num[1], sizeof(num[1]), "%llu", (unsigned long long)p->st.rx_bytes);
+		snprintf(num[2], sizeof(num[2]), "%llu", (unsigned long long)p->st.tx_packets);
+		snprintf(num[3], sizeof(num[3]), "%llu", (unsigned long long)p->st.tx_bytes);
+		snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)p->st.rx_dropped);
+		snprintf(num[5], sizeof(num[5]), "%llu", (unsigned long long)p->st.tx_dropped);
+		snprintf(num[6], sizeof(num[6]), "%llu", (unsigned long long)storm);
+		cells[0] = p->name;
+		cells[1] = p->ops && p->ops->kind ? p->ops->kind : "?";
+		for (int k = 0; k < 7; k++)
+			cells[2 + k] = num[k];
+		cells[9] = p->capture ? "on" : "-";
+		pv_table_row(&t, cells);
+	}
+	pv_table_render(&t, r->json, r->out);
+	pv_table_free(&t);
+	return 0;
+}
+
+/*
+ * capture DOMID DEVID | capture PORT: the connection becomes the capture
+ * stream (capture.h) of a vif, or of any switch port by its name (vifD.N,
+ * uplink:IF, host:TAP, nic:RUNDIR: as mac-table shows them).
+ */
 static int cmd_capture(struct ctl_req *r)
 {
-	char name[32];
+	char name[sizeof(((struct pv_port *)0)->name)];
 	unsigned long dom, dev;
 	struct pv_port *p = NULL;
 	int e, fd;
 
-	if (r->argc != 3)
-		return ctl_usage(r, "pvnetd takes DOMID DEVID only (the options are pvnetctl's)");
-	if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
-		return e;
-	snprintf(name, sizeof(name), "vif%lu.%lu", dom, dev);
+	if (r->argc != 2 && r->argc != 3)
+		return ctl_usage(r, "pvnetd takes DOMID DEVID or PORT only (the options are pvnetctl's)");
+	if (r->argc == 3) {
+		if ((e = ctl_ids(r, 1, &dom, &dev)) < 0)
+			return e;
+		snprintf(name, sizeof(name), "vif%lu.%lu", dom, dev);
+	} else if (snprintf(name, sizeof(name), "%s", r->argv[1]) >= (int)sizeof(name)) {
+		return ctl_usage(r, "bad PORT '%s' (too long for a port name)", r->argv[1]);
+	}
 	for (int i = 0; i < PV_BRIDGE_MAX_PORTS && !p; i++)
 		if ((p = pv_switch_port(r->ctl->ctx.sw, i)) && strcmp(p->name, name))
 			p = NULL;
-	if (!p)
+	if (!p && r->argc == 3)
 		return ctl_fail(r, -ENOENT, "no such vif (or not on the switch: not connected)");
+	if (!p) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "no such port '%s' on the switch (pvnetctl port-list lists them)", name);
+		return ctl_fail(r, -ENOENT, msg);
+	}
 	if (p->capture)
-		return ctl_fail(r, -EBUSY, "a capture runs on that vif already");
+		return ctl_fail(r, -EBUSY, "a capture runs on that vif or port already");
 	if ((fd = dup(r->conn->fd)) < 0)
 		return ctl_fail(r, -errno, "cannot start the capture");
 	e = pv_capture_start(r->ctl->ctx.loop, p, fd);
@@ -738,6 +793,7 @@ static const ctl_fn ctl_fns[PV_CTL_NR_CMDS] = {
 	[PV_CTL_VIF_DESTROY] = cmd_vif_destroy,
 	[PV_CTL_VIF_SET] = cmd_vif_set,
 	[PV_CTL_MAC_TABLE] = cmd_mac_table,
+	[PV_CTL_PORT_LIST] = cmd_port_list,
 	[PV_CTL_CAPTURE] = cmd_capture,
 	[PV_CTL_MIG] = cmd_mig,
 };

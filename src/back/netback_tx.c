@@ -53,6 +53,7 @@
  * revocation (drop, error response, tx_bad_grant).  Zero-length slots are
  * not mapped at all.  Request ids are echoed, never used as an index.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -318,6 +319,17 @@ static uint64_t *nb_tx_sg_counter(struct nb_vif *vif, enum pv_sg_verdict v)
 	}
 }
 
+/* The IP source of @f as text in @out (for the log); false, out "", when not IP. */
+static bool nb_tx_src_str(const struct pv_frame *f, char out[INET6_ADDRSTRLEN])
+{
+	struct pv_pkt_info pi;
+
+	out[0] = '\0';
+	if (pv_pkt_parse_hdr(f->hdr, f->hdr_len, f->len, &pi) < 0 || !pi.ip_version)
+		return false;
+	return inet_ntop(pi.ip_version == 4 ? AF_INET : AF_INET6, pi.src_ip, out, INET6_ADDRSTRLEN) != NULL;
+}
+
 /*
  * Lie caught: a vif sending as another's IP (srcguard.h: its `ip` key, or
  * what it learned first).  Checked on the private bytes: the header copy,
@@ -329,7 +341,7 @@ static int nb_tx_srcguard(struct nb_vif *vif)
 	struct pv_frame *f = &vif->frame;
 	enum pv_sg_verdict v;
 	bool learned;
-	char why[96];
+	char why[160], src[INET6_ADDRSTRLEN];
 
 	v = pv_srcguard_tx(&vif->sg, f->hdr, f->hdr_len, f->len, nb_addr_owned_by_other, vif->nb,
 			   &learned);
@@ -341,8 +353,9 @@ static int nb_tx_srcguard(struct nb_vif *vif)
 			nb_vif_publish_addrs(vif);
 		return NB_TX_OK;
 	}
-	snprintf(why, sizeof(why), "source address refused (%s%s)",
-		 v == PV_SG_CONFLICT || v == PV_SG_FULL ? "" : "spoof_", pv_sg_verdict_name(v));
+	snprintf(why, sizeof(why), "source address refused (%s%s%s%s)",
+		 v == PV_SG_CONFLICT || v == PV_SG_FULL ? "" : "spoof_", pv_sg_verdict_name(v),
+		 nb_tx_src_str(f, src) ? ", from " : "", src);
 	return nb_tx_drop(vif, nb_tx_sg_counter(vif, v), why);
 }
 

@@ -74,6 +74,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "frameq.h"
 #include "nicport.h"
 #include "port.h"
 #include "lib/log.h"
@@ -89,14 +90,6 @@
 _Static_assert(PV_NICPORT_RX_BUFS <= PV_NIC_RXQ_SIZE, "all RX buffers fit the RX ring");
 _Static_assert(PV_NICPORT_TX_BUFS <= PV_NIC_TXQ_SIZE, "all TX buffers fit the TX ring");
 
-/* A frame in the TX backlog: its bytes and metadata (np_xmit's pv_frame without segments). */
-struct np_held {
-	uint8_t *data;
-	uint32_t len;
-	uint16_t flags, csum_start, csum_offset, gso_size;
-	uint8_t gso_type;
-};
-
 struct pv_nicport {
 	struct pv_port port;
 	struct pv_loop *loop;
@@ -111,9 +104,7 @@ struct pv_nicport {
 	unsigned int rx_asm_left;	/* its RX events still to come; 0: none */
 	unsigned int rx_nheld;		/* its buffers so far, held (not reposted) */
 	/* the TX backlog: frames (copies) waiting for TX buffers, in order */
-	struct np_held *bl;		/* PV_NICPORT_BACKLOG entries, a ring */
-	unsigned int bl_head, bl_count;
-	size_t bl_bytes;
+	struct pv_frameq bl;		/* PV_NICPORT_BACKLOG frames, _BYTES bytes */
 	uint16_t rx_held[PV_NIC_RX_MAX_FRAGS];
 	uint16_t rx_held_len[PV_NIC_RX_MAX_FRAGS];
 	/* connection: valid while connected */
@@ -591,7 +582,7 @@ static int np_tx_drop(struct pv_nicport *np, uint64_t *reason)
 	np->port.st.tx_dropped++;
 	if (reason == &np->xs.tx_no_room)
 		pv_log_rl(&np->rl, PV_LOG_WARN, "%s: no TX room and the backlog full (%u frames, "
-			  "%zu bytes): frame dropped", np->port.name, np->bl_count, np->bl_bytes);
+			  "%zu bytes): frame dropped", np->port.name, np->bl.count, pv_frameq_bytes(&np->bl));
 	return -ENOBUFS;
 }
 
@@ -816,48 +807,26 @@ static unsigned int np_tx_need(const struct pv_nicport *np, const struct pv_fram
 	}
 }
 
-/* A held frame as a pv_frame: header copy, the rest one segment of its bytes. */
-static void np_held_frame(const struct np_held *h, struct pv_frame *f)
-{
-	pv_frame_linear(f, h->data, h->len);
-	f->flags = h->flags;
-	f->csum_start = h->csum_start;
-	f->csum_offset = h->csum_offset;
-	f->gso_type = h->gso_type;
-	f->gso_size = h->gso_size;
-}
-
-static void np_backlog_pop(struct pv_nicport *np)
-{
-	struct np_held *h = &np->bl[np->bl_head];
-
-	np->bl_bytes -= h->len;
-	free(h->data);
-	h->data = NULL;
-	np->bl_head = (np->bl_head + 1) % PV_NICPORT_BACKLOG;
-	np->bl_count--;
-}
-
 /* The backlog's frames go out while there is room for them, oldest first. */
 static void np_backlog_drain(struct pv_nicport *np)
 {
 	struct pv_frame f;
 
-	while (np->bl_count && np->connected) {
-		np_held_frame(&np->bl[np->bl_head], &f);
+	while (np->bl.count && np->connected) {
+		pv_frameq_peek(&np->bl, &f);
 		if ((unsigned int)np_tx_room(np) < np_tx_need(np, &f))
 			return;
 		np_xmit_now(np, &f);	/* a drop here is counted there */
-		np_backlog_pop(np);
+		pv_frameq_pop(&np->bl);
 	}
 }
 
 /* Everything waiting is gone with the NIC: counted as frames the NIC was away for. */
 static void np_backlog_flush(struct pv_nicport *np)
 {
-	while (np->bl_count) {
+	while (np->bl.count) {
 		np_tx_drop(np, &np->xs.tx_down);
-		np_backlog_pop(np);
+		pv_frameq_pop(&np->bl);
 	}
 }
 
@@ -867,8 +836,8 @@ static void np_backlog_flush(struct pv_nicport *np)
  * guest's burst (netback takes up to its budget of frames a pass, and
  * several passes may run before pvnet-nicd does) would find none.  As a
  * NIC driver's queue discipline does, a frame that finds no room waits in
- * a bounded backlog (a copy: the frame's pages are the guest's only for
- * this call) and goes out, in order, as TX_DONE events free buffers; only
+ * a bounded backlog (a copy in a frameq.h queue: the frame's pages are the
+ * guest's only for this call) and goes out, in order, as TX_DONE events free buffers; only
  * a full backlog drops (tx_no_room).  While anything waits, new frames
  * queue behind it.
  */
@@ -876,34 +845,17 @@ static int np_xmit(struct pv_port *port, const struct pv_frame *f)
 {
 	struct pv_nicport *np = port->priv;
 	unsigned int need;
-	struct np_held *h;
 
 	if (!np->connected || f->len < PV_PKT_ETH_HLEN || f->len > PV_FRAME_MAX_LEN)
 		return np_xmit_now(np, f);	/* dropped and counted there */
 	need = np_tx_need(np, f);
-	if (!need || (!np->bl_count && (unsigned int)np_tx_room(np) >= need))
+	if (!need || (!np->bl.count && (unsigned int)np_tx_room(np) >= need))
 		return np_xmit_now(np, f);
-	if (np->bl_count >= PV_NICPORT_BACKLOG || !np->bl ||
-	    np->bl_bytes + f->len > PV_NICPORT_BACKLOG_BYTES)
+	if (pv_frameq_put(&np->bl, f))
 		return np_tx_drop(np, &np->xs.tx_no_room);
-	h = &np->bl[(np->bl_head + np->bl_count) % PV_NICPORT_BACKLOG];
-	h->data = malloc(f->len);
-	if (!h->data || pv_frame_copy(f, 0, h->data, f->len) != f->len) {
-		free(h->data);
-		h->data = NULL;
-		return np_tx_drop(np, &np->xs.tx_no_room);
-	}
-	h->len = f->len;
-	h->flags = f->flags;
-	h->csum_start = f->csum_start;
-	h->csum_offset = f->csum_offset;
-	h->gso_type = f->gso_type;
-	h->gso_size = f->gso_size;
-	np->bl_count++;
-	np->bl_bytes += f->len;
 	np->xs.tx_backlog++;
-	if (np->bl_count > np->xs.tx_backlog_max)
-		np->xs.tx_backlog_max = np->bl_count;
+	if (np->bl.count > np->xs.tx_backlog_max)
+		np->xs.tx_backlog_max = np->bl.count;
 	return 0;
 }
 
@@ -969,9 +921,9 @@ struct pv_nicport *pv_nicport_open(struct pv_loop *loop, struct pv_switch *sw,
 	}
 	np->mem = mmap(NULL, NP_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, np->memfd, 0);
 	np->scratch = malloc(PV_FRAME_MAX_LEN);
-	np->bl = calloc(PV_NICPORT_BACKLOG, sizeof(*np->bl));
 	rc = -ENOMEM;
-	if (np->mem == MAP_FAILED || !np->scratch || !np->bl)
+	if (np->mem == MAP_FAILED || !np->scratch ||
+	    pv_frameq_init(&np->bl, PV_NICPORT_BACKLOG, PV_NICPORT_BACKLOG_BYTES))
 		goto fail;
 	rc = np_connect(np);
 	if (rc) {
@@ -1019,9 +971,8 @@ void pv_nicport_close(struct pv_nicport *np)
 	if (np->memfd >= 0)
 		close(np->memfd);
 	free(np->scratch);
-	if (np->bl)
-		np_backlog_flush(np);
-	free(np->bl);
+	np_backlog_flush(np);
+	pv_frameq_fini(&np->bl);
 	free(np);
 }
 

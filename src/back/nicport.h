@@ -26,7 +26,7 @@ struct pv_loop;
 struct pv_switch;
 struct pv_nicport;
 
-#define PV_NICPORT_RX_BUFS	256	/* RX buffers posted to the host VI */
+#define PV_NICPORT_RX_BUFS	512	/* RX buffers posted to the host VI */
 #define PV_NICPORT_TX_BUFS	256	/* TX buffers */
 #define PV_NICPORT_BUDGET	256	/* events per wake-up, then others' turn */
 #define PV_NICPORT_RETRY_MS	1000	/* reconnect interval */

@@ -25,6 +25,8 @@
 
 #include <stdint.h>
 
+#include "lib/storm.h"
+
 #define PV_FRAME_HDR_MAX   128	/* private header copy: Ethernet + IP + TCP */
 #define PV_FRAME_MAX_SEGS  44	/* XEN_NETIF_NR_SLOTS_MIN slots + header; an RX chain of the NIC */
 #define PV_FRAME_MAX_LEN   65535	/* XEN_NETIF_MAX_TX_SIZE; also a GSO frame's limit */
@@ -67,6 +69,7 @@ void pv_frame_linear(struct pv_frame *f, const uint8_t *buf, uint32_t len);
 
 struct pv_port;
 struct pv_switch;
+struct pv_capstream;
 
 /*
  * Storm control: what a port may flood.  The switch floods broadcast,
@@ -76,25 +79,9 @@ struct pv_switch;
  * over the limit are dropped at the switch, counted on the ingress port
  * (storm_drops[kind]) and logged, rate-limited.  Defaults for vifs:
  * PV_STORM_DEFAULT_* (docs/xenbus.md: the backend keys that change them).
+ * The bucket, its kinds and defaults are src/lib/storm.h's: pvnet-nicd
+ * limits a guest's VI with the same (src/nic/vi.c, "Storm control").
  */
-enum pv_storm_kind { PV_STORM_BCAST, PV_STORM_MCAST, PV_STORM_UNKNOWN, PV_STORM_KINDS };
-
-#define PV_STORM_DEFAULT_BCAST_PPS	1000
-#define PV_STORM_DEFAULT_MCAST_PPS	2000
-#define PV_STORM_DEFAULT_UNKNOWN_PPS	5000
-#define PV_STORM_BURST_FACTOR		2	/* default burst: this many seconds' worth */
-
-struct pv_storm_bucket {
-	uint32_t pps;			/* 0: no limit */
-	uint32_t burst;			/* frames */
-	uint64_t tokens_m;		/* thousandths of a frame */
-	uint64_t last_ms;
-};
-
-/* Set a bucket (full); pps 0 turns it off; burst 0: PV_STORM_BURST_FACTOR x pps. */
-void pv_storm_set(struct pv_storm_bucket *b, uint32_t pps, uint32_t burst);
-/* Take one frame's token at @now_ms: 1 if it may go. */
-int pv_storm_take(struct pv_storm_bucket *b, uint64_t now_ms);
 
 /* Per-port counters, as pvnetctl shows them. */
 struct pv_port_stats {
@@ -128,7 +115,7 @@ struct pv_port {
 	struct pv_port *flush_next;
 	struct pv_port_stats st;
 	struct pv_storm_bucket storm[PV_STORM_KINDS];	/* zero: no limits */
-	struct pv_capture *capture;	/* pvnetctl capture on this port (capture.h), or NULL */
+	struct pv_capstream *capture;	/* pvnetctl capture on this port (capture.h), or NULL */
 };
 
 struct pv_switch_config {

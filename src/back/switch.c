@@ -41,33 +41,6 @@ struct pv_switch {
 static struct pv_ratelimit storm_rl = PV_RATELIMIT_INIT;
 static const char *const storm_names[PV_STORM_KINDS] = { "broadcast", "multicast", "unknown unicast" };
 
-void pv_storm_set(struct pv_storm_bucket *b, uint32_t pps, uint32_t burst)
-{
-	b->pps = pps;
-	b->burst = pps ? (burst ? burst : pps * PV_STORM_BURST_FACTOR) : 0;
-	b->tokens_m = (uint64_t)b->burst * 1000;
-	b->last_ms = 0;
-}
-
-int pv_storm_take(struct pv_storm_bucket *b, uint64_t now_ms)
-{
-	uint64_t cap = (uint64_t)b->burst * 1000;
-
-	if (!b->pps)
-		return 1;
-	if (b->last_ms && now_ms > b->last_ms) {
-		/* pps frames a second: pps thousandths of a frame a millisecond */
-		uint64_t add = (now_ms - b->last_ms) * b->pps;
-
-		b->tokens_m = b->tokens_m + add > cap ? cap : b->tokens_m + add;
-	}
-	b->last_ms = now_ms;
-	if (b->tokens_m < 1000)
-		return 0;
-	b->tokens_m -= 1000;
-	return 1;
-}
-
 static uint64_t sw_now_ms(void)
 {
 	struct timespec ts;

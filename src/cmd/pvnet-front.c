@@ -28,7 +28,7 @@
 
 #include "accel/plugins.h"
 #include "front/netfront.h"
-#include "front/tap.h"
+#include "lib/tap.h"
 #include "pvnet/accel.h"
 #include "pvnet/hv_proto.h"
 #include "lib/log.h"
@@ -243,8 +243,9 @@ static void fr_tap_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	pv_netfront_flush(fr->nf);
 }
 
-_Static_assert(TAP_WRITE_IOV >= PV_ACCEL_DELIVER_IOV && TAP_WRITE_IOV >= PV_NF_MAX_RX_SLOTS,
+_Static_assert(TAP_IOV_MAX >= PV_ACCEL_DELIVER_IOV && TAP_IOV_MAX >= PV_NF_MAX_RX_SLOTS,
 	       "a frame netfront or a plugin delivers fits one TAP write");
+_Static_assert(TAP_IOV_MAX >= PV_NF_MAX_TX_SLOTS + 1, "a TX frame's slots fit one TAP read");
 
 static int fr_tap_deliver(void *arg, const struct virtio_net_hdr *vh, const struct iovec *iov,
 			  int iovcnt, uint32_t len)
@@ -387,7 +388,7 @@ static void fr_tap_carrier(void *arg, int up)
 		fr->announce_w = pv_loop_timer(fr->loop, 0, 0, fr_announce_cb, fr);
 
 	if (up) {
-		e = tap_set_offload(&fr->tap, tap_offload_for(pv_netfront_features(fr->nf)));
+		e = tap_set_offload(&fr->tap, pv_netfront_tun_offload(pv_netfront_features(fr->nf)));
 		if (e)
 			pv_warn("%s: offloads: %s", fr->tap.ifname, strerror(-e));
 	}
@@ -598,10 +599,18 @@ static void fr_report(struct front *fr)
 
 static int fr_open_tap(struct front *fr, const char *ifname)
 {
-	int e = tap_open(&fr->tap, ifname);
+	/*
+	 * No carrier until the vif is connected (fr_tap_carrier), and none
+	 * from the device's birth: a guest bringing eth0 up before the
+	 * backend's MAC is set would start IPv6 addrconf with a link-local
+	 * address of the TAP's random MAC and send from it (netback would
+	 * learn an address that is not the vif's).
+	 */
+	int e = tap_open_nocarrier(&fr->tap, ifname);
 
 	if (e) {
-		pv_err("%s: cannot create the TAP device: %s", ifname, strerror(-e));
+		pv_err("%s: cannot create the TAP device: %s", ifname,
+		       e == -EEXIST ? "an interface of that name exists" : strerror(-e));
 		return e;
 	}
 	fr->tap_w = pv_loop_add(fr->loop, fr->tap.fd, 0, fr_tap_cb, fr);

@@ -253,16 +253,55 @@ static void cap_print(const struct pv_ctl_cap_rec *r, const uint8_t *p)
 struct cap_args {
 	unsigned long count;	/* 0: until interrupted */
 	const char *file;	/* -w: pcap; NULL: lines */
+	int nwords;		/* 2: DOMID DEVID; 1: PORT */
+	char filter[1024];	/* a pcap-filter(7) expression, or "" */
 };
 
+static int all_digits(const char *p)
+{
+	if (!*p)
+		return 0;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
+/*
+ * DOMID DEVID (digits first) or PORT (a switch port's name: vifD.N, or
+ * KIND:NAME), then -c COUNT and -w FILE, then the filter's words (after
+ * "--" if one starts with '-').
+ */
 static int cap_parse(const struct opts *o, int argc, char **argv, struct cap_args *a)
 {
-	for (int i = 3; i < argc; i += 2) {
+	const char *usage = pv_ctl_cmds[PV_CTL_CAPTURE].args;
+	int i;
+
+	if (all_digits(argv[1]))
+		a->nwords = 2;
+	else if (strchr(argv[1], ':') || !strncmp(argv[1], "vif", 3))
+		a->nwords = 1;
+	else
+		return fail(o, 2, EINVAL, argv[0], "usage: bad DOMID or PORT '%s' (pvnetctl capture %s)",
+			    argv[1], usage);
+	if (a->nwords == 2 && argc < 3)
+		return fail(o, 2, EINVAL, argv[0], "usage: pvnetctl capture %s", usage);
+	for (i = 1 + a->nwords; i < argc; i += 2) {
 		char *end;
 
-		if (i + 1 >= argc || (strcmp(argv[i], "-c") && strcmp(argv[i], "-w")))
-			return fail(o, 2, EINVAL, argv[0], "usage: pvnetctl capture %s (not '%s')",
-				    pv_ctl_cmds[PV_CTL_CAPTURE].args, argv[i]);
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		}
+		if (strcmp(argv[i], "-c") && strcmp(argv[i], "-w")) {
+			if (argv[i][0] == '-')
+				return fail(o, 2, EINVAL, argv[0], "usage: pvnetctl capture %s (not '%s')",
+					    usage, argv[i]);
+			break;		/* the filter's first word */
+		}
+		if (i + 1 >= argc)
+			return fail(o, 2, EINVAL, argv[0], "usage: %s wants a value (pvnetctl capture %s)",
+				    argv[i], usage);
 		if (argv[i][1] == 'w') {
 			a->file = argv[i + 1];
 			continue;
@@ -271,6 +310,14 @@ static int cap_parse(const struct opts *o, int argc, char **argv, struct cap_arg
 		a->count = strtoul(argv[i + 1], &end, 10);
 		if (errno || !*argv[i + 1] || *end || argv[i + 1][0] == '-' || !a->count)
 			return fail(o, 2, EINVAL, argv[0], "usage: bad COUNT '%s' (want 1 or more)", argv[i + 1]);
+	}
+	for (size_t n = 0; i < argc; i++) {
+		int w = snprintf(a->filter + n, sizeof(a->filter) - n, "%s%s", n ? " " : "", argv[i]);
+
+		if (w < 0 || (size_t)w >= sizeof(a->filter) - n)
+			return fail(o, 2, EINVAL, argv[0], "usage: FILTER too long (%zu bytes at most)",
+				    sizeof(a->filter) - 1);
+		n += (size_t)w;
 	}
 	return 0;
 }
@@ -295,8 +342,8 @@ static int cap_answer(const struct opts *o, int fd, const char *cmd)
 	return fail(o, strncmp(msg, "usage:", 6) ? 1 : 2, (int)code, cmd, "%s", msg);
 }
 
-static int cap_loop(int fd, const struct cap_args *a, pcap_dumper_t *d, uint64_t *frames,
-		    uint32_t *drops)
+static int cap_loop(int fd, const struct cap_args *a, const struct bpf_program *bpf,
+		    pcap_dumper_t *d, uint64_t *frames, uint64_t *unmatched, uint32_t *drops)
 {
 	static uint8_t data[PV_CTL_CAP_SNAPLEN];
 	struct pv_ctl_cap_rec r;
@@ -312,12 +359,16 @@ static int cap_loop(int fd, const struct cap_args *a, pcap_dumper_t *d, uint64_t
 		*drops = r.drops;
 		if (r.type != PV_CTL_CAP_FRAME)
 			continue;
+		struct pcap_pkthdr h = { .caplen = r.caplen, .len = r.len };
+
+		h.ts.tv_sec = (time_t)(r.ts_ns / 1000000000u);
+		h.ts.tv_usec = (suseconds_t)(r.ts_ns % 1000000000u / 1000);
+		if (bpf && !pcap_offline_filter(bpf, &h, data)) {
+			++*unmatched;
+			continue;
+		}
 		++*frames;
 		if (d) {
-			struct pcap_pkthdr h = { .caplen = r.caplen, .len = r.len };
-
-			h.ts.tv_sec = (time_t)(r.ts_ns / 1000000000u);
-			h.ts.tv_usec = (suseconds_t)(r.ts_ns % 1000000000u / 1000);
 			pcap_dump((u_char *)d, &h, data);
 			pcap_dump_flush(d);	/* a reader on a pipe sees each frame */
 		} else {
@@ -329,61 +380,77 @@ static int cap_loop(int fd, const struct cap_args *a, pcap_dumper_t *d, uint64_t
 }
 
 /*
- * capture DOMID DEVID [-c COUNT] [-w FILE]: pvnetd streams the vif's
- * frames (pvnet/ctl.h); here they become lines or a pcap file (libpcap's
- * pcap_dump; "-" is standard output).  Ends after COUNT frames, on
- * SIGINT/SIGTERM, or when the vif goes; then the summary on stderr.
+ * capture DOMID DEVID|PORT [-c COUNT] [-w FILE] [FILTER]: pvnetd streams
+ * the port's frames (pvnet/ctl.h); here they go through the filter
+ * (libpcap's compiler, pcap_offline_filter) and become lines or a pcap
+ * file (libpcap's pcap_dump; "-" is standard output).  Ends after COUNT
+ * matching frames, on SIGINT/SIGTERM, or when the port goes; then the
+ * summary on stderr.
  */
 static int cmd_capture(const struct opts *o, int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = cap_sig };	/* no SA_RESTART: recv returns */
 	struct cap_args a = { 0 };
+	struct bpf_program bpf = { 0 };
 	pcap_dumper_t *d = NULL;
 	pcap_t *pc = NULL;
-	uint64_t frames = 0;
+	uint64_t frames = 0, unmatched = 0;
 	uint32_t drops = 0;
-	char *req[3] = { argv[0], argv[1], argv[2] };
 	char line[PV_CTL_LINE_MAX];
-	int fd, rc, e;
+	int fd = -1, rc, e;
 
 	if ((rc = cap_parse(o, argc, argv, &a)))
 		return rc;
-	snprintf(line, sizeof(line), "T %s %s %s\n", req[0], req[1], req[2]);
-	if (strchr(argv[1], ' ') || strchr(argv[2], ' '))
+	if (a.nwords == 2)
+		snprintf(line, sizeof(line), "T %s %s %s\n", argv[0], argv[1], argv[2]);
+	else
+		snprintf(line, sizeof(line), "T %s %s\n", argv[0], argv[1]);
+	if (strchr(argv[1], ' ') || (a.nwords == 2 && strchr(argv[2], ' ')))
 		return fail(o, 2, EINVAL, argv[0], "usage: argument with white space");
+	pc = pcap_open_dead(DLT_EN10MB, PV_CTL_CAP_SNAPLEN);
+	if (!pc)
+		return fail(o, 1, ENOMEM, argv[0], "pcap_open_dead failed");
+	if (a.filter[0] && pcap_compile(pc, &bpf, a.filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		rc = fail(o, 2, EINVAL, argv[0], "usage: bad FILTER '%s': %s", a.filter, pcap_geterr(pc));
+		goto out;
+	}
+	if (a.file && !(d = pcap_dump_open(pc, a.file))) {
+		rc = fail(o, 1, EIO, argv[0], "%s: %s", a.file, pcap_geterr(pc));
+		goto out;
+	}
 	fd = connect_unix(o->run_dir, PV_CTL_SOCK_NAME);
-	if (fd < 0)
-		return fail(o, 1, -fd, NULL, "%s/%s: %s (is pvnetd running?)", o->run_dir,
-			    PV_CTL_SOCK_NAME, strerror(-fd));
-	if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line) ||
-	    (rc = cap_answer(o, fd, argv[0]))) {
-		close(fd);
-		return rc ? rc : fail(o, 1, errno, argv[0], "send: %s", strerror(errno));
+	if (fd < 0) {
+		rc = fail(o, 1, -fd, NULL, "%s/%s: %s (is pvnetd running?)", o->run_dir,
+			  PV_CTL_SOCK_NAME, strerror(-fd));
+		goto out;
 	}
-	if (a.file) {
-		pc = pcap_open_dead(DLT_EN10MB, PV_CTL_CAP_SNAPLEN);
-		d = pc ? pcap_dump_open(pc, a.file) : NULL;
-		if (!d) {
-			rc = fail(o, 1, EIO, argv[0], "%s: %s", a.file, pc ? pcap_geterr(pc) : "pcap_open_dead failed");
-			if (pc)
-				pcap_close(pc);
-			close(fd);
-			return rc;
-		}
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line)) {
+		rc = fail(o, 1, errno, argv[0], "send: %s", strerror(errno));
+		goto out;
 	}
+	if ((rc = cap_answer(o, fd, argv[0])))
+		goto out;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	e = cap_loop(fd, &a, d, &frames, &drops);
-	close(fd);
+	e = cap_loop(fd, &a, a.filter[0] ? &bpf : NULL, d, &frames, &unmatched, &drops);
+	if (a.filter[0])
+		fprintf(stderr, "pvnetctl: capture: %llu frames, %u dropped by the capture (reader too slow), "
+			"%llu not matching the filter\n", (unsigned long long)frames, drops,
+			(unsigned long long)unmatched);
+	else
+		fprintf(stderr, "pvnetctl: capture: %llu frames, %u dropped by the capture (reader too slow)\n",
+			(unsigned long long)frames, drops);
+	if (e < 0)
+		rc = fail(o, 1, -e, argv[0], "%s", e == -EPROTO ? "bad record from pvnetd" : strerror(-e));
+out:
+	if (fd >= 0)
+		close(fd);
 	if (d)
 		pcap_dump_close(d);
-	if (pc)
-		pcap_close(pc);
-	fprintf(stderr, "pvnetctl: capture: %llu frames, %u dropped by the capture (reader too slow)\n",
-		(unsigned long long)frames, drops);
-	if (e < 0)
-		return fail(o, 1, -e, argv[0], "%s", e == -EPROTO ? "bad record from pvnetd" : strerror(-e));
-	return 0;
+	if (a.filter[0])
+		pcap_freecode(&bpf);
+	pcap_close(pc);
+	return rc;
 }
 
 /* Walk the store as xenstore-ls does, one "path = value" line per node, or JSON. */

@@ -49,6 +49,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -938,4 +939,18 @@ static void nf_evtchn_cb(struct pv_loop *loop, int fd, uint32_t events, void *ar
 	pv_guest_evtchn_consume(nf->g, nf->port);
 	if (nf_kick(nf))
 		nf_fail(nf, "backend protocol error");
+}
+
+unsigned int pv_netfront_tun_offload(unsigned int be_features)
+{
+	unsigned int f = TUN_F_CSUM;
+
+	/* A TSO frame is many pages: without scatter-gather netback takes one. */
+	if (be_features & PV_NF_BE_SG) {
+		if (be_features & PV_NF_BE_GSO_TCPV4)
+			f |= TUN_F_TSO4;
+		if (be_features & PV_NF_BE_GSO_TCPV6)
+			f |= TUN_F_TSO6;
+	}
+	return f;
 }

@@ -165,6 +165,8 @@ int pv_netfront_closed(const struct pv_netfront *nf);
 int pv_netfront_connected(const struct pv_netfront *nf);	/* backend Connected, rings up */
 unsigned int pv_netfront_domid(const struct pv_netfront *nf);	/* 0 when not registered */
 unsigned int pv_netfront_features(const struct pv_netfront *nf);	/* PV_NF_BE_* */
+/* The TUN_F_* offloads a TAP upper edge asks for, given PV_NF_BE_* backend features. */
+unsigned int pv_netfront_tun_offload(unsigned int be_features);
 /* Suspended for a migration, or on the way to the destination. */
 int pv_netfront_migrating(const struct pv_netfront *nf);
 /* Counters; an attached accelerator's deltas are collected first (hence not const). */

@@ -26,7 +26,7 @@ void pv_daemon_init(struct pv_daemon *d, const char *name)
 	memset(d, 0, sizeof(*d));
 	d->name = name;
 	d->log_level = PV_LOG_INFO;
-	d->pid_fd = d->sig_fd = d->report_fd = -1;
+	d->pid_fd = d->sig_fd = d->report_fd = d->log_fd = -1;
 }
 
 int pv_daemon_opt(struct pv_daemon *d, int c, const char *arg)
@@ -35,6 +35,13 @@ int pv_daemon_opt(struct pv_daemon *d, int c, const char *arg)
 	case 'r': d->run_dir = arg; return 1;
 	case 'd': d->detach = 1; return 1;
 	case 's': d->use_syslog = 1; return 1;
+	case 'L':
+		if (!*arg) {
+			fprintf(stderr, "%s: --log-file wants a file name\n", d->name);
+			return -1;
+		}
+		d->log_file = arg;
+		return 1;
 	case 'l':
 		d->log_level = pv_log_level_parse(arg);
 		if (d->log_level < 0) {
@@ -120,6 +127,50 @@ static int pidfile_take(struct pv_daemon *d)
 	return 0;
 }
 
+/* From now on stderr is the log file. */
+static int logfile_take(struct pv_daemon *d)
+{
+	if (d->log_fd < 0)
+		return 0;
+	if (dup2(d->log_fd, STDERR_FILENO) < 0) {
+		pv_err("log file: %s", strerror(errno));
+		return -1;
+	}
+	close(d->log_fd);
+	d->log_fd = -1;
+	return 0;
+}
+
+/*
+ * The log file: --log-file FILE, or DIR/NAME.log for a detached daemon
+ * that logs neither to syslog nor to a file of its choosing (a daemon
+ * keeps no terminal).  Opened at start-up so that a file that cannot be
+ * written is a start-up error, said on the terminal; it becomes stderr at
+ * once without --daemon, and when start-up is over with it.
+ */
+static int logfile_open(struct pv_daemon *d)
+{
+	char name[64];
+
+	if (!d->log_file && (!d->detach || d->use_syslog))
+		return 0;
+	if (d->log_file) {
+		snprintf(d->log_path, sizeof(d->log_path), "%s", d->log_file);
+	} else {
+		snprintf(name, sizeof(name), "%s.log", d->name);
+		if (pv_daemon_path(d, d->log_path, sizeof(d->log_path), name) < 0)
+			return -1;
+	}
+	d->log_fd = open(d->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (d->log_fd < 0) {
+		pv_err("log file %s: %s", d->log_path, strerror(errno));
+		return -1;
+	}
+	if (!d->detach)
+		return logfile_take(d);
+	return 0;
+}
+
 static void signal_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct pv_daemon *d = arg;
@@ -146,6 +197,8 @@ int pv_daemon_start(struct pv_daemon *d)
 		d->pid_path[0] = '\0';
 		return -1;
 	}
+	if (logfile_open(d) < 0)
+		return -1;
 	if (d->detach && detach(d) < 0)
 		return -1;
 	if (pidfile_take(d) < 0)
@@ -191,20 +244,27 @@ void pv_daemon_ready(struct pv_daemon *d)
 	notify_ready();
 	if (d->report_fd < 0)
 		return;
-	/* As daemon(3) with noclose unless logging to syslog. */
-	if (d->use_syslog && (fd = open("/dev/null", O_RDWR)) >= 0) {
+	/* As daemon(3): off the terminal; the log goes to syslog or the log file. */
+	if (d->log_fd >= 0)
+		pv_info("detached (pid %d); the log goes on in %s", (int)getpid(), d->log_path);
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
+		if (d->log_fd < 0)
+			dup2(fd, STDERR_FILENO);
+		close(fd);
 	}
+	if (d->log_fd >= 0 && !logfile_take(d))
+		pv_info("detached (pid %d), serving in %s", (int)getpid(), d->run_dir);
 	report(d, 0);
 }
 
 void pv_daemon_teardown(struct pv_daemon *d)
 {
 	report(d, 1);
+	if (d->log_fd >= 0)
+		close(d->log_fd);
+	d->log_fd = -1;
 	if (d->sig_watch)
 		pv_loop_del(d->loop, d->sig_watch);
 	if (d->sig_fd >= 0)

@@ -36,28 +36,34 @@ struct pv_daemon {
 	int detach;		/* -d, --daemon */
 	int log_level;		/* -l, --log-level */
 	int use_syslog;		/* -s, --syslog */
+	const char *log_file;	/* -L, --log-file */
 	struct pv_loop *loop;	/* from pv_daemon_start */
 	volatile int stop;	/* a signal asked us to stop (the loop is stopped too) */
 	/* private */
 	char pid_path[PATH_MAX];
 	int pid_fd, sig_fd, report_fd;
+	int log_fd;		/* the log file, until it becomes stderr */
+	char log_path[PATH_MAX];
 	struct pv_watch *sig_watch;
 };
 
 /* The common options; the main adds its own (and handles -h, --help). */
-#define PV_DAEMON_SHORTOPTS "r:dl:sh"
+#define PV_DAEMON_SHORTOPTS "r:dl:sL:h"
 #define PV_DAEMON_LONGOPTS \
 	{ "run-dir", required_argument, NULL, 'r' }, \
 	{ "daemon", no_argument, NULL, 'd' }, \
 	{ "log-level", required_argument, NULL, 'l' }, \
 	{ "syslog", no_argument, NULL, 's' }, \
+	{ "log-file", required_argument, NULL, 'L' }, \
 	{ "help", no_argument, NULL, 'h' }
 /* Their --help lines (-r's is the daemon's own: what goes in DIR). */
 #define PV_DAEMON_USAGE_DETACH \
-	"  -d, --daemon           detach and run in the background (once started)\n"
+	"  -d, --daemon           detach and run in the background (once started);\n" \
+	"                         then log to DIR/<daemon>.log unless --syslog or --log-file\n"
 #define PV_DAEMON_USAGE_LOG \
 	"  -l, --log-level LEVEL  err, warn, info (default) or debug\n" \
-	"  -s, --syslog           log to syslog instead of stderr\n"
+	"  -s, --syslog           log to syslog instead of stderr\n" \
+	"  -L, --log-file FILE    log to FILE (appended) instead of stderr\n"
 
 void pv_daemon_init(struct pv_daemon *d, const char *name);
 /* Option @c from getopt: 1 taken, 0 not a common one, -1 bad (said why). */

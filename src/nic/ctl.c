@@ -89,6 +89,7 @@ static const struct {
 	[PV_NIC_SET_HOST] = { sizeof(struct pv_nic_vi_req), 0, 0 },
 	[PV_NIC_STATS] = { sizeof(struct pv_nic_vi_req), 0, 0 },
 	[PV_NIC_SET_ADDRS] = { sizeof(struct pv_nic_set_addrs), 0, 0 },
+	[PV_NIC_SET_STORM] = { sizeof(struct pv_nic_set_storm), 0, 0 },
 };
 
 _Static_assert(PV_NIC_ADDRS_MAX == PV_SG_ADDRS_MAX, "the NIC holds what netback may own");
@@ -382,6 +383,18 @@ static int ctl_set_addrs(struct ctl_conn *c, const struct ctl_req *r)
 	return 0;
 }
 
+/* SET_STORM: the VI's broadcast and multicast limits (nic_vi_set_storm). */
+static int ctl_set_storm(struct ctl_conn *c, const struct ctl_req *r)
+{
+	struct pv_nic_set_storm m;
+	struct nic_vi *vi;
+	int rc;
+
+	memcpy(&m, r->body, sizeof(m));
+	vi = nic_vi_lookup(c->ctl->nic, m.vi_id, c, &rc);
+	return vi ? nic_vi_set_storm(vi, &m) : rc;
+}
+
 static int ctl_dispatch(struct ctl_conn *c, const struct ctl_req *r, struct ctl_reply *rep)
 {
 	switch (r->h.type) {
@@ -393,6 +406,7 @@ static int ctl_dispatch(struct ctl_conn *c, const struct ctl_req *r, struct ctl_
 	case PV_NIC_FILTER_DEL: return ctl_filter(c, r, rep);
 	case PV_NIC_SET_MAC: return ctl_set_mac(c, r);
 	case PV_NIC_SET_ADDRS: return ctl_set_addrs(c, r);
+	case PV_NIC_SET_STORM: return ctl_set_storm(c, r);
 	default: return ctl_vi_req(c, r, rep);
 	}
 }

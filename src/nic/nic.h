@@ -26,6 +26,7 @@
 #include "lib/log.h"
 #include "nic/gro.h"
 #include "lib/srcguard.h"
+#include "lib/storm.h"
 
 struct pv_loop;
 struct pv_watch;
@@ -155,7 +156,8 @@ enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *hdr, uint3
 
 /* What INFO reports: TX chains and both offloads, on any port. */
 #define NIC_FEATURES	(PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO | \
-			 PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_SRC_ADDRS | PV_NIC_FEAT_TX_PORTS)
+			 PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_SRC_ADDRS | PV_NIC_FEAT_TX_PORTS | \
+			 PV_NIC_FEAT_TX_STORM)
 
 enum nic_vi_state { NIC_VI_FREE = 0, NIC_VI_ACTIVE, NIC_VI_FAULT };
 
@@ -180,6 +182,7 @@ struct nic_vi {
 	struct nic_vi *run_next;
 	int64_t deficit;		/* wire bytes it may still send (DRR, vi.c) */
 	uint64_t wait_mark;		/* nic->tx_wire_total when it was queued */
+	struct pv_storm_bucket storm[PV_STORM_MCAST + 1];	/* SET_STORM: by kind (vi.c) */
 	struct pv_nic_vi_stats st;
 };
 
@@ -271,6 +274,13 @@ void nic_vi_reset(struct nic *nic, struct nic_vi *vi);
 void nic_vi_free_owner(struct nic *nic, void *owner);
 int nic_vi_set_mac(struct nic *nic, struct nic_vi *vi, const struct pv_nic_set_mac *m);
 int nic_set_host(struct nic *nic, uint32_t vi_id);
+int nic_vi_set_storm(struct nic_vi *vi, const struct pv_nic_set_storm *m);
+/*
+ * Storm control of one TX frame (vi.c, "Storm control"): its destination
+ * @dst; @now_ms a monotonic clock.  Return: PV_NIC_ERR_NONE, or
+ * PV_NIC_ERR_TX_STORM (counted in the VI's tx_storm_*).
+ */
+enum pv_nic_err nic_vi_storm_check(struct nic_vi *vi, const uint8_t dst[6], uint64_t now_ms);
 void nic_vi_stats(struct nic *nic, struct nic_vi *vi, struct pv_nic_vi_stats *st);
 void nic_vi_kick(struct nic *nic, struct nic_vi *vi);
 

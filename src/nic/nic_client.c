@@ -166,6 +166,16 @@ int nic_client_set_addrs(int fd, uint32_t vi_id, int enforce, const uint8_t (*ad
 	return CALL(fd, PV_NIC_SET_ADDRS, &m, NULL, 0);
 }
 
+int nic_client_set_storm(int fd, uint32_t vi_id, uint32_t bcast_pps, uint32_t bcast_burst,
+			 uint32_t mcast_pps, uint32_t mcast_burst)
+{
+	struct pv_nic_set_storm m = { .vi_id = vi_id, .bcast_pps = bcast_pps,
+				      .bcast_burst = bcast_burst, .mcast_pps = mcast_pps,
+				      .mcast_burst = mcast_burst };
+
+	return CALL(fd, PV_NIC_SET_STORM, &m, NULL, 0);
+}
+
 static int client_filter(int fd, const struct pv_nic_filter *f, uint32_t *filter_id)
 {
 	struct pv_nic_filter_reply r = { 0 };

@@ -57,6 +57,12 @@ int nic_client_set_mac(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t sr
  */
 int nic_client_set_addrs(int fd, uint32_t vi_id, int enforce, const uint8_t (*addrs)[16],
 			 unsigned int n);
+/*
+ * SET_STORM (PV_NIC_FEAT_TX_STORM): VI @vi_id's broadcast and multicast
+ * TX limits, frames per second and burst (0: no limit / the default burst).
+ */
+int nic_client_set_storm(int fd, uint32_t vi_id, uint32_t bcast_pps, uint32_t bcast_burst,
+			 uint32_t mcast_pps, uint32_t mcast_burst);
 /* With PV_NIC_MAC_F_* @flags (F_IP is implied by a non-zero @src_ip). */
 int nic_client_set_mac_flags(int fd, uint32_t vi_id, const uint8_t mac[6], uint32_t src_ip,
 			     uint16_t flags);

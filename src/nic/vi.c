@@ -38,7 +38,9 @@
  * the turns its deficit ended (tx_quantum_stops) and the most wire bytes
  * others sent while it waited (tx_wait_max_bytes): the share is visible
  * in its own counters.  A refused frame costs the minimum
- * frame: a VI of bad descriptors is held by the descriptor budget.
+ * frame: a VI of bad descriptors is held by the descriptor budget; but a
+ * frame refused by storm control (below), whole and valid, costs what it
+ * would have put on the wire.
  *
  * A turn, as a list of steps:
  *
@@ -75,6 +77,25 @@
  * the port reads from guest memory, the payload of its own frame (as with
  * DMA on a real NIC): the headers that were checked are the NIC's copy,
  * and they are what goes out.
+ *
+ * Storm control (SET_STORM).  A VI's root may write broadcast and
+ * multicast frames straight onto its TX ring: each reaches every host of
+ * the wire, its kernel included.  A frame that passed every check (so a
+ * spoofed or malformed one takes no token) and is group-addressed takes a
+ * token of its kind's bucket (lib/storm.h, the one the switch uses for a
+ * vif: the pvnic backend programs a VI with its vif's limits); without
+ * one it is refused TX_STORM, counted tx_storm_bcast / tx_storm_mcast,
+ * logged rate-limited, and costs the scheduler what it would have put on
+ * the wire: a VI flooding over its limit spends its turn as fast as if
+ * its frames went, so refusing them does not buy it more of the NIC's
+ * time (turns of cheap refusals) than sending would.  The rule for the kinds: destination ff:ff:ff:ff:ff:ff
+ * is broadcast, any other with the group bit multicast, everything else
+ * unicast and never limited: the NIC floods nothing (a frame leaves by its
+ * one port, and no VI gets another's TX), so it has no "unknown unicast";
+ * the slow path's switch has, and limits it.  The host VI is exempt: it
+ * carries the bridge's traffic, whose floods the switch already limited
+ * per vif, plus the host's own; limiting their sum would let one guest's
+ * allowed floods use up the others'.
  *
  * Doorbell storms.  A doorbell costs the NIC a wake-up whether or not it
  * brings work; a VI ringing without posting could keep pvnet-nicd busy on
@@ -120,6 +141,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nic.h"
@@ -369,6 +391,36 @@ static unsigned int vi_tx_chain(struct nic_vi *vi, struct tx_desc *td, uint32_t 
 	return 0;
 }
 
+static uint64_t nic_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+_Static_assert(PV_NIC_STORM_PPS_MAX == PV_STORM_PPS_MAX &&
+	       PV_NIC_STORM_BURST_MAX == PV_STORM_BURST_MAX, "SET_STORM takes what a storm key may say");
+
+enum pv_nic_err nic_vi_storm_check(struct nic_vi *vi, const uint8_t dst[6], uint64_t now_ms)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	enum pv_storm_kind k;
+
+	if (!(dst[0] & 1) || vi->pol.any_source)
+		return PV_NIC_ERR_NONE;
+	k = memcmp(dst, bcast, 6) ? PV_STORM_MCAST : PV_STORM_BCAST;
+	if (pv_storm_take(&vi->storm[k], now_ms))
+		return PV_NIC_ERR_NONE;
+	if (k == PV_STORM_BCAST)
+		vi->st.tx_storm_bcast++;
+	else
+		vi->st.tx_storm_mcast++;
+	pv_log_rl(&vi->nic->rl, PV_LOG_WARN, "vi %u: %s over %u frames/s: dropped (storm control)",
+		  vi->id, k == PV_STORM_BCAST ? "broadcast" : "multicast", vi->storm[k].pps);
+	return PV_NIC_ERR_TX_STORM;
+}
+
 /*
  * vi_tx_frame() - validate a frame's descriptors, copy its headers (the
  * first min(len, NIC_TX_HDR_MAX) bytes) into the private copy of
@@ -424,6 +476,8 @@ static void vi_tx_frame(struct nic *nic, struct nic_vi *vi, struct tx_frame *fr,
 	if (fr->err == PV_NIC_ERR_NONE)
 		fr->err = nic_tx_offload(&vi->pol, txf->hdr, hlen, fr->len, first->flags,
 					 first->mss, &txf->vnet);
+	if (fr->err == PV_NIC_ERR_NONE && (txf->hdr[0] & 1))	/* checked: hlen >= 14 */
+		fr->err = nic_vi_storm_check(vi, txf->hdr, nic_now_ms());
 	if (fr->err != PV_NIC_ERR_NONE)
 		return;
 	txf->hdr_len = hlen;
@@ -463,12 +517,13 @@ static void vi_tx_complete(struct nic *nic, struct nic_vi *vi, const struct tx_f
 	case PV_NIC_ERR_TX_SPOOF: vi->st.tx_spoofed++; break;
 	case PV_NIC_ERR_TX_TOO_BIG: vi->st.tx_too_big++; break;
 	case PV_NIC_ERR_TX_OFFLOAD: vi->st.tx_offload_errors++; break;
+	case PV_NIC_ERR_TX_STORM: break;	/* counted and logged by nic_vi_storm_check() */
 	default: vi->st.tx_port_errors++; break;
 	}
 	for (unsigned int j = 0; j < fr->n; j++)
 		vi_event(vi, PV_NIC_EV_ERROR, (uint8_t)err, 0, &fr->td[j].d, fr->td[j].d.len, 0,
 			 fr->td[j].index);
-	if (err != PV_NIC_ERR_TX_PORT)
+	if (err != PV_NIC_ERR_TX_PORT && err != PV_NIC_ERR_TX_STORM)
 		pv_log_rl(&nic->rl, PV_LOG_WARN, "vi %u: TX frame of %u descriptors dropped (error %d)",
 			  vi->id, fr->n, (int)err);
 }
@@ -524,7 +579,9 @@ static bool vi_tx(struct nic *nic, struct nic_vi *vi)
 		}
 		fr[nfr] = (struct tx_frame){ .td = td + n, .n = k };
 		vi_tx_frame(nic, vi, &fr[nfr], overlong, &nf);
-		fr[nfr].cost = nf > nf0 ? tx_wire_cost(fr[nfr].len, &nic->txf[nf0].vnet) :
+		/* a storm refusal had its offload header filled in txf[nf0] (vi_tx_frame) */
+		fr[nfr].cost = nf > nf0 || fr[nfr].err == PV_NIC_ERR_TX_STORM ?
+			       tx_wire_cost(fr[nfr].len, &nic->txf[nf0].vnet) :
 			       NIC_WIRE_MIN + NIC_WIRE_OVERHEAD;
 		deficit -= fr[nfr++].cost;
 		n += k;
@@ -1015,6 +1072,22 @@ int nic_vi_set_mac(struct nic *nic, struct nic_vi *vi, const struct pv_nic_set_m
 	vi->pol.ports_set = m->flags & PV_NIC_MAC_F_PORTS;
 	vi->pol.fl = &nic->fl;
 	vi->pol.vi = vi->id;
+	return 0;
+}
+
+/*
+ * SET_STORM: see nic.h.  Return: 0, or -EINVAL (flags or reserved bits, a
+ * rate or burst past the maximum, a burst without a rate).
+ */
+int nic_vi_set_storm(struct nic_vi *vi, const struct pv_nic_set_storm *m)
+{
+	if (m->flags || m->reserved[0] || m->reserved[1] ||
+	    m->bcast_pps > PV_NIC_STORM_PPS_MAX || m->mcast_pps > PV_NIC_STORM_PPS_MAX ||
+	    m->bcast_burst > PV_NIC_STORM_BURST_MAX || m->mcast_burst > PV_NIC_STORM_BURST_MAX ||
+	    (!m->bcast_pps && m->bcast_burst) || (!m->mcast_pps && m->mcast_burst))
+		return -EINVAL;
+	pv_storm_set(&vi->storm[PV_STORM_BCAST], m->bcast_pps, m->bcast_burst);
+	pv_storm_set(&vi->storm[PV_STORM_MCAST], m->mcast_pps, m->mcast_burst);
 	return 0;
 }
 

@@ -25,7 +25,9 @@
  *   script -> "quit"                     clean close (or EOF, SIGTERM)
  *
  * Modes (what the NIC must do about each is in nic.h):
- *   legit N       N frames as itself to --dst-mac: all TX_DONE (control)
+ *   legit N [MAC] N frames as itself to --dst-mac (or MAC: broadcast and
+ *                 multicast too): all TX_DONE (control); RESULT's
+ *                 t_storm counts those the NIC's storm control refused
  *   spoof N       N each of: source = victim, victim 802.1Q-tagged,
  *                 broadcast, zero (TX_SPOOF), and runts of 1..13 bytes
  *                 (TX_RUNT); none sent
@@ -55,7 +57,8 @@
  *   evqstall S    TX posted and the doorbell rung for S seconds, events
  *                 never read: the event queue fills to exactly its size,
  *                 never overflows; afterwards reading them resumes TX
- *   txflood S     valid 1514-byte frames as fast as the VI takes them
+ *   txflood S [MAC]  valid 1514-byte frames (to MAC: e.g. broadcast) as
+ *                 fast as the VI takes them
  *   peek DOMID    read the victim's xenstore keys (accel-buf-ids, refs)
  *   scribble      lies in every field the NIC owns (tx_cons, rx_cons,
  *                 evq_prod, info), then 20 frames: sent, the lies overwritten
@@ -376,6 +379,7 @@ static const char *const ev_err_names[PV_NIC_ERR_MAX + 1] = {
 	[PV_NIC_ERR_TX_SPOOF] = "spoof", [PV_NIC_ERR_TX_TOO_BIG] = "toobig",
 	[PV_NIC_ERR_TX_PORT] = "port", [PV_NIC_ERR_RX_TOO_BIG] = "rxtoobig",
 	[PV_NIC_ERR_TX_OFFLOAD] = "offload", [PV_NIC_ERR_TX_CHAIN] = "chain",
+	[PV_NIC_ERR_TX_STORM] = "storm",
 	[PV_NIC_ERR_MAX] = "other",
 };
 
@@ -454,20 +458,30 @@ static int ev_flush(struct evil *ev)
 	return ev_wait(ev, 3000, 0);
 }
 
+/* argv[@i], a MAC, or --dst-mac's. */
+static const uint8_t *ev_arg_mac(const struct evil *ev, const struct ev_args *a, int i,
+				 uint8_t *buf)
+{
+	return i < a->argc && !pv_netfront_mac_parse(a->argv[i], buf) ? buf : ev->dst;
+}
+
 static void mode_legit(struct evil *ev, const struct ev_args *a)
 {
-	unsigned long n = ev_arg_ul(a, 1, 50, 100000);
-	uint8_t f[60];
+	unsigned long n = ev_arg_ul(a, 1, 50, 1000000);
+	uint8_t f[60], dbuf[6];
+	const uint8_t *dst = ev_arg_mac(ev, a, 2, dbuf);
 	char extra[64];
 
 	for (unsigned long i = 0; i < n; i++) {
-		ev_frame(f, ev->dst, ev->mac, -1, "legit", sizeof(f));
+		ev_frame(f, dst, ev->mac, -1, "legit", sizeof(f));
 		if (ev_send(ev, f, sizeof(f)))
 			break;
 	}
 	ev_flush(ev);
 	snprintf(extra, sizeof(extra), "sent=%lu", n);
-	ev_result(ev, "legit", extra, ev->t.tx_done == n && !ev_errs(ev, 0) && !ev->t.foreign_done,
+	ev_result(ev, "legit", extra,
+		  ev->t.tx_done + ev->t.err[0][PV_NIC_ERR_TX_STORM] == n &&
+			  ev_errs(ev, 0) == ev->t.err[0][PV_NIC_ERR_TX_STORM] && !ev->t.foreign_done,
 		  ev->t.tx_done == n ? "" : "not all sent");
 }
 
@@ -1040,10 +1054,12 @@ static void mode_txflood(struct evil *ev, const struct ev_args *a)
 {
 	unsigned int secs = ev_secs(ev, a);
 	uint64_t t0 = ev_now_ms(), end = t0 + 1000ull * secs, serviced = t0;
+	uint8_t dbuf[6];
+	const uint8_t *dst = a->argc > 2 ? ev_arg_mac(ev, a, 2, dbuf) : ev_blackhole;
 	char extra[96];
 
 	for (unsigned int j = EV_NRX; j < EV_NBUF; j++)
-		ev_frame(ev->buf[j], ev_blackhole, ev->mac, -1, "txflood", 1514);
+		ev_frame(ev->buf[j], dst, ev->mac, -1, "txflood", 1514);
 	while (ev_now_ms() < end && !vi_user_fault(&ev->u)) {
 		unsigned int k = 0;
 
@@ -1066,7 +1082,8 @@ static void mode_txflood(struct evil *ev, const struct ev_args *a)
 	ev_flush(ev);
 	snprintf(extra, sizeof(extra), "mbps=%.0f",
 		 (double)ev->t.tx_done * 1514 * 8 / 1e6 / (double)(ev_now_ms() - t0) * 1000);
-	ev_result(ev, "txflood", extra, !vi_user_fault(&ev->u) && ev->t.tx_done > 0, "");
+	ev_result(ev, "txflood", extra,
+		  !vi_user_fault(&ev->u) && ev->t.tx_done + ev->t.err[0][PV_NIC_ERR_TX_STORM] > 0, "");
 }
 
 static void mode_peek(struct evil *ev, const struct ev_args *a)

@@ -23,10 +23,10 @@ start_guest "$evns" evil 198.18.0.66
 check "wait_for 10 \"ip netns exec '$g1' ping -c1 -W1 198.18.0.100 >/dev/null 2>&1\"" "g1 reaches ext"
 d1=$(domid_of g1); de=$(domid_of evil)
 emac=$(vstat "$de" mac)
-bc_def=$(cdefine src/back/port.h PV_STORM_DEFAULT_BCAST_PPS)
-mc_def=$(cdefine src/back/port.h PV_STORM_DEFAULT_MCAST_PPS)
-uu_def=$(cdefine src/back/port.h PV_STORM_DEFAULT_UNKNOWN_PPS)
-burst=$(cdefine src/back/port.h PV_STORM_BURST_FACTOR)
+bc_def=$(cdefine src/lib/storm.h PV_STORM_DEFAULT_BCAST_PPS)
+mc_def=$(cdefine src/lib/storm.h PV_STORM_DEFAULT_MCAST_PPS)
+uu_def=$(cdefine src/lib/storm.h PV_STORM_DEFAULT_UNKNOWN_PPS)
+burst=$(cdefine src/lib/storm.h PV_STORM_BURST_FACTOR)
 # allowed PPS: what may pass the switch in the flood's time: a burst and the rate
 allowed() { echo $(( $1 * burst + $1 * (msecs + 999) / 1000 )); }
 

@@ -316,9 +316,10 @@ static void test_control(int cfd)
 		ir.version == PV_NIC_VERSION && ir.max_vis == 2 && ir.nr_bufs == 64 && ir.mtu == 1500,
 		"sock: INFO", "version %u vis %u mtu %u", ir.version, ir.max_vis, ir.mtu);
 	T_EQ(ir.features, PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO |
-	     PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_RX_GRO | PV_NIC_FEAT_SRC_ADDRS | PV_NIC_FEAT_TX_PORTS,
+	     PV_NIC_FEAT_RX_CHAIN | PV_NIC_FEAT_RX_GRO | PV_NIC_FEAT_SRC_ADDRS | PV_NIC_FEAT_TX_PORTS |
+	     PV_NIC_FEAT_TX_STORM,
 	     "sock: INFO features: TX chains, checksum offload, TSO, RX chains, receive coalescing, "
-	     "source addresses, TX source ports");
+	     "source addresses, TX source ports, TX storm control");
 	T_EQ(nic_call(cfd, 99, NULL, 0, NULL, 0, NULL, 0, NULL), -EINVAL, "sock: unknown type -> -EINVAL");
 	{
 		struct nic_client_vi cv;

@@ -30,7 +30,7 @@
 
 #include "../lib/test.h"
 #include "front/netfront.h"
-#include "front/tap.h"
+#include "lib/tap.h"
 #include "lib/pkt.h"
 
 /* ---- frames ---- */
@@ -234,9 +234,9 @@ static void test_misc(void)
 		"mac_parse: good MAC", "%02x", m[5]);
 	T_CHECK(pv_netfront_mac_parse("00:16:3e:12:ab", m) < 0 && pv_netfront_mac_parse("00:16:3e:12:ab:cd:ef", m) < 0 &&
 		pv_netfront_mac_parse("0:16:3e:12:ab:cd", m) < 0, "mac_parse: bad MACs refused", "accepted");
-	T_EQ(tap_offload_for(PV_NF_BE_SG | PV_NF_BE_GSO_TCPV4 | PV_NF_BE_GSO_TCPV6),
+	T_EQ(pv_netfront_tun_offload(PV_NF_BE_SG | PV_NF_BE_GSO_TCPV4 | PV_NF_BE_GSO_TCPV6),
 	     TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, "offload: full backend -> CSUM|TSO4|TSO6");
-	T_EQ(tap_offload_for(PV_NF_BE_GSO_TCPV4 | PV_NF_BE_GSO_TCPV6), TUN_F_CSUM,
+	T_EQ(pv_netfront_tun_offload(PV_NF_BE_GSO_TCPV4 | PV_NF_BE_GSO_TCPV6), TUN_F_CSUM,
 	     "offload: no feature-sg -> no TSO");
 }
 
@@ -454,6 +454,23 @@ static int tap_child(void)
 	tap_arp(&t, buf);
 	tap_udp_csum(&t, buf);
 	tap_tso(&t, buf);
+	/* pvtap0 still exists: a second device of that name is refused */
+	{
+		struct pv_tap t2;
+
+		T_EQ(tap_open_nocarrier(&t2, "pvtap0"), -EEXIST, "tap: nocarrier: an existing name: -EEXIST");
+		T_EQ(tap_open_nocarrier(&t2, "pvx%d"), -EINVAL, "tap: nocarrier: a '%d' pattern: -EINVAL");
+		T_EQ(tap_open_nocarrier(&t2, "pvquiet0"), 0, "tap: nocarrier: created as pvquiet0");
+		T_CHECK(!strcmp(t2.ifname, "pvquiet0") && if_nametoindex("pvquiet0") && !if_nametoindex("pvtmp0"),
+			"tap: nocarrier: renamed, no temporary name left", "ifname %s", t2.ifname);
+		T_EQ(tap_set_up(&t2, 1), 0, "tap: nocarrier: brought up");
+		usleep(50000);
+		T_CHECK(wait_running("pvquiet0", 0), "tap: nocarrier: up but no carrier (not running) from birth",
+			"running");
+		tap_set_carrier(&t2, 1);
+		T_CHECK(wait_running("pvquiet0", 1), "tap: nocarrier: running once its owner says so", "not running");
+		tap_close(&t2);
+	}
 	tap_close(&t);
 	return t_done();
 }

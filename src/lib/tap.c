@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tap.c - the TAP device: open, configure (vnet header, offloads, MTU,
- * MAC, link and carrier), read and write frames.
+ * MAC, link and carrier), read and write frames.  One helper for both TAP
+ * users: pvnet-front's eth0 (the guest's device) and pvnetd's host port.
  *
  * The virtio-net header is the legacy 10-byte struct virtio_net_hdr in
  * host byte order (no TUNSETVNETLE: we never cross endianness).  Interface
@@ -19,8 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "front/netfront.h"
-#include "front/tap.h"
+#include "lib/tap.h"
 
 static int tap_ifreq(struct pv_tap *t, unsigned long req, struct ifreq *ifr)
 {
@@ -60,6 +60,50 @@ int tap_open(struct pv_tap *t, const char *name)
 		return e;
 	}
 	snprintf(t->ifname, sizeof(t->ifname), "%s", ifr.ifr_name);
+	return 0;
+}
+
+/**
+ * tap_open_nocarrier() - create TAP @name with its carrier off from birth
+ *
+ * A TAP is registered by TUNSETIFF with the carrier on, under its final
+ * name: someone waiting for the name may bring it up before its owner has
+ * given it a MAC or turned the carrier off, and the kernel then starts
+ * IPv6 addrconf (and sends from a link-local address) with the random MAC
+ * it was born with.  So it is created under a temporary name, its carrier
+ * turned off, and only then renamed @name (a device must be down to be
+ * renamed: it is).  The owner turns the carrier on with tap_set_carrier().
+ * A @name with a '%' pattern cannot be renamed into: -EINVAL.
+ */
+int tap_open_nocarrier(struct pv_tap *t, const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int e, s;
+
+	if (strchr(name, '%'))
+		return -EINVAL;
+	if (strlen(name) >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	if (if_nametoindex(name))
+		return -EEXIST;		/* TUNSETIFF would have attached to a persistent one */
+	e = tap_open(t, "pvtmp%d");
+	if (e)
+		return e;
+	e = tap_set_carrier(t, 0);
+	if (!e) {
+		s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", t->ifname);
+		snprintf(ifr.ifr_newname, IFNAMSIZ, "%s", name);
+		if (s < 0 || ioctl(s, SIOCSIFNAME, &ifr) < 0)
+			e = -errno;
+		if (s >= 0)
+			close(s);
+	}
+	if (e) {
+		tap_close(t);
+		return e;
+	}
+	snprintf(t->ifname, sizeof(t->ifname), "%s", name);
 	return 0;
 }
 
@@ -149,10 +193,10 @@ ssize_t tap_read(struct pv_tap *t, struct virtio_net_hdr *vh, void *buf, size_t 
  */
 ssize_t tap_readv(struct pv_tap *t, struct virtio_net_hdr *vh, const struct iovec *iov, int iovcnt)
 {
-	struct iovec v[1 + PV_NF_MAX_TX_SLOTS + 1];
+	struct iovec v[1 + TAP_IOV_MAX];
 	ssize_t n;
 
-	if (iovcnt < 0 || iovcnt > (int)PV_NF_MAX_TX_SLOTS + 1)
+	if (iovcnt < 0 || iovcnt > TAP_IOV_MAX)
 		return -EINVAL;
 	v[0].iov_base = vh;
 	v[0].iov_len = sizeof(*vh);
@@ -170,10 +214,10 @@ ssize_t tap_readv(struct pv_tap *t, struct virtio_net_hdr *vh, const struct iove
 int tap_write(struct pv_tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
 	      int iovcnt)
 {
-	struct iovec v[1 + TAP_WRITE_IOV];
+	struct iovec v[1 + TAP_IOV_MAX];
 	ssize_t n;
 
-	if (iovcnt < 0 || iovcnt > TAP_WRITE_IOV)
+	if (iovcnt < 0 || iovcnt > TAP_IOV_MAX)
 		return -EINVAL;
 	v[0].iov_base = (void *)vh;
 	v[0].iov_len = sizeof(*vh);
@@ -182,18 +226,4 @@ int tap_write(struct pv_tap *t, const struct virtio_net_hdr *vh, const struct io
 		n = writev(t->fd, v, 1 + iovcnt);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : 0;
-}
-
-unsigned int tap_offload_for(unsigned int be_features)
-{
-	unsigned int f = TUN_F_CSUM;
-
-	/* A TSO frame is many pages: without scatter-gather netback takes one. */
-	if (be_features & PV_NF_BE_SG) {
-		if (be_features & PV_NF_BE_GSO_TCPV4)
-			f |= TUN_F_TSO4;
-		if (be_features & PV_NF_BE_GSO_TCPV6)
-			f |= TUN_F_TSO6;
-	}
-	return f;
 }

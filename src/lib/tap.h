@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tap.h - the guest's network device: a Linux TAP interface with a
- * virtio-net header on every frame, netfront's upper edge.
+ * tap.h - a Linux TAP interface with a virtio-net header on every frame:
+ * the guest's network device (netfront's upper edge) and pvnetd's host port.
  *
  *   guest stack (TCP/IP) <-> eth0 (TAP, IFF_VNET_HDR) <-> fd <-> pvnet-front
+ *   host stack <-> pvhost0 (TAP) <-> fd <-> pvnetd's switch
  *
  * The kernel hands us frames with a struct virtio_net_hdr in front
  * (partial checksums, 64 KiB TSO frames once the offloads are on) and
@@ -27,6 +28,8 @@ struct pv_tap {
 
 /* Open (create) TAP @name: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, non-blocking. */
 int tap_open(struct pv_tap *t, const char *name);
+/* The same, the carrier off before anyone can see @name (no '%' pattern). */
+int tap_open_nocarrier(struct pv_tap *t, const char *name);
 void tap_close(struct pv_tap *t);
 
 int tap_set_offload(struct pv_tap *t, unsigned int tun_f);	/* TUN_F_* */
@@ -42,16 +45,18 @@ int tap_set_carrier(struct pv_tap *t, int on);
  * Return: its length (without the header), -EAGAIN if none, -errno.
  */
 ssize_t tap_read(struct pv_tap *t, struct virtio_net_hdr *vh, void *buf, size_t size);
+/* The most pieces a frame may be read into or written from (after the header). */
+#define TAP_IOV_MAX	64
 /*
- * tap_write() - one frame to the kernel, of at most TAP_WRITE_IOV pieces
+ * tap_readv() - one frame into @iov (at most TAP_IOV_MAX pieces).
+ * Return: its length (without the header), -EAGAIN, -EIO (short), -errno.
+ */
+ssize_t tap_readv(struct pv_tap *t, struct virtio_net_hdr *vh, const struct iovec *iov, int iovcnt);
+/*
+ * tap_write() - one frame to the kernel, of at most TAP_IOV_MAX pieces
  * (netback's slots, or an RX chain of the fast path): 0, or -errno.
  */
-#define TAP_WRITE_IOV	64
-ssize_t tap_readv(struct pv_tap *t, struct virtio_net_hdr *vh, const struct iovec *iov, int iovcnt);
 int tap_write(struct pv_tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
 	      int iovcnt);
-
-/* The TUN_F_* offloads to ask for, given netfront's PV_NF_BE_* backend features. */
-unsigned int tap_offload_for(unsigned int be_features);
 
 #endif
