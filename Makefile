@@ -125,11 +125,52 @@ ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBBROKER)
 
 # The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
 $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LWIP_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(HOST_LDFLAGS) -o $@ $(filter-out %.dynlist,$^) $(LDLIBS) $(LWIP_LIBS)
 # pvnetd alone serves HTTP (--metrics, src/back/metrics.c): libmicrohttpd.
 $(BUILD)/pvnetd: LDLIBS += -lmicrohttpd
 # pvnetctl capture -w writes pcap files with libpcap's pcap_dump.
 $(BUILD)/pvnetctl: LDLIBS += -lpcap
+# The hosts of accelerator plugins export accel.h's functions, and only those
+# (not in LDFLAGS: make asan sets that on the command line).
+$(BUILD)/pvnetd $(BUILD)/pvnet-front: HOST_LDFLAGS := -Wl,--dynamic-list=src/accel/host.dynlist
+$(BUILD)/pvnetd $(BUILD)/pvnet-front: src/accel/host.dynlist
+
+# The pvnic pair as a loadable plugin (accel.h's struct pv_accel_plugin):
+# compiled against include/ and a view of src/ holding only the plugin's
+# own directory and the library code it links private, hidden copies of
+# (lib/, nic/, guest/xsc.h): no back/, front/, hv/ or guest/guest.h.
+ACCEL_SO := $(BUILD)/lib/pvnet-accel-pvnic.so
+ACCEL_SO_INC := $(BUILD)/accel-inc
+ACCEL_SO_SRCS := $(wildcard src/accel/pvnic_*.c) src/nic/nic_client.c src/nic/txrule.c \
+	src/guest/xsc.c src/lib/log.c src/lib/pkt.c src/lib/srcguard.c src/lib/storm.c src/lib/unix.c \
+	src/lib/seqpacket_call.c
+ACCEL_SO_OBJS := $(patsubst %.c,$(BUILD)/accel-so/%.o,$(ACCEL_SO_SRCS))
+ACCEL_SO_CFLAGS := $(filter-out -Isrc,$(ALL_CFLAGS)) -I$(ACCEL_SO_INC) -fPIC -fvisibility=hidden \
+	-DPVNET_ACCEL_SHARED
+$(ACCEL_SO_INC)/.ok:
+	@mkdir -p $(ACCEL_SO_INC)/guest
+	ln -sfn $(CURDIR)/src/accel $(ACCEL_SO_INC)/accel
+	ln -sfn $(CURDIR)/src/lib $(ACCEL_SO_INC)/lib
+	ln -sfn $(CURDIR)/src/nic $(ACCEL_SO_INC)/nic
+	ln -sf $(CURDIR)/src/guest/xsc.h $(ACCEL_SO_INC)/guest/xsc.h
+	@touch $@
+$(BUILD)/accel-so/%.o: %.c $(ACCEL_SO_INC)/.ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ACCEL_SO_CFLAGS) -MMD -MP -c $< -o $@
+$(ACCEL_SO): $(ACCEL_SO_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ACCEL_SO_CFLAGS) $(LDFLAGS) -shared -o $@.tmp $(ACCEL_SO_OBJS) $(LDLIBS)
+	@# What it takes from its host is accel.h's functions, nothing else
+	@# (versioned symbols are libc's; __* the compiler's runtime, e.g. ASan's).
+	@nm -D --undefined-only $@.tmp | awk '$$1 == "U" && $$2 !~ /@/ && $$2 !~ /^(pv_accel_|__)/ \
+		{ print "$@: needs " $$2 " from its host: not in accel.h"; bad = 1 } END { exit bad }'
+	mv $@.tmp $@
+# Plugins the tests must see refused (tests/plugins/): include/ only.
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/pvnet/accel.h
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Isrc,$(ALL_CFLAGS)) -fPIC -shared -o $@ $<
+all: $(ACCEL_SO) $(TEST_PLUGINS)
 
 $(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
@@ -178,7 +219,7 @@ BIN_PROGS  := pvnet-bench
 UNITS      := $(wildcard systemd/*.service)
 
 install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS)) $(BUILD)/libpvnet.a $(BUILD)/libpvnet.so.1 \
-		$(PRELOAD_SO)
+		$(PRELOAD_SO) $(ACCEL_SO)
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(SBIN_PROGS)) $(DESTDIR)$(SBINDIR)/
@@ -194,6 +235,9 @@ install: $(addprefix $(BUILD)/,$(SBIN_PROGS) $(BIN_PROGS)) $(BUILD)/libpvnet.a $
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man7
 	$(INSTALL) -m 0644 $(wildcard docs/*.7) $(DESTDIR)$(MANDIR)/man7/
 	$(INSTALL) -m 0644 include/pvnet/libpvnet.h include/pvnet/nic.h $(DESTDIR)$(INCLUDEDIR)/pvnet/
+	$(INSTALL) -m 0644 include/pvnet/accel.h $(DESTDIR)$(INCLUDEDIR)/pvnet/
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pvnet/accel
+	$(INSTALL) -m 0755 $(ACCEL_SO) $(DESTDIR)$(LIBDIR)/pvnet/accel/
 	for u in $(UNITS); do \
 		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' $$u >$(DESTDIR)$(UNITDIR)/$${u#systemd/} && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u#systemd/} || exit 1; \

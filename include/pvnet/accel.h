@@ -101,12 +101,27 @@
  *   show_nic     the same for the NIC (`pvnetctl nic`); @arg is the
  *                registration's.
  *
+ * Optional backend hook (version 1.2):
+ *
+ *   get_fds      the frontend half of the plugin this vif's accel-frontend
+ *                names asked for its descriptors (pv_accel_front_get_fds):
+ *                put new descriptors (dup()s: the host sends then closes
+ *                them) in @fds, at most @max; return how many, -EAGAIN
+ *                (not ready yet) or -errno.  Without it: -ENOENT.
+ *
  * Registration is by name, built-in plugins being instances like any
  * other: a table of ops (versioned: major must match, and @size must
  * cover the ops the host calls: an optional op beyond @size is taken as
  * NULL, so a 1.0 table still registers) and an opaque @arg given back to
- * new_device/probe.  A shared object "pvnet-accel-<name>.so" may register
- * itself from a constructor; pv_accel_load() dlopens it.
+ * new_device/probe.  The hosts start a plugin's halves from its struct
+ * pv_accel_plugin (below): built in (one table, src/accel/plugins.c) or
+ * exported by a shared object as pv_accel_plugin and loaded by path
+ * (--accel-plugin).  Writing one: docs/accel.md.
+ *
+ * Versioning: a major version changes only with an incompatible change;
+ * a minor one adds (optional ops at the end of a table, host functions).
+ * 1.2 added get_fds, the frame reserve, the store, grant, domain, loop
+ * and descriptor calls, and struct pv_accel_plugin.
  *
  * Threads: the frontend registry and hooks belong to the thread that runs
  * the netfronts' loop, the backend registry and hooks to pvnetd's loop
@@ -121,8 +136,11 @@
 #include <linux/virtio_net.h>
 
 /* Versions: major in the top 16 bits (must match), minor below (additions). */
-#define PV_ACCEL_FRONT_VERSION	0x00010001u	/* 1.1: flush */
-#define PV_ACCEL_BACK_VERSION	0x00010001u	/* 1.1: frame, vifs_changed, show, show_nic */
+#define PV_ACCEL_FRONT_VERSION	0x00010002u	/* 1.1: flush; 1.2: the host's reserve,
+						 * grant, xs_connect, get_fds, loop calls */
+#define PV_ACCEL_BACK_VERSION	0x00010002u	/* 1.1: frame, vifs_changed, show, show_nic;
+						 * 1.2: get_fds, the host's xs, grant and
+						 * loop calls */
 #define PV_ACCEL_VERSION_MAJOR(v) ((v) >> 16)
 /*
  * PV_ACCEL_OP() - an optional op of an ops table, or NULL when the table
@@ -194,12 +212,51 @@ int pv_accel_front_unregister(const char *name);
 void *pv_accel_front_priv(const struct pv_accel_front_dev *dev);
 void pv_accel_front_set_priv(struct pv_accel_front_dev *dev, void *priv);
 struct pv_loop *pv_accel_front_loop(const struct pv_accel_front_dev *dev);
-struct pv_guest *pv_accel_front_guest(const struct pv_accel_front_dev *dev);	/* grants, evtchns */
+/* The guest domain (opaque: an identity to compare, e.g. across remove and new_device). */
+struct pv_guest *pv_accel_front_guest(const struct pv_accel_front_dev *dev);
+/* netfront's own xenstore connection (opaque); a plugin makes its own, pv_accel_front_xs_connect. */
 struct xsc *pv_accel_front_xs(const struct pv_accel_front_dev *dev);
 const char *pv_accel_front_path(const struct pv_accel_front_dev *dev);	/* frontend dir */
 const char *pv_accel_front_backend(const struct pv_accel_front_dev *dev);	/* backend dir */
 const uint8_t *pv_accel_front_mac(const struct pv_accel_front_dev *dev);
 unsigned int pv_accel_front_mtu(const struct pv_accel_front_dev *dev);
+/* 1.2: the guest's domain id and the vif's device id. */
+unsigned int pv_accel_front_domid(const struct pv_accel_front_dev *dev);
+unsigned int pv_accel_front_devid(const struct pv_accel_front_dev *dev);
+
+/*
+ * 1.2: the frame reserve.  Every netfront registers PV_ACCEL_FRONT_RESERVE
+ * pages of memory with its domain that netfront itself never uses: the
+ * plugin's buffers, granted to the backend's domain as it needs.  Grant
+ * refs are below PV_ACCEL_FRONT_GRANT_MAX.
+ *
+ *   pv_accel_front_page()       page @i (0 .. PV_ACCEL_FRONT_RESERVE-1) of
+ *                               the reserve (PV_ACCEL_PAGE_SIZE bytes), NULL
+ *                               out of range or without a domain
+ *   pv_accel_front_grant()      grant page @i to @domid: the ref, or -errno
+ *   pv_accel_front_end_grant()  end a grant of the reserve: 0, -EBUSY while
+ *                               the grantee has it mapped (retry later),
+ *                               -EINVAL if @ref is not a grant of a reserve
+ *                               page (never touches netfront's own grants)
+ */
+#define PV_ACCEL_FRONT_RESERVE	256
+#define PV_ACCEL_FRONT_GRANT_MAX 2048
+#define PV_ACCEL_PAGE_SIZE	4096
+void *pv_accel_front_page(const struct pv_accel_front_dev *dev, unsigned int i);
+int pv_accel_front_grant(struct pv_accel_front_dev *dev, unsigned int i, unsigned int domid,
+			 int readonly);
+int pv_accel_front_end_grant(struct pv_accel_front_dev *dev, uint32_t ref);
+/* 1.2: a new xenstore connection of the guest's own (the plugin owns the fd). */
+int pv_accel_front_xs_connect(struct pv_accel_front_dev *dev);
+/*
+ * 1.2: pv_accel_front_get_fds() - the descriptors the backend half hands
+ * this plugin for its vif (its get_fds op, over the hypervisor socket,
+ * asked for by this plugin's name), at most @max (PV_ACCEL_MAX_FDS).
+ * Return: how many, -EAGAIN (not ready yet: ask again), -ENOENT (the
+ * backend serves no such vif under this name), or another -errno.
+ */
+#define PV_ACCEL_MAX_FDS	4
+int pv_accel_front_get_fds(struct pv_accel_front_dev *dev, int *fds, unsigned int max);
 
 /*
  * pv_accel_front_deliver() - a frame received on the fast path, to the
@@ -255,11 +312,13 @@ struct pv_accel_back_ops {
 	void (*vifs_changed)(struct pv_accel_back_vif *vif);
 	void (*show)(struct pv_accel_back_vif *vif, struct pv_accel_kv *kv);
 	void (*show_nic)(void *arg, struct pv_accel_kv *kv);
+	/* 1.2: optional, may be NULL */
+	int (*get_fds)(struct pv_accel_back_vif *vif, int *fds, unsigned int max);
 };
 /* The size of a 1.0 table (probe and remove only): still accepted. */
 #define PV_ACCEL_BACK_OPS_SIZE_1_0	(8 + 3 * sizeof(void *))
-_Static_assert(sizeof(struct pv_accel_back_ops) == 8 + 7 * sizeof(void *),
-	       "pv_accel_back_ops v1.1: grow only at the end, bump the minor version");
+_Static_assert(sizeof(struct pv_accel_back_ops) == 8 + 8 * sizeof(void *),
+	       "pv_accel_back_ops v1.2: grow only at the end, bump the minor version");
 
 /*
  * pv_accel_back_register() - serve the vifs whose "accel" key is @nic
@@ -301,15 +360,139 @@ int pv_accel_back_rm(struct pv_accel_back_vif *vif, const char *key);
 void pv_accel_kv_u64(struct pv_accel_kv *kv, const char *key, uint64_t v);
 void pv_accel_kv_str(struct pv_accel_kv *kv, const char *key, const char *v);
 
+/*
+ * 1.2: the host's store, for a backend plugin's own control work: the
+ * @xs of pv_accel_back_xs() (or of the environment, struct
+ * pv_accel_back_env), as domain 0.  Read: into @buf, NUL-terminated and
+ * truncated to @size - 1; the value's length or -errno.  The others: 0 or
+ * -errno.  Watch callbacks run from the loop, as Xen's WATCH_EVENT.
+ */
+struct xs_server;
+typedef void (*pv_accel_xs_watch_cb)(struct xs_server *xs, const char *path, const char *token,
+				     void *arg);
+int pv_accel_xs_read(struct xs_server *xs, const char *path, char *buf, size_t size);
+int pv_accel_xs_write(struct xs_server *xs, const char *path, const char *val);
+int pv_accel_xs_rm(struct xs_server *xs, const char *path);
+int pv_accel_xs_watch(struct xs_server *xs, const char *path, const char *token,
+		      pv_accel_xs_watch_cb cb, void *arg);
+int pv_accel_xs_unwatch(struct xs_server *xs, const char *path, const char *token);
+
+/*
+ * 1.2: a guest's grants, mapped by the host (domain 0) through the one
+ * checked path: pv_accel_gnt_map() maps grant @ref of domain @granter
+ * (0, or -errno: a bad ref, a grant not for domain 0, a read-only grant
+ * asked for writing) and fills @m; @m->frame is the page's frame in the
+ * granter's memory (what a NIC's buffer table names).  Keep @m as it is
+ * until pv_accel_gnt_unmap().  pv_accel_domain_info(): domain @domid's
+ * grant entries (refs are below @nr_grants) and its memory (@mem_fd, the
+ * host's: borrowed for the call, e.g. to hand a NIC with SCM_RIGHTS;
+ * @nr_pages frames); 0, or -ENOENT.
+ */
+struct pv_hv;
+struct pv_accel_gnt {
+	void *page;			/* PV_ACCEL_PAGE_SIZE bytes */
+	uint32_t frame;
+	uint32_t ref;
+	uint64_t host[4];		/* the host's own */
+};
+int pv_accel_gnt_map(struct pv_hv *hv, unsigned int granter, uint32_t ref, int readonly,
+		     struct pv_accel_gnt *m);
+void pv_accel_gnt_unmap(struct pv_hv *hv, struct pv_accel_gnt *m);
+struct pv_accel_domain {
+	uint32_t nr_grants;
+	uint32_t nr_pages;
+	int mem_fd;
+};
+int pv_accel_domain_info(struct pv_hv *hv, unsigned int domid, struct pv_accel_domain *out);
+
 /* Write "accel-frontend" = @name (the frontend plugin netfront should attach). */
 int pv_accel_back_publish_frontend(struct pv_accel_back_vif *vif, const char *name);
 /* Publish the backend's "accelstate"; the plugin drives it from now on. */
 int pv_accel_back_set_state(struct pv_accel_back_vif *vif, int state);
 
 /* ---------------------------------------------------------------------- */
-/* Loading plugins from shared objects.                                   */
+/* Both hosts (1.2): the loop a plugin's descriptors and timers run on.    */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * The loop of pv_accel_front_loop() / pv_accel_back_loop() (or the
+ * environment's): one thread, epoll.  pv_accel_loop_add() calls @cb with
+ * the epoll events whenever @fd has one of @events (NULL on failure, with
+ * errno); pv_accel_loop_timer() after @first_ms, then every @period_ms (0:
+ * once).  Delete what you added before closing its fd, from any callback.
+ */
+struct pv_loop;
+struct pv_watch;
+typedef void (*pv_accel_loop_cb)(struct pv_loop *loop, int fd, uint32_t events, void *arg);
+struct pv_watch *pv_accel_loop_add(struct pv_loop *loop, int fd, uint32_t events,
+				   pv_accel_loop_cb cb, void *arg);
+void pv_accel_loop_del(struct pv_loop *loop, struct pv_watch *w);
+struct pv_watch *pv_accel_loop_timer(struct pv_loop *loop, unsigned int first_ms,
+				     unsigned int period_ms, pv_accel_loop_cb cb, void *arg);
+void pv_accel_loop_timer_del(struct pv_loop *loop, struct pv_watch *w);
+
+/* ---------------------------------------------------------------------- */
+/* Plugins: built in, or loaded from a shared object.                     */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * struct pv_accel_plugin - one accelerator plugin (usually a pair: the
+ * backend half for pvnetd, the frontend half for pvnet-front), as the
+ * hosts start it.  Built-in plugins are listed in one table
+ * (src/accel/plugins.c); a shared object exports one as the data symbol
+ * PV_ACCEL_PLUGIN_SYMBOL (PV_ACCEL_PLUGIN_EXPORT), and the hosts load it
+ * by path: `pvnetd --accel-plugin PATH`, `pvnet-front --accel-plugin PATH`.
+ * A loaded plugin replaces a built-in one of the same name.
+ *
+ * @front_version, @back_version: the accel.h it was built with.  The host
+ * refuses it unless each major matches the host's and each minor is at
+ * most the host's (the plugin may call any host function of its minor).
+ * @size: sizeof(struct pv_accel_plugin), at least PV_ACCEL_PLUGIN_SIZE_1_2.
+ *
+ * back_start  pvnetd, once, before any guest: register the backend half
+ *             (pv_accel_back_register) with what @env gives; *@state is
+ *             given back to back_stop.  NULL: no backend half.
+ * front_start pvnet-front, once, before any netfront: register the
+ *             frontend half (pv_accel_front_register).  NULL: none.
+ *             @env has the loop and the log settings only.
+ * A shared object's private copy of logging code should log as @env
+ * says (the host's ident, level, stderr or syslog).
+ * *_stop      unregister and free (at exit).
+ * Return of the starts: 0 or -errno (the host logs it and goes on
+ * without the plugin).
+ */
+struct pv_accel_env {
+	struct pv_loop *loop;		/* the host's loop */
+	struct xs_server *xs;		/* pvnetd: its store; pvnet-front: NULL */
+	struct pv_hv *hv;		/* pvnetd: its hypervisor; pvnet-front: NULL */
+	const char *nic_dir;		/* pvnetd --nic DIR, or NULL */
+	const char *log_ident;		/* how the host logs */
+	int log_level;			/* syslog(3) levels: 3 err .. 7 debug */
+	int log_syslog;			/* 1: to syslog, 0: to stderr */
+};
+
+struct pv_accel_plugin {
+	uint32_t front_version;		/* PV_ACCEL_FRONT_VERSION */
+	uint32_t back_version;		/* PV_ACCEL_BACK_VERSION */
+	uint32_t size;			/* sizeof(struct pv_accel_plugin) */
+	uint32_t reserved;		/* 0 */
+	const char *name;		/* [a-z0-9_.-]{1,31} */
+	int (*back_start)(const struct pv_accel_env *env, void **state);
+	void (*back_stop)(void *state);
+	int (*front_start)(const struct pv_accel_env *env, void **state);
+	void (*front_stop)(void *state);
+};
+#define PV_ACCEL_PLUGIN_SIZE_1_2	(16 + 5 * sizeof(void *))
+_Static_assert(sizeof(struct pv_accel_plugin) == PV_ACCEL_PLUGIN_SIZE_1_2,
+	       "pv_accel_plugin v1.2: grow only at the end, bump the minor versions");
+
+#define PV_ACCEL_PLUGIN_SYMBOL	"pv_accel_plugin"
+/* In a plugin's shared object: its one exported symbol. */
+#define PV_ACCEL_PLUGIN_EXPORT(desc)							\
+	__attribute__((visibility("default")))						\
+	const struct pv_accel_plugin *const pv_accel_plugin = &(desc)
+
+/* Older: a shared object "<dir>/pvnet-accel-<name>.so" whose constructor registers. */
 #define PV_ACCEL_DIR_ENV	"PVNET_ACCEL_DIR"
 #define PV_ACCEL_DIR_DEFAULT	"/usr/lib/pvnet/accel"
 

@@ -163,16 +163,21 @@ struct pv_hv_vif_reply {
 };
 
 /*
- * PV_HV_ACCEL_FDS: the frontend half of an accelerator asks for the
- * descriptors of the fast path behind its vif @devid (docs/accel-pvnic.md).
- * Answered by the backend half serving the vif.  Empty reply body; reply
- * fds for "pvnic": [0] VI memfd, [1] doorbell eventfd, [2] wake-up eventfd.
- * Refused with -EAGAIN if the vif's fast path is not ready (yet),
- * -ENOENT if the domain has no such accelerated vif.
+ * PV_HV_ACCEL_FDS: the frontend half of accelerator plugin @name asks for
+ * the descriptors of the fast path behind its vif @devid (include/pvnet/
+ * accel.h: pv_accel_front_get_fds, the backend's get_fds op).  Answered by
+ * the backend plugin serving the vif, if it published @name as the vif's
+ * accel-frontend.  @name is NUL-terminated, [a-z0-9_.-]{1,31}
+ * (pv_accel_name_ok), else the request is malformed.  Empty reply body;
+ * reply fds: 1 to PV_HV_MAX_FDS, in the plugin's own order (for "pvnic":
+ * docs/accel-pvnic.md).  Refused with -EAGAIN if the vif's fast path is
+ * not ready (yet), -ENOENT if the domain has no such vif served by @name.
  */
+#define PV_HV_ACCEL_NAME_MAX	32	/* == PV_ACCEL_NAME_MAX */
 struct pv_hv_accel_fds {
 	uint32_t devid;
+	char name[PV_HV_ACCEL_NAME_MAX];
 };
-_Static_assert(sizeof(struct pv_hv_accel_fds) == 4, "pv_hv_accel_fds is 4 bytes");
+_Static_assert(sizeof(struct pv_hv_accel_fds) == 36, "pv_hv_accel_fds is 36 bytes");
 
 #endif

@@ -35,6 +35,7 @@
 /* Pages shared between domains are 4 KiB, as on x86 Xen. */
 #define PV_PAGE_SHIFT 12
 #define PV_PAGE_SIZE  (1u << PV_PAGE_SHIFT)
+#define PV_GNT_RESERVED    8	/* grant refs 0..7 reserved, as GNTTAB_NR_RESERVED_ENTRIES */
 
 /* A 16-bit domain id as Xen has it; DOMID_SELF etc. come from xen.h. */
 typedef uint16_t pv_domid_t;

@@ -55,7 +55,9 @@ struct pv_dummy_front {
 struct pv_dummy_back {
 	char frontend[32];		/* published as accel-frontend ("" = PV_DUMMY_NAME) */
 	int refuse;			/* probe fails with -ENODEV */
-	unsigned long probes, removes, live;
+	int fd_ready;			/* get_fds: a dup of @fd; 0: -EAGAIN (not ready) */
+	int fd;
+	unsigned long probes, removes, live, fds_given;
 };
 
 int pv_dummy_front_register(struct pv_dummy_front *df);
@@ -65,6 +67,8 @@ int pv_dummy_front_release(struct pv_dummy_front *df);
 /* A frame "from the NIC", delivered by the next poll; -ENOBUFS when the queue is full. */
 int pv_dummy_front_inject(struct pv_dummy_front *df, const void *frame, uint32_t len);
 int pv_dummy_front_held(const struct pv_dummy_front *df);	/* 1 while a frame is held */
+/* pv_accel_front_get_fds() of the attached device; -ENODEV if none. */
+int pv_dummy_front_get_fds(struct pv_dummy_front *df, int *fds, unsigned int max);
 
 int pv_dummy_back_register(struct pv_dummy_back *db, const char *nic);
 int pv_dummy_back_unregister(const char *nic);

@@ -6,6 +6,7 @@
  * told to refuse.  Not a fast path: there is no NIC behind it.
  */
 #include <errno.h>
+#include <fcntl.h>
 
 #include "accel/dummy.h"
 #include "pvnet/accel.h"
@@ -34,12 +35,29 @@ static void dummy_back_remove(struct pv_accel_back_vif *vif)
 	db->live--;
 }
 
+/* get_fds (1.2): one descriptor, a dup of the test's @fd, once it says ready. */
+static int dummy_back_get_fds(struct pv_accel_back_vif *vif, int *fds, unsigned int max)
+{
+	struct pv_dummy_back *db = pv_accel_back_priv(vif);
+
+	if (!db->fd_ready)
+		return -EAGAIN;
+	if (max < 1)
+		return -ENOBUFS;
+	fds[0] = fcntl(db->fd, F_DUPFD_CLOEXEC, 0);
+	if (fds[0] < 0)
+		return -errno;
+	db->fds_given++;
+	return 1;
+}
+
 static const struct pv_accel_back_ops dummy_back_ops = {
 	.version = PV_ACCEL_BACK_VERSION,
 	.size = sizeof(struct pv_accel_back_ops),
 	.name = PV_DUMMY_NAME,
 	.probe = dummy_back_probe,
 	.remove = dummy_back_remove,
+	.get_fds = dummy_back_get_fds,
 };
 
 /**

@@ -285,6 +285,11 @@ int pv_dummy_front_held(const struct pv_dummy_front *df)
 	return df->dev && df->dev->has_held;
 }
 
+int pv_dummy_front_get_fds(struct pv_dummy_front *df, int *fds, unsigned int max)
+{
+	return df->dev ? pv_accel_front_get_fds(df->dev->dev, fds, max) : -ENODEV;
+}
+
 /**
  * pv_dummy_front_inject() - a frame "from the NIC": queued, then the interrupt
  */

@@ -7,7 +7,7 @@
 #ifndef PVNET_ACCEL_PVNIC_H
 #define PVNET_ACCEL_PVNIC_H
 
-struct pv_guest;
+struct pv_accel_plugin;
 
 #define PVNIC_NAME		"pvnic"	/* NIC name in "accel", frontend plugin name */
 #define PVNIC_NR_PAGES		256	/* K: pages the frontend grants */
@@ -65,20 +65,16 @@ struct pv_guest;
  */
 #define PVNIC_KEY_SRC_ADDRS	"accel-src-addrs"
 
-/* Descriptor order in the PV_HV_ACCEL_FDS reply. */
+/* Descriptor order of get_fds (PV_HV_ACCEL_FDS's reply). */
 #define PVNIC_FD_VI_MEM		0	/* VI memfd (nic.h layout) */
 #define PVNIC_FD_DOORBELL	1	/* doorbell eventfd */
 #define PVNIC_FD_WAKE		2	/* wake-up eventfd */
 #define PVNIC_NR_FDS		3
 
 /*
- * pvnic_guest_accel_fds() - ask pvnetd (over the guest's hv.sock) for the
- * descriptors of the VI behind vif @devid (PV_HV_ACCEL_FDS).
- * @fds: on success [VI memfd, doorbell eventfd, wake-up eventfd]; the
- *       caller owns and closes them.
- * Return: 0, -EAGAIN (fast path not ready yet), -ENOENT (no such
- * accelerated vif), or another -errno.  Implemented in src/guest/guest.c.
+ * The pair as one plugin (src/accel/pvnic_plugin.c): built in (the table
+ * in src/accel/plugins.c) and the entry of build/lib/pvnet-accel-pvnic.so.
  */
-int pvnic_guest_accel_fds(struct pv_guest *g, unsigned int devid, int fds[3]);
+extern const struct pv_accel_plugin pvnic_accel_plugin;
 
 #endif

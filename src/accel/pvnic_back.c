@@ -71,10 +71,7 @@
 
 #include "accel/pvnic.h"
 #include "accel/pvnic_back.h"
-#include "hv/hv.h"
-#include "hv/xs.h"
 #include "lib/log.h"
-#include "lib/loop.h"
 #include "lib/srcguard.h"
 #include "lib/storm.h"
 #include "nic/nic_client.h"
@@ -140,7 +137,7 @@ struct pvnic_vif {
 	/* the guest's pages (ready: handshake done) */
 	int ready;
 	unsigned int nr_pages;
-	struct pv_gnt_map maps[PVNIC_MAX_PAGES];
+	struct pv_accel_gnt maps[PVNIC_MAX_PAGES];
 	uint32_t buf_ids[PVNIC_MAX_PAGES * PVNIC_BUFS_PER_PAGE];
 	int failed;		/* refused the frontend's last accelstate 3 */
 };
@@ -173,7 +170,7 @@ static int pb_write(struct pvnic_vif *pv, const char *dir, const char *key, cons
 	char path[PB_PATH_MAX + 32];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, key);
-	return xs_server_write(pv->pb->xs, path, val, strlen(val));
+	return pv_accel_xs_write(pv->pb->xs, path, val);
 }
 
 static void pb_rm(struct pvnic_vif *pv, const char *key)
@@ -181,7 +178,7 @@ static void pb_rm(struct pvnic_vif *pv, const char *key)
 	char path[PB_PATH_MAX + 32];
 
 	snprintf(path, sizeof(path), "%s/%s", pv->be, key);
-	xs_server_rm(pv->pb->xs, path);
+	pv_accel_xs_rm(pv->pb->xs, path);
 }
 
 static void pb_rm_keys(struct pvnic_vif *pv)
@@ -227,7 +224,7 @@ static void pb_bufs_release(struct pvnic_vif *pv, int unmap_entries)
 		}
 	}
 	for (unsigned int i = 0; i < PVNIC_MAX_PAGES; i++)
-		pv_gnt_unmap(pb->hv, &pv->maps[i]);
+		pv_accel_gnt_unmap(pb->hv, &pv->maps[i]);
 	pv->nr_pages = 0;
 	pv->ready = 0;
 }
@@ -453,7 +450,7 @@ static void pb_storm_program(struct pvnic_vif *pv, int force)
 		lim[k][0] = pv_storm_default_pps(k ? PV_STORM_MCAST : PV_STORM_BCAST);
 		lim[k][1] = 0;
 		snprintf(path, sizeof(path), "%s/%s", pv->be, pb_storm_keys[k]);
-		if (xs_server_read(pb->xs, path, val, sizeof(val)) >= 0 &&
+		if (pv_accel_xs_read(pb->xs, path, val, sizeof(val)) >= 0 &&
 		    pv_storm_parse(val, &lim[k][0], &lim[k][1]) < 0) {
 			pv_log_rl(&pb->rl, PV_LOG_WARN, "vif%u.%u: pvnic: ignoring malformed %s '%.32s'",
 				  pv->domid, pv->devid, pb_storm_keys[k], val);
@@ -493,7 +490,7 @@ static void pb_addrs_refresh(struct pvnic_vif *pv, int force)
 	struct pv_sg_addrs set = { 0 };
 
 	snprintf(path, sizeof(path), "%s/%s", pv->be, PVNIC_KEY_IP_OWNED);
-	if (xs_server_read(pv->pb->xs, path, val, sizeof(val)) >= 0 &&
+	if (pv_accel_xs_read(pv->pb->xs, path, val, sizeof(val)) >= 0 &&
 	    pv_sg_addrs_parse(val, &set) < 0) {
 		pv_log_rl(&pv->pb->rl, PV_LOG_WARN, "vif%u.%u: pvnic: bad " PVNIC_KEY_IP_OWNED " '%.64s'",
 			  pv->domid, pv->devid, val);
@@ -632,7 +629,7 @@ static void pb_filter_config(struct pvnic_vif *pv)
 
 	pv->mode_mac = 0;
 	snprintf(path, sizeof(path), "%s/%s", pv->be, PVNIC_KEY_FILTER);
-	if (xs_server_read(pb->xs, path, val, sizeof(val)) >= 0) {
+	if (pv_accel_xs_read(pb->xs, path, val, sizeof(val)) >= 0) {
 		if (!strcmp(val, "mac"))
 			pv->mode_mac = 1;
 		else if (strcmp(val, "flow"))
@@ -640,7 +637,7 @@ static void pb_filter_config(struct pvnic_vif *pv)
 				pv->domid, pv->devid, val);
 	}
 	snprintf(path, sizeof(path), "%s/%s", pv->be, PVNIC_KEY_MAX_FILTERS);
-	if (xs_server_read(pb->xs, path, val, sizeof(val)) >= 0) {
+	if (pv_accel_xs_read(pb->xs, path, val, sizeof(val)) >= 0) {
 		errno = 0;
 		q = strtoul(val, &end, 10);
 		if (errno || end == val || *end || q == 0) {
@@ -808,7 +805,7 @@ static int pb_vi_match_frontend(struct pvnic_vif *pv)
 	int n;
 
 	snprintf(path, sizeof(path), "%s/%s", pv->fe, PVNIC_KEY_RX_CHAIN);
-	n = xs_server_read(pv->pb->xs, path, val, sizeof(val));
+	n = pv_accel_xs_read(pv->pb->xs, path, val, sizeof(val));
 	flags = pb_vi_flags_for(pv, n == 1 && val[0] == '1');
 	if (flags == pv->vi_flags)
 		return 0;
@@ -824,7 +821,7 @@ static void pb_bufs_connect(struct pvnic_vif *pv)
 	char refs_s[PB_REFS_MAX], path[PB_PATH_MAX + 32], *ids_s, num[16];
 	grant_ref_t refs[PVNIC_MAX_PAGES];
 	uint32_t chunks[PVNIC_MAX_PAGES * PVNIC_BUFS_PER_PAGE];
-	struct pv_domain *d = pv_domain_get(pb->hv, pv->domid);
+	struct pv_accel_domain dom, *d = pv_accel_domain_info(pb->hv, pv->domid, &dom) ? NULL : &dom;
 	unsigned int nbufs;
 	size_t off = 0;
 	int n, e;
@@ -839,7 +836,7 @@ static void pb_bufs_connect(struct pvnic_vif *pv)
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/%s", pv->fe, PVNIC_KEY_BUF_REFS);
-	n = xs_server_read(pb->xs, path, refs_s, sizeof(refs_s));
+	n = pv_accel_xs_read(pb->xs, path, refs_s, sizeof(refs_s));
 	if (n < 0) {
 		pb->st.bad_refs++;
 		pb_fail(pv, "no " PVNIC_KEY_BUF_REFS, n);
@@ -857,14 +854,14 @@ static void pb_bufs_connect(struct pvnic_vif *pv)
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		e = pv_gnt_map(pb->hv, pv->domid, refs[i], 0, 0, &pv->maps[i]);
+		e = pv_accel_gnt_map(pb->hv, pv->domid, refs[i], 0, &pv->maps[i]);
 		if (e) {
 			pb->st.bad_refs++;
 			pb_bufs_release(pv, 0);
 			pb_fail(pv, "grant map", e);
 			return;
 		}
-		uint32_t frame = (uint32_t)(((uint8_t *)pv->maps[i].page - d->mem) / PV_NIC_PAGE_SIZE);
+		uint32_t frame = pv->maps[i].frame;
 
 		chunks[2 * i] = 2 * frame;
 		chunks[2 * i + 1] = 2 * frame + 1;
@@ -941,7 +938,7 @@ static void pb_fe_watch_cb(struct xs_server *xs, const char *path, const char *t
 	(void)path;
 	(void)token;
 	snprintf(p, sizeof(p), "%s/%s", pv->fe, PV_ACCEL_KEY_STATE);
-	if (xs_server_read(xs, p, val, sizeof(val)) > 0) {
+	if (pv_accel_xs_read(xs, p, val, sizeof(val)) > 0) {
 		char *end;
 		long v = strtol(val, &end, 10);
 
@@ -1011,15 +1008,15 @@ static int pb_probe(struct pv_accel_back_vif *vif, void *arg)
 	if (!pv->vi_ok)
 		pv_accel_back_set_state(vif, pb->cfd >= 0 ? XenbusStateClosed : XenbusStateInitWait);
 	snprintf(p, sizeof(p), "%s/%s", pv->fe, PV_ACCEL_KEY_STATE);
-	pv->watched = xs_server_watch(pb->xs, p, pv->token, pb_fe_watch_cb, pv) == 0;
+	pv->watched = pv_accel_xs_watch(pb->xs, p, pv->token, pb_fe_watch_cb, pv) == 0;
 	snprintf(pv->addrs_token, sizeof(pv->addrs_token), "pvnic-ip-%u-%u", pv->domid, pv->devid);
 	snprintf(p, sizeof(p), "%s/%s", pv->be, PVNIC_KEY_IP_OWNED);
-	pv->addrs_watched = xs_server_watch(pb->xs, p, pv->addrs_token, pb_addrs_watch_cb, pv) == 0;
+	pv->addrs_watched = pv_accel_xs_watch(pb->xs, p, pv->addrs_token, pb_addrs_watch_cb, pv) == 0;
 	snprintf(pv->storm_token, sizeof(pv->storm_token), "pvnic-storm-%u-%u", pv->domid, pv->devid);
 	for (int k = 0; k < 2; k++) {
 		snprintf(p, sizeof(p), "%s/%s", pv->be, pb_storm_keys[k]);
-		pv->storm_watched |= (xs_server_watch(pb->xs, p, pv->storm_token, pb_storm_watch_cb,
-						      pv) == 0) << k;
+		pv->storm_watched |= (pv_accel_xs_watch(pb->xs, p, pv->storm_token, pb_storm_watch_cb,
+							pv) == 0) << k;
 	}
 	return 0;
 }
@@ -1035,16 +1032,16 @@ static void pb_remove(struct pv_accel_back_vif *vif)
 	pb = pv->pb;
 	if (pv->watched) {
 		snprintf(p, sizeof(p), "%s/%s", pv->fe, PV_ACCEL_KEY_STATE);
-		xs_server_unwatch(pb->xs, p, pv->token);
+		pv_accel_xs_unwatch(pb->xs, p, pv->token);
 	}
 	if (pv->addrs_watched) {
 		snprintf(p, sizeof(p), "%s/%s", pv->be, PVNIC_KEY_IP_OWNED);
-		xs_server_unwatch(pb->xs, p, pv->addrs_token);
+		pv_accel_xs_unwatch(pb->xs, p, pv->addrs_token);
 	}
 	for (int k = 0; k < 2; k++)
 		if (pv->storm_watched & (1 << k)) {
 			snprintf(p, sizeof(p), "%s/%s", pv->be, pb_storm_keys[k]);
-			xs_server_unwatch(pb->xs, p, pv->storm_token);
+			pv_accel_xs_unwatch(pb->xs, p, pv->storm_token);
 		}
 	pb_vi_teardown(pv);
 	pb_rm_keys(pv);
@@ -1195,6 +1192,8 @@ static void pb_show_nic(void *arg, struct pv_accel_kv *kv)
 #undef IN
 }
 
+static int pb_get_fds(struct pv_accel_back_vif *vif, int *fds, unsigned int max);
+
 static const struct pv_accel_back_ops pvnic_back_ops = {
 	.version = PV_ACCEL_BACK_VERSION,
 	.size = sizeof(struct pv_accel_back_ops),
@@ -1205,6 +1204,7 @@ static const struct pv_accel_back_ops pvnic_back_ops = {
 	.vifs_changed = pb_vifs_changed,
 	.show = pb_show,
 	.show_nic = pb_show_nic,
+	.get_fds = pb_get_fds,
 };
 
 /* ---- the control connection ---- */
@@ -1217,7 +1217,7 @@ static void pb_nic_down(struct pvnic_back *pb, const char *why)
 		return;
 	pv_warn("pvnic: lost pvnet-nicd (%s): fast paths down, reconnecting", why);
 	if (pb->cfd_w)
-		pv_loop_del(pb->loop, pb->cfd_w);
+		pv_accel_loop_del(pb->loop, pb->cfd_w);
 	pb->cfd_w = NULL;
 	close(pb->cfd);		/* the NIC frees our VIs with the connection */
 	pb->cfd = -1;
@@ -1230,7 +1230,7 @@ static void pb_nic_down(struct pvnic_back *pb, const char *why)
 		pb_vi_close_fds(pv);
 		pb_rm_keys(pv);
 		snprintf(p, sizeof(p), "%s/%s", pv->be, PV_ACCEL_KEY_FRONTEND);
-		xs_server_rm(pb->xs, p);	/* netfront detaches its half */
+		pv_accel_xs_rm(pb->xs, p);	/* netfront detaches its half */
 		pv_accel_back_set_state(pv->vif, XenbusStateClosed);
 	}
 	pb_retry_start(pb);
@@ -1262,7 +1262,7 @@ static int pb_connect(struct pvnic_back *pb)
 		close(fd);
 		return e;
 	}
-	pb->cfd_w = pv_loop_add(pb->loop, fd, EPOLLIN, pb_cfd_cb, pb);
+	pb->cfd_w = pv_accel_loop_add(pb->loop, fd, EPOLLIN, pb_cfd_cb, pb);
 	if (!pb->cfd_w) {
 		close(fd);
 		return -ENOMEM;
@@ -1290,7 +1290,7 @@ static void pb_retry_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg
 	(void)loop;
 	(void)fd;
 	(void)events;
-	pv_loop_timer_del(pb->loop, pb->retry_t);
+	pv_accel_loop_timer_del(pb->loop, pb->retry_t);
 	pb->retry_t = NULL;
 	e = pb_connect(pb);
 	if (e) {
@@ -1307,7 +1307,7 @@ static void pb_retry_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg
 static void pb_retry_start(struct pvnic_back *pb)
 {
 	if (!pb->retry_t)
-		pb->retry_t = pv_loop_timer(pb->loop, PVNIC_BACK_RETRY_MS, PVNIC_BACK_RETRY_MS,
+		pb->retry_t = pv_accel_loop_timer(pb->loop, PVNIC_BACK_RETRY_MS, PVNIC_BACK_RETRY_MS,
 					    pb_retry_cb, pb);
 	if (!pb->retry_t)
 		pv_err("pvnic: no retry timer: %s", strerror(errno));
@@ -1364,9 +1364,9 @@ void pvnic_back_free(struct pvnic_back *pb)
 	while (pb->vifs)		/* not reached: unregister removed them */
 		pb_remove(pb->vifs->vif);
 	if (pb->retry_t)
-		pv_loop_timer_del(pb->loop, pb->retry_t);
+		pv_accel_loop_timer_del(pb->loop, pb->retry_t);
 	if (pb->cfd_w)
-		pv_loop_del(pb->loop, pb->cfd_w);
+		pv_accel_loop_del(pb->loop, pb->cfd_w);
 	if (pb->cfd >= 0)
 		close(pb->cfd);
 	free(pb);
@@ -1394,27 +1394,22 @@ int pvnic_back_vif_info(const struct pvnic_back *pb, unsigned int domid, unsigne
 	return -ENOENT;
 }
 
-int pvnic_back_accel_fds(struct pv_hv *hv, struct pv_domain *d, unsigned int devid,
-			 int fds[3], void *arg)
+/* get_fds (accel.h 1.2): dup()s of vif's VI memfd, doorbell and wake-up eventfds. */
+static int pb_get_fds(struct pv_accel_back_vif *vif, int *fds, unsigned int max)
 {
-	struct pvnic_back *pb = arg;
-	struct pvnic_vif *pv;
-	int src[3];
+	struct pvnic_vif *pv = pv_accel_back_priv(vif);
+	int src[PVNIC_NR_FDS];
 
-	(void)hv;
-	if (!pb || !d)
-		return -ENOENT;
-	for (pv = pb->vifs; pv; pv = pv->next)
-		if (pv->domid == d->domid && pv->devid == devid)
-			break;
 	if (!pv)
 		return -ENOENT;
-	if (!pv->vi_ok || !pv->ready || pb->cfd < 0)
+	if (max < PVNIC_NR_FDS)
+		return -ENOBUFS;
+	if (!pv->vi_ok || !pv->ready || pv->pb->cfd < 0)
 		return -EAGAIN;
-	src[0] = pv->vi.mem_fd;
-	src[1] = pv->vi.doorbell_fd;
-	src[2] = pv->vi.wake_fd;
-	for (int i = 0; i < 3; i++) {
+	src[PVNIC_FD_VI_MEM] = pv->vi.mem_fd;
+	src[PVNIC_FD_DOORBELL] = pv->vi.doorbell_fd;
+	src[PVNIC_FD_WAKE] = pv->vi.wake_fd;
+	for (int i = 0; i < PVNIC_NR_FDS; i++) {
 		fds[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 0);
 		if (fds[i] < 0) {
 			int e = -errno;
@@ -1426,6 +1421,6 @@ int pvnic_back_accel_fds(struct pv_hv *hv, struct pv_domain *d, unsigned int dev
 			return e;
 		}
 	}
-	pb->st.fds_given++;
-	return 0;
+	pv->pb->st.fds_given++;
+	return PVNIC_NR_FDS;
 }

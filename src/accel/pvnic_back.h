@@ -4,7 +4,7 @@
  * pvnetd (docs/accel-pvnic.md).  Control work only: VIs, filters and buffer
  * table entries on pvnet-nicd's control socket, the guest's grants kept
  * mapped while the NIC uses its pages, the xenstore handshake, and the
- * answer to PV_HV_ACCEL_FDS.
+ * VI's descriptors for the frontend (get_fds, PV_HV_ACCEL_FDS).
  *
  * One control connection per instance, kept open (a VI belongs to the
  * connection that allocated it).  If pvnet-nicd goes away every vif's fast
@@ -33,7 +33,6 @@
 
 struct pv_loop;
 struct pv_hv;
-struct pv_domain;
 struct xs_server;
 struct pvnic_back;
 
@@ -102,14 +101,5 @@ struct pvnic_vif_info {
 /* Return: 0, or -ENOENT if vif @domid.@devid is not served. */
 int pvnic_back_vif_info(const struct pvnic_back *pb, unsigned int domid, unsigned int devid,
 			struct pvnic_vif_info *out);
-
-/*
- * pvnic_back_accel_fds() - struct pv_hv's accel_fds hook (@arg: the
- * instance): dup()s of the VI memfd, doorbell and wake-up eventfds of vif
- * @d.@devid, which the caller closes after sending.
- * Return: 0, -ENOENT (no such vif served), -EAGAIN (fast path not ready).
- */
-int pvnic_back_accel_fds(struct pv_hv *hv, struct pv_domain *d, unsigned int devid,
-			 int fds[3], void *arg);
 
 #endif

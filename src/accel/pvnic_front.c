@@ -14,7 +14,7 @@
  * ===================
  *
  * Memory.  K = PVNIC_NR_PAGES pages of netfront's accelerator reserve
- * (PV_NF_ACCEL_FRAME(i), registered with the domain but never used by
+ * (pv_accel_front_page(i), registered with the domain but never used by
  * netfront) are granted writable to dom0.  Page i is NIC buffers 2i and
  * 2i+1 (2 KiB each).  Buffers 0..NRX-1 (PVNIC_NR_RX) are RX buffers,
  * always posted except while one is being delivered; buffers NRX..2K-1 are
@@ -116,6 +116,7 @@
  */
 
 #define _GNU_SOURCE
+#include "accel/pvnic_front.h"
 #include "accel/pvnic_front_priv.h"
 
 /* Grant refs still mapped by the backend at remove, ended later. */
@@ -128,7 +129,7 @@ static struct pvnic_linger {
 
 /* ---- grants ---- */
 
-static void pvnic_linger_retry(const struct pv_accel_front_dev *dev, struct pv_guest *g)
+static void pvnic_linger_retry(struct pv_accel_front_dev *dev, struct pv_guest *g)
 {
 	for (int i = 0; i < PVNIC_LINGER; i++) {
 		struct pvnic_linger *l = &pvnic_linger[i];
@@ -136,23 +137,18 @@ static void pvnic_linger_retry(const struct pv_accel_front_dev *dev, struct pv_g
 
 		if (!l->n || l->dev != dev)
 			continue;
-		if (l->g != g || pv_guest_domid(g) != l->domid) {
+		if (l->g != g || pv_accel_front_domid(dev) != l->domid) {
 			l->n = 0;	/* the domain went away, and its grants with it */
 			continue;
 		}
-		for (unsigned int j = 0; j < l->n; j++) {
-			grant_entry_v1_t *e = pv_guest_gnttab(g) + l->refs[j];
-
-			/*
-			 * Only a grant of our reserve: a guest at a reused address
-			 * with a reused domid must not lose netfront's grants.
-			 */
-			if ((uint32_t)l->refs[j] >= pv_guest_nr_grants(g) ||
-			    e->frame < PV_NF_ACCEL_FRAME(0) || e->frame >= PV_NF_ACCEL_FRAME(PVNIC_K))
-				continue;
-			if (pv_guest_end_grant(g, (grant_ref_t)l->refs[j]) == -EBUSY)
+		/*
+		 * -EINVAL: not a grant of the reserve (any more): a guest at a
+		 * reused address with a reused domid must not lose netfront's
+		 * grants, and the host ends only grants of the reserve.
+		 */
+		for (unsigned int j = 0; j < l->n; j++)
+			if (pv_accel_front_end_grant(dev, (uint32_t)l->refs[j]) == -EBUSY)
 				l->refs[k++] = l->refs[j];
-		}
 		l->n = k;
 	}
 }
@@ -167,7 +163,7 @@ static void pvnic_end_grants(struct pvnic_dev *p)
 	for (int i = 0; i < PVNIC_K; i++) {
 		if (p->refs[i] < 0)
 			continue;
-		if (pv_guest_end_grant(p->g, (grant_ref_t)p->refs[i]) == -EBUSY) {
+		if (pv_accel_front_end_grant(p->dev, (uint32_t)p->refs[i]) == -EBUSY) {
 			if (l) {
 				l->refs[l->n++] = p->refs[i];
 			} else {
@@ -265,7 +261,7 @@ static void pvnic_return_held(struct pvnic_dev *p)
 void pvnic_vi_down(struct pvnic_dev *p, const char *why)
 {
 	if (p->wake_w)
-		pv_loop_del(p->loop, p->wake_w);
+		pv_accel_loop_del(p->loop, p->wake_w);
 	p->wake_w = NULL;
 	if (p->up) {
 		vi_user_close(&p->u);
@@ -349,7 +345,7 @@ static int pvnic_vi_up(struct pvnic_dev *p, int fds[PVNIC_NR_FDS], const uint32_
 			p->tx_free[p->ntx_free++] = (uint16_t)j;
 		}
 	}
-	p->wake_w = pv_loop_add(p->loop, fds[PVNIC_FD_WAKE], EPOLLIN, pvnic_wake_cb, p);
+	p->wake_w = pv_accel_loop_add(p->loop, fds[PVNIC_FD_WAKE], EPOLLIN, pvnic_wake_cb, p);
 	if (!p->wake_w) {
 		vi_user_close(&p->u);
 		e = -ENOMEM;
@@ -435,7 +431,7 @@ static void pvnic_timer_cb(struct pv_loop *loop, int fd, uint32_t events, void *
 {
 	struct pvnic_dev *p = arg;
 
-	pv_loop_timer_del(p->loop, p->timer_w);
+	pv_accel_loop_timer_del(p->loop, p->timer_w);
 	p->timer_w = NULL;
 	pvnic_service(p);
 }
@@ -443,7 +439,7 @@ static void pvnic_timer_cb(struct pv_loop *loop, int fd, uint32_t events, void *
 static void pvnic_schedule(struct pvnic_dev *p, unsigned int ms)
 {
 	if (!p->timer_w)
-		p->timer_w = pv_loop_timer(p->loop, ms, 0, pvnic_timer_cb, p);
+		p->timer_w = pv_accel_loop_timer(p->loop, ms, 0, pvnic_timer_cb, p);
 }
 
 static void pvnic_fail(struct pvnic_dev *p, const char *what, int e)
@@ -530,7 +526,14 @@ static void pvnic_check(struct pvnic_dev *p)
 		mtu = pv_accel_front_mtu(p->dev);
 	if (!mtu || mtu > pvnic_mtu_max(feat))
 		mtu = 1500;
-	e = pvnic_guest_accel_fds(p->g, p->devid, fds);
+	e = pv_accel_front_get_fds(p->dev, fds, PVNIC_NR_FDS);
+	if (e >= 0 && e != PVNIC_NR_FDS) {
+		for (int i = 0; i < e; i++)
+			close(fds[i]);
+		e = -EPROTO;
+	} else if (e > 0) {
+		e = 0;
+	}
 	if (e == -EAGAIN && ++p->retries < PVNIC_RETRIES) {
 		pvnic_schedule(p, PVNIC_RETRY_MS);
 		return;
@@ -562,7 +565,7 @@ static void pvnic_service(struct pvnic_dev *p)
 		if (e < 0) {
 			pv_warn("pvnic: vif %u: xenstore connection lost: %s", p->devid,
 				strerror(-e));
-			pv_loop_del(p->loop, p->xs_w);
+			pv_accel_loop_del(p->loop, p->xs_w);
 			p->xs_w = NULL;
 			pvnic_vi_down(p, "xenstore lost");
 			return;
@@ -611,9 +614,9 @@ static void pvnic_free(struct pvnic_dev *p)
 
 	pvnic_vi_down(p, "removed");
 	if (p->timer_w)
-		pv_loop_timer_del(p->loop, p->timer_w);
+		pv_accel_loop_timer_del(p->loop, p->timer_w);
 	if (p->xs_w)
-		pv_loop_del(p->loop, p->xs_w);
+		pv_accel_loop_del(p->loop, p->xs_w);
 	if (p->xs) {
 		if (!pvnic_key(path, pv_accel_front_backend(p->dev), PV_ACCEL_KEY_STATE))
 			xsc_unwatch(p->xs, path, "pvnic");
@@ -644,20 +647,19 @@ static int pvnic_new_device(struct pv_accel_front_dev *dev, void *arg)
 	size_t off = 0;
 	int e, fd;
 
-	if (!slash || !pv_accel_front_guest(dev) ||
-	    pv_guest_nr_pages(pv_accel_front_guest(dev)) < PV_NF_ACCEL_FRAME(PVNIC_K))
+	if (!slash || !pv_accel_front_guest(dev) || !pv_accel_front_page(dev, PVNIC_K - 1))
 		return -ENODEV;
 	p = pvnic_alloc(dev);
 	if (!p)
 		return -ENOMEM;
 	p->g = pv_accel_front_guest(dev);
-	p->domid = pv_guest_domid(p->g);
+	p->domid = pv_accel_front_domid(dev);
 	p->devid = (unsigned int)strtoul(slash + 1, NULL, 10);
 	pvnic_linger_retry(dev, p->g);
 	for (int i = 0; i < PVNIC_K; i++) {
-		uint8_t *page = pv_guest_frame(p->g, PV_NF_ACCEL_FRAME(i));
+		uint8_t *page = pv_accel_front_page(dev, (unsigned int)i);
 
-		e = pv_guest_grant(p->g, 0, PV_NF_ACCEL_FRAME(i), 0);
+		e = pv_accel_front_grant(dev, (unsigned int)i, 0, 0);
 		if (e < 0 || !page)
 			goto fail;
 		p->refs[i] = e;
@@ -666,7 +668,7 @@ static int pvnic_new_device(struct pv_accel_front_dev *dev, void *arg)
 		off += (size_t)snprintf(refs + off, sizeof(refs) - off, "%s%d", i ? " " : "", e);
 	}
 	e = -ENOMEM;
-	fd = pv_guest_xs_connect(p->g);
+	fd = pv_accel_front_xs_connect(dev);
 	if (fd < 0) {
 		e = fd;
 		goto fail;
@@ -674,7 +676,7 @@ static int pvnic_new_device(struct pv_accel_front_dev *dev, void *arg)
 	p->xs = xsc_open_fd(fd);
 	if (!p->xs)
 		goto fail;
-	p->xs_w = pv_loop_add(p->loop, xsc_fd(p->xs), EPOLLIN, pvnic_xs_cb, p);
+	p->xs_w = pv_accel_loop_add(p->loop, xsc_fd(p->xs), EPOLLIN, pvnic_xs_cb, p);
 	if (!p->xs_w)
 		goto fail;
 	if ((e = pvnic_key(path, fe, PVNIC_KEY_RX_CHAIN)) ||
@@ -725,20 +727,6 @@ static const struct pv_accel_front_ops pvnic_front_ops = {
 	.get_stats = pvnic_get_stats,
 	.flush = pvnic_flush,
 };
-
-/* Prototypes for pvnet-front.c and the unit test (pvnic.h is the backend's). */
-int pvnic_front_register(void);
-int pvnic_front_unregister(void);
-const struct pv_accel_front_ops *pvnic_front_ops_get(void);
-int pvnic_front_test_attach(struct pv_accel_front_dev *dev, uint8_t *pages,
-			    const uint32_t *ids, unsigned int mtu, int fds[3]);
-uint64_t pvnic_front_test_nic_errors(struct pv_accel_front_dev *dev, unsigned int code);
-void pvnic_front_test_set_features(struct pv_accel_front_dev *dev, uint32_t features);
-uint64_t pvnic_front_test_bogus(struct pv_accel_front_dev *dev);
-unsigned int pvnic_front_test_tx_free(struct pv_accel_front_dev *dev);
-unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const char *val,
-					 uint64_t *bad);
-int pvnic_front_test_src_addrs(struct pv_accel_front_dev *dev, const char *val);
 
 int pvnic_front_register(void)
 {

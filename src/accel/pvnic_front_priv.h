@@ -17,11 +17,8 @@
 #include <unistd.h>
 
 #include "accel/pvnic.h"
-#include "front/netfront.h"
-#include "guest/guest.h"
 #include "guest/xsc.h"
 #include "lib/log.h"
-#include "lib/loop.h"
 #include "lib/pkt.h"
 #include "lib/srcguard.h"
 #include "nic/nic_client.h"
@@ -43,7 +40,7 @@
 #define PVNIC_LINGER	4
 #define PVNIC_LOCAL_MAX	256			/* more than accel-local-macs can carry */
 
-_Static_assert(PVNIC_K <= PVNIC_MAX_PAGES && PVNIC_MAX_PAGES <= PV_NF_NR_ACCEL,
+_Static_assert(PVNIC_K <= PVNIC_MAX_PAGES && PVNIC_MAX_PAGES <= PV_ACCEL_FRONT_RESERVE,
 	       "pvnic pages fit netfront's accelerator reserve");
 _Static_assert(PVNIC_NTX <= PV_NIC_TXQ_SIZE && PVNIC_NRX <= PV_NIC_RXQ_SIZE &&
 	       PVNIC_NRX > 0 && PVNIC_NRX < PVNIC_NBUF, "buffers fit the rings");
@@ -57,9 +54,9 @@ _Static_assert(PVNIC_IDX_SLOTS >= 2 * PVNIC_NBUF && PVNIC_NBUF < 0xffff,
 /*
  * accel-buf-refs is written by the guest: its node must stay under the
  * store's guest quota (2048 bytes with the permissions); refs are below
- * PV_NF_NR_GRANTS, at most 4 digits and a space each.
+ * PV_ACCEL_FRONT_GRANT_MAX, at most 4 digits and a space each.
  */
-_Static_assert(PV_NF_NR_GRANTS <= 10000 && PVNIC_K * 5 <= 2048 - 64,
+_Static_assert(PV_ACCEL_FRONT_GRANT_MAX <= 10000 && PVNIC_K * 5 <= 2048 - 64,
 	       "accel-buf-refs fits a guest's xenstore node");
 
 enum { B_TXFREE = 0, B_TX, B_RX, B_IDLE };

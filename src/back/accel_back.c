@@ -49,6 +49,7 @@
 
 #include "accel_back.h"
 #include "ctl.h"
+#include "hv/hv.h"
 #include "hv/xs.h"
 #include "lib/log.h"
 #include "lib/out.h"
@@ -77,7 +78,12 @@ struct pv_accel_back_vif {
 	int state_set;			/* the plugin published its own accelstate */
 	int in_hook;
 	int dying;			/* the vif is going: no writes */
+	char fe_name[PV_ACCEL_NAME_MAX];	/* the accel-frontend the plugin published */
 };
+
+_Static_assert(PV_ACCEL_NAME_MAX == PV_HV_ACCEL_NAME_MAX, "hv.sock carries accelerator names");
+_Static_assert(sizeof(struct pv_gnt_map) <= sizeof(((struct pv_accel_gnt *)0)->host),
+	       "a grant mapping fits accel.h's struct pv_accel_gnt");
 
 static struct ab_plugin ab_plugins[AB_MAX_PLUGINS];
 static struct pv_accel_back_vif *ab_vifs;
@@ -159,6 +165,7 @@ static void ab_detach(struct pv_accel_back_vif *v, const char *why)
 	v->in_hook = 0;
 	v->pl = NULL;
 	v->priv = NULL;
+	v->fe_name[0] = '\0';
 	ab_rm(v, PV_ACCEL_KEY_FRONTEND);	/* netfront detaches its half */
 	ab_state(v, XenbusStateClosed);
 	pv_info("vif%u.%u: backend accelerator '%s' (NIC %s) removed: %s", v->cfg.domid,
@@ -180,6 +187,7 @@ static void ab_attach(struct pv_accel_back_vif *v, struct ab_plugin *pl)
 	v->in_hook = 0;
 	if (e) {
 		v->pl = NULL;
+		v->fe_name[0] = '\0';
 		snprintf(v->failed, sizeof(v->failed), "%s", pl->nic);
 		ab_rm(v, PV_ACCEL_KEY_FRONTEND);
 		ab_state(v, XenbusStateClosed);
@@ -262,6 +270,9 @@ struct pv_accel_back_vif *pv_accel_back_vif_new(const struct pv_accel_back_vif_c
 	if (!v)
 		return NULL;
 	v->cfg = *cfg;
+	/* This host answers its guests' PV_HV_ACCEL_FDS (pv_accel_back_hv_fds). */
+	if (cfg->hv && !cfg->hv->accel_fds)
+		cfg->hv->accel_fds = pv_accel_back_hv_fds;
 	snprintf(v->be_path, sizeof(v->be_path), "%s", cfg->be_path);
 	snprintf(v->fe_path, sizeof(v->fe_path), "%s", cfg->fe_path);
 	v->cfg.be_path = v->be_path;
@@ -294,6 +305,34 @@ void pv_accel_back_vif_free(struct pv_accel_back_vif *v)
 		}
 	ab_vifs_changed(v);	/* @v is off the list: only its store is read */
 	free(v);
+}
+
+/**
+ * pv_accel_back_hv_fds() - struct pv_hv's accel_fds: PV_HV_ACCEL_FDS from
+ * domain @domid for its vif @devid, to the get_fds() of the plugin serving
+ * that vif, if it published @plugin as its accel-frontend.
+ */
+int pv_accel_back_hv_fds(struct pv_hv *hv, unsigned int domid, const char *plugin,
+			 unsigned int devid, int *fds, unsigned int max, void *arg)
+{
+	(void)arg;
+	for (struct pv_accel_back_vif *v = ab_vifs; v; v = v->next) {
+		int (*fn)(struct pv_accel_back_vif *, int *, unsigned int);
+		int n;
+
+		if (v->cfg.hv != hv || v->cfg.domid != domid || v->cfg.devid != devid)
+			continue;
+		if (!v->pl || v->dying || strcmp(v->fe_name, plugin) ||
+		    !(fn = ab_op(v->pl->ops, get_fds)))
+			return -ENOENT;
+		if (v->in_hook)
+			return -EAGAIN;
+		v->in_hook = 1;
+		n = fn(v, fds, max);
+		v->in_hook = 0;
+		return n;
+	}
+	return -ENOENT;
 }
 
 void pv_accel_back_frame(struct pv_accel_back_vif *v, enum pv_accel_frame_how how,
@@ -477,9 +516,14 @@ void pv_accel_kv_str(struct pv_accel_kv *kv, const char *key, const char *v)
 
 int pv_accel_back_publish_frontend(struct pv_accel_back_vif *vif, const char *name)
 {
+	int e;
+
 	if (!name || !pv_accel_name_ok(name))
 		return -EINVAL;
-	return ab_write(vif, PV_ACCEL_KEY_FRONTEND, name);
+	e = ab_write(vif, PV_ACCEL_KEY_FRONTEND, name);
+	if (!e)
+		snprintf(vif->fe_name, sizeof(vif->fe_name), "%s", name);
+	return e;
 }
 
 int pv_accel_back_set_state(struct pv_accel_back_vif *vif, int state)
@@ -493,4 +537,73 @@ int pv_accel_back_set_state(struct pv_accel_back_vif *vif, int state)
 	pv_ctl_event("accel-state", (int)vif->cfg.domid, (int)vif->cfg.devid, "state",
 		     pv_ctl_xb_state(state), PV_EV_END);
 	return ab_write(vif, PV_ACCEL_KEY_STATE, val);
+}
+
+/* ---- the host's store and grants (accel.h 1.2) ---- */
+
+int pv_accel_xs_read(struct xs_server *xs, const char *path, char *buf, size_t size)
+{
+	return xs_server_read(xs, path, buf, size);
+}
+
+int pv_accel_xs_write(struct xs_server *xs, const char *path, const char *val)
+{
+	return xs_server_write(xs, path, val, strlen(val));
+}
+
+int pv_accel_xs_rm(struct xs_server *xs, const char *path)
+{
+	return xs_server_rm(xs, path);
+}
+
+int pv_accel_xs_watch(struct xs_server *xs, const char *path, const char *token,
+		      pv_accel_xs_watch_cb cb, void *arg)
+{
+	return xs_server_watch(xs, path, token, cb, arg);
+}
+
+int pv_accel_xs_unwatch(struct xs_server *xs, const char *path, const char *token)
+{
+	return xs_server_unwatch(xs, path, token);
+}
+
+int pv_accel_gnt_map(struct pv_hv *hv, unsigned int granter, uint32_t ref, int readonly,
+		     struct pv_accel_gnt *m)
+{
+	struct pv_domain *d;
+	struct pv_gnt_map gm;
+	int e;
+
+	memset(m, 0, sizeof(*m));
+	e = pv_gnt_map(hv, granter, ref, 0, readonly, &gm);
+	if (e)
+		return e;
+	d = gm.dom;
+	memcpy(m->host, &gm, sizeof(gm));
+	m->page = gm.page;
+	m->ref = ref;
+	m->frame = (uint32_t)(((uint8_t *)gm.page - d->mem) / PV_PAGE_SIZE);
+	return 0;
+}
+
+void pv_accel_gnt_unmap(struct pv_hv *hv, struct pv_accel_gnt *m)
+{
+	struct pv_gnt_map gm;
+
+	if (!m->page)
+		return;
+	memcpy(&gm, m->host, sizeof(gm));
+	pv_gnt_unmap(hv, &gm);
+	memset(m, 0, sizeof(*m));
+}
+
+int pv_accel_domain_info(struct pv_hv *hv, unsigned int domid, struct pv_accel_domain *out)
+{
+	struct pv_domain *d = pv_domain_get(hv, domid);
+
+	if (!d)
+		return -ENOENT;
+	*out = (struct pv_accel_domain){ .nr_grants = d->nr_grants, .nr_pages = d->nr_pages,
+					 .mem_fd = d->mem_fd };
+	return 0;
 }

@@ -49,6 +49,14 @@ void pv_accel_back_vif_free(struct pv_accel_back_vif *vif);
  */
 int pv_accel_back_status(struct xs_server *xs, unsigned int domid, unsigned int devid,
 			 char plugin[32], char nic[32]);
+/*
+ * pv_accel_back_hv_fds() - struct pv_hv's accel_fds hook (@arg unused):
+ * hands PV_HV_ACCEL_FDS to the get_fds() of the plugin serving the vif.
+ * Return: how many descriptors, -ENOENT (no such vif served under the
+ * name @plugin), -EAGAIN, or the plugin's -errno.
+ */
+int pv_accel_back_hv_fds(struct pv_hv *hv, unsigned int domid, const char *plugin,
+			 unsigned int devid, int *fds, unsigned int max, void *arg);
 /* The NIC name of the only registered backend plugin; NULL if none or several. */
 const char *pv_accel_back_default_nic(void);
 

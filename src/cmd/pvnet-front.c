@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accel/plugins.h"
 #include "front/netfront.h"
 #include "lib/tap.h"
 #include "pvnet/accel.h"
@@ -34,8 +35,6 @@
 #include "lib/loop.h"
 #include "lib/pkt.h"
 
-/* The pvnic frontend plugin (src/accel/pvnic_front.c). */
-int pvnic_front_register(void);
 
 #define FR_TX_BUDGET     64	/* TAP frames per wake-up, then one push */
 #define FR_CLOSE_WAIT_MS 2000	/* bound on the xenbus close handshake */
@@ -66,7 +65,7 @@ struct front {
 
 enum { OPT_RUN_DIR = 'r', OPT_IFNAME = 'i', OPT_MAC = 'm', OPT_DEVID = 'd', OPT_MTU = 'M',
        OPT_NAME = 'n', OPT_LOG = 'l', OPT_SYSLOG = 's', OPT_DIRECT = 'D', OPT_IP = 'a',
-       OPT_NO_ACCEL = 'A', OPT_HELP = 'h' };
+       OPT_NO_ACCEL = 'A', OPT_PLUGIN = 'P', OPT_HELP = 'h' };
 
 static const struct fr_opt {
 	struct option o;
@@ -82,7 +81,8 @@ static const struct fr_opt {
 	{ { "syslog", no_argument, NULL, OPT_SYSLOG }, NULL, "log to syslog instead of stderr" },
 	{ { "direct-test", no_argument, NULL, OPT_DIRECT }, NULL, "no TAP: answer ARP and ping for --ip via the frame API" },
 	{ { "ip", required_argument, NULL, OPT_IP }, "ADDR", "with --direct-test: the IPv4 address to answer for" },
-	{ { "no-accel", no_argument, NULL, OPT_NO_ACCEL }, NULL, "no fast path: do not register the pvnic accelerator" },
+	{ { "no-accel", no_argument, NULL, OPT_NO_ACCEL }, NULL, "no fast path: register no accelerator plugin" },
+	{ { "accel-plugin", required_argument, NULL, OPT_PLUGIN }, "PATH", "load an accelerator plugin's shared object (its frontend half; replaces the built-in one of its name); up to 8 times" },
 	{ { "help", no_argument, NULL, OPT_HELP }, NULL, "this text" },
 };
 #define FR_NOPTS (sizeof(fr_opts) / sizeof(fr_opts[0]))
@@ -152,6 +152,10 @@ static int fr_parse(int argc, char **argv, struct fr_args *a, struct front *fr)
 		case OPT_SYSLOG: a->use_syslog = 1; break;
 		case OPT_DIRECT: fr->direct = 1; break;
 		case OPT_NO_ACCEL: a->no_accel = 1; break;
+		case OPT_PLUGIN:	/* refused: said why (plugins.c), and we do not start */
+			if (pv_accel_plugins_load(optarg) < 0)
+				return -1;
+			break;
 		case OPT_HELP: usage(stdout); exit(0);
 		case OPT_MAC:
 			if (pv_netfront_mac_parse(optarg, a->cfg.mac) || (a->cfg.mac[0] & 1) ||
@@ -617,6 +621,7 @@ int main(int argc, char **argv)
 {
 	struct fr_args a = { .ifname = "eth0", .log_level = PV_LOG_INFO };
 	struct front fr = { .tap = { .fd = -1 }, .rl = PV_RATELIMIT_INIT };
+	struct pv_accel_env aenv;
 	int sig_fd, e, rc = 1;
 
 	if (fr_parse(argc, argv, &a, &fr))
@@ -631,9 +636,11 @@ int main(int argc, char **argv)
 		pv_err("setup: %s", strerror(errno));
 		return 1;
 	}
-	/* Before netfront: it attaches pvnic when the backend offers accel-frontend = pvnic. */
-	if (!a.no_accel && (e = pvnic_front_register()) < 0)
-		pv_warn("pvnic accelerator: %s (slow path only)", strerror(-e));
+	/* Before netfront: it attaches a plugin when the backend offers accel-frontend = its name. */
+	aenv = (struct pv_accel_env){ .loop = fr.loop, .log_ident = "pvnet-front",
+				      .log_level = a.log_level, .log_syslog = a.use_syslog };
+	if (!a.no_accel && pv_accel_plugins_start_front(&aenv) < 0)
+		pv_warn("accelerator plugins: not all started (slow path for those)");
 	if (!fr.direct && fr_open_tap(&fr, a.ifname))
 		goto out;
 	fr.nf = pv_netfront_new(fr.loop, &a.cfg, fr.direct ? &fr_direct_ops : &fr_tap_ops, &fr, &e);
@@ -658,6 +665,7 @@ out:
 	if (fr.announce_w)
 		pv_loop_timer_del(fr.loop, fr.announce_w);
 	pv_netfront_free(fr.nf);
+	pv_accel_plugins_stop_front();
 	pv_loop_del(fr.loop, fr.tap_w);
 	pv_loop_del(fr.loop, fr.sig_w);
 	tap_close(&fr.tap);		/* removes the interface */

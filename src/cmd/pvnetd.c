@@ -21,6 +21,8 @@
 #include "back/migrate.h"
 #include "back/netback.h"
 #include "back/nicport.h"
+#include "accel/plugins.h"
+#include "accel/pvnic.h"
 #include "accel/pvnic_back.h"
 #include "back/port.h"
 #include "back/toolstack.h"
@@ -84,6 +86,9 @@ static void usage(FILE *f)
 		"  -n, --no-guest-vifs    refuse guests' own vif requests (pvnetctl only)\n"
 		"  -A, --mac-aging SEC    forget learned MACs idle this long (default 300)\n"
 		"  -C, --mac-cap N        learned MACs per bridge port (default 64)\n"
+		"  -P, --accel-plugin PATH  load an accelerator plugin's shared object (its\n"
+		"                         backend half; replaces the built-in one of its name);\n"
+		"                         may be given up to 8 times\n"
 		"  -M, --metrics ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		"                         (ADDR numeric IPv4 or [IPv6]; PORT alone: 127.0.0.1;\n"
 		"                         off by default)\n"
@@ -152,6 +157,21 @@ static void keep_on_event(const char *event, void *arg)
 		d->keep_dirty = 1;
 }
 
+/* The accelerator plugins' backend halves (built in, --accel-plugin), before any guest. */
+static int accel_start(struct pvnetd *d)
+{
+	const struct pv_accel_env env = { .loop = d->loop, .xs = d->xs, .hv = d->hv,
+					  .nic_dir = d->nic_dir, .log_ident = d->dd.name,
+					  .log_level = d->dd.log_level,
+					  .log_syslog = d->dd.use_syslog };
+
+	if (pv_accel_plugins_start_back(&env) < 0)
+		return -1;
+	/* The built-in pvnic's counters for the metrics (a loaded one shows its own). */
+	d->pnb = pv_accel_plugins_state(&pvnic_accel_plugin, 1);
+	return 0;
+}
+
 static int ports_start(struct pvnetd *d)
 {
 	int err;
@@ -170,14 +190,9 @@ static int ports_start(struct pvnetd *d)
 			pv_err("nic %s: %s", d->nic_dir, strerror(-err));
 			return -1;
 		}
-		d->pnb = pvnic_back_new(d->loop, d->hv, d->xs, d->nic_dir, &err);
-		if (!d->pnb) {
-			pv_err("pvnic accelerator on %s: %s", d->nic_dir, strerror(-err));
-			return -1;
-		}
-		d->hv->accel_fds = pvnic_back_accel_fds;
-		d->hv->accel_fds_arg = d->pnb;
 	}
+	if (accel_start(d) < 0)
+		return -1;
 	if (d->host_port) {
 		d->hp = pv_hostport_open(d->loop, d->sw, d->host_port, NULL, 0, &err);
 		if (!d->hp) {
@@ -297,11 +312,8 @@ static void services_stop(struct pvnetd *d)
 	pv_metrics_stop(d->metrics);
 	pv_ctl_close(d->ctl);
 	pv_netback_free(d->nb);
-	if (d->hv) {
-		d->hv->accel_fds = NULL;
-		d->hv->accel_fds_arg = NULL;
-	}
-	pvnic_back_free(d->pnb);
+	pv_accel_plugins_stop_back();
+	d->pnb = NULL;
 	for (unsigned int i = 0; i < d->nr_uplinks; i++)
 		if (d->up[i])
 			pv_uplink_close(d->up[i]);
@@ -343,6 +355,8 @@ static int option(struct pvnetd *d, int c, const char *arg)
 	case 'H': d->host_port = arg; return 0;
 	case 'N': d->nic_dir = arg; return 0;
 	case 'n': d->no_guest_vifs = 1; return 0;
+	case 'P':	/* refused plugins: said why (plugins.c), and pvnetd does not start */
+		return pv_accel_plugins_load(arg) < 0 ? -1 : 0;
 	case 'M': {
 		const char *why;
 
@@ -383,13 +397,14 @@ int main(int argc, char **argv)
 		{ "mac-aging", required_argument, NULL, 'A' },
 		{ "mac-cap", required_argument, NULL, 'C' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "accel-plugin", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pvnetd d = { .allow_uid = -1 };
 	int c, rc;
 
 	pv_daemon_init(&d.dd, "pvnetd");
-	while ((c = getopt_long(argc, argv, PV_DAEMON_SHORTOPTS "u:U:H:N:nA:C:M:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, PV_DAEMON_SHORTOPTS "u:U:H:N:nA:C:M:P:", opts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return 0;

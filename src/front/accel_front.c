@@ -176,6 +176,59 @@ const char *pv_accel_front_path(const struct pv_accel_front_dev *dev) { return d
 const char *pv_accel_front_backend(const struct pv_accel_front_dev *dev) { return dev->nf->be_path; }
 const uint8_t *pv_accel_front_mac(const struct pv_accel_front_dev *dev) { return dev->nf->mac; }
 unsigned int pv_accel_front_mtu(const struct pv_accel_front_dev *dev) { return dev->nf->mtu; }
+unsigned int pv_accel_front_domid(const struct pv_accel_front_dev *dev)
+{
+	return pv_netfront_domid(dev->nf);
+}
+unsigned int pv_accel_front_devid(const struct pv_accel_front_dev *dev) { return dev->nf->devid; }
+
+_Static_assert(PV_NF_NR_ACCEL == PV_ACCEL_FRONT_RESERVE && PV_NF_NR_GRANTS <= PV_ACCEL_FRONT_GRANT_MAX &&
+	       PV_PAGE_SIZE == PV_ACCEL_PAGE_SIZE, "accel.h's frame reserve is netfront's");
+
+/* ---- the frame reserve (accel.h 1.2) ---- */
+
+void *pv_accel_front_page(const struct pv_accel_front_dev *dev, unsigned int i)
+{
+	struct pv_guest *g = dev->nf->g;
+
+	if (!g || i >= PV_ACCEL_FRONT_RESERVE || pv_guest_nr_pages(g) < PV_NF_NR_DOM_PAGES)
+		return NULL;
+	return pv_guest_frame(g, PV_NF_ACCEL_FRAME(i));
+}
+
+int pv_accel_front_grant(struct pv_accel_front_dev *dev, unsigned int i, unsigned int domid,
+			 int readonly)
+{
+	if (!pv_accel_front_page(dev, i))
+		return -EINVAL;
+	return pv_guest_grant(dev->nf->g, domid, PV_NF_ACCEL_FRAME(i), readonly);
+}
+
+int pv_accel_front_end_grant(struct pv_accel_front_dev *dev, uint32_t ref)
+{
+	struct pv_guest *g = dev->nf->g;
+	const grant_entry_v1_t *e;
+
+	/* Only a grant of the reserve: never one of netfront's own. */
+	if (!g || ref >= pv_guest_nr_grants(g))
+		return -EINVAL;
+	e = pv_guest_gnttab(g) + ref;
+	if (e->frame < PV_NF_ACCEL_FRAME(0) || e->frame >= PV_NF_ACCEL_FRAME(PV_NF_NR_ACCEL))
+		return -EINVAL;
+	return pv_guest_end_grant(g, (grant_ref_t)ref);
+}
+
+int pv_accel_front_xs_connect(struct pv_accel_front_dev *dev)
+{
+	return dev->nf->g ? pv_guest_xs_connect(dev->nf->g) : -ENOTCONN;
+}
+
+int pv_accel_front_get_fds(struct pv_accel_front_dev *dev, int *fds, unsigned int max)
+{
+	if (!dev->pl || !dev->nf->g)
+		return -ENOTCONN;
+	return pv_guest_accel_fds(dev->nf->g, dev->pl->name, dev->nf->devid, fds, max);
+}
 
 int pv_accel_front_deliver(struct pv_accel_front_dev *dev, const struct virtio_net_hdr *vh,
 			   const struct iovec *iov, int iovcnt, uint32_t len)

@@ -22,7 +22,6 @@
 
 #include "guest.h"
 #include "pvnet/hv_proto.h"
-#include "accel/pvnic.h"
 #include "lib/unix.h"
 #include "lib/seqpacket_call.h"
 
@@ -30,8 +29,6 @@ _Static_assert(sizeof(struct pv_hv_hdr) == sizeof(struct pv_sp_hdr) &&
 	       offsetof(struct pv_hv_hdr, seq) == offsetof(struct pv_sp_hdr, seq) &&
 	       offsetof(struct pv_hv_hdr, err) == offsetof(struct pv_sp_hdr, err),
 	       "pv_hv_hdr is the seqpacket call header");
-
-#define GUEST_RESERVED_REFS 8
 
 struct guest_port {
 	int in_fd;
@@ -107,28 +104,35 @@ int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,
 }
 
 /**
- * pvnic_guest_accel_fds() - PV_HV_ACCEL_FDS: the fast-path descriptors of
- * vif @devid ([0] VI memfd, [1] doorbell eventfd, [2] wake-up eventfd),
- * owned by the caller.  Return: 0, -EAGAIN (not ready), -ENOENT, -errno.
+ * pv_guest_accel_fds() - PV_HV_ACCEL_FDS: the fast-path descriptors the
+ * backend half of accelerator @plugin hands the frontend half for vif
+ * @devid, in the plugin's order, owned by the caller.
+ * Return: how many (1..@max), -EAGAIN (not ready), -ENOENT, -EPROTO (more
+ * than @max or none), -EINVAL (bad name), another -errno.
  */
-int pvnic_guest_accel_fds(struct pv_guest *g, unsigned int devid, int fds[3])
+int pv_guest_accel_fds(struct pv_guest *g, const char *plugin, unsigned int devid, int *fds,
+		       unsigned int max)
 {
 	struct pv_hv_accel_fds req = { .devid = devid };
 	int rfds[PV_HV_MAX_FDS];
 	unsigned int nr = 0;
-	int e = pv_guest_hv_call(g->hv_fd, PV_HV_ACCEL_FDS, &req, sizeof(req), NULL, 0,
-				 NULL, 0, rfds, &nr);
+	int e;
 
-	if (e == 0 && nr != 3)
+	if (!plugin || strlen(plugin) >= sizeof(req.name))
+		return -EINVAL;
+	memcpy(req.name, plugin, strlen(plugin));
+	e = pv_guest_hv_call(g->hv_fd, PV_HV_ACCEL_FDS, &req, sizeof(req), NULL, 0, NULL, 0,
+			     rfds, &nr);
+	if (e == 0 && (nr == 0 || nr > max))
 		e = -EPROTO;
 	if (e) {
 		for (unsigned int i = 0; i < nr; i++)
 			close(rfds[i]);
 		return e;
 	}
-	for (unsigned int i = 0; i < 3; i++)
+	for (unsigned int i = 0; i < nr; i++)
 		fds[i] = rfds[i];
-	return 0;
+	return (int)nr;
 }
 
 static int guest_setup_memory(struct pv_guest *g, uint32_t nr_pages, uint32_t nr_grants)
@@ -144,7 +148,7 @@ static int guest_setup_memory(struct pv_guest *g, uint32_t nr_pages, uint32_t nr
 	g->free_refs = malloc(sizeof(uint32_t) * nr_grants);
 	if (!g->free_refs)
 		return -ENOMEM;
-	for (uint32_t r = nr_grants; r-- > GUEST_RESERVED_REFS;)
+	for (uint32_t r = nr_grants; r-- > PV_GNT_RESERVED;)
 		g->free_refs[g->nr_free++] = r;
 	return 0;
 }
@@ -167,7 +171,7 @@ struct pv_guest *pv_guest_register(const char *hv_path, const char *name,
 	g->hv_fd = g->xs_fd = g->mem_fd = g->gnt_fd = -1;
 	for (unsigned int p = 0; p < PV_HV_MAX_PORTS; p++)
 		g->ports[p].in_fd = g->ports[p].out_fd = -1;
-	if (nr_grants < GUEST_RESERVED_REFS + 1 || !nr_pages) {
+	if (nr_grants < PV_GNT_RESERVED + 1 || !nr_pages) {
 		e = -EINVAL;
 		goto fail;
 	}
@@ -303,7 +307,7 @@ int pv_guest_end_grant(struct pv_guest *g, grant_ref_t ref)
 {
 	int was_granted, e;
 
-	if (ref < GUEST_RESERVED_REFS || ref >= g->nr_grants)
+	if (ref < PV_GNT_RESERVED || ref >= g->nr_grants)
 		return -EINVAL;
 	was_granted = __atomic_load_n(&g->gnt[ref].flags, __ATOMIC_ACQUIRE) & GTF_permit_access;
 	e = pv_gnttab_end_access(&g->gnt[ref]);

@@ -61,8 +61,13 @@ int pv_guest_evtchn_unmask(struct pv_guest *g, uint32_t port);
 /* Consume pending events of an unmasked port: 1 if there were any, else 0. */
 int pv_guest_evtchn_consume(struct pv_guest *g, uint32_t port);
 
-/* PV_HV_ACCEL_FDS (declared in accel/pvnic.h, the pvnic pair's header). */
-int pvnic_guest_accel_fds(struct pv_guest *g, unsigned int devid, int fds[3]);
+/*
+ * PV_HV_ACCEL_FDS: the descriptors accelerator @plugin's backend half hands
+ * its frontend half for vif @devid (the caller owns them).
+ * Return: how many (1..@max), or -errno (-EAGAIN: not ready yet).
+ */
+int pv_guest_accel_fds(struct pv_guest *g, const char *plugin, unsigned int devid, int *fds,
+		       unsigned int max);
 
 /* A raw request on the hypervisor socket (tests of bad input use it). */
 int pv_guest_hv_call(int hv_fd, uint16_t type, const void *body, uint32_t len,

@@ -117,12 +117,13 @@ struct pv_hv {
 			   struct pv_hv_vif_reply *rep, void *arg);
 	void *vif_request_arg;
 	/*
-	 * PV_HV_ACCEL_FDS goes to the accelerator backend; NULL refuses with
-	 * -ENOENT.  On 0, fds[0..2] are descriptors the callback hands over:
-	 * hvsock sends them and then closes them.
+	 * PV_HV_ACCEL_FDS goes to the accelerator host (accel_back.c's
+	 * pv_accel_back_hv_fds, set by its first vif); NULL refuses with -ENOENT.  Returns how many
+	 * descriptors (1..@max) it put in @fds, which hvsock sends and then
+	 * closes, or -errno.
 	 */
-	int (*accel_fds)(struct pv_hv *hv, struct pv_domain *d, unsigned int devid,
-			 int fds[3], void *arg);
+	int (*accel_fds)(struct pv_hv *hv, unsigned int domid, const char *plugin,
+			 unsigned int devid, int *fds, unsigned int max, void *arg);
 	void *accel_fds_arg;
 	/* destroy hooks */
 	struct { pv_domain_cb cb; void *arg; } hooks[8];

@@ -25,6 +25,7 @@
 #include "xs.h"
 #include "lib/log.h"
 #include "lib/unix.h"
+#include "pvnet/accel.h"
 
 /* Requests served per wake-up, so that one flooding peer cannot starve others. */
 #define HVSOCK_BATCH 32
@@ -273,19 +274,26 @@ static void hvsock_dispatch(struct hvsock_conn *c, struct hvsock_req *r)
 	}
 	case PV_HV_ACCEL_FDS: {
 		struct pv_hv_accel_fds af;
-		int fds[3] = { -1, -1, -1 };
+		int fds[PV_HV_MAX_FDS];
+		int n = -ENOENT;
 
-		memcpy(&af, r->body, sizeof(af));
-		ret = -ENOENT;
+		memcpy(&af, r->body, sizeof(af));	/* name checked by hvsock_check */
+		for (unsigned int i = 0; i < PV_HV_MAX_FDS; i++)
+			fds[i] = -1;
 		if (hv->accel_fds)
-			ret = hv->accel_fds(hv, c->dom, af.devid, fds, hv->accel_fds_arg);
-		if (ret == 0 && (fds[0] < 0 || fds[1] < 0 || fds[2] < 0))
-			ret = -EIO;
-		if (ret)
-			hvsock_reply(c, &r->hdr, ret < 0 ? ret : -EIO, NULL, 0, NULL, 0);
-		else
-			hvsock_reply(c, &r->hdr, 0, NULL, 0, fds, 3);
-		close_fds(fds, 3);	/* ours: sent copies or nothing */
+			n = hv->accel_fds(hv, c->dom->domid, af.name, af.devid, fds, PV_HV_MAX_FDS,
+					  hv->accel_fds_arg);
+		if (n == 0 || n > PV_HV_MAX_FDS) {	/* a plugin's bug: said as -EIO */
+			if (n > 0)
+				close_fds(fds, PV_HV_MAX_FDS);
+			n = -EIO;
+		}
+		if (n < 0) {
+			hvsock_reply(c, &r->hdr, n, NULL, 0, NULL, 0);
+		} else {
+			hvsock_reply(c, &r->hdr, 0, NULL, 0, fds, (unsigned int)n);
+			close_fds(fds, (unsigned int)n);	/* ours: sent copies */
+		}
 		return;
 	}
 	case PV_HV_XS_CONNECT:
@@ -313,6 +321,13 @@ static const char *hvsock_check(const struct hvsock_req *r)
 		return "wrong body length for its type";
 	if (r->nfds != hvsock_shape[t].nfds)
 		return "wrong number of attached descriptors";
+	if (t == PV_HV_ACCEL_FDS) {
+		struct pv_hv_accel_fds af;
+
+		memcpy(&af, r->body, sizeof(af));
+		if (!memchr(af.name, 0, sizeof(af.name)) || !pv_accel_name_ok(af.name))
+			return "accelerator name not [a-z0-9_.-]{1,31}";
+	}
 	return NULL;
 }
 

@@ -1631,8 +1631,13 @@ static int ev_grab_vi(struct evil *ev, int announce)
 
 	if (ev->phase != EV_WAIT_BE || ev_be_state(ev) != XenbusStateConnected || ev_read_ids(ev))
 		return -EAGAIN;
-	e = pvnic_guest_accel_fds(ev->g, 0, fds);
-	if (e)
+	e = pv_accel_front_get_fds(ev->dev, fds, PVNIC_NR_FDS);	/* as the real plugin asks */
+	if (e > 0 && e < PVNIC_NR_FDS) {
+		while (e-- > 0)
+			close(fds[e]);
+		return -EPROTO;
+	}
+	if (e < 0)
 		return e;
 	for (int i = 0; i < PVNIC_NR_FDS; i++)
 		ev->fds[i] = fds[i];

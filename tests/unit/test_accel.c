@@ -16,12 +16,16 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "../lib/test.h"
 #include "../lib/host.h"
 #include "accel/dummy.h"
+#include "accel/plugins.h"
+#include "back/accel_back.h"
 #include "back/ctl.h"
 #include "back/netback.h"
 #include "back/port.h"
@@ -350,6 +354,105 @@ static void test_registry(void)
 		pv_accel_name_ok("sfc-0.x_y"), "registry: names checked", "name check wrong");
 	T_CHECK(pv_accel_load("/nonexistent", "dummy") == -ENOENT && pv_accel_load(NULL, "../x") == -EINVAL,
 		"registry: loading a missing or badly named object fails cleanly", "unexpected");
+}
+
+/* The plugin descriptor's checks (src/accel/plugins.c), and loading refused objects. */
+static int pc_front(const struct pv_accel_env *env, void **state) { *state = NULL; return 0; }
+
+static void test_plugin_check(void)
+{
+	const char *b = getenv("PVNET_BUILD") ? getenv("PVNET_BUILD") : "build";
+	struct pv_accel_plugin pl = {
+		.front_version = PV_ACCEL_FRONT_VERSION, .back_version = PV_ACCEL_BACK_VERSION,
+		.size = sizeof(pl), .name = "pc", .front_start = pc_front,
+	};
+	char path[512];
+
+	T_CHECK(pv_accel_plugin_check(&pl) == NULL, "plugin: this accel.h's descriptor accepted",
+		"%s", pv_accel_plugin_check(&pl));
+	pl.front_version = 0x00010001;	/* 1.1: calls only what 1.2 still has */
+	T_CHECK(pv_accel_plugin_check(&pl) == NULL, "plugin: an older minor version accepted",
+		"%s", pv_accel_plugin_check(&pl));
+	pl.front_version = PV_ACCEL_FRONT_VERSION + 1;
+	T_CHECK(pv_accel_plugin_check(&pl) != NULL, "plugin: a newer minor version refused", "accepted");
+	pl.front_version = PV_ACCEL_FRONT_VERSION;
+	pl.back_version = 0x00020002;
+	T_CHECK(pv_accel_plugin_check(&pl) != NULL, "plugin: another major version refused", "accepted");
+	pl.back_version = PV_ACCEL_BACK_VERSION;
+	pl.size = 16;
+	T_CHECK(pv_accel_plugin_check(&pl) != NULL, "plugin: a short descriptor refused", "accepted");
+	pl.size = sizeof(pl);
+	pl.name = "Bad/name";
+	T_CHECK(pv_accel_plugin_check(&pl) != NULL, "plugin: a bad name refused", "accepted");
+	pl.name = "pc";
+	pl.front_start = NULL;
+	T_CHECK(pv_accel_plugin_check(&pl) != NULL && pv_accel_plugin_check(NULL) != NULL,
+		"plugin: neither half, or no descriptor, refused", "accepted");
+	snprintf(path, sizeof(path), "%s/tests/plugins/bad_version.so", b);
+	T_CHECK(pv_accel_plugins_load(path) == -EPROTO, "plugin: a 2.0 object refused (-EPROTO)",
+		"%s", path);
+	snprintf(path, sizeof(path), "%s/tests/plugins/bad_nosym.so", b);
+	T_CHECK(pv_accel_plugins_load(path) == -ENOEXEC,
+		"plugin: an object without pv_accel_plugin refused (-ENOEXEC)", "%s", path);
+	T_CHECK(pv_accel_plugins_load("/nonexistent/pvnet-accel-x.so") == -ENOENT,
+		"plugin: a missing object refused (-ENOENT)", "accepted");
+}
+
+/* get_fds (1.2): the backend half's descriptors reach the frontend half by its name. */
+struct fds_knob { int fd, ready; unsigned long given; unsigned int domid; int other_rc; };
+
+static void fds_fn(struct test_host *h, void *arg)
+{
+	struct fds_knob *k = arg;
+
+	if (k->fd >= 0) {
+		H.db.fd = k->fd;
+		H.db.fd_ready = k->ready;
+	}
+	k->given = H.db.fds_given;
+	if (k->domid) {	/* the vif is served, but not under that name */
+		int fds[PV_ACCEL_MAX_FDS];
+
+		k->other_rc = pv_accel_back_hv_fds(h->hv, k->domid, "other", 0, fds,
+						   PV_ACCEL_MAX_FDS, NULL);
+		if (k->other_rc > 0)
+			for (int i = 0; i < k->other_rc; i++)
+				close(fds[i]);
+	}
+}
+
+static void test_get_fds(void)
+{
+	struct fds_knob k = { .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), .ready = 0 };
+	uint64_t v = 7, got = 0;
+	int fds[PV_ACCEL_MAX_FDS] = { -1, -1, -1, -1 }, n;
+
+	host_sync(H.h, fds_fn, &k);
+	T_CHECK(attach(), "get_fds: attached", "not attached");
+	n = pv_dummy_front_get_fds(&F.df, fds, PV_ACCEL_MAX_FDS);
+	T_CHECK(n == -EAGAIN, "get_fds: not ready -> -EAGAIN over hv.sock", "%d", n);
+	k.ready = 1;
+	host_sync(H.h, fds_fn, &k);
+	n = pv_dummy_front_get_fds(&F.df, fds, PV_ACCEL_MAX_FDS);
+	T_CHECK(n == 1 && fds[0] >= 0 && write(fds[0], &v, sizeof(v)) == sizeof(v) &&
+		read(k.fd, &got, sizeof(got)) == sizeof(got) && got == 7,
+		"get_fds: ready -> the backend's descriptor, the same object", "%d, %llu", n,
+		(unsigned long long)got);
+	if (n > 0)
+		close(fds[0]);
+	k.fd = -1;
+	k.domid = pv_netfront_domid(F.nf);
+	host_sync(H.h, fds_fn, &k);
+	k.domid = 0;
+	T_CHECK(k.given == 1, "get_fds: counted once by the backend half", "%lu", k.given);
+	T_CHECK(k.other_rc == -ENOENT, "get_fds: asked under another plugin's name -> -ENOENT",
+		"%d", k.other_rc);
+	T_CHECK(detach(), "get_fds: detached", "still attached");
+	n = pv_dummy_front_get_fds(&F.df, fds, PV_ACCEL_MAX_FDS);
+	T_CHECK(n == -ENODEV, "get_fds: no device, no descriptors", "%d", n);
+	k.fd = -1;
+	k.ready = 0;
+	host_sync(H.h, fds_fn, &k);
 }
 
 static void test_discovery(void)
@@ -892,7 +995,9 @@ int main(void)
 	snprintf(F.fe, sizeof(F.fe), "/local/domain/%u/device/vif/0", pv_netfront_domid(F.nf));
 
 	test_registry();
+	test_plugin_check();
 	test_discovery();
+	test_get_fds();
 	test_refusals();
 	test_hooks();
 	test_stats();

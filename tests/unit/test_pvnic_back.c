@@ -41,6 +41,19 @@
 #include "pvnet/accel.h"
 #include "pvnet/nic.h"
 
+/* PV_HV_ACCEL_FDS for "pvnic": 0 and its three descriptors, or -errno. */
+static int pvnic_fds(struct pv_guest *g, unsigned int devid, int fds[PVNIC_NR_FDS])
+{
+	int n = pv_guest_accel_fds(g, PVNIC_NAME, devid, fds, PVNIC_NR_FDS);
+
+	if (n > 0 && n != PVNIC_NR_FDS) {
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	return n < 0 ? n : 0;
+}
+
 static const uint8_t mac_x[6] = { 0x02, 0, 0, 0, 0, 0xee };	/* behind nB */
 static const uint8_t mac_spoof[6] = { 0x02, 0, 0, 0, 0, 0x66 };
 
@@ -193,18 +206,13 @@ static void pb_new_fn(struct test_host *h, void *arg)
 {
 	struct pb_req *r = arg;
 
+	/* PV_HV_ACCEL_FDS reaches its get_fds through netback's accel host. */
 	PB = pvnic_back_new(h->loop, h->hv, h->xs, r->dir, &r->err);
-	if (PB) {
-		h->hv->accel_fds = pvnic_back_accel_fds;
-		h->hv->accel_fds_arg = PB;
-	}
 }
 
 static void pb_free_fn(struct test_host *h, void *arg)
 {
 	(void)arg;
-	h->hv->accel_fds = NULL;
-	h->hv->accel_fds_arg = NULL;
 	pvnic_back_free(PB);
 	PB = NULL;
 }
@@ -388,9 +396,9 @@ static void test_datapath(struct nbh *n, int wire)
 		be_get(t, PV_ACCEL_KEY_FRONTEND));
 	T_CHECK(pb_stats(n).st.vi_allocs == 1, "pvnic: probe allocated a VI", "allocs %llu",
 		(unsigned long long)pb_stats(n).st.vi_allocs);
-	e = pvnic_guest_accel_fds(t->g, 0, fds);
+	e = pvnic_fds(t->g, 0, fds);
 	T_CHECK(e == -EAGAIN, "pvnic: ACCEL_FDS before the handshake: -EAGAIN", "%d", e);
-	e = pvnic_guest_accel_fds(t->g, 7, fds);
+	e = pvnic_fds(t->g, 7, fds);
 	T_CHECK(e == -ENOENT, "pvnic: ACCEL_FDS for an unknown vif: -ENOENT", "%d", e);
 
 	be_set(t, PVNIC_KEY_FILTER, "mac");	/* all unicast to the vif's MAC to its VI */
@@ -416,7 +424,7 @@ static void test_datapath(struct nbh *n, int wire)
 	T_CHECK(e == PVNIC_NR_PAGES, "pvnic: mapped grants cannot be ended (pinned)", "busy %d", e);
 	f.n = PVNIC_NR_PAGES;	/* they are still granted */
 
-	e = pvnic_guest_accel_fds(t->g, 0, fds);
+	e = pvnic_fds(t->g, 0, fds);
 	T_CHECK(e == 0 && fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0, "pvnic: ACCEL_FDS -> 3 fds",
 		"%d", e);
 	if (e)
@@ -431,7 +439,7 @@ static void test_datapath(struct nbh *n, int wire)
 		before = count_fds();
 
 		for (int i = 0; i < 50 && ok; i++) {
-			ok = pvnic_guest_accel_fds(t->g, 0, more) == 0;
+			ok = pvnic_fds(t->g, 0, more) == 0;
 			for (int k = 0; ok && k < 3; k++)
 				close(more[k]);
 		}
@@ -519,7 +527,7 @@ static void test_datapath(struct nbh *n, int wire)
 		(unsigned long long)info1.rx_unmatched_dropped);
 	if (cfd >= 0)
 		close(cfd);
-	e = pvnic_guest_accel_fds(t->g, 0, fds);
+	e = pvnic_fds(t->g, 0, fds);
 	T_CHECK(e == -ENOENT, "pvnic: accel off -> ACCEL_FDS -ENOENT", "%d", e);
 out:
 	tf_free(t);
@@ -782,7 +790,7 @@ static void test_flows(struct nbh *n, int wire)
 	ff_refs_str(&f, refs, sizeof(refs));
 	T_ASSERT(fe_offer(t, refs, "4") && ff_parse_ids(&f, be_get(t, PVNIC_KEY_BUF_IDS)) == 8,
 		 "handshake");
-	e = pvnic_guest_accel_fds(t->g, 0, fds);
+	e = pvnic_fds(t->g, 0, fds);
 	T_ASSERT(e == 0 && vi_user_open(&u, fds[0], fds[1], fds[2]) == 0, "VI mapped");
 	for (unsigned int i = 0; i < f.nids; i++)
 		vi_user_rx_post(&u, f.ids[i], 0, PV_NIC_BUF_SIZE);

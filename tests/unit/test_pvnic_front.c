@@ -29,25 +29,13 @@
 #include "pvnet/nic.h"
 #include "pvnet/xen.h"
 #include "accel/pvnic.h"
+#include "accel/pvnic_front.h"
 
 #define K    PVNIC_NR_PAGES
 #define NBUF (2 * K)
 #define NRX  PVNIC_NR_RX	/* buffers 0 .. NRX-1 posted for RX */
 #define NTX  (NBUF - NRX)	/* the rest for TX */
 #define TXF_MAX 512		/* TX descriptors the simulated NIC records */
-
-const struct pv_accel_front_ops *pvnic_front_ops_get(void);
-int pvnic_front_test_attach(struct pv_accel_front_dev *dev, uint8_t *pages,
-			    const uint32_t *ids, unsigned int mtu, int fds[3]);
-uint64_t pvnic_front_test_nic_errors(struct pv_accel_front_dev *dev, unsigned int code);
-void pvnic_front_test_set_features(struct pv_accel_front_dev *dev, uint32_t features);
-uint64_t pvnic_front_test_bogus(struct pv_accel_front_dev *dev);
-unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const char *val,
-					 uint64_t *bad);
-unsigned int pvnic_front_test_tx_free(struct pv_accel_front_dev *dev);
-int pvnic_front_test_src_addrs(struct pv_accel_front_dev *dev, const char *val);
-int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct virtio_net_hdr *vh,
-			       const uint8_t *frame, uint32_t len, uint16_t *mss);
 
 /* ---- the fake accel host ---- */
 
@@ -78,6 +66,15 @@ const char *pv_accel_front_path(const struct pv_accel_front_dev *dev) { return "
 const char *pv_accel_front_backend(const struct pv_accel_front_dev *dev) { return "/local/domain/0/backend/vif/1/0"; }
 const uint8_t *pv_accel_front_mac(const struct pv_accel_front_dev *dev) { return dev->mac; }
 unsigned int pv_accel_front_mtu(const struct pv_accel_front_dev *dev) { return 1500; }
+/* accel.h 1.2: no domain behind the fake host (pvnic_front_test_attach needs none). */
+unsigned int pv_accel_front_domid(const struct pv_accel_front_dev *dev) { return 1; }
+unsigned int pv_accel_front_devid(const struct pv_accel_front_dev *dev) { return 0; }
+void *pv_accel_front_page(const struct pv_accel_front_dev *dev, unsigned int i) { return NULL; }
+int pv_accel_front_grant(struct pv_accel_front_dev *dev, unsigned int i, unsigned int domid,
+			 int readonly) { return -ENODEV; }
+int pv_accel_front_end_grant(struct pv_accel_front_dev *dev, uint32_t ref) { return -EINVAL; }
+int pv_accel_front_xs_connect(struct pv_accel_front_dev *dev) { return -ENODEV; }
+int pv_accel_front_get_fds(struct pv_accel_front_dev *dev, int *fds, unsigned int max) { return -ENOENT; }
 void pv_accel_front_kick(struct pv_accel_front_dev *dev) { dev->kicks++; }
 int pv_accel_front_slow_room(struct pv_accel_front_dev *dev, uint32_t len) { return 1; }
 int pv_accel_front_set_state(struct pv_accel_front_dev *dev, int state) { dev->state = state; return 0; }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "../lib/test.h"
+#include "accel/pvnic_front.h"
 #include "back/port.h"
 #include "lib/pkt.h"
 #include "nic/nic.h"
@@ -30,8 +31,6 @@
 
 int pv_nicport_test_tx_decide(uint32_t mtu, uint32_t features, const struct pv_frame *f,
 			      uint16_t *mss);
-int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct virtio_net_hdr *vh,
-			       const uint8_t *frame, uint32_t len, uint16_t *mss);
 
 #define MTU	1500
 #define ALL	(PV_NIC_FEAT_TX_CHAIN | PV_NIC_FEAT_TX_CSUM | PV_NIC_FEAT_TSO)
