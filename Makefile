@@ -83,23 +83,23 @@ $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBPV): $(call obj,$(LIB_SRCS))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(LIBHV): $(call obj,$(HV_SRCS))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(LIBGUEST): $(call obj,$(GUEST_SRCS))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(LIBBACK): $(call obj,$(BACK_SRCS))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(LIBFRONT): $(call obj,$(FRONT_SRCS))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(LIBACCEL): $(call obj,$(ACCEL_SRCS))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(LIBNIC): $(call obj,$(NIC_SRCS))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(LIBBROKER): $(call obj,$(BROKER_SRCS))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(LIBUSER): $(USER_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(BUILD)/pic/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
@@ -123,6 +123,8 @@ $(PRELOAD_SO): $(BUILD)/pic/src/preload/preload.o $(USER_PIC_OBJS) src/preload/p
 ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBBROKER) $(LIBUSER) \
 	$(LIBNIC) $(LIBPV)
 
+# Archives are made anew (rm first): ar rcs alone keeps members whose
+# source went away (a file moved to another library), which then link twice.
 # The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
 $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(HOST_LDFLAGS) -o $@ $(filter-out %.dynlist,$^) $(LDLIBS) $(LWIP_LIBS)
