@@ -82,6 +82,8 @@ $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# Archives are made anew (rm first): ar rcs alone keeps members whose
+# source went away (a file moved to another library), which then link twice.
 $(LIBPV): $(call obj,$(LIB_SRCS))
 	rm -f $@ && $(AR) rcs $@ $^
 $(LIBHV): $(call obj,$(HV_SRCS))
@@ -123,8 +125,6 @@ $(PRELOAD_SO): $(BUILD)/pic/src/preload/preload.o $(USER_PIC_OBJS) src/preload/p
 ALL_LIBS := $(LIBACCEL) $(LIBBACK) $(LIBHV) $(LIBFRONT) $(LIBGUEST) $(LIBBROKER) $(LIBUSER) \
 	$(LIBNIC) $(LIBPV)
 
-# Archives are made anew (rm first): ar rcs alone keeps members whose
-# source went away (a file moved to another library), which then link twice.
 # The programs: src/cmd/<name>.c is <name>'s main, over the libraries.
 $(BINS): $(BUILD)/%: $(BUILD)/src/cmd/%.o $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(HOST_LDFLAGS) -o $@ $(filter-out %.dynlist,$^) $(LDLIBS) $(LWIP_LIBS)
