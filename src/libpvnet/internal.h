@@ -66,6 +66,12 @@ int lp_stack_tx_post(struct pvnet_stack *st, uint32_t idx, uint16_t len);
  */
 int lp_stack_wait(struct pvnet_stack *st, bool (*ready)(const void *), const void *arg,
 		  bool nonblock, int timeout_ms);
+/*
+ * Wait (at most 200 ms) until every frame handed to the NIC has left
+ * (TX_DONE): before a port's filter goes, since the NIC checks a VI's TX
+ * source ports against its filters and would refuse what is still queued.
+ */
+void lp_stack_tx_drain(struct pvnet_stack *st);
 /* Counters of the TCP layer in the stack's stats. */
 struct pvnet_stack_stats *lp_stack_counters(struct pvnet_stack *st);
 

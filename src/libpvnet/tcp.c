@@ -490,6 +490,16 @@ static void tcp_close_conn(struct pvnet_tcp *s)
 		tcp_abort(pcb);	/* the peer is not done after TCP_LINGER_MS */
 	else
 		pcb_forget_tw(pcb);
+	/*
+	 * The last segments (the ACK of the peer's FIN, or the RST) are in the
+	 * VI's TX ring: they must leave before the port's filter goes (the
+	 * caller's port_put), or the NIC refuses them as not ours, the peer
+	 * sends its FIN again, and the host's kernel, now the port's owner,
+	 * answers RST.
+	 */
+	unlock();
+	lp_stack_tx_drain(s->t->st);
+	lock();
 }
 
 void pvnet_tcp_close(struct pvnet_tcp *s)

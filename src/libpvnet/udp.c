@@ -200,7 +200,7 @@ int pvnet_stack_open(struct pvnet_stack **out, const char *broker, uint32_t loca
  * STACK_LINGER_MS) for their TX_DONE before the VI, and with it what is
  * still in its TX ring, is freed.
  */
-static void stack_linger(struct pvnet_stack *st)
+void lp_stack_tx_drain(struct pvnet_stack *st)
 {
 	long end = now_ms() + STACK_LINGER_MS;
 	unsigned int ntx = pvnet_memreg_count(st->mr) - st->nrx;
@@ -220,7 +220,7 @@ void pvnet_stack_close(struct pvnet_stack *st)
 	if (st->tcp)
 		st->tcp->close(st->tcp_ctx);	/* its sockets close (and linger) first */
 	if (st->mr && st->tx_free)
-		stack_linger(st);
+		lp_stack_tx_drain(st);
 	while (st->socks)
 		pvnet_udp_close(st->socks);
 	pvnet_vi_close(st->vi);		/* first: the NIC lets go of the buffers */
