@@ -22,24 +22,10 @@ done
 
 host_begin libtcp
 X=$BUILD/tests/helpers/pvnet_tcp_xfer
-chmod 0711 "$run"
-brk=$run/brk/broker.sock
-
-mk_ns hostns host && mk_ns ext ext || die "namespaces"
-veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
-ip -n "$hostns" addr add 198.18.0.1/24 dev up0
-ip -n "$ext" addr add 198.18.0.100/24 dev eth0
-start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
-
-cat >"$run/policy" <<'POL'
+app_host --log-level debug <<'POL'
 uid 65534 vis 8 bufs 512 addr 198.18.0.1 udp 5000-5099 tcp 6000-6099
 POL
-ip netns exec "$hostns" "$BUILD"/pvnet-broker --run-dir "$run/brk" --nic "$nicdir" \
-	--policy "$run/policy" --log-level debug 2>>"$run/broker.log" &
-track_pid $!
-wait_for 5 "[ -S '$brk' ]" || die "pvnet-broker did not start"
 
-AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 app() { ip netns exec "$hostns" timeout 60 "${AS_NOBODY[@]}" "$X" "$@"; }
 info() { ip netns exec "$hostns" "$BUILD"/tests/helpers/nic_info "$nicdir/nic.sock" vis_active bufs_used filters_used | tr '\n' ' '; }
 snmp() { # NS PROTO FIELD

@@ -206,6 +206,28 @@ host_nic_pvnetd() {
 	host_pvnetd --nic "$nicdir" --log-level debug || die "pvnetd did not start"
 }
 
+# app_host [BROKER ARGS...] <POLICY: the topology of the user-level tests
+# (libpvnet, its TCP, the preload): $hostns (up0 198.18.0.1) --veth--
+# $ext (eth0 198.18.0.100), pvnet-nicd owning up0 ($nicdir, log
+# $run/nicd.log), the policy read from standard input into $run/policy,
+# and pvnet-broker on it ($brk, log $run/broker.log).  Apps run as
+# nobody: "${AS_NOBODY[@]}" PROG.  Dies when something does not start.
+app_host() {
+	chmod 0711 "$run"	# the apps (uid 65534) must reach $run/brk/broker.sock
+	brk=$run/brk/broker.sock
+	mk_ns hostns host && mk_ns ext ext || die "namespaces"
+	veth_pair "$hostns" up0 "$ext" eth0 || die "veth"
+	ip -n "$hostns" addr add 198.18.0.1/24 dev up0
+	ip -n "$ext" addr add 198.18.0.100/24 dev eth0
+	start_nicd "$hostns" "$nicdir" up0 "$run/nicd.log" || die "pvnet-nicd did not start"
+	cat >"$run/policy"
+	ip netns exec "$hostns" "$BUILD"/pvnet-broker --run-dir "$run/brk" --nic "$nicdir" \
+		--policy "$run/policy" "$@" 2>>"$run/broker.log" &
+	track_pid $!
+	wait_for 5 "[ -S '$brk' ]" || die "pvnet-broker did not start"
+	AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+}
+
 # start_guest NS NAME "ADDR..." [pvnet-front ARGS...]: pvnet-front NAME in
 # NS (log $run/NAME.log, pid in front_pid_NAME, tracked); once eth0 is
 # there, the addresses (IPv4 /24, IPv6 /64) and eth0 up.  Dies when eth0
