@@ -151,8 +151,8 @@ int pv_keep_save(struct xs_server *xs, struct pv_mig *mig, const struct pv_keep_
 			 m[4], m[5]);
 		snprintf(rec, sizeof(rec), PV_MIG_OUTGOING "/%s", machex);
 		ongoing = xs_server_read(xs, rec, msg, sizeof(msg)) >= 0;
-		if (!ongoing && pv_mig_export(mig, vifs[i].domid, vifs[i].devid, vifs[i].name, machex,
-					      msg, sizeof(msg)) < 0) {
+		if (!ongoing && pv_mig_snapshot(mig, vifs[i].domid, vifs[i].devid, vifs[i].name, machex,
+						msg, sizeof(msg)) < 0) {
 			pv_warn("vif %u.%u: its settings cannot be kept: %s", vifs[i].domid,
 				vifs[i].devid, msg);
 			continue;

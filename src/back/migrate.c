@@ -53,6 +53,7 @@
  *     its domain on S went with S.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,8 +223,9 @@ static int mig_vif(struct pv_mig *m, unsigned int domid, unsigned int devid, cha
 	return 0;
 }
 
-int pv_mig_export(struct pv_mig *m, unsigned int domid, unsigned int devid, const char *name,
-		  char *machex, char *msg, size_t msgsz)
+/* The record of vif D.N; @migrating: a migration's export (counted, logged), not a keep's snapshot. */
+static int mig_record(struct pv_mig *m, unsigned int domid, unsigned int devid, const char *name,
+		      char *machex, char *msg, size_t msgsz, bool migrating)
 {
 	char be[MIG_PATH], rec[MIG_PATH], sub[MIG_PATH], mtu[16], bridge[32] = "br0", mac_s[18], num[16];
 	uint8_t mac[6];
@@ -252,14 +254,28 @@ int pv_mig_export(struct pv_mig *m, unsigned int domid, unsigned int devid, cons
 		return mig_fail(msg, msgsz, -E2BIG, "the vif has %d backend keys to carry (at most %d)",
 				n, PV_MIG_MAX_KEYS);
 	}
-	m->st.exported++;
-	pv_info("vif %u.%u: exported for migration (mac %s, mtu %s, %d carried keys)", domid, devid,
-		mac_s, mtu, n);
+	if (migrating) {
+		m->st.exported++;
+		pv_info("vif %u.%u: exported for migration (mac %s, mtu %s, %d carried keys)", domid,
+			devid, mac_s, mtu, n);
+	}
 	snprintf(msg, msgsz, "%s", rec);
 	return 0;
 fail:
 	xs_server_rm(m->xs, rec);
 	return mig_fail(msg, msgsz, -EIO, "cannot write the record %s", rec);
+}
+
+int pv_mig_export(struct pv_mig *m, unsigned int domid, unsigned int devid, const char *name,
+		  char *machex, char *msg, size_t msgsz)
+{
+	return mig_record(m, domid, devid, name, machex, msg, msgsz, true);
+}
+
+int pv_mig_snapshot(struct pv_mig *m, unsigned int domid, unsigned int devid, const char *name,
+		    char *machex, char *msg, size_t msgsz)
+{
+	return mig_record(m, domid, devid, name, machex, msg, msgsz, false);
 }
 
 /* ---- the destination's check ---- */

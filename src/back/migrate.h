@@ -43,6 +43,9 @@ void pv_mig_stats(const struct pv_mig *m, struct pv_mig_stats *st);
 /* Source: snapshot vif @domid.@devid's configuration at PV_MIG_OUTGOING/<machex>. */
 int pv_mig_export(struct pv_mig *m, unsigned int domid, unsigned int devid, const char *name,
 		  char *machex, char *msg, size_t msgsz);
+/* The same record for keep.c's snapshot of the settings: not counted, not logged. */
+int pv_mig_snapshot(struct pv_mig *m, unsigned int domid, unsigned int devid, const char *name,
+		    char *machex, char *msg, size_t msgsz);
 /* Destination: check PV_MIG_OFFER/@machex; taken -> PV_MIG_INCOMING, else removed. */
 int pv_mig_prepare(struct pv_mig *m, const char *machex, char *msg, size_t msgsz);
 /* Source: the return record, then the accelerator goes (its "accel" key). */
