@@ -60,6 +60,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctl.h"
 #include "migrate.h"
 #include "pvnet/hv_proto.h"
 #include "toolstack.h"
@@ -558,9 +559,11 @@ void pv_mig_claimed(struct pv_mig *m, const uint8_t mac[6], unsigned int domid, 
 		m->st.returned++;
 		pv_warn("domain %u: mac %s came back (its migration did not complete); "
 			"configuration restored", domid, mac_s);
+		pv_ctl_event("migrated-back", (int)domid, -1, "mac", mac_s, PV_EV_END);
 	} else {
 		m->st.arrived++;
 		pv_info("domain %u: mac %s migrated in; configuration carried", domid, mac_s);
+		pv_ctl_event("migrated-in", (int)domid, -1, "mac", mac_s, PV_EV_END);
 	}
 }
 

@@ -84,6 +84,9 @@ pings_across() { # MOVE-NAME T_RETURNED: after the move, stop the pings; print, 
 	echo "1 ms pings across $1: ${r%% *} sent, $(echo "$r" | cut -d' ' -f2) lost, longest gap between replies ${r##* } ms"
 	check "[ \"\$(mig_ping_after '$base/ping' $2)\" -gt 0 ]" "the 1 ms pings resume after $1 ($(mig_ping_after "$base/ping" "$2") replies after it)"
 }
+timeout 30 "$BUILD"/pvnetctl -r "$run2" monitor --json >"$base/mon2.json" 2>/dev/null &
+mon2=$!
+track_pid $mon2
 mig_ping_start "$ext" 198.18.0.1 "$base/ping"
 sleep 0.3
 echo "first migration at $(date +%s.%N)"
@@ -94,6 +97,10 @@ pings_across "the move to host 2" "$(date +%s.%N)"
 rx_at=$(cat "$base/rx" 2>/dev/null || echo 0)
 d1b=$(dom_on "$run2" g1)
 check "[ -n '$d1b' ]" "after: g1 is in host 2's domain-list (domain ${d1b:-none})"
+wait_for 5 "grep -q '\"event\": \"migrated-in\"' '$base/mon2.json'"
+check "grep '\"event\": \"migrated-in\"' '$base/mon2.json' | grep -q '\"mac\": \"'" \
+	"host 2's pvnetctl monitor shows the guest migrated in ($(grep -c migrated-in "$base/mon2.json") line)"
+kill $mon2 2>/dev/null
 check "[ -z \"\$(dom_on '$run1' g1)\" ]" "after: g1 is not in host 1's domain-list"
 check "P2 vif-list | grep -qi '$MAC1'" "after: host 2 has g1's vif with the same MAC ($MAC1)"
 check "[ \"\$(ip -n '$g1' link show eth0 | awk '/ether/ {print \$2}')\" = $MAC1 ]" \
