@@ -199,7 +199,11 @@ build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harn
 build-fuzz/fuzz_xs: src/hv/xs.c src/hv/xs_proto.c src/hv/xs_store.c src/hv/xs_priv.h
 FUZZ_SRCS_fuzz_libpvnet_rx := src/libpvnet/vi.c src/libpvnet/neigh.c src/nic/nic_client.c
 build-fuzz/fuzz_libpvnet_rx: src/libpvnet/udp.c $(FUZZ_SRCS_fuzz_libpvnet_rx)
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+# txcheck.c, #included by the NIC harnesses, calls txrule.c's shared rule.
+FUZZ_SRCS_fuzz_nic_ctl    := src/nic/txrule.c
+FUZZ_SRCS_fuzz_nic_vi     := src/nic/txrule.c
+build-fuzz/fuzz_nic_ctl build-fuzz/fuzz_nic_vi: $(filter-out src/nic/nic_client.c,$(NIC_SRCS))
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LIB_SRCS) -pthread
 clean-fuzz:
