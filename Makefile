@@ -206,10 +206,14 @@ build-fuzz/fuzz_nic_ctl build-fuzz/fuzz_nic_vi: $(filter-out src/nic/nic_client.
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LIB_SRCS) -pthread
+# Every harness for FUZZ_SECS seconds each (default 300), nice'd, one at a
+# time: executions, exec/s and findings per harness (tests/fuzz/long.sh).
+fuzz-long: fuzz
+	tests/fuzz/long.sh
 clean-fuzz:
 	rm -rf build-fuzz
 clean: clean-fuzz
-.PHONY: fuzz clean-fuzz
+.PHONY: fuzz fuzz-long clean-fuzz
 
 # Static analysis over src/ (cppcheck, Debian's package): warnings,
 # portability and performance; a finding fails the build.  A false
