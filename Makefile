@@ -199,6 +199,10 @@ build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harn
 build-fuzz/fuzz_xs: src/hv/xs.c src/hv/xs_proto.c src/hv/xs_store.c src/hv/xs_priv.h
 FUZZ_SRCS_fuzz_libpvnet_rx := src/libpvnet/vi.c src/libpvnet/neigh.c src/nic/nic_client.c
 build-fuzz/fuzz_libpvnet_rx: src/libpvnet/udp.c $(FUZZ_SRCS_fuzz_libpvnet_rx)
+# pvnic_back.c's parsers; the rest of the file needs these to link.
+FUZZ_SRCS_fuzz_pvnic_back := src/accel/pvnic_back.c $(HV_SRCS) $(filter-out src/back/metrics.c,$(BACK_SRCS)) \
+	$(NIC_SRCS)
+build-fuzz/fuzz_pvnic_back: $(FUZZ_SRCS_fuzz_pvnic_back) src/accel/pvnic_back.h
 # txcheck.c, #included by the NIC harnesses, calls txrule.c's shared rule.
 FUZZ_SRCS_fuzz_nic_ctl    := src/nic/txrule.c
 FUZZ_SRCS_fuzz_nic_vi     := src/nic/txrule.c
