@@ -196,6 +196,8 @@ FUZZ_SRCS_fuzz_hvsock     := $(filter-out src/hv/hvsock.c,$(HV_SRCS))
 FUZZ_SRCS_fuzz_netback_tx := $(HV_SRCS) $(GUEST_SRCS) $(filter-out src/back/metrics.c,$(BACK_SRCS)) $(NIC_SRCS)
 build-fuzz/fuzz_hvsock: $(FUZZ_SRCS_fuzz_hvsock) src/hv/hvsock.c
 build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harness.h
+FUZZ_SRCS_fuzz_netback_rx := $(FUZZ_SRCS_fuzz_netback_tx)
+build-fuzz/fuzz_netback_rx: $(FUZZ_SRCS_fuzz_netback_rx) tests/unit/netback_harness.h
 build-fuzz/fuzz_xs: src/hv/xs.c src/hv/xs_proto.c src/hv/xs_store.c src/hv/xs_priv.h
 FUZZ_SRCS_fuzz_libpvnet_rx := src/libpvnet/vi.c src/libpvnet/neigh.c src/nic/nic_client.c
 build-fuzz/fuzz_libpvnet_rx: src/libpvnet/udp.c $(FUZZ_SRCS_fuzz_libpvnet_rx)
