@@ -12,8 +12,10 @@
  *
  * Set up once (tests/unit/netback_harness.h): a host thread running hv +
  * xenstore + switch + netback, a frame source port "fz-src" on the switch,
- * a well-behaved frontend B (connected, never touched) and the fuzzed
- * frontend M.  Input:
+ * a well-behaved frontend B (connected, never touched) and fuzzed
+ * frontends M, one per feature set (features & 0x1f, made at first use
+ * and kept connected, so that a change of features costs no restart).
+ * Input:
  *
  *   [features:1] then ops of 8 bytes [op][a][b][c][d][e][f][g]
  *
@@ -22,7 +24,7 @@
  *                bits 5-7: a hostile key (1 request-rx-copy = 0, 2 no
  *                feature-rx-notify, 3 feature-sg = "x", 4
  *                multi-queue-num-queues = 2, 5 feature-gso-tcpv4 = "2",
- *                else none).  M reconnects when they change.
+ *                else none): that M reconnects when they change.
  *   op & 3 = 0   post a % 64 + 1 RX requests: ids sequential (b & 1: from
  *                c,d); grant (b >> 1 & 3) 0-1 the next writable RX buffer,
  *                2 a TX buffer (read-only), 3 raw ref e,f + j (any ref:
@@ -98,12 +100,14 @@ static uint8_t *ro_copy;	/* M's TX buffers and spare pages, as they must stay */
 static uint8_t *b_copy;		/* all of B's memory */
 static int cur_feat = -1, hostile, disabled_ok, trace;
 static unsigned int mtu, features, wp, frame_seed;
-static uint64_t iters, restarts;
+static uint64_t iters, restarts, by_lie, by_settle;
 
 static void report(void)
 {
-	fprintf(stderr, "fuzz_netback_rx: %llu inputs, %llu restarts\n",
-		(unsigned long long)iters, (unsigned long long)restarts);
+	fprintf(stderr, "fuzz_netback_rx: %llu inputs, %llu restarts (%llu after a lie or a "
+		"disable, %llu not settled)\n", (unsigned long long)iters,
+		(unsigned long long)restarts, (unsigned long long)by_lie,
+		(unsigned long long)by_settle);
 }
 
 static void die0(const char *what)
@@ -721,10 +725,65 @@ static int settle(void)
 	return 0;
 }
 
+/*
+ * One frontend per feature set (features & 0x1f), created at first use and
+ * kept connected: an input changes M, not M's features, so only a lie or a
+ * hostile key costs a restart.
+ */
+#define NR_M	32
+
+static struct mslot {
+	struct tf *t;
+	struct pv_port *port;
+	unsigned int mtu, features;
+	int feat;
+} ms[NR_M];
+static int cur_m = -1;
+
+static void use_m(int feat)
+{
+	struct mslot *x = &ms[feat & (NR_M - 1)];
+
+	if (cur_m >= 0) {	/* what the last input left of its M */
+		ms[cur_m].port = m_port;
+		ms[cur_m].mtu = mtu;
+		ms[cur_m].features = features;
+		ms[cur_m].feat = cur_feat;
+	}
+	cur_m = feat & (NR_M - 1);
+	if (!x->t) {
+		char name[16];
+		int spare;
+
+		snprintf(name, sizeof(name), "fz-m%d", cur_m);
+		m = x->t = tf_new(n, name, (uint8_t)(0xc0 + cur_m));
+		/* A revoked ref: granted, then ended (classify_refs: not granted). */
+		spare = pv_guest_grant(m->g, 0, SPARE_PAGE, 0);
+		if (spare < 0 || pv_guest_end_grant(m->g, (grant_ref_t)spare) < 0)
+			die0("spare grant");
+		for (int i = 0; i < RING; i++)
+			mk_payload(pv_guest_frame(m->g, TF_TXBUF + (uint32_t)i), PV_PAGE_SIZE,
+				   (uint32_t)i);
+		if (memcmp(pv_guest_frame(m->g, TF_TXBUF), ro_copy,
+			   (size_t)RING * PV_PAGE_SIZE))
+			die0("TX pages differ between frontends");
+		connect_m(feat);
+		return;
+	}
+	m = x->t;
+	m_port = x->port;
+	mtu = x->mtu;
+	features = x->features;
+	cur_feat = x->feat;
+	classify_refs();
+	reset_model();
+	if (feat != cur_feat)
+		restart(feat);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	size_t ro = (size_t)RING * PV_PAGE_SIZE;
-	int spare;
 
 	trace = getenv("PVNET_FUZZ_TRACE") != NULL;
 	atexit(report);
@@ -733,21 +792,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	b = tf_new(n, "fz-b", 0xbb);
 	if (tf_connect(b, NULL) < 0)
 		die0("B does not connect");
-	m = tf_new(n, "fz-m", 0xee);
-	/* A revoked ref: granted, then ended (classify_refs: not granted). */
-	spare = pv_guest_grant(m->g, 0, SPARE_PAGE, 0);
-	if (spare < 0 || pv_guest_end_grant(m->g, (grant_ref_t)spare) < 0)
-		die0("spare grant");
-	for (int i = 0; i < RING; i++)
-		mk_payload(pv_guest_frame(m->g, TF_TXBUF + (uint32_t)i), PV_PAGE_SIZE, (uint32_t)i);
 	ro_copy = malloc(ro + (size_t)(TF_PAGES - SPARE_PAGE) * PV_PAGE_SIZE);
 	b_copy = malloc((size_t)TF_PAGES * PV_PAGE_SIZE);
 	if (!ro_copy || !b_copy)
 		abort();
-	memcpy(ro_copy, pv_guest_frame(m->g, TF_TXBUF), ro);
-	memcpy(ro_copy + ro, pv_guest_frame(m->g, SPARE_PAGE),
-	       (size_t)(TF_PAGES - SPARE_PAGE) * PV_PAGE_SIZE);
-	connect_m(0x1f);
+	/* M's TX buffers hold this pattern, its pages past SPARE_PAGE zeros: they must stay. */
+	for (int i = 0; i < RING; i++)
+		mk_payload(ro_copy + (size_t)i * PV_PAGE_SIZE, PV_PAGE_SIZE, (uint32_t)i);
+	memset(ro_copy + ro, 0, (size_t)(TF_PAGES - SPARE_PAGE) * PV_PAGE_SIZE);
 	host_sync(n->h, nothing, NULL);
 	memcpy(b_copy, pv_guest_frame(b->g, 0), (size_t)TF_PAGES * PV_PAGE_SIZE);
 	return 0;
@@ -755,32 +807,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int feat;
-
 	if (size < 1)
 		return 0;
-	feat = data[0];
-	if (feat != cur_feat)
-		restart(feat);
+	use_m(data[0]);
 	data++;
 	size--;
 	wp = 0;
 	frame_seed = 0;
-	for (; size >= OP_LEN; data += OP_LEN, size -= OP_LEN) {
+	for (; size >= OP_LEN && cur_feat >= 0; data += OP_LEN, size -= OP_LEN) {
 		switch (data[0] & 3) {
 		case 0: op_post(data); break;
 		case 1: op_frame(data); break;
 		case 2: op_take(data); break;
 		default: op_lie(data); break;
 		}
-		if (cur_feat < 0)
-			break;
 	}
 	take_responses();
 	check_vifs();
 	check_pages();
-	if (cur_feat >= 0 && (hostile || !settle()))
+	if (cur_feat < 0 || hostile) {
+		by_lie++;
 		cur_feat = -1;		/* the next input starts over */
+	} else if (!settle()) {
+		by_settle++;
+		cur_feat = -1;
+	}
 	if (cur_feat >= 0)
 		check_vifs();
 	iters++;
