@@ -31,7 +31,8 @@ fi
 extra_opts() {
 	case "$1" in
 	fuzz_pkt|fuzz_gro|fuzz_libpvnet_rx) echo "-max_len=70000" ;;
-	fuzz_netback_tx|fuzz_netback_rx) echo "-max_len=8192" ;;
+	fuzz_netback_tx) echo "-max_len=8192" ;;
+	fuzz_netback_rx) echo "-max_len=1025" ;;	# 128 ops: each is a round trip or more
 	*) ;;
 	esac
 }
