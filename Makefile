@@ -195,9 +195,9 @@ FUZZ_SRCS_fuzz_hvsock     := $(filter-out src/hv/hvsock.c,$(HV_SRCS))
 # (metrics.c left out: it is pvnetd's HTTP server, over libmicrohttpd and the pvnic backend.)
 FUZZ_SRCS_fuzz_netback_tx := $(HV_SRCS) $(GUEST_SRCS) $(filter-out src/back/metrics.c,$(BACK_SRCS)) $(NIC_SRCS)
 build-fuzz/fuzz_hvsock: $(FUZZ_SRCS_fuzz_hvsock) src/hv/hvsock.c
-build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harness.h
+build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harness.h tests/lib/host.h tests/lib/tfront.h
 FUZZ_SRCS_fuzz_netback_rx := $(FUZZ_SRCS_fuzz_netback_tx)
-build-fuzz/fuzz_netback_rx: $(FUZZ_SRCS_fuzz_netback_rx) tests/unit/netback_harness.h
+build-fuzz/fuzz_netback_rx: $(FUZZ_SRCS_fuzz_netback_rx) tests/unit/netback_harness.h tests/lib/host.h tests/lib/tfront.h
 build-fuzz/fuzz_xs: src/hv/xs.c src/hv/xs_proto.c src/hv/xs_store.c src/hv/xs_priv.h
 FUZZ_SRCS_fuzz_libpvnet_rx := src/libpvnet/vi.c src/libpvnet/neigh.c src/nic/nic_client.c
 build-fuzz/fuzz_libpvnet_rx: src/libpvnet/udp.c $(FUZZ_SRCS_fuzz_libpvnet_rx)
