@@ -64,7 +64,10 @@ int pv_seqpacket_call(int fd, uint16_t type, uint32_t seq, const void *body, uin
 		if (timeout_ms >= 0) {
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-			rc = poll(&pfd, 1, timeout_ms);
+			/* A signal is not the peer's answer (the wait starts over). */
+			do
+				rc = poll(&pfd, 1, timeout_ms);
+			while (rc < 0 && errno == EINTR);
 			if (rc == 0)
 				return -ETIMEDOUT;
 			if (rc < 0)
