@@ -261,17 +261,31 @@ FUZZ_SRCS_fuzz_hvsock     := $(filter-out src/hv/hvsock.c,$(HV_SRCS))
 # (metrics.c left out: it is pvnetd's HTTP server, over libmicrohttpd and the pvnic backend.)
 FUZZ_SRCS_fuzz_netback_tx := $(HV_SRCS) $(GUEST_SRCS) $(filter-out src/back/metrics.c,$(BACK_SRCS)) $(NIC_SRCS)
 build-fuzz/fuzz_hvsock: $(FUZZ_SRCS_fuzz_hvsock) src/hv/hvsock.c
-build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harness.h
+build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harness.h tests/lib/host.h tests/lib/tfront.h
+FUZZ_SRCS_fuzz_netback_rx := $(FUZZ_SRCS_fuzz_netback_tx)
+build-fuzz/fuzz_netback_rx: $(FUZZ_SRCS_fuzz_netback_rx) tests/unit/netback_harness.h tests/lib/host.h tests/lib/tfront.h
 build-fuzz/fuzz_xs: src/hv/xs.c src/hv/xs_proto.c src/hv/xs_store.c src/hv/xs_priv.h
 FUZZ_SRCS_fuzz_libpvnet_rx := src/libpvnet/vi.c src/libpvnet/neigh.c src/nic/nic_client.c
 build-fuzz/fuzz_libpvnet_rx: src/libpvnet/udp.c $(FUZZ_SRCS_fuzz_libpvnet_rx)
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+# pvnic_back.c's parsers; the rest of the file needs these to link.
+FUZZ_SRCS_fuzz_pvnic_back := src/accel/pvnic_back.c src/accel/host_loop.c $(HV_SRCS) $(filter-out src/back/metrics.c,$(BACK_SRCS)) \
+	$(NIC_SRCS)
+build-fuzz/fuzz_pvnic_back: $(FUZZ_SRCS_fuzz_pvnic_back) src/accel/pvnic_back.h
+# txcheck.c, #included by the NIC harnesses, calls txrule.c's shared rule.
+FUZZ_SRCS_fuzz_nic_ctl    := src/nic/txrule.c
+FUZZ_SRCS_fuzz_nic_vi     := src/nic/txrule.c
+build-fuzz/fuzz_nic_ctl build-fuzz/fuzz_nic_vi: $(filter-out src/nic/nic_client.c,$(NIC_SRCS))
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LIB_SRCS) -pthread
+# Every harness for FUZZ_SECS seconds each (default 300), nice'd, one at a
+# time: executions, exec/s and findings per harness (tests/fuzz/long.sh).
+fuzz-long: fuzz
+	tests/fuzz/long.sh
 clean-fuzz:
 	rm -rf build-fuzz
 clean: clean-fuzz
-.PHONY: fuzz clean-fuzz
+.PHONY: fuzz fuzz-long clean-fuzz
 
 # Static analysis over src/ (cppcheck, Debian's package): warnings,
 # portability and performance; a finding fails the build.  A false

@@ -755,7 +755,7 @@ fail:
 /* ---- the frontend's pages ---- */
 
 /* Parse "R1 R2 ... RK": 1..PVNIC_MAX_PAGES decimals below @nr_grants, no repeats. */
-static int pb_parse_refs(const char *s, uint32_t nr_grants, grant_ref_t *refs)
+int pvnic_back_parse_refs(const char *s, uint32_t nr_grants, grant_ref_t *refs)
 {
 	unsigned int n = 0;
 
@@ -847,7 +847,7 @@ static void pb_bufs_connect(struct pvnic_vif *pv)
 		pb_fail(pv, PVNIC_KEY_BUF_REFS " too long", E2BIG);
 		return;
 	}
-	n = pb_parse_refs(refs_s, d->nr_grants, refs);
+	n = pvnic_back_parse_refs(refs_s, d->nr_grants, refs);
 	if (n < 0) {
 		pb->st.bad_refs++;
 		pb_fail(pv, "malformed " PVNIC_KEY_BUF_REFS, n);
@@ -928,6 +928,15 @@ static void pb_bufs_connect(struct pvnic_vif *pv)
 		pv->mode_mac ? 1 : pv->quota);
 }
 
+/* An accelstate value: a decimal 0..99, else -1. */
+int pvnic_back_parse_state(const char *val)
+{
+	char *end;
+	long v = strtol(val, &end, 10);
+
+	return end != val && *end == '\0' && v >= 0 && v < 100 ? (int)v : -1;
+}
+
 /* The frontend's accelstate changed (or its directory went). */
 static void pb_fe_watch_cb(struct xs_server *xs, const char *path, const char *token, void *arg)
 {
@@ -938,13 +947,8 @@ static void pb_fe_watch_cb(struct xs_server *xs, const char *path, const char *t
 	(void)path;
 	(void)token;
 	snprintf(p, sizeof(p), "%s/%s", pv->fe, PV_ACCEL_KEY_STATE);
-	if (pv_accel_xs_read(xs, p, val, sizeof(val)) > 0) {
-		char *end;
-		long v = strtol(val, &end, 10);
-
-		if (end != val && *end == '\0' && v >= 0 && v < 100)
-			state = (int)v;
-	}
+	if (pv_accel_xs_read(xs, p, val, sizeof(val)) > 0)
+		state = pvnic_back_parse_state(val);
 	if (state != XenbusStateInitialised)
 		pv->failed = 0;		/* a new 3 is a new chance */
 	if (!pv->vi_ok)

@@ -102,4 +102,14 @@ struct pvnic_vif_info {
 int pvnic_back_vif_info(const struct pvnic_back *pb, unsigned int domid, unsigned int devid,
 			struct pvnic_vif_info *out);
 
+/*
+ * The parsers of what the frontend writes (exposed for tests/fuzz/fuzz_pvnic_back.c).
+ * pvnic_back_parse_refs() - accel-buf-refs "R1 R2 ... RK": 1..PVNIC_MAX_PAGES
+ * decimals, one space between, each in PV_GNT_RESERVED..@nr_grants - 1, no
+ * repeats, into @refs[PVNIC_MAX_PAGES].  Return: K, or -EINVAL, -ERANGE, -E2BIG.
+ * pvnic_back_parse_state() - an accelstate value: 0..99, or -1 if malformed.
+ */
+int pvnic_back_parse_refs(const char *s, uint32_t nr_grants, uint32_t *refs);
+int pvnic_back_parse_state(const char *val);
+
 #endif

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "seqpacket_call.h"
@@ -37,6 +38,24 @@ static unsigned int sp_take_fds(struct msghdr *mh, int *rfds, unsigned int max)
 	return k;
 }
 
+/* poll() for @ms in all: a signal is not the peer's answer, the wait goes on. */
+static int sp_poll(struct pollfd *pfd, int ms)
+{
+	struct timespec t0, t;
+	int rc, left = ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		rc = poll(pfd, 1, left);
+		if (rc >= 0 || errno != EINTR)
+			return rc;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return 0;
+	}
+}
+
 int pv_seqpacket_call(int fd, uint16_t type, uint32_t seq, const void *body, uint32_t len,
 		      const int *fds, unsigned int nfds, const struct pv_sp_reply *r,
 		      int timeout_ms)
@@ -64,7 +83,7 @@ int pv_seqpacket_call(int fd, uint16_t type, uint32_t seq, const void *body, uin
 		if (timeout_ms >= 0) {
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-			rc = poll(&pfd, 1, timeout_ms);
+			rc = sp_poll(&pfd, timeout_ms);
 			if (rc == 0)
 				return -ETIMEDOUT;
 			if (rc < 0)

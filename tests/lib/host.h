@@ -11,6 +11,7 @@
 #define PVNET_TEST_HOST_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,15 +99,24 @@ static inline struct test_host *host_start(void)
 	return h;
 }
 
-/* Run @fn on the host thread and wait for it. */
+/*
+ * Run @fn on the host thread and wait for it.  A signal may interrupt the
+ * wait (libFuzzer's -timeout alarm every timeout/2 s): retried.
+ */
 static inline void host_sync(struct test_host *h, void (*fn)(struct test_host *, void *), void *arg)
 {
 	uint64_t v = 1;
+	ssize_t r;
 
 	h->fn = fn;
 	h->arg = arg;
-	if (write(h->ctl_fd, &v, sizeof(v)) != sizeof(v) ||
-	    read(h->done_fd, &v, sizeof(v)) != sizeof(v))
+	while ((r = write(h->ctl_fd, &v, sizeof(v))) < 0 && errno == EINTR)
+		;
+	if (r != sizeof(v))
+		abort();
+	while ((r = read(h->done_fd, &v, sizeof(v))) < 0 && errno == EINTR)
+		;
+	if (r != sizeof(v))
 		abort();
 	h->fn = NULL;
 }
