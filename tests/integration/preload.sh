@@ -22,19 +22,25 @@ PRE=$BUILD/lib/libpvnet-preload.so
 for b in pvnet-nicd pvnet-broker tests/helpers/preload_mix tests/helpers/pvnet_tcp_xfer tests/helpers/nic_info lib/libpvnet-preload.so; do
 	[ -e "$BUILD/$b" ] || { skip "preload.sh: $b not built"; exit 0; }
 done
-PRE=$(cd "$(dirname "$PRE")" && pwd)/$(basename "$PRE")
+rt=
 if [ "$SANITIZED" = 1 ]; then
 	# an instrumented library in uninstrumented programs (sockperf, iperf3):
 	# the sanitizer's runtime must come first; their own leaks are not ours
 	rt=$(clang -print-file-name=libclang_rt.asan-x86_64.so 2>/dev/null)
 	[ -f "$rt" ] || { skip "preload.sh: no libclang_rt.asan-x86_64.so to preload first"; exit 0; }
-	PRE="$rt $PRE"
 	export ASAN_OPTIONS=detect_leaks=0
 fi
 
 host_begin preload
-M=$BUILD/tests/helpers/preload_mix
-X=$BUILD/tests/helpers/pvnet_tcp_xfer
+# The programs run as nobody, and what they load and exec must be theirs
+# to reach: the build tree may not be (a checkout under a 0700 directory,
+# as a fresh clone in mktemp -d's is).  Copies in the run directory (0711).
+mkdir -m 0755 "$run/bin"
+install -m 0755 "$PRE" "$BUILD/tests/helpers/preload_mix" "$BUILD/tests/helpers/pvnet_tcp_xfer" "$run/bin/"
+PRE=$run/bin/libpvnet-preload.so
+[ -n "$rt" ] && PRE="$rt $PRE"
+M=$run/bin/preload_mix
+X=$run/bin/pvnet_tcp_xfer
 app_host <<'POL'
 uid 65534 vis 8 bufs 512 addr 198.18.0.1 udp 5000-5099 tcp 6000-6099
 POL
