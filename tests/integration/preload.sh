@@ -37,7 +37,8 @@ host_begin preload
 # as a fresh clone in mktemp -d's is).  Copies in the run directory (0711).
 mkdir -m 0755 "$run/bin"
 install -m 0755 "$PRE" "$BUILD/tests/helpers/preload_mix" "$BUILD/tests/helpers/pvnet_tcp_xfer" "$run/bin/"
-PRE=$run/bin/libpvnet-preload.so
+PRE_OWN=$run/bin/libpvnet-preload.so	# for the test's own programs
+PRE=$PRE_OWN				# for Debian's (sockperf, iperf3)
 [ -n "$rt" ] && PRE="$rt $PRE"
 M=$run/bin/preload_mix
 X=$run/bin/pvnet_tcp_xfer
@@ -48,6 +49,13 @@ POL
 # pre PROG ARGS...: PROG as uid 65534 in the host namespace under the preload (60 s at most)
 pre() {
 	ip netns exec "$hostns" timeout 60 "${AS_NOBODY[@]}" env LD_PRELOAD="$PRE" \
+		PVNET_BROKER="$brk" PVNET_PRELOAD_STATS=1 "$@"
+}
+# pre_own: the same for the test's own programs ($M, $X): built like the
+# library, so under ASan they carry its runtime themselves (clang links it
+# into executables) and must not get the shared one preloaded as well.
+pre_own() {
+	ip netns exec "$hostns" timeout 60 "${AS_NOBODY[@]}" env LD_PRELOAD="$PRE_OWN" \
 		PVNET_BROKER="$brk" PVNET_PRELOAD_STATS=1 "$@"
 }
 info() { ip netns exec "$hostns" "$BUILD"/tests/helpers/nic_info "$nicdir/nic.sock" vis_active bufs_used filters_used | tr '\n' ' '; }
@@ -82,12 +90,12 @@ ip netns exec "$ext" "$BUILD"/tests/helpers/pvnet_udp_echo kecho 7201 0 >/dev/nu
 track_pid $!
 wait_for 5 "ip netns exec '$ext' ss -Hlun 'sport = :7201' | grep -q ."
 for how in poll select epoll; do
-	out=$(pre "$M" "$how" 198.18.0.100:7201 2>"$run/mix-$how.err")
+	out=$(pre_own "$M" "$how" 198.18.0.100:7201 2>"$run/mix-$how.err")
 	check "[ '$out' = 'unix: ok; udp: ok; both ready: ok' ] && grep -q 'accelerated udp=1 ' '$run/mix-$how.err'" \
 		"$how(): an accelerated UDP socket and a Unix socketpair in one set (${out//$'\n'/; }; $(tail -n1 "$run/mix-$how.err"))"
 done
 # a port outside the policy: the kernel's socket, and it works
-out=$(pre "$M" bind7000 198.18.0.100:7201 2>"$run/mix-k.err")
+out=$(pre_own "$M" bind7000 198.18.0.100:7201 2>"$run/mix-k.err")
 check "[ '$out' = 'udp: ok' ] && grep -q 'accelerated udp=0 ' '$run/mix-k.err'" \
 	"a bind the policy refuses (port 7000) stays the kernel's and works ($out; $(tail -n1 "$run/mix-k.err"))"
 
@@ -99,11 +107,11 @@ ip netns exec "$ext" timeout 60 "$X" krecv 7202 "$run/in.ext" >"$run/krecv.out" 
 kr=$!
 track_pid $kr
 wait_for 5 "grep -q ready '$run/krecv.out'"
-out=$(pre "$X" ksend 198.18.0.100:7202 "$run/data" 2>"$run/ksend.err")
+out=$(pre_own "$X" ksend 198.18.0.100:7202 "$run/data" 2>"$run/ksend.err")
 wait_for 20 "! kill -0 $kr 2>/dev/null"
 check "[ '$out' = 'sent 2097152' ] && [ -s '$run/in.ext' ] && [ \"\$(sum '$run/in.ext')\" = \"\$(sum '$run/data')\" ] && grep -q 'accelerated udp=0 tcp=1 ' '$run/ksend.err'" \
 	"TCP connect+send under the preload: 2 MiB to ext's kernel, the same sha256 ($out; $(tail -n1 "$run/ksend.err"))"
-ip netns exec "$hostns" timeout 60 "${AS_NOBODY[@]}" env LD_PRELOAD="$PRE" PVNET_BROKER="$brk" \
+ip netns exec "$hostns" timeout 60 "${AS_NOBODY[@]}" env LD_PRELOAD="$PRE_OWN" PVNET_BROKER="$brk" \
 	PVNET_PRELOAD_STATS=1 "$X" krecv 6010 "$run/in.app" >"$run/arecv.out" 2>"$run/arecv.err" &
 ar=$!
 track_pid $ar
