@@ -353,9 +353,11 @@ static int nb_tx_srcguard(struct nb_vif *vif)
 			nb_vif_publish_addrs(vif);
 		return NB_TX_OK;
 	}
+	/* The source is parsed for the log only when the log will print (a flood's frames). */
+	src[0] = '\0';
 	snprintf(why, sizeof(why), "source address refused (%s%s%s%s)",
 		 v == PV_SG_CONFLICT || v == PV_SG_FULL ? "" : "spoof_", pv_sg_verdict_name(v),
-		 nb_tx_src_str(f, src) ? ", from " : "", src);
+		 pv_log_rl_ready(&vif->rl) && nb_tx_src_str(f, src) ? ", from " : "", src);
 	return nb_tx_drop(vif, nb_tx_sg_counter(vif, v), why);
 }
 

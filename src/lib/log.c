@@ -82,6 +82,11 @@ void pv_log(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+int pv_log_rl_ready(const struct pv_ratelimit *rl)
+{
+	return time(NULL) - rl->begin >= (time_t)rl->interval_s || rl->printed < rl->burst;
+}
+
 void pv_log_rl(struct pv_ratelimit *rl, int level, const char *fmt, ...)
 {
 	time_t now = time(NULL);

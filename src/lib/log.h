@@ -39,5 +39,7 @@ struct pv_ratelimit {
 
 void pv_log_rl(struct pv_ratelimit *rl, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Would pv_log_rl() on @rl print now?  For a message that costs work to build (a flood's). */
+int pv_log_rl_ready(const struct pv_ratelimit *rl);
 
 #endif
