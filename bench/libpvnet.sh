@@ -21,16 +21,24 @@
 # a 2-core machine the spinners and both pvnet-nicds share 2 CPUs: read
 # the spin row with that in mind.
 #
-# usage: bench/libpvnet.sh [-n ROUND_TRIPS] [-s SPIN_US] [-t SOCKPERF_SECONDS]     (as root)
+# -p POLL_US: both pvnet-nicds poll for POLL_US after their last frame
+# (pvnet-nicd --poll-us, through PVNET_NIC_POLL_US; 0: they sleep in epoll
+# between frames, as before the option).  With perf installed, the
+# libpvnet ping-pong rows also print the client's and the host
+# pvnet-nicd's context switches and system calls per round trip (perf
+# stat: context-switches, raw_syscalls:sys_enter).
+#
+# usage: bench/libpvnet.sh [-n ROUND_TRIPS] [-s SPIN_US] [-t SOCKPERF_SECONDS] [-p POLL_US]   (as root)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 unset RUNID	# our own namespace names, also when bench/run.sh calls us
 . "$top/tests/lib/common.sh"
 BUILD=$top/${PVNET_BUILD:-build}
-N=20000 SPIN=100000 SP_T=3
-while getopts "n:s:t:" o; do
-	case $o in n) N=$OPTARG ;; s) SPIN=$OPTARG ;; t) SP_T=$OPTARG ;; *) exit 2 ;; esac
+N=20000 SPIN=100000 SP_T=3 POLL=200
+while getopts "n:s:t:p:" o; do
+	case $o in n) N=$OPTARG ;; s) SPIN=$OPTARG ;; t) SP_T=$OPTARG ;; p) POLL=$OPTARG ;; *) exit 2 ;; esac
 done
+export PVNET_NIC_POLL_US=$POLL
 [ "$(id -u)" -eq 0 ] || { echo "bench needs root"; exit 1; }
 E=$BUILD/tests/helpers/pvnet_udp_echo
 X=$BUILD/tests/helpers/pvnet_tcp_xfer
@@ -46,6 +54,7 @@ ip netns exec "$hostns" ping -c1 -W1 198.18.0.100 >/dev/null	# neighbours both w
 for side in host:"$hostns":up0:198.18.0.1 ext:"$ext":eth0:198.18.0.100; do
 	IFS=: read -r name ns dev addr <<<"$side"
 	start_nicd "$ns" "$run/$name-nic" "$dev" "$run/$name-nicd.log" || { echo "nicd $name"; exit 1; }
+	[ "$name" = host ] && host_nicd=$nicd_pid
 	echo "uid 0 vis 4 addr $addr udp 7000-7999 tcp 7000-7999" >"$run/$name.policy"
 	ip netns exec "$ns" "$BUILD"/pvnet-broker --run-dir "$run/$name-brk" --nic "$run/$name-nic" \
 		--policy "$run/$name.policy" 2>>"$run/$name-broker.log" &
@@ -56,6 +65,22 @@ done
 row() { # NAME OUTPUT: a table line from a pingpong's "rtt_us" line
 	awk -v name="$1" '/^rtt_us/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 		printf "%-42s %8.1f %8.1f %8.1f %6s %8s\n", name, v["p50"] / 2, v["p99"] / 2, v["p999"] / 2, v["lost"], v["cpu_s"] }' <<<"$2"
+}
+# counted NAME CMD...: CMD's output; with perf, the client's (CMD's) and the
+# host pvnet-nicd's context switches and system calls per round trip
+# into $run/counts (a table after the rows).
+counted() {
+	local name=$1; shift
+	if ! command -v perf >/dev/null; then "$@"; return; fi
+	perf stat -x, -e context-switches,raw_syscalls:sys_enter -p "$host_nicd" \
+		-o "$run/nicd.perf" 2>/dev/null &
+	local pp=$!
+	perf stat -x, -e context-switches,raw_syscalls:sys_enter -o "$run/app.perf" -- "$@"
+	kill -INT $pp 2>/dev/null; wait $pp 2>/dev/null
+	awk -F, -v name="$name" -v n="$N" '
+		FNR == 1 { f++ } /context-switches/ { cs[f] = $1 } /sys_enter/ { sc[f] = $1 }
+		END { printf "%-42s %8.2f %8.2f %8.2f %8.2f\n", name, cs[1] / n, sc[1] / n, cs[2] / n, sc[2] / n }' \
+		"$run/app.perf" "$run/nicd.perf" >>"$run/counts"
 }
 # server NS ARGS...: an echo server in the background, until it says ready
 server() {
@@ -90,17 +115,25 @@ printf '%-42s %8s %8s %8s %6s %8s\n' "UDP 64 B ping-pong, half RTT (us), $N RTs"
 server "$ext" "$E" kecho 7000 0
 row "kernel <-> kernel" "$(ip netns exec "$hostns" "$E" kpingpong 198.18.0.100:7000 "$N" 64)"
 row "libpvnet (interrupt) <-> kernel" \
-	"$(ip netns exec "$hostns" "$E" pingpong "$run/host-brk/broker.sock" 7001 198.18.0.100:7000 "$N" 64 2>/dev/null)"
+	"$(counted "libpvnet (interrupt) <-> kernel" ip netns exec "$hostns" "$E" pingpong "$run/host-brk/broker.sock" 7001 198.18.0.100:7000 "$N" 64 2>/dev/null)"
+row "libpvnet (spin ${SPIN} us) <-> kernel" \
+	"$(counted "libpvnet (spin) <-> kernel" ip netns exec "$hostns" env PVNET_SPIN_US="$SPIN" "$E" pingpong "$run/host-brk/broker.sock" 7004 198.18.0.100:7000 "$N" 64 2>/dev/null)"
 stop_server
 server "$ext" "$E" server "$run/ext-brk/broker.sock" 7100 0
 row "libpvnet <-> libpvnet (interrupt)" \
-	"$(ip netns exec "$hostns" "$E" pingpong "$run/host-brk/broker.sock" 7002 198.18.0.100:7100 "$N" 64 2>/dev/null)"
+	"$(counted "libpvnet <-> libpvnet (interrupt)" ip netns exec "$hostns" "$E" pingpong "$run/host-brk/broker.sock" 7002 198.18.0.100:7100 "$N" 64 2>/dev/null)"
 stop_server
 server "$ext" env PVNET_SPIN_US="$SPIN" "$E" server "$run/ext-brk/broker.sock" 7101 0
 row "libpvnet <-> libpvnet (spin ${SPIN} us)" \
-	"$(ip netns exec "$hostns" env PVNET_SPIN_US="$SPIN" "$E" pingpong "$run/host-brk/broker.sock" 7003 198.18.0.100:7101 "$N" 64 2>/dev/null)"
+	"$(counted "libpvnet <-> libpvnet (spin)" ip netns exec "$hostns" env PVNET_SPIN_US="$SPIN" "$E" pingpong "$run/host-brk/broker.sock" 7003 198.18.0.100:7101 "$N" 64 2>/dev/null)"
 stop_server
 echo "(anchors, real hardware: ef_vi 0.59 us, Onload 0.72 us half RTT; here every frame also crosses two pvnet-nicd processes and a veth)"
+echo "(pvnet-nicd polling ${POLL} us after its last frame: --poll-us)"
+if [ -s "$run/counts" ]; then
+	echo
+	printf '%-42s %8s %8s %8s %8s\n' "per round trip (perf stat)" app_cs app_sys nicd_cs nicd_sys
+	cat "$run/counts"
+fi
 
 # sockperf (Debian's, unmodified): the kernel's sockets, then under libpvnet-preload.so.
 if command -v sockperf >/dev/null && [ -e "$PRE" ]; then

@@ -214,6 +214,18 @@
  * and listens again: ringing for nothing costs the ringer latency, not the
  * NIC its time.
  *
+ * NIC polling (pvnet-nicd --poll-us; within version 2, no feature bit: a
+ * NIC without it leaves the field 0): while the NIC busy-polls the VIs'
+ * tx_prod itself, it stores tx_cons.armed = 1 in every active VI, and 0
+ * when it stops.  A user that just published tx_prod may then skip the
+ * doorbell: it fences (seq_cst) after its tx_prod store and rings only if
+ * it then reads tx_cons.armed 0; the NIC stores 0, fences (seq_cst), and
+ * reads every tx_prod once more before it sleeps: one of the two sees the
+ * other, so no TX waits for a doorbell that was never rung.  Ringing
+ * anyway stays correct (the accelerator plugin always rings).  The NIC
+ * polls for at most its --poll-us after the last frame it moved, then
+ * sleeps: an idle NIC costs no CPU.
+ *
  * Wake-up: a user that wants to sleep stores evq_cons, then wake_armed = 1
  * (seq_cst), then re-reads evq_prod and sleeps on the wake-up eventfd only if
  * there is still nothing new.  After publishing events, the NIC reads
@@ -309,8 +321,9 @@ struct pv_nic_vi_info {
 
 struct pv_nic_line {
 	uint32_t v;
-	uint32_t armed;		/* evq_cons only: the user armed its wake-up (1), the NIC
-				 * disarmed it when it woke the user (0); 0 in the others */
+	uint32_t armed;		/* evq_cons: the user armed its wake-up (1), the NIC
+				 * disarmed it when it woke the user (0); tx_cons: the
+				 * NIC is polling tx_prod (1, "NIC polling"); 0 in the others */
 	uint8_t pad[56];
 };
 
@@ -318,7 +331,7 @@ struct pv_nic_line {
 struct pv_nic_vi_shared {
 	struct pv_nic_vi_info info;
 	struct pv_nic_line tx_prod;	/* .v: user */
-	struct pv_nic_line tx_cons;	/* .v: NIC */
+	struct pv_nic_line tx_cons;	/* .v: NIC; .armed: NIC polling tx_prod (1): doorbell optional */
 	struct pv_nic_line rx_prod;	/* .v: user */
 	struct pv_nic_line rx_cons;	/* .v: NIC */
 	struct pv_nic_line evq_prod;	/* .v: NIC */

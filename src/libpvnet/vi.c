@@ -324,7 +324,7 @@ int pvnet_vi_transmitv(struct pvnet_vi *vi, const struct pvnet_frag *frag, unsig
 	}
 	rc = vi_user_tx_post_frame(&vi->u, f, n, 0, 0);
 	if (!rc)
-		vi_user_ring(&vi->u);
+		vi_user_kick(&vi->u);	/* no doorbell while the NIC polls (nic.h) */
 	return rc;
 }
 

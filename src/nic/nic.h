@@ -259,6 +259,8 @@ struct nic {
 	uint64_t port_rx_kernel_drops;	/* the port's kernel dropped them: read too late */
 	struct nic_gro_stats gro_st;	/* the port's receive coalescing (INFO's gro_*) */
 	struct pv_ratelimit rl;
+	bool polling;			/* tx_cons.armed set in the VIs (nic_set_polling) */
+	uint64_t poll_kicks;		/* VIs queued by nic_poll_vis(), no doorbell */
 	/* a GSO frame's segment, for a VI without RX chains */
 	uint8_t segbuf[PV_NIC_RX_FRAME_MAX];
 	/* a round's good frames: at most one per descriptor, each with its
@@ -306,6 +308,9 @@ void nic_rx_frame(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t 
 void nic_rx_frame_meta(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t rx_flags,
 		       const struct nic_rxmeta *m);
 bool nic_service(struct nic *nic);
+/* Polling (vi.c; nic.h "NIC polling"): queue VIs whose tx_prod moved; say so to users. */
+unsigned int nic_poll_vis(struct nic *nic);
+unsigned int nic_set_polling(struct nic *nic, bool on);
 
 /* ---- the physical port (port.c) ---- */
 

@@ -95,6 +95,20 @@ void vi_user_close(struct vi_user *u);
 /* Write 1 to the doorbell. */
 void vi_user_ring(struct vi_user *u);
 
+/*
+ * After publishing tx_prod: ring the doorbell unless the NIC is polling
+ * tx_prod (include/pvnet/nic.h, "NIC polling"); the fence pairs with the
+ * NIC's when it stops polling.  Returns true if it rang.
+ */
+static inline bool vi_user_kick(struct vi_user *u)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&u->sh->tx_cons.armed, __ATOMIC_ACQUIRE))
+		return false;
+	vi_user_ring(u);
+	return true;
+}
+
 /* Free TX ring slots, by the NIC's published tx_cons. */
 static inline uint32_t vi_user_tx_space(const struct vi_user *u)
 {

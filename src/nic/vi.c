@@ -639,6 +639,59 @@ bool nic_service(struct nic *nic)
 	return nic->run_head != NULL;
 }
 
+/* ---- polling (pvnet-nicd --poll-us; nic.h, "NIC polling") ---- */
+
+/**
+ * nic_poll_vis() - put every active VI whose tx_prod moved on the run queue
+ * @nic:	device
+ *
+ * What a doorbell would have done, without one: while polling, users skip
+ * it.  A VI that posted nothing is not touched (no idle doorbell counted).
+ *
+ * Return: how many VIs it queued.
+ */
+unsigned int nic_poll_vis(struct nic *nic)
+{
+	unsigned int n = 0;
+
+	for (uint32_t i = 0; i < nic->cfg.max_vis; i++) {
+		struct nic_vi *vi = &nic->vis[i];
+
+		if (vi->state != NIC_VI_ACTIVE || vi->queued ||
+		    LOAD(&vi->sh->tx_prod.v) == vi->tx_cons)
+			continue;
+		nic_vi_kick(nic, vi);
+		n++;
+	}
+	nic->poll_kicks += n;
+	return n;
+}
+
+/**
+ * nic_set_polling() - tell the VIs' users whether the NIC polls tx_prod
+ * @nic:	device
+ * @on:		polling from now on
+ *
+ * Stores tx_cons.armed in every active VI.  Stopping: 0 first, a seq_cst
+ * fence (pairs with vi_user_kick()'s), then every tx_prod once more, so a
+ * frame a user posted without ringing while it saw 1 is not left behind.
+ *
+ * Return: VIs queued by that last look (the caller serves them).
+ */
+unsigned int nic_set_polling(struct nic *nic, bool on)
+{
+	if (nic->polling == on)
+		return 0;
+	nic->polling = on;
+	for (uint32_t i = 0; i < nic->cfg.max_vis; i++)
+		if (nic->vis[i].state == NIC_VI_ACTIVE)
+			STORE(&nic->vis[i].sh->tx_cons.armed, on ? 1u : 0u);
+	if (on)
+		return 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return nic_poll_vis(nic);
+}
+
 /* ---- RX ---- */
 
 static void vi_rx(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint32_t len,
@@ -1002,6 +1055,7 @@ int nic_vi_alloc(struct nic *nic, void *owner, uint32_t *id)
 		goto fail;
 	vi->st.vi_id = vi->id;
 	vi->state = NIC_VI_ACTIVE;
+	STORE(&vi->sh->tx_cons.armed, nic->polling ? 1u : 0u);
 	nic->nr_active++;
 	*id = vi->id;
 	return 0;
@@ -1088,6 +1142,7 @@ void nic_vi_reset(struct nic *nic, struct nic_vi *vi)
 	vi->tx_cons = vi->rx_cons = vi->evq_prod = 0;
 	vi->st.fault = PV_NIC_FAULT_NONE;
 	vi->state = NIC_VI_ACTIVE;
+	STORE(&sh->tx_cons.armed, nic->polling ? 1u : 0u);
 	while (read(vi->db_fd, &v, sizeof(v)) == sizeof(v))
 		;
 }
