@@ -467,6 +467,57 @@ static void test_wake(void)
 		;
 }
 
+/*
+ * NIC polling (nic.h): tx_cons.armed tells users; vi_user_kick() skips the
+ * doorbell while it is set; nic_poll_vis() finds posted TX without one;
+ * stopping clears the flag and finds what was posted meanwhile.
+ */
+static void test_polling(void)
+{
+	uint8_t fr[2048];
+	uint32_t len = mk_frame(fr, MAC_X, MAC_A, 0, ip4("10.0.0.1"), ip4("10.0.0.9"), 17, 53, 80, 0x33);
+	struct nic_vi *va = &nic->vis[ga.vi];
+	struct vi_user u = { .sh = ga.v.sh, .doorbell_fd = va->db_fd, .wake_fd = -1 };
+	struct pollfd pfd = { .fd = va->db_fd, .events = POLLIN };
+	struct pv_nic_event ev;
+	uint64_t idle0 = va->db_idle, v;
+	unsigned int n0 = cap.n, q;
+	uint32_t id;
+	int owner_p;
+
+	while (t_vi_event(&ga.v, &ev))
+		;
+	T_EQ(ga.v.sh->tx_cons.armed, 0, "polling: off, tx_cons.armed 0");
+	T_CHECK(vi_user_kick(&u) && poll(&pfd, 1, 0) == 1 && read(pfd.fd, &v, 8) == 8,
+		"polling: off, vi_user_kick rings the doorbell", "no doorbell");
+	T_EQ(nic_set_polling(nic, true), 0, "polling: on");
+	T_EQ(ga.v.sh->tx_cons.armed, 1, "polling: on, tx_cons.armed 1 in an active VI");
+	T_CHECK(nic_vi_alloc(nic, &owner_p, &id) == 0 && nic->vis[id].sh->tx_cons.armed == 1,
+		"polling: a VI allocated meanwhile is told too", "vi %u", id);
+	nic_vi_free(nic, &nic->vis[id]);
+	T_EQ(nic_poll_vis(nic), 0, "polling: nothing posted, no VI queued");
+	T_EQ(va->db_idle, idle0, "polling: an idle look is no idle doorbell");
+	memcpy(gbuf(&ga, 1), fr, len);
+	t_vi_tx(&ga.v, ga.buf[1], 0, (uint16_t)len, 0);
+	T_CHECK(!vi_user_kick(&u) && poll(&pfd, 1, 0) == 0, "polling: vi_user_kick skips the doorbell",
+		"rang");
+	q = nic_poll_vis(nic);
+	while (nic_service(nic))
+		;
+	T_CHECK(q == 1 && cap.n == n0 + 1 && t_vi_event(&ga.v, &ev) && ev.type == PV_NIC_EV_TX_DONE,
+		"polling: the frame found and sent without a doorbell", "queued %u sent %u", q, cap.n - n0);
+	/* Posted while the user still saw 1: stopping finds it. */
+	t_vi_tx(&ga.v, ga.buf[1], 0, (uint16_t)len, 0);
+	q = nic_set_polling(nic, false);
+	while (nic_service(nic))
+		;
+	T_CHECK(q == 1 && cap.n == n0 + 2 && ga.v.sh->tx_cons.armed == 0,
+		"polling: stopping clears the flag and sends what was posted meanwhile",
+		"queued %u sent %u armed %u", q, cap.n - n0, ga.v.sh->tx_cons.armed);
+	while (t_vi_event(&ga.v, &ev))
+		;
+}
+
 /* A VI flooding its TX ring does not hold another VI's frame past one round. */
 static void test_fair(void)
 {
@@ -1775,6 +1826,7 @@ int main(void)
 	test_double_fetch(0);
 	test_double_fetch(1);
 	test_wake();
+	test_polling();
 	test_rx_chain_sizes();
 	test_rx_chain_gso();
 	test_rx_chain_short();
