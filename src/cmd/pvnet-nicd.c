@@ -24,6 +24,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,14 @@ static int nicd_run(struct nicd *d)
 				more = true;
 			if (poll && nic_poll_vis(nic))
 				more = true;
+			/*
+			 * A pass that found nothing gives the CPU to whoever
+			 * waits for it (the application, the other end): on
+			 * a machine with fewer CPUs than spinners the poller
+			 * must not hold the one the frame it waits for needs.
+			 */
+			if (poll && !more)
+				sched_yield();
 		}
 		rc = pv_loop_once(d->dd.loop, more || poll ? 0 : -1);
 		if (rc < 0) {
