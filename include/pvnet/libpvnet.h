@@ -177,6 +177,14 @@ int pvnet_vi_prime(struct pvnet_vi *vi);
  * no limit).  Return: 0 events to poll, -ETIMEDOUT, -errno.
  */
 int pvnet_vi_wait(struct pvnet_vi *vi, int timeout_ms);
+/*
+ * pvnet_vi_spin_pause() - one pause of a busy-polling loop: while the NIC
+ * polls (pvnet-nicd --poll-us; include/pvnet/nic.h "NIC polling") it
+ * yields the CPU (sched_yield), so that a spinner does not hold the CPU
+ * the NIC's poller needs to move the frame it waits for (the poller,
+ * never woken, gets no wake-up preemption); else a CPU pause.
+ */
+void pvnet_vi_spin_pause(const struct pvnet_vi *vi);
 /* The wake-up descriptor, readable after a prime when events come (for poll/epoll); drain with pvnet_vi_wait(vi, 0). */
 int pvnet_vi_wake_fd(const struct pvnet_vi *vi);
 

@@ -421,8 +421,7 @@ static int stack_spin(struct pvnet_stack *st, bool (*ready)(const void *), const
 			return rc;
 		if (ready(arg))
 			return 1;
-		for (int i = 0; i < 64; i++)
-			cpu_relax();
+		pvnet_vi_spin_pause(st->vi);
 	} while (now_us() < end && (!end_ms || now_ms() < end_ms));
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -353,6 +354,18 @@ int pvnet_vi_poll(struct pvnet_vi *vi, struct pvnet_event *ev, int max)
 int pvnet_vi_prime(struct pvnet_vi *vi)
 {
 	return vi_user_arm(&vi->u) ? 1 : 0;
+}
+
+void pvnet_vi_spin_pause(const struct pvnet_vi *vi)
+{
+	if (__atomic_load_n(&vi->u.sh->tx_cons.armed, __ATOMIC_RELAXED)) {
+		sched_yield();
+		return;
+	}
+#if defined(__x86_64__) || defined(__i386__)
+	for (int i = 0; i < 64; i++)
+		__builtin_ia32_pause();
+#endif
 }
 
 int pvnet_vi_wake_fd(const struct pvnet_vi *vi)

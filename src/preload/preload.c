@@ -381,6 +381,8 @@ static long pl_run(struct psock *ps, pl_op_fn op, void *arg, bool nonblock, int 
 			while (rc == -EAGAIN && now_us() < spin_end && (!end || now_us() < end)) {
 				pvnet_stack_poll(pl_stack);
 				rc = op(ps, arg);
+				if (rc == -EAGAIN)
+					pvnet_vi_spin_pause(pvnet_stack_vi(pl_stack));
 			}
 		}
 		unlock();
@@ -844,6 +846,8 @@ static int pl_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 					ready++;
 			}
 			unlock();
+			if (!ready && pl_spin_us && pl_stack)
+				pvnet_vi_spin_pause(pvnet_stack_vi(pl_stack));
 		} while (!ready && pl_spin_us && now_us() < spin_end && (!end || now_us() < end));
 		/* the kernel's fds, and the VI's wake-up in place of ours */
 		for (nfds_t i = 0; i < n; i++) {
@@ -1049,6 +1053,8 @@ static int pl_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 			lock();
 			n = pl_ep_ready(ep, out, max);
 			unlock();
+			if (!n && pl_spin_us && pl_stack)
+				pvnet_vi_spin_pause(pvnet_stack_vi(pl_stack));
 		} while (!n && pl_spin_us && now_us() < spin_end && (!end || now_us() < end));
 		lock();
 		armed = pvnet_vi_prime(pvnet_stack_vi(pl_stack)) == 0;
