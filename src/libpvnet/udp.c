@@ -105,15 +105,6 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /* PVNET_SPIN_US: microseconds, 0 .. PVNET_SPIN_MAX_US; anything else: 0. */
 static unsigned int stack_spin_env(void)
 {

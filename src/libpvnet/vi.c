@@ -362,10 +362,13 @@ void pvnet_vi_spin_pause(const struct pvnet_vi *vi)
 		sched_yield();
 		return;
 	}
+	for (int i = 0; i < 64; i++) {
 #if defined(__x86_64__) || defined(__i386__)
-	for (int i = 0; i < 64; i++)
 		__builtin_ia32_pause();
+#elif defined(__aarch64__)
+		__asm__ __volatile__("yield");
 #endif
+	}
 }
 
 int pvnet_vi_wake_fd(const struct pvnet_vi *vi)
