@@ -586,11 +586,14 @@ static void fr_report(struct front *fr)
 			(unsigned long long)fr->announce_arp, (unsigned long long)fr->announce_na);
 	if (st.accel_attaches)
 		pv_info("accelerator: %llu attaches, fast path tx %llu rx %llu packets, "
-			"%llu held, %llu handed back",
+			"%llu held, %llu handed back; %llu read into lent buffers, "
+			"%llu dropped (no slow-path room)",
 			(unsigned long long)st.accel_attaches,
 			(unsigned long long)st.accel_fast_tx_packets,
 			(unsigned long long)st.accel_fast_rx_packets,
-			(unsigned long long)st.accel_tx_busy, (unsigned long long)st.accel_tx_returned);
+			(unsigned long long)st.accel_tx_busy, (unsigned long long)st.accel_tx_returned,
+			(unsigned long long)st.accel_tx_lends,
+			(unsigned long long)st.accel_tx_lend_dropped);
 	if (fr->direct)
 		pv_info("direct test: %llu frames received, %llu ARP and %llu ping answered",
 			(unsigned long long)fr->direct_rx, (unsigned long long)fr->direct_arp,
