@@ -89,6 +89,11 @@
  *                loan lasts only for one upper-edge read: netfront ends it
  *                (tx_lent or tx_unlend) before it returns to its loop, so a
  *                loan is never out across a remove() or a migration.
+ *                The loan must hold a maximum frame (PV_NF_MAX_FRAME bytes
+ *                in at most @max iovecs) or netfront gives it back unused.
+ *                Known limit: after 0 (no free buffers) netfront falls back
+ *                to its own pages, which need slow-path room; there is no
+ *                "wake me when buffers are free" yet.
  *   tx_lent      the frame (@len bytes, @vh or NULL) is in the lent buffers.
  *                SENT: the plugin sent it from there (no copy), the loan is
  *                over; BUSY: the plugin keeps it, as start_xmit's BUSY;
