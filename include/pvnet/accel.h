@@ -82,7 +82,8 @@
  *
  *   tx_lend      lend netfront buffers of the plugin's own (pvnic: free VI
  *                TX buffers) to read the next frame from the upper edge
- *                into: fill up to @max iovecs, in frame order, and return
+ *                into: fill up to @max (PV_ACCEL_LEND_IOV) iovecs, in frame
+ *                order, and return
  *                how many (0: no loan; netfront uses its slow-path pages
  *                and start_xmit as before).  Asked only while the vif is
  *                connected and TX is not stopped; one loan at a time, and a
@@ -91,17 +92,17 @@
  *                loan is never out across a remove() or a migration.
  *                The loan must hold a maximum frame (PV_NF_MAX_FRAME bytes
  *                in at most @max iovecs) or netfront gives it back unused.
- *                Known limit: after 0 (no free buffers) netfront falls back
- *                to its own pages, which need slow-path room; there is no
- *                "wake me when buffers are free" yet.
+ *                After 0 (no loan: e.g. too few free buffers) netfront uses
+ *                its own pages and start_xmit for that frame, as before.
  *   tx_lent      the frame (@len bytes, @vh or NULL) is in the lent buffers.
  *                SENT: the plugin sent it from there (no copy), the loan is
  *                over; BUSY: the plugin keeps it, as start_xmit's BUSY;
  *                NOT_SENT: the plugin's own rules keep it off the fast path
  *                (as start_xmit's NOT_SENT, decided the same way): the
- *                buffers stay lent, netfront copies the frame onto the slow
- *                path (or counts it dropped if the slow path has no room)
- *                and then calls tx_unlend.
+ *                buffers stay lent, netfront copies the frame out for the
+ *                slow path (sent at once, or kept as a returned frame is
+ *                until the slow path has room: never lost) and then calls
+ *                tx_unlend.
  *   tx_unlend    the loan ends unused (the read failed, or after NOT_SENT):
  *                the buffers are the plugin's again.
  *
@@ -163,6 +164,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include <linux/virtio_net.h>
+
+/* A 1.3 loan: at most this many iovecs (a 64 KiB frame in 2 KiB buffers, and room). */
+#define PV_ACCEL_LEND_IOV	40
 
 /* Versions: major in the top 16 bits (must match), minor below (additions). */
 #define PV_ACCEL_FRONT_VERSION	0x00010003u	/* 1.1: flush; 1.2: the host's reserve,

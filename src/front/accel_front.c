@@ -89,8 +89,7 @@ struct nf_accel {
 	int dying;			/* netfront going away: returns are dropped */
 	/* A loan of the plugin's TX buffers (1.3 tx_lend), within one upper-edge read. */
 	int lent;			/* iovecs lent; 0: no loan out */
-	struct iovec lent_iov[PV_NF_MAX_TX_SLOTS + 1];
-	uint8_t *lend_buf;		/* NOT_SENT frames gathered for the slow path */
+	struct iovec lent_iov[PV_ACCEL_LEND_IOV];
 };
 
 static void nfa_unlend(struct nf_accel *a);
@@ -351,7 +350,6 @@ void nf_accel_free(struct pv_netfront *nf)
 		nf->st.accel_tx_return_dropped++;
 	}
 	free(a->ret_buf);
-	free(a->lend_buf);
 	free(a);
 	nf->accel = NULL;
 }
@@ -589,8 +587,8 @@ int nf_accel_tx_lend(struct pv_netfront *nf, struct iovec *iov, int max)
 	lend = PV_ACCEL_OP(a->dev.pl->ops, struct pv_accel_front_ops, tx_lend);
 	if (!lend)
 		return 0;
-	if (max > (int)PV_NF_MAX_TX_SLOTS + 1)
-		max = PV_NF_MAX_TX_SLOTS + 1;
+	if (max > PV_ACCEL_LEND_IOV)
+		max = PV_ACCEL_LEND_IOV;
 	a->in_hook = 1;
 	k = lend(&a->dev, iov, max);
 	a->in_hook = 0;
@@ -623,9 +621,10 @@ void nf_accel_tx_unlend(struct pv_netfront *nf)
 /**
  * nf_accel_xmit_lent() - the frame read into the plugin's buffers: to it
  *
- * SENT or BUSY: the plugin has it.  NOT_SENT: copied onto the slow path,
- * then the loan ends; no room there is a drop, counted (tx_dropped and
- * accel_tx_lend_dropped): the frame was read from the upper edge already.
+ * SENT or BUSY: the plugin has it.  NOT_SENT: copied out, the loan ends,
+ * and the copy goes onto the slow path, or waits for room there as a
+ * returned frame does (accel_tx_lend_waits); only a failed allocation of
+ * that buffer drops it (tx_dropped and accel_tx_lend_dropped).
  * Return: as pv_netfront_xmit().
  */
 int nf_accel_xmit_lent(struct pv_netfront *nf, const struct virtio_net_hdr *vh, uint32_t len)
@@ -654,8 +653,14 @@ int nf_accel_xmit_lent(struct pv_netfront *nf, const struct virtio_net_hdr *vh, 
 		}
 		return 0;
 	}
-	/* Not for the fast path: gather it for the slow path, then give the loan back. */
-	if (!a->lend_buf && !(a->lend_buf = malloc(PV_NF_MAX_FRAME))) {
+	/*
+	 * Not for the fast path: gathered into the returned-frame buffer (free:
+	 * a loan is made only while no returned frame is pending), the loan
+	 * given back, then onto the slow path; no room there -> kept as a
+	 * returned frame is, the upper edge stopped until it went: the frame
+	 * was read from the upper edge already and is never lost.
+	 */
+	if (!a->ret_buf && !(a->ret_buf = malloc(PV_NF_MAX_FRAME))) {
 		nfa_unlend(a);
 		nf->st.tx_dropped++;
 		nf->st.accel_tx_lend_dropped++;
@@ -664,16 +669,21 @@ int nf_accel_xmit_lent(struct pv_netfront *nf, const struct virtio_net_hdr *vh, 
 	for (int i = 0; i < a->lent && off < len; i++) {
 		size_t c = a->lent_iov[i].iov_len < len - off ? a->lent_iov[i].iov_len : len - off;
 
-		memcpy(a->lend_buf + off, a->lent_iov[i].iov_base, c);
+		memcpy(a->ret_buf + off, a->lent_iov[i].iov_base, c);
 		off += (uint32_t)c;
 	}
 	nfa_unlend(a);
-	r = nf_xmit(nf, vh, a->lend_buf, len);
-	if (r == -EBUSY) {
-		nf->st.tx_dropped++;
-		nf->st.accel_tx_lend_dropped++;
-	}
-	return r;
+	r = nf_xmit(nf, vh, a->ret_buf, off);
+	if (r != -EBUSY)
+		return r;	/* sent, or refused as malformed (counted by nf_xmit) */
+	a->ret_len = off;
+	a->ret_has_vh = vh != NULL;
+	if (vh)
+		a->ret_vh = *vh;
+	a->ret_pending = 1;
+	nf->st.accel_tx_lend_waits++;
+	nf->tx_blocked = 1;	/* the upper edge waits for it */
+	return 0;
 }
 
 void nf_accel_tx_resume(struct pv_netfront *nf)

@@ -490,10 +490,10 @@ int pv_netfront_tx_borrow(struct pv_netfront *nf, struct iovec *iov, unsigned in
 	if (max < k || nf->tx_nlent || nf_accel_tx_lending(nf))
 		return 0;
 	/* The plugin's own buffers first: no slow-path room needed, no copy. */
-	lent = nf_accel_tx_lend(nf, iov, (int)k);
+	lent = nf_accel_tx_lend(nf, iov, (int)max);
 	if (lent > 0)
 		return lent;
-	if ( nf->tx_nlent || !pv_netfront_tx_room(nf, PV_NF_MAX_FRAME) ||
+	if (!pv_netfront_tx_room(nf, PV_NF_MAX_FRAME) ||
 	    nf->tx_nfree < k)
 		return 0;
 	for (unsigned int i = 0; i < k; i++) {
