@@ -76,6 +76,36 @@
  *                for the batch, as a NIC driver's xmit_more ends.  Without
  *                it, a plugin rings from poll after a kick.
  *
+ * Optional frontend hooks (version 1.3; NULL, or an ops table of 1.2's
+ * size: netfront reads every frame into its own slow-path pages and offers
+ * it with start_xmit).  All three or none:
+ *
+ *   tx_lend      lend netfront buffers of the plugin's own (pvnic: free VI
+ *                TX buffers) to read the next frame from the upper edge
+ *                into: fill up to @max (PV_ACCEL_LEND_IOV) iovecs, in frame
+ *                order, and return
+ *                how many (0: no loan; netfront uses its slow-path pages
+ *                and start_xmit as before).  Asked only while the vif is
+ *                connected and TX is not stopped; one loan at a time, and a
+ *                loan lasts only for one upper-edge read: netfront ends it
+ *                (tx_lent or tx_unlend) before it returns to its loop, so a
+ *                loan is never out across a remove() or a migration.
+ *                The loan must hold a maximum frame (PV_NF_MAX_FRAME bytes
+ *                in at most @max iovecs) or netfront gives it back unused.
+ *                After 0 (no loan: e.g. too few free buffers) netfront uses
+ *                its own pages and start_xmit for that frame, as before.
+ *   tx_lent      the frame (@len bytes, @vh or NULL) is in the lent buffers.
+ *                SENT: the plugin sent it from there (no copy), the loan is
+ *                over; BUSY: the plugin keeps it, as start_xmit's BUSY;
+ *                NOT_SENT: the plugin's own rules keep it off the fast path
+ *                (as start_xmit's NOT_SENT, decided the same way): the
+ *                buffers stay lent, netfront copies the frame out for the
+ *                slow path (sent at once, or kept as a returned frame is
+ *                until the slow path has room: never lost) and then calls
+ *                tx_unlend.
+ *   tx_unlend    the loan ends unused (the read failed, or after NOT_SENT):
+ *                the buffers are the plugin's again.
+ *
  * Backend hooks: probe(vif) and remove(vif), per vif; 0 from probe = the
  * plugin serves it.  Everything else (the NIC, buffers, filters, the
  * plugins' own message channel) is the plugin's own control work.  Vifs
@@ -135,9 +165,13 @@
 #include <sys/uio.h>
 #include <linux/virtio_net.h>
 
+/* A 1.3 loan: at most this many iovecs (a 64 KiB frame in 2 KiB buffers, and room). */
+#define PV_ACCEL_LEND_IOV	40
+
 /* Versions: major in the top 16 bits (must match), minor below (additions). */
-#define PV_ACCEL_FRONT_VERSION	0x00010002u	/* 1.1: flush; 1.2: the host's reserve,
-						 * grant, xs_connect, get_fds, loop calls */
+#define PV_ACCEL_FRONT_VERSION	0x00010003u	/* 1.1: flush; 1.2: the host's reserve,
+						 * grant, xs_connect, get_fds, loop calls;
+						 * 1.3: tx_lend, tx_lent, tx_unlend */
 #define PV_ACCEL_BACK_VERSION	0x00010002u	/* 1.1: frame, vifs_changed, show, show_nic;
 						 * 1.2: get_fds, the host's xs, grant and
 						 * loop calls */
@@ -193,11 +227,18 @@ struct pv_accel_front_ops {
 	void (*get_stats)(struct pv_accel_front_dev *dev, struct pv_accel_stats *delta);
 	/* 1.1: optional, may be NULL */
 	void (*flush)(struct pv_accel_front_dev *dev);
+	/* 1.3: optional, all three or none */
+	int (*tx_lend)(struct pv_accel_front_dev *dev, struct iovec *iov, int max);
+	enum pv_accel_xmit (*tx_lent)(struct pv_accel_front_dev *dev,
+				      const struct virtio_net_hdr *vh, uint32_t len);
+	void (*tx_unlend)(struct pv_accel_front_dev *dev);
 };
 /* The size of a 1.0 table (everything before flush): still accepted. */
 #define PV_ACCEL_FRONT_OPS_SIZE_1_0	(8 + 9 * sizeof(void *))
-_Static_assert(sizeof(struct pv_accel_front_ops) == 8 + 10 * sizeof(void *),
-	       "pv_accel_front_ops v1.1: grow only at the end, bump the minor version");
+/* The size of a 1.1/1.2 table (everything before tx_lend): still accepted. */
+#define PV_ACCEL_FRONT_OPS_SIZE_1_2	(8 + 10 * sizeof(void *))
+_Static_assert(sizeof(struct pv_accel_front_ops) == 8 + 13 * sizeof(void *),
+	       "pv_accel_front_ops v1.3: grow only at the end, bump the minor version");
 
 /*
  * pv_accel_front_register() - make a frontend plugin known by @ops->name

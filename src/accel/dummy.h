@@ -32,6 +32,8 @@ enum pv_dummy_policy {
 struct pv_dummy_dev;
 
 /* The frontend plugin instance (the @arg of its registration); the test owns it. */
+#define PV_DUMMY_LEND_MAX 64		/* iovecs of one loan */
+
 struct pv_dummy_front {
 	/* knobs */
 	enum pv_dummy_policy policy;
@@ -39,6 +41,7 @@ struct pv_dummy_front {
 	int hold;			/* BUSY frames wait for pv_dummy_front_release() */
 	void (*wire)(void *warg, const void *frame, uint32_t len);	/* "sent" frames */
 	void *warg;
+	uint32_t lend;			/* tx_lend (1.3): lend iovecs of this many bytes; 0: none */
 	/* what happened */
 	struct pv_dummy_dev *dev;	/* the device attached now (one at a time) */
 	unsigned long new_devices, removes, polls, start_irqs, stop_irqs, check_readys;
@@ -46,6 +49,7 @@ struct pv_dummy_front {
 	unsigned long offered, sent, not_sent, busy, released, returned, return_failed;
 	unsigned long xmit_while_held;	/* start_xmit while holding: a host bug */
 	unsigned long rx_delivered, rx_refused;
+	unsigned long lends, lent_frames, unlends, lend_misuse;	/* the loan; misuse: a host bug */
 	unsigned long long tx_packets_total, rx_packets_total;	/* all ever counted */
 	unsigned long long unreported_at_remove;	/* counted but not yet in get_stats */
 	unsigned int cycle;

@@ -27,6 +27,9 @@ struct pv_dummy_dev {
 	int irq_on;
 	uint8_t *lin;			/* a frame made contiguous */
 	uint8_t *held;			/* the BUSY frame */
+	uint8_t *loan;			/* the buffers lent by tx_lend (1.3) */
+	struct iovec loan_iov[PV_DUMMY_LEND_MAX];
+	int loan_out;			/* iovecs lent now; 0: none */
 	uint32_t held_len;
 	struct virtio_net_hdr held_vh;
 	int has_held, held_has_vh;
@@ -79,6 +82,7 @@ static void dummy_dev_free(struct pv_dummy_dev *d)
 		free(d->rxq[(d->rx_head + i) % PV_DUMMY_RXQ].p);
 	free(d->lin);
 	free(d->held);
+	free(d->loan);
 	free(d);
 }
 
@@ -97,10 +101,11 @@ static int dummy_new_device(struct pv_accel_front_dev *dev, void *arg)
 	d->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	d->lin = malloc(DUMMY_FRAME_MAX);
 	d->held = malloc(DUMMY_FRAME_MAX);
+	d->loan = malloc(DUMMY_FRAME_MAX);
 	d->irq_on = 1;
 	if (d->efd >= 0)
 		d->w = pv_loop_add(pv_accel_front_loop(dev), d->efd, EPOLLIN, dummy_irq_cb, d);
-	if (d->efd < 0 || !d->w || !d->lin || !d->held) {
+	if (d->efd < 0 || !d->w || !d->lin || !d->held || !d->loan) {
 		dummy_dev_free(d);
 		return -ENOMEM;
 	}
@@ -244,6 +249,62 @@ static void dummy_get_stats(struct pv_accel_front_dev *dev, struct pv_accel_stat
 	memset(&d->pend, 0, sizeof(d->pend));
 }
 
+/*
+ * The loan (accel.h 1.3): with df->lend, DUMMY_FRAME_MAX bytes in
+ * df->lend-byte iovecs.  The frame read into them gets start_xmit's answer
+ * (copied out like any other: this plugin is no fast path).
+ */
+static int dummy_tx_lend(struct pv_accel_front_dev *dev, struct iovec *iov, int max)
+{
+	struct pv_dummy_dev *d = pv_accel_front_priv(dev);
+	struct pv_dummy_front *df = d->df;
+	uint32_t off = 0;
+	int n = 0;
+
+	if (d->loan_out)
+		df->lend_misuse++;	/* two loans at once: a host bug */
+	if (!df->lend || d->has_held)
+		return 0;
+	for (; off < DUMMY_FRAME_MAX && n < max && n < PV_DUMMY_LEND_MAX; n++) {
+		uint32_t c = DUMMY_FRAME_MAX - off < df->lend ? DUMMY_FRAME_MAX - off : df->lend;
+
+		d->loan_iov[n].iov_base = d->loan + off;
+		d->loan_iov[n].iov_len = c;
+		iov[n] = d->loan_iov[n];
+		off += c;
+	}
+	d->loan_out = n;
+	df->lends++;
+	return n;
+}
+
+static enum pv_accel_xmit dummy_tx_lent(struct pv_accel_front_dev *dev,
+					const struct virtio_net_hdr *vh, uint32_t len)
+{
+	struct pv_dummy_dev *d = pv_accel_front_priv(dev);
+	enum pv_accel_xmit r;
+
+	if (!d->loan_out) {
+		d->df->lend_misuse++;
+		return PV_ACCEL_NOT_SENT;
+	}
+	r = dummy_start_xmit(dev, vh, d->loan_iov, d->loan_out, len);
+	d->df->lent_frames++;
+	if (r != PV_ACCEL_NOT_SENT)
+		d->loan_out = 0;	/* the plugin's again: it copied the frame */
+	return r;
+}
+
+static void dummy_tx_unlend(struct pv_accel_front_dev *dev)
+{
+	struct pv_dummy_dev *d = pv_accel_front_priv(dev);
+
+	if (!d->loan_out)
+		d->df->lend_misuse++;
+	d->loan_out = 0;
+	d->df->unlends++;
+}
+
 static const struct pv_accel_front_ops dummy_front_ops = {
 	.version = PV_ACCEL_FRONT_VERSION,
 	.size = sizeof(struct pv_accel_front_ops),
@@ -256,6 +317,9 @@ static const struct pv_accel_front_ops dummy_front_ops = {
 	.stop_irq = dummy_stop_irq,
 	.check_ready = dummy_check_ready,
 	.get_stats = dummy_get_stats,
+	.tx_lend = dummy_tx_lend,
+	.tx_lent = dummy_tx_lent,
+	.tx_unlend = dummy_tx_unlend,
 };
 
 /**

@@ -333,6 +333,7 @@ static int pvnic_vi_up(struct pvnic_dev *p, int fds[PVNIC_NR_FDS], const uint32_
 	memcpy(p->id, ids, sizeof(p->id));
 	p->mtu = mtu;
 	p->ntx_free = 0;
+	p->nlent = 0;
 	p->txa_err = 0;
 	memset(&p->rxc, 0, sizeof(p->rxc));
 	pvnic_offloads(p, p->features);
@@ -726,6 +727,9 @@ static const struct pv_accel_front_ops pvnic_front_ops = {
 	.check_ready = pvnic_check_ready,
 	.get_stats = pvnic_get_stats,
 	.flush = pvnic_flush,
+	.tx_lend = pvnic_tx_lend,
+	.tx_lent = pvnic_tx_lent,
+	.tx_unlend = pvnic_tx_unlend,
 };
 
 int pvnic_front_register(void)
@@ -845,6 +849,18 @@ int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct vir
 	}
 	free(p);
 	return rc;
+}
+
+/* Frames sent from a TX loan (tx_lent: no copy), and buffers lent now. */
+uint64_t pvnic_front_test_lent(struct pv_accel_front_dev *dev, unsigned int *nlent)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	if (!p)
+		return 0;
+	if (nlent)
+		*nlent = p->nlent;
+	return p->tx_lent_frames;
 }
 
 /*

@@ -25,6 +25,7 @@ uint64_t pvnic_front_test_bogus(struct pv_accel_front_dev *dev);
 unsigned int pvnic_front_test_tx_free(struct pv_accel_front_dev *dev);
 unsigned int pvnic_front_test_local_macs(struct pv_accel_front_dev *dev, const char *val,
 					 uint64_t *bad);
+uint64_t pvnic_front_test_lent(struct pv_accel_front_dev *dev, unsigned int *nlent);
 int pvnic_front_test_src_addrs(struct pv_accel_front_dev *dev, const char *val);
 int pvnic_front_test_tx_decide(uint32_t mtu, uint32_t features, const struct virtio_net_hdr *vh,
 			       const uint8_t *frame, uint32_t len, uint16_t *mss);

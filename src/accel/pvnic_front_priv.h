@@ -59,7 +59,7 @@ _Static_assert(PVNIC_IDX_SLOTS >= 2 * PVNIC_NBUF && PVNIC_NBUF < 0xffff,
 _Static_assert(PV_ACCEL_FRONT_GRANT_MAX <= 10000 && PVNIC_K * 5 <= 2048 - 64,
 	       "accel-buf-refs fits a guest's xenstore node");
 
-enum { B_TXFREE = 0, B_TX, B_RX, B_IDLE };
+enum { B_TXFREE = 0, B_TX, B_RX, B_IDLE, B_LENT };
 
 /* How a frame goes out (pvnic_tx_plan). */
 enum {
@@ -132,6 +132,9 @@ struct pvnic_dev {
 	struct pvnic_plan held_pl;
 	struct virtio_net_hdr held_vh;
 	int has_held, held_has_vh;
+	uint16_t lent[PV_ACCEL_LEND_IOV];	/* TX buffers lent to netfront (tx_lend), frame order */
+	unsigned int nlent;
+	uint64_t tx_lent_frames;		/* frames sent from a loan: no copy */
 	uint8_t learn[PVNIC_LEARN][6];
 	uint8_t learn_ok[PVNIC_LEARN];
 	uint64_t local[PVNIC_LOCAL_MAX];	/* other vifs of this host: sorted, distinct */
@@ -163,6 +166,11 @@ enum pv_accel_xmit pvnic_start_xmit(struct pv_accel_front_dev *dev,
 				    const struct virtio_net_hdr *vh,
 				    const struct iovec *iov, int iovcnt, uint32_t len);
 void pvnic_tx_held(struct pvnic_dev *p);
+int pvnic_tx_lend(struct pv_accel_front_dev *dev, struct iovec *iov, int max);
+enum pv_accel_xmit pvnic_tx_lent(struct pv_accel_front_dev *dev, const struct virtio_net_hdr *vh,
+				 uint32_t len);
+void pvnic_tx_unlend(struct pv_accel_front_dev *dev);
+void pvnic_lend_end(struct pvnic_dev *p);
 void pvnic_flush(struct pv_accel_front_dev *dev);
 
 /* pvnic_front_rx.c: poll: RX and TX events, interrupts, stats */

@@ -88,7 +88,8 @@ static uint32_t pvnic_gather(uint8_t *dst, const struct iovec *iov, int iovcnt, 
 		n -= off;
 		if (n > len - got)
 			n = len - got;
-		memcpy(dst + got, (const uint8_t *)iov[i].iov_base + off, n);
+		if (dst + got != (const uint8_t *)iov[i].iov_base + off)	/* a loan: in place */
+			memcpy(dst + got, (const uint8_t *)iov[i].iov_base + off, n);
 		got += n;
 		off = 0;
 	}
@@ -111,7 +112,7 @@ static uint32_t pvnic_iter_copy(struct pvnic_iter *it, uint8_t *dst, uint32_t le
 
 		if (n > len - got)
 			n = len - got;
-		if (n)
+		if (n && dst + got != (const uint8_t *)it->iov[it->i].iov_base + it->off)
 			memcpy(dst + got, (const uint8_t *)it->iov[it->i].iov_base + it->off, n);
 		got += (uint32_t)n;
 		it->off += n;
@@ -373,35 +374,143 @@ static enum pv_accel_xmit pvnic_tx_hold(struct pvnic_dev *p, const struct virtio
 	return PV_ACCEL_BUSY;
 }
 
+/*
+ * Every NOT_SENT test of start_xmit (and of tx_lent): 0 and the plan, or 1.
+ * Decided on a private copy of the frame's first bytes (@hdr).
+ */
+static int pvnic_tx_check(struct pvnic_dev *p, const struct virtio_net_hdr *vh,
+			  const struct iovec *iov, int iovcnt, uint32_t len, struct pvnic_plan *pl)
+{
+	uint8_t hdr[PV_PKT_GSO_HDR_MAX];
+	uint32_t avail = len < sizeof(hdr) ? len : (uint32_t)sizeof(hdr);
+
+	if (!p || !p->up || len < PV_PKT_ETH_HLEN || len > PVNIC_FRAME_MAX ||
+	    pvnic_gather(hdr, iov, iovcnt, 0, avail) != avail)
+		return 1;
+	if ((hdr[0] & 1) || memcmp(hdr + 6, p->mac, 6) || !pvnic_learned(p, hdr))
+		return 1;
+	if (p->src_on && pv_sg_check(hdr, avail, len, p->mac, &p->src) != PV_SG_PASS) {
+		p->src_slow++;		/* the NIC would refuse it: the slow path decides */
+		return 1;
+	}
+	if (pvnic_tx_plan(p, vh, hdr, avail, len, pl))
+		return 1;
+	if (vi_user_fault(&p->u) || !pvnic_tx_ring_sane(p))
+		return 1;	/* the NIC disabled the VI, or lost its mind */
+	return 0;
+}
+
 enum pv_accel_xmit pvnic_start_xmit(struct pv_accel_front_dev *dev,
 				    const struct virtio_net_hdr *vh,
 				    const struct iovec *iov, int iovcnt, uint32_t len)
 {
 	struct pvnic_dev *p = pv_accel_front_priv(dev);
-	uint8_t hdr[PV_PKT_GSO_HDR_MAX];
-	uint32_t avail = len < sizeof(hdr) ? len : (uint32_t)sizeof(hdr);
 	struct pvnic_plan pl;
 
 	/* ---- every NOT_SENT test ---- */
-	if (!p || !p->up || len < PV_PKT_ETH_HLEN || len > PVNIC_FRAME_MAX ||
-	    pvnic_gather(hdr, iov, iovcnt, 0, avail) != avail)
+	if (pvnic_tx_check(p, vh, iov, iovcnt, len, &pl))
 		return PV_ACCEL_NOT_SENT;
-	if ((hdr[0] & 1) || memcmp(hdr + 6, p->mac, 6) || !pvnic_learned(p, hdr))
-		return PV_ACCEL_NOT_SENT;
-	if (p->src_on && pv_sg_check(hdr, avail, len, p->mac, &p->src) != PV_SG_PASS) {
-		p->src_slow++;		/* the NIC would refuse it: the slow path decides */
-		return PV_ACCEL_NOT_SENT;
-	}
-	if (pvnic_tx_plan(p, vh, hdr, avail, len, &pl))
-		return PV_ACCEL_NOT_SENT;
-	if (vi_user_fault(&p->u) || !pvnic_tx_ring_sane(p))
-		return PV_ACCEL_NOT_SENT;	/* the NIC disabled the VI, or lost its mind */
 
 	/* ---- BUSY: held until TX_DONE frees enough buffers ---- */
 	if (p->has_held || p->ntx_free < pl.nbuf)
 		return pvnic_tx_hold(p, vh, iov, iovcnt, len, &pl);
 	if (pvnic_tx_send(p, vh, iov, iovcnt, len, &pl))
 		return PV_ACCEL_NOT_SENT;	/* nothing posted */
+	return PV_ACCEL_SENT;
+}
+
+/*
+ * ---- the TX loan (accel.h 1.3) ----
+ *
+ * netfront reads the guest's next frame straight into free TX buffers of
+ * the VI: a maximum frame's worth, taken off the free stack in frame order
+ * (B_LENT while out).  tx_lent decides exactly as start_xmit does (the same
+ * NOT_SENT tests, pvnic_tx_check, while the buffers are still lent); a
+ * frame for the fast path then puts the lent buffers back on top of the
+ * free stack, lent[0] first to be taken, so that start_xmit's own paths
+ * take the very buffers the frame is in and their copies are in place
+ * (pvnic_gather and pvnic_iter_copy skip them): TSO chains and plain,
+ * checksummed or jumbo frames go out with no copy.  Software GSO and a
+ * software checksum over a chain read the frame from p->lin, as they do
+ * for start_xmit (a segment may not be written over the data it is cut
+ * from).  A frame for the slow path stays in the loan until netfront has
+ * copied it out and ends the loan (tx_unlend).  No loan while a frame is
+ * held or fewer than a maximum frame's buffers are free: netfront then
+ * uses its own pages and start_xmit, as before.
+ */
+#define PVNIC_LEND_BUFS	((PVNIC_FRAME_MAX + PV_NIC_BUF_SIZE - 1) / PV_NIC_BUF_SIZE)
+_Static_assert(PVNIC_LEND_BUFS <= PV_ACCEL_LEND_IOV && PVNIC_LEND_BUFS <= PVNIC_NTX &&
+	       PVNIC_LEND_BUFS * PV_NIC_BUF_SIZE >= PVNIC_FRAME_MAX,
+	       "a maximum frame fits one loan");
+
+int pvnic_tx_lend(struct pv_accel_front_dev *dev, struct iovec *iov, int max)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	if (!p || !p->up || p->nlent || p->has_held || max < (int)PVNIC_LEND_BUFS ||
+	    p->ntx_free < PVNIC_LEND_BUFS || vi_user_fault(&p->u))
+		return 0;
+	for (unsigned int i = 0; i < PVNIC_LEND_BUFS; i++) {
+		unsigned int j = p->tx_free[--p->ntx_free];
+
+		p->bst[j] = B_LENT;
+		p->lent[i] = (uint16_t)j;
+		iov[i].iov_base = p->buf[j];
+		iov[i].iov_len = PV_NIC_BUF_SIZE;
+	}
+	p->nlent = PVNIC_LEND_BUFS;
+	return (int)PVNIC_LEND_BUFS;
+}
+
+/* The loan's buffers back on the free stack, lent[0] on top (taken first). */
+void pvnic_lend_end(struct pvnic_dev *p)
+{
+	while (p->nlent) {
+		unsigned int j = p->lent[--p->nlent];
+
+		p->bst[j] = B_TXFREE;
+		p->tx_free[p->ntx_free++] = (uint16_t)j;
+	}
+}
+
+void pvnic_tx_unlend(struct pv_accel_front_dev *dev)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+
+	if (p)
+		pvnic_lend_end(p);
+}
+
+enum pv_accel_xmit pvnic_tx_lent(struct pv_accel_front_dev *dev, const struct virtio_net_hdr *vh,
+				 uint32_t len)
+{
+	struct pvnic_dev *p = pv_accel_front_priv(dev);
+	struct iovec iov[PVNIC_LEND_BUFS];
+	struct pvnic_plan pl;
+	int n = 0;
+
+	if (!p || !p->nlent || len > p->nlent * PV_NIC_BUF_SIZE)
+		return PV_ACCEL_NOT_SENT;	/* no loan (netfront holds the frame) */
+	for (uint32_t off = 0; off < len; off += PV_NIC_BUF_SIZE, n++) {
+		iov[n].iov_base = p->buf[p->lent[n]];
+		iov[n].iov_len = len - off < PV_NIC_BUF_SIZE ? len - off : PV_NIC_BUF_SIZE;
+	}
+	if (pvnic_tx_check(p, vh, iov, n, len, &pl))
+		return PV_ACCEL_NOT_SENT;	/* stays lent: netfront copies it out */
+	pvnic_lend_end(p);
+	if (pl.mode == PVNIC_TXM_SWGSO) {	/* segments are written over the loan */
+		if (pvnic_gather(p->lin, iov, n, 0, len) != len)
+			return PV_ACCEL_NOT_SENT;	/* cannot happen: the loan holds len */
+		iov[0] = (struct iovec){ .iov_base = p->lin, .iov_len = len };
+		n = 1;
+	}
+	if (p->has_held || p->ntx_free < pl.nbuf)
+		return pvnic_tx_hold(p, vh, iov, n, len, &pl);
+	if (pvnic_tx_send(p, vh, iov, n, len, &pl)) {
+		p->pend.tx_dropped++;	/* cannot happen once planned; the loan may be overwritten */
+		return PV_ACCEL_SENT;
+	}
+	p->tx_lent_frames++;
 	return PV_ACCEL_SENT;
 }
 

@@ -210,6 +210,10 @@ static void fr_tap_reading(struct front *fr, int on)
 	pv_loop_mod(fr->loop, fr->tap_w, on ? EPOLLIN : 0);
 }
 
+/* A TAP read's iovecs: netfront's own TX pages, or a plugin's loan (accel.h 1.3). */
+#define FR_TX_IOV	(PV_ACCEL_LEND_IOV > PV_NF_MAX_TX_SLOTS + 1 ? PV_ACCEL_LEND_IOV : \
+			 PV_NF_MAX_TX_SLOTS + 1)
+
 /* The guest's stack sent frames: into netfront while it has room. */
 static void fr_tap_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
@@ -217,7 +221,7 @@ static void fr_tap_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	struct virtio_net_hdr vh;
 
 	for (int i = 0; i < FR_TX_BUDGET; i++) {
-		struct iovec iov[PV_NF_MAX_TX_SLOTS + 1];
+		struct iovec iov[FR_TX_IOV];
 		ssize_t n;
 		int k;
 
@@ -225,7 +229,7 @@ static void fr_tap_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 		 * Backpressure: leave frames in the TAP's queue until tx_ready.
 		 * Otherwise read the frame straight into granted TX pages.
 		 */
-		k = pv_netfront_tx_borrow(fr->nf, iov, PV_NF_MAX_TX_SLOTS + 1);
+		k = pv_netfront_tx_borrow(fr->nf, iov, FR_TX_IOV);
 		if (!k) {
 			fr_tap_reading(fr, 0);
 			break;
@@ -245,7 +249,7 @@ static void fr_tap_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 
 _Static_assert(TAP_IOV_MAX >= PV_ACCEL_DELIVER_IOV && TAP_IOV_MAX >= PV_NF_MAX_RX_SLOTS,
 	       "a frame netfront or a plugin delivers fits one TAP write");
-_Static_assert(TAP_IOV_MAX >= PV_NF_MAX_TX_SLOTS + 1, "a TX frame's slots fit one TAP read");
+_Static_assert(TAP_IOV_MAX >= FR_TX_IOV, "a TX frame's slots (or a plugin's loan) fit one TAP read");
 
 static int fr_tap_deliver(void *arg, const struct virtio_net_hdr *vh, const struct iovec *iov,
 			  int iovcnt, uint32_t len)
@@ -586,11 +590,15 @@ static void fr_report(struct front *fr)
 			(unsigned long long)fr->announce_arp, (unsigned long long)fr->announce_na);
 	if (st.accel_attaches)
 		pv_info("accelerator: %llu attaches, fast path tx %llu rx %llu packets, "
-			"%llu held, %llu handed back",
+			"%llu held, %llu handed back; %llu read into lent buffers, "
+			"%llu of them waited for slow-path room, %llu dropped (no memory)",
 			(unsigned long long)st.accel_attaches,
 			(unsigned long long)st.accel_fast_tx_packets,
 			(unsigned long long)st.accel_fast_rx_packets,
-			(unsigned long long)st.accel_tx_busy, (unsigned long long)st.accel_tx_returned);
+			(unsigned long long)st.accel_tx_busy, (unsigned long long)st.accel_tx_returned,
+			(unsigned long long)st.accel_tx_lends,
+			(unsigned long long)st.accel_tx_lend_waits,
+			(unsigned long long)st.accel_tx_lend_dropped);
 	if (fr->direct)
 		pv_info("direct test: %llu frames received, %llu ARP and %llu ping answered",
 			(unsigned long long)fr->direct_rx, (unsigned long long)fr->direct_arp,

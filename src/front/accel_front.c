@@ -87,7 +87,12 @@ struct nf_accel {
 	struct virtio_net_hdr ret_vh;
 	int ret_has_vh, ret_pending;
 	int dying;			/* netfront going away: returns are dropped */
+	/* A loan of the plugin's TX buffers (1.3 tx_lend), within one upper-edge read. */
+	int lent;			/* iovecs lent; 0: no loan out */
+	struct iovec lent_iov[PV_ACCEL_LEND_IOV];
 };
+
+static void nfa_unlend(struct nf_accel *a);
 
 /* ---- registry ---- */
 
@@ -111,6 +116,12 @@ int pv_accel_front_register(const struct pv_accel_front_ops *ops, void *arg)
 	    PV_ACCEL_VERSION_MAJOR(ops->version) != PV_ACCEL_VERSION_MAJOR(PV_ACCEL_FRONT_VERSION) ||
 	    ops->size < PV_ACCEL_FRONT_OPS_SIZE_1_0 || !ops->new_device || !ops->remove ||
 	    !ops->start_xmit)
+		return -EINVAL;
+	/* 1.3's loan: all three ops or none. */
+	if (!PV_ACCEL_OP(ops, struct pv_accel_front_ops, tx_lend) !=
+	    !PV_ACCEL_OP(ops, struct pv_accel_front_ops, tx_lent) ||
+	    !PV_ACCEL_OP(ops, struct pv_accel_front_ops, tx_lend) !=
+	    !PV_ACCEL_OP(ops, struct pv_accel_front_ops, tx_unlend))
 		return -EINVAL;
 	if (nfa_find(ops->name))
 		return -EEXIST;
@@ -411,6 +422,8 @@ void nf_accel_detach(struct pv_netfront *nf, const char *why)
 	dev = &a->dev;
 	pl = dev->pl;
 	nf_accel_stats(nf);		/* the last deltas, before removal */
+	if (a->lent)			/* never: a loan lasts one upper-edge read */
+		nfa_unlend(a);
 	a->in_hook = 1;
 	pl->ops->remove(dev);
 	a->in_hook = 0;
@@ -543,6 +556,134 @@ int nf_accel_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
 	default:
 		return 0;
 	}
+}
+
+/* ---- the plugin's TX buffers lent for one upper-edge read (accel.h 1.3) ---- */
+
+static void nfa_unlend(struct nf_accel *a)
+{
+	a->in_hook = 1;
+	a->dev.pl->ops->tx_unlend(&a->dev);
+	a->in_hook = 0;
+	a->lent = 0;
+}
+
+/**
+ * nf_accel_tx_lend() - borrow the plugin's TX buffers for the next frame
+ * Return: iovecs filled (0: no loan; netfront lends its own pages).  A loan
+ * smaller than a maximum frame is given back at once: readv would cut a
+ * frame short.
+ */
+int nf_accel_tx_lend(struct pv_netfront *nf, struct iovec *iov, int max)
+{
+	struct nf_accel *a = nf->accel;
+	int (*lend)(struct pv_accel_front_dev *, struct iovec *, int);
+	size_t total = 0;
+	int k;
+
+	if (!a || !a->dev.pl || a->lent || !nf->rings_up || !nf->carrier ||
+	    nf_accel_tx_stopped(nf) || nf_mig_busy(nf))
+		return 0;
+	lend = PV_ACCEL_OP(a->dev.pl->ops, struct pv_accel_front_ops, tx_lend);
+	if (!lend)
+		return 0;
+	if (max > PV_ACCEL_LEND_IOV)
+		max = PV_ACCEL_LEND_IOV;
+	a->in_hook = 1;
+	k = lend(&a->dev, iov, max);
+	a->in_hook = 0;
+	if (k <= 0)
+		return 0;
+	a->lent = k > max ? max : k;
+	for (int i = 0; i < a->lent; i++)
+		total += iov[i].iov_len;
+	if (k > max || total < PV_NF_MAX_FRAME) {
+		nf->st.accel_tx_lend_refused++;
+		nfa_unlend(a);
+		return 0;
+	}
+	memcpy(a->lent_iov, iov, (size_t)k * sizeof(*iov));
+	nf->st.accel_tx_lends++;
+	return k;
+}
+
+int nf_accel_tx_lending(const struct pv_netfront *nf)
+{
+	return nf->accel && nf->accel->lent;
+}
+
+void nf_accel_tx_unlend(struct pv_netfront *nf)
+{
+	if (nf_accel_tx_lending(nf))
+		nfa_unlend(nf->accel);
+}
+
+/**
+ * nf_accel_xmit_lent() - the frame read into the plugin's buffers: to it
+ *
+ * SENT or BUSY: the plugin has it.  NOT_SENT: copied out, the loan ends,
+ * and the copy goes onto the slow path, or waits for room there as a
+ * returned frame does (accel_tx_lend_waits); only a failed allocation of
+ * that buffer drops it (tx_dropped and accel_tx_lend_dropped).
+ * Return: as pv_netfront_xmit().
+ */
+int nf_accel_xmit_lent(struct pv_netfront *nf, const struct virtio_net_hdr *vh, uint32_t len)
+{
+	struct nf_accel *a = nf->accel;
+	enum pv_accel_xmit x;
+	uint32_t off = 0;
+	int r;
+
+	if (len > PV_NF_MAX_FRAME) {
+		nfa_unlend(a);
+		nf->st.tx_dropped++;
+		return -EMSGSIZE;
+	}
+	a->in_hook = 1;
+	x = a->dev.pl->ops->tx_lent(&a->dev, vh, len);
+	a->in_hook = 0;
+	if (x == PV_ACCEL_SENT || x == PV_ACCEL_BUSY) {
+		a->lent = 0;
+		if (x == PV_ACCEL_SENT) {
+			nf->st.accel_tx_sent++;
+		} else {
+			nf->st.accel_tx_busy++;
+			a->stopped = 1;
+			nf->tx_blocked = 1;
+		}
+		return 0;
+	}
+	/*
+	 * Not for the fast path: gathered into the returned-frame buffer (free:
+	 * a loan is made only while no returned frame is pending), the loan
+	 * given back, then onto the slow path; no room there -> kept as a
+	 * returned frame is, the upper edge stopped until it went: the frame
+	 * was read from the upper edge already and is never lost.
+	 */
+	if (!a->ret_buf && !(a->ret_buf = malloc(PV_NF_MAX_FRAME))) {
+		nfa_unlend(a);
+		nf->st.tx_dropped++;
+		nf->st.accel_tx_lend_dropped++;
+		return -ENOMEM;
+	}
+	for (int i = 0; i < a->lent && off < len; i++) {
+		size_t c = a->lent_iov[i].iov_len < len - off ? a->lent_iov[i].iov_len : len - off;
+
+		memcpy(a->ret_buf + off, a->lent_iov[i].iov_base, c);
+		off += (uint32_t)c;
+	}
+	nfa_unlend(a);
+	r = nf_xmit(nf, vh, a->ret_buf, off);
+	if (r != -EBUSY)
+		return r;	/* sent, or refused as malformed (counted by nf_xmit) */
+	a->ret_len = off;
+	a->ret_has_vh = vh != NULL;
+	if (vh)
+		a->ret_vh = *vh;
+	a->ret_pending = 1;
+	nf->st.accel_tx_lend_waits++;
+	nf->tx_blocked = 1;	/* the upper edge waits for it */
+	return 0;
 }
 
 void nf_accel_tx_resume(struct pv_netfront *nf)

@@ -36,6 +36,11 @@ int nf_accel_xmit(struct pv_netfront *nf, const struct virtio_net_hdr *vh,
 		  const struct iovec *iov, int iovcnt, uint32_t len, int may_refuse);
 /* TX stopped on the plugin's account (held or returned frame). */
 int nf_accel_tx_stopped(const struct pv_netfront *nf);
+/* The plugin's TX buffers lent for one upper-edge read (accel.h 1.3). */
+int nf_accel_tx_lend(struct pv_netfront *nf, struct iovec *iov, int max);
+int nf_accel_tx_lending(const struct pv_netfront *nf);
+void nf_accel_tx_unlend(struct pv_netfront *nf);
+int nf_accel_xmit_lent(struct pv_netfront *nf, const struct virtio_net_hdr *vh, uint32_t len);
 /* From netfront's poll: a returned frame to the slow path; check_ready. */
 void nf_accel_tx_resume(struct pv_netfront *nf);
 

@@ -56,6 +56,7 @@
 #include <sys/epoll.h>
 
 #include "front/netfront_priv.h"
+#include "front/accel_front.h"
 #include "lib/pkt.h"
 
 #define NF_RX_BUDGET     256	/* frames per wake-up before yielding to the loop */
@@ -474,15 +475,25 @@ static void nf_tx_post(struct pv_netfront *nf, const uint8_t *frame, netif_tx_re
  *
  * The caller reads a frame straight into them (readv from the TAP: no
  * copy), then calls pv_netfront_xmit_lent() with its length, or
- * pv_netfront_tx_unborrow().  Only one loan at a time.
+ * pv_netfront_tx_unborrow().  Only one loan at a time.  With a plugin
+ * that lends (accel.h 1.3 tx_lend), the buffers are the plugin's own and
+ * need no slow-path room: the frame goes out from them on the fast path, or
+ * is copied onto the slow path if the plugin says NOT_SENT (accel_front.c).
  *
- * Return: pages lent (0 if there is no room for a maximum frame).
+ * Return: buffers lent (0 if there is no room for a maximum frame).
  */
 int pv_netfront_tx_borrow(struct pv_netfront *nf, struct iovec *iov, unsigned int max)
 {
 	unsigned int k = PV_NF_MAX_TX_SLOTS + 1;
+	int lent;
 
-	if (max < k || nf->tx_nlent || !pv_netfront_tx_room(nf, PV_NF_MAX_FRAME) ||
+	if (max < k || nf->tx_nlent || nf_accel_tx_lending(nf))
+		return 0;
+	/* The plugin's own buffers first: no slow-path room needed, no copy. */
+	lent = nf_accel_tx_lend(nf, iov, (int)max);
+	if (lent > 0)
+		return lent;
+	if (!pv_netfront_tx_room(nf, PV_NF_MAX_FRAME) ||
 	    nf->tx_nfree < k)
 		return 0;
 	for (unsigned int i = 0; i < k; i++) {
@@ -504,6 +515,7 @@ static void nf_tx_return(struct pv_netfront *nf, unsigned int from)
 
 void pv_netfront_tx_unborrow(struct pv_netfront *nf)
 {
+	nf_accel_tx_unlend(nf);
 	nf_tx_return(nf, 0);
 }
 
@@ -533,6 +545,8 @@ int pv_netfront_xmit_lent(struct pv_netfront *nf, const struct virtio_net_hdr *v
 {
 	int r;
 
+	if (nf_accel_tx_lending(nf))	/* read into the plugin's buffers */
+		return nf_accel_xmit_lent(nf, vh, len);
 	if (!nf->tx_nlent)
 		return -EINVAL;
 	if (len > PV_NF_MAX_FRAME) {

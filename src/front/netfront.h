@@ -110,6 +110,10 @@ struct pv_netfront_stats {
 	uint64_t accel_tx_busy;		/* frames the plugin held (BUSY) */
 	uint64_t accel_tx_returned;	/* held frames handed back, sent on the slow path */
 	uint64_t accel_tx_return_dropped; /* handed back with no way to send them (also tx_dropped) */
+	uint64_t accel_tx_lends;	/* frames read into the plugin's lent TX buffers */
+	uint64_t accel_tx_lend_refused;	/* loans given back unused: smaller than a maximum frame */
+	uint64_t accel_tx_lend_dropped;	/* lent frames NOT_SENT, no memory to keep them (also tx_dropped) */
+	uint64_t accel_tx_lend_waits;	/* lent frames NOT_SENT that waited for slow-path room */
 	uint64_t accel_fast_tx_packets, accel_fast_rx_packets;	/* get_stats deltas summed */
 	uint64_t accel_attaches, accel_detaches;
 	/* Migration (netfront_migrate.c). */

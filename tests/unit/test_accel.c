@@ -349,6 +349,23 @@ static void test_registry(void)
 			pv_accel_front_unregister("old10") == 0,
 			"registry: a 1.0-sized frontend table registers, its missing flush is NULL",
 			"refused or flush seen");
+		/* A 1.2 table: the loan ops beyond its size are NULL (no loan). */
+		old10.version = 0x00010002;
+		old10.size = PV_ACCEL_FRONT_OPS_SIZE_1_2;
+		old10.tx_lend = (int (*)(struct pv_accel_front_dev *, struct iovec *, int))1;
+		T_CHECK(pv_accel_front_register(&old10, NULL) == 0 &&
+			PV_ACCEL_OP(&old10, struct pv_accel_front_ops, tx_lend) == NULL &&
+			pv_accel_front_unregister("old10") == 0,
+			"registry: a 1.2-sized frontend table registers, its missing tx_lend is NULL",
+			"refused or tx_lend seen");
+		/* 1.3: the loan's three ops, all or none. */
+		old10.version = PV_ACCEL_FRONT_VERSION;
+		old10.size = sizeof(old10);
+		old10.flush = NULL;
+		old10.tx_lent = NULL;
+		old10.tx_unlend = NULL;
+		T_CHECK(pv_accel_front_register(&old10, NULL) == -EINVAL,
+			"registry: tx_lend without tx_lent/tx_unlend refused", "registered");
 	}
 	T_CHECK(!pv_accel_name_ok("") && !pv_accel_name_ok("a/b") && !pv_accel_name_ok("A") &&
 		pv_accel_name_ok("sfc-0.x_y"), "registry: names checked", "name check wrong");
@@ -593,6 +610,101 @@ static void test_hooks(void)
 			F.df.polls, F.df.stop_irqs, F.df.start_irqs);
 	}
 	detach();
+}
+
+/* A frame read into whatever pv_netfront_tx_borrow lent, as pvnet-front's TAP reader does. */
+static int borrow_xmit(uint32_t seq, int *k)
+{
+	uint8_t f[60] = { 0x02, 0, 0, 0, 0, 0x99 };
+	struct iovec iov[PV_NF_MAX_TX_SLOTS + 1];
+	int r;
+
+	memcpy(f + 6, F.mac, 6);
+	f[12] = ETH_TEST >> 8;
+	f[13] = ETH_TEST & 0xff;
+	f[14] = (uint8_t)(seq >> 24);
+	f[15] = (uint8_t)(seq >> 16);
+	f[16] = (uint8_t)(seq >> 8);
+	f[17] = (uint8_t)seq;
+	*k = pv_netfront_tx_borrow(F.nf, iov, PV_NF_MAX_TX_SLOTS + 1);
+	if (*k <= 0 || iov[0].iov_len < sizeof(f))
+		return -ENOBUFS;
+	memcpy(iov[0].iov_base, f, sizeof(f));
+	r = pv_netfront_xmit_lent(F.nf, NULL, sizeof(f));
+	pv_netfront_flush(F.nf);
+	return r;
+}
+
+/* accel.h 1.3: the frame is read into the plugin's own TX buffers. */
+static void test_lend(void)
+{
+	struct pv_netfront_stats st0 = stats(), st;
+	struct iovec iov[PV_NF_MAX_TX_SLOTS + 1];
+	unsigned long lends0 = F.df.lends, unlends0, ready0;
+	int k;
+
+	T_ASSERT(attach(), "attach");
+	F.df.lend = 16384;
+	/* SENT: out from the lent buffers, the slow path's pages untouched. */
+	F.df.policy = PV_DUMMY_SENT;
+	T_CHECK(borrow_xmit(20, &k) == 0 && k == 4 && F.wire[20] == 1 && F.df.lends == lends0 + 1 &&
+		F.df.lent_frames >= 1, "lend: frame read into the plugin's buffers, sent from them",
+		"k %d wire %d lends %lu", k, F.wire[20], F.df.lends - lends0);
+	run_for(50);
+	st = stats();
+	T_CHECK(!sink_has(20) && st.accel_tx_lends == st0.accel_tx_lends + 1 &&
+		st.accel_tx_sent == st0.accel_tx_sent + 1,
+		"lend: counted as lent and fast, not on the slow path", "sink %d lends %llu",
+		sink_has(20), (unsigned long long)(st.accel_tx_lends - st0.accel_tx_lends));
+	/* NOT_SENT: copied onto the slow path, once, then the loan ends. */
+	F.df.policy = PV_DUMMY_NOT_SENT;
+	unlends0 = F.df.unlends;
+	T_CHECK(borrow_xmit(21, &k) == 0 && k == 4 && F.df.unlends == unlends0 + 1 &&
+		RUN_UNTIL(sink_has(21), 3000) && sink_has(21) == 1 && F.wire[21] == 0,
+		"lend: NOT_SENT lent frame goes the slow path once, loan given back",
+		"sink %d wire %d unlends %lu", sink_has(21), F.wire[21], F.df.unlends - unlends0);
+	/* A failed read gives the loan back. */
+	unlends0 = F.df.unlends;
+	k = pv_netfront_tx_borrow(F.nf, iov, PV_NF_MAX_TX_SLOTS + 1);
+	pv_netfront_tx_unborrow(F.nf);
+	T_CHECK(k == 4 && F.df.unlends == unlends0 + 1, "lend: unborrow ends the plugin's loan",
+		"k %d unlends %lu", k, F.df.unlends - unlends0);
+	/* BUSY from a loan: held, TX stops, released, resumes. */
+	F.df.policy = PV_DUMMY_BUSY;
+	F.df.hold = 1;
+	T_CHECK(borrow_xmit(22, &k) == 0 && pv_dummy_front_held(&F.df) &&
+		pv_netfront_tx_borrow(F.nf, iov, PV_NF_MAX_TX_SLOTS + 1) == 0,
+		"lend: BUSY lent frame held, nothing more lent", "held %d", pv_dummy_front_held(&F.df));
+	ready0 = F.tx_ready;
+	F.df.policy = PV_DUMMY_SENT;
+	T_CHECK(pv_dummy_front_release(&F.df) == 0 && RUN_UNTIL(F.tx_ready > ready0, 3000) &&
+		F.wire[22] == 1 && borrow_xmit(23, &k) == 0 && F.wire[23] == 1,
+		"lend: released, sent once, TX resumes with a loan", "wire22 %d wire23 %d",
+		F.wire[22], F.wire[23]);
+	F.df.hold = 0;
+	/* A loan too small for a maximum frame is refused: netfront's own pages instead. */
+	F.df.lend = 1024;
+	st0 = stats();
+	unlends0 = F.df.unlends;
+	T_CHECK(borrow_xmit(24, &k) == 0 && k == PV_NF_MAX_TX_SLOTS + 1 && F.wire[24] == 1 &&
+		F.df.unlends == unlends0 + 1 && stats().accel_tx_lend_refused == st0.accel_tx_lend_refused + 1,
+		"lend: short loan refused, frame read into netfront's pages, still fast",
+		"k %d wire %d refused %llu", k, F.wire[24],
+		(unsigned long long)(stats().accel_tx_lend_refused - st0.accel_tx_lend_refused));
+	/* No loan (a 1.2 plugin behaves so): netfront's pages, as before. */
+	F.df.lend = 0;
+	lends0 = F.df.lends;
+	T_CHECK(borrow_xmit(25, &k) == 0 && k == PV_NF_MAX_TX_SLOTS + 1 && F.wire[25] == 1,
+		"lend: without a loan, netfront's pages and start_xmit", "k %d wire %d", k, F.wire[25]);
+	st = stats();
+	T_CHECK(F.df.lend_misuse == 0 && st.accel_tx_lend_dropped == 0,
+		"lend: one loan at a time, always ended, nothing dropped", "misuse %lu dropped %llu",
+		F.df.lend_misuse, (unsigned long long)st.accel_tx_lend_dropped);
+	detach();
+	/* Detached: no plugin, no loan. */
+	lends0 = F.df.lends;
+	T_CHECK(borrow_xmit(26, &k) == 0 && k == PV_NF_MAX_TX_SLOTS + 1 && F.df.lends == lends0 &&
+		RUN_UNTIL(sink_has(26), 3000), "lend: detached, slow path pages", "k %d", k);
 }
 
 static void test_stats(void)
@@ -1000,6 +1112,7 @@ int main(void)
 	test_get_fds();
 	test_refusals();
 	test_hooks();
+	test_lend();
 	test_stats();
 	test_ctl();
 	test_optional_ops();

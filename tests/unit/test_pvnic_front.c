@@ -1319,6 +1319,122 @@ static void test_tx_jumbo(void)
 	     "tx jumbo: one byte above the MTU stays on the slow path");
 }
 
+/* Scatter @len bytes of F over a loan's iovecs, as the TAP's readv does. */
+static void lend_fill(const struct iovec *iov, int n, uint32_t len)
+{
+	uint32_t off = 0;
+
+	for (int i = 0; i < n && off < len; i++) {
+		uint32_t c = len - off < iov[i].iov_len ? len - off : (uint32_t)iov[i].iov_len;
+
+		memcpy(iov[i].iov_base, F + off, c);
+		off += c;
+	}
+}
+
+/* accel.h 1.3: netfront reads frames straight into the VI's TX buffers. */
+static void test_lend(void)
+{
+	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				     .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .hdr_len = 54,
+				     .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
+	struct iovec iov[PV_ACCEL_LEND_IOV];
+	unsigned int nlent = 99, n;
+	uint64_t lent0;
+	uint32_t len;
+	int k;
+
+	drain();
+	N.ntx = 0;
+	pvnic_front_test_set_features(&D, ALL_FEATURES);
+	T_CHECK(ops->tx_lend && ops->tx_lent && ops->tx_unlend, "lend: the plugin has the 1.3 ops",
+		"missing");
+	lent0 = pvnic_front_test_lent(&D, NULL);
+	T_EQ(ops->tx_lend(&D, iov, 31), 0, "lend: no loan into fewer iovecs than a maximum frame needs");
+	k = ops->tx_lend(&D, iov, PV_ACCEL_LEND_IOV);
+	T_CHECK(k == 32 && iov[0].iov_len == PV_NIC_BUF_SIZE && iov[31].iov_len == PV_NIC_BUF_SIZE,
+		"lend: 32 TX buffers of 2 KiB (a 64 KiB frame)", "k %d", k);
+	T_EQ(pvnic_front_test_tx_free(&D), NTX - 32, "lend: the lent buffers are off the free list");
+	T_EQ(ops->tx_lend(&D, iov + 32, 8), 0, "lend: one loan at a time");
+
+	/* A frame for a learned destination: sent from the loan, in place. */
+	len = eth_frame(F, PEER, MY_MAC, 300);
+	lend_fill(iov, k, len);
+	T_EQ(ops->tx_lent(&D, NULL, len), PV_ACCEL_SENT, "lend: a 300-byte unicast frame SENT");
+	{
+		uint32_t prod = __atomic_load_n(&N.sh->tx_prod.v, __ATOMIC_ACQUIRE);
+		struct pv_nic_desc d = N.txq[(prod - 1) & (PV_NIC_TXQ_SIZE - 1)];
+
+		T_CHECK(nic_buf(d.buf_id) == iov[0].iov_base && d.len == len,
+			"lend: its descriptor is the lent buffer the frame was read into (no copy)",
+			"buf %p lent %p len %u", (void *)nic_buf(d.buf_id), iov[0].iov_base, d.len);
+	}
+	T_EQ(pvnic_front_test_tx_free(&D), NTX - 1, "lend: the unused 31 buffers are free again");
+	pvnic_front_test_lent(&D, &nlent);
+	T_EQ(nlent, 0, "lend: the loan is over");
+	ops->poll(&D, 64);
+	n = nic_tx(0);
+	T_CHECK(n == 1 && N.txlen[0] == len && !memcmp(N.txf[0], F, len), "lend: the wire gets the frame",
+		"n %u", n);
+	ops->poll(&D, 64);
+
+	/* A 64 KiB TSO frame: the chain is the loan itself. */
+	k = ops->tx_lend(&D, iov, PV_ACCEL_LEND_IOV);
+	len = tcp_frame(F, PEER, MY_MAC, 65535 - 54);
+	lend_fill(iov, k, len);
+	N.ntx = 0;
+	T_EQ(ops->tx_lent(&D, &vh, len), PV_ACCEL_SENT, "lend: a 65535-byte TSO frame SENT");
+	ops->poll(&D, 64);
+	n = nic_tx(0);
+	T_CHECK(n == 32 && chain_ok(0, n, 1448) && reassemble(0, n) == len && !memcmp(R, F, len),
+		"lend: ... one chain of 32, the frame's bytes", "n %u", n);
+	ops->poll(&D, 64);
+	T_EQ(pvnic_front_test_lent(&D, NULL) - lent0, 2, "lend: two frames sent from loans");
+	T_EQ(pvnic_front_test_tx_free(&D), NTX, "lend: every buffer free again after TX_DONE");
+
+	/* Software GSO (mss below the NIC's TSO minimum): segments from a copy, right. */
+	vh.gso_size = 40;
+	k = ops->tx_lend(&D, iov, PV_ACCEL_LEND_IOV);
+	len = tcp_frame(F, PEER, MY_MAC, 1200);
+	lend_fill(iov, k, len);
+	N.ntx = 0;
+	T_EQ(ops->tx_lent(&D, &vh, len), PV_ACCEL_SENT, "lend: a software-GSO frame SENT");
+	ops->poll(&D, 64);
+	n = nic_tx(0);
+	{
+		int ok = n == 30;
+
+		for (unsigned int i = 0; i < n && ok; i++)
+			ok = tcp_csums_ok(N.txf[i], N.txlen[i]) &&
+			     !memcmp(N.txf[i] + 54, F + 54 + 40 * i, 40);
+		T_CHECK(ok, "lend: ... 30 segments, checksums right, payload in order (not overwritten)",
+			"n %u", n);
+	}
+	ops->poll(&D, 64);
+
+	/* Not for the fast path: stays lent for netfront to copy, then unlent. */
+	k = ops->tx_lend(&D, iov, PV_ACCEL_LEND_IOV);
+	len = eth_frame(F, BCAST, MY_MAC, 60);
+	lend_fill(iov, k, len);
+	T_EQ(ops->tx_lent(&D, NULL, len), PV_ACCEL_NOT_SENT, "lend: broadcast NOT_SENT");
+	pvnic_front_test_lent(&D, &nlent);
+	T_CHECK(nlent == 32 && !memcmp(iov[0].iov_base, F, len),
+		"lend: ... the loan and its bytes stay until netfront ends it", "nlent %u", nlent);
+	ops->tx_unlend(&D);
+	pvnic_front_test_lent(&D, &nlent);
+	T_CHECK(nlent == 0 && pvnic_front_test_tx_free(&D) == NTX, "lend: unlend gives every buffer back",
+		"nlent %u free %d", nlent, pvnic_front_test_tx_free(&D));
+
+	/* No loan while fewer than 32 are free: netfront uses its own pages. */
+	len = eth_frame(F, PEER, MY_MAC, 300);
+	for (int i = 0; i < NTX - 31; i++)
+		T_ASSERT(xmit(NULL, F, len) == PV_ACCEL_SENT, "sent");
+	T_EQ(ops->tx_lend(&D, iov, PV_ACCEL_LEND_IOV), 0, "lend: none with 31 free TX buffers");
+	drain();
+	ops->poll(&D, 64);
+	pvnic_front_test_set_features(&D, 0);
+}
+
 static void test_remove(void)
 {
 	uint32_t len = eth_frame(F, PEER, MY_MAC, 300);
@@ -1351,7 +1467,7 @@ int main(void)
 	memcpy(D.mac, MY_MAC, 6);
 	ops = pvnic_front_ops_get();
 	T_CHECK(ops && !strcmp(ops->name, "pvnic") && ops->version == PV_ACCEL_FRONT_VERSION &&
-		ops->size == sizeof(*ops), "ops: pvnic, v1.1", "bad ops");
+		ops->size == sizeof(*ops), "ops: pvnic, this version", "bad ops");
 	test_attach(pages);
 	test_policy();
 	test_csum();
@@ -1369,6 +1485,7 @@ int main(void)
 	test_rx_chains();
 	test_tx_jumbo();
 	test_flush();
+	test_lend();
 	test_src_addrs();
 	test_irq(loop);
 	test_remove();
