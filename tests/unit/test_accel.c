@@ -269,11 +269,9 @@ static void run_for(unsigned int ms)
 		pv_loop_once(F.loop, 5);
 }
 
-static int xmit_seq(uint32_t seq)
+/* A 60-byte test frame from our MAC carrying @seq. */
+static void seq_frame(uint8_t *f, uint32_t seq)
 {
-	uint8_t f[60] = { 0x02, 0, 0, 0, 0, 0x99 };
-	int r;
-
 	memcpy(f + 6, F.mac, 6);
 	f[12] = ETH_TEST >> 8;
 	f[13] = ETH_TEST & 0xff;
@@ -281,6 +279,14 @@ static int xmit_seq(uint32_t seq)
 	f[15] = (uint8_t)(seq >> 16);
 	f[16] = (uint8_t)(seq >> 8);
 	f[17] = (uint8_t)seq;
+}
+
+static int xmit_seq(uint32_t seq)
+{
+	uint8_t f[60] = { 0x02, 0, 0, 0, 0, 0x99 };
+	int r;
+
+	seq_frame(f, seq);
 	r = pv_netfront_xmit(F.nf, NULL, f, sizeof(f));
 	pv_netfront_flush(F.nf);
 	return r;
@@ -619,13 +625,7 @@ static int borrow_xmit(uint32_t seq, int *k)
 	struct iovec iov[PV_NF_MAX_TX_SLOTS + 1];
 	int r;
 
-	memcpy(f + 6, F.mac, 6);
-	f[12] = ETH_TEST >> 8;
-	f[13] = ETH_TEST & 0xff;
-	f[14] = (uint8_t)(seq >> 24);
-	f[15] = (uint8_t)(seq >> 16);
-	f[16] = (uint8_t)(seq >> 8);
-	f[17] = (uint8_t)seq;
+	seq_frame(f, seq);
 	*k = pv_netfront_tx_borrow(F.nf, iov, PV_NF_MAX_TX_SLOTS + 1);
 	if (*k <= 0 || iov[0].iov_len < sizeof(f))
 		return -ENOBUFS;
