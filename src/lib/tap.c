@@ -38,7 +38,8 @@ static int tap_ifreq(struct pv_tap *t, unsigned long req, struct ifreq *ifr)
 /**
  * tap_open() - create TAP @name with a virtio-net header on every frame
  *
- * The device starts down, with no offloads (tap_set_offload adds them).
+ * The device starts down, with no offloads (tap_set_offload adds them),
+ * and a queue of TAP_TXQLEN frames towards its reader (see tap.h).
  */
 int tap_open(struct pv_tap *t, const char *name)
 {
@@ -60,6 +61,13 @@ int tap_open(struct pv_tap *t, const char *name)
 		return e;
 	}
 	snprintf(t->ifname, sizeof(t->ifname), "%s", ifr.ifr_name);
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_qlen = TAP_TXQLEN;
+	e = tap_ifreq(t, SIOCSIFTXQLEN, &ifr);
+	if (e) {
+		tap_close(t);
+		return e;
+	}
 	return 0;
 }
 

@@ -435,6 +435,9 @@ static int tap_child(void)
 		(ifr.ifr_flags & (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) == (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR),
 		"tap: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR", "flags %#x", ifr.ifr_flags);
 	T_CHECK((fcntl(t.fd, F_GETFL) & O_NONBLOCK) != 0, "tap: descriptor is non-blocking", "blocking");
+	memset(&ifr, 0, sizeof(ifr));
+	T_CHECK(sioc(SIOCGIFTXQLEN, &ifr, "pvtap0") == 0 && ifr.ifr_qlen == TAP_TXQLEN,
+		"tap: txqueuelen TAP_TXQLEN (4096), not the tun default", "qlen %d", ifr.ifr_qlen);
 	T_EQ(tap_set_offload(&t, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6), 0, "tap: TUNSETOFFLOAD CSUM|TSO4|TSO6");
 	T_CHECK(ethtool_get("pvtap0", ETHTOOL_GTXCSUM) == 1 && ethtool_get("pvtap0", ETHTOOL_GTSO) == 1,
 		"tap: the device shows TX checksum and TSO on", "txcsum %d tso %d",
