@@ -38,7 +38,16 @@ ping_ok "$ext" 198.18.0.1 || die "the external host does not reach accelerated g
 glog=$run1/g1.log
 
 # ---- 1. the destination killed during the hand-off ----
-snap1=$(host_snap "$run1") rss1=$(host_rss "$run1")
+# Host 1 settled (no node of the accelerator's handshake still on its way):
+# two snapshots half a second apart agree.
+snap1=$(host_snap "$run1")
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	sleep 0.5
+	s=$(host_snap "$run1")
+	[ "$s" = "$snap1" ] && break
+	snap1=$s
+done
+rss1=$(host_rss "$run1")
 pid2=$(cat "$run2/pvnetd.pid")
 # The steps a few ms apart: tests/lib/logwatch.py acts on the logs as they grow.
 logwatch "$base/w1" "wait:$run1/pvnetd.log:migrating to $run2" "kill:STOP:$pid2" \
