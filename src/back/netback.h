@@ -93,6 +93,8 @@ struct pv_netback_config {
  * @rx_queued:		frames waiting in the queue now
  * @rx_queued_max:	high-water mark of @rx_queued
  * @tx_rate_limited:	times TX stopped for lack of credit (the "rate" key)
+ * @tx_storm_paused:	times TX was held after a storm-control drop, until
+ *			the vif's bucket had a token again
  * @fatal:		times the vif was disabled
  * @evt_in, @evt_out:	notifications received / sent
  */
@@ -107,6 +109,7 @@ struct pv_vif_stats {
 	uint64_t rx_not_connected, rx_too_big, rx_queue_full, rx_bad_grant;
 	uint64_t rx_queued, rx_queued_max;
 	uint64_t tx_rate_limited;
+	uint64_t tx_storm_paused;
 	uint64_t fatal;
 	uint64_t evt_in, evt_out;
 };

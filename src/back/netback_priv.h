@@ -76,6 +76,8 @@ struct nb_vif {
 	/* TX rate limit, Xen's "rate" key: credit_bytes per credit_usec (0: none). */
 	uint64_t credit_bytes, credit_usec, remaining_credit, credit_window_start;
 	struct pv_watch *credit_timer;
+	/* Storm pause: the switch dropped a flood over its bucket; TX waits for a token. */
+	struct pv_watch *storm_timer;
 	struct nb_vif *pend_next;
 
 	/* TX scratch, preallocated: private slot copies, their maps, the frame. */
@@ -131,7 +133,7 @@ struct pv_netback {
 void nb_vif_schedule(struct nb_vif *vif);
 void nb_unschedule(struct nb_vif *vif);
 void nb_vif_service(struct nb_vif *vif, int do_tx, int do_rx);
-void nb_credit_stop(struct nb_vif *vif);
+void nb_credit_stop(struct nb_vif *vif);	/* also ends a storm pause */
 void nb_notify(struct nb_vif *vif, uint32_t port);
 void nb_evtchn_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg);
 void nb_evtchn_rx_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg);

@@ -41,6 +41,16 @@
  *            a frame the credit does not cover is left in the ring,
  *            unconsumed, until the credit timer fires.
  *  use       pv_switch_input(); then unmap and respond.
+ *  storm     the switch dropped a flood (broadcast, multicast, unknown
+ *  pause     unicast) over the vif's storm bucket (-EAGAIN): the frame is
+ *            answered (OKAY, as a bridge's drop) and the ring is left
+ *            unconsumed for NB_STORM_PAUSE_MS, as for credit.  A guest
+ *            flooding at full rate thus costs pvnetd its bucket's rate
+ *            plus ~1000 dropped frames a second, not its own rate: its
+ *            ring fills, its frontend waits, and the rest of the flood is
+ *            dropped in the guest's own kernel.  Its other frames wait
+ *            behind the flood in its own ring (a queue of 4,000 drains in
+ *            2-4 s); no other vif's.
  *
  * Responses are built privately and copied into the ring in request
  * order: the frame's status for each data slot, NETIF_RSP_NULL for each
@@ -64,6 +74,10 @@
 #include "lib/pkt.h"
 
 enum nb_tx_verdict { NB_TX_OK, NB_TX_DROP, NB_TX_WAIT, NB_TX_FATAL, NB_TX_CREDIT };
+
+#define NB_STORM_PAUSE_MS	1
+
+static void nb_storm_pause(struct nb_vif *vif);
 
 static int nb_tx_credit_exceeded(struct nb_vif *vif, uint32_t size);
 
@@ -435,8 +449,10 @@ static int nb_tx_frame(struct nb_vif *vif, RING_IDX prod)
 	unsigned int nslots = 0, ndata = 0, nextra = 0;
 	uint64_t *drop = NULL;
 	const char *why = "fragment larger than the frame";
-	int r;
+	int r, storm = 0;
 
+	if (vif->storm_timer)
+		return NB_TX_CREDIT;	/* storm pause: the timer reschedules us */
 	r = nb_tx_parse(vif, prod - vif->tx.req_cons, &nslots, &ndata, &nextra, &drop);
 	if (r != NB_TX_OK)
 		return r;
@@ -457,7 +473,7 @@ static int nb_tx_frame(struct nb_vif *vif, RING_IDX prod)
 				pv_accel_back_frame(vif->accel, PV_ACCEL_FRAME_TX, vif->frame.hdr,
 						    vif->frame.hdr_len, vif->frame.len);
 			vif->nb->tx_from = vif;	/* a vif's frame: the receivers know */
-			pv_switch_input(vif->nb->sw, &vif->port, &vif->frame);
+			storm = pv_switch_input(vif->nb->sw, &vif->port, &vif->frame) == -EAGAIN;
 			vif->nb->tx_from = NULL;
 			vif->st.tx_packets++;
 			vif->st.tx_bytes += vif->frame.len;
@@ -468,6 +484,8 @@ static int nb_tx_frame(struct nb_vif *vif, RING_IDX prod)
 		return r;
 	nb_tx_respond(vif, ndata, nextra, r == NB_TX_OK ? NETIF_RSP_OKAY : NETIF_RSP_ERROR);
 	vif->tx.req_cons += nslots;
+	if (storm)
+		nb_storm_pause(vif);
 	return r;
 }
 
@@ -512,18 +530,43 @@ static void nb_credit_cb(struct pv_loop *loop, int fd, uint32_t events, void *ar
 {
 	struct nb_vif *vif = arg;
 
-	nb_credit_stop(vif);
+	pv_loop_timer_del(loop, vif->credit_timer);
+	vif->credit_timer = NULL;
 	nb_credit_add(vif);
 	if (vif->connected)
 		nb_vif_schedule(vif);
 }
 
-/* Drop the credit timer (disconnect, free, or it fired). */
+/* Drop the credit timer (disconnect, free, or it fired), and a storm pause's. */
 void nb_credit_stop(struct nb_vif *vif)
 {
 	if (vif->credit_timer)
 		pv_loop_timer_del(vif->nb->loop, vif->credit_timer);
 	vif->credit_timer = NULL;
+	if (vif->storm_timer)
+		pv_loop_timer_del(vif->nb->loop, vif->storm_timer);
+	vif->storm_timer = NULL;
+}
+
+/* The storm pause is over: serve the ring again. */
+static void nb_storm_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct nb_vif *vif = arg;
+
+	pv_loop_timer_del(loop, vif->storm_timer);
+	vif->storm_timer = NULL;
+	if (vif->connected)
+		nb_vif_schedule(vif);
+}
+
+/* Hold the vif's TX ring for NB_STORM_PAUSE_MS (see "storm pause" above). */
+static void nb_storm_pause(struct nb_vif *vif)
+{
+	if (vif->storm_timer)
+		return;
+	vif->storm_timer = pv_loop_timer(vif->nb->loop, NB_STORM_PAUSE_MS, 0, nb_storm_cb, vif);
+	if (vif->storm_timer)
+		vif->st.tx_storm_paused++;
 }
 
 /*

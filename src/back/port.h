@@ -127,8 +127,12 @@ struct pv_switch *pv_switch_new(const struct pv_switch_config *cfg);	/* cfg may 
 void pv_switch_free(struct pv_switch *sw);
 int pv_switch_port_add(struct pv_switch *sw, struct pv_port *port);
 void pv_switch_port_del(struct pv_switch *sw, struct pv_port *port);
-/* A frame arrived on @in: learn, decide, deliver (xmit) to one port or flood. */
-void pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_frame *f);
+/*
+ * A frame arrived on @in: learn, decide, deliver (xmit) to one port or flood.
+ * Return: 0, or -EAGAIN when @in's storm control dropped the frame (an
+ * ingress that can hold its sender back, netback, does so for a while).
+ */
+int pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_frame *f);
 /* After a burst of input: flush every port that was given frames. */
 void pv_switch_flush(struct pv_switch *sw);
 /* Periodic: age the MAC table. */

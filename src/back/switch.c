@@ -20,6 +20,10 @@
  * anyone (counted in the port's storm_drops, logged rate-limited).  One
  * guest flooding broadcasts at line rate thus costs every other port at
  * most its bucket's rate; unicast to a learned MAC is never limited.
+ * pv_switch_input() then says so (-EAGAIN), and netback holds that vif's
+ * TX ring for a millisecond (netback_tx.c, "storm pause"): a flood costs
+ * pvnetd what the limit lets through and ~1000 dropped frames a second,
+ * not the sender's full rate.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -221,7 +225,7 @@ static void sw_deliver(struct pv_switch *sw, struct pv_port *out, const struct p
  * an Ethernet header are the ingress port's to refuse; here they are
  * dropped and counted on it.
  */
-void pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_frame *f)
+int pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_frame *f)
 {
 	const struct pv_ethhdr *eh = (const void *)f->hdr;
 	uint64_t now;
@@ -229,7 +233,7 @@ void pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_f
 
 	if (f->hdr_len < PV_ETH_HLEN) {
 		in->st.rx_dropped++;
-		return;
+		return 0;
 	}
 	in->st.rx_packets++;
 	in->st.rx_bytes += f->len;
@@ -249,7 +253,7 @@ void pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_f
 			in->st.storm_drops[k]++;
 			pv_log_rl(&storm_rl, PV_LOG_WARN, "%s: %s over %u frames/s: dropped (storm control)",
 				  in->name, storm_names[k], in->storm[k].pps);
-			break;
+			return -EAGAIN;
 		}
 		pv_bridge_foreach_flood(sw->br, in->br_port, p)
 			if (pv_switch_port(sw, p))
@@ -259,6 +263,7 @@ void pv_switch_input(struct pv_switch *sw, struct pv_port *in, const struct pv_f
 	case PV_BRIDGE_DROP:
 		break;
 	}
+	return 0;
 }
 
 void pv_switch_flush(struct pv_switch *sw)

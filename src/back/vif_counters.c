@@ -40,6 +40,7 @@ const struct pv_vif_counter pv_vif_counters[] = {
 	C(rx_queued, GAUGE, "Frames waiting for the guest's RX buffers now."),
 	C(rx_queued_max, GAUGE, "High-water mark of the frames waiting for the guest's RX buffers."),
 	C(tx_rate_limited, 0, "Times the guest's TX stopped for lack of rate credit."),
+	C(tx_storm_paused, 0, "Times the guest's TX was held after a storm-control drop, until a token."),
 	C(fatal, 0, "Times the vif was disabled for a protocol violation."),
 	C(evt_in, 0, "Notifications received from the guest."),
 	C(evt_out, 0, "Notifications sent to the guest."),

@@ -4,6 +4,8 @@
 # per harness the executions, the rate and whether it found anything.
 #
 #   FUZZ_SECS=300     seconds per harness
+#   FUZZ_RUNS=N       stop a harness after N executions instead (FUZZ_SECS
+#                     stays its time limit): FUZZ_RUNS=10000000 for the goal
 #   FUZZ_ONLY="a b"   only these harnesses (names as in build-fuzz/)
 #   FUZZ_DIR          the build directory (default build-fuzz)
 #
@@ -19,6 +21,8 @@ cd "$(dirname "$0")/../.."
 dir=${FUZZ_DIR:-build-fuzz}
 secs=${FUZZ_SECS:-300}
 case "$secs" in ''|*[!0-9]*) echo "long.sh: FUZZ_SECS must be a number of seconds" >&2; exit 2;; esac
+runs=${FUZZ_RUNS:--1}
+case "$runs" in -1) ;; ''|*[!0-9]*) echo "long.sh: FUZZ_RUNS must be a number of executions" >&2; exit 2;; esac
 
 harnesses=()
 if [ -n "${FUZZ_ONLY:-}" ]; then
@@ -59,7 +63,7 @@ for h in "${harnesses[@]}"; do
 	before=$(ls "$crashes" | wc -l)
 	start=$(date +%s)
 	# shellcheck disable=SC2046
-	nice -n 19 "$bin" -max_total_time="$secs" -print_final_stats=1 -timeout=60 \
+	nice -n 19 "$bin" -max_total_time="$secs" -runs="$runs" -print_final_stats=1 -timeout=60 \
 		-rss_limit_mb=4096 -artifact_prefix="$crashes/" $(extra_opts "$h") \
 		"$corpus" "${seeds[@]}" >"$log" 2>&1 </dev/null
 	rc=$?
