@@ -140,6 +140,7 @@ static void age_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 	struct pvnetd *d = arg;
 
 	pv_switch_age(d->sw);
+	pv_hv_trim(d->hv);	/* guests' pages out of our RSS (domain.c) */
 	if (d->mig)
 		pv_mig_sweep(d->mig);
 	if (d->keep_dirty) {

@@ -143,6 +143,12 @@ struct pv_domain *pv_domain_create(struct pv_hv *hv, const char *name,
 				   int gnt_fd, uint32_t nr_grants, int *err);
 void pv_domain_destroy(struct pv_hv *hv, struct pv_domain *d);
 unsigned int pv_domain_count(struct pv_hv *hv);
+/*
+ * Let go of the page table entries of every guest's memory that we touched
+ * (MADV_DONTNEED on our shared mappings: the pages and their contents stay
+ * the guest's, the next access maps them again).
+ */
+void pv_hv_trim(struct pv_hv *hv);
 
 /* grant.c: the one checked path to a guest's granted pages. */
 struct pv_gnt_map {
