@@ -175,12 +175,16 @@
  * PV_NIC_RX_F_CSUM_PARTIAL: its TCP checksum field holds the pseudo-header
  * sum, to be completed from csum_start as virtio-net's NEEDS_CSUM says (or
  * left to a stack that takes it so).  A frame never arrives partial:
- *   - fewer descriptors posted than it needs -> dropped, counted rx_no_desc,
- *     nothing consumed;
+ *   - fewer descriptors posted than it needs -> held in the NIC's receive
+ *     memory for the VI (2 MiB each, rx_held) and delivered, in order, once
+ *     the VI has posted enough; dropped, counted rx_no_desc, only when that
+ *     memory is full or nothing could be delivered for 100 ms; nothing
+ *     consumed until it is delivered;
  *   - more than PV_NIC_RX_MAX_FRAGS needed (the rooms offered too small) or
  *     longer than PV_NIC_RX_FRAME_MAX -> dropped, counted rx_too_big,
  *     nothing consumed;
- *   - not enough event room for all its events -> dropped, rx_no_evq;
+ *   - not enough event room for all its events -> held the same way
+ *     (dropped rx_no_evq when it cannot be);
  *   - a descriptor refused (buffer, bounds, flags) -> the descriptors up to
  *     it are consumed: it with its ERROR, the ones before it ERROR
  *     PV_NIC_ERR_RX_CHAIN; the frame is dropped (rx_bad_desc).
@@ -678,6 +682,15 @@ struct pv_nic_vi_stats {
 	/* Storm control (within version 2, appended): frames refused TX_STORM */
 	uint64_t tx_storm_bcast;	/* broadcasts over its limit */
 	uint64_t tx_storm_mcast;	/* multicasts over its limit */
+	/*
+	 * The RX hold (within version 2, appended): frames that found too few
+	 * RX descriptors (or no event room) and waited in the NIC's receive
+	 * memory for the VI to post more, instead of being dropped; the most
+	 * bytes held at once.  rx_no_desc / rx_no_evq count only what the
+	 * hold could not take (full) or dropped after waiting too long.
+	 */
+	uint64_t rx_held;
+	uint64_t rx_held_bytes_max;
 };
 
 _Static_assert(sizeof(struct pv_nic_hdr) == 16, "pv_nic_hdr 16 bytes");
@@ -687,7 +700,7 @@ _Static_assert(sizeof(struct pv_nic_filter) == 20, "filter request");
 _Static_assert(sizeof(struct pv_nic_capture) == 8, "capture request");
 _Static_assert(sizeof(struct pv_nic_set_mac) == 20, "set_mac request");
 _Static_assert(sizeof(struct pv_nic_set_addrs) == 16 + PV_NIC_ADDRS_MAX * 16, "set_addrs request");
-_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 28 * 8, "stats reply");
+_Static_assert(sizeof(struct pv_nic_vi_stats) == 16 + 30 * 8, "stats reply");
 _Static_assert(sizeof(struct pv_nic_set_storm) == 32, "set_storm request");
 _Static_assert(PV_NIC_TX_MAX_FRAGS * PV_NIC_BUF_SIZE >= PV_NIC_TSO_MAX &&
 	       PV_NIC_TX_BUDGET >= PV_NIC_TX_MAX_FRAGS, "a whole TSO frame fits a chain and a round");

@@ -1112,7 +1112,7 @@ static void pb_show_vi(struct pvnic_vif *pv, struct pv_accel_kv *kv)
 	VI(desc_errors); VI(doorbells); VI(wakeups); VI(evq_stalls); VI(faults);
 	VI(tx_wire_bytes); VI(tx_turns); VI(tx_quantum_stops); VI(tx_wait_max_bytes);
 	VI(rx_chains); VI(rx_gso); VI(rx_gso_segmented);
-	VI(tx_storm_bcast); VI(tx_storm_mcast);
+	VI(tx_storm_bcast); VI(tx_storm_mcast); VI(rx_held); VI(rx_held_bytes_max);
 #undef VI
 }
 

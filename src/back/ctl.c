@@ -199,6 +199,8 @@ static void ctl_status_nicport(struct pv_nicport *np, struct pv_kv *kv)
 	if (pv_nicport_vi_stats(np, &vs) == 0) {
 		pv_kv_u64(kv, "nic_host_vi_rx_frames", vs.rx_frames);
 		pv_kv_u64(kv, "nic_host_vi_rx_no_desc", vs.rx_no_desc);
+		pv_kv_u64(kv, "nic_host_vi_rx_held", vs.rx_held);
+		pv_kv_u64(kv, "nic_host_vi_rx_held_bytes_max", vs.rx_held_bytes_max);
 		pv_kv_u64(kv, "nic_host_vi_rx_no_evq", vs.rx_no_evq);
 		pv_kv_u64(kv, "nic_host_vi_rx_too_big", vs.rx_too_big);
 		pv_kv_u64(kv, "nic_host_vi_rx_bad_desc", vs.rx_bad_desc);

@@ -124,6 +124,8 @@ static int nicd_run(struct nicd *d)
 				more = true;
 			if (poll && nic_poll_vis(nic))
 				more = true;
+			if (poll)
+				nic_rx_flush(nic);
 			/*
 			 * A pass that found nothing gives the CPU to whoever
 			 * waits for it (the application, the other end): on
@@ -201,7 +203,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nic_config cfg = { .max_vis = 64, .nr_bufs = 16384, .max_filters = 1024,
-				  .vi_filters = 8, .gro = true };
+				  .vi_filters = 8, .gro = true, .rx_hold_bytes = NIC_RX_HOLD_BYTES };
 	struct nicd d = { .port_name = NULL };
 	const char *env = getenv("PVNET_NIC_POLL_US");
 	int c, rc = 0;

@@ -161,6 +161,44 @@ enum pv_nic_err nic_tx_offload(const struct nic_txpolicy *p, uint8_t *hdr, uint3
 
 enum nic_vi_state { NIC_VI_FREE = 0, NIC_VI_ACTIVE, NIC_VI_FAULT };
 
+/* What the port knows of a received frame beyond its bytes (nic_rx_frame_meta). */
+struct nic_rxmeta {
+	uint8_t gso_type;	/* PV_NIC_GSO_* */
+	uint16_t gso_size;
+	uint16_t csum_start, csum_offset;
+};
+
+/* ---- a VI's receive buffer memory (rxhold.c; vi.c "RX hold") ---- */
+
+#define NIC_RX_HOLD_BYTES	(2u << 20)	/* per VI: pvnet-nicd's nic_config.rx_hold_bytes */
+#define NIC_RX_HOLD_TICK_MS	1		/* a held frame waits at most this for a retry */
+#define NIC_RX_HOLD_MAX_MS	100		/* no progress this long: what is held is dropped */
+
+struct nic_rxhold_rec {
+	uint32_t len;
+	uint16_t flags;			/* PV_NIC_RX_F_* */
+	uint8_t has_meta;
+	uint8_t pad;
+	struct nic_rxmeta m;
+};
+
+struct nic_rxhold {
+	uint8_t *buf;
+	uint32_t cap, rd, wr, end;	/* data: [rd, wr), or [rd, end) then [0, wr) */
+	bool wrapped;
+	uint32_t count;
+	uint64_t bytes, bytes_max;
+};
+
+int nic_rxhold_init(struct nic_rxhold *h, uint32_t cap);
+void nic_rxhold_fini(struct nic_rxhold *h);
+/* Append a copy: 0, or -ENOBUFS (full: the caller counts the drop). */
+int nic_rxhold_put(struct nic_rxhold *h, const uint8_t *frame, uint32_t len, uint16_t flags,
+		   const struct nic_rxmeta *m);
+/* The oldest frame (its bytes follow the record), or NULL. */
+const struct nic_rxhold_rec *nic_rxhold_peek(const struct nic_rxhold *h);
+void nic_rxhold_pop(struct nic_rxhold *h);
+
 struct pv_capstream;
 
 struct nic_vi {
@@ -187,6 +225,8 @@ struct nic_vi {
 	struct pv_storm_bucket storm[PV_STORM_MCAST + 1];	/* SET_STORM: by kind (vi.c) */
 	struct pv_nic_vi_stats st;
 	struct pv_capstream *cap;	/* CAPTURE running on it, or NULL */
+	struct nic_rxhold hold;		/* frames waiting for RX descriptors (vi.c "RX hold") */
+	uint64_t hold_progress_ms;	/* when its hold last delivered (or began) */
 };
 
 /*
@@ -239,6 +279,7 @@ struct nic_config {
 	uint32_t max_filters;
 	uint32_t vi_filters;
 	bool gro;		/* coalesce in-order TCP segments at the port (port.c, gro.c) */
+	uint32_t rx_hold_bytes;	/* each VI's RX hold (vi.c "RX hold"); 0: none, drop at once */
 };
 
 struct nic {
@@ -261,6 +302,8 @@ struct nic {
 	struct pv_ratelimit rl;
 	bool polling;			/* tx_cons.armed set in the VIs (nic_set_polling) */
 	uint64_t poll_kicks;		/* VIs queued by nic_poll_vis(), no doorbell */
+	uint32_t nr_holding;		/* VIs whose RX hold is not empty */
+	struct pv_watch *hold_w;	/* their retry timer, while nr_holding */
 	/* a GSO frame's segment, for a VI without RX chains */
 	uint8_t segbuf[PV_NIC_RX_FRAME_MAX];
 	/* a round's good frames: at most one per descriptor, each with its
@@ -298,16 +341,14 @@ void nic_vi_kick(struct nic *nic, struct nic_vi *vi);
  * gso_type and gso_size) comes whole, its TCP checksum partial (the
  * pseudo-header sum at csum_start + csum_offset).
  */
-struct nic_rxmeta {
-	uint8_t gso_type;	/* PV_NIC_GSO_* */
-	uint16_t gso_size;
-	uint16_t csum_start, csum_offset;
-};
-
 void nic_rx_frame(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t rx_flags);
 void nic_rx_frame_meta(struct nic *nic, const uint8_t *frame, uint32_t len, uint16_t rx_flags,
 		       const struct nic_rxmeta *m);
 bool nic_service(struct nic *nic);
+/* Deliver what the VIs' RX holds can now (end of a port batch, polling, timer). */
+void nic_rx_flush(struct nic *nic);
+/* The 1 ms timer's work at @now_ms: nic_rx_flush, then drop holds stalled NIC_RX_HOLD_MAX_MS. */
+void nic_rx_hold_tick(struct nic *nic, uint64_t now_ms);
 /* Polling (vi.c; nic.h "NIC polling"): queue VIs whose tx_prod moved; say so to users. */
 unsigned int nic_poll_vis(struct nic *nic);
 unsigned int nic_set_polling(struct nic *nic, bool on);

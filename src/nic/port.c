@@ -364,6 +364,7 @@ static void port_rx_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 		if (n < PORT_BATCH)
 			break;
 	}
+	nic_rx_flush(p->nic);	/* what the VIs posted meanwhile takes what they hold */
 }
 
 /**

@@ -694,8 +694,13 @@ unsigned int nic_set_polling(struct nic *nic, bool on)
 
 /* ---- RX ---- */
 
-static void vi_rx(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint32_t len,
-		  uint16_t flags)
+/*
+ * One frame into one descriptor.  Return: 0 (delivered, or refused and
+ * counted), -ENOBUFS (no descriptor posted) or -EAGAIN (no event room):
+ * the caller holds it (RX hold) or counts the drop.
+ */
+static int vi_rx(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint32_t len,
+		 uint16_t flags)
 {
 	struct pv_nic_desc d;
 	enum pv_nic_err err;
@@ -703,20 +708,15 @@ static void vi_rx(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint
 	uint8_t *p;
 	int room = vi_evq_room(nic, vi);
 
-	if (room <= 0) {
-		if (room == 0)
-			vi->st.rx_no_evq++;
-		return;
-	}
+	if (room <= 0)
+		return room == 0 ? -EAGAIN : 0;	/* < 0: the VI faulted */
 	prod = LOAD(&vi->sh->rx_prod.v);
 	if (prod - vi->rx_cons > PV_NIC_RXQ_SIZE) {
 		vi_fault(nic, vi, PV_NIC_FAULT_RX_PROD);
-		return;
+		return 0;
 	}
-	if (prod == vi->rx_cons) {
-		vi->st.rx_no_desc++;
-		return;
-	}
+	if (prod == vi->rx_cons)
+		return -ENOBUFS;
 	memcpy(&d, &vi->rxq[vi->rx_cons & (PV_NIC_RXQ_SIZE - 1)], sizeof(d));
 	index = vi->rx_cons++;
 	p = nic_bufta_get(&nic->bt, vi->id, &d, NIC_DESC_RX, &err);
@@ -734,6 +734,7 @@ static void vi_rx(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint
 		vi_event(vi, PV_NIC_EV_RX, 0, flags, &d, (uint16_t)len, 1, index);
 	}
 	vi_publish(vi);
+	return 0;
 }
 
 /* The RX_META event of a chained or GSO frame (nic.h "RX chains"). */
@@ -760,8 +761,9 @@ static void vi_rx_meta(struct nic_vi *vi, uint32_t len, uint16_t flags, uint32_t
 /*
  * vi_rx_chain() - a frame whole into as many posted descriptors as it
  * needs; decided on private copies of them before any is consumed.
+ * Return: as vi_rx().
  */
-static void vi_rx_chain(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint32_t len,
+static int vi_rx_chain(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint32_t len,
 			uint16_t flags, const struct nic_rxmeta *m)
 {
 	struct pv_nic_desc d[PV_NIC_RX_MAX_FRAGS];
@@ -772,26 +774,24 @@ static void vi_rx_chain(struct nic *nic, struct nic_vi *vi, const uint8_t *frame
 	int evroom = vi_evq_room(nic, vi);
 
 	if (evroom < 0)
-		return;
+		return 0;
 	prod = LOAD(&vi->sh->rx_prod.v);
 	if (prod - vi->rx_cons > PV_NIC_RXQ_SIZE) {
 		vi_fault(nic, vi, PV_NIC_FAULT_RX_PROD);
-		return;
+		return 0;
 	}
 	avail = prod - vi->rx_cons;
 	if (len > PV_NIC_RX_FRAME_MAX) {
 		vi->st.rx_too_big++;
-		return;
+		return 0;
 	}
 	while (room < len) {
 		if (n == PV_NIC_RX_MAX_FRAGS) {
 			vi->st.rx_too_big++;
-			return;
+			return 0;
 		}
-		if (n == avail) {
-			vi->st.rx_no_desc++;
-			return;
-		}
+		if (n == avail)
+			return -ENOBUFS;
 		memcpy(&d[n], &vi->rxq[(vi->rx_cons + n) & (PV_NIC_RXQ_SIZE - 1)], sizeof(d[n]));
 		dst[n] = nic_bufta_get(&nic->bt, vi->id, &d[n], NIC_DESC_RX, &err);
 		if (!dst[n++])
@@ -799,10 +799,8 @@ static void vi_rx_chain(struct nic *nic, struct nic_vi *vi, const uint8_t *frame
 		room += d[n - 1].len;
 	}
 	meta = err == PV_NIC_ERR_NONE && (n > 1 || gso);
-	if ((uint32_t)evroom < n + meta) {
-		vi->st.rx_no_evq++;
-		return;
-	}
+	if ((uint32_t)evroom < n + meta)
+		return -EAGAIN;
 	if (err != PV_NIC_ERR_NONE) {	/* the ones before it back to the user, it refused */
 		for (uint32_t j = 0; j + 1 < n; j++)
 			vi_event(vi, PV_NIC_EV_ERROR, PV_NIC_ERR_RX_CHAIN, 0, &d[j], 0, 1,
@@ -811,7 +809,7 @@ static void vi_rx_chain(struct nic *nic, struct nic_vi *vi, const uint8_t *frame
 		vi_desc_error(nic, vi, err, &d[n - 1], 1, vi->rx_cons + n - 1);
 		vi->rx_cons += n;
 		vi_publish(vi);
-		return;
+		return 0;
 	}
 	if (meta)
 		vi_rx_meta(vi, len, flags, n, m);
@@ -829,6 +827,136 @@ static void vi_rx_chain(struct nic *nic, struct nic_vi *vi, const uint8_t *frame
 	vi->st.rx_chains += n > 1;
 	vi->st.rx_gso += gso;
 	vi_publish(vi);
+	return 0;
+}
+
+/* ---- RX hold (rxhold.c: the VI's receive memory) ----
+ *
+ * A frame that finds too few descriptors posted (or no event room) is not
+ * dropped at once: it waits in the VI's hold, and every later frame for
+ * that VI waits behind it, so order is kept.  The hold is retried before
+ * each new frame for the VI, at the end of each port batch, while the NIC
+ * polls, and by a 1 ms timer that runs only while some VI holds frames.
+ * A frame is dropped (rx_no_desc, or rx_no_evq if that is what stopped it)
+ * only when the hold is full, or when the hold has delivered nothing for
+ * NIC_RX_HOLD_MAX_MS (a user that stopped reading: then all it held goes,
+ * and an idle NIC has no timer left).  One VI's hold is its own: a VI that
+ * never refills costs others nothing.
+ */
+static int vi_rx_try(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint32_t len,
+		     uint16_t flags, const struct nic_rxmeta *m)
+{
+	return vi->rx_chain ? vi_rx_chain(nic, vi, frame, len, flags, m)
+			    : vi_rx(nic, vi, frame, len, flags);
+}
+
+static void hold_timer_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg);
+
+/* The hold became empty or not: the count of holding VIs, the timer. */
+static void vi_hold_account(struct nic *nic, struct nic_vi *vi, bool was_holding)
+{
+	bool holding = vi->hold.count > 0;
+
+	if (holding == was_holding)
+		return;
+	if (holding) {
+		vi->hold_progress_ms = nic_now_ms();
+		if (nic->nr_holding++ == 0 && nic->loop && !nic->hold_w)
+			nic->hold_w = pv_loop_timer(nic->loop, NIC_RX_HOLD_TICK_MS, NIC_RX_HOLD_TICK_MS,
+						    hold_timer_cb, nic);
+	} else if (--nic->nr_holding == 0 && nic->hold_w) {
+		pv_loop_timer_del(nic->loop, nic->hold_w);
+		nic->hold_w = NULL;
+	}
+}
+
+/* Everything the VI holds is dropped (counted rx_no_desc): it faulted, reset, went, or stalled. */
+static void vi_hold_drop(struct nic *nic, struct nic_vi *vi)
+{
+	bool was = vi->hold.count > 0;
+
+	while (nic_rxhold_peek(&vi->hold)) {
+		vi->st.rx_no_desc++;
+		nic_rxhold_pop(&vi->hold);
+	}
+	vi_hold_account(nic, vi, was);
+}
+
+/* Deliver from the hold, oldest first, while the VI takes them. */
+static void vi_hold_drain(struct nic *nic, struct nic_vi *vi)
+{
+	const struct nic_rxhold_rec *r;
+	bool was = vi->hold.count > 0, moved = false;
+
+	if (vi->state != NIC_VI_ACTIVE) {
+		vi_hold_drop(nic, vi);
+		return;
+	}
+	while ((r = nic_rxhold_peek(&vi->hold))) {
+		if (vi_rx_try(nic, vi, (const uint8_t *)(r + 1), r->len, r->flags,
+			      r->has_meta ? &r->m : NULL) < 0)
+			break;
+		nic_rxhold_pop(&vi->hold);
+		moved = true;
+	}
+	if (moved)
+		vi->hold_progress_ms = nic_now_ms();
+	vi_hold_account(nic, vi, was);
+}
+
+/* A frame for @vi: delivered now, or held behind what it holds already. */
+static void vi_rx_take(struct nic *nic, struct nic_vi *vi, const uint8_t *frame, uint32_t len,
+		       uint16_t flags, const struct nic_rxmeta *m)
+{
+	bool was;
+	int r = -ENOBUFS;
+
+	if (vi->hold.count)
+		vi_hold_drain(nic, vi);
+	if (!vi->hold.count && (r = vi_rx_try(nic, vi, frame, len, flags, m)) == 0)
+		return;
+	if (vi->state != NIC_VI_ACTIVE)
+		return;
+	was = vi->hold.count > 0;
+	if (nic_rxhold_put(&vi->hold, frame, len, flags, m) < 0) {
+		if (r == -EAGAIN)
+			vi->st.rx_no_evq++;
+		else
+			vi->st.rx_no_desc++;
+		return;
+	}
+	vi->st.rx_held++;
+	if (vi->hold.bytes_max > vi->st.rx_held_bytes_max)
+		vi->st.rx_held_bytes_max = vi->hold.bytes_max;
+	vi_hold_account(nic, vi, was);
+}
+
+void nic_rx_flush(struct nic *nic)
+{
+	for (uint32_t i = 0; nic->nr_holding && i < nic->cfg.max_vis; i++)
+		if (nic->vis[i].hold.count)
+			vi_hold_drain(nic, &nic->vis[i]);
+}
+
+static void hold_timer_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
+{
+	nic_rx_hold_tick(arg, nic_now_ms());
+}
+
+/* The hold timer's work at @now (ms, monotonic): retry, then drop what stalled. */
+void nic_rx_hold_tick(struct nic *nic, uint64_t now)
+{
+	nic_rx_flush(nic);
+	for (uint32_t i = 0; nic->nr_holding && i < nic->cfg.max_vis; i++) {
+		struct nic_vi *vi = &nic->vis[i];
+
+		if (vi->hold.count && now - vi->hold_progress_ms >= NIC_RX_HOLD_MAX_MS) {
+			pv_log_rl(&nic->rl, PV_LOG_WARN, "vi %u: %u received frames held %u ms "
+				  "without RX descriptors: dropped (rx_no_desc)", vi->id,
+				  vi->hold.count, NIC_RX_HOLD_MAX_MS);
+			vi_hold_drop(nic, vi);
+		}
+	}
 }
 
 /* A GSO frame's segments, one by one, to a VI without RX chains. */
@@ -847,7 +975,7 @@ static int vi_rx_seg_cb(const struct pv_pkt_seg *seg, void *arg)
 		return -EMSGSIZE;
 	memcpy(a->nic->segbuf, seg->hdr, seg->hdr_len);
 	memcpy(a->nic->segbuf + seg->hdr_len, seg->payload, seg->payload_len);
-	vi_rx(a->nic, a->vi, a->nic->segbuf, len, a->flags);
+	vi_rx_take(a->nic, a->vi, a->nic->segbuf, len, a->flags, NULL);
 	return 0;
 }
 
@@ -865,11 +993,11 @@ static void vi_deliver(struct nic *nic, struct nic_vi *vi, const uint8_t *frame,
 		pv_capstream_add(vi->cap, PV_CTL_CAP_RX, len, &iov, 1);
 	}
 	if (vi->rx_chain) {
-		vi_rx_chain(nic, vi, frame, len, flags, m);
+		vi_rx_take(nic, vi, frame, len, flags, m);
 		return;
 	}
 	if (gso == PV_NIC_GSO_NONE) {
-		vi_rx(nic, vi, frame, len, flags);
+		vi_rx_take(nic, vi, frame, len, flags, NULL);
 		return;
 	}
 	vi->st.rx_gso_segmented++;
@@ -1000,6 +1128,8 @@ static int vi_mem_create(struct nic_vi *vi)
 
 static void vi_release(struct nic *nic, struct nic_vi *vi)
 {
+	vi_hold_drop(nic, vi);
+	nic_rxhold_fini(&vi->hold);
 	if (vi->cap)
 		pv_capstream_end(vi->cap, "VI freed");
 	if (vi->db_mute_w)
@@ -1042,6 +1172,8 @@ int nic_vi_alloc(struct nic *nic, void *owner, uint32_t *id)
 	vi->owner = owner;
 	vi->db_fd = vi->wake_fd = -1;
 	rc = vi_mem_create(vi);
+	if (!rc && nic->cfg.rx_hold_bytes)
+		rc = nic_rxhold_init(&vi->hold, nic->cfg.rx_hold_bytes);
 	if (rc)
 		goto fail;
 	vi->db_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1138,6 +1270,7 @@ void nic_vi_reset(struct nic *nic, struct nic_vi *vi)
 
 	runq_remove(nic, vi);
 	vi_forget(nic, vi);
+	vi_hold_drop(nic, vi);	/* for buffers that are gone */
 	memset((uint8_t *)sh + sizeof(sh->info), 0, PV_NIC_VI_MEM_SIZE - sizeof(sh->info));
 	vi->tx_cons = vi->rx_cons = vi->evq_prod = 0;
 	vi->st.fault = PV_NIC_FAULT_NONE;

@@ -713,6 +713,66 @@ static void test_rx_chain_short(void)
 	vb->rx_chain = false;
 }
 
+/*
+ * The RX hold (vi.c): with too few descriptors, frames wait in the VI's
+ * receive memory (here 16 KiB: five 3000-byte frames) and come, in order,
+ * once it posts enough; the sixth finds it full (rx_no_desc); a hold that
+ * delivers nothing for NIC_RX_HOLD_MAX_MS is dropped.
+ */
+static void test_rx_hold(void)
+{
+	struct nic_vi *vb = &nic->vis[gb.vi];
+	struct pv_nic_event ev;
+	struct pv_nic_rx_meta me;
+	uint64_t nd0 = vb->st.rx_no_desc, h0 = vb->st.rx_held;
+	int had_meta, nev = 0, order = 1;
+	long got;
+
+	while (t_vi_event(&gb.v, &ev))
+		;
+	T_ASSERT(nic_rxhold_init(&vb->hold, 16384) == 0, "rx hold: a 16 KiB hold");
+	T_EQ(gb.v.sh->rx_prod.v - gb.v.sh->rx_cons.v, 0, "rx hold: nothing posted to start with");
+	vb->rx_chain = true;
+	for (uint8_t s = 1; s <= 6; s++) {
+		rx_pattern(3000, s);
+		nic_rx_frame(nic, rxfr, 3000, 0);
+	}
+	while (t_vi_event(&gb.v, &ev))
+		nev++;
+	T_CHECK(vb->st.rx_held - h0 == 5 && vb->st.rx_no_desc - nd0 == 1 && !nev &&
+		nic->nr_holding == 1 && vb->st.rx_held_bytes_max >= 15000,
+		"rx hold: 6 frames, no descriptor: 5 held, the 6th finds it full (rx_no_desc), no event",
+		"held +%llu, no_desc +%llu, %d events, %u holding, max %llu",
+		(unsigned long long)(vb->st.rx_held - h0), (unsigned long long)(vb->st.rx_no_desc - nd0),
+		nev, nic->nr_holding, (unsigned long long)vb->st.rx_held_bytes_max);
+	rx_post(0, 2);
+	nic_rx_flush(nic);
+	got = rx_read(&me, &had_meta, 0);
+	rx_pattern(3000, 1);
+	T_CHECK(got == 3000 && !memcmp(rxgot, rxfr, 3000) && t_vi_event(&gb.v, &ev) == 0,
+		"rx hold: 2 descriptors posted: the oldest frame comes whole, the others wait", "got %ld", got);
+	rx_post(2, 8);
+	nic_rx_flush(nic);
+	for (uint8_t s = 2; s <= 5; s++) {
+		got = rx_read(&me, &had_meta, 2u * (s - 1u));
+		rx_pattern(3000, s);
+		order &= got == 3000 && !memcmp(rxgot, rxfr, 3000);
+	}
+	T_CHECK(order && nic->nr_holding == 0 && vb->hold.count == 0,
+		"rx hold: 8 more posted: frames 2-5 come in order, the hold is empty", "order %d, holding %u",
+		order, nic->nr_holding);
+	rx_pattern(3000, 7);
+	nic_rx_frame(nic, rxfr, 3000, 0);
+	nic_rx_hold_tick(nic, vb->hold_progress_ms + NIC_RX_HOLD_MAX_MS - 1);
+	T_EQ(vb->hold.count, 1, "rx hold: a frame held under NIC_RX_HOLD_MAX_MS stays");
+	nic_rx_hold_tick(nic, vb->hold_progress_ms + NIC_RX_HOLD_MAX_MS);
+	T_CHECK(vb->hold.count == 0 && nic->nr_holding == 0 && vb->st.rx_no_desc - nd0 == 2,
+		"rx hold: nothing delivered for NIC_RX_HOLD_MAX_MS: dropped, counted rx_no_desc",
+		"held %u, no_desc +%llu", vb->hold.count, (unsigned long long)(vb->st.rx_no_desc - nd0));
+	nic_rxhold_fini(&vb->hold);
+	vb->rx_chain = false;
+}
+
 /* Hostile descriptors inside a chain: refused with their reason, the ones before RX_CHAIN. */
 static void test_rx_chain_hostile(void)
 {
@@ -1830,6 +1890,7 @@ int main(void)
 	test_rx_chain_sizes();
 	test_rx_chain_gso();
 	test_rx_chain_short();
+	test_rx_hold();
 	test_rx_chain_hostile();
 	test_rx_nochain_gso();
 	test_fair();
