@@ -271,9 +271,10 @@ build-fuzz/fuzz_libpvnet_rx: src/libpvnet/udp.c $(FUZZ_SRCS_fuzz_libpvnet_rx)
 FUZZ_SRCS_fuzz_pvnic_back := src/accel/pvnic_back.c src/accel/host_loop.c $(HV_SRCS) $(filter-out src/back/metrics.c,$(BACK_SRCS)) \
 	$(NIC_SRCS)
 build-fuzz/fuzz_pvnic_back: $(FUZZ_SRCS_fuzz_pvnic_back) src/accel/pvnic_back.h
-# txcheck.c, #included by the NIC harnesses, calls txrule.c's shared rule.
-FUZZ_SRCS_fuzz_nic_ctl    := src/nic/txrule.c
-FUZZ_SRCS_fuzz_nic_vi     := src/nic/txrule.c
+# txcheck.c and vi.c, #included by the NIC harnesses, call txrule.c (the shared
+# TX rule) and rxhold.c (the RX hold).
+FUZZ_SRCS_fuzz_nic_ctl    := src/nic/txrule.c src/nic/rxhold.c
+FUZZ_SRCS_fuzz_nic_vi     := src/nic/txrule.c src/nic/rxhold.c
 build-fuzz/fuzz_nic_ctl build-fuzz/fuzz_nic_vi: $(filter-out src/nic/nic_client.c,$(NIC_SRCS))
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

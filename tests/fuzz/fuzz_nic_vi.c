@@ -10,7 +10,8 @@
  *
  * The input is a list of operations (byte 0 of each picks one): post a TX
  * or RX descriptor of arbitrary bytes, set tx_prod / rx_prod / evq_cons to
- * arbitrary values, ring the doorbell (one service round), deliver a frame
+ * arbitrary values, ring the doorbell (one service round, and the RX hold's
+ * retry: frames held for want of descriptors), deliver a frame
  * from the wire, consume events, arm the wake-up, scribble on a buffer,
  * reset the VI, post a TX chain (1..48 pieces of A's or B's buffers, with
  * offload flags and an mss, posted whole), write a plausible frame header
@@ -204,7 +205,9 @@ static void fz_template(uint8_t *b, uint8_t kind, uint16_t plen)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct nic_config cfg = { .max_vis = 2, .nr_bufs = 16, .max_filters = 4, .vi_filters = 2 };
+	/* a small RX hold (vi.c): frames wait for descriptors the user may then lie about */
+	struct nic_config cfg = { .max_vis = 2, .nr_bufs = 16, .max_filters = 4, .vi_filters = 2,
+				  .rx_hold_bytes = 16384 };
 	struct fz_guest a = { 0 }, b = { 0 };
 	struct nic *nic = nic_new(NULL, &cfg);
 	uint32_t tx_prod = 0, rx_prod = 0, evq_cons = 0;
@@ -248,6 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3:
 			nic_vi_kick(nic, vi);
 			nic_service(nic);
+			nic_rx_flush(nic);	/* what the RX hold can deliver now */
 			break;
 		case 4: {
 			uint32_t len;
