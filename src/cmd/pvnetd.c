@@ -60,9 +60,12 @@ struct pvnetd {
 	struct pv_switch_config swcfg;
 	long allow_uid;
 	int metrics_on;			/* --metrics given */
+	unsigned int poll_us;		/* --poll-us / PVNET_POLL_US: bounded polling (loop.h) */
 	struct pv_metrics_addr metrics_addr;
 	struct pv_metrics *metrics;
 };
+
+#define PVNETD_POLL_MAX_US	1000000u
 
 static void usage(FILE *f)
 {
@@ -86,6 +89,10 @@ static void usage(FILE *f)
 		"  -n, --no-guest-vifs    refuse guests' own vif requests (pvnetctl only)\n"
 		"  -A, --mac-aging SEC    forget learned MACs idle this long (default 300)\n"
 		"  -C, --mac-cap N        learned MACs per bridge port (default 64)\n"
+		"  -p, --poll-us N        after each event, poll for N microseconds instead of\n"
+		"                         sleeping (0-1000000; default 0: off; also\n"
+		"                         PVNET_POLL_US): fewer wake-ups, lower latency; an\n"
+		"                         idle pvnetd still sleeps\n"
 		"  -P, --accel-plugin PATH  load an accelerator plugin's shared object (its\n"
 		"                         backend half; replaces the built-in one of its name);\n"
 		"                         may be given up to 8 times\n"
@@ -368,6 +375,16 @@ static int option(struct pvnetd *d, int c, const char *arg)
 		d->metrics_on = 1;
 		return 0;
 	}
+	case 'p':
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || v > PVNETD_POLL_MAX_US) {
+			fprintf(stderr, "pvnetd: bad --poll-us '%s': want 0 to %u microseconds\n", arg,
+				PVNETD_POLL_MAX_US);
+			return -1;
+		}
+		d->poll_us = (unsigned int)v;
+		return 0;
 	case 'A':
 	case 'C':
 		errno = 0;
@@ -399,13 +416,17 @@ int main(int argc, char **argv)
 		{ "mac-cap", required_argument, NULL, 'C' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "accel-plugin", required_argument, NULL, 'P' },
+		{ "poll-us", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pvnetd d = { .allow_uid = -1 };
 	int c, rc;
 
 	pv_daemon_init(&d.dd, "pvnetd");
-	while ((c = getopt_long(argc, argv, PV_DAEMON_SHORTOPTS "u:U:H:N:nA:C:M:P:", opts, NULL)) != -1) {
+	if (getenv("PVNET_POLL_US") && *getenv("PVNET_POLL_US") &&
+	    option(&d, 'p', getenv("PVNET_POLL_US")) < 0)
+		return 2;
+	while ((c = getopt_long(argc, argv, PV_DAEMON_SHORTOPTS "u:U:H:N:nA:C:M:P:p:", opts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return 0;
@@ -432,7 +453,7 @@ int main(int argc, char **argv)
 			d.hv->allow_uid = (uid_t)d.allow_uid;
 		pv_info("serving in %s (hv.sock, xenstored.sock, ctl.sock)", d.dd.run_dir);
 		pv_daemon_ready(&d.dd);
-		rc = pv_loop_run(d.loop);
+		rc = pv_loop_run_poll(d.loop, d.poll_us);
 		if (rc < 0)
 			pv_err("event loop: %s", strerror(-rc));
 	}

@@ -10,11 +10,13 @@
  * a tenth of its CPU time.)
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -279,6 +281,35 @@ int pv_loop_run(struct pv_loop *loop)
 
 		if (r < 0)
 			return r;
+	}
+	return 0;
+}
+
+static uint64_t loop_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int pv_loop_run_poll(struct pv_loop *loop, unsigned int poll_us)
+{
+	uint64_t until = 0;
+
+	if (!poll_us)
+		return pv_loop_run(loop);
+	loop->stop = 0;
+	while (!loop->stop) {
+		uint64_t now = loop_now_us();
+		int r = pv_loop_once(loop, now < until ? 0 : -1);
+
+		if (r < 0)
+			return r;
+		if (r > 0)
+			until = loop_now_us() + poll_us;
+		else if (now < until)
+			sched_yield();	/* the CPU to whoever the next event waits for */
 	}
 	return 0;
 }

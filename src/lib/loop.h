@@ -44,6 +44,15 @@ int pv_loop_run(struct pv_loop *loop);
 /* Run one round, waiting at most @timeout_ms (-1 = forever). */
 int pv_loop_once(struct pv_loop *loop, int timeout_ms);
 void pv_loop_stop(struct pv_loop *loop);
+/*
+ * pv_loop_run(), but bounded adaptive polling: for @poll_us after a pass
+ * that dispatched anything, the loop does not sleep in epoll (it looks
+ * again at once, and yields the CPU on an empty pass); with nothing for
+ * @poll_us it sleeps as pv_loop_run() does.  An idle loop costs nothing;
+ * what it saves is the wake-up of a sleeping process (and of an idle CPU)
+ * for events that come close behind each other.  0: pv_loop_run().
+ */
+int pv_loop_run_poll(struct pv_loop *loop, unsigned int poll_us);
 
 /*
  * Block SIGTERM and SIGINT (and SIGHUP with @hup), ignore SIGPIPE, and
