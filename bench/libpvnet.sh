@@ -13,7 +13,8 @@
 # Rows: kernel <-> kernel; libpvnet client <-> kernel echo; libpvnet <->
 # libpvnet in interrupt mode; the same in spin mode (PVNET_SPIN_US on both
 # ends).  Then Debian's sockperf, unmodified: ping-pong over the kernel's
-# sockets beside the same program under libpvnet-preload.so (interrupt,
+# sockets (where the scheduler puts them, then pinned to one CPU and to two)
+# beside the same program under libpvnet-preload.so (interrupt,
 # spin, and preloaded on both ends), UDP 64-byte messages per second one
 # way (sockperf throughput, the sender's rate), and TCP through lwIP (libpvnet
 # layer 3) beside the kernel's TCP, 32 MiB each way.  64-byte datagrams; half round trip p50 / p99 / p99.9 in
@@ -141,6 +142,17 @@ if command -v sockperf >/dev/null && [ -e "$PRE" ]; then
 	printf '%-42s %8s %8s %8s %10s\n' "sockperf ping-pong UDP 64 B, half RTT (us), ${SP_T}s" p50 p99 p99.9 "RTs"
 	server "$ext" sh -c 'echo ready; exec sockperf server -i 198.18.0.100 -p 7200'
 	sprow "kernel <-> kernel" "$(ip netns exec "$hostns" sockperf ping-pong -i 198.18.0.100 -p 7200 -m 64 -t "$SP_T" 2>&1)"
+	stop_server
+	# The kernel's figure depends on where the scheduler puts the two ends:
+	# on one CPU a round trip is two system calls and two local wake-ups,
+	# on two CPUs it also wakes the other (idle) vCPU each way.  Both, pinned.
+	server "$ext" sh -c 'echo ready; exec taskset -c 0 sockperf server -i 198.18.0.100 -p 7200'
+	sprow "kernel <-> kernel, both on CPU 0" \
+		"$(ip netns exec "$hostns" taskset -c 0 sockperf ping-pong -i 198.18.0.100 -p 7200 -m 64 -t "$SP_T" 2>&1)"
+	[ "$(nproc)" -ge 2 ] && sprow "kernel <-> kernel, CPU 1 <-> CPU 0" \
+		"$(ip netns exec "$hostns" taskset -c 1 sockperf ping-pong -i 198.18.0.100 -p 7200 -m 64 -t "$SP_T" 2>&1)"
+	stop_server
+	server "$ext" sh -c 'echo ready; exec sockperf server -i 198.18.0.100 -p 7200'
 	sprow "preload (interrupt) <-> kernel" "$(pre 0 sockperf ping-pong -i 198.18.0.100 -p 7200 -m 64 -t "$SP_T" 2>&1)"
 	sprow "preload (spin ${SPIN} us) <-> kernel" "$(pre "$SPIN" sockperf ping-pong -i 198.18.0.100 -p 7200 -m 64 -t "$SP_T" 2>&1)"
 	stop_server
