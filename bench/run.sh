@@ -10,8 +10,9 @@
 #            natively on a veth, and through pvnetd --nic and pvnet-nicd on
 #            a veth, slow path then fast path: TCP both ways, UDP at 1 and
 #            5 Gbit/s offered, the highest rate losing at most 0.1% (RFC
-#            2544, by bisection), ping RTT; then TCP again with every
-#            interface at MTU 9000
+#            2544, by bisection), ping RTT; then TCP and ping again
+#            through a pvnet-nicd polling 50 us after its last frame
+#            (--poll-us 50), and TCP with every interface at MTU 9000
 #   the table: all of these (and guest <-> guest) in one table, native /
 #            slow / fast side by side, CPU seconds of all pvnet processes
 #            per GB beside each TCP figure; also written, with a gnuplot
@@ -51,6 +52,7 @@ cleanup() {
 	[ -d "$run/fp" ] && stop_pvnetd "$run/fp"
 	[ -d "$run/fp9" ] && stop_pvnetd "$run/fp9"
 	[ -d "$run/poll" ] && stop_pvnetd "$run/poll"
+	[ -d "$run/fpp" ] && stop_pvnetd "$run/fpp"
 	ns_cleanup
 	rm -rf "$run"
 }
@@ -99,13 +101,19 @@ measure "native veth + bridge" "$n1" "$n2" 198.18.1.2
 mk_ns hostns host; mk_ns g1 g1; mk_ns g2 g2
 ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" 2>"$run/pvnetd.log" &
 wait_for 5 "[ -S '$run/ctl.sock' ]" || { echo "pvnetd did not start"; cat "$run/pvnetd.log"; exit 1; }
-for g in 1 2; do
-	ns=$g1; [ $g = 2 ] && ns=$g2
-	ip netns exec "$ns" "$BUILD"/pvnet-front --run-dir "$run" --name "g$g" 2>"$run/g$g.log" &
-	track_pid $!
-	wait_for 10 "ip -n '$ns' link show eth0 >/dev/null 2>&1"
-	ip -n "$ns" addr add "198.18.2.$g/24" dev eth0; ip -n "$ns" link set eth0 up
-done
+# two_guests RUNDIR PREFIX NET NS1 NS2: pvnet-fronts PREFIX1 in NS1 (NET.1)
+# and PREFIX2 in NS2 (NET.2) on the pvnetd of RUNDIR, their eth0 up
+two_guests() {
+	local dir=$1 pre=$2 net=$3 g ns
+	for g in 1 2; do
+		ns=$4; [ $g = 2 ] && ns=$5
+		ip netns exec "$ns" "$BUILD"/pvnet-front --run-dir "$dir" --name "$pre$g" 2>"$dir/$pre$g.log" &
+		track_pid $!
+		wait_for 10 "ip -n '$ns' link show eth0 >/dev/null 2>&1"
+		ip -n "$ns" addr add "$net.$g/24" dev eth0; ip -n "$ns" link set eth0 up
+	done
+}
+two_guests "$run" g 198.18.2 "$g1" "$g2"
 wait_for 10 "ip netns exec '$g1' ping -c1 -W1 198.18.2.2 >/dev/null 2>&1"
 cpu0=$(awk '{print $14 + $15}' "/proc/$(cat "$run/pvnetd.pid")/stat")
 measure "pvnet slow path" "$g1" "$g2" 198.18.2.2
@@ -138,13 +146,7 @@ mkdir -p "$run/poll"
 mk_ns p1 p1; mk_ns p2 p2; mk_ns phost phost
 ip netns exec "$phost" "$BUILD"/pvnetd --run-dir "$run/poll" --poll-us 200 2>"$run/poll/pvnetd.log" &
 if wait_for 5 "[ -S '$run/poll/ctl.sock' ]"; then
-	for g in 1 2; do
-		ns=$p1; [ $g = 2 ] && ns=$p2
-		ip netns exec "$ns" "$BUILD"/pvnet-front --run-dir "$run/poll" --name "p$g" 2>"$run/poll/p$g.log" &
-		track_pid $!
-		wait_for 10 "ip -n '$ns' link show eth0 >/dev/null 2>&1"
-		ip -n "$ns" addr add "198.18.3.$g/24" dev eth0; ip -n "$ns" link set eth0 up
-	done
+	two_guests "$run/poll" p 198.18.3 "$p1" "$p2"
 	wait_for 10 "ip netns exec '$p1' ping -c1 -W1 198.18.3.2 >/dev/null 2>&1" &&
 		ping_pct "$p1" 198.18.3.2 >"$pollout"
 	stop_pvnetd "$run/poll"
@@ -309,9 +311,11 @@ rfc2544() {
 	awk -v r="$lo" 'BEGIN { printf "%.2f Gbit/s\n", r }'
 }
 rtt_cell() { local p; p=$(ping_pct "$1" "$2"); echo "${p% *} / ${p#* } us"; }
-# ext_rows MTU FULL: every row of the table for the host made by ext_host
+# ext_rows MTU FULL [NOTE]: every row of the table for the host made by
+# ext_host; FULL 0: TCP only; NOTE (", pvnet-nicd --poll-us 50") goes into
+# the rows' names, and with it the ping row is measured too.
 ext_rows() {
-	local m=$1 full=$2 path cn ce ip_n ip_e pids ig ie
+	local m=$1 full=$2 note=${3:-} path cn ce ip_n ip_e pids ig ie
 	for path in native slow fast; do
 		case $path in
 		native) cn=$xn_nat ce=$xn_ext ip_n=${xnet}.3.1 ip_e=${xnet}.3.100 pids="" ;;
@@ -324,8 +328,9 @@ ext_rows() {
 			ip netns exec "$xp_guest" ping -c 3 -i 0.2 -q "${xnet}.4.100" >/dev/null
 			;;
 		esac
-		echo "$m|TCP guest -> ext, Gbit/s|$path|$(tcp_cell "$cn" "$ce" "$ip_e" $pids)" >>"$tab"
-		echo "$m|TCP ext -> guest, Gbit/s|$path|$(tcp_cell "$ce" "$cn" "$ip_n" $pids)" >>"$tab"
+		echo "$m|TCP guest -> ext$note, Gbit/s|$path|$(tcp_cell "$cn" "$ce" "$ip_e" $pids)" >>"$tab"
+		echo "$m|TCP ext -> guest$note, Gbit/s|$path|$(tcp_cell "$ce" "$cn" "$ip_n" $pids)" >>"$tab"
+		[ -n "$note" ] && echo "$m|ping RTT guest -> ext$note, p50 / p99|$path|$(rtt_cell "$cn" "$ip_e")" >>"$tab"
 		[ "$full" = 1 ] || continue
 		for r in 1G 5G; do
 			echo "$m|UDP $r offered, guest -> ext|$path|$(udp_cell "$cn" "$ce" "$ip_e" $r)" >>"$tab"
@@ -342,6 +347,17 @@ ext_rows 1500 1
 nat=$xn_nat ext1=$xn_ext fph=$xp_host g3=$xp_guest ext2=$xp_ext d3=$xp_dom
 fp_pids=$xp_pids
 fp_ticks() { ticks ${fp_pids% *}; }	# pvnetd and pvnet-nicd
+
+# --- the same through a polling pvnet-nicd (--poll-us 50) --------------------
+# Bounded adaptive polling in the NIC (pvnet-nicd.8): it stays awake 50 us
+# after the last frame it moved, then sleeps.  Measured: the default NIC
+# leaves ~20% of the two CPUs idle during a fast-path TCP stream into a
+# guest, each stage waiting to be woken; polling fills those gaps.  A host of
+# its own (g4, NET 10.21), so that the rows above keep the default NIC.
+PVNET_NIC_POLL_US=50 ext_host g4 1500 10.21 "$run/fpp"
+ext_rows 1500 0 ", pvnet-nicd --poll-us 50"
+stop_pvnetd "$run/fpp"
+kill "$nicd_pid" 2>/dev/null
 
 # --- the fast path beside another VI's TX flood ------------------------------
 #   g3 (accelerated) -> ext2 as above while evil_vi, another accelerated
