@@ -16,8 +16,14 @@
  *   spoof BROKER IP:PORT            layer 1: with a filter on UDP port 5050, send
  *                                   one frame from another source IPv4, one from
  *                                   ours but port 5051 (no filter of ours), one
- *                                   from ours and 5050; print the events and the
- *                                   NIC's tx_spoofed and tx_frames
+ *                                   from another source MAC, one from ours and
+ *                                   5050; print the events and the NIC's
+ *                                   tx_spoofed and tx_frames
+ *   dbflood BROKER MS               a hostile app: open a VI and, for MS ms, write
+ *                                   every eventfd of the process (the VI's
+ *                                   doorbell among them) as fast as it can, with
+ *                                   nothing posted; "written=W doorbells=D
+ *                                   tx_frames=T" (D: what the NIC counted)
  *   l1echo BROKER PORT COUNT        layer 1 only (the VI API, no UDP layer): a
  *                                   filter on PORT, RX buffers posted, wait, and
  *                                   each frame sent back from the buffer it came
@@ -59,6 +65,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -241,7 +248,7 @@ static int do_bind(const char *broker, int port, int hold)
 }
 
 /* Ethernet + IPv4 + UDP from @src to @to, 4 payload bytes; the frame's length. */
-static uint16_t spoof_frame(uint8_t *f, const struct pvnet_vi_attr *at, const uint8_t dmac[6],
+static uint16_t spoof_frame(uint8_t *f, const uint8_t smac[6], const uint8_t dmac[6],
 			    uint32_t src, uint16_t sport, const struct sockaddr_in *to)
 {
 	uint8_t *ip = f + 14, *udp = ip + 20;
@@ -249,7 +256,7 @@ static uint16_t spoof_frame(uint8_t *f, const struct pvnet_vi_attr *at, const ui
 
 	memset(f, 0, 46);
 	memcpy(f, dmac, 6);
-	memcpy(f + 6, at->mac, 6);
+	memcpy(f + 6, smac, 6);
 	f[12] = 0x08;
 	ip[0] = 0x45;
 	ip[3] = 32;
@@ -297,12 +304,20 @@ static int do_spoof(const char *broker, const char *peer)
 			return 1;
 		}
 	}
-	for (int k = 0; k < 3; k++) {
-		static const char *const what[] = { "spoofed source", "unbound port", "own source" };
-		/* k 0: the next address up, not ours; 1: ours, a port not ours; 2: ours (sent) */
+	for (int k = 0; k < 4; k++) {
+		static const char *const what[] = { "spoofed source", "unbound port", "spoofed MAC",
+						    "own source" };
+		/* k 0: the next address up, not ours; 1: ours, a port not ours; 2: ours
+		 * from a MAC not ours (locally administered, one bit off); 3: ours (sent) */
 		uint32_t src = k ? at.local_ip : htonl(ntohl(at.local_ip) + 1);
-		uint16_t len = spoof_frame(pvnet_memreg_buf(mr, (unsigned int)k), &at, bcast, src,
-					   k == 1 ? 5051 : 5050, &to);
+		uint8_t smac[6];
+		uint16_t len;
+
+		memcpy(smac, at.mac, 6);
+		if (k == 2)
+			smac[5] ^= 1;
+		len = spoof_frame(pvnet_memreg_buf(mr, (unsigned int)k), smac, bcast, src,
+				  k == 1 ? 5051 : 5050, &to);
 		struct pvnet_event ev;
 		int n = 0;
 
@@ -326,6 +341,66 @@ static int do_spoof(const char *broker, const char *peer)
 		printf("stats: %s\n", strerror(-rc));
 	pvnet_vi_close(vi);
 	pvnet_memreg_free(mr);
+	return 0;
+}
+
+/* Every eventfd this process holds: the VI's doorbell is one (libpvnet
+ * keeps it to itself; a hostile program finds it in /proc/self/fd). */
+static int eventfds(int *fds, int max)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		char path[300], link[64];
+		ssize_t l;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		l = readlink(path, link, sizeof(link) - 1);
+		if (l > 0 && (link[l] = 0, !strcmp(link, "anon_inode:[eventfd]")))
+			fds[n++] = atoi(e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+static int do_dbflood(const char *broker, long ms)
+{
+	struct pvnet_vi *vi;
+	struct pv_nic_vi_stats ns;
+	struct timespec t0, t;
+	uint64_t written = 0, one = 1;
+	int fds[16], n, rc;
+
+	if ((rc = pvnet_vi_open(&vi, broker, 0))) {
+		fprintf(stderr, "open: %s\n", strerror(-rc));
+		return 1;
+	}
+	n = eventfds(fds, 16);
+	if (n == 0) {
+		fprintf(stderr, "dbflood: no eventfd found\n");
+		return 1;
+	}
+	printf("ready\n");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int k = 0; k < 256; k++)
+			for (int i = 0; i < n; i++)
+				if (write(fds[i], &one, sizeof(one)) == sizeof(one))
+					written++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+	usleep(100 * 1000);	/* what the NIC has still to read */
+	if ((rc = pvnet_vi_stats(vi, &ns))) {
+		printf("stats: %s\n", strerror(-rc));
+		return 1;
+	}
+	printf("written=%" PRIu64 " doorbells=%" PRIu64 " tx_frames=%" PRIu64 "\n", written,
+	       ns.doorbells, ns.tx_frames);
+	pvnet_vi_close(vi);
 	return 0;
 }
 
@@ -819,6 +894,8 @@ int main(int argc, char **argv)
 		return do_kpingpong(argv[2], atol(argv[3]), (size_t)atol(argv[4]));
 	if (!strcmp(m, "spoof") && argc == 4)
 		return do_spoof(argv[2], argv[3]);
+	if (!strcmp(m, "dbflood") && argc == 4)
+		return do_dbflood(argv[2], atol(argv[3]));
 	if (!strcmp(m, "kecho") && (argc == 4 || (argc == 5 && !strcmp(argv[4], "reuse"))))
 		return do_kecho(atoi(argv[2]), atol(argv[3]), argc == 5);
 	if (!strcmp(m, "kclient") && (argc == 5 || argc == 6))

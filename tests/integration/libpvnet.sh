@@ -19,8 +19,9 @@
 # flows; ports outside the policy, a uid without a rule and a port held
 # by another program are refused with their errors; a SIGKILLed app
 # leaves the NIC's VIs, buffers and filters as they were; a spoofed
-# source IPv4 or a source port the app does not own is dropped and
-# counted (tx_spoofed); descriptors naming every buffer id of the table
+# source IPv4, a spoofed source MAC or a source port the app does not own
+# is dropped and counted (tx_spoofed); a doorbell flood from one app
+# leaves another's echo going and sends nothing; descriptors naming every buffer id of the table
 # but its own are all refused while the app owning them keeps its
 # traffic; 200 open/close cycles and 20 SIGKILLed apps leave nothing.
 set -u
@@ -180,15 +181,32 @@ p=${out#bind: ok }
 check "[ \"\${out%% *}\" = bind: ] && [ \"\$p\" -ge 5000 ] 2>/dev/null && [ \"\$p\" -le 5099 ]" \
 	"port 0 gets a free port of the policy's range (${out})"
 
-# 6. Spoofing: a frame from another source IPv4, or from a port without a
-#    filter of the app's, is dropped and counted.
+# 6. Spoofing: a frame from another source IPv4, from a port without a
+#    filter of the app's, or from another source MAC is dropped and counted.
 out=$(app spoof "$brk" 198.18.0.100:7000 2>&1)
 echo "$out"
 check "grep -qx 'spoofed source: error TX_SPOOF' <<<'$out'" "a spoofed source IPv4 gets ERROR TX_SPOOF"
 check "grep -qx 'unbound port: error TX_SPOOF' <<<'$out'" \
 	"a source port the app has no filter for gets ERROR TX_SPOOF (PV_NIC_MAC_F_PORTS)"
-check "grep -qx 'own source: tx_done' <<<'$out'" "the same frame from its own address and port goes out"
-check "grep -qx 'tx_spoofed=2 tx_frames=1' <<<'$out'" "the NIC counted them: vi tx_spoofed=2, tx_frames=1"
+check "grep -qx 'spoofed MAC: error TX_SPOOF' <<<'$out'" "a spoofed source MAC gets ERROR TX_SPOOF"
+check "grep -qx 'own source: tx_done' <<<'$out'" "the same frame from its own MAC, address and port goes out"
+check "grep -qx 'tx_spoofed=3 tx_frames=1' <<<'$out'" "the NIC counted them: vi tx_spoofed=3, tx_frames=1"
+
+# 6b. A flood of doorbells (every eventfd of the hostile app written as
+#     fast as it can for 3 s, nothing posted): another app's echo with the
+#     external host goes on meanwhile, and the NIC read the doorbells
+#     (counted) without sending anything for them.
+bg_app "$run/dbv.out" server "$brk" 5072 50 || fail "the flood's victim app did not start"
+vp=$bg_pid
+bg_app "$run/dbf.out" dbflood "$brk" 3000 || fail "the doorbell flooder did not start"
+fp=$bg_pid
+out=$(timeout 20 ip netns exec "$ext" "$E" kclient 198.18.0.1:5072 50 100 2>&1)
+check "[ '$out' = 'ok 50/50' ]" "doorbell flood: another app's 50 echoes meanwhile (${out:-nothing})"
+wait_for 10 "! kill -0 $fp 2>/dev/null"
+read -r w_ d_ t_ <<<"$(sed -En 's/written=([0-9]+) doorbells=([0-9]+) tx_frames=([0-9]+)/\1 \2 \3/p' "$run/dbf.out")"
+check "[ \"\${w_:-0}\" -gt 1000 ] && [ \"\${d_:-0}\" -ge 1 ] && [ \"\${t_:-x}\" = 0 ]" \
+	"doorbell flood: the NIC counted ${d_:-?} doorbells of ${w_:-?} eventfd writes and sent nothing ($(tr '\n' ' ' <"$run/dbf.out"))"
+wait_for 5 "! kill -0 $vp 2>/dev/null"
 
 # 7. Another app's buffers: descriptors naming buffer ids that are not its
 #    own are refused one by one, while the app that owns them keeps its
