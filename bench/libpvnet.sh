@@ -63,9 +63,23 @@ for side in host:"$hostns":up0:198.18.0.1 ext:"$ext":eth0:198.18.0.100; do
 	wait_for 5 "[ -S '$run/$name-brk/broker.sock' ]" || { echo "broker $name"; exit 1; }
 done
 
-row() { # NAME OUTPUT: a table line from a pingpong's "rtt_us" line
-	awk -v name="$1" '/^rtt_us/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		printf "%-42s %8.1f %8.1f %8.1f %6s %8s\n", name, v["p50"] / 2, v["p99"] / 2, v["p999"] / 2, v["lost"], v["cpu_s"] }' <<<"$2"
+row() { # NAME OUTPUT NICD_TICKS: a table line from a pingpong's "rtt_us" line; CPU
+	# per message (2 a round trip): the client's own (its rusage) and the
+	# host pvnet-nicd's (its utime + stime over the run)
+	awk -v name="$1" -v nt="${3:-0}" -v hz="$(getconf CLK_TCK)" '/^rtt_us/ {
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		m = 2 * v["n"]
+		printf "%-42s %8.1f %8.1f %8.1f %6s %8s %8.1f %8.1f\n", name, v["p50"] / 2, v["p99"] / 2,
+			v["p999"] / 2, v["lost"], v["cpu_s"], m ? v["cpu_s"] * 1e6 / m : 0, m ? nt / hz * 1e6 / m : 0 }' <<<"$2"
+}
+nicd_ticks() { awk '{ print $14 + $15 }' "/proc/$host_nicd/stat" 2>/dev/null || echo 0; }
+# measured NAME CMD...: row NAME of CMD's output, with the host pvnet-nicd's CPU during it
+measured() {
+	local name=$1 t0 o
+	shift
+	t0=$(nicd_ticks)
+	o=$("$@" 2>/dev/null)
+	row "$name" "$o" $(($(nicd_ticks) - t0))
 }
 # counted NAME CMD...: CMD's output; with perf, the client's (CMD's) and the
 # host pvnet-nicd's context switches and system calls per round trip
@@ -89,7 +103,7 @@ server() {
 	ip netns exec "$ns" "$@" >"$run/srv.out" 2>>"$run/srv.log" &
 	srv=$!
 	track_pid $srv
-	wait_for 5 "grep -q ready '$run/srv.out'"
+	wait_for 5 "grep -qs ready '$run/srv.out'"
 }
 stop_server() { kill -TERM "$srv" 2>/dev/null; wait "$srv" 2>/dev/null; }
 # pre SPIN_US CMD...: CMD in the host namespace under libpvnet-preload.so
@@ -112,21 +126,18 @@ tprow() { # NAME OUTPUT: sockperf throughput's message rate
 bout=${BENCH_OUT:-$top/build/bench}
 mkdir -p "$bout"
 {
-printf '%-42s %8s %8s %8s %6s %8s\n' "UDP 64 B ping-pong, half RTT (us), $N RTs" p50 p99 p99.9 lost cpu_s
+printf '%-42s %8s %8s %8s %6s %8s %8s %8s\n' "UDP 64 B ping-pong, half RTT (us), $N RTs" p50 p99 p99.9 lost cpu_s \
+	app_us/m nicd_us/m
 server "$ext" "$E" kecho 7000 0
-row "kernel <-> kernel" "$(ip netns exec "$hostns" "$E" kpingpong 198.18.0.100:7000 "$N" 64)"
-row "libpvnet (interrupt) <-> kernel" \
-	"$(counted "libpvnet (interrupt) <-> kernel" ip netns exec "$hostns" "$E" pingpong "$run/host-brk/broker.sock" 7001 198.18.0.100:7000 "$N" 64 2>/dev/null)"
-row "libpvnet (spin ${SPIN} us) <-> kernel" \
-	"$(counted "libpvnet (spin) <-> kernel" ip netns exec "$hostns" env PVNET_SPIN_US="$SPIN" "$E" pingpong "$run/host-brk/broker.sock" 7004 198.18.0.100:7000 "$N" 64 2>/dev/null)"
+measured "kernel <-> kernel" ip netns exec "$hostns" "$E" kpingpong 198.18.0.100:7000 "$N" 64
+measured "libpvnet (interrupt) <-> kernel" counted "libpvnet (interrupt) <-> kernel" ip netns exec "$hostns" "$E" pingpong "$run/host-brk/broker.sock" 7001 198.18.0.100:7000 "$N" 64
+measured "libpvnet (spin ${SPIN} us) <-> kernel" counted "libpvnet (spin) <-> kernel" ip netns exec "$hostns" env PVNET_SPIN_US="$SPIN" "$E" pingpong "$run/host-brk/broker.sock" 7004 198.18.0.100:7000 "$N" 64
 stop_server
 server "$ext" "$E" server "$run/ext-brk/broker.sock" 7100 0
-row "libpvnet <-> libpvnet (interrupt)" \
-	"$(counted "libpvnet <-> libpvnet (interrupt)" ip netns exec "$hostns" "$E" pingpong "$run/host-brk/broker.sock" 7002 198.18.0.100:7100 "$N" 64 2>/dev/null)"
+measured "libpvnet <-> libpvnet (interrupt)" counted "libpvnet <-> libpvnet (interrupt)" ip netns exec "$hostns" "$E" pingpong "$run/host-brk/broker.sock" 7002 198.18.0.100:7100 "$N" 64
 stop_server
 server "$ext" env PVNET_SPIN_US="$SPIN" "$E" server "$run/ext-brk/broker.sock" 7101 0
-row "libpvnet <-> libpvnet (spin ${SPIN} us)" \
-	"$(counted "libpvnet <-> libpvnet (spin)" ip netns exec "$hostns" env PVNET_SPIN_US="$SPIN" "$E" pingpong "$run/host-brk/broker.sock" 7003 198.18.0.100:7101 "$N" 64 2>/dev/null)"
+measured "libpvnet <-> libpvnet (spin ${SPIN} us)" counted "libpvnet <-> libpvnet (spin)" ip netns exec "$hostns" env PVNET_SPIN_US="$SPIN" "$E" pingpong "$run/host-brk/broker.sock" 7003 198.18.0.100:7101 "$N" 64
 stop_server
 echo "(anchors, real hardware: ef_vi 0.59 us, Onload 0.72 us half RTT; here every frame also crosses two pvnet-nicd processes and a veth)"
 echo "(pvnet-nicd polling ${POLL} us after its last frame: --poll-us)"
