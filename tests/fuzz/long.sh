@@ -8,6 +8,10 @@
 #                     stays its time limit): FUZZ_RUNS=10000000 for the goal
 #   FUZZ_ONLY="a b"   only these harnesses (names as in build-fuzz/)
 #   FUZZ_DIR          the build directory (default build-fuzz)
+#   FUZZ_JOBS=N       N processes of each harness at once on the same corpus
+#                     (default 1), each with FUZZ_RUNS/N executions: the
+#                     cores a slow harness can use.  Executions are summed,
+#                     exec/s is the sum of the processes' rates
 #
 # Each harness works on build-fuzz/corpus/<name>/ (kept between runs, new
 # inputs go there) with tests/fuzz/corpus/<name>/ as seeds when it exists.
@@ -17,12 +21,16 @@
 # something or did not run; a line per harness is also appended to
 # build-fuzz/fuzz-long.txt (UTC time, seconds, executions, exec/s, result).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 dir=${FUZZ_DIR:-build-fuzz}
 secs=${FUZZ_SECS:-300}
 case "$secs" in ''|*[!0-9]*) echo "long.sh: FUZZ_SECS must be a number of seconds" >&2; exit 2;; esac
 runs=${FUZZ_RUNS:--1}
 case "$runs" in -1) ;; ''|*[!0-9]*) echo "long.sh: FUZZ_RUNS must be a number of executions" >&2; exit 2;; esac
+jobs=${FUZZ_JOBS:-1}
+case "$jobs" in ''|*[!0-9]*|0) echo "long.sh: FUZZ_JOBS must be a number of processes (1 or more)" >&2; exit 2;; esac
+jobruns=$runs
+[ "$runs" -gt 0 ] && jobruns=$(( (runs + jobs - 1) / jobs ))
 
 harnesses=()
 if [ -n "${FUZZ_ONLY:-}" ]; then
@@ -62,14 +70,30 @@ for h in "${harnesses[@]}"; do
 	[ -d "tests/fuzz/corpus/$h" ] && seeds=("tests/fuzz/corpus/$h")
 	before=$(ls "$crashes" | wc -l)
 	start=$(date +%s)
-	# shellcheck disable=SC2046
-	nice -n 19 "$bin" -max_total_time="$secs" -runs="$runs" -print_final_stats=1 -timeout=60 \
-		-rss_limit_mb=4096 -artifact_prefix="$crashes/" $(extra_opts "$h") \
-		"$corpus" "${seeds[@]}" >"$log" 2>&1 </dev/null
-	rc=$?
+	# One process per job, each with its own log (job 1's is $log); the
+	# corpus directory is shared, as with libFuzzer's own -jobs.
+	pids=()
+	for j in $(seq 1 "$jobs"); do
+		jlog=$log
+		[ "$j" -gt 1 ] && jlog=$log.$j
+		# shellcheck disable=SC2046
+		nice -n 19 "$bin" -max_total_time="$secs" -runs="$jobruns" -print_final_stats=1 -timeout=60 \
+			-rss_limit_mb=4096 -artifact_prefix="$crashes/" $(extra_opts "$h") \
+			"$corpus" "${seeds[@]}" >"$jlog" 2>&1 </dev/null &
+		pids+=($!)
+	done
+	rc=0
+	for p in "${pids[@]}"; do wait "$p" || rc=$?; done
 	took=$(( $(date +%s) - start ))
-	execs=$(stat "$log" number_of_executed_units)
-	rate=$(stat "$log" average_exec_per_sec)
+	execs="" rate=""
+	for j in $(seq 1 "$jobs"); do
+		jlog=$log
+		[ "$j" -gt 1 ] && jlog=$log.$j
+		e=$(stat "$jlog" number_of_executed_units)
+		r=$(stat "$jlog" average_exec_per_sec)
+		if [ -z "$e" ] || [ -z "$r" ]; then execs="" rate=""; break; fi
+		execs=$(( ${execs:-0} + e )) rate=$(( ${rate:-0} + r ))
+	done
 	after=$(ls "$crashes" | wc -l)
 	if [ "$rc" -eq 0 ] && [ "$after" -eq "$before" ] && [ -n "$execs" ]; then
 		result="nothing found"
