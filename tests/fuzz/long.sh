@@ -97,6 +97,8 @@ for h in "${harnesses[@]}"; do
 	after=$(ls "$crashes" | wc -l)
 	if [ "$rc" -eq 0 ] && [ "$after" -eq "$before" ] && [ -n "$execs" ]; then
 		result="nothing found"
+	elif [ "$rc" -eq 72 ] && [ "$after" -eq "$before" ] && [ -n "$execs" ]; then
+		result="stopped by SIGINT, nothing found"	# libFuzzer's -interrupted_exitcode
 	else
 		result="FOUND (rc $rc, $((after - before)) new in $crashes, log $log)"
 		failed=1
