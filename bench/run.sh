@@ -53,6 +53,7 @@ cleanup() {
 	[ -d "$run/fp9" ] && stop_pvnetd "$run/fp9"
 	[ -d "$run/poll" ] && stop_pvnetd "$run/poll"
 	[ -d "$run/fpp" ] && stop_pvnetd "$run/fpp"
+	[ -d "$run/gg9" ] && stop_pvnetd "$run/gg9"
 	ns_cleanup
 	rm -rf "$run"
 }
@@ -85,7 +86,7 @@ measure() { # LABEL CLIENT_NS SERVER_NS SERVER_IP
 	for i in $(seq "$REPS"); do t+=("$(iperf_gbps "$2" "$3" "$4")"); done
 	for i in $(seq "$REPS"); do t2+=("$(iperf_gbps "$2" "$3" "$4" 2)"); done
 	p=$(ping_pct "$2" "$4")
-	echo "$1|$(stats "${t[@]}")|$(stats "${t2[@]}")|${p% *}|${p#* }" >>"$out"
+	echo "$1|$(stats "${t[@]}")|$(stats "${t2[@]}")|${p% *}|${p#* }" >>"${mout:-$out}"
 }
 
 # --- native baseline: veth + Linux bridge -------------------------------
@@ -101,13 +102,14 @@ measure "native veth + bridge" "$n1" "$n2" 198.18.1.2
 mk_ns hostns host; mk_ns g1 g1; mk_ns g2 g2
 ip netns exec "$hostns" "$BUILD"/pvnetd --run-dir "$run" 2>"$run/pvnetd.log" &
 wait_for 5 "[ -S '$run/ctl.sock' ]" || { echo "pvnetd did not start"; cat "$run/pvnetd.log"; exit 1; }
-# two_guests RUNDIR PREFIX NET NS1 NS2: pvnet-fronts PREFIX1 in NS1 (NET.1)
-# and PREFIX2 in NS2 (NET.2) on the pvnetd of RUNDIR, their eth0 up
+# two_guests RUNDIR PREFIX NET NS1 NS2 [MTU]: pvnet-fronts PREFIX1 in NS1
+# (NET.1) and PREFIX2 in NS2 (NET.2) on the pvnetd of RUNDIR, their eth0 up
 two_guests() {
-	local dir=$1 pre=$2 net=$3 g ns
+	local dir=$1 pre=$2 net=$3 mtu=${6:-1500} g ns
 	for g in 1 2; do
 		ns=$4; [ $g = 2 ] && ns=$5
-		ip netns exec "$ns" "$BUILD"/pvnet-front --run-dir "$dir" --name "$pre$g" 2>"$dir/$pre$g.log" &
+		ip netns exec "$ns" "$BUILD"/pvnet-front --run-dir "$dir" --name "$pre$g" --mtu "$mtu" \
+			2>"$dir/$pre$g.log" &
 		track_pid $!
 		wait_for 10 "ip -n '$ns' link show eth0 >/dev/null 2>&1"
 		ip -n "$ns" addr add "$net.$g/24" dev eth0; ip -n "$ns" link set eth0 up
@@ -495,6 +497,28 @@ done
 ext_host g9 9000 198.19 "$run/fp9"
 ext_rows 9000 0
 
+# --- guest <-> guest at MTU 9000 ----------------------------------------------
+# Native: two namespaces through a Linux bridge, every veth at 9000; pvnet:
+# two pvnet-fronts --mtu 9000 (their vifs 9000) on a pvnetd of their own.
+out9=$run/results9
+mk_ns j1 j1; mk_ns j2 j2; mk_ns jbr jbr
+ip -n "$jbr" link add br0 type bridge && ip -n "$jbr" link set br0 up
+veth_pair "$j1" eth0 "$jbr" p1 && veth_pair "$j2" eth0 "$jbr" p2
+for l in "$j1 eth0" "$j2 eth0" "$jbr p1" "$jbr p2"; do ip -n ${l% *} link set ${l#* } mtu 9000; done
+ip -n "$jbr" link set p1 master br0 && ip -n "$jbr" link set p2 master br0
+ip -n "$j1" addr add 198.18.6.1/24 dev eth0; ip -n "$j2" addr add 198.18.6.2/24 dev eth0
+wait_for 5 "ip netns exec '$j1' ping -c1 -W1 198.18.6.2 >/dev/null 2>&1"
+mout=$out9 measure "native veth + bridge" "$j1" "$j2" 198.18.6.2
+mkdir -p "$run/gg9"
+mk_ns k1 k1; mk_ns k2 k2; mk_ns khost khost
+ip netns exec "$khost" "$BUILD"/pvnetd --run-dir "$run/gg9" 2>"$run/gg9/pvnetd.log" &
+if wait_for 5 "[ -S '$run/gg9/ctl.sock' ]"; then
+	two_guests "$run/gg9" k 198.18.7 "$k1" "$k2" 9000
+	wait_for 10 "ip netns exec '$k1' ping -c1 -W1 198.18.7.2 >/dev/null 2>&1" &&
+		mout=$out9 measure "pvnet slow path" "$k1" "$k2" 198.18.7.2
+	stop_pvnetd "$run/gg9"
+fi
+
 echo
 echo "pvnet benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), ${REPS}x${SECS}s iperf3"
 printf '%-24s %-24s %-24s %10s %10s\n' "guest to guest" "TCP 1 stream Gbit/s" "TCP 2 streams Gbit/s" \
@@ -555,6 +579,12 @@ awk -F'|' 'NR <= 2 { p = (NR == 1) ? "native" : "slow"
 for r in "TCP guest <-> guest, 1 stream, Gbit/s" "TCP guest <-> guest, 2 streams, Gbit/s" \
 	"ping RTT guest <-> guest, p50 / p99"; do
 	echo "1500|$r|fast|- (slow path between guests)" >>"$tab"
+done
+[ -s "$out9" ] && awk -F'|' 'NR <= 2 { p = (NR == 1) ? "native" : "slow"
+	print "9000|TCP guest <-> guest, 1 stream, Gbit/s|" p "|" $2
+	print "9000|TCP guest <-> guest, 2 streams, Gbit/s|" p "|" $3 }' "$out9" >>"$tab"
+for r in "TCP guest <-> guest, 1 stream, Gbit/s" "TCP guest <-> guest, 2 streams, Gbit/s"; do
+	echo "9000|$r|fast|- (slow path between guests)" >>"$tab"
 done
 if [ -s "$pollout" ]; then
 	read -r pp50 pp99 <"$pollout"
