@@ -308,7 +308,7 @@ static int do_spoof(const char *broker, const char *peer)
 		static const char *const what[] = { "spoofed source", "unbound port", "spoofed MAC",
 						    "own source" };
 		/* k 0: the next address up, not ours; 1: ours, a port not ours; 2: ours
-		 * from a MAC not ours (locally administered, one bit off); 3: ours (sent) */
+		 * from a MAC not ours (its last bit flipped); 3: ours (sent) */
 		uint32_t src = k ? at.local_ip : htonl(ntohl(at.local_ip) + 1);
 		uint8_t smac[6];
 		uint16_t len;
@@ -371,8 +371,8 @@ static int do_dbflood(const char *broker, long ms)
 {
 	struct pvnet_vi *vi;
 	struct pv_nic_vi_stats ns;
-	struct timespec t0, t;
 	uint64_t written = 0, one = 1;
+	double end;
 	int fds[16], n, rc;
 
 	if ((rc = pvnet_vi_open(&vi, broker, 0))) {
@@ -385,14 +385,13 @@ static int do_dbflood(const char *broker, long ms)
 		return 1;
 	}
 	printf("ready\n");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	end = pp_now_us() + ms * 1000.0;
 	do {
 		for (int k = 0; k < 256; k++)
 			for (int i = 0; i < n; i++)
 				if (write(fds[i], &one, sizeof(one)) == sizeof(one))
 					written++;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+	} while (pp_now_us() < end);
 	usleep(100 * 1000);	/* what the NIC has still to read */
 	if ((rc = pvnet_vi_stats(vi, &ns))) {
 		printf("stats: %s\n", strerror(-rc));
