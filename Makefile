@@ -263,7 +263,11 @@ FUZZ_SRCS_fuzz_netback_tx := $(HV_SRCS) $(GUEST_SRCS) $(filter-out src/back/metr
 build-fuzz/fuzz_hvsock: $(FUZZ_SRCS_fuzz_hvsock) src/hv/hvsock.c
 build-fuzz/fuzz_netback_tx: $(FUZZ_SRCS_fuzz_netback_tx) tests/unit/netback_harness.h tests/lib/host.h tests/lib/tfront.h
 FUZZ_SRCS_fuzz_netback_rx := $(FUZZ_SRCS_fuzz_netback_tx)
-build-fuzz/fuzz_netback_rx: $(FUZZ_SRCS_fuzz_netback_rx) tests/unit/netback_harness.h tests/lib/host.h tests/lib/tfront.h
+build-fuzz/fuzz_netback_rx: $(FUZZ_SRCS_fuzz_netback_rx) tests/unit/netback_harness.h tests/lib/host.h tests/lib/tfront.h \
+	tests/lib/host_inline.h
+# Its host runs inline, in the fuzzer's thread: the guest library's blocking
+# calls run the loop (tests/lib/host_inline.h).
+FUZZ_LDFLAGS_fuzz_netback_rx := -Wl,--wrap=poll,--wrap=recv,--wrap=recvmsg
 build-fuzz/fuzz_xs: src/hv/xs.c src/hv/xs_proto.c src/hv/xs_store.c src/hv/xs_priv.h
 FUZZ_SRCS_fuzz_libpvnet_rx := src/libpvnet/vi.c src/libpvnet/neigh.c src/nic/nic_client.c
 build-fuzz/fuzz_libpvnet_rx: src/libpvnet/udp.c $(FUZZ_SRCS_fuzz_libpvnet_rx)
@@ -278,7 +282,7 @@ FUZZ_SRCS_fuzz_nic_vi     := src/nic/txrule.c src/nic/rxhold.c
 build-fuzz/fuzz_nic_ctl build-fuzz/fuzz_nic_vi: $(filter-out src/nic/nic_client.c,$(NIC_SRCS))
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LIB_SRCS) -pthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LIB_SRCS) $(FUZZ_LDFLAGS_$*) -pthread
 # Every harness for FUZZ_SECS seconds each (default 300), nice'd, one at a
 # time: executions, exec/s and findings per harness (tests/fuzz/long.sh).
 fuzz-long: fuzz

@@ -10,8 +10,9 @@
  *   build-fuzz/fuzz_netback_rx -max_total_time=120 -rss_limit_mb=4096 \
  *       build-fuzz/corpus/fuzz_netback_rx tests/fuzz/corpus/fuzz_netback_rx
  *
- * Set up once (tests/unit/netback_harness.h): a host thread running hv +
- * xenstore + switch + netback, a frame source port "fz-src" on the switch,
+ * Set up once (tests/unit/netback_harness.h): a host running hv + xenstore
+ * + switch + netback, inline in the fuzzer's thread (tests/lib/host_inline.h:
+ * no thread to wake for each exchange), a frame source port "fz-src" on the switch,
  * a well-behaved frontend B (connected, never touched) and fuzzed
  * frontends M, one per feature set (features & 0x1f, made at first use
  * and kept connected, so that a change of features costs no restart).
@@ -59,6 +60,7 @@
  * revocable, Connected).  PVNET_FUZZ_TRACE=1 prints what happens.
  */
 #include "../unit/netback_harness.h"
+#include "../lib/host_inline.h"
 
 /*
  * The harness's own model and checks are not instrumented: coverage and
@@ -819,6 +821,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	trace = getenv("PVNET_FUZZ_TRACE") != NULL;
 	atexit(report);
+	host_inline = 1;
 	n = nbh_start();
 	host_sync(n->h, add_src_fn, NULL);
 	b = tf_new(n, "fz-b", 0xbb);

@@ -6,6 +6,13 @@
  * The host thread owns the loop, hv and xs exclusively while it runs; the
  * test's main thread talks to it only through the sockets, as a guest does.
  * host_sync() runs a function on the host thread, for looking at hv state.
+ *
+ * host_inline, set before host_start() (a fuzzer, with tests/lib/host_inline.h):
+ * no host thread.  The caller's thread runs the loop itself: host_sync()
+ * runs every round the loop has ready, then @fn, then the rounds that
+ * follow; a blocking wait of the caller's for a reply runs rounds until
+ * the reply is there.  One thread: no wake-ups (in a VM each costs more
+ * than the work they carry), and the same input does the same thing.
  */
 #ifndef PVNET_TEST_HOST_H
 #define PVNET_TEST_HOST_H
@@ -48,7 +55,33 @@ struct test_host {
 	void (*fn)(struct test_host *h, void *arg);
 	void *arg;
 	int stop;
+	int inline_loop;	/* host_inline: no thread */
 };
+
+static int host_inline;
+static struct test_host *host_inline_h;	/* the inline host, for host_inline.h */
+static int host_in_loop;		/* in a round: the loop's own calls */
+
+/* One round of the inline host's loop, waiting at most @timeout_ms. */
+static inline int host_round(struct test_host *h, int timeout_ms)
+{
+	int r;
+
+	host_in_loop = 1;
+	r = pv_loop_once(h->loop, timeout_ms);
+	host_in_loop = 0;
+	return r;
+}
+
+/* Rounds until nothing is ready; a loop that never goes idle is a bug. */
+static inline void host_settle(struct test_host *h)
+{
+	for (int i = 0; host_round(h, 0) > 0; i++)
+		if (i == 100000) {
+			fprintf(stderr, "host: the loop never goes idle\n");
+			abort();
+		}
+}
 
 static inline void host_ctl_cb(struct pv_loop *loop, int fd, uint32_t events, void *arg)
 {
@@ -95,7 +128,11 @@ static inline struct test_host *host_start(void)
 	h->ctl_fd = eventfd(0, EFD_CLOEXEC);
 	h->done_fd = eventfd(0, EFD_CLOEXEC);
 	h->ctl_w = pv_loop_add(h->loop, h->ctl_fd, EPOLLIN, host_ctl_cb, h);
-	pthread_create(&h->thread, NULL, host_main, h);
+	h->inline_loop = host_inline;
+	if (h->inline_loop)
+		host_inline_h = h;
+	else
+		pthread_create(&h->thread, NULL, host_main, h);
 	return h;
 }
 
@@ -108,6 +145,13 @@ static inline void host_sync(struct test_host *h, void (*fn)(struct test_host *,
 	uint64_t v = 1;
 	ssize_t r;
 
+	if (h->inline_loop) {
+		host_settle(h);
+		if (fn)
+			fn(h, arg);
+		host_settle(h);
+		return;
+	}
 	h->fn = fn;
 	h->arg = arg;
 	while ((r = write(h->ctl_fd, &v, sizeof(v))) < 0 && errno == EINTR)
@@ -127,7 +171,10 @@ static inline void host_stop(struct test_host *h)
 
 	h->stop = 1;
 	host_sync(h, NULL, NULL);
-	pthread_join(h->thread, NULL);
+	if (h->inline_loop)
+		host_inline_h = NULL;
+	else
+		pthread_join(h->thread, NULL);
 	pv_loop_del(h->loop, h->ctl_w);
 	pv_hv_free(h->hv);
 	xs_server_free(h->xs);
