@@ -234,7 +234,12 @@ static int fz_connect(int feat)
 	uint8_t *txp = pv_guest_frame(m->g, 0), *rxp = pv_guest_frame(m->g, 1);
 	int bad = feat >> 5 & 7;
 	char path[128];
-	uint32_t tx;
+	/*
+	 * No transaction: xenstore clones its whole store for each one (a
+	 * third of this harness's CPU, M reconnecting after most inputs), and
+	 * netback reads the keys only when M says Connected, after them all.
+	 */
+	const uint32_t tx = 0;
 	int e;
 
 	memset(txp, 0, PV_PAGE_SIZE);
@@ -246,8 +251,7 @@ static int fz_connect(int feat)
 	m->tx_ref = pv_guest_grant(m->g, 0, 0, 0);
 	m->rx_ref = pv_guest_grant(m->g, 0, 1, 0);
 	m->evtchn = (uint32_t)pv_guest_evtchn_alloc_unbound(m->g, 0);
-	if (m->tx_ref < 0 || m->rx_ref < 0 || (int)m->evtchn <= 0 ||
-	    xsc_transaction_start(m->xs, &tx) < 0)
+	if (m->tx_ref < 0 || m->rx_ref < 0 || (int)m->evtchn <= 0)
 		return -EIO;
 	tf_key(m, tx, "tx-ring-ref", (unsigned int)m->tx_ref);
 	tf_key(m, tx, "rx-ring-ref", (unsigned int)m->rx_ref);
@@ -274,8 +278,6 @@ static int fz_connect(int feat)
 		snprintf(path, sizeof(path), "%s/feature-gso-tcpv4", m->fe);
 		xsc_printf(m->xs, tx, path, "2");
 	}
-	if (xsc_transaction_end(m->xs, tx, 1) < 0)
-		return -EIO;
 	classify_refs();
 	tf_set_state(m, XenbusStateConnected);
 	e = fz_wait_be(m, XenbusStateConnected);
