@@ -196,10 +196,13 @@ static void nothing(struct test_host *h, void *arg)
 
 static int fz_wait_be(struct tf *t, int state)
 {
-	char path[96], buf[16];
+	char path[96], buf[16] = "";
 
 	snprintf(path, sizeof(path), "%s/state", t->be);
 	for (int i = 0; i < 100000; i++) {
+		if (i == 1000)	/* a slow unit's why: inline, one round trip is the rule */
+			fprintf(stderr, "fuzz_netback_rx: %s not yet %d after 1000 reads (%s)\n", path,
+				state, buf);
 		if (nbh_xs_read(n, path, buf, sizeof(buf)) > 0) {
 			int s = atoi(buf);
 

@@ -44,11 +44,23 @@ int __wrap_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 	if (!h || host_in_loop)
 		return __real_poll(fds, nfds, timeout_ms);
 	t0 = host_inline_ms();
-	for (;;) {
+	for (int told = 0;;) {
 		int r = __real_poll(fds, nfds, 0), left = -1;
 
 		if (r != 0)
 			return r;
+		/* A wait that only the loop's timers end: say what waits (a slow unit's why). */
+		if (!told && (timeout_ms < 0 || timeout_ms > 2000) && host_inline_ms() - t0 > 2000) {
+			char link[32], what[128] = "?";
+			ssize_t l;
+
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[0].fd);
+			l = readlink(link, what, sizeof(what) - 1);
+			what[l > 0 ? l : 1] = 0;
+			fprintf(stderr, "host_inline: waiting > 2 s for fd %d (%s), events 0x%x, timeout %d ms\n",
+				fds[0].fd, what, (unsigned int)fds[0].events, timeout_ms);
+			told = 1;
+		}
 		if (timeout_ms >= 0) {
 			int64_t gone = host_inline_ms() - t0;
 
