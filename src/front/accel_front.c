@@ -486,12 +486,14 @@ void nf_accel_sync(struct pv_netfront *nf)
 	struct nf_accel *a = nf->accel;
 	char path[NFA_KEY_MAX], want[PV_ACCEL_NAME_MAX] = "";
 	int e, renewed = nf->accel_event;
+	uint64_t seen = 0;
 
 	nf->accel_event = 0;
 	if (!a || !nf->xs)
 		return;
 	if (nf->be_path[0] && nf->carrier && !nf->shutting_down && !nfa_key(nf, path)) {
 		e = xsc_read(nf->xs, 0, path, want, sizeof(want));
+		seen = xsc_watch_arrived(nf->xs);	/* events before: writes this read saw */
 		if (e < 0)
 			want[0] = '\0';
 		else if (!pv_accel_name_ok(want)) {
@@ -507,13 +509,18 @@ void nf_accel_sync(struct pv_netfront *nf)
 	 * half (its old one went and came back while we did not look, as
 	 * when a migration is aborted under a stopped guest); the attached
 	 * half talks to the old one.  Attach afresh, as netfront's watch does.
+	 * Only an event for a write after the read the attach was made on
+	 * counts (nf_xs_drain, accel_seen): the event of the very write that
+	 * attach saw often arrives during that read or just before it.
 	 */
 	renewed = renewed && a->dev.pl && want[0] && !strcmp(a->dev.pl->name, want);
 	if (a->dev.pl && (strcmp(a->dev.pl->name, want) || renewed))
 		nf_accel_detach(nf, renewed ? "accel-frontend written again" :
 			       want[0] ? "accel-frontend changed" : "accel-frontend gone");
-	if (!a->dev.pl && want[0] && strcmp(a->failed, want))
+	if (!a->dev.pl && want[0] && strcmp(a->failed, want)) {
+		nf->accel_seen = seen;
 		nfa_attach(nf, want);
+	}
 }
 
 /* ---- the data path ---- */

@@ -100,6 +100,7 @@ struct pv_netfront {
 
 	struct nf_accel *accel;		/* the accelerator host (accel_front.c) */
 	int accel_event;		/* an "accel" watch event since the last nf_accel_sync */
+	uint64_t accel_seen;		/* "accel" events numbered below: seen by the attach's read */
 	struct nf_mig mig;
 };
 

@@ -400,9 +400,19 @@ static int nf_xs_drain(struct pv_netfront *nf)
 	char path[NF_KEY_MAX], token[16];
 	int n = 0, e;
 
-	while ((e = xsc_read_watch(nf->xs, path, sizeof(path), token, sizeof(token), 0)) == 1) {
-		if (!strcmp(token, "accel"))
-			nf->accel_event = 1;	/* accel-frontend written or removed: nf_accel_sync */
+	for (;;) {
+		uint64_t seq = xsc_watch_next(nf->xs);
+
+		e = xsc_read_watch(nf->xs, path, sizeof(path), token, sizeof(token), 0);
+		if (e != 1)
+			break;
+		/*
+		 * accel-frontend written or removed: nf_accel_sync.  Not an
+		 * event for a write the read behind the attach already saw:
+		 * that would look like a renewed backend half.
+		 */
+		if (!strcmp(token, "accel") && seq >= nf->accel_seen)
+			nf->accel_event = 1;
 		n++;
 	}
 	return e < 0 ? e : n;

@@ -30,11 +30,22 @@ struct xsc {
 	struct xsc_event *events;	/* ring of queued watch events */
 	unsigned int ev_head, ev_count;
 	uint64_t ev_dropped;
+	uint64_t ev_arrived;		/* events received, queued or dropped */
 };
 
 unsigned int xsc_pending(const struct xsc *x)
 {
 	return x ? x->ev_count : 0;
+}
+
+uint64_t xsc_watch_next(const struct xsc *x)
+{
+	return x->ev_arrived - x->ev_count;
+}
+
+uint64_t xsc_watch_arrived(const struct xsc *x)
+{
+	return x->ev_arrived;
 }
 
 struct xsc *xsc_open_fd(int fd)
@@ -126,6 +137,7 @@ static int xsc_recv(struct xsc *x, struct xsd_sockmsg *h, char *buf)
 	ev->len = h->len;
 	memcpy(ev->data, buf, h->len);
 	x->ev_count++;
+	x->ev_arrived++;
 	return 1;
 }
 

@@ -51,5 +51,15 @@ int xsc_unwatch(struct xsc *x, const char *path, const char *token);
  */
 int xsc_read_watch(struct xsc *x, char *path, size_t psize, char *token, size_t tsize,
 		   int timeout_ms);
+/*
+ * Watch events are numbered from 0 as they arrive.  xsc_watch_next() is
+ * the number of the event the next xsc_read_watch() returns (if one is
+ * queued, or the first to arrive); xsc_watch_arrived() is how many have
+ * arrived.  xenstored sends a connection its events and replies in order,
+ * so an event numbered below xsc_watch_arrived() taken after a read is
+ * for a write that read already saw.
+ */
+uint64_t xsc_watch_next(const struct xsc *x);
+uint64_t xsc_watch_arrived(const struct xsc *x);
 
 #endif
