@@ -522,6 +522,20 @@ static int host_shows(const char *dir, const char *key, const char *val, unsigne
 	return 0;
 }
 
+static void renew_once(int unseen, const char *what)
+{
+	unsigned long nd = F.df.new_devices, rm = F.df.removes;
+
+	if (unseen)
+		hs_rm(F.be, PV_ACCEL_KEY_FRONTEND);
+	hs_write(F.be, PV_ACCEL_KEY_FRONTEND, PV_DUMMY_NAME);
+	RUN_UNTIL(F.df.removes > rm && F.df.dev != NULL, 3000);
+	run_for(200);
+	T_CHECK(F.df.new_devices - nd == 1 && F.df.removes - rm == 1 && F.df.dev != NULL, what,
+		"new_device +%lu remove +%lu dev %p", F.df.new_devices - nd, F.df.removes - rm,
+		(void *)F.df.dev);
+}
+
 /*
  * "accel-frontend written again with the same name" means a new backend
  * half: netfront attaches afresh (nf_accel_sync).  The event of the very
@@ -550,27 +564,9 @@ static void test_renewal(void)
 		"new_device +%lu remove +%lu", F.df.new_devices - nd, F.df.removes - rm);
 
 	/* Written again, netfront running: a new backend half, attach afresh once. */
-	nd = F.df.new_devices;
-	rm = F.df.removes;
-	hs_write(F.be, PV_ACCEL_KEY_FRONTEND, PV_DUMMY_NAME);
-	RUN_UNTIL(F.df.removes > rm && F.df.dev != NULL, 3000);
-	run_for(200);
-	T_CHECK(F.df.new_devices - nd == 1 && F.df.removes - rm == 1 && F.df.dev != NULL,
-		"renewal: accel-frontend written again -> detached and attached afresh, once",
-		"new_device +%lu remove +%lu dev %p", F.df.new_devices - nd, F.df.removes - rm,
-		(void *)F.df.dev);
-
+	renew_once(0, "renewal: accel-frontend written again -> detached and attached afresh, once");
 	/* Removed and written while netfront did not look (a stopped guest): the same, once. */
-	nd = F.df.new_devices;
-	rm = F.df.removes;
-	hs_rm(F.be, PV_ACCEL_KEY_FRONTEND);
-	hs_write(F.be, PV_ACCEL_KEY_FRONTEND, PV_DUMMY_NAME);
-	RUN_UNTIL(F.df.removes > rm && F.df.dev != NULL, 3000);
-	run_for(200);
-	T_CHECK(F.df.new_devices - nd == 1 && F.df.removes - rm == 1 && F.df.dev != NULL,
-		"renewal: removed and written again unseen -> attached afresh, once",
-		"new_device +%lu remove +%lu dev %p", F.df.new_devices - nd, F.df.removes - rm,
-		(void *)F.df.dev);
+	renew_once(1, "renewal: removed and written again unseen -> attached afresh, once");
 	T_CHECK(detach(), "renewal: detached", "still attached");
 }
 
