@@ -535,6 +535,8 @@ void nf_disconnect(struct pv_netfront *nf)
 	xsc_close(nf->xs);
 	pv_guest_close(nf->g);
 	nf->xs = NULL;
+	nf->accel_event = 0;	/* both counted on the connection just closed */
+	nf->accel_seen = 0;
 	nf->g = NULL;
 	nf->be_path[0] = '\0';
 	nf->be_watched = 0;
